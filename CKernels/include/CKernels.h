@@ -1,0 +1,56 @@
+// CKernels — vectorized Black-76 (zero rate) pricing for the Portfolio Margin engine.
+//
+// Every function is pure: it reads its input arrays and writes its output arrays, nothing else.
+// Inputs are assumed valid (F, K, T, sigma finite and > 0); the Swift side validates them first.
+#ifndef PM_CKERNELS_H
+#define PM_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Standard normal CDF, erfc quality (relative error ~1e-15 over the whole line, including tails).
+double pm_norm_cdf(double x);
+
+/// Black-76 price, delta and vega of one option, plain scalar libm code (the reference).
+/// price = call: F N(d1) - K N(d2); put: K N(-d2) - F N(-d1)
+/// delta = call: N(d1); put: N(d1) - 1.      vega = F phi(d1) sqrt(T)   (per 1.00 of vol)
+void pm_black76_greeks(double F, double K, double T, double sigma, int isCall,
+                       double *price, double *delta, double *vega);
+
+/// Batch of n Black-76 prices: out[i] = B76(F[i], K[i], T[i], sigma[i], isCall[i] != 0).
+/// Vectorized: AVX-512 / AVX2+FMA variants chosen at run time, scalar fallback.
+void pm_black76_batch(size_t n, const double *F, const double *K, const double *T,
+                      const double *sigma, const int8_t *isCall, double *out);
+
+/// The same batch, plain scalar libm (erfc/exp/log/sqrt): the reference the tests and bench compare to.
+void pm_black76_batch_ref(size_t n, const double *F, const double *K, const double *T,
+                          const double *sigma, const int8_t *isCall, double *out);
+
+/// Risk arrays of nOptions options over an nMoves x 3 scenario grid (MODEL.md §3).
+/// Row-major output, nS = nMoves * 3 columns:
+///   out[i*nS + k*3 + j] = (B76(F[i]*(1 + moves[k]*moveScale[i]), K[i], T[i], vol_j[i], isCall[i])
+///                          - mark[i]) * settleIndex[i]
+/// with vol_0 = volUp[i], vol_1 = volMid[i], vol_2 = volDown[i] (j = 0 up, 1 unchanged, 2 down).
+/// `useReference` != 0 forces the scalar libm path (for tests and the bench).
+void pm_option_risk_arrays(size_t nOptions, size_t nMoves, const double *moves,
+                           const double *F, const double *K, const double *T,
+                           const double *volUp, const double *volMid, const double *volDown,
+                           const double *moveScale, const int8_t *isCall,
+                           const double *mark, const double *settleIndex,
+                           int useReference, double *out);
+
+/// Name of the code path pm_black76_batch uses on this CPU: "avx512", "avx2" or "scalar".
+const char *pm_kernel_isa(void);
+
+/// Force a path for tests/bench: 0 = auto (best available), 1 = scalar, 2 = avx2, 3 = avx512.
+/// A request the CPU cannot run falls back to the best available one. Returns the path now in use.
+const char *pm_kernel_force_isa(int which);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,37 @@
+// Internal interface between the CKernels translation units (not part of the public header).
+#ifndef PM_KERNELS_INTERNAL_H
+#define PM_KERNELS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Risk arrays through the scalar libm reference (black76_ref.c). Same contract as
+// pm_option_risk_arrays; also the "scalar" path of the dispatcher.
+void pm_risk_arrays_ref(size_t nOptions, size_t nMoves, const double *moves,
+                        const double *F, const double *K, const double *T,
+                        const double *volUp, const double *volMid, const double *volDown,
+                        const double *moveScale, const int8_t *isCall,
+                        const double *mark, const double *settleIndex, double *out);
+
+// The vector kernels exist only where the x86 target attributes and clang's vector builtins do.
+#if defined(__x86_64__) && defined(__clang__)
+#define PM_HAVE_X86_KERNELS 1
+
+void pm_black76_batch_avx512(size_t n, const double *F, const double *K, const double *T,
+                             const double *sigma, const int8_t *isCall, double *out);
+void pm_black76_batch_avx2(size_t n, const double *F, const double *K, const double *T,
+                           const double *sigma, const int8_t *isCall, double *out);
+
+void pm_risk_arrays_avx512(size_t nOptions, size_t nMoves, const double *moves,
+                           const double *F, const double *K, const double *T,
+                           const double *volUp, const double *volMid, const double *volDown,
+                           const double *moveScale, const int8_t *isCall,
+                           const double *mark, const double *settleIndex, double *out);
+void pm_risk_arrays_avx2(size_t nOptions, size_t nMoves, const double *moves,
+                         const double *F, const double *K, const double *T,
+                         const double *volUp, const double *volMid, const double *volDown,
+                         const double *moveScale, const int8_t *isCall,
+                         const double *mark, const double *settleIndex, double *out);
+#endif
+
+#endif

@@ -1,0 +1,30 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "PortfolioMargin",
+    products: [
+        .library(name: "PortfolioMargin", targets: ["PortfolioMargin"]),
+        .executable(name: "pm", targets: ["pm"]),
+        .executable(name: "bench", targets: ["bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Vectorized Black-76 (run-time dispatched AVX-512 / AVX2 / scalar). No unsafe flags.
+        .target(name: "CKernels", path: "CKernels"),
+        // OpenBLAS (cblas) + LAPACKE, installed by scripts/setup.sh.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .target(name: "PortfolioMargin", dependencies: ["CKernels", "CBLAS"]),
+        .executableTarget(name: "pm", dependencies: [
+            "PortfolioMargin",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "bench", dependencies: ["PortfolioMargin", "CKernels"], path: "Benchmarks/bench"),
+        .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "CKernels"],
+                    resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,81 @@
+/// Liquidation staging of an account (MODEL.md §8).
+public enum Stage: String, CaseIterable, Sendable {
+    case healthy, imBreach, autoRepay, liquidation
+}
+
+/// Account-level figures that do not depend on the scenario grid (MODEL.md §8): margin balance,
+/// order loss and borrowing margin, from the account's raw rows.
+struct AccountTotals {
+    var marginBalance = 0.0
+    var orderLoss = 0.0
+    var borrowMM = 0.0
+    var borrowIM = 0.0
+    var hasLiability = false
+
+    init() {}
+
+    /// Margin balance = Σ balances · index · collateral ratio (positive rows; liabilities at full
+    /// value) + perpetual/futures unrealised P&L + option value (MODEL.md §8, §11.11).
+    init(book: Book, account a: Int) {
+        let p = book.priced
+        for b in book.balStart[a]..<book.balStart[a + 1] {
+            let c = Int(book.balCoin[b])
+            let amount = book.balAmount[b]
+            let usd = amount * p.coinUSD[c]
+            if amount < 0 {
+                hasLiability = true
+                marginBalance += usd
+                borrowMM += -usd * p.coinParamsById[c].borrowMMRate
+                borrowIM += -usd * p.coinParamsById[c].borrowIMRate
+            } else {
+                marginBalance += usd * p.coinParamsById[c].collateralValueRatio
+            }
+        }
+        for r in book.posStart[a]..<book.posStart[a + 1] {
+            let i = Int(book.posInstr[r])
+            let size = book.posSize[r]
+            let mark = p.mark[i]
+            if p.kindCode[i] == 0 {
+                marginBalance += size * mark * p.settleIndex[i]
+            } else if !book.posEntry[r].isNaN {
+                let entry = book.posEntry[r]
+                if p.isInverse[i] {
+                    marginBalance += size * (1 / entry - 1 / mark) * p.coinIndex[Int(p.coinSlot[i])]
+                } else {
+                    marginBalance += size * (mark - entry) * p.settleIndex[i]
+                }
+            }
+        }
+        for r in book.ordStart[a]..<book.ordStart[a + 1] {
+            orderLoss += Self.orderLoss(p, instrument: Int(book.ordInstr[r]), side: book.ordSide[r],
+                                        qty: book.ordQty[r], price: book.ordPrice[r])
+        }
+    }
+
+    /// The loss (≤ 0, USD) of filling one order at its limit price rather than at mark (MODEL.md §8,
+    /// §11.10): linear and options in settle currency × its index; inverse in coins × base index.
+    static func orderLoss(_ p: PricedMarket, instrument i: Int, side: Int8, qty: Double, price: Double) -> Double {
+        let mark = p.mark[i]
+        if p.isInverse[i] {
+            let coins = side > 0 ? qty * (1 / price - 1 / mark) : qty * (1 / mark - 1 / price)
+            return min(0, coins * p.coinIndex[Int(p.coinSlot[i])])
+        }
+        let settle = side > 0 ? (mark - price) * qty : (price - mark) * qty
+        return min(0, settle * p.settleIndex[i])
+    }
+
+    /// `total / denominator`; 0 when the total is 0, +∞ when the denominator is not positive
+    /// (MODEL.md §11.12).
+    static func rate(_ total: Double, _ denominator: Double) -> Double {
+        if total == 0 { return 0 }
+        return denominator > 0 ? total / denominator : .infinity
+    }
+
+    /// The first stage that applies, in MODEL.md §8's order.
+    static func stage(mmRate: Double, imRate: Double, hasLiability: Bool, _ policy: StagePolicy) -> Stage {
+        if mmRate >= policy.liquidationMMRate { return .liquidation }
+        if hasLiability && mmRate >= policy.autoRepayMMRate { return .autoRepay }
+        if imRate >= policy.imBreachIMRate { return .imBreach }
+        return .healthy
+    }
+}

@@ -1,0 +1,231 @@
+/// Accounts flattened into struct-of-arrays, ready for the engine (STYLE.md: input files → model
+/// values → a flat book → risk arrays → per-unit aggregation → account results).
+///
+/// Per account (compressed lists, `xStart[a] ..< xStart[a+1]`): balance rows, position rows, order
+/// rows and risk units. Per unit: its base-coin slot, its hedgeable spot balance and three
+/// portfolios — C (positions), A+C (with the positive-delta orders), B+C (with the negative ones),
+/// each a list of net holdings per symbol (MODEL.md §7, §11.1–2). There are no per-position objects.
+public struct Book: Sendable {
+    public let priced: PricedMarket
+
+    public internal(set) var accountIds: [String] = []
+    var spotHedging: [Bool] = []
+    /// Why an account could not be built, or nil.
+    public internal(set) var accountErrors: [InputError?] = []
+
+    var balStart: [Int] = [0]
+    var balCoin: [Int32] = []          // coin id in `priced.coins`
+    var balAmount: [Double] = []
+    var posStart: [Int] = [0]
+    var posInstr: [Int32] = []
+    var posSize: [Double] = []
+    var posEntry: [Double] = []        // NaN: no entry price
+    var ordStart: [Int] = [0]
+    var ordInstr: [Int32] = []
+    var ordSide: [Int8] = []           // +1 buy, −1 sell
+    var ordQty: [Double] = []
+    var ordPrice: [Double] = []
+
+    var unitStart: [Int] = [0]
+    var unitSlot: [Int32] = []
+    /// The balance of the unit's coin that may hedge it (0 when hedging is off or the coin ineligible).
+    var unitSpotBalance: [Double] = []
+    /// Portfolio p of unit u is `pfStart[3u+p] ..< pfStart[3u+p+1]` in the entry arrays.
+    var pfStart: [Int] = [0]
+    /// Whether portfolio 3u+p is evaluated (C always; A+C / B+C only with orders on that side).
+    var pfPresent: [Bool] = []
+    var entInstr: [Int32] = []
+    var entSize: [Double] = []
+
+    public var accountCount: Int { accountIds.count }
+    public var unitCount: Int { unitSlot.count }
+
+    public init(priced: PricedMarket) { self.priced = priced }
+
+    /// A book of `Account` values (JSON input, or accounts built in code). Accounts that fail
+    /// validation are kept with their error (`accountErrors`), so results stay in input order.
+    public init(priced: PricedMarket, accounts: [Account], file: String = "account") {
+        self.init(priced: priced)
+        var builder = BookBuilder(book: self)
+        for (n, account) in accounts.enumerated() {
+            builder.add(account, file: file, record: accounts.count == 1 ? "account \(account.id)" : "account[\(n)] (id \(account.id))")
+        }
+        self = builder.finish()
+    }
+}
+
+/// Appends accounts to a `Book` one at a time: `begin`, rows, then `end` (or `fail`).
+///
+/// Rows are validated by the caller (it knows the file, line and field); the builder resolves the
+/// risk units and nets positions and orders per symbol.
+struct BookBuilder {
+    private(set) var book: Book
+    private var failed: InputError?
+    /// Scratch: instrument → entry index within the portfolio being built (−1 when absent).
+    private var entryOf: [Int32]
+    private var slotsScratch: [Int32] = []
+
+    init(book: Book) {
+        self.book = book
+        entryOf = [Int32](repeating: -1, count: book.priced.market.instruments.count)
+    }
+
+    mutating func begin(id: String, spotHedging: Bool) {
+        book.accountIds.append(id)
+        book.spotHedging.append(spotHedging)
+        failed = nil
+    }
+
+    mutating func addBalance(coin: Int32, amount: Double) {
+        book.balCoin.append(coin); book.balAmount.append(amount)
+    }
+
+    mutating func addPosition(instrument: Int32, size: Double, entryPrice: Double?) {
+        book.posInstr.append(instrument); book.posSize.append(size); book.posEntry.append(entryPrice ?? .nan)
+    }
+
+    mutating func addOrder(instrument: Int32, side: Side, qty: Double, price: Double) {
+        book.ordInstr.append(instrument); book.ordSide.append(side == .buy ? 1 : -1)
+        book.ordQty.append(qty); book.ordPrice.append(price)
+    }
+
+    /// Marks the current account as failed; its rows are dropped at `end`. The first error is kept.
+    mutating func fail(_ error: InputError) {
+        if failed == nil { failed = error }
+    }
+
+    /// Closes the current account: builds its units and portfolios, or drops its rows if it failed.
+    mutating func end() {
+        let a = book.accountIds.count - 1
+        if let failed {
+            book.balCoin.removeSubrange(book.balStart[a]...); book.balAmount.removeSubrange(book.balStart[a]...)
+            book.posInstr.removeSubrange(book.posStart[a]...); book.posSize.removeSubrange(book.posStart[a]...)
+            book.posEntry.removeSubrange(book.posStart[a]...)
+            book.ordInstr.removeSubrange(book.ordStart[a]...); book.ordSide.removeSubrange(book.ordStart[a]...)
+            book.ordQty.removeSubrange(book.ordStart[a]...); book.ordPrice.removeSubrange(book.ordStart[a]...)
+            book.accountErrors.append(failed)
+        } else {
+            book.accountErrors.append(nil)
+        }
+        book.balStart.append(book.balCoin.count)
+        book.posStart.append(book.posInstr.count)
+        book.ordStart.append(book.ordInstr.count)
+        if failed == nil { buildUnits(a) }
+        book.unitStart.append(book.unitSlot.count)
+    }
+
+    /// Whether an order joins the positive-delta set A (MODEL.md §11.2: by side and kind).
+    static func isPositiveDelta(side: Int8, kindCode: UInt8, isCall: Bool) -> Bool {
+        if kindCode == 0 && !isCall { return side < 0 }   // sell put
+        return side > 0                                    // buy perpetual, future or call
+    }
+
+    private mutating func buildUnits(_ a: Int) {
+        let p = book.priced
+        slotsScratch.removeAll(keepingCapacity: true)
+        for r in book.posStart[a]..<book.posStart[a + 1] { slotsScratch.append(p.coinSlot[Int(book.posInstr[r])]) }
+        for r in book.ordStart[a]..<book.ordStart[a + 1] { slotsScratch.append(p.coinSlot[Int(book.ordInstr[r])]) }
+        slotsScratch.sort()
+        var last: Int32 = -1
+        for slot in slotsScratch where slot != last {
+            last = slot
+            book.unitSlot.append(slot)
+            var spot = 0.0
+            if book.spotHedging[a] && p.coinParams[Int(slot)].spotHedgeEligible, let coinId = p.coinIdOfSlot[Int(slot)] {
+                for b in book.balStart[a]..<book.balStart[a + 1] where book.balCoin[b] == coinId { spot += book.balAmount[b] }
+            }
+            book.unitSpotBalance.append(spot)
+            for portfolio in 0..<3 {
+                let start = book.entInstr.count
+                var present = portfolio == 0
+                for r in book.posStart[a]..<book.posStart[a + 1] where p.coinSlot[Int(book.posInstr[r])] == slot {
+                    net(book.posInstr[r], book.posSize[r], start: start)
+                }
+                if portfolio > 0 {
+                    let wantA = portfolio == 1
+                    for r in book.ordStart[a]..<book.ordStart[a + 1] {
+                        let i = Int(book.ordInstr[r])
+                        guard p.coinSlot[i] == slot else { continue }
+                        let isA = Self.isPositiveDelta(side: book.ordSide[r], kindCode: p.kindCode[i], isCall: p.isCall[i])
+                        guard isA == wantA else { continue }
+                        present = true
+                        net(book.ordInstr[r], Double(book.ordSide[r]) * book.ordQty[r], start: start)
+                    }
+                }
+                for e in start..<book.entInstr.count { entryOf[Int(book.entInstr[e])] = -1 }
+                if !present {
+                    // A side without orders is not evaluated apart (MODEL.md §11.2): no entries.
+                    book.entInstr.removeSubrange(start...); book.entSize.removeSubrange(start...)
+                }
+                book.pfPresent.append(present)
+                book.pfStart.append(book.entInstr.count)
+            }
+        }
+    }
+
+    /// Adds `size` of instrument `i` to the portfolio being built, netting per symbol.
+    private mutating func net(_ i: Int32, _ size: Double, start: Int) {
+        let e = entryOf[Int(i)]
+        if e >= 0 {
+            book.entSize[Int(e)] += size
+        } else {
+            entryOf[Int(i)] = Int32(book.entInstr.count)
+            book.entInstr.append(i)
+            book.entSize.append(size)
+        }
+    }
+
+    /// Resolves, validates and appends one `Account` (JSON input or built in code).
+    mutating func add(_ account: Account, file: String, record: String) {
+        begin(id: account.id, spotHedging: account.spotHedging)
+        let p = book.priced
+        func err(_ field: String, _ message: String) -> InputError {
+            InputError(file: file, record: record, field: field, message)
+        }
+        if account.id.isEmpty { fail(err("id", "missing or empty")) }
+        for (n, b) in account.balances.enumerated() {
+            if let c = p.coinId(b.coin) {
+                if !b.walletBalance.isFinite { fail(err("balances[\(n)].walletBalance", "expected a finite number")) }
+                addBalance(coin: c, amount: b.walletBalance)
+            } else {
+                fail(err("balances[\(n)].coin", p.coinProblem(b.coin)))
+            }
+        }
+        for (n, pos) in account.positions.enumerated() {
+            switch p.resolve(pos.symbol) {
+            case let .failure(e): fail(err("positions[\(n)].symbol", e.message))
+            case let .success(i):
+                if let (f, m) = RowRules.position(size: pos.size, entryPrice: pos.entryPrice) { fail(err("positions[\(n)].\(f)", m)) }
+                addPosition(instrument: i, size: pos.size, entryPrice: pos.entryPrice)
+            }
+        }
+        for (n, o) in account.orders.enumerated() {
+            switch p.resolve(o.symbol) {
+            case let .failure(e): fail(err("orders[\(n)].symbol", e.message))
+            case let .success(i):
+                if let (f, m) = RowRules.order(qty: o.qty, price: o.price) { fail(err("orders[\(n)].\(f)", m)) }
+                addOrder(instrument: i, side: o.side, qty: o.qty, price: o.price)
+            }
+        }
+        end()
+    }
+
+    func finish() -> Book { book }
+}
+
+/// The validation rules of account rows (MODEL.md §10), shared by the JSON and CSV readers.
+enum RowRules {
+    /// (field, message) of a bad position row, or nil.
+    static func position(size: Double, entryPrice: Double?) -> (String, String)? {
+        if !size.isFinite { return ("size", "expected a finite number, got \(size)") }
+        if let e = entryPrice, !(e.isFinite && e > 0) { return ("entryPrice", "expected a finite positive price, got \(e)") }
+        return nil
+    }
+
+    /// (field, message) of a bad order row, or nil.
+    static func order(qty: Double, price: Double) -> (String, String)? {
+        if !(qty.isFinite && qty > 0) { return ("qty", "expected a finite quantity > 0, got \(qty)") }
+        if !(price.isFinite && price > 0) { return ("price", "expected a finite positive price, got \(price)") }
+        return nil
+    }
+}

@@ -1,0 +1,156 @@
+/// The results of a book, struct-of-arrays: per account and per risk unit (aligned with the book).
+///
+/// Scalars only; `result(of:)` rebuilds the full breakdown of one account (P&L tables, per-position
+/// arrays) by re-evaluating its governing portfolios, which costs one unit evaluation each.
+public struct BookResult: Sendable {
+    public let book: Book
+
+    public internal(set) var marginBalance: [Double]
+    public internal(set) var orderLoss: [Double]
+    public internal(set) var totalIM: [Double]
+    public internal(set) var totalMM: [Double]
+    public internal(set) var imRate: [Double]
+    public internal(set) var mmRate: [Double]
+    /// nil for an account that could not be computed (see `book.accountErrors`).
+    public internal(set) var stage: [Stage?]
+
+    var unitMaxLoss: [Double]
+    var unitWorst: [Int32]
+    var unitContingency: [Contingencies]
+    var unitHedge: [Double]
+    var unitMM: [Double]
+    var unitIM: [Double]
+    var unitGoverning: [GoverningPortfolio]
+    /// MM of each portfolio C, A+C, B+C (NaN when not evaluated).
+    var unitPortfolioMM: [Double]
+
+    init(book: Book) {
+        self.book = book
+        let n = book.accountCount, u = book.unitCount
+        marginBalance = [Double](repeating: .nan, count: n)
+        orderLoss = marginBalance; totalIM = marginBalance; totalMM = marginBalance
+        imRate = marginBalance; mmRate = marginBalance
+        stage = [Stage?](repeating: nil, count: n)
+        unitMaxLoss = [Double](repeating: 0, count: u)
+        unitWorst = [Int32](repeating: 0, count: u)
+        unitContingency = [Contingencies](repeating: Contingencies(), count: u)
+        unitHedge = unitMaxLoss; unitMM = unitMaxLoss; unitIM = unitMaxLoss
+        unitGoverning = [GoverningPortfolio](repeating: .positions, count: u)
+        unitPortfolioMM = [Double](repeating: .nan, count: 3 * u)
+    }
+
+    mutating func setUnit(_ u: Int, outcome o: PortfolioOutcome, im: Double, governing: GoverningPortfolio,
+                          portfolioMM: (Double, Double?, Double?)) {
+        unitMaxLoss[u] = o.maxLoss
+        unitWorst[u] = Int32(o.worstScenario)
+        unitContingency[u] = o.contingencies
+        unitHedge[u] = o.hedge
+        unitMM[u] = o.mm
+        unitIM[u] = im
+        unitGoverning[u] = governing
+        unitPortfolioMM[3 * u] = portfolioMM.0
+        unitPortfolioMM[3 * u + 1] = portfolioMM.1 ?? .nan
+        unitPortfolioMM[3 * u + 2] = portfolioMM.2 ?? .nan
+    }
+
+    mutating func setAccount(_ a: Int, totals: AccountTotals, totalMM mm: Double, totalIM im: Double, policy: StagePolicy) {
+        marginBalance[a] = totals.marginBalance
+        orderLoss[a] = totals.orderLoss
+        totalMM[a] = mm
+        totalIM[a] = im
+        let denominator = totals.marginBalance + totals.orderLoss
+        mmRate[a] = AccountTotals.rate(mm, denominator)
+        imRate[a] = AccountTotals.rate(im, denominator)
+        stage[a] = AccountTotals.stage(mmRate: mmRate[a], imRate: imRate[a], hasLiability: totals.hasLiability, policy)
+    }
+
+    public var accountCount: Int { book.accountCount }
+
+    /// The full result of account `a`, or its error.
+    public func result(of a: Int) -> Result<MarginResult, AccountError> {
+        if let e = book.accountErrors[a] { return .failure(AccountError(accountId: book.accountIds[a], error: e)) }
+        let p = book.priced
+        var evaluator = UnitEvaluator(priced: p)
+        var units: [UnitResult] = []
+        for u in book.unitStart[a]..<book.unitStart[a + 1] {
+            let slot = Int(book.unitSlot[u])
+            let grid = p.grids[slot]
+            let g = unitGoverning[u]
+            _ = evaluator.evaluate(book: book, unit: u, portfolio: g.rawValue)
+            let table = evaluator.pnl[0..<grid.scenarioCount]
+            let rows = stride(from: 0, to: grid.scenarioCount, by: 3).map { Array(table[$0..<$0 + 3]) }
+            var positions: [PositionScenarios] = []
+            for e in book.pfStart[3 * u + g.rawValue]..<book.pfStart[3 * u + g.rawValue + 1] {
+                let i = Int(book.entInstr[e])
+                let risk = p.riskArray(of: i)
+                let q = book.entSize[e]
+                positions.append(PositionScenarios(
+                    symbol: p.market.instruments[i].symbol, size: q,
+                    pnl: stride(from: 0, to: risk.count, by: 3).map { [q * risk[$0], q * risk[$0 + 1], q * risk[$0 + 2]] }))
+            }
+            let worst = Int(unitWorst[u])
+            var spotPnl = [Double](repeating: 0, count: grid.priceMoves.count)
+            for k in 0..<grid.priceMoves.count {
+                var v = unitHedge[u] * p.coinIndex[slot] * grid.priceMoves[k]
+                if unitHedge[u] < 0 { v = max(0, v) }
+                spotPnl[k] = v
+            }
+            func optionalMM(_ k: Int) -> Double? { unitPortfolioMM[3 * u + k].isNaN ? nil : unitPortfolioMM[3 * u + k] }
+            units.append(UnitResult(
+                baseCoin: p.baseCoins[slot], priceMoves: grid.priceMoves, pnl: rows, maxLoss: unitMaxLoss[u],
+                maxLossPriceMove: grid.priceMoves[worst / 3], maxLossIvShock: IvShock(rawValue: worst % 3)!,
+                maxLossIvShockList: MaxLoss.worstShockPerMove(Array(table)), contingency: unitContingency[u],
+                hedgeSpotSize: unitHedge[u], spotHedgePnl: spotPnl, mm: unitMM[u], im: unitIM[u],
+                governingPortfolio: g, portfolioMM: [optionalMM(0), optionalMM(1), optionalMM(2)], positions: positions))
+        }
+        return .success(MarginResult(
+            accountId: book.accountIds[a], marginBalance: marginBalance[a], orderLoss: orderLoss[a],
+            totalIM: totalIM[a], totalMM: totalMM[a], imRate: imRate[a], mmRate: mmRate[a], stage: stage[a]!, units: units))
+    }
+}
+
+/// The margin of one account, fully broken down (FORMATS.md "One result").
+public struct MarginResult: Equatable, Sendable {
+    public var accountId: String
+    public var marginBalance: Double
+    public var orderLoss: Double
+    public var totalIM: Double
+    public var totalMM: Double
+    public var imRate: Double
+    public var mmRate: Double
+    public var stage: Stage
+    /// Risk units, alphabetically by base coin.
+    public var units: [UnitResult]
+}
+
+/// One risk unit's breakdown, for its governing portfolio.
+public struct UnitResult: Equatable, Sendable {
+    public var baseCoin: String
+    /// The grid's price moves, ascending.
+    public var priceMoves: [Double]
+    /// USD P&L per price move: [up, unchanged, down], spot hedge leg included.
+    public var pnl: [[Double]]
+    public var maxLoss: Double
+    public var maxLossPriceMove: Double
+    public var maxLossIvShock: IvShock
+    public var maxLossIvShockList: [IvShock]
+    public var contingency: Contingencies
+    /// The spot hedge leg h, coins (negative for a liability's leg).
+    public var hedgeSpotSize: Double
+    /// The spot leg's USD P&L per price move (already inside `pnl`).
+    public var spotHedgePnl: [Double]
+    public var mm: Double
+    public var im: Double
+    public var governingPortfolio: GoverningPortfolio
+    /// MM of positions, positions+buyOrders, positions+sellOrders (nil when that side has no orders).
+    public var portfolioMM: [Double?]
+    /// The governing portfolio's net holdings per symbol, with their scenario P&L.
+    public var positions: [PositionScenarios]
+}
+
+/// A net holding and its USD scenario P&L (`size × riskArray`).
+public struct PositionScenarios: Equatable, Sendable {
+    public var symbol: String
+    public var size: Double
+    public var pnl: [[Double]]
+}

@@ -1,0 +1,31 @@
+/// Which of the three portfolios of a unit set its requirement (MODEL.md §7).
+public enum GoverningPortfolio: Int, CaseIterable, Sendable {
+    /// C: the open positions.
+    case positions = 0
+    /// A+C: positions with the positive-delta orders (buy perpetual/future/call, sell put).
+    case buyOrders = 1
+    /// B+C: positions with the negative-delta orders.
+    case sellOrders = 2
+
+    /// The name used in results: `positions`, `positions+buyOrders`, `positions+sellOrders`.
+    public var name: String {
+        switch self {
+        case .positions: return "positions"
+        case .buyOrders: return "positions+buyOrders"
+        case .sellOrders: return "positions+sellOrders"
+        }
+    }
+}
+
+enum OrderRule {
+    /// `MM_unit = max(MM[C], MM[A+C], MM[B+C])`: the first maximum in the order C, A+C, B+C — a later
+    /// portfolio governs only with a strictly larger MM (MODEL.md §11.6). Absent sides are NaN.
+    @inline(__always)
+    static func governing(_ mm: (Double, Double, Double)) -> GoverningPortfolio {
+        var g = GoverningPortfolio.positions
+        var best = mm.0
+        if mm.1 > best { best = mm.1; g = .buyOrders }
+        if mm.2 > best { g = .sellOrders }
+        return g
+    }
+}

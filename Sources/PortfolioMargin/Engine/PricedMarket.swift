@@ -1,0 +1,249 @@
+import CKernels
+
+/// The market priced once for a parameter set: every valid instrument's risk array (MODEL.md §3),
+/// its delta and vega (§5) and the buckets the contingencies group it by — the SPAN idea: pricing
+/// cost follows the number of instruments, never the number of accounts.
+///
+/// All per-instrument data is struct-of-arrays, indexed by the instrument's position in
+/// `market.instruments` (its *instrument index*).
+public final class PricedMarket: @unchecked Sendable {
+    public let market: MarketSnapshot
+    public let parameters: ParameterSet
+
+    // MARK: Base coins (units). Slots are sorted by coin name, so units sort alphabetically by slot.
+    /// Base coins that have at least one valid instrument, alphabetically.
+    public let baseCoins: [String]
+    let coinSlotByName: [String: Int]
+    /// Per base-coin slot: its grid, parameters and USD index.
+    public let grids: [ScenarioGrid]
+    let coinParams: [CoinParameters]
+    let coinIndex: [Double]
+    /// Per slot: DTE (days) of each maturity bucket; bucket 0 is DTE 0 (perpetuals, spot leg).
+    let bucketDTE: [[Double]]
+    /// Per slot: number of (expiry, strike) option groups.
+    let strikeGroupCount: [Int]
+    /// Per slot: offset of the slot's risk-array block in `riskArrays`, and its instrument count.
+    let blockOffset: [Int]
+    let blockRows: [Int]
+
+    // MARK: All coins with an index price (balances)
+    /// Every coin of `indexPrices` with a usable index, alphabetically; a balance's coin id indexes these.
+    public let coins: [String]
+    let coinIdByName: [String: Int32]
+    /// USD index and parameters per coin id.
+    let coinUSD: [Double]
+    let coinParamsById: [CoinParameters]
+    /// The coin id of each base-coin slot.
+    let coinIdOfSlot: [Int32?]
+
+    // MARK: Per instrument (instrument index)
+    /// Why an instrument cannot be used, or nil when it is valid.
+    let problem: [InputError?]
+    /// Base-coin slot, or −1 for an invalid instrument.
+    let coinSlot: [Int32]
+    /// Row of the instrument in its coin's risk-array block.
+    let row: [Int32]
+    /// 0 option, 1 perpetual, 2 future.
+    let kindCode: [UInt8]
+    let isInverse: [Bool]
+    let isCall: [Bool]
+    /// Settlement bucket for the USDT–USDC–USD spread: 0 USDT, 1 USDC, 2 inverse (USD).
+    let settleBucket: [UInt8]
+    /// Maturity bucket (index into `bucketDTE[slot]`): 0 for perpetuals, an expiry's bucket otherwise.
+    let maturityBucket: [Int32]
+    /// Option (expiry, strike) group, −1 for non-options.
+    let strikeGroup: [Int32]
+    /// Delta per unit of size, in coins: N(d1) / N(d1)−1, ±1 linear, 1/mark per inverse contract.
+    public let delta: [Double]
+    /// Black-76 vega per unit divided by the option's forward (coin vega per 1.00 vol); 0 otherwise.
+    let coinVega: [Double]
+    /// Mark price (settle units) and the settle coin's USD index (1 for inverse instruments).
+    let mark: [Double]
+    let settleIndex: [Double]
+    /// Time to expiry in days (0 for perpetuals).
+    let dte: [Double]
+
+    /// Risk arrays, coin block by coin block; a block is row-major `rows × scenarioCount`.
+    public let riskArrays: [Double]
+
+    /// Prices every instrument of `market` under `parameters`.
+    /// - Parameter useReferenceKernel: price options with the plain libm kernel (for cross-checks).
+    public init(market: MarketSnapshot, parameters: ParameterSet, useReferenceKernel: Bool = false) {
+        self.market = market
+        self.parameters = parameters
+        let instruments = market.instruments
+        let n = instruments.count
+        var problem = [InputError?](repeating: nil, count: n)
+        for (i, inst) in instruments.enumerated() { problem[i] = market.instrumentProblems[inst.symbol] }
+
+        let coins = Set(instruments.indices.filter { problem[$0] == nil }.map { instruments[$0].baseCoin }).sorted()
+        baseCoins = coins
+        coinSlotByName = Dictionary(uniqueKeysWithValues: coins.enumerated().map { ($1, $0) })
+        coinParams = coins.map { parameters.parameters(for: $0) }
+        grids = coinParams.map { ScenarioGrid(priceRange: $0.priceRange, pricePoints: $0.pricePoints) }
+        coinIndex = coins.map { market.index(of: $0)! }  // valid instruments have a valid base index
+        self.coins = market.indexPrices.keys.filter { market.index(of: $0) != nil }.sorted()
+        let ids = Dictionary(uniqueKeysWithValues: self.coins.enumerated().map { ($1, Int32($0)) })
+        coinIdByName = ids
+        coinUSD = self.coins.map { market.index(of: $0)! }
+        coinParamsById = self.coins.map { parameters.parameters(for: $0) }
+        coinIdOfSlot = coins.map { ids[$0] }
+
+        var coinSlot = [Int32](repeating: -1, count: n)
+        var row = [Int32](repeating: -1, count: n)
+        var kindCode = [UInt8](repeating: 0, count: n)
+        var isInverse = [Bool](repeating: false, count: n)
+        var isCall = [Bool](repeating: false, count: n)
+        var settleBucket = [UInt8](repeating: 0, count: n)
+        var maturityBucket = [Int32](repeating: 0, count: n)
+        var strikeGroup = [Int32](repeating: -1, count: n)
+        var delta = [Double](repeating: 0, count: n)
+        var coinVega = [Double](repeating: 0, count: n)
+        var mark = [Double](repeating: 0, count: n)
+        var settleIndex = [Double](repeating: 1, count: n)
+        var dte = [Double](repeating: 0, count: n)
+
+        var bucketByExpiry = [[Double: Int32]](repeating: [:], count: coins.count)
+        var bucketDTE = [[Double]](repeating: [0], count: coins.count)
+        var groupByKey = [[String: Int32]](repeating: [:], count: coins.count)
+        var rowsPerSlot = [Int](repeating: 0, count: coins.count)
+        var membersPerSlot = [[Int]](repeating: [], count: coins.count)
+
+        for i in 0..<n where problem[i] == nil {
+            let inst = instruments[i]
+            let slot = coinSlotByName[inst.baseCoin]!
+            coinSlot[i] = Int32(slot)
+            row[i] = Int32(rowsPerSlot[slot])
+            rowsPerSlot[slot] += 1
+            membersPerSlot[slot].append(i)
+            kindCode[i] = inst.kind == .option ? 0 : (inst.kind == .perpetual ? 1 : 2)
+            isInverse[i] = inst.isInverse
+            isCall[i] = inst.optionType == .call
+            settleBucket[i] = inst.isInverse ? 2 : (inst.settleCoin == "USDT" ? 0 : 1)
+            mark[i] = inst.markPrice
+            settleIndex[i] = inst.isInverse ? 1 : market.index(of: inst.settleCoin)!
+            if let e = inst.expiry {
+                let secs = e - market.time
+                dte[i] = secs / 86400
+                if let b = bucketByExpiry[slot][e] { maturityBucket[i] = b } else {
+                    let b = Int32(bucketDTE[slot].count)
+                    bucketByExpiry[slot][e] = b
+                    bucketDTE[slot].append(secs / 86400)
+                    maturityBucket[i] = b
+                }
+            }
+            switch inst.kind {
+            case .option:
+                let key = "\(inst.expiry!)|\(inst.strike!)"
+                if let g = groupByKey[slot][key] { strikeGroup[i] = g } else {
+                    let g = Int32(groupByKey[slot].count)
+                    groupByKey[slot][key] = g
+                    strikeGroup[i] = g
+                }
+                var price = 0.0, d = 0.0, vega = 0.0
+                pm_black76_greeks(inst.underlyingPrice!, inst.strike!, (inst.expiry! - market.time) / (365 * 86400),
+                                  inst.markIv!, inst.optionType == .call ? 1 : 0, &price, &d, &vega)
+                delta[i] = d
+                coinVega[i] = vega / inst.underlyingPrice!
+            case .perpetual, .future:
+                delta[i] = inst.isInverse ? 1 / inst.markPrice : 1
+            }
+        }
+
+        var offsets: [Int] = []
+        var total = 0
+        for slot in 0..<coins.count {
+            offsets.append(total)
+            total += rowsPerSlot[slot] * grids[slot].scenarioCount
+        }
+        var risk = [Double](repeating: 0, count: total)
+        for slot in 0..<coins.count {
+            Self.fillRiskArrays(into: &risk, offset: offsets[slot], members: membersPerSlot[slot], grid: grids[slot],
+                                params: coinParams[slot], market: market, settleIndex: settleIndex,
+                                useReference: useReferenceKernel)
+        }
+
+        self.problem = problem; self.coinSlot = coinSlot; self.row = row; self.kindCode = kindCode
+        self.isInverse = isInverse; self.isCall = isCall; self.settleBucket = settleBucket; self.maturityBucket = maturityBucket
+        self.strikeGroup = strikeGroup; self.delta = delta; self.coinVega = coinVega; self.mark = mark
+        self.settleIndex = settleIndex; self.dte = dte; self.bucketDTE = bucketDTE
+        self.strikeGroupCount = groupByKey.map { $0.count }
+        self.blockOffset = offsets; self.blockRows = rowsPerSlot; self.riskArrays = risk
+    }
+
+    /// Fills one coin's block: options through the C kernel, linear and inverse instruments directly.
+    private static func fillRiskArrays(into risk: inout [Double], offset: Int, members: [Int], grid: ScenarioGrid,
+                                       params: CoinParameters, market: MarketSnapshot, settleIndex: [Double],
+                                       useReference: Bool) {
+        let nS = grid.scenarioCount
+        let moves = grid.priceMoves
+        var optF: [Double] = [], optK: [Double] = [], optT: [Double] = [], up: [Double] = [], mid: [Double] = []
+        var down: [Double] = [], scale: [Double] = [], isCall: [Int8] = [], optMark: [Double] = []
+        var optSettle: [Double] = [], optRows: [Int] = []
+        for (r, i) in members.enumerated() {
+            let inst = market.instruments[i]
+            let base = offset + r * nS
+            switch inst.kind {
+            case .option:
+                let secs = inst.expiry! - market.time
+                let v = ScenarioGrid.shockedVols(sigma: inst.markIv!, dte: secs / 86400, params)
+                optF.append(inst.underlyingPrice!); optK.append(inst.strike!); optT.append(secs / (365 * 86400))
+                up.append(v.up); mid.append(v.unchanged); down.append(v.down)
+                scale.append(ScenarioGrid.moveScale(secondsToExpiry: secs, params))
+                isCall.append(inst.optionType == .call ? 1 : 0)
+                optMark.append(inst.markPrice); optSettle.append(settleIndex[i]); optRows.append(r)
+            case .perpetual, .future:
+                // Linear: mark·s·settleIndex per coin. Inverse: s per USD contract (MODEL.md §3).
+                let perUnit = inst.isInverse ? 1 : inst.markPrice * settleIndex[i]
+                for k in 0..<moves.count {
+                    let v = perUnit * moves[k]
+                    risk[base + k * 3] = v; risk[base + k * 3 + 1] = v; risk[base + k * 3 + 2] = v
+                }
+            }
+        }
+        guard !optRows.isEmpty else { return }
+        var out = [Double](repeating: 0, count: optRows.count * nS)
+        pm_option_risk_arrays(optRows.count, moves.count, moves, optF, optK, optT, up, mid, down, scale, isCall,
+                              optMark, optSettle, useReference ? 1 : 0, &out)
+        for (o, r) in optRows.enumerated() {
+            let dst = offset + r * nS
+            for s in 0..<nS { risk[dst + s] = out[o * nS + s] }
+        }
+    }
+
+    /// Why a symbol cannot be used, for error messages.
+    struct SymbolProblem: Error { let message: String }
+
+    /// The instrument index of a symbol that is listed and valid.
+    func resolve(_ symbol: String) -> Result<Int32, SymbolProblem> {
+        guard let i = market.indexOf(symbol) else {
+            return .failure(SymbolProblem(message: "unknown instrument \"\(symbol)\" (not in the market snapshot)"))
+        }
+        if let p = problem[i] {
+            let what = [p.field, p.message].filter { !$0.isEmpty }.joined(separator: ": ")
+            return .failure(SymbolProblem(message: "instrument \(symbol) cannot be margined: \(what)"))
+        }
+        return .success(Int32(i))
+    }
+
+    /// The coin id of a coin with a usable index price.
+    func coinId(_ coin: String) -> Int32? { coinIdByName[coin] }
+
+    /// Why a coin cannot be used (no index price, or an unusable one).
+    func coinProblem(_ coin: String) -> String {
+        if let v = market.indexPrices[coin] { return "coin \(coin) has an unusable index price (\(v))" }
+        return "unknown coin \"\(coin)\" (no index price in the market snapshot)"
+    }
+
+    /// The base-coin slot of a coin, if any valid instrument has it as base.
+    func slot(of coin: String) -> Int? { coinSlotByName[coin] }
+
+    /// The risk array of instrument `i` (a copy; the engine reads `riskArrays` in place).
+    public func riskArray(of i: Int) -> [Double] {
+        let slot = Int(coinSlot[i])
+        precondition(slot >= 0, "instrument \(market.instruments[i].symbol) is not valid")
+        let nS = grids[slot].scenarioCount
+        let start = blockOffset[slot] + Int(row[i]) * nS
+        return Array(riskArrays[start..<start + nS])
+    }
+}

@@ -1,0 +1,177 @@
+/// What an instrument is (MODEL.md §1).
+public enum InstrumentKind: String, Sendable {
+    case option, perpetual, future
+}
+
+/// Call or put.
+public enum OptionType: String, Sendable {
+    case call = "Call", put = "Put"
+}
+
+/// One instrument of the market snapshot with its market data (FORMATS.md `instruments[]`).
+///
+/// An instrument whose `settleCoin` equals its `baseCoin` is inverse: sizes are USD contracts.
+public struct Instrument: Equatable, Sendable {
+    public var symbol: String
+    public var kind: InstrumentKind
+    public var baseCoin: String
+    public var settleCoin: String
+    /// Mark price in settle-currency units (USD for inverse instruments).
+    public var markPrice: Double
+    /// Expiry instant, seconds since the Unix epoch (options and futures).
+    public var expiry: Double?
+    public var optionType: OptionType?
+    public var strike: Double?
+    /// The forward of the option's expiry.
+    public var underlyingPrice: Double?
+    /// Implied volatility, decimal (0.55 = 55%).
+    public var markIv: Double?
+
+    public init(symbol: String, kind: InstrumentKind, baseCoin: String, settleCoin: String, markPrice: Double,
+                expiry: Double? = nil, optionType: OptionType? = nil, strike: Double? = nil,
+                underlyingPrice: Double? = nil, markIv: Double? = nil) {
+        self.symbol = symbol; self.kind = kind; self.baseCoin = baseCoin; self.settleCoin = settleCoin
+        self.markPrice = markPrice; self.expiry = expiry; self.optionType = optionType; self.strike = strike
+        self.underlyingPrice = underlyingPrice; self.markIv = markIv
+    }
+
+    /// Inverse (coin-settled, sized in USD contracts).
+    public var isInverse: Bool { settleCoin == baseCoin && kind != .option }
+}
+
+/// A market snapshot: its instant, USD index prices and instrument market data (FORMATS.md).
+///
+/// Bad instruments are kept with their problem and fail only the accounts that use them
+/// (MODEL.md §11.14); a malformed document, a missing `time`, `indexPrices` or `instruments`, or a
+/// duplicate symbol is fatal.
+public struct MarketSnapshot: Sendable {
+    /// The snapshot instant, seconds since the Unix epoch.
+    public var time: Double
+    /// USD index price per coin.
+    public var indexPrices: [String: Double]
+    /// Every instrument listed, valid or not, in file order.
+    public private(set) var instruments: [Instrument]
+    /// Problems of listed instruments, by symbol (MODEL.md §10).
+    public private(set) var instrumentProblems: [String: InputError]
+    private var bySymbol: [String: Int]
+
+    /// Builds a snapshot and checks every instrument (lazily: problems are recorded, not thrown).
+    /// Throws only on a duplicate symbol.
+    public init(time: Double, indexPrices: [String: Double], instruments: [Instrument], file: String = "market") throws {
+        self.time = time
+        self.indexPrices = indexPrices
+        self.instruments = instruments
+        self.instrumentProblems = [:]
+        self.bySymbol = [:]
+        for (i, inst) in instruments.enumerated() {
+            if bySymbol[inst.symbol] != nil {
+                throw InputError(file: file, record: "instruments[\(i)] (\(inst.symbol))", field: "symbol", "duplicate symbol")
+            }
+            bySymbol[inst.symbol] = i
+            if let p = Self.problem(of: inst, time: time, indexPrices: indexPrices) {
+                instrumentProblems[inst.symbol] = InputError(file: file, record: "instrument \(inst.symbol)", field: p.0, p.1)
+            }
+        }
+    }
+
+    /// The instrument with this symbol, if listed.
+    public func instrument(_ symbol: String) -> Instrument? { bySymbol[symbol].map { instruments[$0] } }
+
+    /// Index of the instrument in `instruments`.
+    public func indexOf(_ symbol: String) -> Int? { bySymbol[symbol] }
+
+    /// The USD index price of a coin, when present and usable.
+    public func index(of coin: String) -> Double? {
+        guard let v = indexPrices[coin], v.isFinite, v > 0 else { return nil }
+        return v
+    }
+
+    /// Returns (field, message) describing why an instrument cannot be margined, or nil.
+    static func problem(of i: Instrument, time: Double, indexPrices: [String: Double]) -> (String, String)? {
+        func bad(_ v: Double?) -> Bool { !(v.map { $0.isFinite && $0 > 0 } ?? false) }
+        if bad(i.markPrice) { return ("markPrice", "expected a finite positive price, got \(i.markPrice)") }
+        for coin in [i.baseCoin, i.settleCoin] {
+            guard let idx = indexPrices[coin] else { return ("indexPrices", "no index price for coin \(coin)") }
+            if !(idx.isFinite && idx > 0) { return ("indexPrices", "index price of \(coin) is \(idx), expected finite and > 0") }
+        }
+        if i.kind == .option {
+            guard i.optionType != nil else { return ("optionType", "missing (expected Call or Put)") }
+            if bad(i.strike) { return ("strike", "expected a finite positive strike, got \(i.strike.map { "\($0)" } ?? "none")") }
+            if bad(i.underlyingPrice) { return ("underlyingPrice", "expected a finite positive forward, got \(i.underlyingPrice.map { "\($0)" } ?? "none")") }
+            if bad(i.markIv) { return ("markIv", "expected a finite positive volatility, got \(i.markIv.map { "\($0)" } ?? "none")") }
+            if i.settleCoin == i.baseCoin { return ("settleCoin", "coin-settled options are not supported (expected USDT or USDC)") }
+        }
+        if i.kind != .perpetual {
+            guard let e = i.expiry else { return ("expiry", "missing (expected an ISO-8601 instant)") }
+            if e <= time { return ("expiry", "expired at \(ISO8601.format(e)), at or before the snapshot time \(ISO8601.format(time))") }
+        }
+        if i.settleCoin != i.baseCoin && i.settleCoin != "USDT" && i.settleCoin != "USDC" {
+            return ("settleCoin", "expected USDT, USDC or the base coin \(i.baseCoin), got \(i.settleCoin)")
+        }
+        return nil
+    }
+
+    /// Loads `market.json`.
+    public static func load(path: String) throws -> MarketSnapshot {
+        let bytes = try readFile(path)
+        do {
+            return try parse(JSON.parse(bytes), file: path)
+        } catch let e as InputError {
+            throw e.inFile(path)
+        }
+    }
+
+    /// Parses a snapshot document (FORMATS.md).
+    public static func parse(_ doc: JSON, file: String = "market.json") throws -> MarketSnapshot {
+        guard case .object = doc else { throw InputError(file: file, "expected a JSON object") }
+        let top = JSONRecord(value: doc, file: file, record: "")
+        let timeText = try top.string("time")
+        guard let time = ISO8601.seconds(timeText) else { throw top.fail("time", "expected an ISO-8601 instant, got \"\(timeText)\"") }
+        guard let idxValue = top.optional("indexPrices") else { throw top.fail("indexPrices", "missing") }
+        guard case let .object(idxMembers) = idxValue else { throw top.fail("indexPrices", "expected an object of coin: price") }
+        var index: [String: Double] = [:]
+        for (coin, v) in idxMembers {
+            // A bad index price is lazy: it fails the accounts that need that coin.
+            if case let .number(d) = v { index[coin] = d } else { index[coin] = .nan }
+        }
+        guard let instValue = top.optional("instruments") else { throw top.fail("instruments", "missing") }
+        guard case let .array(items) = instValue else { throw top.fail("instruments", "expected an array") }
+        var instruments: [Instrument] = []
+        var lazyProblems: [String: InputError] = [:]
+        instruments.reserveCapacity(items.count)
+        for (n, item) in items.enumerated() {
+            guard case .object = item else { throw InputError(file: file, record: "instruments[\(n)]", "expected an object") }
+            let r = JSONRecord(value: item, file: file, record: "instruments[\(n)]")
+            let symbol = try r.string("symbol")
+            let rec = JSONRecord(value: item, file: file, record: "instrument \(symbol)")
+            do {
+                let kindText = try rec.string("kind")
+                guard let kind = InstrumentKind(rawValue: kindText) else {
+                    throw rec.fail("kind", "expected option, perpetual or future, got \"\(kindText)\"")
+                }
+                var inst = Instrument(symbol: symbol, kind: kind, baseCoin: try rec.string("baseCoin"),
+                                      settleCoin: try rec.string("settleCoin"), markPrice: try rec.number("markPrice"))
+                if let e = try rec.optionalString("expiry") {
+                    guard let t = ISO8601.seconds(e) else { throw rec.fail("expiry", "expected an ISO-8601 instant, got \"\(e)\"") }
+                    inst.expiry = t
+                }
+                if kind == .option {
+                    let ot = try rec.string("optionType")
+                    guard let t = OptionType(rawValue: ot) else { throw rec.fail("optionType", "expected Call or Put, got \"\(ot)\"") }
+                    inst.optionType = t
+                    inst.strike = try rec.number("strike")
+                    inst.underlyingPrice = try rec.number("underlyingPrice")
+                    inst.markIv = try rec.number("markIv")
+                }
+                instruments.append(inst)
+            } catch let e as InputError {
+                // Keep a placeholder so the symbol is known (and a duplicate still detected), failing lazily.
+                instruments.append(Instrument(symbol: symbol, kind: .perpetual, baseCoin: "", settleCoin: "", markPrice: .nan))
+                lazyProblems[symbol] = e
+            }
+        }
+        var snapshot = try MarketSnapshot(time: time, indexPrices: index, instruments: instruments, file: file)
+        for (s, e) in lazyProblems { snapshot.instrumentProblems[s] = e }
+        return snapshot
+    }
+}

@@ -1,0 +1,307 @@
+import Foundation
+
+/// The Portfolio Margin parameters of one coin (MODEL.md §9). Every number of the model is one of these.
+public struct CoinParameters: Equatable, Sendable {
+    /// Largest price move of the grid, R: moves run from −R to +R (0.10 = 10%).
+    public var priceRange: Double
+    /// Number of price points N (odd, ≥ 3).
+    public var pricePoints: Int
+    /// Relative up-shock of implied vol at 30 days (0.24 = +24%).
+    public var ivUp: Double
+    /// Relative down-shock of implied vol at 30 days.
+    public var ivDown: Double
+    /// Vega power p of the shock scaling `(30 / max(DTE, minDTE))^p` for DTE < 30.
+    public var vegaPowerShort: Double
+    /// Vega power for DTE ≥ 30.
+    public var vegaPowerLong: Double
+    /// Floor of DTE in the shock scaling, in days.
+    public var minDTE: Double
+    /// Lower bound of the down-shocked vol (absolute, 0.01 = 1 vol point).
+    public var minShockedIv: Double
+    /// Options closer than this to expiry (seconds) get linearly shrunk price moves.
+    public var decaySeconds: Double
+    /// IM = MM × imFactor.
+    public var imFactor: Double
+    /// Short option contingency factor (per coin of net short).
+    public var shortOptionFactor: Double
+    /// Vega spread contingency factor, per day of tenor mismatch.
+    public var vegaSpreadFactor: Double
+    /// USDT–USDC–USD spread contingency factor.
+    public var stablecoinSpreadFactor: Double
+    /// Delta spread (maturity mismatch) factor, per day.
+    public var deltaSpreadFactor: Double
+    /// Spot–derivative basis factor.
+    public var basisFactor: Double
+    /// Basis below this fraction is free.
+    public var basisThreshold: Double
+    /// Perpetual and futures contingency factor.
+    public var futuresRiskFactor: Double
+    /// Whether this coin's spot balance may hedge its derivatives.
+    public var spotHedgeEligible: Bool
+    /// Collateral value ratio of a positive balance.
+    public var collateralValueRatio: Double
+    /// Maintenance margin rate on a liability.
+    public var borrowMMRate: Double
+    /// Initial margin rate on a liability.
+    public var borrowIMRate: Double
+    /// Where each value comes from, keyed by parameter name.
+    public var sources: [String: String]
+
+    public init(priceRange: Double, pricePoints: Int, ivUp: Double, ivDown: Double,
+                vegaPowerShort: Double, vegaPowerLong: Double, minDTE: Double, minShockedIv: Double,
+                decaySeconds: Double, imFactor: Double, shortOptionFactor: Double,
+                vegaSpreadFactor: Double, stablecoinSpreadFactor: Double, deltaSpreadFactor: Double,
+                basisFactor: Double, basisThreshold: Double, futuresRiskFactor: Double,
+                spotHedgeEligible: Bool, collateralValueRatio: Double, borrowMMRate: Double,
+                borrowIMRate: Double, sources: [String: String] = [:]) {
+        self.priceRange = priceRange; self.pricePoints = pricePoints; self.ivUp = ivUp; self.ivDown = ivDown
+        self.vegaPowerShort = vegaPowerShort; self.vegaPowerLong = vegaPowerLong; self.minDTE = minDTE
+        self.minShockedIv = minShockedIv; self.decaySeconds = decaySeconds; self.imFactor = imFactor
+        self.shortOptionFactor = shortOptionFactor; self.vegaSpreadFactor = vegaSpreadFactor
+        self.stablecoinSpreadFactor = stablecoinSpreadFactor; self.deltaSpreadFactor = deltaSpreadFactor
+        self.basisFactor = basisFactor; self.basisThreshold = basisThreshold
+        self.futuresRiskFactor = futuresRiskFactor; self.spotHedgeEligible = spotHedgeEligible
+        self.collateralValueRatio = collateralValueRatio; self.borrowMMRate = borrowMMRate
+        self.borrowIMRate = borrowIMRate; self.sources = sources
+    }
+
+    /// The numeric parameter names, as in the parameter file (FORMATS.md).
+    public static let numericKeys = [
+        "priceRange", "pricePoints", "ivUp", "ivDown", "vegaPowerShort", "vegaPowerLong", "minDTE",
+        "minShockedIv", "decaySeconds", "imFactor", "shortOptionFactor", "vegaSpreadFactor",
+        "stablecoinSpreadFactor", "deltaSpreadFactor", "basisFactor", "basisThreshold",
+        "futuresRiskFactor", "collateralValueRatio", "borrowMMRate", "borrowIMRate",
+    ]
+    /// Every parameter name (numeric ones and `spotHedgeEligible`).
+    public static let allKeys = numericKeys + ["spotHedgeEligible"]
+
+    /// Reads or writes a numeric parameter by its file name (for sweeps: `BTC.priceRange=0.15`).
+    public subscript(numeric key: String) -> Double? {
+        get {
+            switch key {
+            case "priceRange": return priceRange
+            case "pricePoints": return Double(pricePoints)
+            case "ivUp": return ivUp
+            case "ivDown": return ivDown
+            case "vegaPowerShort": return vegaPowerShort
+            case "vegaPowerLong": return vegaPowerLong
+            case "minDTE": return minDTE
+            case "minShockedIv": return minShockedIv
+            case "decaySeconds": return decaySeconds
+            case "imFactor": return imFactor
+            case "shortOptionFactor": return shortOptionFactor
+            case "vegaSpreadFactor": return vegaSpreadFactor
+            case "stablecoinSpreadFactor": return stablecoinSpreadFactor
+            case "deltaSpreadFactor": return deltaSpreadFactor
+            case "basisFactor": return basisFactor
+            case "basisThreshold": return basisThreshold
+            case "futuresRiskFactor": return futuresRiskFactor
+            case "collateralValueRatio": return collateralValueRatio
+            case "borrowMMRate": return borrowMMRate
+            case "borrowIMRate": return borrowIMRate
+            default: return nil
+            }
+        }
+        set {
+            guard let v = newValue else { return }
+            switch key {
+            case "priceRange": priceRange = v
+            case "pricePoints": pricePoints = Int(v)
+            case "ivUp": ivUp = v
+            case "ivDown": ivDown = v
+            case "vegaPowerShort": vegaPowerShort = v
+            case "vegaPowerLong": vegaPowerLong = v
+            case "minDTE": minDTE = v
+            case "minShockedIv": minShockedIv = v
+            case "decaySeconds": decaySeconds = v
+            case "imFactor": imFactor = v
+            case "shortOptionFactor": shortOptionFactor = v
+            case "vegaSpreadFactor": vegaSpreadFactor = v
+            case "stablecoinSpreadFactor": stablecoinSpreadFactor = v
+            case "deltaSpreadFactor": deltaSpreadFactor = v
+            case "basisFactor": basisFactor = v
+            case "basisThreshold": basisThreshold = v
+            case "futuresRiskFactor": futuresRiskFactor = v
+            case "collateralValueRatio": collateralValueRatio = v
+            case "borrowMMRate": borrowMMRate = v
+            case "borrowIMRate": borrowIMRate = v
+            default: break
+            }
+        }
+    }
+
+    /// Checks the rules of MODEL.md §9: pricePoints odd and ≥ 3, priceRange in (0, 1), factors ≥ 0.
+    /// Returns the first problem as (parameter, message), or nil.
+    public func validationProblem() -> (String, String)? {
+        if pricePoints < 3 || pricePoints % 2 == 0 { return ("pricePoints", "must be odd and at least 3, got \(pricePoints)") }
+        if !(priceRange > 0 && priceRange < 1) { return ("priceRange", "must be in (0, 1), got \(priceRange)") }
+        for key in Self.numericKeys where key != "priceRange" && key != "pricePoints" {
+            let v = self[numeric: key]!
+            if !v.isFinite || v < 0 { return (key, "must be a finite number ≥ 0, got \(v)") }
+        }
+        if minShockedIv <= 0 { return ("minShockedIv", "must be > 0, got \(minShockedIv)") }
+        if minDTE <= 0 { return ("minDTE", "must be > 0 days, got \(minDTE)") }
+        if decaySeconds <= 0 { return ("decaySeconds", "must be > 0 seconds, got \(decaySeconds)") }
+        if collateralValueRatio > 1 { return ("collateralValueRatio", "must be at most 1, got \(collateralValueRatio)") }
+        return nil
+    }
+}
+
+/// The account-level thresholds of MODEL.md §8 (liquidation staging and the liquidation plan).
+///
+/// Read from the parameter file's optional `stages` object; absent keys take MODEL.md's values.
+public struct StagePolicy: Equatable, Sendable {
+    /// `liquidation` at mmRate ≥ this (1.00).
+    public var liquidationMMRate = 1.0
+    /// `autoRepay` at mmRate ≥ this when the account has liabilities (0.85).
+    public var autoRepayMMRate = 0.85
+    /// `imBreach` at imRate ≥ this (1.00).
+    public var imBreachIMRate = 1.0
+    /// The liquidation plan reduces positions until mmRate ≤ this (0.90).
+    public var liquidationTargetMMRate = 0.9
+    /// Largest fraction of a position one plan step reduces (0.10).
+    public var liquidationStepFraction = 0.1
+
+    public init() {}
+
+    static let keys = ["liquidationMMRate", "autoRepayMMRate", "imBreachIMRate", "liquidationTargetMMRate", "liquidationStepFraction"]
+}
+
+/// A parameter file: per-coin entries over a `default` entry (MODEL.md §9, FORMATS.md).
+public struct ParameterSet: Equatable, Sendable {
+    /// The file's `name`.
+    public var name: String
+    /// Account-level thresholds (MODEL.md §8).
+    public var stages = StagePolicy()
+    /// The `default` entry: every coin without its own entry uses it.
+    public var defaults: CoinParameters
+    /// Coins with their own entry, fully resolved (missing keys taken from `default`).
+    public var coins: [String: CoinParameters]
+
+    public init(name: String, defaults: CoinParameters, coins: [String: CoinParameters]) {
+        self.name = name
+        self.defaults = defaults
+        self.coins = coins
+    }
+
+    /// The parameters of `coin` (its own entry, else `default`).
+    public func parameters(for coin: String) -> CoinParameters { coins[coin] ?? defaults }
+
+    /// The parameter file shipped with the package (`data/params/pm-params.json`), located from the
+    /// current directory upwards, then beside the executable. Throws when it cannot be found.
+    public static func shipped() throws -> ParameterSet {
+        try load(path: try shippedPath())
+    }
+
+    static let shippedRelativePath = "data/params/pm-params.json"
+
+    static func shippedPath() throws -> String {
+        var candidates: [URL] = []
+        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        for _ in 0..<6 { candidates.append(dir); dir.deleteLastPathComponent() }
+        var exe = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
+        for _ in 0..<6 { exe.deleteLastPathComponent(); candidates.append(exe) }
+        for c in candidates {
+            let p = c.appendingPathComponent(shippedRelativePath).path
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        throw InputError(file: shippedRelativePath,
+                         "the shipped parameter file was not found from the current directory; pass --params PATH")
+    }
+
+    /// Loads and validates a parameter file.
+    public static func load(path: String) throws -> ParameterSet {
+        let bytes = try readFile(path)
+        do {
+            return try parse(JSON.parse(bytes))
+        } catch let e as InputError {
+            throw e.inFile(path)
+        }
+    }
+
+    /// Parses a parameter document (`{"name", "coins": {COIN: {...}, "default": {...}}}`).
+    public static func parse(_ doc: JSON) throws -> ParameterSet {
+        let top = JSONRecord(value: doc, file: "", record: "")
+        guard case .object = doc else { throw InputError("expected a JSON object with `coins`") }
+        let name = try top.optionalString("name") ?? "unnamed"
+        guard let coinsValue = top.optional("coins"), case let .object(entries) = coinsValue else {
+            throw top.fail("coins", "missing or not an object")
+        }
+        guard let defaultValue = entries.first(where: { $0.0 == "default" })?.1 else {
+            throw InputError(record: "coins", field: "default", "missing the `default` entry")
+        }
+        let defaults = try entry(defaultValue, coin: "default", base: nil)
+        var coins: [String: CoinParameters] = [:]
+        for (coin, value) in entries where coin != "default" {
+            coins[coin] = try entry(value, coin: coin, base: defaults)
+        }
+        var set = ParameterSet(name: name, defaults: defaults, coins: coins)
+        if let st = top.optional("stages") {
+            let r = JSONRecord(value: st, file: "", record: "stages")
+            guard case let .object(members) = st else { throw r.fail("", "expected an object") }
+            for (k, _) in members where !StagePolicy.keys.contains(k) {
+                throw r.fail(k, "unknown threshold (expected one of \(StagePolicy.keys.joined(separator: ", ")))")
+            }
+            func read(_ k: String, _ v: inout Double) throws {
+                guard let x = try r.optionalNumber(k) else { return }
+                guard x > 0 else { throw r.fail(k, "must be > 0, got \(x)") }
+                v = x
+            }
+            try read("liquidationMMRate", &set.stages.liquidationMMRate)
+            try read("autoRepayMMRate", &set.stages.autoRepayMMRate)
+            try read("imBreachIMRate", &set.stages.imBreachIMRate)
+            try read("liquidationTargetMMRate", &set.stages.liquidationTargetMMRate)
+            try read("liquidationStepFraction", &set.stages.liquidationStepFraction)
+            if set.stages.liquidationStepFraction > 1 { throw r.fail("liquidationStepFraction", "must be at most 1") }
+        }
+        return set
+    }
+
+    private static func entry(_ value: JSON, coin: String, base: CoinParameters?) throws -> CoinParameters {
+        let r = JSONRecord(value: value, file: "", record: "coins.\(coin)")
+        guard case let .object(members) = value else { throw r.fail("", "expected an object") }
+        let known = Set(CoinParameters.allKeys + ["sources"])
+        if let unknown = members.first(where: { !known.contains($0.0) }) {
+            throw r.fail(unknown.0, "unknown parameter (expected one of \(CoinParameters.allKeys.joined(separator: ", ")))")
+        }
+        var p: CoinParameters
+        if let base { p = base } else {
+            // The default entry must be complete.
+            for key in CoinParameters.allKeys where r.optional(key) == nil { throw r.fail(key, "missing") }
+            p = CoinParameters(priceRange: 0, pricePoints: 0, ivUp: 0, ivDown: 0, vegaPowerShort: 0,
+                               vegaPowerLong: 0, minDTE: 0, minShockedIv: 0, decaySeconds: 0, imFactor: 0,
+                               shortOptionFactor: 0, vegaSpreadFactor: 0, stablecoinSpreadFactor: 0,
+                               deltaSpreadFactor: 0, basisFactor: 0, basisThreshold: 0, futuresRiskFactor: 0,
+                               spotHedgeEligible: false, collateralValueRatio: 0, borrowMMRate: 0, borrowIMRate: 0)
+        }
+        for key in CoinParameters.numericKeys {
+            guard let v = try r.optionalNumber(key) else { continue }
+            if key == "pricePoints" && v != v.rounded() { throw r.fail(key, "must be a whole number, got \(v)") }
+            p[numeric: key] = v
+        }
+        if r.optional("spotHedgeEligible") != nil { p.spotHedgeEligible = try r.bool("spotHedgeEligible", default: false) }
+        if let s = r.optional("sources") {
+            guard case let .object(srcs) = s else { throw r.fail("sources", "expected an object") }
+            var merged = base?.sources ?? [:]
+            for (k, v) in srcs {
+                guard case let .string(text) = v else { throw r.fail("sources.\(k)", "expected a string") }
+                merged[k] = text
+            }
+            p.sources = merged
+        }
+        if let (key, message) = p.validationProblem() { throw r.fail(key, message) }
+        return p
+    }
+}
+
+/// Reads a whole file, with an `InputError` naming it when it cannot be read.
+func readFile(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            throw InputError(file: path, isDir.boolValue ? "is a directory, expected a file" : "cannot be read")
+        }
+        throw InputError(file: path, "no such file")
+    }
+    return [UInt8](data)
+}

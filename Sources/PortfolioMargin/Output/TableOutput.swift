@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The readable view of a result (`--format table`): per unit the price × IV ladder with the worst
+/// cell marked, the contingency breakdown, MM and IM; then the account totals, rates and stage.
+extension MarginResult {
+    public func table() -> String {
+        var out = "Account \(accountId)\n"
+        for u in units { out += u.table() + "\n" }
+        out += "Account totals\n"
+        let rows: [(String, String)] = [
+            ("margin balance", Table.money(marginBalance)),
+            ("order loss", Table.money(orderLoss)),
+            ("total MM", Table.money(totalMM)),
+            ("total IM", Table.money(totalIM)),
+            ("MM rate", Table.percent(mmRate)),
+            ("IM rate", Table.percent(imRate)),
+            ("stage", stage.rawValue),
+        ]
+        for (k, v) in rows { out += "  " + Table.pad(k, 16) + Table.lpad(v, 20) + "\n" }
+        return out
+    }
+}
+
+extension UnitResult {
+    public func table() -> String {
+        var out = "Unit \(baseCoin) — governing portfolio: \(governingPortfolio.name)"
+        if hedgeSpotSize != 0 { out += ", spot hedge leg \(Table.plain(hedgeSpotSize)) \(baseCoin)" }
+        out += "\n"
+        out += "  " + Table.lpad("move", 8) + IvShock.allCases.map { Table.lpad("iv \($0.name)", 18) }.joined() + "\n"
+        let worstRow = priceMoves.firstIndex(of: maxLossPriceMove) ?? -1
+        for (k, move) in priceMoves.enumerated() {
+            var line = "  " + Table.lpad(Table.percent(move, digits: 1), 8)
+            for j in 0..<3 {
+                let mark = (k == worstRow && j == maxLossIvShock.rawValue) ? "*" : " "
+                line += Table.lpad(Table.money(pnl[k][j]) + mark, 18)
+            }
+            out += line + "\n"
+        }
+        out += "  * worst scenario: move \(Table.percent(maxLossPriceMove, digits: 1)), iv \(maxLossIvShock.name)\n"
+        let c = contingency
+        let rows: [(String, Double)] = [
+            ("max loss", maxLoss),
+            ("short option", c.optionContingency),
+            ("vega spread", c.optionVegaContingency),
+            ("USDT-USDC-USD", c.usdtUsdcContingency),
+            ("delta spread", c.futureDeltaContingency),
+            ("perp & futures", c.futureContingency),
+            ("contingencies", c.total),
+            ("MM", mm),
+            ("IM", im),
+        ]
+        for (k, v) in rows { out += "  " + Table.pad(k, 16) + Table.lpad(Table.money(v), 20) + "\n" }
+        let alternatives = GoverningPortfolio.allCases.compactMap { g in portfolioMM[g.rawValue].map { "\(g.name) \(Table.money($0))" } }
+        if alternatives.count > 1 { out += "  MM by portfolio: " + alternatives.joined(separator: ", ") + "\n" }
+        return out
+    }
+}
+
+/// Column formatting for the table views.
+enum Table {
+    static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
+    static func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
+
+    /// `-1,234.56`
+    static func money(_ v: Double) -> String {
+        guard v.isFinite else { return NumberFormat.text(v) }
+        let cents = (abs(v) * 100).rounded()
+        let whole = Int(cents / 100)
+        let frac = Int(cents.truncatingRemainder(dividingBy: 100))
+        var digits = String(whole)
+        var grouped = ""
+        while digits.count > 3 {
+            grouped = "," + digits.suffix(3) + grouped
+            digits = String(digits.dropLast(3))
+        }
+        let sign = v < 0 && cents > 0 ? "-" : ""
+        return sign + digits + grouped + "." + (frac < 10 ? "0" : "") + String(frac)
+    }
+
+    /// `85.20%`, or `inf`.
+    static func percent(_ v: Double, digits: Int = 2) -> String {
+        guard v.isFinite else { return NumberFormat.text(v) }
+        let scaled = (v * 100 * pow(10, Double(digits))).rounded() / pow(10, Double(digits))
+        var s = fixed(scaled, digits: digits)
+        if v > 0 && !s.hasPrefix("-") && digits == 1 { s = "+" + s }
+        return s + "%"
+    }
+
+    static func plain(_ v: Double) -> String { NumberFormat.text(v) }
+
+    /// `v` with exactly `digits` decimals.
+    static func fixed(_ v: Double, digits: Int) -> String {
+        let m = pow(10, Double(digits))
+        let units = (abs(v) * m).rounded()
+        let whole = Int(units / m)
+        var frac = String(Int(units.truncatingRemainder(dividingBy: m)))
+        while frac.count < digits { frac = "0" + frac }
+        return (v < 0 && units > 0 ? "-" : "") + String(whole) + (digits > 0 ? "." + frac : "")
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import PortfolioMargin
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `pm`: Portfolio Margin for crypto derivatives accounts.
+@main
+struct PM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pm",
+        abstract: "Portfolio Margin for crypto derivatives accounts (options, perpetuals, futures, spot).",
+        discussion: "The model is documented in MODEL.md; files and fields in FORMATS.md.",
+        subcommands: [MarginCommand.self])
+
+    /// Runs the command; every failure exits 1 with one line on stderr (FORMATS.md), except
+    /// `--help`, which exits 0.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let exit as ExitCode {
+            Foundation_exit(exit.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation_exit(0)
+            }
+            Stderr.line(fullMessage(for: error).split(separator: "\n").joined(separator: " — "))
+            Foundation_exit(1)
+        }
+    }
+}
+
+/// Exit status 3: outputs complete, some accounts carry an error (FORMATS.md).
+let partialFailure = ExitCode(3)
+
+func Foundation_exit(_ code: Int32) -> Never { exit(code) }
+
+/// Writes to standard error, one line per message.
+enum Stderr {
+    static func line(_ s: String) {
+        fputs(s + "\n", stderr)
+    }
+}
+
+/// A fatal input problem: printed on stderr, exit 1, nothing on stdout.
+struct Fatal: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+    init(_ e: Error) { description = "\(e)" }
+}
+
+/// `--market` and `--params`, shared by every command.
+struct MarketOptions: ParsableArguments {
+    @Option(name: .long, help: "Market snapshot (FORMATS.md market.json).")
+    var market: String
+
+    @Option(name: .long, help: "Parameter file (default: the shipped data/params/pm-params.json).")
+    var params: String?
+
+    /// Loads parameters and the snapshot and prices the market; fatal on any problem.
+    func pricedMarket() throws -> PricedMarket {
+        do {
+            let parameters = try params.map { try ParameterSet.load(path: $0) } ?? ParameterSet.shipped()
+            let snapshot = try MarketSnapshot.load(path: market)
+            return PricedMarket(market: snapshot, parameters: parameters)
+        } catch {
+            throw Fatal(error)
+        }
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case json, table
+}

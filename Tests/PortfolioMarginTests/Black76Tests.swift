@@ -1,0 +1,123 @@
+import Testing
+import CKernels
+@testable import PortfolioMargin
+
+/// Black-76 (r = 0): reference prices, parity, limits, greeks, and every vector path against libm.
+struct Black76Tests {
+    /// Prices computed with mpmath at 40 digits.
+    static let references: [(f: Double, k: Double, t: Double, s: Double, call: Bool, price: Double)] = [
+        (71377.39, 80000, 185.9817 / 365, 0.27748572, true, 2618.739042376203500277393),
+        (71377.39, 80000, 185.9817 / 365, 0.27748572, false, 11241.349042376204082354),
+        (3000, 2500, 7 / 365, 0.65, false, 1.953033227891618885468733),
+        (100, 100, 1.0, 0.2, true, 7.965567455405796733786782),
+        (50000, 30000, 0.01, 0.5, true, 20000.0),
+        (50000, 90000, 2.0, 1.2, false, 64165.38543352602152273768),
+        (142.6, 200, 0.002, 0.9, true, 1.691473536300393329370201e-17),
+        (91250, 91000, 1e-6, 0.5, true, 250.0000001600047251685379),
+    ]
+
+    @Test func referencePricesTo1e12() {
+        for r in Self.references {
+            let scalar = TestSupport.b76(r.f, r.k, r.t, r.s, call: r.call).price
+            #expect(abs(scalar - r.price) <= 1e-12 * max(r.price, 1e-300) || abs(scalar - r.price) < 1e-12, "scalar \(r)")
+            for isa: Int32 in [1, 2, 3] {
+                pm_kernel_force_isa(isa)
+                var out = [0.0]
+                pm_black76_batch(1, [r.f], [r.k], [r.t], [r.s], [r.call ? 1 : 0], &out)
+                #expect(abs(out[0] - r.price) <= 1e-12 * max(r.price, 1e-300) || abs(out[0] - r.price) < 1e-12 * r.f,
+                        "isa \(String(cString: pm_kernel_isa())) \(r): \(out[0])")
+            }
+            pm_kernel_force_isa(0)
+        }
+    }
+
+    @Test func putCallParity() {
+        for (f, k, t, s) in [(50000.0, 45000.0, 0.1, 0.6), (3000, 3500, 1.5, 0.9), (140, 140, 0.003, 1.1)] {
+            let c = TestSupport.b76(f, k, t, s, call: true).price
+            let p = TestSupport.b76(f, k, t, s, call: false).price
+            #expect(abs((c - p) - (f - k)) < 1e-9 * f)
+        }
+    }
+
+    @Test func limitsGiveIntrinsic() {
+        // T → 0 and σ → 0 both give the forward intrinsic value.
+        for (f, k) in [(50000.0, 48000.0), (50000, 52000)] {
+            for (t, s) in [(1e-12, 0.5), (1.0, 1e-9)] {
+                #expect(abs(TestSupport.b76(f, k, t, s, call: true).price - max(f - k, 0)) < 1e-6)
+                #expect(abs(TestSupport.b76(f, k, t, s, call: false).price - max(k - f, 0)) < 1e-6)
+            }
+        }
+    }
+
+    @Test func deltaAndVegaMatchFiniteDifferences() {
+        for call in [true, false] {
+            for (f, k, t, s) in [(50000.0, 55000.0, 0.25, 0.55), (3000, 2700, 0.04, 0.7)] {
+                let g = TestSupport.b76(f, k, t, s, call: call)
+                let h = f * 1e-5
+                let fd = (TestSupport.b76(f + h, k, t, s, call: call).price - TestSupport.b76(f - h, k, t, s, call: call).price) / (2 * h)
+                #expect(abs(fd - g.delta) < 1e-7, "delta \(call) \(f) \(k)")
+                let hv = 1e-5
+                let fv = (TestSupport.b76(f, k, t, s + hv, call: call).price - TestSupport.b76(f, k, t, s - hv, call: call).price) / (2 * hv)
+                #expect(abs(fv - g.vega) < 1e-6 * max(1, g.vega), "vega \(call) \(f) \(k)")
+            }
+        }
+    }
+
+    @Test func normalCdfIsErfcQuality() {
+        // Φ(−5) and Φ(−20) to full relative precision (mpmath).
+        #expect(abs(pm_norm_cdf(-5) / 2.866515718791939116737523e-7 - 1) < 1e-14)
+        #expect(abs(pm_norm_cdf(-20) / 2.753624118606233695075623e-89 - 1) < 1e-13)
+        #expect(abs(pm_norm_cdf(0.3) - 0.6179114221889526) < 1e-15)
+    }
+
+    /// Every code path of the vector kernel against the scalar libm reference, 1e-13 relative.
+    @Test func vectorPathsMatchReference() {
+        var rng = SplitMix(seed: 7)
+        let n = 20000
+        var f = [Double](), k = [Double](), t = [Double](), s = [Double](), c = [Int8]()
+        for _ in 0..<n {
+            let fv = 1 + rng.unit() * 200000
+            f.append(fv); k.append(fv * (0.2 + rng.unit() * 4.8)); t.append(1e-7 + rng.unit() * 3)
+            s.append(0.01 + rng.unit() * 4.99); c.append(rng.unit() < 0.5 ? 1 : 0)
+        }
+        var ref = [Double](repeating: 0, count: n)
+        pm_black76_batch_ref(n, f, k, t, s, c, &ref)
+        for isa: Int32 in [1, 2, 3] {
+            let name = String(cString: pm_kernel_force_isa(isa))
+            var out = [Double](repeating: 0, count: n)
+            pm_black76_batch(n, f, k, t, s, c, &out)
+            var worst = 0.0
+            for i in 0..<n {
+                let err = abs(out[i] - ref[i]) / max(abs(ref[i]), 1e-300)
+                if abs(out[i] - ref[i]) > 1e-13 * f[i] * 1e-3 { worst = max(worst, err) }
+            }
+            #expect(worst <= 1e-13, "path \(name): worst relative error \(worst)")
+        }
+        pm_kernel_force_isa(0)
+    }
+
+    /// Risk arrays through the vector path equal the reference path.
+    @Test func riskArraysMatchReferenceKernel() {
+        let fast = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams)
+        let ref = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams, useReferenceKernel: true)
+        #expect(fast.riskArrays.count == ref.riskArrays.count)
+        var worst = 0.0
+        for (a, b) in zip(fast.riskArrays, ref.riskArrays) { worst = max(worst, abs(a - b) / max(1, abs(b))) }
+        #expect(worst < 1e-9)
+    }
+}
+
+/// A small deterministic generator for test data.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
