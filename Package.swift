@@ -23,8 +23,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "bench", dependencies: ["PortfolioMargin", "CKernels"], path: "Benchmarks/bench"),
-        .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "CKernels"],
-                    resources: [.copy("Fixtures")]),
+        // Depends on `pm` so that the end-to-end tests find the command built beside them.
+        .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "CKernels", "pm"],
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

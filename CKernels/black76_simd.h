@@ -36,16 +36,21 @@ PM_INLINE vd PM_FN(load_sign)(const int8_t *isCall) {
 }
 
 // y * exp(t + tl) for t in [-751, 0], |tl| <= ulp(t), y a normal number near 1.
-// Cody-Waite reduction t = n ln2 + r, |r| <= ln2/2, with the two-part ln2 applied by FMA;
-// exp(r) = 1 + r + r^2 h(r), h a degree-9 fit (near-minimax Chebyshev interpolation of
-// (e^r - 1 - r)/r^2 on [-ln2/2, ln2/2], error 1e-17). 2^n is applied as two normal factors
-// 2^floor(n/2) 2^ceil(n/2) so that a result deep in the subnormal range is rounded only once.
+// Cody-Waite reduction t + tl = n ln2 + r, |r| <= ln2/2, ln2 in two parts; with an FMA
+// t - n ln2_hi is exact, and r is kept as a double-double r + rlo so that its rounding does
+// not reach the result: exp(r + rlo) = 1 + (r + (rlo + r^2 h(r))) to first order in rlo
+// (|rlo| <= ulp(r)/2), h a degree-9 fit (near-minimax Chebyshev interpolation of
+// (e^r - 1 - r)/r^2 on [-ln2/2, ln2/2], error 1e-17). About 0.75 ulp.
+// 2^n is applied as two normal factors 2^floor(n/2) 2^ceil(n/2) so that a result deep in the
+// subnormal range is rounded only once.
 PM_INLINE vd PM_FN(exp_mul)(vd t, vd tl, vd y) {
     const vd shifter = 0x1.8p52; // adding it rounds to an integer, left in the low bits
     vd kd = t * 0x1.71547652b82fep+0 + shifter;
     vd n = kd - shifter;
-    vd r = PM_FN(fma)(-n, 0x1.62e42fefa39efp-1, t);
-    r = PM_FN(fma)(-n, 0x1.abc9e3b39803fp-56, r) + tl;
+    vd r0 = PM_FN(fma)(-n, 0x1.62e42fefa39efp-1, t);
+    vd c = PM_FN(fma)(-n, 0x1.abc9e3b39803fp-56, tl);
+    vd r = r0 + c;
+    vd rlo = (r0 - r) + c;
 
     vd h = 0x1.af389ecfc4b9cp-26;
     h = PM_FN(fma)(h, r, 0x1.28917c89a43a7p-22);
@@ -57,7 +62,7 @@ PM_INLINE vd PM_FN(exp_mul)(vd t, vd tl, vd y) {
     h = PM_FN(fma)(h, r, 0x1.5555555553d68p-5);
     h = PM_FN(fma)(h, r, 0x1.5555555555556p-3);
     h = PM_FN(fma)(h, r, 0x1.0000000000001p-1);
-    vd p = PM_FN(fma)(r * r, h, r) + 1.0;
+    vd p = (r + PM_FN(fma)(r * r, h, rlo)) + 1.0;
 
     // kd's bit pattern is 0x4338000000000000 + n: an even offset plus n, so an integer shift
     // halves n (rounding down) and the offset's low 12 bits are 0. Shifting (n/2 + 1023) left

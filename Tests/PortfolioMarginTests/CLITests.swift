@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+@testable import PortfolioMargin
+
+/// Runs the real `pm` command built beside the tests.
+enum CLI {
+    static let binary: String = {
+        var dirs = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+        dirs += dirs.map { $0.deletingLastPathComponent() }
+        for d in dirs {
+            let p = d.appendingPathComponent("pm").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return TestSupport.path(".build/debug/pm")
+    }()
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ args: [String]) throws -> Output {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        p.currentDirectoryURL = TestSupport.root
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static let fixtures = "Tests/PortfolioMarginTests/Fixtures"
+}
+
+/// Compares two JSON documents field by field: same keys, same strings, numbers to 1e-9 relative.
+func sameJSON(_ a: JSON, _ b: JSON, path: String = "$") -> [String] {
+    switch (a, b) {
+    case let (.number(x), .number(y)):
+        return TestSupport.close(x, y) ? [] : ["\(path): \(x) vs \(y)"]
+    case let (.array(x), .array(y)):
+        guard x.count == y.count else { return ["\(path): \(x.count) items vs \(y.count)"] }
+        return zip(x, y).enumerated().flatMap { sameJSON($1.0, $1.1, path: "\(path)[\($0)]") }
+    case let (.object(x), .object(y)):
+        let kx = x.map(\.0), ky = y.map(\.0)
+        guard Set(kx) == Set(ky) else { return ["\(path): keys \(kx) vs \(ky)"] }
+        return x.flatMap { k, v in sameJSON(v, b[k]!, path: "\(path).\(k)") }
+    default:
+        return a == b ? [] : ["\(path): \(a) vs \(b)"]
+    }
+}
+
+struct MarginCommandTests {
+    let market = "\(CLI.fixtures)/market.json"
+
+    @Test func printsTheLibraryResultWithEveryFormatsField() throws {
+        let out = try CLI.run(["margin", "\(CLI.fixtures)/account.json", "--market", market])
+        #expect(out.status == 0, "\(out.stderr)")
+        let doc = try JSON.parse(out.stdout)
+        // Same numbers as the library, in-process.
+        let account = try Account.load(path: TestSupport.path("\(CLI.fixtures)/account.json")).accounts[0].get()
+        let priced = PricedMarket(market: try MarketSnapshot.load(path: TestSupport.path(market)), parameters: TestSupport.shippedParams)
+        let lib = try MarginEngine.margin(account, priced: priced).get()
+        #expect(sameJSON(doc, lib.json).isEmpty, "\(sameJSON(doc, lib.json))")
+        // Every field of FORMATS.md "One result".
+        for k in ["accountId", "marginBalance", "orderLoss", "totalIM", "totalMM", "imRate", "mmRate", "stage", "units"] {
+            #expect(doc[k] != nil, "missing \(k)")
+        }
+        guard case let .array(units)? = doc["units"] else { Issue.record("no units"); return }
+        #expect(units.count == 2)
+        for u in units {
+            for k in ["baseCoin", "priceMoves", "pnl", "maxLoss", "maxLossPriceMove", "maxLossIvShock", "maxLossIvShockList",
+                      "contingency", "hedgeSpotSize", "mm", "im", "governingPortfolio", "positions"] {
+                #expect(u[k] != nil, "missing units[].\(k)")
+            }
+            for k in ["optionContingency", "optionVegaContingency", "usdtUsdcContingency", "futureDeltaContingency",
+                      "futureContingency", "contingencyComponents"] {
+                #expect(u["contingency"]?[k] != nil, "missing contingency.\(k)")
+            }
+            guard case let .array(pnl)? = u["pnl"], case let .array(moves)? = u["priceMoves"] else { continue }
+            #expect(pnl.count == moves.count)
+        }
+        // And the pinned expected output (cross-checked against the plain model when it was made).
+        let expected = try JSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: TestSupport.path("\(CLI.fixtures)/expected/account.json")))))
+        #expect(sameJSON(doc, expected).isEmpty, "\(sameJSON(doc, expected).prefix(5))")
+    }
+
+    @Test func anArrayReportsBadAccountsInPlaceAndExits3() throws {
+        let out = try CLI.run(["margin", "\(CLI.fixtures)/accounts-array.json", "--market", market])
+        #expect(out.status == 3)
+        guard case let .array(items) = try JSON.parse(out.stdout) else { Issue.record("not an array"); return }
+        #expect(items.count == 3)
+        #expect(items[0]["accountId"] == .string("ARR-1") && items[0]["stage"] != nil)
+        #expect(items[1]["accountId"] == .string("ARR-BAD"))
+        if case let .string(e)? = items[1]["error"] { #expect(e.contains("NOPE") && e.contains("positions[0].symbol")) }
+        else { Issue.record("no error entry") }
+        #expect(items[2]["accountId"] == .string("ARR-2"))
+        #expect(out.stderr.contains("ARR-BAD"))
+    }
+
+    @Test func tableShowsTheLadderTheWorstCellAndTheTotals() throws {
+        let out = try CLI.run(["margin", "\(CLI.fixtures)/account.json", "--market", market, "--format", "table"])
+        #expect(out.status == 0)
+        #expect(out.stdout.contains("Unit BTC"))
+        #expect(out.stdout.contains("Unit ETH"))
+        #expect(out.stdout.contains("*"))
+        #expect(out.stdout.contains("Account totals"))
+        #expect(out.stdout.contains("stage"))
+    }
+
+    /// Every shipped example, both formats, against the shipped sample market.
+    @Test func everyExampleRuns() throws {
+        let dir = TestSupport.path("data/examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(files.count >= 6)
+        for f in files {
+            for format in ["json", "table"] {
+                let out = try CLI.run(["margin", "data/examples/\(f)", "--market", "data/sample/market.json", "--format", format])
+                #expect(out.status == 0, "\(f) \(format): \(out.stderr)")
+                #expect(!out.stdout.isEmpty)
+            }
+        }
+        let liq = try JSON.parse(try CLI.run(["margin", "data/examples/liquidation.json", "--market", "data/sample/market.json"]).stdout)
+        #expect(liq["stage"] == .string("liquidation"))
+    }
+
+    /// MODEL.md §10: each bad input is one line on stderr naming file, record and field; exit 1; no stdout.
+    @Test(arguments: [
+        ("unknown-instrument", "positions[0].symbol", "NOPE"),
+        ("expired-instrument", "positions[0].symbol", "expired"),
+        ("bad-forward", "positions[0].symbol", "underlyingPrice"),
+        ("bad-strike", "positions[0].symbol", "strike"),
+        ("bad-vol", "positions[0].symbol", "markIv"),
+        ("bad-mark", "positions[0].symbol", "markPrice"),
+        ("infinite-mark", "positions[0].symbol", "markPrice"),
+        ("zero-qty", "orders[0].qty", "> 0"),
+        ("negative-qty", "orders[0].qty", "> 0"),
+        ("unknown-coin", "balances[0].coin", "FOO"),
+        ("missing-index", "positions[0].symbol", "no index price for coin DOGE"),
+        ("wrong-type", "positions[0].size", "expected a number"),
+        ("bad-side", "orders[0].side", "Buy or Sell"),
+        ("malformed", "line 1", "malformed JSON"),
+    ])
+    func badInput(name: String, field: String, detail: String) throws {
+        let file = "\(CLI.fixtures)/bad/\(name).json"
+        let out = try CLI.run(["margin", file, "--market", market])
+        #expect(out.status == 1)
+        #expect(out.stdout.isEmpty)
+        let lines = out.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(out.stderr)")
+        #expect(out.stderr.contains(file))
+        #expect(out.stderr.contains(field), "\(out.stderr)")
+        #expect(out.stderr.contains(detail), "\(out.stderr)")
+        if name != "malformed" { #expect(out.stderr.contains("account B")) }
+    }
+
+    @Test func unusableInputsAreFatal() throws {
+        // A missing market, a market without `time`, a bad parameter file, a missing account file.
+        let missing = try CLI.run(["margin", "\(CLI.fixtures)/account.json", "--market", "nope.json"])
+        #expect(missing.status == 1 && missing.stdout.isEmpty && missing.stderr.contains("nope.json"))
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("pm-cli-\(getpid())")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let noTime = tmp.appendingPathComponent("m.json").path
+        try #"{"indexPrices": {}, "instruments": []}"#.write(toFile: noTime, atomically: true, encoding: .utf8)
+        let r1 = try CLI.run(["margin", "\(CLI.fixtures)/account.json", "--market", noTime])
+        #expect(r1.status == 1 && r1.stderr.contains("time"))
+        let badParams = tmp.appendingPathComponent("p.json").path
+        try #"{"coins": {"default": {"priceRange": 2}}}"#.write(toFile: badParams, atomically: true, encoding: .utf8)
+        let r2 = try CLI.run(["margin", "\(CLI.fixtures)/account.json", "--market", market, "--params", badParams])
+        #expect(r2.status == 1 && r2.stderr.contains("p.json") && r2.stderr.contains("coins.default"))
+        let r3 = try CLI.run(["margin", "nothing.json", "--market", market])
+        #expect(r3.status == 1 && r3.stderr.contains("nothing.json"))
+        let r4 = try CLI.run(["margin", "\(CLI.fixtures)/account.json"])
+        #expect(r4.status == 1 && r4.stdout.isEmpty)
+    }
+}
