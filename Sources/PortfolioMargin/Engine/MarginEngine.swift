@@ -5,12 +5,16 @@
 /// leg (§6), max loss (§4), contingencies (§5), MM; then the governing portfolio, IM, the totals,
 /// rates and stage.
 public enum MarginEngine {
-    /// Margins every account of `book`.
-    public static func run(_ book: Book) -> BookResult {
+    /// Margins every account of `book`: aggregation of all its portfolios first (BLAS or gather,
+    /// `options`), then each account's units, totals and stage.
+    public static func run(_ book: Book, options: EngineOptions = EngineOptions()) -> BookResult {
         var result = BookResult(book: book)
+        var tables = PnlTables(book: book, options: options)
         var evaluator = UnitEvaluator(priced: book.priced)
-        for a in 0..<book.accountCount {
-            evaluator.account(a, book: book, into: &result)
+        tables.values.withUnsafeMutableBufferPointer { pnl in
+            for a in 0..<book.accountCount {
+                evaluator.account(a, book: book, pnl: pnl.baseAddress!, offsets: tables.offset, into: &result)
+            }
         }
         return result
     }
@@ -42,8 +46,8 @@ struct UnitEvaluator {
         contingency = ContingencyCalculator(priced: priced)
     }
 
-    /// Computes account `a` of `book` into `result`.
-    mutating func account(_ a: Int, book: Book, into result: inout BookResult) {
+    /// Computes account `a` of `book` into `result`, from its portfolios' aggregated P&L tables.
+    mutating func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: inout BookResult) {
         guard book.accountErrors[a] == nil else { return }
         let totals = AccountTotals(book: book, account: a)
         var totalMM = totals.borrowMM
@@ -52,7 +56,7 @@ struct UnitEvaluator {
             let slot = Int(book.unitSlot[u])
             var outcomes = [PortfolioOutcome?](repeating: nil, count: 3)
             for p in 0..<3 where book.pfPresent[3 * u + p] {
-                outcomes[p] = evaluate(book: book, unit: u, portfolio: p)
+                outcomes[p] = finish(book: book, unit: u, portfolio: p, pnl: pnl + offsets[3 * u + p])
             }
             let g = OrderRule.governing((outcomes[0]!.mm, outcomes[1]?.mm ?? -.infinity, outcomes[2]?.mm ?? -.infinity))
             let o = outcomes[g.rawValue]!
@@ -64,23 +68,6 @@ struct UnitEvaluator {
         result.setAccount(a, totals: totals, totalMM: totalMM, totalIM: totalIM, policy: priced.parameters.stages)
     }
 
-    /// Fills `pnl` with the scenario P&L of portfolio `p` of unit `u` (positions only, no spot leg)
-    /// by gathering `size × riskArray` over its holdings.
-    mutating func gatherPnl(book: Book, unit u: Int, portfolio p: Int) {
-        let slot = Int(book.unitSlot[u])
-        let nS = priced.grids[slot].scenarioCount
-        let base = priced.blockOffset[slot]
-        pnl.withUnsafeMutableBufferPointer { out in
-            for s in 0..<nS { out[s] = 0 }
-            priced.riskArrays.withUnsafeBufferPointer { risk in
-                for e in book.pfStart[3 * u + p]..<book.pfStart[3 * u + p + 1] {
-                    let q = book.entSize[e]
-                    let row = risk.baseAddress! + base + Int(priced.row[Int(book.entInstr[e])]) * nS
-                    for s in 0..<nS { out[s] += q * row[s] }
-                }
-            }
-        }
-    }
 
     /// The spot hedge leg of portfolio `p` of unit `u`: its h depends on that portfolio's derivative
     /// delta (MODEL.md §11.3).
@@ -94,18 +81,38 @@ struct UnitEvaluator {
         return SpotHedge.legSize(balance: b, derivativeDelta: d)
     }
 
-    /// Evaluates one portfolio; leaves its full P&L table (spot leg included) in `pnl`.
+    /// Evaluates one portfolio on its own (the detail path): gathers its P&L into `pnl`, then
+    /// `finish`. Leaves the full table (spot leg included) in `pnl`.
     mutating func evaluate(book: Book, unit u: Int, portfolio p: Int) -> PortfolioOutcome {
         let slot = Int(book.unitSlot[u])
+        let pf = 3 * u + p
+        var table = pnl   // a local copy: `finish` mutates self while the table is borrowed
+        defer { pnl = table }
+        return table.withUnsafeMutableBufferPointer { out in
+            priced.riskArrays.withUnsafeBufferPointer { risk in
+                book.entInstr.withUnsafeBufferPointer { ins in
+                    book.entSize.withUnsafeBufferPointer { sz in
+                        PnlTables.gather(into: out.baseAddress!, nS: priced.grids[slot].scenarioCount,
+                                         block: risk.baseAddress! + priced.blockOffset[slot], rows: priced.row,
+                                         instr: ins.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                         size: sz.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                         from: book.pfStart[pf], to: book.pfStart[pf + 1])
+                    }
+                }
+            }
+            return finish(book: book, unit: u, portfolio: p, pnl: out.baseAddress!)
+        }
+    }
+
+    /// Completes one portfolio from its positions' P&L table `pnl` (updated in place): spot leg,
+    /// max loss, contingencies, MM.
+    mutating func finish(book: Book, unit u: Int, portfolio p: Int, pnl: UnsafeMutablePointer<Double>) -> PortfolioOutcome {
+        let slot = Int(book.unitSlot[u])
         let grid = priced.grids[slot]
-        gatherPnl(book: book, unit: u, portfolio: p)
         var o = PortfolioOutcome()
         o.hedge = hedge(book: book, unit: u, portfolio: p)
-        let index = priced.coinIndex[slot]
-        pnl.withUnsafeMutableBufferPointer { buf in
-            SpotHedge.addLegPnl(o.hedge, index: index, moves: grid.priceMoves, into: buf.baseAddress!)
-            (o.maxLoss, o.worstScenario) = MaxLoss.worst(buf.baseAddress!, count: grid.scenarioCount)
-        }
+        SpotHedge.addLegPnl(o.hedge, index: priced.coinIndex[slot], moves: grid.priceMoves, into: pnl)
+        (o.maxLoss, o.worstScenario) = MaxLoss.worst(pnl, count: grid.scenarioCount)
         let start = book.pfStart[3 * u + p], count = book.pfStart[3 * u + p + 1] - start
         guard count > 0 else { o.mm = o.maxLoss; return o }  // no holdings: no delta, no hedge, no add-ons
         o.contingencies = book.entInstr.withUnsafeBufferPointer { ins in

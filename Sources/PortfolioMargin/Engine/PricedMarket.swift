@@ -63,6 +63,10 @@ public final class PricedMarket: @unchecked Sendable {
     /// Time to expiry in days (0 for perpetuals).
     let dte: [Double]
 
+    /// Symbols (instrument index) and coins (coin id) looked up from bytes by the CSV reader.
+    let symbolTable: ByteKeyTable
+    let coinTable: ByteKeyTable
+
     /// Risk arrays, coin block by coin block; a block is row-major `rows × scenarioCount`.
     public let riskArrays: [Double]
 
@@ -169,6 +173,12 @@ public final class PricedMarket: @unchecked Sendable {
         self.settleIndex = settleIndex; self.dte = dte; self.bucketDTE = bucketDTE
         self.strikeGroupCount = groupByKey.map { $0.count }
         self.blockOffset = offsets; self.blockRows = rowsPerSlot; self.riskArrays = risk
+        var symbols = ByteKeyTable(capacity: n)
+        for inst in instruments { symbols.insert(inst.symbol) }
+        symbolTable = symbols
+        var coinKeys = ByteKeyTable(capacity: self.coins.count)
+        for c in self.coins { coinKeys.insert(c) }
+        coinTable = coinKeys
     }
 
     /// Fills one coin's block: options through the C kernel, linear and inverse instruments directly.
@@ -219,11 +229,7 @@ public final class PricedMarket: @unchecked Sendable {
         guard let i = market.indexOf(symbol) else {
             return .failure(SymbolProblem(message: "unknown instrument \"\(symbol)\" (not in the market snapshot)"))
         }
-        if let p = problem[i] {
-            let what = [p.field, p.message].filter { !$0.isEmpty }.joined(separator: ": ")
-            return .failure(SymbolProblem(message: "instrument \(symbol) cannot be margined: \(what)"))
-        }
-        return .success(Int32(i))
+        return resolve(instrumentAt: i)
     }
 
     /// The coin id of a coin with a usable index price.
@@ -233,6 +239,13 @@ public final class PricedMarket: @unchecked Sendable {
     func coinProblem(_ coin: String) -> String {
         if let v = market.indexPrices[coin] { return "coin \(coin) has an unusable index price (\(v))" }
         return "unknown coin \"\(coin)\" (no index price in the market snapshot)"
+    }
+
+    /// `resolve` by instrument index (the batch reader looks symbols up from bytes).
+    func resolve(instrumentAt i: Int) -> Result<Int32, SymbolProblem> {
+        guard let p = problem[i] else { return .success(Int32(i)) }
+        let what = [p.field, p.message].filter { !$0.isEmpty }.joined(separator: ": ")
+        return .failure(SymbolProblem(message: "instrument \(market.instruments[i].symbol) cannot be margined: \(what)"))
     }
 
     /// The base-coin slot of a coin, if any valid instrument has it as base.

@@ -1,0 +1,259 @@
+import Dispatch
+
+/// A batch input folder (FORMATS.md), parsed into per-account row lists ready for `BookBuilder`.
+///
+/// `accounts.csv` fixes the accounts and their order. The row files are parsed in parallel chunks
+/// straight from memory maps; symbols, coins and account ids are resolved from the bytes through
+/// hash tables built once. Row problems become per-account errors (the first one by file, then
+/// line, is kept); structural problems (missing file or column, wrong field count) throw.
+public struct BatchInput: Sendable {
+    public let directory: String
+    public private(set) var accountIds: [String] = []
+    var spotHedging: [Bool] = []
+    /// The first problem of each account, or nil.
+    var accountErrors: [InputError?] = []
+    /// Rows that name an account id absent from accounts.csv (reported, not margined).
+    public private(set) var orphanRows: [InputError] = []
+
+    var balances = Rows()
+    var positions = Rows()
+    var orders = Rows()
+
+    /// Rows of one file grouped by account: `start[a] ..< start[a+1]`.
+    struct Rows: Sendable {
+        var start: [Int] = [0]
+        var account: [Int32] = []
+        var ref: [Int32] = []       // coin id or instrument index
+        var x: [Double] = []        // wallet balance, size, or qty
+        var y: [Double] = []        // entry price (NaN none) or limit price
+        var side: [Int8] = []       // orders only
+
+        mutating func append(_ other: Rows) {
+            account += other.account; ref += other.ref; x += other.x; y += other.y; side += other.side
+        }
+        var count: Int { account.count }
+    }
+
+    public var accountCount: Int { accountIds.count }
+
+    /// Reads `dir` against `priced`. With `shard` (I, N) only accounts whose id hashes to I are kept
+    /// (FNV-1a 64 of the id's UTF-8 bytes, modulo N: MODEL.md §11.16).
+    public static func load(directory dir: String, priced: PricedMarket, shard: (index: Int, count: Int)? = nil,
+                            threads: Int = 2) throws -> BatchInput {
+        var input = BatchInput(directory: dir)
+        let accountsFile = try CSVFile(path: dir + "/accounts.csv", required: ["account_id", "spot_hedging"])
+        var ids = ByteKeyTable(capacity: max(16, accountsFile.file.bytes.count / 16))
+        // index in accounts.csv → index in this (sharded) input, or −1 when outside the shard.
+        var keep: [Int32] = []
+        var firstLineOf: [Int] = []
+        var duplicateLines: [Int32: [Int]] = [:]
+        let cId = accountsFile.column("account_id")!, cHedge = accountsFile.column("spot_hedging")!
+        do { try accountsFile.forEachLine(in: accountsFile.dataStart..<accountsFile.file.bytes.count, firstLine: 1) { line, f in
+            let lineNo = line + 1
+            let (k, inserted) = ids.insert(f[cId].0, f[cId].1)
+            if !inserted {
+                duplicateLines[k, default: [firstLineOf[Int(k)]]].append(lineNo)
+                return
+            }
+            firstLineOf.append(lineNo)
+            if let shard, Int(ByteKeyTable.fnv1a(f[cId].0, f[cId].1) % UInt64(shard.count)) != shard.index {
+                keep.append(-1)
+                return
+            }
+            keep.append(Int32(input.accountIds.count))
+            let id = fieldText(f[cId])
+            input.accountIds.append(id)
+            let hedge = fieldText(f[cHedge])
+            switch hedge {
+            case "true": input.spotHedging.append(true); input.accountErrors.append(nil)
+            case "false": input.spotHedging.append(false); input.accountErrors.append(nil)
+            default:
+                input.spotHedging.append(false)
+                input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo) (account \(id))",
+                                                      field: "spot_hedging", "expected true or false, got \"\(hedge)\""))
+            }
+            if id.isEmpty {
+                input.accountErrors[input.accountErrors.count - 1] = InputError(file: accountsFile.name, record: "line \(lineNo)",
+                                                                                field: "account_id", "empty account id")
+            }
+        } } catch let e as FieldCountError { throw e.inputError }
+        for (k, lines) in duplicateLines where keep[Int(k)] >= 0 {
+            let a = Int(keep[Int(k)])
+            input.accountErrors[a] = InputError(file: accountsFile.name, record: "account \(input.accountIds[a])", field: "account_id",
+                                                "duplicate account id (lines \(lines.map(String.init).joined(separator: ", ")))")
+        }
+        let duplicateIds = Set(duplicateLines.keys)
+        let context = RowContext(priced: priced, ids: ids, keep: keep, duplicates: duplicateIds)
+
+        input.balances = try parseRows(path: dir + "/balances.csv", kind: .balances, context: context, threads: threads, input: &input)
+        input.positions = try parseRows(path: dir + "/positions.csv", kind: .positions, context: context, threads: threads, input: &input)
+        let ordersPath = dir + "/orders.csv"
+        if access(ordersPath, F_OK) == 0 {
+            input.orders = try parseRows(path: ordersPath, kind: .orders, context: context, threads: threads, input: &input)
+        } else {
+            input.orders.start = [Int](repeating: 0, count: input.accountCount + 1)
+        }
+        return input
+    }
+
+    enum Kind { case balances, positions, orders }
+
+    struct RowContext: @unchecked Sendable {
+        let priced: PricedMarket
+        let ids: ByteKeyTable
+        let keep: [Int32]
+        let duplicates: Set<Int32>
+    }
+
+    /// One chunk's parsed rows, its problems (with chunk-relative lines) and its line count.
+    struct Chunk {
+        var rows = Rows()
+        var errors: [(account: Int32, line: Int, field: String, message: String)] = []
+        var orphans: [(line: Int, id: String)] = []
+        var lines = 0
+    }
+
+    private static func parseRows(path: String, kind: Kind, context: RowContext, threads: Int,
+                                  input: inout BatchInput) throws -> Rows {
+        let required: [String]
+        switch kind {
+        case .balances: required = ["account_id", "coin", "wallet_balance"]
+        case .positions: required = ["account_id", "symbol", "size"]
+        case .orders: required = ["account_id", "symbol", "side", "qty", "price"]
+        }
+        let csv = try CSVFile(path: path, required: required)
+        let ranges = csv.chunks(max(1, threads * 4))
+        var chunks = [Chunk](repeating: Chunk(), count: ranges.count)
+        var fatal = [FieldCountError?](repeating: nil, count: ranges.count)
+        chunks.withUnsafeMutableBufferPointer { out in
+            fatal.withUnsafeMutableBufferPointer { fat in
+                DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
+                    do { out[c] = try parseChunk(csv, ranges[c], kind: kind, context: context) } catch { fat[c] = error as? FieldCountError }
+                }
+            }
+        }
+        // Line numbers: header is line 1; each chunk starts after the lines of the ones before it.
+        var firstLine = 1
+        var rows = Rows()
+        for (c, chunk) in chunks.enumerated() {
+            if let e = fatal[c] {
+                // The chunk counted lines from its own start; earlier chunks give the offset.
+                throw FieldCountError(file: e.file, line: firstLine + e.line, count: e.count, expected: e.expected).inputError
+            }
+            for e in chunk.errors where input.accountErrors[Int(e.account)] == nil {
+                input.accountErrors[Int(e.account)] = InputError(file: csv.name, record: "line \(firstLine + e.line) (account \(input.accountIds[Int(e.account)]))",
+                                                                 field: e.field, e.message)
+            }
+            for o in chunk.orphans {
+                input.orphanRows.append(InputError(file: csv.name, record: "line \(firstLine + o.line)", field: "account_id",
+                                                   "account \"\(o.id)\" is not in accounts.csv; row ignored"))
+            }
+            rows.append(chunk.rows)
+            firstLine += chunk.lines
+        }
+        return group(rows, accounts: input.accountCount)
+    }
+
+    private static func parseChunk(_ csv: CSVFile, _ range: Range<Int>, kind: Kind, context: RowContext) throws -> Chunk {
+        var chunk = Chunk()
+        let p = context.priced
+        let cAcc = csv.column("account_id")!
+        let cRef = csv.column(kind == .balances ? "coin" : "symbol")!
+        let cX = csv.column(kind == .balances ? "wallet_balance" : (kind == .positions ? "size" : "qty"))!
+        let cY = kind == .positions ? csv.column("entry_price") : (kind == .orders ? csv.column("price") : nil)
+        let cSide = kind == .orders ? csv.column("side") : nil
+        let xName = csv.columns[cX], yName = cY.map { csv.columns[$0] } ?? ""
+        // Consecutive rows usually share an account (and often a symbol): remember the last lookup.
+        var lastAcc: (UnsafePointer<UInt8>?, Int, Int32) = (nil, 0, -1)
+        var lastRef: (UnsafePointer<UInt8>?, Int, Int32) = (nil, 0, -1)
+        chunk.lines = try csv.forEachLine(in: range) { line, f in
+            let acc = f[cAcc]
+            var k: Int32
+            if let lp = lastAcc.0, lastAcc.1 == acc.1, memEqual(lp, acc.0, acc.1) { k = lastAcc.2 } else {
+                k = context.ids.find(acc.0, acc.1)
+                lastAcc = (acc.0, acc.1, k)
+            }
+            if k < 0 { chunk.orphans.append((line, fieldText(acc))); return }
+            let a = context.keep[Int(k)]
+            guard a >= 0 else { return }   // another shard's account
+            func fail(_ field: String, _ message: String) { chunk.errors.append((a, line, field, message)) }
+            // Resolve the coin or symbol.
+            let refField = f[cRef]
+            var ref: Int32
+            if let lp = lastRef.0, lastRef.1 == refField.1, memEqual(lp, refField.0, refField.1) { ref = lastRef.2 } else {
+                ref = kind == .balances ? p.coinTable.find(refField.0, refField.1) : p.symbolTable.find(refField.0, refField.1)
+                lastRef = (refField.0, refField.1, ref)
+            }
+            if ref < 0 {
+                let text = fieldText(refField)
+                fail(kind == .balances ? "coin" : "symbol",
+                     kind == .balances ? p.coinProblem(text) : "unknown instrument \"\(text)\" (not in the market snapshot)")
+                return
+            }
+            if kind != .balances, case let .failure(e) = p.resolve(instrumentAt: Int(ref)) { fail("symbol", e.message); return }
+            guard let x = FastNumber.parse(f[cX].0, f[cX].1), x.isFinite else {
+                fail(xName, "expected a finite number, got \"\(fieldText(f[cX]))\""); return
+            }
+            var y = Double.nan
+            var side: Int8 = 0
+            switch kind {
+            case .balances: break
+            case .positions:
+                if let cY, f[cY].1 > 0 {
+                    guard let e = FastNumber.parse(f[cY].0, f[cY].1) else { fail(yName, "expected a number or an empty cell, got \"\(fieldText(f[cY]))\""); return }
+                    y = e
+                }
+                if let (field, message) = RowRules.position(size: x, entryPrice: y.isNaN ? nil : y) {
+                    fail(field == "entryPrice" ? yName : xName, message); return
+                }
+            case .orders:
+                let s = f[cSide!]
+                if s.1 == 3 && s.0[0] == 66 && s.0[1] == 117 && s.0[2] == 121 { side = 1 }                       // Buy
+                else if s.1 == 4 && s.0[0] == 83 && s.0[1] == 101 && s.0[2] == 108 && s.0[3] == 108 { side = -1 } // Sell
+                else { fail("side", "expected Buy or Sell, got \"\(fieldText(s))\""); return }
+                guard let pr = FastNumber.parse(f[cY!].0, f[cY!].1) else { fail(yName, "expected a number, got \"\(fieldText(f[cY!]))\""); return }
+                y = pr
+                if let (field, message) = RowRules.order(qty: x, price: y) { fail(field == "qty" ? xName : yName, message); return }
+            }
+            chunk.rows.account.append(a)
+            chunk.rows.ref.append(ref)
+            chunk.rows.x.append(x)
+            chunk.rows.y.append(y)
+            if kind == .orders { chunk.rows.side.append(side) }
+        }
+        return chunk
+    }
+
+    /// Groups rows by account, stably (file order kept within an account). Rows that are already
+    /// in account order — the usual layout — are not moved.
+    private static func group(_ rows: Rows, accounts n: Int) -> Rows {
+        var counts = [Int](repeating: 0, count: n + 1)
+        var sorted = true
+        var last: Int32 = -1
+        for a in rows.account {
+            counts[Int(a) + 1] += 1
+            if a < last { sorted = false }
+            last = a
+        }
+        for a in 0..<n { counts[a + 1] += counts[a] }
+        var out = rows
+        out.start = counts
+        if sorted { return out }
+        var next = Array(counts[0..<n])
+        let hasSide = !rows.side.isEmpty
+        for r in 0..<rows.count {
+            let a = Int(rows.account[r])
+            let d = next[a]
+            next[a] += 1
+            out.account[d] = rows.account[r]; out.ref[d] = rows.ref[r]; out.x[d] = rows.x[r]; out.y[d] = rows.y[r]
+            if hasSide { out.side[d] = rows.side[r] }
+        }
+        return out
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

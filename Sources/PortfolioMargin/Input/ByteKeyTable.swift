@@ -1,0 +1,103 @@
+/// An open-addressing hash table from byte strings to dense indices (account ids, symbols, coins),
+/// looked up straight from a CSV field's bytes — no `String` per row.
+struct ByteKeyTable: @unchecked Sendable {
+    private var storage: [UInt8] = []
+    private var keyStart: [Int] = []
+    private var keyLength: [Int32] = []
+    private var hashes: [UInt64] = []
+    private var slots: [Int32]
+    private var mask: Int
+
+    init(capacity: Int) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = [Int32](repeating: -1, count: size)
+        mask = size - 1
+        storage.reserveCapacity(capacity * 12)
+    }
+
+    var count: Int { keyStart.count }
+
+    /// FNV-1a 64-bit (MODEL.md §11.16 uses it for shards too).
+    @inline(__always)
+    static func fnv1a(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        var h: UInt64 = 0xcbf29ce484222325
+        for i in 0..<n { h = (h ^ UInt64(p[i])) &* 0x100000001b3 }
+        return h
+    }
+
+    static func fnv1a(_ s: String) -> UInt64 {
+        var s = s
+        return s.withUTF8 { fnv1a($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
+    }
+
+    /// The index of `key`, or −1.
+    @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+        find(p, n, hash: Self.fnv1a(p, n))
+    }
+
+    @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64) -> Int32 {
+        var s = Int(truncatingIfNeeded: hash) & mask
+        return storage.withUnsafeBufferPointer { st in
+            while true {
+                let k = slots[s]
+                if k < 0 { return -1 }
+                let ki = Int(k)
+                if hashes[ki] == hash && Int(keyLength[ki]) == n && memEqual(st.baseAddress! + keyStart[ki], p, n) { return k }
+                s = (s + 1) & mask
+            }
+        }
+    }
+
+    /// Inserts `key` if absent; returns (index, inserted).
+    @discardableResult
+    mutating func insert(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Int32, Bool) {
+        let h = Self.fnv1a(p, n)
+        let existing = find(p, n, hash: h)
+        if existing >= 0 { return (existing, false) }
+        if (keyStart.count + 1) * 2 > slots.count { grow() }
+        let idx = Int32(keyStart.count)
+        keyStart.append(storage.count)
+        keyLength.append(Int32(n))
+        hashes.append(h)
+        storage.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+        place(idx, hash: h)
+        return (idx, true)
+    }
+
+    @discardableResult
+    mutating func insert(_ s: String) -> (Int32, Bool) {
+        var s = s
+        return s.withUTF8 { insert($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
+    }
+
+    func find(_ s: String) -> Int32 {
+        var s = s
+        return s.withUTF8 { find($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
+    }
+
+    private mutating func place(_ idx: Int32, hash: UInt64) {
+        var s = Int(truncatingIfNeeded: hash) & mask
+        while slots[s] >= 0 { s = (s + 1) & mask }
+        slots[s] = idx
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        mask = slots.count - 1
+        for i in 0..<keyStart.count { place(Int32(i), hash: hashes[i]) }
+    }
+}
+
+@inline(__always)
+func memEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    var i = 0
+    while i + 8 <= n {
+        if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
+        i += 8
+    }
+    while i < n { if a[i] != b[i] { return false }; i += 1 }
+    return true
+}

@@ -1,0 +1,162 @@
+import Foundation
+
+/// A CSV file with a header row, parsed in place from a memory map (FORMATS.md batch input).
+///
+/// Fields are comma-separated; a field may be double-quoted (with `""` for a quote inside). Lines
+/// end in LF or CRLF; blank lines are skipped. Every data line must have as many fields as the
+/// header — otherwise the run cannot proceed (FORMATS.md: exit 1).
+struct CSVFile: @unchecked Sendable {
+    let file: MappedFile
+    /// The path as given, used in every message.
+    var name: String { file.path }
+    let columns: [String]
+    /// Byte offset of the first data line.
+    let dataStart: Int
+
+    /// Opens `path` and checks that every `required` column is in its header.
+    init(path: String, required: [String]) throws {
+        file = try MappedFile(path: path)
+        let b = file.bytes
+        var end = 0
+        while end < b.count, b[end] != 10 { end += 1 }
+        var start = 0
+        if b.count >= 3, b[0] == 0xEF, b[1] == 0xBB, b[2] == 0xBF { start = 3 }   // UTF-8 BOM
+        var header: [String] = []
+        if end > start {
+            var scratch: [UInt8] = []
+            _ = Self.split(b.baseAddress!, start, end, &scratch) { f in
+                header.append(String(decoding: UnsafeBufferPointer(start: f.0, count: f.1), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespaces))
+            }
+        }
+        columns = header
+        dataStart = min(end + 1, b.count)
+        if header.isEmpty { throw InputError(file: path, record: "line 1", "missing header row (expected columns \(required.joined(separator: ",")))") }
+        for c in required where !header.contains(c) {
+            throw InputError(file: path, record: "line 1", field: c, "missing required column (header has \(header.joined(separator: ",")))")
+        }
+    }
+
+    func column(_ name: String) -> Int? { columns.firstIndex(of: name) }
+
+    /// Splits the data into up to `n` byte ranges that start and end on line boundaries.
+    func chunks(_ n: Int) -> [Range<Int>] {
+        let b = file.bytes
+        let total = b.count - dataStart
+        guard total > 0 else { return [] }
+        var out: [Range<Int>] = []
+        var start = dataStart
+        for k in 1...n {
+            var end = k == n ? b.count : max(start, dataStart + total * k / n)
+            while end < b.count, end > start, b[end - 1] != 10 { end += 1 }
+            if end > start { out.append(start..<end) }
+            start = end
+            if start >= b.count { break }
+        }
+        return out
+    }
+
+    /// Calls `body(line, fields)` for each non-blank line of `range`; `line` counts from 1 at the
+    /// range's first line. Throws `FieldCountError` (line = firstLine + line) when a line has the
+    /// wrong number of fields, which is fatal.
+    /// Returns the number of lines in the range (blank ones included).
+    @discardableResult
+    func forEachLine(in range: Range<Int>, firstLine: Int = 0,
+                     _ body: (Int, UnsafeBufferPointer<(UnsafePointer<UInt8>, Int)>) -> Void) throws -> Int {
+        let base = file.bytes.baseAddress!
+        let nCols = columns.count
+        var fields = [(UnsafePointer<UInt8>, Int)](repeating: (base, 0), count: nCols + 1)
+        var scratch: [UInt8] = []
+        var line = 0
+        var p = range.lowerBound
+        let end = range.upperBound
+        try fields.withUnsafeMutableBufferPointer { fb in
+            while p < end {
+                line += 1
+                var q = p
+                while q < end, base[q] != 10 { q += 1 }
+                var lineEnd = q
+                if lineEnd > p, base[lineEnd - 1] == 13 { lineEnd -= 1 }
+                defer { p = q + 1 }
+                if lineEnd == p { continue }
+                var count = 0
+                if memchrQuote(base + p, lineEnd - p) {
+                    scratch.removeAll(keepingCapacity: true)
+                    count = Self.split(base, p, lineEnd, &scratch) { f in
+                        if count < fb.count { fb[count] = f }
+                        count += 1
+                    }
+                } else {
+                    var s = p
+                    for k in p..<lineEnd where base[k] == 44 {
+                        if count < fb.count { fb[count] = (base + s, k - s) }
+                        count += 1
+                        s = k + 1
+                    }
+                    if count < fb.count { fb[count] = (base + s, lineEnd - s) }
+                    count += 1
+                }
+                if count != nCols { throw FieldCountError(file: name, line: firstLine + line, count: count, expected: nCols) }
+                body(line, UnsafeBufferPointer(rebasing: fb[0..<nCols]))
+            }
+        }
+        return line
+    }
+
+    /// Splits one line with quoting; quoted fields are unescaped into `scratch`, which the field
+    /// pointers then reference (valid until the next call).
+    private static func split(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ scratch: inout [UInt8],
+                              _ emit: ((UnsafePointer<UInt8>, Int)) -> Void) -> Int {
+        var ranges: [(Bool, Int, Int)] = []   // (inScratch, offset, length)
+        var p = start
+        scratch.reserveCapacity(end - start)
+        while true {
+            if p < end, base[p] == 34 {
+                let s = scratch.count
+                p += 1
+                while p < end {
+                    if base[p] == 34 {
+                        if p + 1 < end, base[p + 1] == 34 { scratch.append(34); p += 2; continue }
+                        p += 1
+                        break
+                    }
+                    scratch.append(base[p]); p += 1
+                }
+                ranges.append((true, s, scratch.count - s))
+                while p < end, base[p] != 44 { p += 1 }
+            } else {
+                let s = p
+                while p < end, base[p] != 44 { p += 1 }
+                ranges.append((false, s, p - s))
+            }
+            if p >= end { break }
+            p += 1   // the comma
+            if p == end { ranges.append((false, p, 0)); break }
+        }
+        scratch.withUnsafeBufferPointer { sb in
+            for r in ranges { emit(r.0 ? (sb.baseAddress! + r.1, r.2) : (base + r.1, r.2)) }
+        }
+        return ranges.count
+    }
+}
+
+@inline(__always)
+private func memchrQuote(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    for i in 0..<n where p[i] == 34 { return true }
+    return false
+}
+
+/// A line whose field count differs from the header's (fatal: FORMATS.md).
+struct FieldCountError: Error {
+    let file: String
+    let line: Int
+    let count: Int
+    let expected: Int
+    var inputError: InputError { InputError(file: file, record: "line \(line)", "has \(count) fields, the header has \(expected)") }
+}
+
+/// A field's text, for messages.
+@inline(__always)
+func fieldText(_ f: (UnsafePointer<UInt8>, Int)) -> String {
+    String(decoding: UnsafeBufferPointer(start: f.0, count: f.1), as: UTF8.self)
+}

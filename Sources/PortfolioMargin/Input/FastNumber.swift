@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Decimal text → Double, correctly rounded, without allocating.
+///
+/// The common case (≤ 19 significant digits, exponent within ±22) uses Clinger's exact fast path:
+/// an integer mantissa below 2^53 times or divided by an exact power of ten rounds once. Anything
+/// else falls back to `strtod` on a stack copy. Returns nil for text that is not a number; `inf`
+/// and `nan` parse (the callers reject non-finite values with a clear message).
+enum FastNumber {
+    private static let powers: [Double] = (0...22).map { pow(10, Double($0)) }
+
+    @inline(__always)
+    static func parse(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
+        guard n > 0 else { return nil }
+        var i = 0
+        var negative = false
+        if p[0] == UInt8(ascii: "-") { negative = true; i = 1 } else if p[0] == UInt8(ascii: "+") { i = 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var exponent = 0
+        var sawDigit = false
+        while i < n, p[i] &- 48 < 10 {
+            if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(p[i] &- 48); if mantissa > 0 { digits += 1 } } else { exponent += 1 }
+            sawDigit = true
+            i += 1
+        }
+        if i < n, p[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < n, p[i] &- 48 < 10 {
+                if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(p[i] &- 48); exponent -= 1; if mantissa > 0 { digits += 1 } }
+                sawDigit = true
+                i += 1
+            }
+        }
+        guard sawDigit else { return slow(p, n) }
+        if i < n, p[i] | 0x20 == UInt8(ascii: "e") {
+            i += 1
+            var expNeg = false
+            if i < n, p[i] == UInt8(ascii: "-") { expNeg = true; i += 1 } else if i < n, p[i] == UInt8(ascii: "+") { i += 1 }
+            var e = 0
+            var any = false
+            while i < n, p[i] &- 48 < 10 { e = min(e * 10 + Int(p[i] &- 48), 100000); any = true; i += 1 }
+            guard any else { return nil }
+            exponent += expNeg ? -e : e
+        }
+        guard i == n else { return nil }
+        if digits >= 19 || mantissa > (1 << 53) || exponent < -22 || exponent > 22 { return slow(p, n) }
+        var v = Double(mantissa)
+        if exponent < 0 { v /= powers[-exponent] } else if exponent > 0 { v *= powers[exponent] }
+        return negative ? -v : v
+    }
+
+    /// `strtod` on a NUL-terminated copy; the whole field must be consumed.
+    private static func slow(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
+        guard n < 512 else { return nil }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf in
+            for k in 0..<n { buf[k] = CChar(bitPattern: p[k]) }
+            buf[n] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            let v = strtod(buf.baseAddress!, &end)
+            guard let end, end - buf.baseAddress! == n else { return nil }
+            return v
+        }
+    }
+}

@@ -1,0 +1,50 @@
+/// The batch output files (FORMATS.md "Batch output — CSV").
+public enum BatchOutput {
+    public static let marginsHeader = Array("account_id,margin_balance,order_loss,total_im,total_mm,im_rate,mm_rate,stage,error\n".utf8)
+    public static let unitsHeader = Array("account_id,base_coin,max_loss,max_loss_price_move,max_loss_iv_shock,option_contingency,option_vega_contingency,usdt_usdc_contingency,future_delta_contingency,future_contingency,mm,im,governing_portfolio,hedge_spot_size\n".utf8)
+
+    /// Appends the rows of every account of `result`: one `margins.csv` row per account (an error
+    /// row leaves the numbers and `stage` empty), one `units.csv` row per unit.
+    static func append(_ result: BookResult, margins m: inout ByteBuffer, units u: inout ByteBuffer) {
+        let book = result.book
+        let p = book.priced
+        for a in 0..<book.accountCount {
+            let id = book.accountIds[a]
+            m.field(id)
+            if let e = book.accountErrors[a] {
+                m.append(",,,,,,,,")
+                m.field(e.description)
+                m.byte(10)
+                continue
+            }
+            m.byte(44); m.number(result.marginBalance[a])
+            m.byte(44); m.number(result.orderLoss[a])
+            m.byte(44); m.number(result.totalIM[a])
+            m.byte(44); m.number(result.totalMM[a])
+            m.byte(44); m.number(result.imRate[a])
+            m.byte(44); m.number(result.mmRate[a])
+            m.byte(44); m.append(result.stage[a]!.rawValue)
+            m.append(",\n")
+            for x in book.unitStart[a]..<book.unitStart[a + 1] {
+                let slot = Int(book.unitSlot[x])
+                let worst = Int(result.unitWorst[x])
+                let c = result.unitContingency[x]
+                u.field(id)
+                u.byte(44); u.append(p.baseCoins[slot])
+                u.byte(44); u.number(result.unitMaxLoss[x])
+                u.byte(44); u.number(p.grids[slot].priceMoves[worst / 3])
+                u.byte(44); u.append(IvShock(rawValue: worst % 3)!.name)
+                u.byte(44); u.number(c.optionContingency)
+                u.byte(44); u.number(c.optionVegaContingency)
+                u.byte(44); u.number(c.usdtUsdcContingency)
+                u.byte(44); u.number(c.futureDeltaContingency)
+                u.byte(44); u.number(c.futureContingency)
+                u.byte(44); u.number(result.unitMM[x])
+                u.byte(44); u.number(result.unitIM[x])
+                u.byte(44); u.append(result.unitGoverning[x].name)
+                u.byte(44); u.number(result.unitHedge[x])
+                u.byte(10)
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import PortfolioMargin
+
+/// `pm batch --input DIR --market MARKET.json [--params P] --out DIR [--shard I/N] [--threads T]`
+struct BatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract: "Margin every account of a CSV folder; write margins.csv and units.csv, whole or not at all.")
+
+    @Option(name: .long, help: "Folder with accounts.csv, balances.csv, positions.csv and (optional) orders.csv.")
+    var input: String
+
+    @OptionGroup var options: MarketOptions
+
+    @Option(name: .long, help: "Output folder (created if missing) for margins.csv and units.csv.")
+    var out: String
+
+    @Option(name: .long, help: "Compute only shard I of N (0 ≤ I < N): accounts whose FNV-1a 64 id hash mod N is I.")
+    var shard: String?
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .long, help: "Aggregation: automatic (BLAS for dense portfolios, gather for sparse), sparse or dense.")
+    var aggregation: String = "automatic"
+
+    @Option(name: .long, help: "Accounts per block of work.")
+    var blockSize: Int = BatchRunner.defaultBlockSize
+
+    @Flag(name: .long, help: "No progress bar, even on a terminal.")
+    var quiet = false
+
+    func parsedShard() throws -> (index: Int, count: Int)? {
+        guard let shard else { return nil }
+        let parts = shard.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+            throw ValidationError("--shard expects I/N with 0 ≤ I < N, got \"\(shard)\"")
+        }
+        return (i, n)
+    }
+
+    func validate() throws {
+        _ = try parsedShard()
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard blockSize >= 1 else { throw ValidationError("--block-size must be at least 1") }
+        guard EngineOptions.Aggregation(rawValue: aggregation) != nil else {
+            throw ValidationError("--aggregation must be automatic, sparse or dense")
+        }
+    }
+
+    func run() throws {
+        let start = Date()
+        let priced = try options.pricedMarket()
+        let batch: BatchInput
+        do {
+            batch = try BatchInput.load(directory: input, priced: priced, shard: try parsedShard(), threads: threads)
+        } catch let e as InputError { throw Fatal(e) }
+        let parsed = Date()
+
+        let writer: OutputPair
+        do { writer = try OutputPair(directory: out, names: ["margins.csv", "units.csv"]) } catch { throw Fatal(error) }
+        let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
+        var engine = EngineOptions()
+        engine.aggregation = EngineOptions.Aggregation(rawValue: aggregation)!
+        var summary: BatchSummary
+        do {
+            try writer.write(0, BatchOutput.marginsHeader)
+            try writer.write(1, BatchOutput.unitsHeader)
+            summary = try BatchRunner.run(batch, priced: priced, threads: threads, blockSize: blockSize, options: engine,
+                                          progress: progress.update) { m, u in
+                try writer.write(0, m)
+                try writer.write(1, u)
+            }
+            try writer.commit()
+        } catch {
+            writer.abandon()
+            throw Fatal("\(out): \(error)")
+        }
+        progress.finish()
+        for e in batch.orphanRows.prefix(20) { Stderr.line(e.description) }
+        if batch.orphanRows.count > 20 { Stderr.line("… and \(batch.orphanRows.count - 20) more rows whose account is not in accounts.csv") }
+        summary.seconds = Date().timeIntervalSince(start)
+        let stages = zip(Stage.allCases, summary.stages).map { "\($0.rawValue) \($1)" }.joined(separator: ", ")
+        let rate = Double(summary.accounts) / max(summary.seconds, 1e-9)
+        Stderr.line("pm batch: \(summary.accounts) accounts, \(summary.errors) errors, \(stages); "
+                    + "orphan rows \(summary.orphanRows); parse \(String(format: "%.2f", parsed.timeIntervalSince(start))) s, "
+                    + "total \(String(format: "%.2f", summary.seconds)) s (\(Int(rate)) accounts/s) → \(out)")
+        if summary.errors > 0 || summary.orphanRows > 0 { throw partialFailure }
+    }
+}
+
+/// A progress bar on stderr: accounts done, accounts/s, ETA. Only on a terminal.
+final class Progress {
+    let enabled: Bool
+    let start: Date
+    var shown = false
+
+    init(enabled: Bool, start: Date) {
+        self.enabled = enabled
+        self.start = start
+    }
+
+    func update(_ done: Int, _ total: Int) {
+        guard enabled, total > 0 else { return }
+        let t = Date().timeIntervalSince(start)
+        let rate = Double(done) / max(t, 1e-9)
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let width = 30
+        let filled = Int(Double(width) * Double(done) / Double(total))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) accounts  \(Int(rate))/s  ETA \(String(format: "%.1f", eta)) s ".utf8))
+        shown = true
+    }
+
+    func finish() {
+        if shown { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
