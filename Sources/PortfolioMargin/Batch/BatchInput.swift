@@ -46,13 +46,20 @@ public struct BatchInput: Sendable {
         // index in accounts.csv → index in this (sharded) input, or −1 when outside the shard.
         var keep: [Int32] = []
         var firstLineOf: [Int] = []
-        var duplicateLines: [Int32: [Int]] = [:]
+        // Every accounts.csv line of a duplicated id gets its own error row (FORMATS.md).
+        var duplicates: [Int32: (lines: [Int], rows: [Int])] = [:]
         let cId = accountsFile.column("account_id")!, cHedge = accountsFile.column("spot_hedging")!
         do { try accountsFile.forEachLine(in: accountsFile.dataStart..<accountsFile.file.bytes.count, firstLine: 1) { line, f in
             let lineNo = line + 1
             let (k, inserted) = ids.insert(f[cId].0, f[cId].1)
             if !inserted {
-                duplicateLines[k, default: [firstLineOf[Int(k)]]].append(lineNo)
+                let first = keep[Int(k)]
+                guard first >= 0 else { return }   // the id belongs to another shard
+                duplicates[k, default: ([firstLineOf[Int(k)]], [Int(first)])].lines.append(lineNo)
+                duplicates[k]!.rows.append(input.accountIds.count)
+                input.accountIds.append(input.accountIds[Int(first)])
+                input.spotHedging.append(false)
+                input.accountErrors.append(nil)
                 return
             }
             firstLineOf.append(lineNo)
@@ -77,13 +84,13 @@ public struct BatchInput: Sendable {
                                                                                 field: "account_id", "empty account id")
             }
         } } catch let e as FieldCountError { throw e.inputError }
-        for (k, lines) in duplicateLines where keep[Int(k)] >= 0 {
-            let a = Int(keep[Int(k)])
-            input.accountErrors[a] = InputError(file: accountsFile.name, record: "account \(input.accountIds[a])", field: "account_id",
-                                                "duplicate account id (lines \(lines.map(String.init).joined(separator: ", ")))")
+        for (_, d) in duplicates {
+            for a in d.rows {
+                input.accountErrors[a] = InputError(file: accountsFile.name, record: "account \(input.accountIds[a])", field: "account_id",
+                                                    "duplicate account id (lines \(d.lines.map(String.init).joined(separator: ", ")))")
+            }
         }
-        let duplicateIds = Set(duplicateLines.keys)
-        let context = RowContext(priced: priced, ids: ids, keep: keep, duplicates: duplicateIds)
+        let context = RowContext(priced: priced, ids: ids, keep: keep)
 
         input.balances = try parseRows(path: dir + "/balances.csv", kind: .balances, context: context, threads: threads, input: &input)
         input.positions = try parseRows(path: dir + "/positions.csv", kind: .positions, context: context, threads: threads, input: &input)
@@ -102,7 +109,6 @@ public struct BatchInput: Sendable {
         let priced: PricedMarket
         let ids: ByteKeyTable
         let keep: [Int32]
-        let duplicates: Set<Int32>
     }
 
     /// One chunk's parsed rows, its problems (with chunk-relative lines) and its line count.
