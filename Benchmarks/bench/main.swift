@@ -1,2 +1,163 @@
+// `swift run -c release bench [--quick] [--json PATH] [--data DIR]`
+//
+// One table, the same figures in a JSON file: the C kernel against plain libm, risk-array build,
+// aggregation (BLAS vs gather) by density, compute-only accounts/s on the generated mix, the CSV
+// reader's MB/s, and end-to-end `pm batch` at 100k and 1M accounts with peak memory.
+import CKernels
+import Dispatch
+import Foundation
 import PortfolioMargin
-print("bench: filled in by the batch engine")
+
+let RUSAGE_CHILDREN_WHO = __rusage_who_t(RUSAGE_CHILDREN.rawValue)
+
+struct Row { let name: String; let value: Double; let unit: String; let note: String }
+var rows: [Row] = []
+func report(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
+    rows.append(Row(name: name, value: value, unit: unit, note: note))
+    let v = value >= 100 ? String(format: "%.0f", value) : String(format: "%.3g", value)
+    print(name.padding(toLength: 52, withPad: " ", startingAt: 0) + v.leftPad(16) + "  " + unit.padding(toLength: 12, withPad: " ", startingAt: 0) + note)
+    fflush(stdout)
+}
+extension String { func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self } }
+
+func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
+/// Best of `reps` timings of `body` (seconds).
+func best(_ reps: Int, _ body: () -> Void) -> Double {
+    var b = Double.infinity
+    for _ in 0..<reps { let t = now(); body(); b = min(b, now() - t) }
+    return b
+}
+
+let args = CommandLine.arguments
+let quick = args.contains("--quick")
+func option(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
+let jsonPath = option("--json") ?? "bench-results.json"
+let dataDir = option("--data") ?? NSTemporaryDirectory() + "pm-bench-data"
+let root = FileManager.default.currentDirectoryPath
+let binDir = URL(fileURLWithPath: args[0]).deletingLastPathComponent().path
+let pmBinary = binDir + "/pm"
+
+let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+    .first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+let cores = ProcessInfo.processInfo.activeProcessorCount
+print("machine: \(cores) cores, \(cpu); kernel path \(String(cString: pm_kernel_isa()))")
+print(String(repeating: "-", count: 100))
+
+// MARK: 1. The C kernel
+do {
+    let n = quick ? 1 << 18 : 1 << 22
+    var rng = SystemRandomNumberGenerator()
+    var f = [Double](), k = [Double](), t = [Double](), s = [Double](), c = [Int8]()
+    for _ in 0..<n {
+        let fv = Double.random(in: 1000...100000, using: &rng)
+        f.append(fv); k.append(fv * Double.random(in: 0.5...1.5, using: &rng)); t.append(Double.random(in: 0.001...2, using: &rng))
+        s.append(Double.random(in: 0.1...1.5, using: &rng)); c.append(Int8.random(in: 0...1, using: &rng))
+    }
+    var out = [Double](repeating: 0, count: n)
+    let ref = best(3) { pm_black76_batch_ref(n, f, k, t, s, c, &out) }
+    report("Black-76 plain libm (1 core)", Double(n) / ref / 1e6, "M prices/s")
+    for (isa, name) in [(1, "scalar"), (2, "avx2"), (3, "avx512")] {
+        let got = String(cString: pm_kernel_force_isa(Int32(isa)))
+        guard got == name else { continue }
+        let tt = best(3) { pm_black76_batch(n, f, k, t, s, c, &out) }
+        report("Black-76 kernel \(name) (1 core)", Double(n) / tt / 1e6, "M prices/s", String(format: "%.1f× libm", ref / tt))
+    }
+    pm_kernel_force_isa(0)
+}
+
+// MARK: 2. Risk arrays
+let params = try ParameterSet.load(path: root + "/data/params/pm-params.json")
+let market = try MarketSnapshot.load(path: root + "/data/sample/market.json")
+do {
+    let tt = best(5) { _ = PricedMarket(market: market, parameters: params) }
+    let options = market.instruments.filter { $0.kind == .option }.count
+    report("risk arrays: sample market (\(market.instruments.count) instr.)", tt * 1e3, "ms", "\(options) options × 33 scenarios")
+    let tr = best(3) { _ = PricedMarket(market: market, parameters: params, useReferenceKernel: true) }
+    report("risk arrays: same, plain libm kernel", tr * 1e3, "ms")
+}
+let priced = PricedMarket(market: market, parameters: params)
+
+// MARK: 3. Aggregation: BLAS vs gather by density (BTC unit, portfolios of k holdings)
+do {
+    let btc = market.instruments.filter { $0.baseCoin == "BTC" && market.instrumentProblems[$0.symbol] == nil }
+    let accountsPerRun = quick ? 2000 : 20000
+    var crossover: Double?
+    for density in [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0] {
+        let k = max(1, Int(Double(btc.count) * density))
+        var accounts: [Account] = []
+        for a in 0..<accountsPerRun {
+            var acc = Account(id: "D\(a)", balances: [Balance(coin: "USDC", walletBalance: 1e6)])
+            for j in 0..<k { acc.positions.append(Position(symbol: btc[(a * 7 + j * 13) % btc.count].symbol, size: Double(j % 5) - 2.2)) }
+            accounts.append(acc)
+        }
+        let book = Book(priced: priced, accounts: accounts)
+        let ts = best(3) { _ = MarginEngine.run(book, options: EngineOptions(aggregation: .sparse)) }
+        let td = best(3) { _ = MarginEngine.run(book, options: EngineOptions(aggregation: .dense)) }
+        let note = "density \(density) (\(k) of \(btc.count) instr.)"
+        report("aggregation gather, \(k) holdings", Double(accountsPerRun) / ts, "accounts/s", note)
+        report("aggregation BLAS dgemm, \(k) holdings", Double(accountsPerRun) / td, "accounts/s", String(format: "%.2f× gather", ts / td))
+        if crossover == nil && td < ts { crossover = density }
+    }
+    report("BLAS overtakes gather at density", crossover ?? .nan, "", "EngineOptions.denseThreshold")
+}
+
+// MARK: 4–6. Generated mix: compute only, CSV reader, end to end
+func generate(_ n: Int) throws -> String {
+    let dir = "\(dataDir)/\(n)"
+    if FileManager.default.fileExists(atPath: dir + "/positions.csv") { return dir }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: pmBinary)
+    p.arguments = ["generate", "--accounts", "\(n)", "--seed", "42", "--out", dir, "--market", root + "/data/sample/market.json"]
+    try p.run(); p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw InputError(file: dir, "pm generate failed") }
+    return dir
+}
+
+func fileBytes(_ dir: String) -> Int {
+    ["accounts.csv", "balances.csv", "positions.csv", "orders.csv"].reduce(0) { sum, f in
+        sum + ((try? FileManager.default.attributesOfItem(atPath: dir + "/" + f)[.size] as? Int) ?? 0)
+    }
+}
+
+for n in quick ? [100_000] : [100_000, 1_000_000] {
+    let dir = try generate(n)
+    let bytes = fileBytes(dir)
+    let positionsRows = ((try? String(contentsOfFile: dir + "/positions.csv", encoding: .utf8))?.utf8.reduce(0) { $1 == 10 ? $0 + 1 : $0 } ?? 1) - 1
+    var input: BatchInput?
+    let tParse = best(3) { input = try! BatchInput.load(directory: dir, priced: priced, threads: cores) }
+    report("CSV reader, \(n) accounts (\(bytes / 1_000_000) MB)", Double(bytes) / tParse / 1e6, "MB/s", "\(cores) threads, \(positionsRows) position rows")
+    let tCompute = best(3) {
+        _ = BatchRunner.run(input!, priced: priced, threads: cores) { _, _ in }
+    }
+    report("compute only (incl. CSV text), \(n) accounts", Double(n) / tCompute, "accounts/s", "\(cores) threads")
+    input = nil
+    // End to end: the real command, its wall time and peak memory.
+    let out = "\(dataDir)/out-\(n)"
+    var wall = Double.infinity
+    var rss = 0
+    for _ in 0..<(quick ? 1 : 2) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: pmBinary)
+        p.arguments = ["batch", "--input", dir, "--market", root + "/data/sample/market.json", "--out", out, "--quiet"]
+        p.standardError = FileHandle.nullDevice
+        let t = now()
+        try p.run(); p.waitUntilExit()
+        wall = min(wall, now() - t)
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN_WHO, &usage)
+        rss = max(rss, Int(usage.ru_maxrss))   // kB on Linux
+    }
+    report("pm batch end to end, \(n) accounts", wall, "s", String(format: "%.0f accounts/s", Double(n) / wall))
+    report("pm batch peak memory, \(n) accounts", Double(rss) / 1024, "MB")
+}
+
+// MARK: JSON
+let json: [String: Any] = [
+    "machine": ["cores": cores, "cpu": cpu, "kernel": String(cString: pm_kernel_isa())],
+    "date": ISO8601DateFormatter().string(from: Date()),
+    "results": rows.map { ["name": $0.name, "value": $0.value.isFinite ? $0.value : 0, "unit": $0.unit, "note": $0.note] },
+]
+let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+try data.write(to: URL(fileURLWithPath: jsonPath))
+print(String(repeating: "-", count: 100))
+print("written: \(jsonPath)")

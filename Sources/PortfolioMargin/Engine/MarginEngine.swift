@@ -54,14 +54,14 @@ struct UnitEvaluator {
         var totalIM = totals.borrowIM
         for u in book.unitStart[a]..<book.unitStart[a + 1] {
             let slot = Int(book.unitSlot[u])
-            var outcomes = [PortfolioOutcome?](repeating: nil, count: 3)
-            for p in 0..<3 where book.pfPresent[3 * u + p] {
-                outcomes[p] = finish(book: book, unit: u, portfolio: p, pnl: pnl + offsets[3 * u + p])
-            }
-            let g = OrderRule.governing((outcomes[0]!.mm, outcomes[1]?.mm ?? -.infinity, outcomes[2]?.mm ?? -.infinity))
-            let o = outcomes[g.rawValue]!
+            // C always; A+C and B+C only when that side has orders (MODEL.md §11.2).
+            let c = finish(book: book, unit: u, portfolio: 0, pnl: pnl + offsets[3 * u])
+            let a = book.pfPresent[3 * u + 1] ? finish(book: book, unit: u, portfolio: 1, pnl: pnl + offsets[3 * u + 1]) : nil
+            let b = book.pfPresent[3 * u + 2] ? finish(book: book, unit: u, portfolio: 2, pnl: pnl + offsets[3 * u + 2]) : nil
+            let g = OrderRule.governing((c.mm, a?.mm ?? -.infinity, b?.mm ?? -.infinity))
+            let o = g == .positions ? c : (g == .buyOrders ? a! : b!)
             let im = o.mm * priced.coinParams[slot].imFactor
-            result.setUnit(u, outcome: o, im: im, governing: g, portfolioMM: (outcomes[0]!.mm, outcomes[1]?.mm, outcomes[2]?.mm))
+            result.setUnit(u, outcome: o, im: im, governing: g, portfolioMM: (c.mm, a?.mm, b?.mm))
             totalMM += o.mm
             totalIM += im
         }
