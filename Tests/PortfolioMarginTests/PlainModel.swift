@@ -18,6 +18,7 @@ enum PlainModel {
         var vega = 0.0              // §5 B
         var stablecoin = 0.0        // §5 C
         var delta = 0.0             // §5 D (D1 + D2)
+        var deltaBasis = 0.0        // §5 D2 alone (already inside `delta`), for coverage reports
         var futures = 0.0           // §5 E
         var total: Double { option + vega + stablecoin + delta + futures }
     }
@@ -325,6 +326,7 @@ enum PlainModel {
             d2Part = abs(h) * index * p.basisFactor * max(0, abs(basis) - p.basisThreshold)
         }
         c.delta = d1Part + d2Part
+        c.deltaBasis = d2Part
 
         // §5 E: Σ |δ_i| over perpetual and future holdings.
         var futuresDelta = 0.0

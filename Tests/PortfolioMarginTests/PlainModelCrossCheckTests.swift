@@ -250,31 +250,60 @@ import Testing
                 if u.contingency.vega > 0 { counts["B vega", default: 0] += 1 }
                 if u.contingency.stablecoin > 0 { counts["C stablecoin", default: 0] += 1 }
                 if u.contingency.delta > 0 { counts["D delta", default: 0] += 1 }
+                if u.contingency.deltaBasis > 0 { counts["D2 basis", default: 0] += 1 }
                 if u.contingency.futures > 0 { counts["E futures", default: 0] += 1 }
             }
         }
     }
 
-    /// Cross-checks `count` random accounts; returns the disagreements and what they covered.
-    static func randomRun(seed: UInt64, count: Int, market: MarketSnapshot) -> ([String], Coverage) {
+    /// Cross-checks `count` random accounts, the n-th against `variants[n % variants.count]`;
+    /// returns the disagreements and what they covered.
+    static func randomRun(seed: UInt64, count: Int, market: MarketSnapshot,
+                          variants: [(name: String, params: ParameterSet)]) -> ([String], Coverage) {
         var rng = SplitMix64(seed: seed)
-        let pricedDefault = PricedMarket(market: market, parameters: params)
-        let pricedWide = PricedMarket(market: market, parameters: widerBTC)
+        let priced = variants.map { PricedMarket(market: market, parameters: $0.params) }
         var problems: [String] = []
         var coverage = Coverage()
         for n in 0..<count {
             let account = randomAccount(n, &rng)
-            let wide = n % 4 == 3
-            let set = wide ? widerBTC : params
-            let found = crossCheck(account, market: market, params: set, priced: wide ? pricedWide : pricedDefault)
-            problems += found.map { "\($0)\(wide ? " [BTC priceRange 0.15]" : "")" }
-            coverage.note(PlainModel.margin(account, market: market, params: set))
+            let v = n % variants.count
+            let found = crossCheck(account, market: market, params: variants[v].params, priced: priced[v])
+            problems += found.map { "\($0) [\(variants[v].name)]" }
+            coverage.note(PlainModel.margin(account, market: market, params: variants[v].params))
         }
         return (problems, coverage)
     }
 
+    /// The shipped parameters three times out of four, BTC at ±15% the fourth.
+    static let shippedAndWiderBTC: [(name: String, params: ParameterSet)] = [
+        ("shipped", params), ("shipped", params), ("shipped", params), ("BTC priceRange 0.15", widerBTC),
+    ]
+
+    /// A set that separates what the shipped one hides: distinct short and long vega powers, a
+    /// minDTE floor that binds on a listed expiry, a down shock floored by minShockedIv, a 7-point
+    /// grid, a coin not eligible for spot hedging, other factors and stage thresholds.
+    static let exoticParams: ParameterSet = {
+        var set = widerBTC
+        var eth = set.parameters(for: "ETH")
+        eth.vegaPowerShort = 0.35; eth.vegaPowerLong = 0.13; eth.minDTE = 3
+        eth.imFactor = 1.35; eth.shortOptionFactor = 0.02; eth.vegaSpreadFactor = 0.002
+        eth.deltaSpreadFactor = 0.001; eth.stablecoinSpreadFactor = 0.01
+        set.coins["ETH"] = eth
+        var sol = set.parameters(for: "SOL")
+        sol.pricePoints = 7; sol.priceRange = 0.2; sol.ivDown = 0.9; sol.minShockedIv = 0.05
+        sol.spotHedgeEligible = false
+        set.coins["SOL"] = sol
+        var btc = set.parameters(for: "BTC")
+        btc.decaySeconds = 3600; btc.futuresRiskFactor = 0.001; btc.basisThreshold = 0.0; btc.basisFactor = 0.5
+        btc.collateralValueRatio = 0.8; btc.borrowMMRate = 0.03
+        set.coins["BTC"] = btc
+        set.stages.liquidationMMRate = 0.8; set.stages.autoRepayMMRate = 0.5; set.stages.imBreachIMRate = 0.7
+        return set
+    }()
+
     @Test func randomAccountsAgreeWithThePlainModel() {
-        let (problems, coverage) = Self.randomRun(seed: 0x504D_2026, count: 400, market: Self.market)
+        let (problems, coverage) = Self.randomRun(seed: 0x504D_2026, count: 400, market: Self.market,
+                                                  variants: Self.shippedAndWiderBTC)
         #expect(problems.isEmpty, "\(problems.count) disagreement(s):\n\(problems.prefix(60).joined(separator: "\n"))")
         // The generator reaches every stage, every governing portfolio and every contingency.
         for key in ["stage healthy", "stage imBreach", "stage autoRepay", "stage liquidation",
@@ -285,9 +314,57 @@ import Testing
     }
 
     @Test func randomAccountsAgreeOnAWideBasisMarket() {
-        let (problems, coverage) = Self.randomRun(seed: 0xBA515, count: 200, market: Self.wideBasisMarket)
+        let (problems, coverage) = Self.randomRun(seed: 0xBA515, count: 200, market: Self.wideBasisMarket,
+                                                  variants: Self.shippedAndWiderBTC + [("exotic", Self.exoticParams)])
         #expect(problems.isEmpty, "\(problems.count) disagreement(s):\n\(problems.prefix(60).joined(separator: "\n"))")
-        #expect(coverage.counts["hedge > 0", default: 0] > 0 && coverage.counts["hedge < 0", default: 0] > 0)
+        #expect(coverage.counts["D2 basis", default: 0] > 0, "basis never reached: \(coverage.counts)")
+    }
+
+    @Test func randomAccountsAgreeUnderAnExoticParameterSet() {
+        let (problems, _) = Self.randomRun(seed: 0xE807_1C, count: 200, market: Self.market,
+                                           variants: [("exotic", Self.exoticParams)])
+        #expect(problems.isEmpty, "\(problems.count) disagreement(s):\n\(problems.prefix(60).joined(separator: "\n"))")
+    }
+
+    /// Hand-made corners: exact ties (governing portfolio, worst scenario), mixed-sign balance rows
+    /// of a hedging coin, a unit of zero-size rows only, an empty account (rates 0), inverse hedges.
+    @Test func cornerAccountsAgreeWithThePlainModel() {
+        let accounts: [Account] = [
+            Account(id: "TIE-LINEAR", orders: [Order(symbol: "BTCUSDT", side: .buy, qty: 1, price: 91262.23),
+                                               Order(symbol: "BTCUSDT", side: .sell, qty: 1, price: 91262.23)]),
+            Account(id: "TIE-INVERSE", orders: [Order(symbol: "BTCUSD", side: .buy, qty: 1000, price: 91244.89),
+                                                Order(symbol: "BTCUSD", side: .sell, qty: 1000, price: 91244.89)]),
+            Account(id: "MIXED-BALANCE-LONG", spotHedging: true,
+                    balances: [Balance(coin: "BTC", walletBalance: 2), Balance(coin: "BTC", walletBalance: -1)],
+                    positions: [Position(symbol: "BTCUSDT", size: -3)]),
+            Account(id: "MIXED-BALANCE-SHORT", spotHedging: true,
+                    balances: [Balance(coin: "BTC", walletBalance: 2), Balance(coin: "BTC", walletBalance: -3)],
+                    positions: [Position(symbol: "BTCUSDT", size: 3)]),
+            Account(id: "EMPTY"),
+            Account(id: "ZERO-ROWS-ONLY", spotHedging: true, balances: [Balance(coin: "ETH", walletBalance: -2)],
+                    positions: [Position(symbol: "ETHUSDT", size: 0), Position(symbol: "ETH-25DEC26-3050-C-USDT", size: 0)]),
+            Account(id: "NO-MM", balances: [Balance(coin: "USDT", walletBalance: 100)],
+                    positions: [Position(symbol: "BTCUSDT", size: 0, entryPrice: 100000)]),
+            Account(id: "INVERSE-HEDGE", spotHedging: true, balances: [Balance(coin: "BTC", walletBalance: 1)],
+                    positions: [Position(symbol: "BTCUSD", size: -50000), Position(symbol: "BTCUSD-26MAR27", size: -50000)]),
+            Account(id: "NETTED-AWAY", spotHedging: true, balances: [Balance(coin: "ETH", walletBalance: 5)],
+                    positions: [Position(symbol: "ETHUSDT", size: -4), Position(symbol: "ETHUSDT", size: 4)],
+                    orders: [Order(symbol: "ETHUSDT", side: .buy, qty: 4, price: 3000)]),
+            Account(id: "USDT-USDC-OPTIONS", positions: [Position(symbol: "BTC-25DEC26-90000-C-USDT", size: -2),
+                                                         Position(symbol: "BTC-25DEC26-90000-P-USDC", size: 2)]),
+        ]
+        for (name, set) in [("shipped", Self.params), ("BTC priceRange 0.15", Self.widerBTC), ("exotic", Self.exoticParams)] {
+            let priced = PricedMarket(market: Self.market, parameters: set)
+            for account in accounts {
+                let problems = Self.crossCheck(account, market: Self.market, params: set, priced: priced)
+                #expect(problems.isEmpty, "\(name): \(problems.joined(separator: "\n"))")
+            }
+        }
+        // The exact ties go to the first candidate (§11.6).
+        let tie = PlainModel.margin(accounts[0], market: Self.market, params: Self.params)
+        #expect(tie.units[0].governingPortfolio == "positions+buyOrders")
+        #expect(tie.units[0].maxLossIvShock == "up")
+        #expect(PlainModel.margin(accounts[4], market: Self.market, params: Self.params).mmRate == 0)
     }
 
     /// The basis part of §5 D2 is reached on the wide-basis market (the sample's basis is ~2%).
@@ -318,7 +395,7 @@ import Testing
         var plain = PlainModel.margin(account, market: Self.market, params: Self.params)
         #expect(Self.disagreements(engine, plain).isEmpty)
         plain.units[0].pnl[3][1] *= 1 + 1e-7
-        plain.units[0].contingency.vega += 1e-6 * max(1, plain.units[0].contingency.vega)
+        plain.units[0].contingency.vega += 1e-6 * max(1, plain.units[0].contingency.total)
         plain.stage = "imBreach" == plain.stage ? "healthy" : "imBreach"
         #expect(Self.disagreements(engine, plain).count == 4)   // pnl, vega, total, stage
     }
@@ -343,14 +420,16 @@ import Testing
             Instrument(symbol: "BTCUSDT", kind: .perpetual, baseCoin: "BTC", settleCoin: "USDT", markPrice: 91262.23),
             Instrument(symbol: "BTCUSD-FUT", kind: .future, baseCoin: "BTC", settleCoin: "BTC",
                        markPrice: 91690.0, expiry: time + 31 * 86400),
+            // A future expiring with the near option: same maturity bucket, full price moves.
+            Instrument(symbol: "BTCUSDC-NEAR", kind: .future, baseCoin: "BTC", settleCoin: "USDC",
+                       markPrice: 91255.4, expiry: time + secondsLeft),
         ]
         return try MarketSnapshot(time: time, indexPrices: index, instruments: instruments)
     }
 
-    @Test(arguments: [900.0, 1.0, 600.5, 1799.0, 1800.0, 1801.0, 7200.0])
+    @Test(arguments: [900.0, 1.0, 600.5, 1799.0, 1800.0, 1801.0, 2700.0, 3600.0, 7200.0])
     func nearExpiryAgreesWithThePlainModel(secondsLeft: Double) throws {
         let snapshot = try Self.nearExpiryMarket(secondsLeft: secondsLeft)
-        let priced = PricedMarket(market: snapshot, parameters: Self.params)
         let accounts = [
             Account(id: "NEAR-SHORT", spotHedging: true,
                     balances: [Balance(coin: "USDC", walletBalance: 40000), Balance(coin: "BTC", walletBalance: 0.4)],
@@ -364,10 +443,19 @@ import Testing
                                 Position(symbol: "BTC-NEAR-91000-P-USDT", size: -4),
                                 Position(symbol: "BTCUSD-FUT", size: 150000, entryPrice: 91000)],
                     orders: [Order(symbol: "BTCUSDT", side: .sell, qty: 2, price: 91500)]),
+            Account(id: "NEAR-FUTURE-HEDGE", spotHedging: true,
+                    balances: [Balance(coin: "BTC", walletBalance: -1), Balance(coin: "USDC", walletBalance: 20000)],
+                    positions: [Position(symbol: "BTCUSDC-NEAR", size: 2, entryPrice: 91000),
+                                Position(symbol: "BTC-NEAR-91000-C-USDC", size: -2)],
+                    orders: [Order(symbol: "BTC-NEAR-91000-C-USDC", side: .buy, qty: 1, price: 320)]),
         ]
-        for account in accounts {
-            let problems = Self.crossCheck(account, market: snapshot, params: Self.params, priced: priced)
-            #expect(problems.isEmpty, "\(secondsLeft) s: \(problems.count) disagreement(s):\n\(problems.prefix(40).joined(separator: "\n"))")
+        // The shipped set (1800 s of decay) and the exotic one (BTC decays over 3600 s).
+        for (name, set) in [("shipped", Self.params), ("exotic", Self.exoticParams)] {
+            let priced = PricedMarket(market: snapshot, parameters: set)
+            for account in accounts {
+                let problems = Self.crossCheck(account, market: snapshot, params: set, priced: priced)
+                #expect(problems.isEmpty, "\(name), \(secondsLeft) s: \(problems.count) disagreement(s):\n\(problems.prefix(40).joined(separator: "\n"))")
+            }
         }
     }
 
