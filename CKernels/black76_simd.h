@@ -2,18 +2,15 @@
 //
 // Included by black76_vec.c once per instruction set, inside a `#pragma clang attribute` region
 // that gives every function here its target, with:
-//   PM_W         lanes per vector (8 doubles = one zmm, 4 = one ymm)
+//   PM_W         lanes per vector (a multiple of the register width)
 //   PM_FN(name)  the per-ISA name of an entry point or type
 //
-// Why own exp/log/CDF: any libm call is a scalar call (errno), which would serialise the lanes.
-// Everything below is straight-line, branch-free lane arithmetic; the only "library" operations
-// are clang builtins (sqrt, fma) that become single instructions.
-//
-// Accuracy (measured against __float128, see the CKernels report): exp and log below 1 ulp,
-// the normal CDF below 5e-16 relative on the whole line, tails included.
+// Why our own exp/log/CDF: any libm call is a scalar call (errno), which would serialise the
+// lanes. Everything below is straight-line, branch-free lane arithmetic; the only "library"
+// operations are clang builtins (sqrt, fma) that become single instructions.
 //
 // This file is compiled with contraction off (black76_vec.c): every fused multiply-add is an
-// explicit fma(), so the d1/d2/price arithmetic rounds exactly like the scalar reference.
+// explicit fma(), so the d1/d2 arithmetic rounds exactly like the scalar reference.
 
 typedef double PM_FN(vdouble) __attribute__((ext_vector_type(PM_W)));
 typedef unsigned long long PM_FN(vbits) __attribute__((ext_vector_type(PM_W)));
@@ -33,45 +30,6 @@ PM_INLINE vd PM_FN(load_sign)(const int8_t *isCall) {
     vf flag;
     memcpy(&flag, isCall, sizeof flag);
     return __builtin_convertvector(flag, vd) != 0.0 ? (vd)1.0 : (vd)-1.0;
-}
-
-// y * exp(t + tl) for t in [-751, 0], |tl| <= ulp(t), y a normal number near 1.
-// Cody-Waite reduction t + tl = n ln2 + r, |r| <= ln2/2, ln2 in two parts; with an FMA
-// t - n ln2_hi is exact, and r is kept as a double-double r + rlo so that its rounding does
-// not reach the result: exp(r + rlo) = 1 + (r + (rlo + r^2 h(r))) to first order in rlo
-// (|rlo| <= ulp(r)/2), h a degree-9 fit (near-minimax Chebyshev interpolation of
-// (e^r - 1 - r)/r^2 on [-ln2/2, ln2/2], error 1e-17). About 0.75 ulp.
-// 2^n is applied as two normal factors 2^floor(n/2) 2^ceil(n/2) so that a result deep in the
-// subnormal range is rounded only once.
-PM_INLINE vd PM_FN(exp_mul)(vd t, vd tl, vd y) {
-    const vd shifter = 0x1.8p52; // adding it rounds to an integer, left in the low bits
-    vd kd = t * 0x1.71547652b82fep+0 + shifter;
-    vd n = kd - shifter;
-    vd r0 = PM_FN(fma)(-n, 0x1.62e42fefa39efp-1, t);
-    vd c = PM_FN(fma)(-n, 0x1.abc9e3b39803fp-56, tl);
-    vd r = r0 + c;
-    vd rlo = (r0 - r) + c;
-
-    vd h = 0x1.af389ecfc4b9cp-26;
-    h = PM_FN(fma)(h, r, 0x1.28917c89a43a7p-22);
-    h = PM_FN(fma)(h, r, 0x1.71de0db2f6b19p-19);
-    h = PM_FN(fma)(h, r, 0x1.a019b9149a41cp-16);
-    h = PM_FN(fma)(h, r, 0x1.a01a01a7c2efep-13);
-    h = PM_FN(fma)(h, r, 0x1.6c16c17889ef1p-10);
-    h = PM_FN(fma)(h, r, 0x1.11111111109b5p-7);
-    h = PM_FN(fma)(h, r, 0x1.5555555553d68p-5);
-    h = PM_FN(fma)(h, r, 0x1.5555555555556p-3);
-    h = PM_FN(fma)(h, r, 0x1.0000000000001p-1);
-    vd p = (r + PM_FN(fma)(r * r, h, rlo)) + 1.0;
-
-    // kd's bit pattern is 0x4338000000000000 + n: an even offset plus n, so an integer shift
-    // halves n (rounding down) and the offset's low 12 bits are 0. Shifting (n/2 + 1023) left
-    // by 52 keeps exactly those 12 bits: the biased exponent of 2^(n/2).
-    vu kbits = (vu)kd;
-    vu half = kbits >> 1;
-    vd lower = (vd)((half + 1023) << 52);
-    vd upper = (vd)((kbits - half + 1023) << 52);
-    return (y * p * lower) * upper;
 }
 
 // Natural log of x > 0 (subnormals included). Reduction x = 2^e m, m in [sqrt(1/2), sqrt(2)),
@@ -104,15 +62,18 @@ PM_INLINE vd PM_FN(log)(vd x) {
     return e * 0x1.62e42fee00000p-1 - ((hfsq - (s * (hfsq + R) + e * 0x1.a39ef35793c76p-33)) - f);
 }
 
-// Standard normal CDF N(x), relative error < 5e-16 over the whole line.
-// For a = |x|, Q(a) = N(-a) = exp(-a^2/2) G(a) / (a + 6), where G(a) = 3 (1 + a/6) erfcx(a/sqrt2)
-// is smooth and bounded (3 at a = 0, 0.4 at infinity). G is one degree-21 polynomial in
-// u = (1.3097 a - 6)/(a + 6), the map of a in [0, 38.75] onto [-1, 1] (near-minimax Chebyshev
-// interpolation, max relative error 1.4e-16); beyond 38.75 Q underflows to 0, so a is clamped.
-// exp(-a^2/2) takes a^2 as an exact FMA double-double: otherwise the rounding of a^2 alone would
-// cost a relative a^2 * 1.1e-16 (1.6e-13 at a = 38) in the tail. Lower half: N = Q, relative
-// accuracy kept into the subnormals; upper half: N = 1 - Q.
-PM_INLINE vd PM_FN(norm_cdf)(vd x) {
+// ---- Normal CDF -------------------------------------------------------------------------------
+// For a = |x|, the upper tail is Q(a) = N(-a) = exp(-a^2/2) G(a) / (a + 6), with
+// G(a) = 3 (1 + a/6) erfcx(a/sqrt2) smooth and bounded (3 at a = 0, 0.4 at infinity), and
+// N(x) = Q(|x|) for x < 0, 1 - Q(|x|) otherwise. Relative error below 1e-15 on the whole line,
+// tails included down to N = 1e-305 (x = -37.45), 0 below (measured against __float128).
+// The two factors are computed separately (tail_ratio, gauss) because Black-76 needs only one
+// Gaussian per option: K phi(d2) = F phi(d1), i.e. exp(-d2^2/2) = exp(-d1^2/2) F/K exactly.
+
+// G(a)/(a + 6) for a = |x|. G is one degree-21 polynomial in u = (1.3097 a - 6)/(a + 6), the map
+// of a in [0, 38.75] onto [-1, 1] (near-minimax Chebyshev interpolation, max relative error
+// 1.4e-16). Beyond 38.75, Q underflows to 0 whatever this factor is, so a is clamped.
+PM_INLINE vd PM_FN(tail_ratio)(vd x) {
     vd a = __builtin_elementwise_abs(x);
     a = a < 38.75 ? a : (vd)38.75;
     vd r = 1.0 / (a + 6.0);
@@ -143,71 +104,173 @@ PM_INLINE vd PM_FN(norm_cdf)(vd x) {
     go = PM_FN(fma)(go, u2, -0x1.87a73d3e489d8p-2);
     go = PM_FN(fma)(go, u2, -0x1.859908408d8c7p-1);
     vd G = PM_FN(fma)(go, u, ge);
+    return G * r;
+}
 
+// exp(-x^2/2) as two factors, `mantissa` in [0.7, 1.5) and `scale` a power of two, so that the
+// caller can fold its own factors in before the scale: y exp(-x^2/2) = (y * mantissa) * scale.
+typedef struct {
+    vd mantissa, scale;
+} PM_FN(gaussian);
+
+// x^2 is taken as an exact FMA double-double: the rounding of x^2 alone would cost a relative
+// x^2 * 1.1e-16 (1.6e-13 at x = 38). Then a Cody-Waite reduction -x^2/2 = n ln2 + r,
+// |r| <= ln2/2, ln2 in two parts; with an FMA t - n ln2_hi is exact, and r is kept as a
+// double-double r + rlo so that its rounding does not reach the result:
+// exp(r + rlo) = 1 + (r + (rlo + r^2 h(r))) to first order in rlo, h a degree-9 fit
+// (near-minimax Chebyshev interpolation of (e^r - 1 - r)/r^2 on [-ln2/2, ln2/2], error 1e-17).
+// About 1 ulp.
+// Results that would leave the normal range are flushed to 0: for n < -1014 (|x| > 37.45,
+// where the CDF is below 1e-305) the scale is 0. A subnormal or underflowing product costs a
+// microcode assist on this CPU (Zen 4: the whole pass ran 2x slower on tail-heavy data), and no
+// price can tell 1e-305 F from 0. Clamping |x| to 40 keeps n and r finite for any d.
+PM_INLINE PM_FN(gaussian) PM_FN(gauss)(vd x) {
+    vd a = __builtin_elementwise_abs(x);
+    a = a < 40.0 ? a : (vd)40.0;
     vd a2 = a * a;
-    vd a2lo = PM_FN(fma)(a, a, -a2);
-    vd q = PM_FN(exp_mul)(-0.5 * a2, -0.5 * a2lo, G * r);
-    return x < 0.0 ? q : 1.0 - q;
+    vd t = -0.5 * a2;
+    vd tl = -0.5 * PM_FN(fma)(a, a, -a2);
+
+    const vd shifter = 0x1.8p52; // adding it rounds to an integer, left in the low bits
+    vd kd = t * 0x1.71547652b82fep+0 + shifter;
+    vd n = kd - shifter;
+    vd r0 = PM_FN(fma)(-n, 0x1.62e42fefa39efp-1, t);
+    vd c = PM_FN(fma)(-n, 0x1.abc9e3b39803fp-56, tl);
+    vd r = r0 + c;
+    vd rlo = (r0 - r) + c;
+
+    vd h = 0x1.af389ecfc4b9cp-26;
+    h = PM_FN(fma)(h, r, 0x1.28917c89a43a7p-22);
+    h = PM_FN(fma)(h, r, 0x1.71de0db2f6b19p-19);
+    h = PM_FN(fma)(h, r, 0x1.a019b9149a41cp-16);
+    h = PM_FN(fma)(h, r, 0x1.a01a01a7c2efep-13);
+    h = PM_FN(fma)(h, r, 0x1.6c16c17889ef1p-10);
+    h = PM_FN(fma)(h, r, 0x1.11111111109b5p-7);
+    h = PM_FN(fma)(h, r, 0x1.5555555553d68p-5);
+    h = PM_FN(fma)(h, r, 0x1.5555555555556p-3);
+    h = PM_FN(fma)(h, r, 0x1.0000000000001p-1);
+    vd p = (r + PM_FN(fma)(r * r, h, rlo)) + 1.0;
+
+    // kd's bit pattern is 0x4338000000000000 + n, whose low 12 bits shifted left by 52 after
+    // adding the bias 1023 are the biased exponent of 2^n (valid for n >= -1022).
+    vd pow2n = (vd)(((vu)kd + 1023) << 52);
+    PM_FN(gaussian) g = {p, n >= -1014.0 ? pow2n : (vd)0.0};
+    return g;
 }
 
-// Black-76 of one vector of options; sign = +1 call, -1 put. With logF = ln(F/K) given, so the
-// risk-array kernel can share it between the three vol scenarios. Same operation order as the
-// reference; put = -(F N(-d1) - K N(-d2)) is bitwise K N(-d2) - F N(-d1).
-PM_INLINE vd PM_FN(price)(vd F, vd K, vd logFK, vd v, vd halfVariance, vd sign) {
-    vd d1 = (logFK + halfVariance) / v;
-    vd d2 = d1 - v;
-    return sign * (F * PM_FN(norm_cdf)(sign * d1) - K * PM_FN(norm_cdf)(sign * d2));
+// y times the Gaussian.
+PM_INLINE vd PM_FN(scale_by)(vd y, PM_FN(gaussian) g) { return (y * g.mantissa) * g.scale; }
+
+// N(x) from its upper tail q = Q(|x|).
+PM_INLINE vd PM_FN(cdf_from_tail)(vd x, vd q) { return x < 0.0 ? q : 1.0 - q; }
+
+// ---- Black-76 ---------------------------------------------------------------------------------
+// The pricers run in three passes over a block of options, each a short loop of independent
+// iterations: (1) d1, d2 and F/K; (2) tail_ratio of all 2n arguments; (3) the Gaussian of d1
+// and the prices. One fused loop would be a ~250-cycle dependency chain per vector that the
+// out-of-order window cannot overlap with the next one, and would need more constants than
+// there are vector registers (the compiler then re-broadcasts them from memory inside the loop).
+// The passes share an L1-resident scratch.
+//
+// Both N(d1) and N(d2) use the single Gaussian exp(-d1^2/2) (K phi(d2) = F phi(d1)):
+// Q(|d2|) = exp(-d1^2/2) (F/K) G(|d2|)/(|d2| + 6). That saves one exp per option. It is not
+// bitwise the reference's N(d2), which rounds d2 = d1 - v first; the difference is of the
+// order of that rounding (relative d2^2 * 1e-16), no larger than the reference's own error.
+
+// d1 and d2 of one vector of options, ln(F/K) given so the risk arrays can share it between the
+// three vol scenarios. Same operation order as the reference.
+PM_INLINE void PM_FN(store_d)(vd logFK, vd v, vd halfVariance, double *d1, double *d2) {
+    vd D1 = (logFK + halfVariance) / v;
+    PM_FN(store)(d1, D1);
+    PM_FN(store)(d2, D1 - v);
 }
 
-PM_INLINE vd PM_FN(black76)(vd F, vd K, vd T, vd sigma, vd sign) {
-    vd v = sigma * __builtin_elementwise_sqrt(T);
-    vd halfVariance = 0.5 * v * v;
-    return PM_FN(price)(F, K, PM_FN(log)(F / K), v, halfVariance, sign);
+// tail_ratio over n doubles, n a multiple of PM_W.
+PM_INLINE void PM_FN(tail_ratios)(const double *x, double *y, size_t n) {
+    for (size_t i = 0; i < n; i += PM_W) PM_FN(store)(y + i, PM_FN(tail_ratio)(PM_FN(load)(x + i)));
+}
+
+// One vector of prices from d1, d2, their tail ratios y1, y2 and F/K; sign = +1 call, -1 put.
+// price = sign (F N(sign d1) - K N(sign d2)); for a put this is K N(-d2) - F N(-d1), as in the
+// reference, each CDF taken on the side that keeps its terms small.
+PM_INLINE vd PM_FN(price)(vd F, vd K, vd ratio, vd sign, const double *d1, const double *d2,
+                          const double *y1, const double *y2) {
+    vd D1 = PM_FN(load)(d1), D2 = PM_FN(load)(d2);
+    PM_FN(gaussian) g = PM_FN(gauss)(D1);
+    vd n1 = PM_FN(cdf_from_tail)(sign * D1, PM_FN(scale_by)(PM_FN(load)(y1), g));
+    vd n2 = PM_FN(cdf_from_tail)(sign * D2, PM_FN(scale_by)(PM_FN(load)(y2) * ratio, g));
+    return sign * (F * n1 - K * n2);
+}
+
+enum { PM_FN(BATCH_BLOCK) = 128 }; // options per pass; the scratch stays in L1
+
+// n options, n a multiple of PM_W and at most BATCH_BLOCK.
+static void PM_FN(batch_block)(size_t n, const double *F, const double *K, const double *T,
+                               const double *sigma, const int8_t *isCall, double *out) {
+    enum { BLOCK = PM_FN(BATCH_BLOCK) };
+    // d1 of the block then d2, their tail ratios, and F/K
+    double d[2 * BLOCK] __attribute__((aligned(64)));
+    double y[2 * BLOCK] __attribute__((aligned(64)));
+    double ratio[BLOCK] __attribute__((aligned(64)));
+    for (size_t i = 0; i < n; i += PM_W) {
+        vd FK = PM_FN(load)(F + i) / PM_FN(load)(K + i);
+        vd v = PM_FN(load)(sigma + i) * __builtin_elementwise_sqrt(PM_FN(load)(T + i));
+        vd halfVariance = 0.5 * v * v;
+        PM_FN(store)(ratio + i, FK);
+        PM_FN(store_d)(PM_FN(log)(FK), v, halfVariance, d + i, d + BLOCK + i);
+    }
+    PM_FN(tail_ratios)(d, y, n);
+    PM_FN(tail_ratios)(d + BLOCK, y + BLOCK, n);
+    for (size_t i = 0; i < n; i += PM_W) {
+        vd p = PM_FN(price)(PM_FN(load)(F + i), PM_FN(load)(K + i), PM_FN(load)(ratio + i),
+                            PM_FN(load_sign)(isCall + i), d + i, d + BLOCK + i, y + i,
+                            y + BLOCK + i);
+        PM_FN(store)(out + i, p);
+    }
 }
 
 void PM_FN(pm_black76_batch)(size_t n, const double *F, const double *K, const double *T,
                              const double *sigma, const int8_t *isCall, double *out) {
-    size_t i = 0;
-    for (; i + PM_W <= n; i += PM_W) {
-        vd p = PM_FN(black76)(PM_FN(load)(F + i), PM_FN(load)(K + i), PM_FN(load)(T + i),
-                              PM_FN(load)(sigma + i), PM_FN(load_sign)(isCall + i));
-        PM_FN(store)(out + i, p);
+    size_t full = n - n % PM_W;
+    for (size_t i = 0; i < full; i += PM_FN(BATCH_BLOCK)) {
+        size_t len = full - i < PM_FN(BATCH_BLOCK) ? full - i : PM_FN(BATCH_BLOCK);
+        PM_FN(batch_block)(len, F + i, K + i, T + i, sigma + i, isCall + i, out + i);
     }
-    if (i == n) return;
+    if (full == n) return;
     // Tail: pad the missing lanes with a harmless at-the-money option.
     double f[PM_W], k[PM_W], t[PM_W], s[PM_W], o[PM_W];
     int8_t c[PM_W];
-    size_t rest = n - i;
+    size_t rest = n - full;
     for (size_t l = 0; l < PM_W; l++) {
         int have = l < rest;
-        f[l] = have ? F[i + l] : 1.0;
-        k[l] = have ? K[i + l] : 1.0;
-        t[l] = have ? T[i + l] : 1.0;
-        s[l] = have ? sigma[i + l] : 1.0;
-        c[l] = have ? isCall[i + l] : 1;
+        f[l] = have ? F[full + l] : 1.0;
+        k[l] = have ? K[full + l] : 1.0;
+        t[l] = have ? T[full + l] : 1.0;
+        s[l] = have ? sigma[full + l] : 1.0;
+        c[l] = have ? isCall[full + l] : 1;
     }
-    PM_FN(store)(o, PM_FN(black76)(PM_FN(load)(f), PM_FN(load)(k), PM_FN(load)(t),
-                                   PM_FN(load)(s), PM_FN(load_sign)(c)));
-    memcpy(out + i, o, rest * sizeof(double));
+    PM_FN(batch_block)(PM_W, f, k, t, s, c, o);
+    memcpy(out + full, o, rest * sizeof(double));
 }
 
 // Risk arrays, vectorised across options: the lanes are PM_W consecutive options, so every
 // per-option quantity is one contiguous load, and the work that does not depend on the
-// scenario is shared: sqrt(T) and the three shocked v = vol sqrt(T) once per option, ln(F'/K)
-// once per price move (for all three vols). A tile of scenarios x lanes is then transposed
-// into the row-major output. MOVES_PER_TILE bounds the tile for any nMoves.
-enum { PM_FN(MOVES_PER_TILE) = 16 };
+// scenario is shared: sqrt(T) and the three shocked v = vol sqrt(T) once per option, F'/K and
+// ln(F'/K) once per price move (for all three vols). Scenarios are priced a tile of moves at a
+// time (bounded scratch for any nMoves), then the scenarios x lanes tile is transposed into the
+// row-major output.
+enum { PM_FN(TILE_MOVES) = 11 }; // the standard grid (11 moves) is one tile
 
 void PM_FN(pm_risk_arrays)(size_t nOptions, size_t nMoves, const double *moves,
                            const double *F, const double *K, const double *T,
                            const double *volUp, const double *volMid, const double *volDown,
                            const double *moveScale, const int8_t *isCall,
                            const double *mark, const double *settleIndex, double *out) {
-    enum { TILE_MOVES = PM_FN(MOVES_PER_TILE) };
+    enum { TILE_MOVES = PM_FN(TILE_MOVES), TILE = TILE_MOVES * 3 * PM_W };
     const size_t nS = nMoves * 3;
     for (size_t i0 = 0; i0 < nOptions; i0 += PM_W) {
         size_t lanes = nOptions - i0 < PM_W ? nOptions - i0 : PM_W;
-        // Gather this block's options (padded with copies of the first one at the tail).
+        // This block's options, padded with copies of its first one at the tail.
         double f[PM_W], k[PM_W], t[PM_W], up[PM_W], mid[PM_W], down[PM_W], scale[PM_W],
             mk[PM_W], settle[PM_W];
         int8_t c[PM_W];
@@ -228,12 +291,33 @@ void PM_FN(pm_risk_arrays)(size_t nOptions, size_t nMoves, const double *moves,
 
         for (size_t m0 = 0; m0 < nMoves; m0 += TILE_MOVES) {
             size_t tileMoves = nMoves - m0 < TILE_MOVES ? nMoves - m0 : TILE_MOVES;
+            size_t used = tileMoves * 3 * PM_W;
+            // Per move: F' and F'/K; per scenario (move-major, then lane): d1 then d2, and their
+            // tail ratios.
+            double movedF[TILE_MOVES][PM_W] __attribute__((aligned(64)));
+            double ratio[TILE_MOVES][PM_W] __attribute__((aligned(64)));
+            double d[2 * TILE] __attribute__((aligned(64)));
+            double y[2 * TILE] __attribute__((aligned(64)));
+            for (size_t m = 0; m < tileMoves; m++) {
+                vd Fm = vF * (1.0 + moves[m0 + m] * vScale);
+                vd FK = Fm / vK;
+                PM_FN(store)(movedF[m], Fm);
+                PM_FN(store)(ratio[m], FK);
+                vd logFK = PM_FN(log)(FK);
+                for (int j = 0; j < 3; j++) {
+                    size_t at = (m * 3 + j) * PM_W;
+                    PM_FN(store_d)(logFK, v[j], halfVariance[j], d + at, d + TILE + at);
+                }
+            }
+            PM_FN(tail_ratios)(d, y, used);
+            PM_FN(tail_ratios)(d + TILE, y + TILE, used);
             double tile[TILE_MOVES * 3][PM_W] __attribute__((aligned(64)));
             for (size_t m = 0; m < tileMoves; m++) {
-                vd movedF = vF * (1.0 + moves[m0 + m] * vScale);
-                vd logFK = PM_FN(log)(movedF / vK);
+                vd Fm = PM_FN(load)(movedF[m]), FK = PM_FN(load)(ratio[m]);
                 for (int j = 0; j < 3; j++) {
-                    vd p = PM_FN(price)(movedF, vK, logFK, v[j], halfVariance[j], sign);
+                    size_t at = (m * 3 + j) * PM_W;
+                    vd p = PM_FN(price)(Fm, vK, FK, sign, d + at, d + TILE + at, y + at,
+                                        y + TILE + at);
                     PM_FN(store)(tile[m * 3 + j], (p - vMark) * vSettle);
                 }
             }

@@ -1,0 +1,128 @@
+/// A hypothetical trade for a pre-trade check: `SYMBOL:SIZE[@PRICE]` (size signed, short < 0).
+public struct Trade: Equatable, Sendable {
+    public var symbol: String
+    public var size: Double
+    /// The trade price; nil means at mark.
+    public var price: Double?
+
+    public init(symbol: String, size: Double, price: Double? = nil) {
+        self.symbol = symbol; self.size = size; self.price = price
+    }
+
+    /// Parses `SYMBOL:SIZE[@PRICE]`, e.g. `BTCUSDT:0.5`, `BTC-26JUN26-95000-C-USDC:-2@1450`.
+    public init(parsing text: String) throws {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw InputError(record: "--add \(text)", "expected SYMBOL:SIZE[@PRICE]")
+        }
+        let symbol = String(text[..<colon])
+        let rest = text[text.index(after: colon)...]
+        let parts = rest.split(separator: "@", omittingEmptySubsequences: false)
+        guard !symbol.isEmpty, parts.count <= 2, let size = Double(parts[0]), size.isFinite, size != 0 else {
+            throw InputError(record: "--add \(text)", field: "SIZE", "expected a finite non-zero size after ':'")
+        }
+        var price: Double?
+        if parts.count == 2 {
+            guard let p = Double(parts[1]), p.isFinite, p > 0 else {
+                throw InputError(record: "--add \(text)", field: "PRICE", "expected a finite positive price after '@'")
+            }
+            price = p
+        }
+        self.init(symbol: symbol, size: size, price: price)
+    }
+}
+
+/// Pre-trade checks: the account before and after some trades (FORMATS.md `pm whatif`).
+public enum WhatIf {
+    /// The account with `trades` added.
+    ///
+    /// As positions: a perpetual or future is added at `price` (default mark) as its entry price,
+    /// so the fill's unrealised P&L counts; an option's premium `size × price` is paid from (or
+    /// received into) the settle coin's balance, since options count at mark value (MODEL.md
+    /// §11.11). As orders (`asOrders`): an active order of |size| at `price` (default mark),
+    /// buy for a positive size.
+    public static func apply(_ trades: [Trade], to account: Account, market: MarketSnapshot, asOrders: Bool) -> Account {
+        var a = account
+        for t in trades {
+            let inst = market.instrument(t.symbol)
+            let price = t.price ?? inst?.markPrice ?? .nan
+            if asOrders {
+                a.orders.append(Order(symbol: t.symbol, side: t.size > 0 ? .buy : .sell, qty: abs(t.size), price: price))
+            } else if let inst, inst.kind == .option {
+                a.positions.append(Position(symbol: t.symbol, size: t.size))
+                // The premium moves the settle coin's balance (its first row), not a new row: a
+                // separate negative row would count as a liability.
+                if let b = a.balances.firstIndex(where: { $0.coin == inst.settleCoin }) {
+                    a.balances[b].walletBalance -= t.size * price
+                } else {
+                    a.balances.append(Balance(coin: inst.settleCoin, walletBalance: -t.size * price))
+                }
+            } else {
+                a.positions.append(Position(symbol: t.symbol, size: t.size, entryPrice: price))
+            }
+        }
+        return a
+    }
+
+    /// Margins the account before and after the trades, against `priced` (whose market must list
+    /// every traded symbol; see `market(adding:to:)` for unlisted ones).
+    public static func run(_ account: Account, trades: [Trade], asOrders: Bool, priced: PricedMarket)
+        -> Result<(before: MarginResult, after: MarginResult), AccountError> {
+        let after = apply(trades, to: account, market: priced.market, asOrders: asOrders)
+        let results = MarginEngine.run(Book(priced: priced, accounts: [account, after]))
+        switch (results.result(of: 0), results.result(of: 1)) {
+        case let (.success(b), .success(a)): return .success((b, a))
+        case let (.failure(e), _), let (_, .failure(e)): return .failure(e)
+        }
+    }
+
+    /// The `{"before": RESULT, "after": RESULT}` object of FORMATS.md.
+    public static func json(before: MarginResult, after: MarginResult) -> JSON {
+        .object([("before", before.json), ("after", after.json)])
+    }
+
+    /// Before and after side by side: totals, rates and stage, then per unit what changed.
+    public static func table(before b: MarginResult, after a: MarginResult) -> String {
+        var out = "Pre-trade check for \(b.accountId)\n"
+        out += "  " + Table.pad("", 24) + Table.lpad("before", 18) + Table.lpad("after", 18) + Table.lpad("change", 18) + "\n"
+        func line(_ name: String, _ x: Double, _ y: Double, percent: Bool = false) {
+            let f: (Double) -> String = percent ? { Table.percent($0) } : Table.money
+            let d = y - x
+            out += "  " + Table.pad(name, 24) + Table.lpad(f(x), 18) + Table.lpad(f(y), 18)
+                + Table.lpad(d.isNaN ? "" : (d > 0 ? "+" : "") + f(d), 18) + "\n"
+        }
+        line("margin balance", b.marginBalance, a.marginBalance)
+        line("total IM", b.totalIM, a.totalIM)
+        line("total MM", b.totalMM, a.totalMM)
+        line("IM rate", b.imRate, a.imRate, percent: true)
+        line("MM rate", b.mmRate, a.mmRate, percent: true)
+        out += "  " + Table.pad("stage", 24) + Table.lpad(b.stage.rawValue, 18) + Table.lpad(a.stage.rawValue, 18) + "\n"
+        let coins = Set(b.units.map(\.baseCoin)).union(a.units.map(\.baseCoin)).sorted()
+        for coin in coins {
+            let ub = b.units.first { $0.baseCoin == coin }, ua = a.units.first { $0.baseCoin == coin }
+            out += "Unit \(coin): governing \(ub?.governingPortfolio.name ?? "—") → \(ua?.governingPortfolio.name ?? "—")\n"
+            func v(_ u: UnitResult?, _ f: (UnitResult) -> Double) -> Double { u.map(f) ?? 0 }
+            line("max loss", v(ub) { $0.maxLoss }, v(ua) { $0.maxLoss })
+            line("short option", v(ub) { $0.contingency.optionContingency }, v(ua) { $0.contingency.optionContingency })
+            line("vega spread", v(ub) { $0.contingency.optionVegaContingency }, v(ua) { $0.contingency.optionVegaContingency })
+            line("USDT-USDC-USD", v(ub) { $0.contingency.usdtUsdcContingency }, v(ua) { $0.contingency.usdtUsdcContingency })
+            line("delta spread", v(ub) { $0.contingency.futureDeltaContingency }, v(ua) { $0.contingency.futureDeltaContingency })
+            line("perp & futures", v(ub) { $0.contingency.futureContingency }, v(ua) { $0.contingency.futureContingency })
+            line("MM", v(ub) { $0.mm }, v(ua) { $0.mm })
+            line("IM", v(ub) { $0.im }, v(ua) { $0.im })
+        }
+        return out
+    }
+}
+
+extension WhatIf {
+    /// `base` if it lists every symbol; otherwise a market with the unlisted ones added (their vol
+    /// and forward from the snapshot's smile: `VolSurface.syntheticInstrument`), priced anew.
+    public static func pricedMarket(_ base: PricedMarket, listing symbols: [String]) throws -> PricedMarket {
+        let missing = Array(Set(symbols.filter { base.market.instrument($0) == nil })).sorted()
+        guard !missing.isEmpty else { return base }
+        var instruments = base.market.instruments
+        for s in missing { instruments.append(try VolSurface.syntheticInstrument(symbol: s, market: base.market)) }
+        let market = try MarketSnapshot(time: base.market.time, indexPrices: base.market.indexPrices, instruments: instruments)
+        return PricedMarket(market: market, parameters: base.parameters)
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import PortfolioMargin
+
+/// `pm sweep --input DIR --market M [--params P] [--set COIN.param=v1,v2,...]... [--shock COIN=m1,m2,...]...
+///          [--iv-scale s1,s2,...] [--top N] --out DIR`
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Re-margin a whole book under every combination of parameter changes and market shocks.",
+        discussion: "Writes sweep.csv (totals and stage counts per combination; combination 0 is the unmodified base) and top.csv (the accounts whose MM rises most per combination), whole or not at all, and prints a readable table.")
+
+    @Option(name: .long, help: "Input folder (as for pm batch).")
+    var input: String
+
+    @OptionGroup var options: MarketOptions
+
+    @Option(name: .long, help: "COIN.param=v1,v2,... — a parameter of MODEL.md §9 to vary (COIN may be `default`). Repeatable.")
+    var set: [String] = []
+
+    @Option(name: .long, help: "COIN=m1,m2,... — relative moves of the coin's index, marks and forwards (-0.2 = down 20%). Repeatable.")
+    var shock: [String] = []
+
+    @Option(name: .long, help: "s1,s2,... — factors on every implied vol.")
+    var ivScale: String?
+
+    @Option(name: .long, help: "How many accounts with the largest MM increase to list per combination.")
+    var top: Int = 10
+
+    @Option(name: .long, help: "Output folder for sweep.csv and top.csv.")
+    var out: String
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func settings() throws -> [SweepSetting] {
+        try set.map(SweepSetting.parseSet) + shock.map(SweepSetting.parseShock) + (ivScale.map { [try SweepSetting.parseIvScale($0)] } ?? [])
+    }
+
+    func validate() throws {
+        do { _ = try settings() } catch { throw ValidationError("\(error)") }
+        guard top >= 0 else { throw ValidationError("--top must be ≥ 0") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        let start = Date()
+        let base = try options.pricedMarket()
+        let settings = try self.settings()
+        let batch: BatchInput
+        do { batch = try BatchInput.load(directory: input, priced: base, threads: threads) } catch { throw Fatal(error) }
+        let progress = Progress(enabled: isatty(2) != 0, start: start)
+        let results: [SweepCombination]
+        do {
+            results = try Sweep.run(batch, base: base, settings: settings, top: top, threads: threads) { k, n in
+                progress.update(k, n)
+            }
+        } catch { throw Fatal(error) }
+        progress.finish()
+
+        var sweep = "combination," + settings.map { $0.name + "," }.joined() + "total_im,total_mm,healthy,im_breach,auto_repay,liquidation,errors\n"
+        var topCSV = "combination,rank,account_id,mm_base,mm,mm_change\n"
+        for c in results {
+            sweep += "\(c.index)," + c.values.map { "\(number($0))," }.joined()
+                + "\(number(c.totalIM)),\(number(c.totalMM)),\(c.stages.map(String.init).joined(separator: ",")),\(c.errors)\n"
+            for (rank, t) in c.top.enumerated() {
+                topCSV += "\(c.index),\(rank + 1),\(csvField(batch.accountIds[t.account])),\(number(t.mmBase)),\(number(t.mm)),\(number(t.mm - t.mmBase))\n"
+            }
+        }
+        do {
+            let files = try OutputPair(directory: out, names: ["sweep.csv", "top.csv"])
+            try files.write(0, Array(sweep.utf8))
+            try files.write(1, Array(topCSV.utf8))
+            try files.commit()
+        } catch { throw Fatal(error) }
+
+        // The readable table.
+        let head = ["#"] + settings.map(\.name) + ["total IM", "total MM", "healthy", "imBreach", "autoRepay", "liquidation", "errors"]
+        let rows = results.map { c in
+            ["\(c.index)"] + c.values.map { number($0) } + [money(c.totalIM), money(c.totalMM)] + c.stages.map(String.init) + ["\(c.errors)"]
+        }
+        let widths = head.indices.map { k in ([head[k]] + rows.map { $0[k] }).map(\.count).max()! + 2 }
+        for line in [head] + rows {
+            print(zip(line, widths).map { String(repeating: " ", count: $1 - $0.count) + $0 }.joined())
+        }
+        for c in results where !c.top.isEmpty {
+            print("combination \(c.index): largest MM increases: " + c.top.prefix(3).map { "\(batch.accountIds[$0.account]) +\(money($0.mm - $0.mmBase))" }.joined(separator: ", "))
+        }
+        Stderr.line("pm sweep: \(batch.accountCount) accounts × \(results.count) combinations in \(String(format: "%.2f", Date().timeIntervalSince(start))) s → \(out)")
+    }
+
+    private func number(_ v: Double) -> String { v.isFinite ? v.description : (v > 0 ? "inf" : "nan") }
+    private func money(_ v: Double) -> String { String(format: "%.2f", v) }
+    private func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}
