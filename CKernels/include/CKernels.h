@@ -13,6 +13,7 @@ extern "C" {
 #endif
 
 /// Standard normal CDF, erfc quality (relative error ~1e-15 over the whole line, including tails).
+/// Exactly 0 below x = -40 and 1 above x = 40.
 double pm_norm_cdf(double x);
 
 /// Black-76 price, delta and vega of one option, plain scalar libm code (the reference).
@@ -23,6 +24,9 @@ void pm_black76_greeks(double F, double K, double T, double sigma, int isCall,
 
 /// Batch of n Black-76 prices: out[i] = B76(F[i], K[i], T[i], sigma[i], isCall[i] != 0).
 /// Vectorized: AVX-512 / AVX2+FMA variants chosen at run time, scalar fallback.
+/// The vector paths agree with pm_black76_batch_ref to 1e-13 relative or 1e-13 * F absolute
+/// (the formula's own cancellation, e.g. near the money seconds from expiry, limits relative
+/// agreement); prices below about 1e-300 * F may come out as 0.
 void pm_black76_batch(size_t n, const double *F, const double *K, const double *T,
                       const double *sigma, const int8_t *isCall, double *out);
 
@@ -48,6 +52,7 @@ const char *pm_kernel_isa(void);
 
 /// Force a path for tests/bench: 0 = auto (best available), 1 = scalar, 2 = avx2, 3 = avx512.
 /// A request the CPU cannot run falls back to the best available one. Returns the path now in use.
+/// Any other value means auto. The choice is process-wide.
 const char *pm_kernel_force_isa(int which);
 
 #ifdef __cplusplus

@@ -22,6 +22,10 @@ public struct EngineOptions: Sendable {
     }
 }
 
+/// OpenBLAS runs single-threaded: the engine spreads account blocks over its own threads, and the
+/// two must not fight (TOOLCHAIN.md) — OpenBLAS's idle workers spin in `sched_yield` otherwise.
+private let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
+
 /// The P&L tables of every evaluated portfolio of a book, before the spot leg: one contiguous
 /// buffer, `offset[3u+p]` to the table of portfolio p of unit u (−1 when not evaluated).
 struct PnlTables {
@@ -32,6 +36,7 @@ struct PnlTables {
     /// dense positions matrix X (rows × instruments) multiplied by the coin's risk-array block R
     /// (instruments × scenarios) with `dgemm`; the rest gather `size × R[row]` directly.
     init(book: Book, options: EngineOptions) {
+        _ = blasSingleThreaded
         let p = book.priced
         let nSlots = p.grids.count
         offset = [Int](repeating: -1, count: 3 * book.unitCount)
