@@ -8,6 +8,8 @@ public struct LiquidationStep: Equatable, Sendable {
     public var sizeAfter: Double?
     /// The account's MM rate after this step.
     public var mmRate: Double
+    /// The account's total MM after this step (it falls at every step, even where the rate is +∞).
+    public var mm: Double
 }
 
 /// The concrete steps that bring an account in `liquidation` to an MM rate at or below the target
@@ -67,7 +69,7 @@ public struct LiquidationPlan: Equatable, Sendable {
         if !account.orders.isEmpty {
             denominator = before.marginBalance
             plan.steps.append(LiquidationStep(action: .cancelOrders, symbol: nil, sizeBefore: nil, sizeAfter: nil,
-                                              mmRate: AccountTotals.rate(current.mm, denominator)))
+                                              mmRate: AccountTotals.rate(current.mm, denominator), mm: current.mm))
         }
         var rate = AccountTotals.rate(current.mm, denominator)
         plan.outcome = "target reached"
@@ -94,7 +96,8 @@ public struct LiquidationPlan: Equatable, Sendable {
             size[b.symbol] = b.newSize
             current = b.totals
             rate = AccountTotals.rate(current.mm, denominator)
-            plan.steps.append(LiquidationStep(action: .reduce, symbol: b.symbol, sizeBefore: before, sizeAfter: b.newSize, mmRate: rate))
+            plan.steps.append(LiquidationStep(action: .reduce, symbol: b.symbol, sizeBefore: before, sizeAfter: b.newSize,
+                                              mmRate: rate, mm: current.mm))
         }
         plan.mmRateAfter = rate
         plan.stageAfter = AccountTotals.stage(mmRate: rate, imRate: AccountTotals.rate(current.im, denominator),
@@ -113,7 +116,7 @@ extension LiquidationPlan {
             ("steps", .array(steps.map { s in
                 .object([("action", .string(s.action.rawValue)), ("symbol", s.symbol.map(JSON.string) ?? .null),
                          ("sizeBefore", s.sizeBefore.map(JSON.num) ?? .null), ("sizeAfter", s.sizeAfter.map(JSON.num) ?? .null),
-                         ("mmRate", .num(s.mmRate))])
+                         ("mmRate", .num(s.mmRate)), ("mm", .num(s.mm))])
             })),
             ("mmRateAfter", .num(mmRateAfter)),
             ("stageAfter", .string(stageAfter.rawValue)),
