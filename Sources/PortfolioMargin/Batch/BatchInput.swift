@@ -185,7 +185,9 @@ public struct BatchInput: Sendable {
             let acc = f[cAcc]
             var k: Int32
             if let lp = lastAcc.0, lastAcc.1 == acc.1, memEqual(lp, acc.0, acc.1) { k = lastAcc.2 } else {
-                k = context.ids.find(acc.0, acc.1)
+                // Files usually follow accounts.csv: try the next account before hashing (the
+                // hash probe of a million-entry table is a cache miss; this compare streams).
+                if context.ids.matches(Int(lastAcc.2) + 1, acc.0, acc.1) { k = lastAcc.2 + 1 } else { k = context.ids.find(acc.0, acc.1) }
                 lastAcc = (acc.0, acc.1, k)
             }
             if k < 0 { chunk.orphans.append((line, fieldText(acc))); return }

@@ -32,19 +32,24 @@ public enum BatchRunner {
     public static func run(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,
                            blockSize: Int = defaultBlockSize, options: EngineOptions = EngineOptions(),
                            progress: (Int, Int) -> Void = { _, _ in },
-                           sink: ([UInt8], [UInt8]) throws -> Void) rethrows -> BatchSummary {
+                           sink: @escaping ([UInt8], [UInt8]) throws -> Void) throws -> BatchSummary {
         var summary = BatchSummary()
         summary.orphanRows = input.orphanRows.count
         let n = input.accountCount
         let blocks = (n + blockSize - 1) / blockSize
         let wave = max(1, threads * 2)
+        // The writer drains one wave while the workers compute the next (double buffering).
+        let writer = DispatchQueue(label: "pm.batch.writer")
+        let writing = DispatchGroup()
+        let failure = ErrorBox()
         var next = 0
         while next < blocks {
             let count = min(wave, blocks - next)
             var outputs = [(ByteBuffer, ByteBuffer, BatchSummary)](repeating: (ByteBuffer(capacity: 0), ByteBuffer(capacity: 0), BatchSummary()), count: count)
+            let first = next
             outputs.withUnsafeMutableBufferPointer { out in
                 DispatchQueue.concurrentPerform(iterations: count) { w in
-                    let b = next + w
+                    let b = first + w
                     let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
                     let book = input.book(accounts: range, priced: priced)
                     let result = MarginEngine.run(book, options: options)
@@ -54,8 +59,14 @@ public enum BatchRunner {
                     out[w] = (m, u, result.summary())
                 }
             }
-            for (m, u, s) in outputs {
-                try sink(m.bytes, u.bytes)
+            writing.wait()
+            if let e = failure.error { throw e }
+            let ready = outputs.map { ($0.0.bytes, $0.1.bytes) }
+            writer.async(group: writing) {
+                guard failure.error == nil else { return }
+                do { for (m, u) in ready { try sink(m, u) } } catch { failure.error = error }
+            }
+            for (_, _, s) in outputs {
                 summary.accounts += s.accounts
                 summary.errors += s.errors
                 summary.totalMM += s.totalMM
@@ -65,7 +76,19 @@ public enum BatchRunner {
             next += count
             progress(min(n, next * blockSize), n)
         }
+        writing.wait()
+        if let e = failure.error { throw e }
         return summary
+    }
+}
+
+/// The first error of the writer thread.
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLockLite()
+    private var stored: Error?
+    var error: Error? {
+        get { lock.locked { stored } }
+        set { lock.locked { if stored == nil { stored = newValue } } }
     }
 }
 

@@ -71,30 +71,41 @@ struct CSVFile: @unchecked Sendable {
         var p = range.lowerBound
         let end = range.upperBound
         try fields.withUnsafeMutableBufferPointer { fb in
+            let cap = fb.count
             while p < end {
-                line += 1
-                var q = p
-                while q < end, base[q] != 10 { q += 1 }
-                var lineEnd = q
-                if lineEnd > p, base[lineEnd - 1] == 13 { lineEnd -= 1 }
-                defer { p = q + 1 }
-                if lineEnd == p { continue }
+                line &+= 1
+                // One pass over the line: field boundaries, its end, and whether it has quotes.
                 var count = 0
-                if memchrQuote(base + p, lineEnd - p) {
+                var s = p
+                var q = p
+                var quoted = false
+                while q < end {
+                    let b = base[q]
+                    if b == 10 { break }
+                    if b == 44 {
+                        if count < cap { fb[count] = (base + s, q &- s) }
+                        count &+= 1
+                        s = q &+ 1
+                    } else if b == 34 {
+                        quoted = true
+                    }
+                    q &+= 1
+                }
+                var lineEnd = q
+                if lineEnd > p, base[lineEnd &- 1] == 13 { lineEnd &-= 1 }
+                let lineStart = p
+                p = q &+ 1
+                if lineEnd == lineStart { continue }
+                if quoted {
                     scratch.removeAll(keepingCapacity: true)
-                    count = Self.split(base, p, lineEnd, &scratch) { f in
-                        if count < fb.count { fb[count] = f }
+                    count = 0
+                    _ = Self.split(base, lineStart, lineEnd, &scratch) { f in
+                        if count < cap { fb[count] = f }
                         count += 1
                     }
                 } else {
-                    var s = p
-                    for k in p..<lineEnd where base[k] == 44 {
-                        if count < fb.count { fb[count] = (base + s, k - s) }
-                        count += 1
-                        s = k + 1
-                    }
-                    if count < fb.count { fb[count] = (base + s, lineEnd - s) }
-                    count += 1
+                    if count < cap { fb[count] = (base + s, max(0, lineEnd &- s)) }
+                    count &+= 1
                 }
                 if count != nCols { throw FieldCountError(file: name, line: firstLine + line, count: count, expected: nCols) }
                 body(line, UnsafeBufferPointer(rebasing: fb[0..<nCols]))
@@ -138,12 +149,6 @@ struct CSVFile: @unchecked Sendable {
         }
         return ranges.count
     }
-}
-
-@inline(__always)
-private func memchrQuote(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-    for i in 0..<n where p[i] == 34 { return true }
-    return false
 }
 
 /// A line whose field count differs from the header's (fatal: FORMATS.md).
