@@ -127,7 +127,7 @@ for n in quick ? [100_000] : [100_000, 1_000_000] {
     let tParse = best(3) { input = try! BatchInput.load(directory: dir, priced: priced, threads: cores) }
     report("CSV reader, \(n) accounts (\(bytes / 1_000_000) MB)", Double(bytes) / tParse / 1e6, "MB/s", "\(cores) threads, \(positionsRows) position rows")
     let tCompute = best(3) {
-        _ = BatchRunner.run(input!, priced: priced, threads: cores) { _, _ in }
+        _ = try! BatchRunner.run(input!, priced: priced, threads: cores) { _, _ in }
     }
     report("compute only (incl. CSV text), \(n) accounts", Double(n) / tCompute, "accounts/s", "\(cores) threads")
     input = nil
