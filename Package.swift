@@ -23,6 +23,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "bench", dependencies: ["PortfolioMargin", "CKernels"], path: "Benchmarks/bench"),
+        // The README's "Embedding" example: `swift run embedding-example`.
+        .executableTarget(name: "embedding-example", dependencies: ["PortfolioMargin"], path: "Examples/Embedding"),
         // Depends on `pm` so that the end-to-end tests find the command built beside them.
         .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "CKernels", "pm"],
                     exclude: ["Fixtures"]),

@@ -6,7 +6,8 @@
 
 enum { ISA_AUTO = 0, ISA_SCALAR = 1, ISA_AVX2 = 2, ISA_AVX512 = 3 };
 
-static const char *const isa_names[] = {[ISA_SCALAR] = "scalar", [ISA_AVX2] = "avx2", [ISA_AVX512] = "avx512"};
+static const char *const isa_names[] = {
+    [ISA_SCALAR] = "scalar", [ISA_AVX2] = "avx2", [ISA_AVX512] = "avx512"};
 
 // The path in use; ISA_AUTO until the first call decides (the CPU check is not free).
 static _Atomic int active_isa = ISA_AUTO;

@@ -26,7 +26,7 @@ void pm_black76_greeks(double F, double K, double T, double sigma, int isCall,
 /// Vectorized: AVX-512 / AVX2+FMA variants chosen at run time, scalar fallback.
 /// The vector paths agree with pm_black76_batch_ref to 1e-13 relative or 1e-13 * F absolute
 /// (the formula's own cancellation, e.g. near the money seconds from expiry, limits relative
-/// agreement); prices below about 1e-300 * F may come out as 0.
+/// agreement). Prices below about 1e-307 * F come out as 0 (the reference may give subnormals).
 void pm_black76_batch(size_t n, const double *F, const double *K, const double *T,
                       const double *sigma, const int8_t *isCall, double *out);
 
