@@ -101,6 +101,17 @@ do {
     report("BLAS overtakes gather at density", crossover ?? .nan, "", "EngineOptions.denseThreshold")
 }
 
+// MARK: What-if on a 50-position account, in process
+do {
+    let symbols = market.instruments.filter { market.instrumentProblems[$0.symbol] == nil && ($0.baseCoin == "BTC" || $0.baseCoin == "ETH") }
+    var account = Account(id: "W", balances: [Balance(coin: "USDC", walletBalance: 5e6)])
+    for k in 0..<50 { account.positions.append(Position(symbol: symbols[(k * 17) % symbols.count].symbol, size: Double(k % 7) - 3)) }
+    let trade = [Trade(symbol: symbols[5].symbol, size: -2)]
+    let reps = quick ? 200 : 2000
+    let t = best(3) { for _ in 0..<reps { _ = WhatIf.run(account, trades: trade, asOrders: false, priced: priced) } }
+    report("what-if, 50-position account (before + after)", t / Double(reps) * 1e6, "µs", "goal ≤ 100 µs; full breakdown of both")
+}
+
 // MARK: 4–6. Generated mix: compute only, CSV reader, end to end
 func generate(_ n: Int) throws -> String {
     let dir = "\(dataDir)/\(n)"
@@ -149,6 +160,16 @@ for n in quick ? [100_000] : [100_000, 1_000_000] {
     }
     report("pm batch end to end, \(n) accounts", wall, "s", String(format: "%.0f accounts/s", Double(n) / wall))
     report("pm batch peak memory, \(n) accounts", Double(rss) / 1024, "MB")
+
+    // A 10-combination sweep (plus the base) over the same book, parse included.
+    if n == (quick ? 100_000 : 1_000_000) {
+        let t0 = now()
+        let book = try BatchInput.load(directory: dir, priced: priced, threads: cores)
+        let settings = [try SweepSetting.parseSet("BTC.priceRange=0.08,0.1,0.12,0.15,0.2"), try SweepSetting.parseShock("BTC=-0.2,0.1")]
+        let combos = try Sweep.run(book, base: priced, settings: settings, top: 10, threads: cores)
+        let ts = now() - t0
+        report("sweep, \(combos.count - 1) combinations + base, \(n) accounts", ts, "s", "goal ≤ 10 s at 1M; parse included")
+    }
 }
 
 // MARK: JSON
