@@ -86,10 +86,12 @@ struct Black76Tests {
             let name = String(cString: pm_kernel_force_isa(isa))
             var out = [Double](repeating: 0, count: n)
             pm_black76_batch(n, f, k, t, s, c, &out)
+            // 1e-13 relative, with an absolute floor of 1e-15·F: for at-the-money, low-vol prices
+            // the libm reference itself is only that close to the exact value (cancellation).
             var worst = 0.0
             for i in 0..<n {
                 let err = abs(out[i] - ref[i]) / max(abs(ref[i]), 1e-300)
-                if abs(out[i] - ref[i]) > 1e-13 * f[i] * 1e-3 { worst = max(worst, err) }
+                if abs(out[i] - ref[i]) > 1e-15 * f[i] { worst = max(worst, err) }
             }
             #expect(worst <= 1e-13, "path \(name): worst relative error \(worst)")
         }
