@@ -93,25 +93,21 @@ final class ErrorBox: @unchecked Sendable {
 }
 
 extension BatchInput {
-    /// The book of accounts `range` (a block): rows resolved already, units and netting built here.
+    /// The book of accounts `range` (a block). The book shares the parsed row arrays (copy-on-write,
+    /// never written) and copies only the block's per-account offsets; units and netting are built
+    /// here. A failed account keeps its rows in range, but no units and no totals are built from them.
     func book(accounts range: Range<Int>, priced: PricedMarket) -> Book {
-        var builder = BookBuilder(book: Book(priced: priced))
-        for a in range {
-            builder.begin(id: accountIds[a], spotHedging: spotHedging[a])
-            if let e = accountErrors[a] {
-                builder.fail(e)
-            } else {
-                for r in balances.start[a]..<balances.start[a + 1] { builder.addBalance(coin: balances.ref[r], amount: balances.x[r]) }
-                for r in positions.start[a]..<positions.start[a + 1] {
-                    let e = positions.y[r]
-                    builder.addPosition(instrument: positions.ref[r], size: positions.x[r], entryPrice: e.isNaN ? nil : e)
-                }
-                for r in orders.start[a]..<orders.start[a + 1] {
-                    builder.addOrder(instrument: orders.ref[r], side: orders.side[r] > 0 ? .buy : .sell, qty: orders.x[r], price: orders.y[r])
-                }
-            }
-            builder.end()
-        }
+        var b = Book(priced: priced)
+        b.accountIds = Array(accountIds[range])
+        b.spotHedging = Array(spotHedging[range])
+        b.accountErrors = Array(accountErrors[range])
+        let offsets = range.lowerBound...range.upperBound
+        b.balStart = Array(balances.start[offsets]); b.balCoin = balances.ref; b.balAmount = balances.x
+        b.posStart = Array(positions.start[offsets]); b.posInstr = positions.ref; b.posSize = positions.x; b.posEntry = positions.y
+        b.ordStart = Array(orders.start[offsets]); b.ordInstr = orders.ref; b.ordQty = orders.x; b.ordPrice = orders.y
+        b.ordSide = orders.side
+        var builder = BookBuilder(book: b)
+        builder.buildUnitsOfAllAccounts()
         return builder.finish()
     }
 }

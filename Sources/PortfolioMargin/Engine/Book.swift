@@ -64,6 +64,8 @@ struct BookBuilder {
     /// Scratch: instrument → entry index within the portfolio being built (−1 when absent).
     private var entryOf: [Int32]
     private var slotsScratch: [Int32] = []
+    private var rowSlot: [Int32] = []
+    private var orderTag: [Int32] = []
 
     init(book: Book) {
         self.book = book
@@ -114,6 +116,15 @@ struct BookBuilder {
         book.unitStart.append(book.unitSlot.count)
     }
 
+    /// Builds the units of every account of a book whose rows were set directly (the batch path).
+    mutating func buildUnitsOfAllAccounts() {
+        book.unitStart = [0]
+        for a in 0..<book.accountCount {
+            if book.accountErrors[a] == nil { buildUnits(a) }
+            book.unitStart.append(book.unitSlot.count)
+        }
+    }
+
     /// Whether an order joins the positive-delta set A (MODEL.md §11.2: by side and kind).
     static func isPositiveDelta(side: Int8, kindCode: UInt8, isCall: Bool) -> Bool {
         if kindCode == 0 && !isCall { return side < 0 }   // sell put
@@ -122,49 +133,71 @@ struct BookBuilder {
 
     private mutating func buildUnits(_ a: Int) {
         let p = book.priced
+        let r0 = book.posStart[a], r1 = book.posStart[a + 1]
+        let o0 = book.ordStart[a], o1 = book.ordStart[a + 1]
+        // One pass tags every row with its coin slot (and orders with their side, A or B).
+        rowSlot.removeAll(keepingCapacity: true)
+        orderTag.removeAll(keepingCapacity: true)
         slotsScratch.removeAll(keepingCapacity: true)
-        for r in book.posStart[a]..<book.posStart[a + 1] { slotsScratch.append(p.coinSlot[Int(book.posInstr[r])]) }
-        for r in book.ordStart[a]..<book.ordStart[a + 1] { slotsScratch.append(p.coinSlot[Int(book.ordInstr[r])]) }
-        slotsScratch.sort()
-        var last: Int32 = -1
-        for slot in slotsScratch where slot != last {
-            last = slot
+        for r in r0..<r1 {
+            let s = p.coinSlot[Int(book.posInstr[r])]
+            rowSlot.append(s)
+            if !slotsScratch.contains(s) { slotsScratch.append(s) }
+        }
+        for r in o0..<o1 {
+            let i = Int(book.ordInstr[r])
+            let s = p.coinSlot[i]
+            let isA = Self.isPositiveDelta(side: book.ordSide[r], kindCode: p.kindCode[i], isCall: p.isCall[i])
+            orderTag.append(isA ? s : ~s)   // ≥ 0: side A of slot s; < 0: side B of slot ~s
+            if !slotsScratch.contains(s) { slotsScratch.append(s) }
+        }
+        // Units alphabetically: slots are ordered by coin name. Few slots: insertion sort.
+        for k in 1..<max(1, slotsScratch.count) {
+            var j = k
+            while j > 0 && slotsScratch[j - 1] > slotsScratch[j] { slotsScratch.swapAt(j - 1, j); j -= 1 }
+        }
+        for slot in slotsScratch {
             book.unitSlot.append(slot)
             var spot = 0.0
             if book.spotHedging[a] && p.coinParams[Int(slot)].spotHedgeEligible, let coinId = p.coinIdOfSlot[Int(slot)] {
                 for b in book.balStart[a]..<book.balStart[a + 1] where book.balCoin[b] == coinId { spot += book.balAmount[b] }
             }
             book.unitSpotBalance.append(spot)
-            for portfolio in 0..<3 {
-                let start = book.entInstr.count
-                var present = portfolio == 0
-                for r in book.posStart[a]..<book.posStart[a + 1] where p.coinSlot[Int(book.posInstr[r])] == slot {
-                    net(book.posInstr[r], book.posSize[r], start: start)
+            // C: the positions of this coin, net per symbol.
+            let cStart = book.entInstr.count
+            for k in 0..<rowSlot.count where rowSlot[k] == slot {
+                net(book.posInstr[r0 + k], book.posSize[r0 + k])
+            }
+            let cEnd = book.entInstr.count
+            for e in cStart..<cEnd { entryOf[Int(book.entInstr[e])] = -1 }
+            book.pfPresent.append(true)
+            book.pfStart.append(cEnd)
+            // A+C and B+C: C's holdings with that side's orders netted in; absent without orders.
+            for side in 0..<2 {
+                let tag = side == 0 ? slot : ~slot
+                guard orderTag.contains(tag) else {
+                    book.pfPresent.append(false)
+                    book.pfStart.append(book.entInstr.count)
+                    continue
                 }
-                if portfolio > 0 {
-                    let wantA = portfolio == 1
-                    for r in book.ordStart[a]..<book.ordStart[a + 1] {
-                        let i = Int(book.ordInstr[r])
-                        guard p.coinSlot[i] == slot else { continue }
-                        let isA = Self.isPositiveDelta(side: book.ordSide[r], kindCode: p.kindCode[i], isCall: p.isCall[i])
-                        guard isA == wantA else { continue }
-                        present = true
-                        net(book.ordInstr[r], Double(book.ordSide[r]) * book.ordQty[r], start: start)
-                    }
+                let start = book.entInstr.count
+                for e in cStart..<cEnd {
+                    entryOf[Int(book.entInstr[e])] = Int32(book.entInstr.count)
+                    book.entInstr.append(book.entInstr[e])
+                    book.entSize.append(book.entSize[e])
+                }
+                for k in 0..<orderTag.count where orderTag[k] == tag {
+                    net(book.ordInstr[o0 + k], Double(book.ordSide[o0 + k]) * book.ordQty[o0 + k])
                 }
                 for e in start..<book.entInstr.count { entryOf[Int(book.entInstr[e])] = -1 }
-                if !present {
-                    // A side without orders is not evaluated apart (MODEL.md §11.2): no entries.
-                    book.entInstr.removeSubrange(start...); book.entSize.removeSubrange(start...)
-                }
-                book.pfPresent.append(present)
+                book.pfPresent.append(true)
                 book.pfStart.append(book.entInstr.count)
             }
         }
     }
 
     /// Adds `size` of instrument `i` to the portfolio being built, netting per symbol.
-    private mutating func net(_ i: Int32, _ size: Double, start: Int) {
+    private mutating func net(_ i: Int32, _ size: Double) {
         let e = entryOf[Int(i)]
         if e >= 0 {
             book.entSize[Int(e)] += size
