@@ -92,3 +92,14 @@ void pm_option_risk_arrays(size_t nOptions, size_t nMoves, const double *moves,
         return;
     }
 }
+
+void pm_gather_pnl(double *out, size_t nS, const double *block, const int32_t *row,
+                   const int32_t *instr, const double *size, size_t count) {
+    switch (current_isa()) {
+#if PM_HAVE_X86_KERNELS
+    case ISA_AVX512: pm_gather_pnl_avx512(out, nS, block, row, instr, size, count); return;
+    case ISA_AVX2: pm_gather_pnl_avx2(out, nS, block, row, instr, size, count); return;
+#endif
+    default: pm_gather_pnl_scalar(out, nS, block, row, instr, size, count); return;
+    }
+}

@@ -13,6 +13,10 @@ void pm_risk_arrays_ref(size_t nOptions, size_t nMoves, const double *moves,
                         const double *moveScale, const int8_t *isCall,
                         const double *mark, const double *settleIndex, double *out);
 
+// The portfolio P&L gather (gather.c): scalar, and the vector variants below.
+void pm_gather_pnl_scalar(double *out, size_t nS, const double *block, const int32_t *row,
+                          const int32_t *instr, const double *size, size_t count);
+
 // The vector kernels exist only where the x86 target attributes and clang's vector builtins do.
 #if defined(__x86_64__) && defined(__clang__)
 #define PM_HAVE_X86_KERNELS 1
@@ -32,6 +36,11 @@ void pm_risk_arrays_avx2(size_t nOptions, size_t nMoves, const double *moves,
                          const double *volUp, const double *volMid, const double *volDown,
                          const double *moveScale, const int8_t *isCall,
                          const double *mark, const double *settleIndex, double *out);
+
+void pm_gather_pnl_avx512(double *out, size_t nS, const double *block, const int32_t *row,
+                          const int32_t *instr, const double *size, size_t count);
+void pm_gather_pnl_avx2(double *out, size_t nS, const double *block, const int32_t *row,
+                        const int32_t *instr, const double *size, size_t count);
 #endif
 
 #endif

@@ -47,6 +47,13 @@ void pm_option_risk_arrays(size_t nOptions, size_t nMoves, const double *moves,
                            const double *mark, const double *settleIndex,
                            int useReference, double *out);
 
+/// The scenario P&L of a portfolio (MODEL.md §3): for s < nS,
+///   out[s] = Σ_e size[e] · block[row[instr[e]] · nS + s],  e = 0 … count−1 (in that order).
+/// `block` is a coin's risk arrays (row-major, nS per instrument), `row` maps an instrument index
+/// to its row. Uses the same code path as the pricing functions.
+void pm_gather_pnl(double *out, size_t nS, const double *block, const int32_t *row,
+                   const int32_t *instr, const double *size, size_t count);
+
 /// Name of the code path pm_black76_batch uses on this CPU: "avx512", "avx2" or "scalar".
 const char *pm_kernel_isa(void);
 

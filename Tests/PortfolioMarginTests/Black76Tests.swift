@@ -98,6 +98,33 @@ struct Black76Tests {
         pm_kernel_force_isa(0)
     }
 
+    /// The portfolio P&L gather: every code path equals a plain sum bit for bit, for grid sizes around the
+    /// kernel's tiles (masks) and portfolios from empty to large.
+    @Test func gatherPathsMatchAPlainSum() {
+        var rng = SplitMix(seed: 3)
+        for nS in [3, 9, 21, 33, 39, 40, 41, 63, 120] {
+            let rows = 50
+            let block = (0..<(rows * nS)).map { _ in (rng.unit() - 0.5) * 1000 }
+            let rowOf: [Int32] = (0..<rows).map { Int32(($0 * 7) % rows) }
+            for count in [0, 1, 5, 200] {
+                let instr: [Int32] = (0..<count).map { _ in Int32(rng.next() % UInt64(rows)) }
+                let size: [Double] = (0..<count).map { _ in (rng.unit() - 0.5) * 10 }
+                var plain = [Double](repeating: 0, count: nS)
+                for e in 0..<count { for s in 0..<nS { plain[s] += size[e] * block[Int(rowOf[Int(instr[e])]) * nS + s] } }
+                for isa: Int32 in [1, 2, 3] {
+                    let name = String(cString: pm_kernel_force_isa(isa))
+                    var out = [Double](repeating: .nan, count: nS + 1)
+                    out[nS] = 42   // must stay untouched
+                    pm_gather_pnl(&out, nS, block, rowOf, instr, size, count)
+                    // Bitwise: every path is plain multiply-then-add in holding order.
+                    for s in 0..<nS { #expect(out[s] == plain[s], "\(name) nS \(nS) count \(count) s \(s)") }
+                    #expect(out[nS] == 42)
+                }
+            }
+        }
+        pm_kernel_force_isa(0)
+    }
+
     /// Risk arrays through the vector path equal the reference path.
     @Test func riskArraysMatchReferenceKernel() {
         let fast = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams)

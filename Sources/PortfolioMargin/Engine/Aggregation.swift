@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 /// How the engine turns holdings into scenario P&L tables (MODEL.md §3: `Σ size · riskArray`).
 public struct EngineOptions: Sendable {
@@ -100,17 +101,13 @@ struct PnlTables {
         }
     }
 
-    /// `out[s] = Σ_e size[e] · block[row(instr[e])·nS + s]` for e in from..<to.
+    /// `out[s] = Σ_e size[e] · block[row(instr[e])·nS + s]` for e in from..<to (CKernels: AVX-512 /
+    /// AVX2 / scalar, chosen at run time).
     @inline(__always)
     static func gather(into out: UnsafeMutablePointer<Double>, nS: Int, block: UnsafePointer<Double>, rows: [Int32],
                        instr: UnsafePointer<Int32>, size: UnsafePointer<Double>, from: Int, to: Int) {
-        for s in 0..<nS { out[s] = 0 }
         rows.withUnsafeBufferPointer { row in
-            for e in from..<to {
-                let q = size[e]
-                let r = block + Int(row[Int(instr[e])]) * nS
-                for s in 0..<nS { out[s] += q * r[s] }
-            }
+            pm_gather_pnl(out, nS, block, row.baseAddress!, instr + from, size + from, to - from)
         }
     }
 }

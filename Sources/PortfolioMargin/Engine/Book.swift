@@ -6,7 +6,7 @@
 /// portfolios — C (positions), A+C (with the positive-delta orders), B+C (with the negative ones),
 /// each a list of net holdings per symbol (MODEL.md §7, §11.1–2). There are no per-position objects.
 public struct Book: Sendable {
-    public let priced: PricedMarket
+    public private(set) var priced: PricedMarket
 
     public internal(set) var accountIds: [String] = []
     var spotHedging: [Bool] = []
@@ -41,6 +41,20 @@ public struct Book: Sendable {
     public var unitCount: Int { unitSlot.count }
 
     public init(priced: PricedMarket) { self.priced = priced }
+
+    /// The same book against another pricing of the same instruments (a sweep combination: moved
+    /// prices or other parameters). The instrument list, and so every index and coin slot the book
+    /// holds, must be the same; a spot-hedging eligibility change would need a rebuilt book.
+    public func repriced(_ other: PricedMarket) -> Book {
+        precondition(other.market.instruments.count == priced.market.instruments.count
+                     && other.baseCoins == priced.baseCoins && other.coins == priced.coins,
+                     "repriced: a different instrument set needs a new book")
+        precondition(zip(priced.coinParams, other.coinParams).allSatisfy { $0.spotHedgeEligible == $1.spotHedgeEligible },
+                     "repriced: spot hedging eligibility changed; build a new book")
+        var b = self
+        b.priced = other
+        return b
+    }
 
     /// A book of `Account` values (JSON input, or accounts built in code). Accounts that fail
     /// validation are kept with their error (`accountErrors`), so results stay in input order.

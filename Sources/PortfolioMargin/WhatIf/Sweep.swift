@@ -167,14 +167,16 @@ public enum Sweep {
         let combos = combinations(settings)
         let baseValues = settings.map { baseValue($0, parameters: base.parameters) }
         var results: [SweepCombination] = []
-        let baseline = BatchRunner.accountFigures(input, priced: base, threads: threads)
+        // Books are built once; each combination only reprices them.
+        let books = BatchRunner.books(input, priced: base, threads: threads)
+        let baseline = BatchRunner.accountFigures(books, priced: base, accounts: input.accountCount, threads: threads)
         var first = SweepCombination(index: 0, values: baseValues)
         baseline.summarize(into: &first)
         results.append(first)
         progress(1, combos.count + 1)
         for (k, values) in combos.enumerated() where !settings.isEmpty {
             let priced = try scenario(settings, values: values, base: base)
-            let figures = BatchRunner.accountFigures(input, priced: priced, threads: threads)
+            let figures = BatchRunner.accountFigures(books, priced: priced, accounts: input.accountCount, threads: threads)
             var c = SweepCombination(index: k + 1, values: values)
             figures.summarize(into: &c)
             c.top = figures.largestIncreases(over: baseline, count: top)
@@ -218,30 +220,61 @@ public struct AccountFigures: Sendable {
 }
 
 extension BatchRunner {
+    /// The books of `input`'s blocks, built on `threads` workers.
+    public static func books(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,
+                             blockSize: Int = defaultBlockSize) -> [Book] {
+        let n = input.accountCount
+        let blocks = (n + blockSize - 1) / blockSize
+        var out = [Book?](repeating: nil, count: blocks)
+        out.withUnsafeMutableBufferPointer { books in
+            parallelBlocks(blocks, threads: threads) { b in
+                books[b] = input.book(accounts: (b * blockSize)..<min(n, (b + 1) * blockSize), priced: priced)
+            }
+        }
+        return out.map { $0! }
+    }
+
     /// MM, IM and stage of every account of `input` under `priced`, blocks over `threads` workers.
     public static func accountFigures(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,
                                       blockSize: Int = defaultBlockSize, options: EngineOptions = EngineOptions()) -> AccountFigures {
-        let n = input.accountCount
+        accountFigures(books(input, priced: priced, threads: threads, blockSize: blockSize), priced: priced,
+                       accounts: input.accountCount, threads: threads, options: options)
+    }
+
+    /// MM, IM and stage of every account of consecutive `books` (one per block), repriced under `priced`.
+    public static func accountFigures(_ books: [Book], priced: PricedMarket, accounts n: Int, threads: Int = 2,
+                                      options: EngineOptions = EngineOptions()) -> AccountFigures {
         var f = AccountFigures(mm: [Double](repeating: .nan, count: n), im: [Double](repeating: .nan, count: n),
                                stage: [Stage?](repeating: nil, count: n))
-        let blocks = (n + blockSize - 1) / blockSize
+        var first = [0]
+        for b in books { first.append(first.last! + b.accountCount) }
         f.mm.withUnsafeMutableBufferPointer { mm in
             f.im.withUnsafeMutableBufferPointer { im in
                 f.stage.withUnsafeMutableBufferPointer { st in
-                    let next = AtomicCounter()
-                    DispatchQueue.concurrentPerform(iterations: max(1, min(threads, blocks))) { _ in
-                        while true {
-                            let b = next.increment()
-                            guard b < blocks else { break }
-                            let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
-                            let r = MarginEngine.run(input.book(accounts: range, priced: priced), options: options)
-                            for (k, a) in range.enumerated() { mm[a] = r.totalMM[k]; im[a] = r.totalIM[k]; st[a] = r.stage[k] }
+                    parallelBlocks(books.count, threads: threads) { b in
+                        let book = books[b].priced === priced ? books[b] : books[b].repriced(priced)
+                        let r = MarginEngine.run(book, options: options)
+                        for k in 0..<book.accountCount {
+                            let a = first[b] + k
+                            mm[a] = r.totalMM[k]; im[a] = r.totalIM[k]; st[a] = r.stage[k]
                         }
                     }
                 }
             }
         }
         return f
+    }
+
+    /// Runs `body(block)` for every block on `threads` workers, taking blocks in order.
+    static func parallelBlocks(_ blocks: Int, threads: Int, _ body: (Int) -> Void) {
+        let next = AtomicCounter()
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, blocks))) { _ in
+            while true {
+                let b = next.increment()
+                guard b < blocks else { break }
+                body(b)
+            }
+        }
     }
 }
 
