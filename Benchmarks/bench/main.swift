@@ -77,12 +77,12 @@ do {
 }
 let priced = PricedMarket(market: market, parameters: params)
 
-// MARK: 3. Aggregation: BLAS vs gather by density (BTC unit, portfolios of k holdings)
+// MARK: 3. Aggregation alone: BLAS vs gather by density (BTC unit, portfolios of k holdings)
 do {
     let btc = market.instruments.filter { $0.baseCoin == "BTC" && market.instrumentProblems[$0.symbol] == nil }
     let accountsPerRun = quick ? 2000 : 20000
     var crossover: Double?
-    for density in [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0] {
+    for density in [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 0.625, 0.75, 0.875, 1.0] {
         let k = max(1, Int(Double(btc.count) * density))
         var accounts: [Account] = []
         for a in 0..<accountsPerRun {
@@ -91,8 +91,8 @@ do {
             accounts.append(acc)
         }
         let book = Book(priced: priced, accounts: accounts)
-        let ts = best(3) { _ = MarginEngine.run(book, options: EngineOptions(aggregation: .sparse)) }
-        let td = best(3) { _ = MarginEngine.run(book, options: EngineOptions(aggregation: .dense)) }
+        let ts = best(3) { _ = MarginEngine.aggregate(book, options: EngineOptions(aggregation: .sparse)) }
+        let td = best(3) { _ = MarginEngine.aggregate(book, options: EngineOptions(aggregation: .dense)) }
         let note = "density \(density) (\(k) of \(btc.count) instr.)"
         report("aggregation gather, \(k) holdings", Double(accountsPerRun) / ts, "accounts/s", note)
         report("aggregation BLAS dgemm, \(k) holdings", Double(accountsPerRun) / td, "accounts/s", String(format: "%.2f× gather", ts / td))

@@ -70,14 +70,15 @@ public struct BatchInput: Sendable {
             keep.append(Int32(input.accountIds.count))
             let id = fieldText(f[cId])
             input.accountIds.append(id)
-            let hedge = fieldText(f[cHedge])
-            switch hedge {
-            case "true": input.spotHedging.append(true); input.accountErrors.append(nil)
-            case "false": input.spotHedging.append(false); input.accountErrors.append(nil)
-            default:
+            let h = f[cHedge]
+            if h.1 == 4 && memEqual(h.0, trueBytes, 4) {
+                input.spotHedging.append(true); input.accountErrors.append(nil)
+            } else if h.1 == 5 && memEqual(h.0, falseBytes, 5) {
+                input.spotHedging.append(false); input.accountErrors.append(nil)
+            } else {
                 input.spotHedging.append(false)
                 input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo) (account \(id))",
-                                                      field: "spot_hedging", "expected true or false, got \"\(hedge)\""))
+                                                      field: "spot_hedging", "expected true or false, got \"\(fieldText(h))\""))
             }
             if id.isEmpty {
                 input.accountErrors[input.accountErrors.count - 1] = InputError(file: accountsFile.name, record: "line \(lineNo)",
@@ -274,3 +275,14 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+private let trueBytes: UnsafePointer<UInt8> = {
+    let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 4)
+    p.initialize(from: Array("true".utf8), count: 4)
+    return UnsafePointer(p)
+}()
+private let falseBytes: UnsafePointer<UInt8> = {
+    let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 5)
+    p.initialize(from: Array("false".utf8), count: 5)
+    return UnsafePointer(p)
+}()

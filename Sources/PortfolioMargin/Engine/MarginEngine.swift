@@ -19,6 +19,14 @@ public enum MarginEngine {
         return result
     }
 
+    /// The aggregation stage alone (MODEL.md §3): the positions' scenario P&L table of every
+    /// evaluated portfolio of `book`, before spot legs. Portfolio p of unit u starts at
+    /// `offsets[3u + p]` (−1 when not evaluated) and has its coin's `scenarioCount` entries.
+    public static func aggregate(_ book: Book, options: EngineOptions = EngineOptions()) -> (values: [Double], offsets: [Int]) {
+        let t = PnlTables(book: book, options: options)
+        return (t.values, t.offset)
+    }
+
     /// Margins one account (a book of one).
     public static func margin(_ account: Account, priced: PricedMarket) -> Result<MarginResult, AccountError> {
         run(Book(priced: priced, accounts: [account])).result(of: 0)
