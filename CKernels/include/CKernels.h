@@ -54,6 +54,13 @@ void pm_option_risk_arrays(size_t nOptions, size_t nMoves, const double *moves,
 void pm_gather_pnl(double *out, size_t nS, const double *block, const int32_t *row,
                    const int32_t *instr, const double *size, size_t count);
 
+/// Splits one CSV line for the batch reader. Scans `p` up to the first '\n' (or `avail` bytes),
+/// writes the offsets of up to `cap` commas into `commas`, and returns the number of commas (which
+/// may exceed `cap`). `*lineLength` receives the offset of the '\n' (or `avail`), `*hasQuote` 1 if
+/// a '"' occurs before it (the caller then splits that line with quoting rules).
+size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
+                   size_t *lineLength, int *hasQuote);
+
 /// Name of the code path pm_black76_batch uses on this CPU: "avx512", "avx2" or "scalar".
 const char *pm_kernel_isa(void);
 
