@@ -48,43 +48,69 @@ public struct BatchInput: Sendable {
         var firstLineOf: [Int] = []
         // Every accounts.csv line of a duplicated id gets its own error row (FORMATS.md).
         var duplicates: [Int32: (lines: [Int], rows: [Int])] = [:]
+        // Lines are split and ids turned into Strings in parallel chunks; the id table, duplicates
+        // and shards need file order, so one serial pass follows.
         let cId = accountsFile.column("account_id")!, cHedge = accountsFile.column("spot_hedging")!
-        do { try accountsFile.forEachLine(in: accountsFile.dataStart..<accountsFile.file.bytes.count, firstLine: 1) { line, f in
-            let lineNo = line + 1
-            let (k, inserted) = ids.insert(f[cId].0, f[cId].1)
-            if !inserted {
-                let first = keep[Int(k)]
-                guard first >= 0 else { return }   // the id belongs to another shard
-                duplicates[k, default: ([firstLineOf[Int(k)]], [Int(first)])].lines.append(lineNo)
-                duplicates[k]!.rows.append(input.accountIds.count)
-                input.accountIds.append(input.accountIds[Int(first)])
-                input.spotHedging.append(false)
-                input.accountErrors.append(nil)
-                return
+        let base = accountsFile.file.bytes.baseAddress
+        struct AccountLine { var idOffset: Int; var idLength: Int; var id: String; var hedge: Int8; var line: Int; var hedgeText: String }
+        let ranges = accountsFile.chunks(max(1, threads * 4))
+        var parsed = [(lines: [AccountLine], count: Int)](repeating: ([], 0), count: ranges.count)
+        var fatal = [FieldCountError?](repeating: nil, count: ranges.count)
+        parsed.withUnsafeMutableBufferPointer { out in
+            fatal.withUnsafeMutableBufferPointer { fat in
+                DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
+                    var lines: [AccountLine] = []
+                    lines.reserveCapacity(ranges[c].count / 16)
+                    do {
+                        let n = try accountsFile.forEachLine(in: ranges[c]) { line, f in
+                            let h = f[cHedge]
+                            let hedge: Int8 = h.1 == 4 && memEqual(h.0, trueBytes, 4) ? 1 : (h.1 == 5 && memEqual(h.0, falseBytes, 5) ? 0 : -1)
+                            lines.append(AccountLine(idOffset: f[cId].0 - base!, idLength: f[cId].1, id: fieldText(f[cId]), hedge: hedge,
+                                                     line: line, hedgeText: hedge < 0 ? fieldText(h) : ""))
+                        }
+                        out[c] = (lines, n)
+                    } catch { fat[c] = error as? FieldCountError }
+                }
             }
-            firstLineOf.append(lineNo)
-            if let shard, Int(ByteKeyTable.fnv1a(f[cId].0, f[cId].1) % UInt64(shard.count)) != shard.index {
-                keep.append(-1)
-                return
+        }
+        var chunkFirstLine = 1   // the header
+        for (c, chunk) in parsed.enumerated() {
+            if let e = fatal[c] {
+                throw FieldCountError(file: e.file, line: chunkFirstLine + e.line, count: e.count, expected: e.expected).inputError
             }
-            keep.append(Int32(input.accountIds.count))
-            let id = fieldText(f[cId])
-            input.accountIds.append(id)
-            let h = f[cHedge]
-            if h.1 == 4 && memEqual(h.0, trueBytes, 4) {
-                input.spotHedging.append(true); input.accountErrors.append(nil)
-            } else if h.1 == 5 && memEqual(h.0, falseBytes, 5) {
-                input.spotHedging.append(false); input.accountErrors.append(nil)
-            } else {
-                input.spotHedging.append(false)
-                input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo) (account \(id))",
-                                                      field: "spot_hedging", "expected true or false, got \"\(fieldText(h))\""))
+            for l in chunk.lines {
+                let lineNo = chunkFirstLine + l.line
+                let idBytes = base! + l.idOffset
+                let (k, inserted) = ids.insert(idBytes, l.idLength)
+                if !inserted {
+                    let first = keep[Int(k)]
+                    guard first >= 0 else { continue }   // the id belongs to another shard
+                    duplicates[k, default: ([firstLineOf[Int(k)]], [Int(first)])].lines.append(lineNo)
+                    duplicates[k]!.rows.append(input.accountIds.count)
+                    input.accountIds.append(l.id)
+                    input.spotHedging.append(false)
+                    input.accountErrors.append(nil)
+                    continue
+                }
+                firstLineOf.append(lineNo)
+                if let shard, Int(ByteKeyTable.fnv1a(idBytes, l.idLength) % UInt64(shard.count)) != shard.index {
+                    keep.append(-1)
+                    continue
+                }
+                keep.append(Int32(input.accountIds.count))
+                input.accountIds.append(l.id)
+                input.spotHedging.append(l.hedge == 1)
+                if l.id.isEmpty {
+                    input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo)", field: "account_id", "empty account id"))
+                } else if l.hedge < 0 {
+                    input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo) (account \(l.id))",
+                                                          field: "spot_hedging", "expected true or false, got \"\(l.hedgeText)\""))
+                } else {
+                    input.accountErrors.append(nil)
+                }
             }
-            if id.isEmpty {
-                input.accountErrors[input.accountErrors.count - 1] = InputError(file: accountsFile.name, record: "line \(lineNo)",
-                                                                                field: "account_id", "empty account id")
-            }
-        } } catch let e as FieldCountError { throw e.inputError }
+            chunkFirstLine += chunk.count
+        }
         for (_, d) in duplicates {
             for a in d.rows {
                 input.accountErrors[a] = InputError(file: accountsFile.name, record: "account \(input.accountIds[a])", field: "account_id",
