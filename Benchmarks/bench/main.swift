@@ -65,6 +65,17 @@ do {
     pm_kernel_force_isa(0)
 }
 
+// MARK: Memory bandwidth, the yardstick for the CSV reader's MB/s
+do {
+    let bytes = quick ? 64 << 20 : 512 << 20
+    let src = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+    let dst = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+    memset(src, 1, bytes); memset(dst, 0, bytes)
+    let t = best(3) { memcpy(dst, src, bytes) }
+    report("memory bandwidth (memcpy, 1 thread)", Double(bytes) / t / 1e6, "MB/s", "read + write of \(bytes >> 20) MB")
+    src.deallocate(); dst.deallocate()
+}
+
 // MARK: 2. Risk arrays
 let params = try ParameterSet.load(path: root + "/data/params/pm-params.json")
 let market = try MarketSnapshot.load(path: root + "/data/sample/market.json")
