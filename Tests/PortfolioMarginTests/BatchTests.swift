@@ -257,6 +257,15 @@ struct BatchCommandTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted() == ["margins.csv", "units.csv"])
     }
 
+    /// The output folder and its missing parents are created (the README's main job writes out/sample).
+    @Test func createsNestedOutputFolders() throws {
+        let dir = BatchFiles.tempDir("nested")
+        try BatchFiles.write(RandomAccounts.make(3, seed: 2), to: dir)
+        let out = try CLI.run(["batch", "--input", dir, "--market", "data/sample/market.json", "--out", dir + "/a/b/c"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/a/b/c/margins.csv"))
+    }
+
     @Test func aFatalErrorWritesNothing() throws {
         let dir = BatchFiles.tempDir("cmdfatal")
         try BatchFiles.write(RandomAccounts.make(5, seed: 2), to: dir)

@@ -63,19 +63,18 @@ struct UnitEvaluator {
         for u in book.unitStart[a]..<book.unitStart[a + 1] {
             let slot = Int(book.unitSlot[u])
             // C always; A+C and B+C only when that side has orders (MODEL.md §11.2).
-            let c = finish(book: book, unit: u, portfolio: 0, pnl: pnl + offsets[3 * u])
-            let a = book.pfPresent[3 * u + 1] ? finish(book: book, unit: u, portfolio: 1, pnl: pnl + offsets[3 * u + 1]) : nil
-            let b = book.pfPresent[3 * u + 2] ? finish(book: book, unit: u, portfolio: 2, pnl: pnl + offsets[3 * u + 2]) : nil
-            let g = OrderRule.governing((c.mm, a?.mm ?? -.infinity, b?.mm ?? -.infinity))
-            let o = g == .positions ? c : (g == .buyOrders ? a! : b!)
+            let positions = finish(book: book, unit: u, portfolio: 0, pnl: pnl + offsets[3 * u])
+            let withBuys = book.pfPresent[3 * u + 1] ? finish(book: book, unit: u, portfolio: 1, pnl: pnl + offsets[3 * u + 1]) : nil
+            let withSells = book.pfPresent[3 * u + 2] ? finish(book: book, unit: u, portfolio: 2, pnl: pnl + offsets[3 * u + 2]) : nil
+            let g = OrderRule.governing((positions.mm, withBuys?.mm ?? -.infinity, withSells?.mm ?? -.infinity))
+            let o = g == .positions ? positions : (g == .buyOrders ? withBuys! : withSells!)
             let im = o.mm * priced.coinParams[slot].imFactor
-            result.setUnit(u, outcome: o, im: im, governing: g, portfolioMM: (c.mm, a?.mm, b?.mm))
+            result.setUnit(u, outcome: o, im: im, governing: g, portfolioMM: (positions.mm, withBuys?.mm, withSells?.mm))
             totalMM += o.mm
             totalIM += im
         }
         result.setAccount(a, totals: totals, totalMM: totalMM, totalIM: totalIM, policy: priced.parameters.stages)
     }
-
 
     /// The spot hedge leg of portfolio `p` of unit `u`: its h depends on that portfolio's derivative
     /// delta (MODEL.md §11.3).
@@ -94,12 +93,15 @@ struct UnitEvaluator {
     mutating func evaluate(book: Book, unit u: Int, portfolio p: Int) -> PortfolioOutcome {
         let slot = Int(book.unitSlot[u])
         let pf = 3 * u + p
-        var table = pnl   // a local copy: `finish` mutates self while the table is borrowed
-        defer { pnl = table }
+        // Moved out (not copied) while borrowed: `finish` mutates self.
+        var table: [Double] = []
+        swap(&table, &pnl)
+        defer { swap(&table, &pnl) }
         return table.withUnsafeMutableBufferPointer { out in
             priced.riskArrays.withUnsafeBufferPointer { risk in
                 book.entInstr.withUnsafeBufferPointer { ins in
                     book.entSize.withUnsafeBufferPointer { sz in
+                        // An empty book has no entry arrays; the gather then reads nothing.
                         PnlTables.gather(into: out.baseAddress!, nS: priced.grids[slot].scenarioCount,
                                          block: risk.baseAddress! + priced.blockOffset[slot], rows: priced.row,
                                          instr: ins.baseAddress ?? UnsafePointer(bitPattern: 8)!,

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,10 +14,12 @@ public final class OutputPair: @unchecked Sendable {
     private var fds: [Int32]
     private var done = false
 
-    /// Creates `directory` if needed and opens a temporary file for each of `names`.
+    /// Creates `directory` (and its parents) if needed and opens a temporary file for each of `names`.
     public init(directory: String, names: [String]) throws {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw InputError(file: directory, "cannot create the output folder (\(String(cString: strerror(errno))))")
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw InputError(file: directory, "cannot create the output folder (\(error.localizedDescription))")
         }
         finalPaths = names.map { directory + "/" + $0 }
         tempPaths = names.map { directory + "/.\($0).tmp-\(getpid())" }
