@@ -142,28 +142,10 @@ import Testing
 
     // MARK: Random accounts
 
-    /// SplitMix64: a small, seeded, deterministic generator.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-        mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * unit() }
-        mutating func chance(_ p: Double) -> Bool { unit() < p }
-        mutating func pick<T>(_ xs: [T]) -> T { xs[Int(next() % UInt64(xs.count))] }
-        mutating func int(_ a: Int, _ b: Int) -> Int { a + Int(next() % UInt64(b - a + 1)) }
-    }
-
     /// A random valid account over the sample market's symbols: options of both settle coins,
     /// linear and inverse perpetuals and futures, balances with liabilities, orders on both sides,
     /// zero-size rows and duplicate symbols.
-    static func randomAccount(_ n: Int, _ rng: inout SplitMix64) -> Account {
+    static func randomAccount(_ n: Int, _ rng: inout SplitMix) -> Account {
         let instruments = market.instruments
         let coins = ["BTC", "ETH", "SOL"]
         let chosen = coins.filter { _ in rng.chance(0.55) }
@@ -260,7 +242,7 @@ import Testing
     /// returns the disagreements and what they covered.
     static func randomRun(seed: UInt64, count: Int, market: MarketSnapshot,
                           variants: [(name: String, params: ParameterSet)]) -> ([String], Coverage) {
-        var rng = SplitMix64(seed: seed)
+        var rng = SplitMix(seed: seed)
         let priced = variants.map { PricedMarket(market: market, parameters: $0.params) }
         var problems: [String] = []
         var coverage = Coverage()
