@@ -51,3 +51,17 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
     *hasQuote = quote;
     return n;
 }
+
+size_t pm_count_lines(const uint8_t *p, size_t n) {
+    size_t count = 0, i = 0;
+#if defined(__SSE2__)
+    const __m128i nl = _mm_set1_epi8('\n');
+    for (; i + 16 <= n; i += 16) {
+        const __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        count += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)));
+    }
+#endif
+    for (; i < n; i++) count += p[i] == '\n';
+    if (n > 0 && p[n - 1] != '\n') count++;   // a last line without its newline
+    return count;
+}

@@ -61,6 +61,9 @@ void pm_gather_pnl(double *out, size_t nS, const double *block, const int32_t *r
 size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
                    size_t *lineLength, int *hasQuote);
 
+/// The number of lines in `p[0..<n]`: its '\n' bytes, plus one for a last line without one.
+size_t pm_count_lines(const uint8_t *p, size_t n);
+
 /// Name of the code path pm_black76_batch uses on this CPU: "avx512", "avx2" or "scalar".
 const char *pm_kernel_isa(void);
 

@@ -1,4 +1,5 @@
 import Dispatch
+import CKernels
 
 /// A batch input folder (FORMATS.md), parsed into per-account row lists ready for `BookBuilder`.
 ///
@@ -28,9 +29,6 @@ public struct BatchInput: Sendable {
         var y: [Double] = []        // entry price (NaN none) or limit price
         var side: [Int8] = []       // orders only
 
-        mutating func append(_ other: Rows) {
-            account += other.account; ref += other.ref; x += other.x; y += other.y; side += other.side
-        }
         var count: Int { account.count }
     }
 
@@ -138,9 +136,9 @@ public struct BatchInput: Sendable {
         let keep: [Int32]
     }
 
-    /// One chunk's parsed rows, its problems (with chunk-relative lines) and its line count.
+    /// One chunk's problems (with chunk-relative lines) and its line count. Its rows go straight
+    /// into its slice of the file's arrays (`RowSink`).
     struct Chunk {
-        var rows = Rows()
         var errors: [(account: Int32, line: Int, field: String, message: String)] = []
         var orphans: [(line: Int, id: String)] = []
         var lines = 0
@@ -156,22 +154,40 @@ public struct BatchInput: Sendable {
         }
         let csv = try CSVFile(path: path, required: required)
         let ranges = csv.chunks(max(1, threads * 4))
+        // Lines per chunk bound its rows, so every chunk writes into its own slice of one array
+        // (no per-chunk arrays to concatenate). Slots of lines that give no row are marked −1.
+        let base = csv.file.bytes.baseAddress
+        let lineCounts = ranges.map { pm_count_lines(base! + $0.lowerBound, $0.count) }
+        var slotStart = [0]
+        for c in lineCounts { slotStart.append(slotStart.last! + c) }
+        let total = slotStart.last!
+        var rows = Rows()
+        rows.account = [Int32](repeating: -1, count: total)
+        rows.ref = [Int32](unsafeUninitializedCapacity: total) { _, n in n = total }
+        rows.x = [Double](unsafeUninitializedCapacity: total) { _, n in n = total }
+        rows.y = [Double](unsafeUninitializedCapacity: total) { _, n in n = total }
+        if kind == .orders { rows.side = [Int8](unsafeUninitializedCapacity: total) { _, n in n = total } }
         var chunks = [Chunk](repeating: Chunk(), count: ranges.count)
         var fatal = [FieldCountError?](repeating: nil, count: ranges.count)
-        chunks.withUnsafeMutableBufferPointer { out in
-            fatal.withUnsafeMutableBufferPointer { fat in
-                DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
-                    do { out[c] = try parseChunk(csv, ranges[c], kind: kind, context: context) } catch { fat[c] = error as? FieldCountError }
+        rows.account.withUnsafeMutableBufferPointer { acc in
+        rows.ref.withUnsafeMutableBufferPointer { ref in
+        rows.x.withUnsafeMutableBufferPointer { xs in
+        rows.y.withUnsafeMutableBufferPointer { ys in
+        rows.side.withUnsafeMutableBufferPointer { side in
+            let sink = RowSink(account: acc.baseAddress, ref: ref.baseAddress, x: xs.baseAddress, y: ys.baseAddress, side: side.baseAddress)
+            chunks.withUnsafeMutableBufferPointer { out in
+                fatal.withUnsafeMutableBufferPointer { fat in
+                    DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
+                        do {
+                            out[c] = try parseChunk(csv, ranges[c], kind: kind, context: context, sink: sink,
+                                                    slots: slotStart[c]..<slotStart[c + 1])
+                        } catch { fat[c] = error as? FieldCountError }
+                    }
                 }
             }
-        }
+        } } } } }
         // Line numbers: header is line 1; each chunk starts after the lines of the ones before it.
         var firstLine = 1
-        var rows = Rows()
-        let total = chunks.reduce(0) { $0 + $1.rows.count }
-        rows.account.reserveCapacity(total); rows.ref.reserveCapacity(total)
-        rows.x.reserveCapacity(total); rows.y.reserveCapacity(total)
-        if kind == .orders { rows.side.reserveCapacity(total) }
         for (c, chunk) in chunks.enumerated() {
             if let e = fatal[c] {
                 // The chunk counted lines from its own start; earlier chunks give the offset.
@@ -185,19 +201,24 @@ public struct BatchInput: Sendable {
                 input.orphanRows.append(InputError(file: csv.name, record: "line \(firstLine + o.line)", field: "account_id",
                                                    "account \"\(o.id)\" is not in accounts.csv; row ignored"))
             }
-            rows.append(chunk.rows)
             firstLine += chunk.lines
         }
         return group(rows, accounts: input.accountCount)
     }
 
-    private static func parseChunk(_ csv: CSVFile, _ range: Range<Int>, kind: Kind, context: RowContext) throws -> Chunk {
+    /// Where a chunk writes its rows: the file's arrays, at the chunk's slots.
+    struct RowSink: @unchecked Sendable {
+        let account: UnsafeMutablePointer<Int32>?
+        let ref: UnsafeMutablePointer<Int32>?
+        let x: UnsafeMutablePointer<Double>?
+        let y: UnsafeMutablePointer<Double>?
+        let side: UnsafeMutablePointer<Int8>?
+    }
+
+    private static func parseChunk(_ csv: CSVFile, _ range: Range<Int>, kind: Kind, context: RowContext,
+                                   sink: RowSink, slots: Range<Int>) throws -> Chunk {
         var chunk = Chunk()
-        // Rows are ≥ ~20 bytes: reserving once avoids regrowth copies and page faults.
-        let estimate = range.count / 20 + 16
-        chunk.rows.account.reserveCapacity(estimate); chunk.rows.ref.reserveCapacity(estimate)
-        chunk.rows.x.reserveCapacity(estimate); chunk.rows.y.reserveCapacity(estimate)
-        if kind == .orders { chunk.rows.side.reserveCapacity(estimate) }
+        var slot = slots.lowerBound
         let p = context.priced
         let cAcc = csv.column("account_id")!
         let cRef = csv.column(kind == .balances ? "coin" : "symbol")!
@@ -259,33 +280,45 @@ public struct BatchInput: Sendable {
                 y = pr
                 if let (field, message) = RowRules.order(qty: x, price: y) { fail(field == "qty" ? xName : yName, message); return }
             }
-            chunk.rows.account.append(a)
-            chunk.rows.ref.append(ref)
-            chunk.rows.x.append(x)
-            chunk.rows.y.append(y)
-            if kind == .orders { chunk.rows.side.append(side) }
+            guard slot < slots.upperBound else { return }   // cannot happen: a row per line at most
+            sink.account![slot] = a
+            sink.ref![slot] = ref
+            sink.x![slot] = x
+            sink.y![slot] = y
+            if kind == .orders { sink.side![slot] = side }
+            slot += 1
         }
         return chunk
     }
 
-    /// Groups rows by account, stably (file order kept within an account). Rows that are already
-    /// in account order — the usual layout — are not moved.
+    /// Groups rows by account, stably (file order kept within an account), dropping the slots of
+    /// lines that gave no row (account −1). Rows already in account order with no such slots — the
+    /// usual layout — are not moved.
     private static func group(_ rows: Rows, accounts n: Int) -> Rows {
         var counts = [Int](repeating: 0, count: n + 1)
-        var sorted = true
+        var inPlace = true
         var last: Int32 = -1
         for a in rows.account {
+            if a < 0 { inPlace = false; continue }
             counts[Int(a) + 1] += 1
-            if a < last { sorted = false }
+            if a < last { inPlace = false }
             last = a
         }
         for a in 0..<n { counts[a + 1] += counts[a] }
-        var out = rows
+        if inPlace {
+            var out = rows
+            out.start = counts
+            return out
+        }
+        let kept = counts[n]
+        var out = Rows()
         out.start = counts
-        if sorted { return out }
-        var next = Array(counts[0..<n])
+        out.account = [Int32](repeating: 0, count: kept); out.ref = out.account
+        out.x = [Double](repeating: 0, count: kept); out.y = out.x
         let hasSide = !rows.side.isEmpty
-        for r in 0..<rows.count {
+        if hasSide { out.side = [Int8](repeating: 0, count: kept) }
+        var next = Array(counts[0..<n])
+        for r in 0..<rows.count where rows.account[r] >= 0 {
             let a = Int(rows.account[r])
             let d = next[a]
             next[a] += 1
