@@ -133,6 +133,39 @@ struct BatchTests {
         #expect(unitRow == units.count)
     }
 
+    /// The same on the generator's mix: every archetype (market makers with hundreds of legs,
+    /// basis traders with liabilities, distressed accounts in every stage, ...), 1e-9 relative.
+    @Test func batchEqualsOneAccountMarginOnEveryArchetype() throws {
+        let n = 1500
+        let gen = try SyntheticAccounts(market: TestSupport.sampleMarket, seed: 7)
+        let files = try GenerateTests.generate(n, seed: 7)
+        let dir = BatchFiles.tempDir("archetypes")
+        for (f, bytes) in files { try Data(bytes).write(to: URL(fileURLWithPath: dir + "/" + f.fileName)) }
+        let accounts = GenerateTests.accounts(files)
+        let (margins, units, summary) = try runBatch(dir, blockSize: 97)
+        #expect(summary.errors == 0 && margins.count == n)
+        var seen = Set<Int>()
+        var unitRow = 0
+        for (k, account) in accounts.enumerated() {
+            seen.insert(gen.archetype(of: k).rawValue)
+            let one = try MarginEngine.margin(account, priced: priced).get()
+            let row = margins[k]
+            for (col, v) in [("total_mm", one.totalMM), ("total_im", one.totalIM), ("margin_balance", one.marginBalance),
+                             ("order_loss", one.orderLoss), ("mm_rate", one.mmRate), ("im_rate", one.imRate)] {
+                let got = row[col] == "inf" ? Double.infinity : Double(row[col]!)!
+                #expect(got == v || TestSupport.close(got, v), "\(account.id) \(col)")
+            }
+            #expect(row["stage"] == one.stage.rawValue)
+            for u in one.units {
+                let r = units[unitRow]
+                unitRow += 1
+                #expect(r["base_coin"] == u.baseCoin && TestSupport.close(Double(r["mm"]!)!, u.mm), "\(account.id) \(u.baseCoin)")
+                #expect(r["governing_portfolio"] == u.governingPortfolio.name)
+            }
+        }
+        #expect(seen.count == SyntheticAccounts.Archetype.allCases.count, "archetypes covered: \(seen.sorted())")
+    }
+
     /// The BLAS (dense) and gather (sparse) aggregations give the same numbers.
     @Test func blasAndSparseAgree() throws {
         let accounts = RandomAccounts.make(300, seed: 9)

@@ -83,3 +83,29 @@ struct ScenarioGridTests {
         #expect(abs(inv[0] - -0.1) < 1e-15 && abs(inv[32] - 0.1) < 1e-15)
     }
 }
+
+/// Max loss (MODEL.md §4): the SIMD reduction against a plain scan, ties included.
+struct MaxLossTests {
+    func plain(_ v: [Double]) -> (Double, Int) {
+        var best = v[0], at = 0
+        for (k, x) in v.enumerated() where x < best { best = x; at = k }
+        return (max(0, -best), at)
+    }
+
+    @Test func simdReductionFindsTheFirstMinimum() {
+        var rng = SplitMix(seed: 17)
+        for count in [3, 4, 5, 7, 8, 9, 21, 33, 45] {
+            for _ in 0..<300 {
+                // Few distinct values, so ties are common.
+                let v = (0..<count).map { _ in Double(Int(rng.next() % 5)) - 2 }
+                let got = v.withUnsafeBufferPointer { MaxLoss.worst($0.baseAddress!, count: count) }
+                let want = plain(v)
+                #expect(got.maxLoss == want.0 && got.scenario == want.1, "\(v)")
+            }
+        }
+        // All gains: the loss is 0 and the first scenario is still reported.
+        let gains = [3.0, 1, 2, 1]
+        let r = gains.withUnsafeBufferPointer { MaxLoss.worst($0.baseAddress!, count: 4) }
+        #expect(r.maxLoss == 0 && r.scenario == 1)
+    }
+}
