@@ -20,15 +20,15 @@ struct PM: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let exit as ExitCode {
-            Foundation_exit(exit.rawValue)
+            terminate(exit.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
-                Foundation_exit(0)
+                terminate(0)
             }
             Stderr.line(fullMessage(for: error).split(separator: "\n").joined(separator: " — "))
-            Foundation_exit(1)
+            terminate(1)
         }
     }
 }
@@ -36,7 +36,8 @@ struct PM: ParsableCommand {
 /// Exit status 3: outputs complete, some accounts carry an error (FORMATS.md).
 let partialFailure = ExitCode(3)
 
-func Foundation_exit(_ code: Int32) -> Never { exit(code) }
+/// `exit(3)` under another name: inside a `ParsableCommand`, `exit` means the parser's `exit(withError:)`.
+func terminate(_ code: Int32) -> Never { exit(code) }
 
 /// Writes to standard error, one line per message.
 enum Stderr {
