@@ -70,24 +70,40 @@ public struct BookResult: Sendable {
     public func result(of a: Int) -> Result<MarginResult, AccountError> {
         if let e = book.accountErrors[a] { return .failure(AccountError(accountId: book.accountIds[a], error: e)) }
         let p = book.priced
-        var evaluator = UnitEvaluator(priced: p)
         var units: [UnitResult] = []
         for u in book.unitStart[a]..<book.unitStart[a + 1] {
             let slot = Int(book.unitSlot[u])
             let grid = p.grids[slot]
+            let nS = grid.scenarioCount
             let g = unitGoverning[u]
-            _ = evaluator.evaluate(book: book, unit: u, portfolio: g.rawValue)
-            let table = evaluator.pnl[0..<grid.scenarioCount]
-            let rows = stride(from: 0, to: grid.scenarioCount, by: 3).map { Array(table[$0..<$0 + 3]) }
+            let pf = 3 * u + g.rawValue
+            // The governing portfolio's table: its holdings' risk arrays plus the spot leg (the
+            // figures themselves are already in the result; this only rebuilds the breakdown).
+            var table = [Double](repeating: 0, count: nS)
             var positions: [PositionScenarios] = []
-            for e in book.pfStart[3 * u + g.rawValue]..<book.pfStart[3 * u + g.rawValue + 1] {
-                let i = Int(book.entInstr[e])
-                let risk = p.riskArray(of: i)
-                let q = book.entSize[e]
-                positions.append(PositionScenarios(
-                    symbol: p.market.instruments[i].symbol, size: q,
-                    pnl: stride(from: 0, to: risk.count, by: 3).map { [q * risk[$0], q * risk[$0 + 1], q * risk[$0 + 2]] }))
+            p.riskArrays.withUnsafeBufferPointer { risk in
+                let block = risk.baseAddress! + p.blockOffset[slot]
+                book.entInstr.withUnsafeBufferPointer { ins in
+                    book.entSize.withUnsafeBufferPointer { sz in
+                        table.withUnsafeMutableBufferPointer { t in
+                            // An empty book has no entry arrays; the gather then reads nothing.
+                            PnlTables.gather(into: t.baseAddress!, nS: nS, block: block, rows: p.row,
+                                             instr: ins.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                             size: sz.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                             from: book.pfStart[pf], to: book.pfStart[pf + 1])
+                            SpotHedge.addLegPnl(unitHedge[u], index: p.coinIndex[slot], moves: grid.priceMoves, into: t.baseAddress!)
+                        }
+                    }
+                }
+                for e in book.pfStart[pf]..<book.pfStart[pf + 1] {
+                    let i = Int(book.entInstr[e])
+                    let q = book.entSize[e]
+                    let r = block + Int(p.row[i]) * nS
+                    positions.append(PositionScenarios(symbol: p.market.instruments[i].symbol, size: q,
+                                                       scenarioPnl: (0..<nS).map { q * r[$0] }))
+                }
             }
+            let rows = stride(from: 0, to: nS, by: 3).map { Array(table[$0..<$0 + 3]) }
             let worst = Int(unitWorst[u])
             var spotPnl = [Double](repeating: 0, count: grid.priceMoves.count)
             for k in 0..<grid.priceMoves.count {
@@ -99,7 +115,7 @@ public struct BookResult: Sendable {
             units.append(UnitResult(
                 baseCoin: p.baseCoins[slot], priceMoves: grid.priceMoves, pnl: rows, maxLoss: unitMaxLoss[u],
                 maxLossPriceMove: grid.priceMoves[worst / 3], maxLossIvShock: IvShock(rawValue: worst % 3)!,
-                maxLossIvShockList: MaxLoss.worstShockPerMove(Array(table)), contingency: unitContingency[u],
+                maxLossIvShockList: MaxLoss.worstShockPerMove(table), contingency: unitContingency[u],
                 hedgeSpotSize: unitHedge[u], spotHedgePnl: spotPnl, mm: unitMM[u], im: unitIM[u],
                 governingPortfolio: g, portfolioMM: [optionalMM(0), optionalMM(1), optionalMM(2)], positions: positions))
         }
@@ -152,5 +168,14 @@ public struct UnitResult: Equatable, Sendable {
 public struct PositionScenarios: Equatable, Sendable {
     public var symbol: String
     public var size: Double
-    public var pnl: [[Double]]
+    /// The P&L in grid order (move by move, up / unchanged / down), flat: one allocation per
+    /// position, since a what-if builds hundreds of these.
+    public var scenarioPnl: [Double]
+
+    public init(symbol: String, size: Double, scenarioPnl: [Double]) {
+        self.symbol = symbol; self.size = size; self.scenarioPnl = scenarioPnl
+    }
+
+    /// USD P&L per price move: [up, unchanged, down].
+    public var pnl: [[Double]] { stride(from: 0, to: scenarioPnl.count, by: 3).map { Array(scenarioPnl[$0..<$0 + 3]) } }
 }

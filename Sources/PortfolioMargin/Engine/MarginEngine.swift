@@ -45,12 +45,10 @@ struct PortfolioOutcome {
 /// Per-worker scratch and the per-unit evaluation. Allocates only at creation.
 struct UnitEvaluator {
     let priced: PricedMarket
-    var pnl: [Double]
     var contingency: ContingencyCalculator
 
     init(priced: PricedMarket) {
         self.priced = priced
-        pnl = [Double](repeating: 0, count: max(3, priced.grids.map(\.scenarioCount).max() ?? 3))
         contingency = ContingencyCalculator(priced: priced)
     }
 
@@ -86,32 +84,6 @@ struct UnitEvaluator {
             d += book.entSize[e] * priced.delta[Int(book.entInstr[e])]
         }
         return SpotHedge.legSize(balance: b, derivativeDelta: d)
-    }
-
-    /// Evaluates one portfolio on its own (the detail path): gathers its P&L into `pnl`, then
-    /// `finish`. Leaves the full table (spot leg included) in `pnl`.
-    mutating func evaluate(book: Book, unit u: Int, portfolio p: Int) -> PortfolioOutcome {
-        let slot = Int(book.unitSlot[u])
-        let pf = 3 * u + p
-        // Moved out (not copied) while borrowed: `finish` mutates self.
-        var table: [Double] = []
-        swap(&table, &pnl)
-        defer { swap(&table, &pnl) }
-        return table.withUnsafeMutableBufferPointer { out in
-            priced.riskArrays.withUnsafeBufferPointer { risk in
-                book.entInstr.withUnsafeBufferPointer { ins in
-                    book.entSize.withUnsafeBufferPointer { sz in
-                        // An empty book has no entry arrays; the gather then reads nothing.
-                        PnlTables.gather(into: out.baseAddress!, nS: priced.grids[slot].scenarioCount,
-                                         block: risk.baseAddress! + priced.blockOffset[slot], rows: priced.row,
-                                         instr: ins.baseAddress ?? UnsafePointer(bitPattern: 8)!,
-                                         size: sz.baseAddress ?? UnsafePointer(bitPattern: 8)!,
-                                         from: book.pfStart[pf], to: book.pfStart[pf + 1])
-                    }
-                }
-            }
-            return finish(book: book, unit: u, portfolio: p, pnl: out.baseAddress!)
-        }
     }
 
     /// Completes one portfolio from its positions' P&L table `pnl` (updated in place): spot leg,
