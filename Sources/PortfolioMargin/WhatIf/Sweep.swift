@@ -234,28 +234,39 @@ extension BatchRunner {
         return out.map { $0! }
     }
 
-    /// MM, IM and stage of every account of `input` under `priced`, blocks over `threads` workers.
+    /// MM, IM and stage of every account of `input` under `priced`, blocks over `threads` workers;
+    /// each block's book is built, margined and dropped (nothing is kept between blocks).
     public static func accountFigures(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,
                                       blockSize: Int = defaultBlockSize, options: EngineOptions = EngineOptions()) -> AccountFigures {
-        accountFigures(books(input, priced: priced, threads: threads, blockSize: blockSize), priced: priced,
-                       accounts: input.accountCount, threads: threads, options: options)
+        let n = input.accountCount
+        let blocks = (n + blockSize - 1) / blockSize
+        return figures(accounts: n, blocks: blocks, first: { $0 * blockSize }, threads: threads, options: options) { b in
+            input.book(accounts: (b * blockSize)..<min(n, (b + 1) * blockSize), priced: priced)
+        }
     }
 
     /// MM, IM and stage of every account of consecutive `books` (one per block), repriced under `priced`.
     public static func accountFigures(_ books: [Book], priced: PricedMarket, accounts n: Int, threads: Int = 2,
                                       options: EngineOptions = EngineOptions()) -> AccountFigures {
-        var f = AccountFigures(mm: [Double](repeating: .nan, count: n), im: [Double](repeating: .nan, count: n),
-                               stage: [Stage?](repeating: nil, count: n))
         var first = [0]
         for b in books { first.append(first.last! + b.accountCount) }
+        return figures(accounts: n, blocks: books.count, first: { first[$0] }, threads: threads, options: options) { b in
+            books[b].priced === priced ? books[b] : books[b].repriced(priced)
+        }
+    }
+
+    /// Margins the book of every block (`book(b)`, whose accounts start at `first(b)`) on `threads` workers.
+    private static func figures(accounts n: Int, blocks: Int, first: (Int) -> Int, threads: Int, options: EngineOptions,
+                                book: (Int) -> Book) -> AccountFigures {
+        var f = AccountFigures(mm: [Double](repeating: .nan, count: n), im: [Double](repeating: .nan, count: n),
+                               stage: [Stage?](repeating: nil, count: n))
         f.mm.withUnsafeMutableBufferPointer { mm in
             f.im.withUnsafeMutableBufferPointer { im in
                 f.stage.withUnsafeMutableBufferPointer { st in
-                    parallelBlocks(books.count, threads: threads) { b in
-                        let book = books[b].priced === priced ? books[b] : books[b].repriced(priced)
-                        let r = MarginEngine.run(book, options: options)
-                        for k in 0..<book.accountCount {
-                            let a = first[b] + k
+                    parallelBlocks(blocks, threads: threads) { b in
+                        let r = MarginEngine.run(book(b), options: options)
+                        for k in 0..<r.accountCount {
+                            let a = first(b) + k
                             mm[a] = r.totalMM[k]; im[a] = r.totalIM[k]; st[a] = r.stage[k]
                         }
                     }
