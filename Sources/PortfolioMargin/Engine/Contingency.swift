@@ -43,59 +43,69 @@ struct ContingencyCalculator {
                           count: Int, hedge: Double) -> Contingencies {
         let params = p.coinParams[slot]
         let index = p.coinIndex[slot]
-        let dteOf = p.bucketDTE[slot]
         var c = Contingencies()
         var settle0 = 0.0, settle1 = 0.0, settle2 = 0.0
         var futuresAbsDelta = 0.0
-        // Spot leg sits in the DTE-0 bucket at full size (MODEL.md §11.4).
-        deltaBucket[0] += hedge
-        bucketTouched.append(0)
-
-        for e in 0..<count {
-            let i = Int(instr[e])
-            let q = size[e]
-            let d = q * p.delta[i]
-            let m = Int(p.maturityBucket[i])
-            if deltaBucket[m] == 0 && vegaBucket[m] == 0 { bucketTouched.append(Int32(m)) }
-            deltaBucket[m] += d
-            switch p.settleBucket[i] {
-            case 0: settle0 += d
-            case 1: settle1 += d
-            default: settle2 += d
-            }
-            if p.kindCode[i] == 0 {
-                let g = Int(p.strikeGroup[i])
-                if groupSum[g] == 0 { groupTouched.append(Int32(g)) }
-                groupSum[g] += q
-                vegaBucket[m] += q * p.coinVega[i]
-            } else {
-                futuresAbsDelta += abs(d)
-            }
-        }
-
-        // A. Short option: Σ_groups max(0, −Σ size) · factor · index.
         var netShort = 0.0
-        for g in groupTouched {
-            netShort += max(0, -groupSum[Int(g)])
-            groupSum[Int(g)] = 0
-        }
-        groupTouched.removeAll(keepingCapacity: true)
-        c.optionContingency = netShort * params.shortOptionFactor * index
-
-        // B and D1: long/short totals and their weighted DTEs over the touched buckets.
         var vL = 0.0, vS = 0.0, vLT = 0.0, vST = 0.0
         var dL = 0.0, dS = 0.0, dLT = 0.0, dST = 0.0
-        for b32 in bucketTouched {
-            let b = Int(b32)
-            let v = vegaBucket[b], d = deltaBucket[b]
-            // A bucket can be listed twice when its sums passed through zero; count it once.
-            vegaBucket[b] = 0
-            deltaBucket[b] = 0
-            let t = dteOf[b]
-            if v > 0 { vL += v; vLT += v * t } else if v < 0 { vS -= v; vST -= v * t }
-            if d > 0 { dL += d; dLT += d * t } else if d < 0 { dS -= d; dST -= d * t }
-        }
+        var w = 0.0, wb = 0.0
+        p.contingencyInfo.withUnsafeBufferPointer { info in
+        p.bucketDTE[slot].withUnsafeBufferPointer { dteOf in
+        groupSum.withUnsafeMutableBufferPointer { groupSum in
+        vegaBucket.withUnsafeMutableBufferPointer { vegaBucket in
+        deltaBucket.withUnsafeMutableBufferPointer { deltaBucket in
+            // Spot leg sits in the DTE-0 bucket at full size (MODEL.md §11.4).
+            deltaBucket[0] += hedge
+            bucketTouched.append(0)
+            for e in 0..<count {
+                let x = info[Int(instr[e])]
+                let q = size[e]
+                let d = q * x.delta
+                let m = Int(x.maturityBucket)
+                if deltaBucket[m] == 0 && vegaBucket[m] == 0 { bucketTouched.append(Int32(m)) }
+                deltaBucket[m] += d
+                switch x.settleBucket {
+                case 0: settle0 += d
+                case 1: settle1 += d
+                default: settle2 += d
+                }
+                if x.isOption {
+                    let g = Int(x.strikeGroup)
+                    if groupSum[g] == 0 { groupTouched.append(Int32(g)) }
+                    groupSum[g] += q
+                    vegaBucket[m] += q * x.coinVega
+                } else {
+                    futuresAbsDelta += abs(d)
+                    // D2's basis is over the perpetuals and futures whose net size is opposite to h.
+                    if hedge != 0, q != 0, (q > 0) != (hedge > 0) {
+                        let weight = abs(d)
+                        w += weight
+                        wb += weight * (x.mark / index - 1)
+                    }
+                }
+            }
+            // A. Short option: Σ_groups max(0, −Σ size) · factor · index.
+            for g in groupTouched {
+                netShort += max(0, -groupSum[Int(g)])
+                groupSum[Int(g)] = 0
+            }
+            // B and D1: long/short totals and their weighted DTEs over the touched buckets.
+            for b32 in bucketTouched {
+                let b = Int(b32)
+                let v = vegaBucket[b], d = deltaBucket[b]
+                // A bucket can be listed twice when its sums passed through zero; count it once.
+                vegaBucket[b] = 0
+                deltaBucket[b] = 0
+                let t = dteOf[b]
+                if v > 0 { vL += v; vLT += v * t } else if v < 0 { vS -= v; vST -= v * t }
+                if d > 0 { dL += d; dLT += d * t } else if d < 0 { dS -= d; dST -= d * t }
+            }
+        } } } } }
+        groupTouched.removeAll(keepingCapacity: true)
         bucketTouched.removeAll(keepingCapacity: true)
+
+        c.optionContingency = netShort * params.shortOptionFactor * index
         if vL > 0 && vS > 0 {
             c.optionVegaContingency = abs(vLT / vL - vST / vS) * min(vL, vS) * params.vegaSpreadFactor * index
         }
@@ -103,27 +113,15 @@ struct ContingencyCalculator {
         if dL > 0 && dS > 0 {
             deltaSpread = abs(dLT / dL - dST / dS) * min(dL, dS) * index * params.deltaSpreadFactor
         }
-
         // C. Settlement spread: (Σ|δ_b| − |Σδ_b|) / 2 · factor · index.
         let spread = (abs(settle0) + abs(settle1) + abs(settle2) - abs(settle0 + settle1 + settle2)) / 2
         c.usdtUsdcContingency = spread * params.stablecoinSpreadFactor * index
-
-        // D2. Basis of the perpetuals and futures whose net size is opposite to the hedge leg.
+        // D2. Spot–derivative basis (only with a hedge leg); no such instruments → basis 0.
         if hedge != 0 {
-            var w = 0.0, wb = 0.0
-            for e in 0..<count {
-                let i = Int(instr[e])
-                let q = size[e]
-                guard p.kindCode[i] != 0, (q > 0) != (hedge > 0), q != 0 else { continue }
-                let weight = abs(q * p.delta[i])
-                w += weight
-                wb += weight * (p.mark[i] / index - 1)
-            }
             let basis = w > 0 ? wb / w : 0
             deltaSpread += abs(hedge) * index * params.basisFactor * max(0, abs(basis) - params.basisThreshold)
         }
         c.futureDeltaContingency = deltaSpread
-
         // E. Perpetual and futures: Σ|δ_i| · factor · index.
         c.futureContingency = futuresAbsDelta * params.futuresRiskFactor * index
         return c

@@ -63,6 +63,19 @@ public final class PricedMarket: @unchecked Sendable {
     /// Time to expiry in days (0 for perpetuals).
     let dte: [Double]
 
+    /// What the contingencies read per holding, packed in one record (one cache line per lookup
+    /// in the engine's hottest per-holding loop).
+    struct ContingencyInfo {
+        var delta: Double
+        var coinVega: Double
+        var mark: Double
+        var strikeGroup: Int32
+        var maturityBucket: Int32
+        var isOption: Bool
+        var settleBucket: UInt8
+    }
+    let contingencyInfo: [ContingencyInfo]
+
     /// Symbols (instrument index) and coins (coin id) looked up from bytes by the CSV reader.
     let symbolTable: ByteKeyTable
     let coinTable: ByteKeyTable
@@ -173,6 +186,10 @@ public final class PricedMarket: @unchecked Sendable {
         self.settleIndex = settleIndex; self.dte = dte; self.bucketDTE = bucketDTE
         self.strikeGroupCount = groupByKey.map { $0.count }
         self.blockOffset = offsets; self.blockRows = rowsPerSlot; self.riskArrays = risk
+        contingencyInfo = (0..<n).map { i in
+            ContingencyInfo(delta: delta[i], coinVega: coinVega[i], mark: mark[i], strikeGroup: strikeGroup[i],
+                            maturityBucket: maturityBucket[i], isOption: kindCode[i] == 0, settleBucket: settleBucket[i])
+        }
         var symbols = ByteKeyTable(capacity: n)
         for inst in instruments { symbols.insert(inst.symbol) }
         symbolTable = symbols
