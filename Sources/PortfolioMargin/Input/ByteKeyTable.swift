@@ -6,15 +6,21 @@ struct ByteKeyTable: @unchecked Sendable {
     private var keyStart: [Int] = []
     private var keyLength: [Int32] = []
     private var hashes: [UInt64] = []
-    private var slots: [Int32]
+    /// 0 = empty; else the upper 32 bits of the key's hash (a tag) and its index + 1. A probe
+    /// compares tags inside the slot array, so a missing key costs one cache miss, not five.
+    private var slots: [UInt64]
     private var mask: Int
 
     init(capacity: Int) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = [Int32](repeating: -1, count: size)
+        slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
         storage.reserveCapacity(capacity * 12)
+    }
+
+    @inline(__always) private static func slotValue(_ idx: Int32, hash: UInt64) -> UInt64 {
+        (hash & 0xFFFF_FFFF_0000_0000) | UInt64(UInt32(idx) &+ 1)
     }
 
     var count: Int { keyStart.count }
@@ -61,16 +67,25 @@ struct ByteKeyTable: @unchecked Sendable {
 
     @inline(__always)
     func find(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64) -> Int32 {
+        probe(p, n, hash: hash).index
+    }
+
+    /// The key's index (or −1) and, when absent, the empty slot where it would go.
+    @inline(__always)
+    private func probe(_ p: UnsafePointer<UInt8>, _ n: Int, hash: UInt64) -> (index: Int32, slot: Int) {
         var s = Int(truncatingIfNeeded: hash) & mask
-        return storage.withUnsafeBufferPointer { st in
-            slots.withUnsafeBufferPointer { slots in
+        let tag = hash & 0xFFFF_FFFF_0000_0000
+        return slots.withUnsafeBufferPointer { slots in
             while true {
-                let k = slots[s]
-                if k < 0 { return -1 }
-                let ki = Int(k)
-                if hashes[ki] == hash && Int(keyLength[ki]) == n && memEqual(st.baseAddress! + keyStart[ki], p, n) { return k }
+                let v = slots[s]
+                if v == 0 { return (-1, s) }
+                if v & 0xFFFF_FFFF_0000_0000 == tag {
+                    let k = Int(v & 0xFFFF_FFFF) - 1
+                    if Int(keyLength[k]) == n && storage.withUnsafeBufferPointer({ memEqual($0.baseAddress! + keyStart[k], p, n) }) {
+                        return (Int32(k), s)
+                    }
+                }
                 s = (s &+ 1) & mask
-            }
             }
         }
     }
@@ -86,15 +101,18 @@ struct ByteKeyTable: @unchecked Sendable {
     @discardableResult
     mutating func insert(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Int32, Bool) {
         let h = Self.wordHash(p, n)
-        let existing = find(p, n, hash: h)
+        var (existing, slot) = probe(p, n, hash: h)
         if existing >= 0 { return (existing, false) }
-        if (keyStart.count + 1) * 2 > slots.count { grow() }
+        if (keyStart.count + 1) * 2 > slots.count {
+            grow()
+            slot = probe(p, n, hash: h).slot
+        }
         let idx = Int32(keyStart.count)
         keyStart.append(storage.count)
         keyLength.append(Int32(n))
         hashes.append(h)
         storage.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
-        place(idx, hash: h)
+        slots[slot] = Self.slotValue(idx, hash: h)
         return (idx, true)
     }
 
@@ -109,16 +127,14 @@ struct ByteKeyTable: @unchecked Sendable {
         return s.withUTF8 { find($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
     }
 
-    private mutating func place(_ idx: Int32, hash: UInt64) {
-        var s = Int(truncatingIfNeeded: hash) & mask
-        while slots[s] >= 0 { s = (s + 1) & mask }
-        slots[s] = idx
-    }
-
     private mutating func grow() {
-        slots = [Int32](repeating: -1, count: slots.count * 2)
+        slots = [UInt64](repeating: 0, count: slots.count * 2)
         mask = slots.count - 1
-        for i in 0..<keyStart.count { place(Int32(i), hash: hashes[i]) }
+        for i in 0..<keyStart.count {
+            var s = Int(truncatingIfNeeded: hashes[i]) & mask
+            while slots[s] != 0 { s = (s &+ 1) & mask }
+            slots[s] = Self.slotValue(Int32(i), hash: hashes[i])
+        }
     }
 }
 
