@@ -58,26 +58,17 @@ struct SweepCommand: ParsableCommand {
         } catch { throw Fatal(error) }
         progress.finish()
 
-        var sweep = "combination," + settings.map { $0.name + "," }.joined() + "total_im,total_mm,healthy,im_breach,auto_repay,liquidation,errors\n"
-        var topCSV = "combination,rank,account_id,mm_base,mm,mm_change\n"
-        for c in results {
-            sweep += "\(c.index)," + c.values.map { "\(number($0))," }.joined()
-                + "\(number(c.totalIM)),\(number(c.totalMM)),\(c.stages.map(String.init).joined(separator: ",")),\(c.errors)\n"
-            for (rank, t) in c.top.enumerated() {
-                topCSV += "\(c.index),\(rank + 1),\(csvField(batch.accountIds[t.account])),\(number(t.mmBase)),\(number(t.mm)),\(number(t.mm - t.mmBase))\n"
-            }
-        }
         do {
             let files = try OutputPair(directory: out, names: ["sweep.csv", "top.csv"])
-            try files.write(0, Array(sweep.utf8))
-            try files.write(1, Array(topCSV.utf8))
+            try files.write(0, SweepOutput.sweepCSV(results, settings: settings))
+            try files.write(1, SweepOutput.topCSV(results, accountIds: batch.accountIds))
             try files.commit()
         } catch { throw Fatal(error) }
 
         // The readable table.
         let head = ["#"] + settings.map(\.name) + ["total IM", "total MM", "healthy", "imBreach", "autoRepay", "liquidation", "errors"]
         let rows = results.map { c in
-            ["\(c.index)"] + c.values.map { number($0) } + [money(c.totalIM), money(c.totalMM)] + c.stages.map(String.init) + ["\(c.errors)"]
+            ["\(c.index)"] + c.values.map { "\($0)" } + [money(c.totalIM), money(c.totalMM)] + c.stages.map(String.init) + ["\(c.errors)"]
         }
         let widths = head.indices.map { k in ([head[k]] + rows.map { $0[k] }).map(\.count).max()! + 2 }
         for line in [head] + rows {
@@ -89,9 +80,5 @@ struct SweepCommand: ParsableCommand {
         Stderr.line("pm sweep: \(batch.accountCount) accounts × \(results.count) combinations in \(String(format: "%.2f", Date().timeIntervalSince(start))) s → \(out)")
     }
 
-    private func number(_ v: Double) -> String { v.isFinite ? v.description : (v > 0 ? "inf" : "nan") }
     private func money(_ v: Double) -> String { String(format: "%.2f", v) }
-    private func csvField(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-    }
 }

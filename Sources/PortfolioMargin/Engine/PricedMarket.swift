@@ -47,31 +47,26 @@ public final class PricedMarket: @unchecked Sendable {
     let kindCode: [UInt8]
     let isInverse: [Bool]
     let isCall: [Bool]
-    /// Settlement bucket for the USDT–USDC–USD spread: 0 USDT, 1 USDC, 2 inverse (USD).
-    let settleBucket: [UInt8]
-    /// Maturity bucket (index into `bucketDTE[slot]`): 0 for perpetuals, an expiry's bucket otherwise.
-    let maturityBucket: [Int32]
-    /// Option (expiry, strike) group, −1 for non-options.
-    let strikeGroup: [Int32]
     /// Delta per unit of size, in coins: N(d1) / N(d1)−1, ±1 linear, 1/mark per inverse contract.
     public let delta: [Double]
-    /// Black-76 vega per unit divided by the option's forward (coin vega per 1.00 vol); 0 otherwise.
-    let coinVega: [Double]
     /// Mark price (settle units) and the settle coin's USD index (1 for inverse instruments).
     let mark: [Double]
     let settleIndex: [Double]
-    /// Time to expiry in days (0 for perpetuals).
-    let dte: [Double]
 
     /// What the contingencies read per holding, packed in one record (one cache line per lookup
     /// in the engine's hottest per-holding loop).
     struct ContingencyInfo {
+        /// Delta per unit of size, coins (as `delta`).
         var delta: Double
+        /// Black-76 vega per unit divided by the option's forward (coin vega per 1.00 vol); 0 otherwise.
         var coinVega: Double
         var mark: Double
+        /// Option (expiry, strike) group, −1 for non-options.
         var strikeGroup: Int32
+        /// Maturity bucket (index into `bucketDTE[slot]`): 0 for perpetuals, an expiry's bucket otherwise.
         var maturityBucket: Int32
         var isOption: Bool
+        /// Settlement bucket for the USDT–USDC–USD spread: 0 USDT, 1 USDC, 2 inverse (USD).
         var settleBucket: UInt8
     }
     let contingencyInfo: [ContingencyInfo]
@@ -118,7 +113,6 @@ public final class PricedMarket: @unchecked Sendable {
         var coinVega = [Double](repeating: 0, count: n)
         var mark = [Double](repeating: 0, count: n)
         var settleIndex = [Double](repeating: 1, count: n)
-        var dte = [Double](repeating: 0, count: n)
 
         var bucketByExpiry = [[Double: Int32]](repeating: [:], count: coins.count)
         var bucketDTE = [[Double]](repeating: [0], count: coins.count)
@@ -141,7 +135,6 @@ public final class PricedMarket: @unchecked Sendable {
             settleIndex[i] = inst.isInverse ? 1 : market.index(of: inst.settleCoin)!
             if let e = inst.expiry {
                 let secs = e - market.time
-                dte[i] = secs / 86400
                 if let b = bucketByExpiry[slot][e] { maturityBucket[i] = b } else {
                     let b = Int32(bucketDTE[slot].count)
                     bucketByExpiry[slot][e] = b
@@ -181,9 +174,9 @@ public final class PricedMarket: @unchecked Sendable {
         }
 
         self.problem = problem; self.coinSlot = coinSlot; self.row = row; self.kindCode = kindCode
-        self.isInverse = isInverse; self.isCall = isCall; self.settleBucket = settleBucket; self.maturityBucket = maturityBucket
-        self.strikeGroup = strikeGroup; self.delta = delta; self.coinVega = coinVega; self.mark = mark
-        self.settleIndex = settleIndex; self.dte = dte; self.bucketDTE = bucketDTE
+        self.isInverse = isInverse; self.isCall = isCall
+        self.delta = delta; self.mark = mark
+        self.settleIndex = settleIndex; self.bucketDTE = bucketDTE
         self.strikeGroupCount = groupByKey.map { $0.count }
         self.blockOffset = offsets; self.blockRows = rowsPerSlot; self.riskArrays = risk
         contingencyInfo = (0..<n).map { i in

@@ -1,0 +1,110 @@
+import Dispatch
+
+/// Per-account MM, IM and stage of a whole input (no CSV text): what sweeps compare.
+public struct AccountFigures: Sendable {
+    public var mm: [Double]
+    public var im: [Double]
+    public var stage: [Stage?]
+
+    func summarize(into c: inout SweepCombination) {
+        for a in 0..<mm.count {
+            guard let s = stage[a] else { c.errors += 1; continue }
+            c.totalMM += mm[a]
+            c.totalIM += im[a]
+            c.stages[Stage.allCases.firstIndex(of: s)!] += 1
+        }
+    }
+
+    /// The `count` accounts with the largest MM increase over `base` (errors excluded), largest
+    /// first; ties by input order.
+    func largestIncreases(over base: AccountFigures, count: Int) -> [(account: Int, mmBase: Double, mm: Double)] {
+        guard count > 0 else { return [] }
+        var best: [(Int, Double)] = []   // (account, change), kept sorted descending
+        for a in 0..<mm.count where stage[a] != nil && base.stage[a] != nil {
+            let change = mm[a] - base.mm[a]
+            if best.count == count, change <= best[count - 1].1 { continue }
+            var i = best.count
+            while i > 0 && best[i - 1].1 < change { i -= 1 }
+            best.insert((a, change), at: i)
+            if best.count > count { best.removeLast() }
+        }
+        return best.map { ($0.0, base.mm[$0.0], mm[$0.0]) }
+    }
+}
+
+extension BatchRunner {
+    /// The books of `input`'s blocks, built on `threads` workers.
+    public static func books(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,
+                             blockSize: Int = defaultBlockSize) -> [Book] {
+        let n = input.accountCount
+        let blocks = (n + blockSize - 1) / blockSize
+        var out = [Book?](repeating: nil, count: blocks)
+        out.withUnsafeMutableBufferPointer { books in
+            parallelBlocks(blocks, threads: threads) { b in
+                books[b] = input.book(accounts: (b * blockSize)..<min(n, (b + 1) * blockSize), priced: priced)
+            }
+        }
+        return out.map { $0! }
+    }
+
+    /// MM, IM and stage of every account of `input` under `priced`, blocks over `threads` workers;
+    /// each block's book is built, margined and dropped (nothing is kept between blocks).
+    public static func accountFigures(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,
+                                      blockSize: Int = defaultBlockSize, options: EngineOptions = EngineOptions()) -> AccountFigures {
+        let n = input.accountCount
+        let blocks = (n + blockSize - 1) / blockSize
+        return figures(accounts: n, blocks: blocks, first: { $0 * blockSize }, threads: threads, options: options) { b in
+            input.book(accounts: (b * blockSize)..<min(n, (b + 1) * blockSize), priced: priced)
+        }
+    }
+
+    /// MM, IM and stage of every account of consecutive `books` (one per block), repriced under `priced`.
+    public static func accountFigures(_ books: [Book], priced: PricedMarket, accounts n: Int, threads: Int = 2,
+                                      options: EngineOptions = EngineOptions()) -> AccountFigures {
+        var first = [0]
+        for b in books { first.append(first.last! + b.accountCount) }
+        return figures(accounts: n, blocks: books.count, first: { first[$0] }, threads: threads, options: options) { b in
+            books[b].priced === priced ? books[b] : books[b].repriced(priced)
+        }
+    }
+
+    /// Margins the book of every block (`book(b)`, whose accounts start at `first(b)`) on `threads` workers.
+    private static func figures(accounts n: Int, blocks: Int, first: (Int) -> Int, threads: Int, options: EngineOptions,
+                                book: (Int) -> Book) -> AccountFigures {
+        var f = AccountFigures(mm: [Double](repeating: .nan, count: n), im: [Double](repeating: .nan, count: n),
+                               stage: [Stage?](repeating: nil, count: n))
+        f.mm.withUnsafeMutableBufferPointer { mm in
+            f.im.withUnsafeMutableBufferPointer { im in
+                f.stage.withUnsafeMutableBufferPointer { st in
+                    parallelBlocks(blocks, threads: threads) { b in
+                        let r = MarginEngine.run(book(b), options: options)
+                        for k in 0..<r.accountCount {
+                            let a = first(b) + k
+                            mm[a] = r.totalMM[k]; im[a] = r.totalIM[k]; st[a] = r.stage[k]
+                        }
+                    }
+                }
+            }
+        }
+        return f
+    }
+
+    /// Runs `body(block)` for every block on `threads` workers, taking blocks in order.
+    static func parallelBlocks(_ blocks: Int, threads: Int, _ body: (Int) -> Void) {
+        let next = AtomicCounter()
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, blocks))) { _ in
+            while true {
+                let b = next.increment()
+                guard b < blocks else { break }
+                body(b)
+            }
+        }
+    }
+}
+
+/// A shared counter for work stealing between worker threads.
+final class AtomicCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLockLite()
+    func increment() -> Int { lock.locked { defer { value += 1 }; return value } }
+}
