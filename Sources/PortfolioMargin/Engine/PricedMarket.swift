@@ -258,8 +258,6 @@ public final class PricedMarket: @unchecked Sendable {
         return .failure(SymbolProblem(message: "instrument \(market.instruments[i].symbol) cannot be margined: \(what)"))
     }
 
-    /// The base-coin slot of a coin, if any valid instrument has it as base.
-    func slot(of coin: String) -> Int? { coinSlotByName[coin] }
 
     /// The risk array of instrument `i` (a copy; the engine reads `riskArrays` in place).
     public func riskArray(of i: Int) -> [Double] {
