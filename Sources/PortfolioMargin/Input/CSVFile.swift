@@ -163,3 +163,12 @@ struct FieldCountError: Error {
 func fieldText(_ f: (UnsafePointer<UInt8>, Int)) -> String {
     String(decoding: UnsafeBufferPointer(start: f.0, count: f.1), as: UTF8.self)
 }
+
+/// A field's text as a message echoes it (`InputError.echo`: quoted, at most 80 characters,
+/// control characters escaped); a huge field is decoded only as far as the echo needs.
+func fieldEcho(_ f: (UnsafePointer<UInt8>, Int)) -> String {
+    let cap = 4 * InputError.echoLimit   // UTF-8: at most 4 bytes a character
+    if f.1 <= cap { return InputError.echo(fieldText(f)) }
+    let head = String(fieldText((f.0, cap)).prefix(InputError.echoLimit))
+    return "\"" + InputError.escapingControls(head) + "…\" (\(f.1) bytes)"
+}

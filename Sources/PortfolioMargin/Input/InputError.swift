@@ -20,8 +20,49 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
+    /// One line, whatever the parts hold: control characters (a NUL, a line break from a quoted
+    /// CSV field, …) are escaped, so a message never ends early or spills onto the next line
+    /// (FORMATS.md: errors are one line each).
     public var description: String {
-        [file, record, field, message].filter { !$0.isEmpty }.joined(separator: ": ")
+        Self.escapingControls([file, record, field, message].filter { !$0.isEmpty }.joined(separator: ": "))
+    }
+
+    /// The longest part of an offending value a message echoes (FORMATS.md: at most 80 characters).
+    public static let echoLimit = 80
+
+    /// `value` as a message quotes it: in double quotes, control characters escaped, cut to
+    /// `echoLimit` characters with the total length noted (`"aaaa…" (1048576 characters)`), so a
+    /// megabyte-long bad value gives a short message.
+    public static func echo<S: StringProtocol>(_ value: S) -> String {
+        var count = 0
+        var head = ""
+        for ch in value {
+            if count < echoLimit { head.append(ch) }
+            count += 1
+        }
+        let quoted = "\"" + escapingControls(head) + (count > echoLimit ? "…" : "") + "\""
+        return count > echoLimit ? quoted + " (\(count) characters)" : quoted
+    }
+
+    /// Control characters (C0, DEL, C1) written as escapes: `\n`, `\r`, `\t`, `\0`, else `\u{XX}`.
+    static func escapingControls(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            guard isControl(u) else { out.unicodeScalars.append(u); continue }
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\0": out += "\\0"
+            default: out += "\\u{" + String(u.value, radix: 16, uppercase: true) + "}"
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u.value < 0x20 || (u.value >= 0x7F && u.value < 0xA0)
     }
 
     /// The same error, located in `file` (only where no file was set yet).
