@@ -76,6 +76,32 @@ do {
     src.deallocate(); dst.deallocate()
 }
 
+// MARK: Number formatting, the output side of the batch (shortest round trip, MODEL.md §11.17)
+do {
+    var rng = SystemRandomNumberGenerator()
+    let n = quick ? 200_000 : 2_000_000
+    // Output-like values: money amounts, rates and the odd wide one.
+    let values = (0..<n).map { i -> Double in
+        switch i % 4 {
+        case 0: return Double.random(in: -1e7...1e7, using: &rng)
+        case 1: return Double(Int.random(in: 0...10_000_000, using: &rng)) / 100
+        case 2: return Double.random(in: 0...2, using: &rng)
+        default: return Double(bitPattern: rng.next() & 0x7fef_ffff_ffff_ffff)
+        }
+    }
+    var out = [CChar](repeating: 0, count: 32 * n)
+    var written = 0
+    let tc = best(3) {
+        written = 0
+        out.withUnsafeMutableBufferPointer { o in for v in values { written += pm_format_double(v, o.baseAddress! + written) } }
+    }
+    var chars = 0
+    let ts = best(3) { chars = 0; for v in values { chars += v.description.utf8.count } }
+    report("number formatting, pm_format_double (1 core)", Double(written) / tc / 1e6, "MB/s",
+           String(format: "%.0f ns/number; %.1f× Double.description (%.0f ns)", tc / Double(n) * 1e9, ts / tc, ts / Double(n) * 1e9))
+    precondition(written == chars, "formatter and description disagree on length")
+}
+
 // MARK: 2. Risk arrays
 let params = try ParameterSet.load(path: root + "/data/params/pm-params.json")
 let market = try MarketSnapshot.load(path: root + "/data/sample/market.json")

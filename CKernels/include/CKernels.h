@@ -72,6 +72,13 @@ const char *pm_kernel_isa(void);
 /// Any other value means auto. The choice is process-wide.
 const char *pm_kernel_force_isa(int which);
 
+/// Shortest round-trip text of `value` (Ryu's digits, Swift's `Double.description` layout: "0.1",
+/// "100.0", "1e-05", "1.2345678901234568e+17", "5e-324", "-0.0", "inf", "nan"), written to `out`
+/// without a terminating NUL; returns its length (at most 24 bytes). `out` must have room for
+/// PM_FORMAT_DOUBLE_ROOM bytes: digits are copied in fixed-size blocks past the text's end.
+#define PM_FORMAT_DOUBLE_ROOM 48
+size_t pm_format_double(double value, char *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,7 +17,10 @@ struct ByteBuffer {
     @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
 
     @inline(__always) mutating func number(_ v: Double) {
-        append(NumberFormat.text(v))
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: NumberFormat.maxLength) { t in
+            let n = NumberFormat.write(v, t.baseAddress!)
+            t.withMemoryRebound(to: UInt8.self) { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<n])) }
+        }
     }
 
     /// A CSV field, quoted when it holds a comma, quote or line break.

@@ -1,10 +1,26 @@
+import CKernels
+
 /// Number formatting of every output (MODEL.md §11.17): shortest round-trip decimal, `inf` for
-/// infinity.
+/// infinity, zero as `0.0` (−0 folded).
+///
+/// The text is what Swift's `Double.description` prints, written by `pm_format_double` in
+/// CKernels (Ryu's digits) straight into the output bytes: no String per number. The tests compare
+/// the two on millions of doubles.
 enum NumberFormat {
-    @inline(__always)
+    /// The room `pm_format_double` needs: its text is at most 24 bytes
+    /// ("-2.2250738585072014e-308"), but it copies digits in fixed-size blocks.
+    static let maxLength = Int(PM_FORMAT_DOUBLE_ROOM)
+
     static func text(_ v: Double) -> String {
-        if v.isFinite { return v == 0 ? "0.0" : v.description }   // folds −0 to 0
-        if v.isNaN { return "nan" }
-        return v > 0 ? "inf" : "-inf"
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: maxLength) { t in
+            let n = write(v, t.baseAddress!)
+            return t.withMemoryRebound(to: UInt8.self) { String(decoding: UnsafeBufferPointer(rebasing: $0[0..<n]), as: UTF8.self) }
+        }
+    }
+
+    /// Writes `v`'s text at `out` (room for `maxLength` bytes) and returns its length.
+    @inline(__always)
+    static func write(_ v: Double, _ out: UnsafeMutablePointer<CChar>) -> Int {
+        pm_format_double(v == 0 ? 0 : v, out)   // v == 0 also holds for −0: folded to 0.0
     }
 }
