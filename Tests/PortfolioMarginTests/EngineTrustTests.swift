@@ -87,6 +87,27 @@ struct EngineTrustTests {
         #expect(r.summary().errors == 2 && r.summary().accounts == 3)
     }
 
+    @Test func sweepRepricingThatOverflowsCountsErrors() throws {
+        // A sweep reprices books built against the base market; an extreme factor in one
+        // combination must make the accounts it touches errors, not +inf figures.
+        let dir = BatchFiles.tempDir("trust-sweep")
+        let accounts = [
+            Account(id: "PERP", balances: [Balance(coin: "USDT", walletBalance: 100000)], positions: [Position(symbol: "BTCUSDT", size: 1)]),
+            Account(id: "ETH", balances: [Balance(coin: "USDT", walletBalance: 100000)], positions: [Position(symbol: "ETHUSDT", size: 1)]),
+        ]
+        try BatchFiles.write(accounts, to: dir)
+        let base = PricedMarket(market: TestSupport.smallMarket(), parameters: Self.params)
+        let books = BatchRunner.books(try BatchInput.load(directory: dir, priced: base), priced: base)
+        var p = Self.params
+        p.coins["BTC", default: p.defaults].futuresRiskFactor = 1e308
+        let f = BatchRunner.accountFigures(books, priced: PricedMarket(market: TestSupport.smallMarket(), parameters: p), accounts: 2)
+        #expect(f.stage[0] == nil && f.mm[0].isNaN)
+        #expect(f.stage[1] == .healthy && f.mm[1].isFinite)
+        var c = SweepCombination(index: 1, values: [])
+        f.summarize(into: &c)
+        #expect(c.errors == 1 && c.totalMM.isFinite && c.totalMM == f.mm[1])
+    }
+
     // MARK: Case 2 — absurd vols price within the no-arbitrage bounds
 
     @Test func absurdVolPricesAtItsLimitOnEveryPath() {
