@@ -33,8 +33,10 @@ double pm_norm_cdf(double x) {
 
 // d1 and d2 with v = sigma sqrt(T). Inputs are finite and > 0, so v > 0: a tiny T only drives
 // |d1| to large finite values and the price to its intrinsic value, never to NaN.
+// v is capped at PM_MAX_TOTAL_VOL (see kernels_internal.h) so that an absurd vol prices at its limit.
 static void ref_d1d2(double F, double K, double sqrtT, double sigma, double *d1, double *d2) {
     double v = sigma * sqrtT;
+    if (v > PM_MAX_TOTAL_VOL) v = PM_MAX_TOTAL_VOL;
     double halfVariance = 0.5 * v * v;
     *d1 = (log(F / K) + halfVariance) / v;
     *d2 = *d1 - v;

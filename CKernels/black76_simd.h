@@ -219,6 +219,7 @@ static void PM_FN(batch_block)(size_t n, const double *F, const double *K, const
     for (size_t i = 0; i < n; i += PM_W) {
         vd FK = PM_FN(load)(F + i) / PM_FN(load)(K + i);
         vd v = PM_FN(load)(sigma + i) * __builtin_elementwise_sqrt(PM_FN(load)(T + i));
+        v = v > PM_MAX_TOTAL_VOL ? (vd)PM_MAX_TOTAL_VOL : v;  // once per option (kernels_internal.h)
         vd halfVariance = 0.5 * v * v;
         PM_FN(store)(ratio + i, FK);
         PM_FN(store_d)(PM_FN(log)(FK), v, halfVariance, d + i, d + BLOCK + i);
@@ -291,7 +292,10 @@ void PM_FN(pm_risk_arrays)(size_t nOptions, size_t nMoves, const double *moves,
         vd sqrtT = __builtin_elementwise_sqrt(PM_FN(load)(t));
         vd v[3] = {PM_FN(load)(up) * sqrtT, PM_FN(load)(mid) * sqrtT, PM_FN(load)(down) * sqrtT};
         vd halfVariance[3];
-        for (int j = 0; j < 3; j++) halfVariance[j] = 0.5 * v[j] * v[j];
+        for (int j = 0; j < 3; j++) {
+            v[j] = v[j] > PM_MAX_TOTAL_VOL ? (vd)PM_MAX_TOTAL_VOL : v[j];  // see kernels_internal.h
+            halfVariance[j] = 0.5 * v[j] * v[j];
+        }
 
         for (size_t m0 = 0; m0 < nMoves; m0 += TILE_MOVES) {
             size_t tileMoves = nMoves - m0 < TILE_MOVES ? nMoves - m0 : TILE_MOVES;

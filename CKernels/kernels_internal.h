@@ -5,6 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The largest total volatility v = sigma sqrt(T) the pricers use (MODEL.md §10: a price stays
+// within its no-arbitrage bounds whatever the vol). Beyond about 1.34e154, v^2/2 overflows and
+// d1 = d2 = +inf, which prices a call at F - K (negative out of the money) instead of its limit F.
+// At v = 1e100, d1 = +5e99 and d2 = -5e99 already give N = 1 and 0 exactly, the limit prices
+// (call F, put K), so capping v there changes no finite price; an infinite v (an overflowed
+// shock) gets the same limit. A NaN v is left alone (comparisons with NaN are false).
+#define PM_MAX_TOTAL_VOL 1e100
+
 // Risk arrays through the scalar libm reference (black76_ref.c). Same contract as
 // pm_option_risk_arrays; also the "scalar" path of the dispatcher.
 void pm_risk_arrays_ref(size_t nOptions, size_t nMoves, const double *moves,

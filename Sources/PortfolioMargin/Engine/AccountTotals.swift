@@ -32,23 +32,26 @@ struct AccountTotals {
             }
         }
         for r in book.posStart[a]..<book.posStart[a + 1] {
-            let i = Int(book.posInstr[r])
-            let size = book.posSize[r]
-            let mark = p.mark[i]
-            if p.kindCode[i] == 0 {
-                marginBalance += size * mark * p.settleIndex[i]
-            } else if !book.posEntry[r].isNaN {
-                let entry = book.posEntry[r]
-                if p.isInverse[i] {
-                    marginBalance += size * (1 / entry - 1 / mark) * p.coinIndex[Int(p.coinSlot[i])]
-                } else {
-                    marginBalance += size * (mark - entry) * p.settleIndex[i]
-                }
-            }
+            addPosition(p, instrument: Int(book.posInstr[r]), size: book.posSize[r], entry: book.posEntry[r])
         }
         for r in book.ordStart[a]..<book.ordStart[a + 1] {
             orderLoss += Self.orderLoss(p, instrument: Int(book.ordInstr[r]), side: book.ordSide[r],
                                         qty: book.ordQty[r], price: book.ordPrice[r])
+        }
+    }
+
+    /// Adds one position row's option value or unrealised P&L (`entry` NaN: none) to the margin balance.
+    @inline(__always)
+    mutating func addPosition(_ p: PricedMarket, instrument i: Int, size: Double, entry: Double) {
+        let mark = p.mark[i]
+        if p.kindCode[i] == 0 {
+            marginBalance += size * mark * p.settleIndex[i]
+        } else if !entry.isNaN {
+            if p.isInverse[i] {
+                marginBalance += size * (1 / entry - 1 / mark) * p.coinIndex[Int(p.coinSlot[i])]
+            } else {
+                marginBalance += size * (mark - entry) * p.settleIndex[i]
+            }
         }
     }
 
@@ -58,11 +61,16 @@ struct AccountTotals {
         let mark = p.mark[i]
         if p.isInverse[i] {
             let coins = side > 0 ? qty * (1 / price - 1 / mark) : qty * (1 / mark - 1 / price)
-            return min(0, coins * p.coinIndex[Int(p.coinSlot[i])])
+            return lossPart(coins * p.coinIndex[Int(p.coinSlot[i])])
         }
         let settle = side > 0 ? (mark - price) * qty : (price - mark) * qty
-        return min(0, settle * p.settleIndex[i])
+        return lossPart(settle * p.settleIndex[i])
     }
+
+    /// `min(0, x)`, except that a NaN stays NaN: `Swift.min(0, .nan)` is 0, which would hide an
+    /// order whose loss overflowed (MODEL.md §10).
+    @inline(__always)
+    static func lossPart(_ x: Double) -> Double { x >= 0 ? 0 : x }
 
     /// `total / denominator`; 0 when the total is 0, +∞ when the denominator is not positive
     /// (MODEL.md §11.12).
@@ -72,10 +80,13 @@ struct AccountTotals {
     }
 
     /// The first stage that applies, in MODEL.md §8's order.
+    ///
+    /// The engine never stages an account whose figures are not finite (it is an error, §10); should
+    /// a NaN rate still arrive here, it is never `healthy`: every test is written so that NaN passes.
     static func stage(mmRate: Double, imRate: Double, hasLiability: Bool, _ policy: StagePolicy) -> Stage {
-        if mmRate >= policy.liquidationMMRate { return .liquidation }
-        if hasLiability && mmRate >= policy.autoRepayMMRate { return .autoRepay }
-        if imRate >= policy.imBreachIMRate { return .imBreach }
+        if !(mmRate < policy.liquidationMMRate) { return .liquidation }
+        if hasLiability && !(mmRate < policy.autoRepayMMRate) { return .autoRepay }
+        if !(imRate < policy.imBreachIMRate) { return .imBreach }
         return .healthy
     }
 }

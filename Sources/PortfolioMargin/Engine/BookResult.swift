@@ -3,7 +3,8 @@
 /// Scalars only; `result(of:)` rebuilds the full breakdown of one account (P&L tables, per-position
 /// arrays) by re-evaluating its governing portfolios, which costs one unit evaluation each.
 public struct BookResult: Sendable {
-    public let book: Book
+    /// The book; its `accountErrors` also hold the accounts the engine found out of range (MODEL.md §10).
+    public internal(set) var book: Book
 
     public internal(set) var marginBalance: [Double]
     public internal(set) var orderLoss: [Double]
@@ -62,6 +63,15 @@ public struct BookResult: Sendable {
         mmRate[a] = AccountTotals.rate(mm, denominator)
         imRate[a] = AccountTotals.rate(im, denominator)
         stage[a] = AccountTotals.stage(mmRate: mmRate[a], imRate: imRate[a], hasLiability: totals.hasLiability, policy)
+    }
+
+    /// Makes account `a` an error (MODEL.md §10): no figures, no stage; every output reads it as
+    /// an account error, like one the input readers found.
+    mutating func fail(_ a: Int, _ error: InputError) {
+        book.accountErrors[a] = error
+        marginBalance[a] = .nan; orderLoss[a] = .nan; totalMM[a] = .nan; totalIM[a] = .nan
+        mmRate[a] = .nan; imRate[a] = .nan
+        stage[a] = nil
     }
 
     public var accountCount: Int { book.accountCount }

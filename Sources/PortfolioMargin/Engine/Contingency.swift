@@ -50,6 +50,7 @@ struct ContingencyCalculator {
         var vL = 0.0, vS = 0.0, vLT = 0.0, vST = 0.0
         var dL = 0.0, dS = 0.0, dLT = 0.0, dST = 0.0
         var w = 0.0, wb = 0.0
+        var check = 0.0
         p.contingencyInfo.withUnsafeBufferPointer { info in
         p.bucketDTE[slot].withUnsafeBufferPointer { dteOf in
         groupSum.withUnsafeMutableBufferPointer { groupSum in
@@ -88,6 +89,7 @@ struct ContingencyCalculator {
             // A. Short option: Σ_groups max(0, −Σ size) · factor · index.
             for g in groupTouched {
                 netShort += max(0, -groupSum[Int(g)])
+                check += groupSum[Int(g)] - groupSum[Int(g)]
                 groupSum[Int(g)] = 0
             }
             // B and D1: long/short totals and their weighted DTEs over the touched buckets.
@@ -98,6 +100,7 @@ struct ContingencyCalculator {
                 vegaBucket[b] = 0
                 deltaBucket[b] = 0
                 let t = dteOf[b]
+                check += (v - v) + (d - d)
                 if v > 0 { vL += v; vLT += v * t } else if v < 0 { vS -= v; vST -= v * t }
                 if d > 0 { dL += d; dLT += d * t } else if d < 0 { dS -= d; dST -= d * t }
             }
@@ -105,6 +108,15 @@ struct ContingencyCalculator {
         groupTouched.removeAll(keepingCapacity: true)
         bucketTouched.removeAll(keepingCapacity: true)
 
+        // MODEL.md §10: a sum that overflowed must not vanish in a max(0, ·) or a sign test (NaN
+        // compares false); `x − x` is 0 for finite x and NaN otherwise. A few subtractions per
+        // portfolio, none per holding.
+        check += (settle0 - settle0) + (settle1 - settle1) + (settle2 - settle2) + (futuresAbsDelta - futuresAbsDelta)
+        check += (w - w) + (wb - wb) + (vLT - vLT) + (vST - vST) + (dLT - dLT) + (dST - dST)
+        guard check == 0 else {
+            c.optionContingency = .nan
+            return c
+        }
         c.optionContingency = netShort * params.shortOptionFactor * index
         if vL > 0 && vS > 0 {
             c.optionVegaContingency = abs(vLT / vL - vST / vS) * min(vL, vS) * params.vegaSpreadFactor * index

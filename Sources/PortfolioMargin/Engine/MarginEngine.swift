@@ -53,17 +53,25 @@ struct UnitEvaluator {
     }
 
     /// Computes account `a` of `book` into `result`, from its portfolios' aggregated P&L tables.
+    ///
+    /// MODEL.md §10: an account whose figures are not all finite is that account's error, never a
+    /// staged result. Every evaluated portfolio's MM (max loss — NaN for a non-finite table — plus
+    /// contingencies) and every total is folded into one `x − x` sum, 0 only when all are finite:
+    /// a few operations per unit, none per scenario. The error names what overflowed
+    /// (`outOfRange`, run only for such accounts).
     mutating func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: inout BookResult) {
         guard book.accountErrors[a] == nil else { return }
         let totals = AccountTotals(book: book, account: a)
         var totalMM = totals.borrowMM
         var totalIM = totals.borrowIM
+        var check = 0.0
         for u in book.unitStart[a]..<book.unitStart[a + 1] {
             let slot = Int(book.unitSlot[u])
             // C always; A+C and B+C only when that side has orders (MODEL.md §11.2).
             let positions = finish(book: book, unit: u, portfolio: 0, pnl: pnl + offsets[3 * u])
             let withBuys = book.pfPresent[3 * u + 1] ? finish(book: book, unit: u, portfolio: 1, pnl: pnl + offsets[3 * u + 1]) : nil
             let withSells = book.pfPresent[3 * u + 2] ? finish(book: book, unit: u, portfolio: 2, pnl: pnl + offsets[3 * u + 2]) : nil
+            check += (positions.mm - positions.mm) + (withBuys.map { $0.mm - $0.mm } ?? 0) + (withSells.map { $0.mm - $0.mm } ?? 0)
             let g = OrderRule.governing((positions.mm, withBuys?.mm ?? -.infinity, withSells?.mm ?? -.infinity))
             let o = g == .positions ? positions : (g == .buyOrders ? withBuys! : withSells!)
             let im = o.mm * priced.coinParams[slot].imFactor
@@ -71,9 +79,72 @@ struct UnitEvaluator {
             totalMM += o.mm
             totalIM += im
         }
+        check += (totalMM - totalMM) + (totalIM - totalIM)
+        check += (totals.marginBalance - totals.marginBalance) + (totals.orderLoss - totals.orderLoss)
+        guard check == 0 else {
+            result.fail(a, outOfRange(a, book: book, totals: totals, result: result))
+            return
+        }
         result.setAccount(a, totals: totals, totalMM: totalMM, totalIM: totalIM, policy: priced.parameters.stages)
     }
 
+    /// The error of an account with a non-finite figure (MODEL.md §10), naming the first quantity
+    /// that is not finite: a balance, position or order row, a unit's scenario P&L, contingency,
+    /// MM or IM, or a total. Only called for such accounts, so it may take its time.
+    func outOfRange(_ a: Int, book: Book, totals: AccountTotals, result: BookResult) -> InputError {
+        let p = priced
+        let record = "account \(book.accountIds[a])"
+        func error(_ field: String, _ what: String) -> InputError {
+            InputError(record: record, field: field, "value out of range: \(what) is not finite")  // values echoed are finite inputs
+        }
+        for b in book.balStart[a]..<book.balStart[a + 1] {
+            let c = Int(book.balCoin[b])
+            let usd = book.balAmount[b] * p.coinUSD[c]
+            if !usd.isFinite {
+                return error("balances", "the USD value of \(p.coins[c]) balance \(book.balAmount[b]) × index \(p.coinUSD[c])")
+            }
+        }
+        for r in book.posStart[a]..<book.posStart[a + 1] {
+            let i = Int(book.posInstr[r])
+            var one = AccountTotals()
+            one.addPosition(p, instrument: i, size: book.posSize[r], entry: book.posEntry[r])
+            if !one.marginBalance.isFinite {
+                return error("positions", "the value or unrealised P&L of \(p.market.instruments[i].symbol) size \(book.posSize[r])")
+            }
+        }
+        for r in book.ordStart[a]..<book.ordStart[a + 1] {
+            let i = Int(book.ordInstr[r])
+            let loss = AccountTotals.orderLoss(p, instrument: i, side: book.ordSide[r], qty: book.ordQty[r], price: book.ordPrice[r])
+            if !loss.isFinite {
+                return error("orders", "the order loss of \(p.market.instruments[i].symbol) qty \(book.ordQty[r]) at \(book.ordPrice[r])")
+            }
+        }
+        if !totals.marginBalance.isFinite { return error("marginBalance", "the margin balance") }
+        if !totals.orderLoss.isFinite { return error("orderLoss", "the order loss") }
+        if !(totals.borrowMM.isFinite && totals.borrowIM.isFinite) {
+            return error("balances", "the borrowing margin")
+        }
+        for u in book.unitStart[a]..<book.unitStart[a + 1] {
+            let coin = p.baseCoins[Int(book.unitSlot[u])]
+            for k in 0..<3 where book.pfPresent[3 * u + k] {
+                let name = GoverningPortfolio(rawValue: k)!.name
+                let mm = result.unitPortfolioMM[3 * u + k]
+                guard !mm.isFinite else { continue }
+                // The governing portfolio's parts are stored (a NaN MM governs: it is never below).
+                if k == result.unitGoverning[u].rawValue {
+                    if !result.unitMaxLoss[u].isFinite {
+                        return error("unit \(coin)", "the scenario P&L of portfolio \(name)")
+                    }
+                    if !result.unitContingency[u].total.isFinite {
+                        return error("unit \(coin)", "the contingency of portfolio \(name)")
+                    }
+                }
+                return error("unit \(coin)", "the MM of portfolio \(name) (scenario P&L plus contingency)")
+            }
+            if !result.unitIM[u].isFinite { return error("unit \(coin)", "the IM") }
+        }
+        return error("totals", "the account's total MM or IM")
+    }
     /// The spot hedge leg of portfolio `p` of unit `u`: its h depends on that portfolio's derivative
     /// delta (MODEL.md §11.3).
     func hedge(book: Book, unit u: Int, portfolio p: Int) -> Double {

@@ -6,23 +6,34 @@ enum MaxLoss {
     ///
     /// The minimum is found four lanes at a time with `SIMD4<Double>`; the first scenario holding
     /// it is then found by a forward scan, so ties resolve exactly as the rule says.
+    ///
+    /// A table holding a NaN or an infinity gives `maxLoss` NaN (scenario 0): the account is then
+    /// out of range (MODEL.md §10). A NaN never compares below the running minimum, so without this
+    /// it would be skipped silently (or, in a table of NaNs only, the scan would find nothing);
+    /// `x − x` is 0 for every finite x and NaN otherwise, one subtraction per lane.
     @inline(__always)
     static func worst(_ pnl: UnsafePointer<Double>, count: Int) -> (maxLoss: Double, scenario: Int) {
         var lanes = SIMD4<Double>(repeating: .infinity)
+        var check = SIMD4<Double>(repeating: 0)
         var s = 0
         let raw = UnsafeRawPointer(pnl)
         while s + 4 <= count {
             let v = raw.loadUnaligned(fromByteOffset: s * 8, as: SIMD4<Double>.self)
             lanes.replace(with: v, where: v .< lanes)
+            check += v - v
             s += 4
         }
         var best = min(min(lanes[0], lanes[1]), min(lanes[2], lanes[3]))
+        var tail = 0.0
         while s < count {
             if pnl[s] < best { best = pnl[s] }
+            tail += pnl[s] - pnl[s]
             s += 1
         }
+        guard (check.sum() + tail) == 0 else { return (.nan, 0) }
+        // Every entry is finite, so `best` is one of them; the bound only guards the index.
         var at = 0
-        while pnl[at] != best { at += 1 }
+        while at < count - 1 && pnl[at] != best { at += 1 }
         return (max(0, -best), at)
     }
 

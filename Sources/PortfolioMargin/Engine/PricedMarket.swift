@@ -173,6 +173,22 @@ public final class PricedMarket: @unchecked Sendable {
                                 useReference: useReferenceKernel)
         }
 
+        // MODEL.md §10: an instrument whose delta, vega or risk array is not finite (a strike or a
+        // mark so extreme that the pricing overflows) cannot be margined; the accounts that hold it
+        // are errors, the others are computed. Once per instrument, never per account.
+        for i in 0..<n where problem[i] == nil {
+            let slot = Int(coinSlot[i])
+            let nS = grids[slot].scenarioCount
+            let start = offsets[slot] + Int(row[i]) * nS
+            var check = (delta[i] - delta[i]) + (coinVega[i] - coinVega[i])
+            for s in start..<start + nS { check += risk[s] - risk[s] }
+            if check != 0 {
+                let what = !delta[i].isFinite ? "delta" : (!coinVega[i].isFinite ? "vega" : "scenario P&L (risk array)")
+                let inputs = kindCode[i] == 0 ? "strike, underlyingPrice, markIv" : "markPrice"
+                problem[i] = InputError(field: inputs, "value out of range: its \(what) is not finite")
+            }
+        }
+
         self.problem = problem; self.coinSlot = coinSlot; self.row = row; self.kindCode = kindCode
         self.isInverse = isInverse; self.isCall = isCall
         self.delta = delta; self.mark = mark
