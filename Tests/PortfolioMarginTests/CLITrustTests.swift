@@ -228,6 +228,12 @@ struct CLITrustTests {
         try expectOneLineFailure(["sweep", "--input", input, "--market", market, "--out", dir.path("sweep-bounds")] + args, [message])
     }
 
+    @Test func generateRefusesANegativeCount() throws {
+        for args in [["--accounts", "-5"], ["--accounts=-5"], ["--accounts", "0"]] {
+            try expectOneLineFailure(["generate", "--out", dir.path("gen")] + args, ["--accounts must be at least 1"])
+        }
+    }
+
     @Test func optionsAtTheirBoundsRun() throws {
         let a = try CLI.run(["batch", "--input", input, "--market", market, "--out", dir.path("b1"), "--quiet",
                              "--threads", "256", "--block-size", "10000000"])

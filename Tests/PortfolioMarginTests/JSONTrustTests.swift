@@ -337,6 +337,64 @@ struct JSONTrustTests {
             #expect(try market(mark: mark).instrumentProblems["OPT"]?.field == "markPrice", "\(mark)")
         }
     }
+
+    // MARK: Mutations
+
+    /// Seeded mutations of the fixtures (hostile tokens spliced in, bytes replaced or dropped):
+    /// parsing and loading never trap, every error is one short line, and whatever loads obeys
+    /// the bounds (MODEL.md §10, FORMATS.md "Bounds").
+    @Test func mutatedFixturesNeverTrapAndLoadOnlySaneValues() throws {
+        let seeds = try ["\(CLI.fixtures)/market.json", "\(CLI.fixtures)/account.json", "\(CLI.fixtures)/accounts-array.json",
+                         "data/params/pm-params.json"].map { try [UInt8](Data(contentsOf: URL(fileURLWithPath: TestSupport.path($0)))) }
+        let tokens = [#"\uD800"#, #"\uDC00"#, #"\uD800\u0041"#, #"\uD83D\uDE00"#, "NaN", "Infinity", "-Infinity", "1e19",
+                      "1e-305", "1e155", "100000001", "9.9", "-5", "0", "\"", "\\", "{", "}", "[", "]", ",", ":", "2026-02-30",
+                      "T24:00:00Z", "\"id\": 1, \"id\"", "\"markIv\": 11, \"markIv\""].map { Array($0.utf8) }
+            + [[0xFF], [0xC3], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0]]
+        var rng = SplitMix(seed: 7)
+        var loaded = 0, refused = 0
+        for n in 0..<3000 {
+            var b = seeds[n % seeds.count]
+            for _ in 0..<rng.int(1, 3) {
+                let at = rng.int(0, b.count - 1)
+                switch rng.int(0, 2) {
+                case 0: b.insert(contentsOf: rng.pick(tokens), at: at)
+                case 1: b.replaceSubrange(at..<min(b.count, at + rng.int(1, 8)), with: rng.pick(tokens))
+                default: b.remove(at: at)
+                }
+            }
+            do {
+                let doc = try JSON.parse(b)
+                switch n % seeds.count {
+                case 0:
+                    let m = try MarketSnapshot.parse(doc, file: "m.json")
+                    for i in m.instruments where m.instrumentProblems[i.symbol] == nil {
+                        #expect(i.markPrice.isFinite && i.markPrice > 0, "\(i)")
+                        if i.kind == .option, let idx = m.index(of: i.baseCoin) {
+                            #expect(i.markIv! > 0 && i.markIv! <= 10, "\(i)")
+                            #expect(i.strike! >= idx / 1e6 && i.strike! <= idx * 1e6 && i.underlyingPrice! >= idx / 1e6
+                                    && i.underlyingPrice! <= idx * 1e6, "\(i)")
+                        }
+                    }
+                    _ = PricedMarket(market: m, parameters: TestSupport.shippedParams)
+                case 3:
+                    let p = try ParameterSet.parse(doc)
+                    for c in Array(p.coins.values) + [p.defaults] {
+                        #expect(c.validationProblem() == nil && (3...101).contains(c.pricePoints) && c.pricePoints % 2 == 1)
+                    }
+                default:
+                    for case let .failure(e) in try Account.parseDocument(doc, file: "a.json").accounts {
+                        #expect(!e.description.contains("\n") && e.description.count < 1000, "\(e)")
+                    }
+                }
+                loaded += 1
+            } catch let e as InputError {
+                #expect(!e.description.contains("\n") && e.description.count < 1000, "\(e)")
+                refused += 1
+            }
+        }
+        // Both outcomes are exercised.
+        #expect(loaded > 300 && refused > 300, "loaded \(loaded), refused \(refused)")
+    }
 }
 
 /// A temporary folder removed when the value goes away.
