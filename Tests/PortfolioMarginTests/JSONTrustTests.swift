@@ -352,7 +352,7 @@ struct JSONTrustTests {
             + [[0xFF], [0xC3], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0]]
         var rng = SplitMix(seed: 7)
         var loaded = 0, refused = 0
-        for n in 0..<3000 {
+        for n in 0..<2000 {
             var b = seeds[n % seeds.count]
             for _ in 0..<rng.int(1, 3) {
                 let at = rng.int(0, b.count - 1)
@@ -393,7 +393,7 @@ struct JSONTrustTests {
             }
         }
         // Both outcomes are exercised.
-        #expect(loaded > 300 && refused > 300, "loaded \(loaded), refused \(refused)")
+        #expect(loaded > 200 && refused > 200, "loaded \(loaded), refused \(refused)")
     }
 }
 
