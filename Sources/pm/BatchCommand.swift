@@ -16,16 +16,17 @@ struct BatchCommand: ParsableCommand {
     @Option(name: .long, help: "Output folder (created if missing) for margins.csv and units.csv.")
     var out: String
 
-    @Option(name: .long, help: "Compute only shard I of N (0 ≤ I < N): accounts whose FNV-1a 64 id hash mod N is I.")
+    @Option(name: .long, parsing: .unconditional,
+            help: "Compute only shard I of N (0 ≤ I < N ≤ 10^6): accounts whose FNV-1a 64 id hash mod N is I.")
     var shard: String?
 
-    @Option(name: .long, help: "Worker threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1…256 (default: all cores).", transform: { try CLIBounds.integer($0) })
+    var threads: Int = CLIBounds.defaultThreads
 
     @Option(name: .long, help: "Aggregation: automatic (BLAS for dense portfolios, gather for sparse), sparse or dense.")
     var aggregation: String = "automatic"
 
-    @Option(name: .long, help: "Accounts per block of work.")
+    @Option(name: .long, parsing: .unconditional, help: "Accounts per block of work, 1…10^7.", transform: { try CLIBounds.integer($0) })
     var blockSize: Int = BatchRunner.defaultBlockSize
 
     @Flag(name: .long, help: "No progress bar, even on a terminal.")
@@ -33,17 +34,13 @@ struct BatchCommand: ParsableCommand {
 
     func parsedShard() throws -> (index: Int, count: Int)? {
         guard let shard else { return nil }
-        let parts = shard.split(separator: "/")
-        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
-            throw ValidationError("--shard expects I/N with 0 ≤ I < N, got \"\(shard)\"")
-        }
-        return (i, n)
+        return try CLIBounds.shard(shard)
     }
 
     func validate() throws {
         _ = try parsedShard()
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard blockSize >= 1 else { throw ValidationError("--block-size must be at least 1") }
+        try CLIBounds.check("--threads", threads, CLIBounds.threads)
+        try CLIBounds.check("--block-size", blockSize, CLIBounds.blockSize)
         guard EngineOptions.Aggregation(rawValue: aggregation) != nil else {
             throw ValidationError("--aggregation must be automatic, sparse or dense")
         }

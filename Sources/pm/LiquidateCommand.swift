@@ -18,7 +18,7 @@ struct LiquidateCommand: ParsableCommand {
     func run() throws {
         let priced = try options.pricedMarket()
         let parsed = try loadSingleAccount(account)
-        switch LiquidationPlan.plan(for: parsed, priced: priced) {
+        switch LiquidationPlan.plan(for: parsed, priced: priced, file: account) {
         case let .failure(e): throw Fatal(e.description)
         case let .success(plan): print(format == .json ? plan.json.render() : plan.table(), terminator: format == .json ? "\n" : "")
         }

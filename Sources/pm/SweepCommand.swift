@@ -15,23 +15,24 @@ struct SweepCommand: ParsableCommand {
 
     @OptionGroup var options: MarketOptions
 
-    @Option(name: .long, help: "COIN.param=v1,v2,... — a parameter of MODEL.md §9 to vary (COIN may be `default`). Repeatable.")
+    @Option(name: .long, parsing: .unconditionalSingleValue, help: "COIN.param=v1,v2,... — a parameter of MODEL.md §9 to vary (COIN may be `default`). Repeatable.")
     var set: [String] = []
 
-    @Option(name: .long, help: "COIN=m1,m2,... — relative moves of the coin's index, marks and forwards (-0.2 = down 20%). Repeatable.")
+    @Option(name: .long, parsing: .unconditionalSingleValue, help: "COIN=m1,m2,... — relative moves of the coin's index, marks and forwards (-0.2 = down 20%). Repeatable.")
     var shock: [String] = []
 
-    @Option(name: .long, help: "s1,s2,... — factors on every implied vol.")
+    @Option(name: .long, parsing: .unconditional, help: "s1,s2,... — factors on every implied vol.")
     var ivScale: String?
 
-    @Option(name: .long, help: "How many accounts with the largest MM increase to list per combination.")
+    @Option(name: .long, parsing: .unconditional, help: "How many accounts with the largest MM increase to list per combination (≥ 1).",
+            transform: { try CLIBounds.integer($0) })
     var top: Int = 10
 
     @Option(name: .long, help: "Output folder for sweep.csv and top.csv.")
     var out: String
 
-    @Option(name: .long, help: "Worker threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1…256 (default: all cores).", transform: { try CLIBounds.integer($0) })
+    var threads: Int = CLIBounds.defaultThreads
 
     func settings() throws -> [SweepSetting] {
         try set.map(SweepSetting.parseSet) + shock.map(SweepSetting.parseShock) + (ivScale.map { [try SweepSetting.parseIvScale($0)] } ?? [])
@@ -39,8 +40,8 @@ struct SweepCommand: ParsableCommand {
 
     func validate() throws {
         do { _ = try settings() } catch { throw ValidationError("\(error)") }
-        guard top >= 0 else { throw ValidationError("--top must be ≥ 0") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard top >= 1 else { throw ValidationError("--top must be at least 1\(CLIBounds.got(top))") }
+        try CLIBounds.check("--threads", threads, CLIBounds.threads)
     }
 
     func run() throws {

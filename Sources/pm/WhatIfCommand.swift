@@ -32,7 +32,7 @@ struct WhatIfCommand: ParsableCommand {
         let account = try loadSingleAccount(self.account)
         let priced: PricedMarket
         do { priced = try WhatIf.pricedMarket(base, listing: trades.map(\.symbol)) } catch { throw Fatal(error) }
-        switch WhatIf.run(account, trades: trades, asOrders: asOrders, priced: priced) {
+        switch WhatIf.run(account, trades: trades, asOrders: asOrders, priced: priced, file: self.account) {
         case let .failure(e): throw Fatal(e.description)
         case let .success((before, after)):
             print(format == .json ? WhatIf.json(before: before, after: after).render() : WhatIf.table(before: before, after: after),

@@ -1,17 +1,30 @@
 /// Parsing of ISO-8601 UTC instants (`2026-03-24T02:28:10.506Z`) to seconds since the Unix epoch.
 ///
-/// Accepted: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00|-00:00)`, and a date alone (`YYYY-MM-DD`,
-/// midnight UTC). Other offsets are accepted and applied. Anything else returns `nil`.
+/// Accepted: `YYYY-MM-DDTHH:MM[:SS[.fraction]](Z|±HH:MM|±HHMM)`, and a date alone (`YYYY-MM-DD`,
+/// midnight UTC). Offsets are applied. Every part is range-checked (FORMATS.md "JSON": `2026-02-30`
+/// is an error, not 2 March): month 1…12, day within the month (leap years by the Gregorian rule),
+/// hour 0…23, minute 0…59, second 0…59 — or 60 in a minute 59, a leap second, read as the next
+/// minute's first second as POSIX time does — and offsets up to ±23:59.
 enum ISO8601 {
-    static func seconds(_ text: String) -> Double? {
+    /// Why a text is not an instant (the reason goes into the input error's message).
+    struct Invalid: Error, Equatable {
+        let reason: String
+    }
+
+    /// The instant, or nil when the text is not a valid one (see `parse` for the reason).
+    static func seconds(_ text: String) -> Double? { try? parse(text) }
+
+    /// The instant; throws `Invalid` with a reason naming the part that is wrong.
+    static func parse(_ text: String) throws -> Double {
         let b = Array(text.utf8)
         var i = 0
-        func digits(_ n: Int) -> Int? {
-            guard i + n <= b.count else { return nil }
+        let shape = Invalid(reason: "expected an instant YYYY-MM-DDTHH:MM:SS[.fff]Z (or a date YYYY-MM-DD)")
+        func digits(_ n: Int) throws -> Int {
+            guard i + n <= b.count else { throw shape }
             var v = 0
             for _ in 0..<n {
                 let c = b[i]
-                guard c >= 48 && c <= 57 else { return nil }
+                guard c >= 48 && c <= 57 else { throw shape }
                 v = v * 10 + Int(c - 48)
                 i += 1
             }
@@ -22,15 +35,31 @@ enum ISO8601 {
             i += 1
             return true
         }
-        guard let y = digits(4), expect(45), let mo = digits(2), expect(45), let d = digits(2),
-              (1...12).contains(mo), (1...31).contains(d) else { return nil }
+        func need(_ c: UInt8) throws { guard expect(c) else { throw shape } }
+        let y = try digits(4)
+        try need(45)
+        let mo = try digits(2)
+        try need(45)
+        let d = try digits(2)
+        guard (1...12).contains(mo) else { throw Invalid(reason: "month \(mo) does not exist (expected 01…12)") }
+        let monthDays = daysIn(month: mo, year: y)
+        guard d >= 1 && d <= monthDays else {
+            throw Invalid(reason: "day \(d) does not exist in \(monthNames[mo - 1]) \(y) (it has \(monthDays) days)")
+        }
         var secs = Double(daysFromCivil(y, mo, d)) * 86400
         if i == b.count { return secs }
-        guard expect(84) || expect(116) || expect(32),
-              let h = digits(2), expect(58), let mi = digits(2), h < 24, mi < 60 else { return nil }
+        guard expect(84) || expect(116) || expect(32) else { throw shape }
+        let h = try digits(2)
+        try need(58)
+        let mi = try digits(2)
+        guard h < 24 else { throw Invalid(reason: "hour \(h) does not exist (expected 00…23)") }
+        guard mi < 60 else { throw Invalid(reason: "minute \(mi) does not exist (expected 00…59)") }
         var s = 0.0
         if expect(58) {
-            guard let whole = digits(2), whole < 61 else { return nil }
+            let whole = try digits(2)
+            guard whole < 60 || (whole == 60 && mi == 59) else {
+                throw Invalid(reason: "second \(whole) does not exist (expected 00…59, or 60 for a leap second in minute 59)")
+            }
             s = Double(whole)
             if expect(46) || expect(44) {
                 var scale = 0.1
@@ -41,18 +70,37 @@ enum ISO8601 {
                     i += 1
                     any = true
                 }
-                guard any else { return nil }
+                guard any else { throw shape }
             }
         }
         secs += Double(h * 3600 + mi * 60) + s
-        if expect(90) || expect(122) { return i == b.count ? secs : nil }
-        guard i < b.count, b[i] == 43 || b[i] == 45 else { return nil }
+        if expect(90) || expect(122) {
+            guard i == b.count else { throw shape }
+            return secs
+        }
+        guard i < b.count, b[i] == 43 || b[i] == 45 else {
+            throw Invalid(reason: "expected a time zone (Z or ±HH:MM) after the time")
+        }
         let sign: Double = b[i] == 43 ? 1 : -1
         i += 1
-        guard let oh = digits(2) else { return nil }
+        let oh = try digits(2)
         _ = expect(58)
-        guard let om = digits(2), i == b.count else { return nil }
+        let om = try digits(2)
+        guard i == b.count else { throw shape }
+        guard oh < 24, om < 60 else { throw Invalid(reason: "offset \(oh):\(om) does not exist (expected at most 23:59)") }
         return secs - sign * Double(oh * 3600 + om * 60)
+    }
+
+    private static let monthNames = ["January", "February", "March", "April", "May", "June", "July",
+                                     "August", "September", "October", "November", "December"]
+
+    /// Days in a month of the proleptic Gregorian calendar (leap: divisible by 4, not by 100 unless by 400).
+    static func daysIn(month m: Int, year y: Int) -> Int {
+        switch m {
+        case 2: return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).

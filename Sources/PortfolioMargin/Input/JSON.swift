@@ -44,9 +44,13 @@ public indirect enum JSON: Equatable, Sendable {
         }
     }
 
-    /// Parses a whole document. Errors name the line and column.
+    /// Parses a whole document (RFC 8259, plus `NaN`, `Infinity` and `-Infinity`, FORMATS.md "JSON").
+    /// Errors name the line and column (the record) and the path of the value being read (the field,
+    /// `instruments[3].symbol`): malformed syntax, invalid UTF-8, an unpaired surrogate escape, a
+    /// duplicate key in one object. An optional UTF-8 byte order mark is skipped.
     public static func parse(_ bytes: [UInt8]) throws -> JSON {
         var p = JSONParser(bytes: bytes)
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { p.i = 3 }
         p.skipSpace()
         let v = try p.value(depth: 0)
         p.skipSpace()
@@ -60,15 +64,44 @@ public indirect enum JSON: Equatable, Sendable {
 struct JSONParser {
     let bytes: [UInt8]
     var i = 0
+    /// Where the parser is in the document (keys and array indices), for messages only.
+    var path: [PathStep] = []
+
+    enum PathStep {
+        case key(String)
+        case index(Int)
+    }
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
-    func error(_ message: String) -> InputError {
+    /// The path of the value being read, as a message's field: `instruments[3].markIv`.
+    var pathText: String {
+        var out = ""
+        for step in path {
+            switch step {
+            case let .key(k): out += JSONParser.keyLabel(k, first: out.isEmpty)
+            case let .index(n): out += "[\(n)]"
+            }
+        }
+        return out
+    }
+
+    /// A key as a path step: plain when short and made of letters, digits, `_` and `-`; otherwise
+    /// echoed in brackets (at most 80 characters, control characters escaped, FORMATS.md "JSON").
+    static func keyLabel(_ k: String, first: Bool) -> String {
+        let plain = !k.isEmpty && k.utf8.count <= InputError.echoLimit && k.utf8.allSatisfy {
+            ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45
+        }
+        if plain { return first ? k : "." + k }
+        return "[" + InputError.echo(k) + "]"
+    }
+
+    func error(_ message: String, at position: Int? = nil) -> InputError {
         var line = 1, col = 1
-        for k in 0..<min(i, bytes.count) {
+        for k in 0..<min(position ?? i, bytes.count) {
             if bytes[k] == 10 { line += 1; col = 1 } else { col += 1 }
         }
-        return InputError(record: "line \(line), column \(col)", "malformed JSON: \(message)")
+        return InputError(record: "line \(line), column \(col)", field: pathText, "malformed JSON: \(message)")
     }
 
     mutating func skipSpace() {
@@ -82,17 +115,35 @@ struct JSONParser {
         case UInt8(ascii: "{"):
             i += 1
             var members: [(String, JSON)] = []
+            // Keys seen, once the object is big enough that a linear scan would cost.
+            var seen: Set<String>? = nil
             skipSpace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
             while true {
                 skipSpace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                let keyStart = i
                 let key = try string()
+                // A duplicate key is an error (FORMATS.md "JSON"): which one wins is not defined
+                // by RFC 8259, and silently taking either could change a margin.
+                let duplicate: Bool
+                if members.count < 16 {
+                    duplicate = members.contains { $0.0 == key }
+                } else {
+                    if seen == nil { seen = Set(members.map(\.0)) }
+                    duplicate = !seen!.insert(key).inserted
+                }
+                if duplicate {
+                    path.append(.key(key))
+                    throw error("duplicate key \(InputError.echo(key)) in one object", at: keyStart)
+                }
                 skipSpace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 i += 1
                 skipSpace()
+                path.append(.key(key))
                 members.append((key, try value(depth: depth + 1)))
+                path.removeLast()
                 skipSpace()
                 guard i < bytes.count else { throw error("unexpected end of input in an object") }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -106,7 +157,9 @@ struct JSONParser {
             if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
             while true {
                 skipSpace()
+                path.append(.index(items.count))
                 items.append(try value(depth: depth + 1))
+                path.removeLast()
                 skipSpace()
                 guard i < bytes.count else { throw error("unexpected end of input in an array") }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -118,6 +171,12 @@ struct JSONParser {
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
         case UInt8(ascii: "f"): return try literal("false", .bool(false))
         case UInt8(ascii: "n"): return try literal("null", .null)
+        // Python's json module (and many exporters) write these for non-finite floats; they read
+        // as non-finite numbers, which every numeric field then refuses (FORMATS.md "JSON").
+        case UInt8(ascii: "N"): return try literal("NaN", .number(.nan))
+        case UInt8(ascii: "I"): return try literal("Infinity", .number(.infinity))
+        case UInt8(ascii: "-") where i + 1 < bytes.count && bytes[i + 1] == UInt8(ascii: "I"):
+            return try literal("-Infinity", .number(-.infinity))
         default:
             return .number(try number())
         }
@@ -130,20 +189,38 @@ struct JSONParser {
         return v
     }
 
+    /// A number of RFC 8259's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
     mutating func number() throws -> Double {
         let start = i
-        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
-        var sawDigit = false
-        while i < bytes.count {
-            let c = bytes[i]
-            if (c >= 48 && c <= 57) { sawDigit = true; i += 1 }
-            else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
-                        || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") { i += 1 }
-            else { break }
+        func isDigit(_ k: Int) -> Bool { k < bytes.count && bytes[k] >= 48 && bytes[k] <= 57 }
+        func fail(_ what: String) -> InputError {
+            var end = i
+            while end < bytes.count, !(bytes[end] == 44 || bytes[end] == 93 || bytes[end] == 125 || bytes[end] <= 32) { end += 1 }
+            let text = String(decoding: bytes[start..<end], as: UTF8.self)
+            return error("\(what) \(InputError.echo(text))", at: start)
         }
-        guard sawDigit else { i = start; throw error("unexpected character") }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard isDigit(i) else { throw i == start ? error("unexpected character") : fail("invalid number") }
+        if bytes[i] == 48 {
+            i += 1
+            if isDigit(i) { throw fail("invalid number (leading zero)") }
+        } else {
+            while isDigit(i) { i += 1 }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            guard isDigit(i) else { throw fail("invalid number") }
+            while isDigit(i) { i += 1 }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard isDigit(i) else { throw fail("invalid number") }
+            while isDigit(i) { i += 1 }
+        }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        guard let v = Double(text) else { i = start; throw error("invalid number '\(text)'") }
+        // A magnitude beyond a double reads as ±infinity (then refused by every numeric field).
+        guard let v = Double(text) else { throw fail("invalid number") }
         return v
     }
 
@@ -155,6 +232,7 @@ struct JSONParser {
             let c = bytes[i]
             if c == UInt8(ascii: "\"") { i += 1; break }
             if c == UInt8(ascii: "\\") {
+                let escapeStart = i
                 i += 1
                 guard i < bytes.count else { throw error("unterminated string") }
                 let e = bytes[i]
@@ -170,22 +248,76 @@ struct JSONParser {
                 case UInt8(ascii: "t"): out.append(9)
                 case UInt8(ascii: "u"):
                     var code = try hex4()
-                    if (0xD800..<0xDC00).contains(code), i + 1 < bytes.count,
-                       bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
+                    // UTF-16 surrogates must come in pairs (high D800–DBFF, then low DC00–DFFF);
+                    // an unpaired one is no character at all (FORMATS.md "JSON").
+                    if (0xD800..<0xDC00).contains(code) {
+                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                            throw error("unpaired surrogate escape \\u\(hex(code)) (a high surrogate not followed by a low one)", at: escapeStart)
+                        }
                         i += 2
                         let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else {
+                            throw error("unpaired surrogate escape \\u\(hex(code)) (followed by \\u\(hex(low)), not a low surrogate)", at: escapeStart)
+                        }
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00..<0xE000).contains(code) {
+                        throw error("unpaired surrogate escape \\u\(hex(code)) (a low surrogate without a high one)", at: escapeStart)
                     }
-                    out.append(contentsOf: Array(String(Character(Unicode.Scalar(code) ?? "\u{FFFD}")).utf8))
-                default: throw error("invalid escape")
+                    appendUTF8(code, to: &out)
+                default: throw error("invalid escape", at: escapeStart)
                 }
-            } else {
+            } else if c < 0x80 {
                 guard c >= 0x20 else { throw error("control character in a string") }
                 out.append(c)
                 i += 1
+            } else {
+                // Raw UTF-8 must be valid (FORMATS.md "JSON"): decoding it leniently would turn
+                // different bytes into the same U+FFFD, so two different ids could print alike.
+                let n = utf8SequenceLength(at: i)
+                guard n > 0 else { throw error("invalid UTF-8 (byte 0x\(String(c, radix: 16, uppercase: true)))") }
+                out.append(contentsOf: bytes[i..<i + n])
+                i += n
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    private func hex(_ v: UInt32) -> String {
+        let s = String(v, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - s.count)) + s
+    }
+
+    /// The length of the well-formed UTF-8 sequence starting at `k` (Unicode Table 3-7), or 0.
+    func utf8SequenceLength(at k: Int) -> Int {
+        let b0 = bytes[k]
+        func cont(_ j: Int, _ lo: UInt8 = 0x80, _ hi: UInt8 = 0xBF) -> Bool {
+            j < bytes.count && bytes[j] >= lo && bytes[j] <= hi
+        }
+        switch b0 {
+        case 0xC2...0xDF: return cont(k + 1) ? 2 : 0
+        case 0xE0: return cont(k + 1, 0xA0) && cont(k + 2) ? 3 : 0
+        case 0xE1...0xEC, 0xEE...0xEF: return cont(k + 1) && cont(k + 2) ? 3 : 0
+        case 0xED: return cont(k + 1, 0x80, 0x9F) && cont(k + 2) ? 3 : 0
+        case 0xF0: return cont(k + 1, 0x90) && cont(k + 2) && cont(k + 3) ? 4 : 0
+        case 0xF1...0xF3: return cont(k + 1) && cont(k + 2) && cont(k + 3) ? 4 : 0
+        case 0xF4: return cont(k + 1, 0x80, 0x8F) && cont(k + 2) && cont(k + 3) ? 4 : 0
+        default: return 0
+        }
+    }
+
+    /// Appends the UTF-8 encoding of a scalar value (never a surrogate: checked by the caller).
+    private func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
+        switch v {
+        case 0..<0x80: out.append(UInt8(v))
+        case 0x80..<0x800:
+            out.append(UInt8(0xC0 | (v >> 6))); out.append(UInt8(0x80 | (v & 0x3F)))
+        case 0x800..<0x10000:
+            out.append(UInt8(0xE0 | (v >> 12))); out.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (v & 0x3F)))
+        default:
+            out.append(UInt8(0xF0 | (v >> 18))); out.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
+            out.append(UInt8(0x80 | ((v >> 6) & 0x3F))); out.append(UInt8(0x80 | (v & 0x3F)))
+        }
     }
 
     mutating func hex4() throws -> UInt32 {
@@ -237,7 +369,8 @@ struct JSONRecord {
     func number(_ key: String) throws -> Double {
         guard let v = optional(key) else { throw fail(key, "missing (expected a number)") }
         guard case let .number(d) = v else { throw fail(key, "expected a number, got \(v.typeName)") }
-        guard d.isFinite else { throw fail(key, "expected a finite number") }
+        // NaN and ±Infinity parse (FORMATS.md "JSON") but no field takes them.
+        guard d.isFinite else { throw fail(key, "expected a finite number, got \(d.isNaN ? "NaN" : d > 0 ? "Infinity" : "-Infinity")") }
         return d
     }
 
@@ -256,5 +389,19 @@ struct JSONRecord {
         guard let v = optional(key) else { return [] }
         guard case let .array(a) = v else { throw fail(key, "expected an array, got \(v.typeName)") }
         return a
+    }
+}
+
+extension InputError {
+    /// A name (symbol, account id, key) as a message's record or field: as it is when at most
+    /// `echoLimit` characters, else echoed (quoted, cut to 80 characters) so that a megabyte-long
+    /// name gives a short message (FORMATS.md "JSON"). Control characters are escaped by `description`.
+    static func shortLabel(_ name: String) -> String {
+        var n = 0
+        for _ in name.unicodeScalars {
+            n += 1
+            if n > echoLimit { return echo(name) }
+        }
+        return name
     }
 }

@@ -78,7 +78,8 @@ extension Account {
         }
         var id = ""
         if case let .string(s)? = value["id"] { id = s }
-        let rec = record.map { "account\($0) (id \(id))" } ?? "account \(id)"
+        let label = InputError.shortLabel(id)
+        let rec = record.map { "account\($0) (id \(label))" } ?? "account \(label)"
         let r = JSONRecord(value: value, file: file, record: rec)
         do {
             id = try r.string("id")
@@ -103,7 +104,7 @@ extension Account {
                 guard case .object = o else { throw or.fail("orders[\(n)]", "expected an object") }
                 let f = "orders[\(n)]"
                 let sideText = try sub(or, f) { try $0.string("side") }
-                guard let side = Side(rawValue: sideText) else { throw or.fail("\(f).side", "expected Buy or Sell, got \"\(sideText)\"") }
+                guard let side = Side(rawValue: sideText) else { throw or.fail("\(f).side", "expected Buy or Sell, got \(InputError.echo(sideText))") }
                 account.orders.append(Order(symbol: try sub(or, f) { try $0.string("symbol") }, side: side,
                                             qty: try sub(or, f) { try $0.number("qty") },
                                             price: try sub(or, f) { try $0.number("price") }))

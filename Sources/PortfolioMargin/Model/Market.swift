@@ -55,6 +55,13 @@ public struct MarketSnapshot: Sendable {
     public private(set) var instrumentProblems: [String: InputError]
     private var bySymbol: [String: Int]
 
+    /// The largest implied volatility a snapshot may give (10 = 1000%, MODEL.md §10): beyond it
+    /// Black-76 loses all precision (a vol of 1e155 gives a negative call price).
+    public static let maxMarkIv = 10.0
+    /// Strikes and forwards must lie within this factor of the base coin's index (MODEL.md §10):
+    /// index / 1e6 ≤ x ≤ index · 1e6. Further out, scenario P&L is not finite (a strike of 1e-305).
+    public static let priceFactorBound = 1e6
+
     /// Builds a snapshot and checks every instrument (lazily: problems are recorded, not thrown).
     /// Throws only on a duplicate symbol.
     public init(time: Double, indexPrices: [String: Double], instruments: [Instrument], file: String = "market") throws {
@@ -65,11 +72,11 @@ public struct MarketSnapshot: Sendable {
         self.bySymbol = [:]
         for (i, inst) in instruments.enumerated() {
             if bySymbol[inst.symbol] != nil {
-                throw InputError(file: file, record: "instruments[\(i)] (\(inst.symbol))", field: "symbol", "duplicate symbol")
+                throw InputError(file: file, record: "instruments[\(i)] (\(InputError.shortLabel(inst.symbol)))", field: "symbol", "duplicate symbol")
             }
             bySymbol[inst.symbol] = i
             if let p = Self.problem(of: inst, time: time, indexPrices: indexPrices) {
-                instrumentProblems[inst.symbol] = InputError(file: file, record: "instrument \(inst.symbol)", field: p.0, p.1)
+                instrumentProblems[inst.symbol] = InputError(file: file, record: "instrument \(InputError.shortLabel(inst.symbol))", field: p.0, p.1)
             }
         }
     }
@@ -91,14 +98,26 @@ public struct MarketSnapshot: Sendable {
         func bad(_ v: Double?) -> Bool { !(v.map { $0.isFinite && $0 > 0 } ?? false) }
         if bad(i.markPrice) { return ("markPrice", "expected a finite positive price, got \(i.markPrice)") }
         for coin in [i.baseCoin, i.settleCoin] {
-            guard let idx = indexPrices[coin] else { return ("indexPrices", "no index price for coin \(coin)") }
-            if !(idx.isFinite && idx > 0) { return ("indexPrices", "index price of \(coin) is \(idx), expected finite and > 0") }
+            guard let idx = indexPrices[coin] else { return ("indexPrices", "no index price for coin \(InputError.shortLabel(coin))") }
+            if !(idx.isFinite && idx > 0) { return ("indexPrices", "index price of \(InputError.shortLabel(coin)) is \(idx), expected finite and > 0") }
         }
         if i.kind == .option {
             guard i.optionType != nil else { return ("optionType", "missing (expected Call or Put)") }
             if bad(i.strike) { return ("strike", "expected a finite positive strike, got \(i.strike.map { "\($0)" } ?? "none")") }
             if bad(i.underlyingPrice) { return ("underlyingPrice", "expected a finite positive forward, got \(i.underlyingPrice.map { "\($0)" } ?? "none")") }
             if bad(i.markIv) { return ("markIv", "expected a finite positive volatility, got \(i.markIv.map { "\($0)" } ?? "none")") }
+            // Sane values (MODEL.md §10): a vol of at most 1000%, strike and forward within a factor
+            // 10^6 of the index, so that every scenario price and P&L stays finite and exact enough.
+            if let v = i.markIv, v > maxMarkIv { return ("markIv", "must be at most \(maxMarkIv) (1000%), got \(v)") }
+            if let index = indexPrices[i.baseCoin] {
+                let lo = index / priceFactorBound, hi = index * priceFactorBound
+                if let k = i.strike, !(k >= lo && k <= hi) {
+                    return ("strike", "must be within a factor 10^6 of the \(InputError.shortLabel(i.baseCoin)) index \(index) (\(lo) … \(hi)), got \(k)")
+                }
+                if let f = i.underlyingPrice, !(f >= lo && f <= hi) {
+                    return ("underlyingPrice", "must be within a factor 10^6 of the \(InputError.shortLabel(i.baseCoin)) index \(index) (\(lo) … \(hi)), got \(f)")
+                }
+            }
             if i.settleCoin == i.baseCoin { return ("settleCoin", "coin-settled options are not supported (expected USDT or USDC)") }
         }
         if i.kind != .perpetual {
@@ -106,7 +125,7 @@ public struct MarketSnapshot: Sendable {
             if e <= time { return ("expiry", "expired at \(ISO8601.format(e)), at or before the snapshot time \(ISO8601.format(time))") }
         }
         if i.settleCoin != i.baseCoin && i.settleCoin != "USDT" && i.settleCoin != "USDC" {
-            return ("settleCoin", "expected USDT, USDC or the base coin \(i.baseCoin), got \(i.settleCoin)")
+            return ("settleCoin", "expected USDT, USDC or the base coin \(InputError.shortLabel(i.baseCoin)), got \(InputError.echo(i.settleCoin))")
         }
         return nil
     }
@@ -126,7 +145,10 @@ public struct MarketSnapshot: Sendable {
         guard case .object = doc else { throw InputError(file: file, "expected a JSON object") }
         let top = JSONRecord(value: doc, file: file, record: "")
         let timeText = try top.string("time")
-        guard let time = ISO8601.seconds(timeText) else { throw top.fail("time", "expected an ISO-8601 instant, got \"\(timeText)\"") }
+        let time: Double
+        do { time = try ISO8601.parse(timeText) } catch let e as ISO8601.Invalid {
+            throw top.fail("time", "\(e.reason), got \(InputError.echo(timeText))")
+        }
         guard let idxValue = top.optional("indexPrices") else { throw top.fail("indexPrices", "missing") }
         guard case let .object(idxMembers) = idxValue else { throw top.fail("indexPrices", "expected an object of coin: price") }
         var index: [String: Double] = [:]
@@ -143,21 +165,22 @@ public struct MarketSnapshot: Sendable {
             guard case .object = item else { throw InputError(file: file, record: "instruments[\(n)]", "expected an object") }
             let r = JSONRecord(value: item, file: file, record: "instruments[\(n)]")
             let symbol = try r.string("symbol")
-            let rec = JSONRecord(value: item, file: file, record: "instrument \(symbol)")
+            let rec = JSONRecord(value: item, file: file, record: "instrument \(InputError.shortLabel(symbol))")
             do {
                 let kindText = try rec.string("kind")
                 guard let kind = InstrumentKind(rawValue: kindText) else {
-                    throw rec.fail("kind", "expected option, perpetual or future, got \"\(kindText)\"")
+                    throw rec.fail("kind", "expected option, perpetual or future, got \(InputError.echo(kindText))")
                 }
                 var inst = Instrument(symbol: symbol, kind: kind, baseCoin: try rec.string("baseCoin"),
                                       settleCoin: try rec.string("settleCoin"), markPrice: try rec.number("markPrice"))
                 if let e = try rec.optionalString("expiry") {
-                    guard let t = ISO8601.seconds(e) else { throw rec.fail("expiry", "expected an ISO-8601 instant, got \"\(e)\"") }
-                    inst.expiry = t
+                    do { inst.expiry = try ISO8601.parse(e) } catch let bad as ISO8601.Invalid {
+                        throw rec.fail("expiry", "\(bad.reason), got \(InputError.echo(e))")
+                    }
                 }
                 if kind == .option {
                     let ot = try rec.string("optionType")
-                    guard let t = OptionType(rawValue: ot) else { throw rec.fail("optionType", "expected Call or Put, got \"\(ot)\"") }
+                    guard let t = OptionType(rawValue: ot) else { throw rec.fail("optionType", "expected Call or Put, got \(InputError.echo(ot))") }
                     inst.optionType = t
                     inst.strike = try rec.number("strike")
                     inst.underlyingPrice = try rec.number("underlyingPrice")

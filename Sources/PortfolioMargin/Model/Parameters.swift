@@ -106,7 +106,9 @@ public struct CoinParameters: Equatable, Sendable {
             guard let v = newValue else { return }
             switch key {
             case "priceRange": priceRange = v
-            case "pricePoints": pricePoints = Int(v)
+            // Never traps: a value that is no Int (9.9, 1e19, NaN) becomes 0, which
+            // `validationProblem` refuses; loaders and sweeps check `valueProblem` first.
+            case "pricePoints": pricePoints = Int(exactly: v) ?? 0
             case "ivUp": ivUp = v
             case "ivDown": ivDown = v
             case "vegaPowerShort": vegaPowerShort = v
@@ -130,20 +132,50 @@ public struct CoinParameters: Equatable, Sendable {
         }
     }
 
-    /// Checks the rules of MODEL.md §9: pricePoints odd and ≥ 3, priceRange in (0, 1), factors ≥ 0.
-    /// Returns the first problem as (parameter, message), or nil.
+    /// The largest number of price points (FORMATS.md "Bounds"): the scenario grid and every risk
+    /// array are allocated from it, so it must be bounded (1e8 points would ask for hundreds of GB).
+    public static let maxPricePoints = 101
+
+    /// Checks the rules of MODEL.md §9 and FORMATS.md "Bounds": pricePoints an odd whole number
+    /// 3…101, priceRange in (0, 1), every other value finite and ≥ 0 (minShockedIv, minDTE and
+    /// decaySeconds > 0, collateralValueRatio ≤ 1). Returns the first problem as (parameter,
+    /// message), or nil.
     public func validationProblem() -> (String, String)? {
-        if pricePoints < 3 || pricePoints % 2 == 0 { return ("pricePoints", "must be odd and at least 3, got \(pricePoints)") }
-        if !(priceRange > 0 && priceRange < 1) { return ("priceRange", "must be in (0, 1), got \(priceRange)") }
-        for key in Self.numericKeys where key != "priceRange" && key != "pricePoints" {
-            let v = self[numeric: key]!
-            if !v.isFinite || v < 0 { return (key, "must be a finite number ≥ 0, got \(v)") }
+        for key in Self.numericKeys {
+            if let message = Self.valueProblem(key, self[numeric: key]!) { return (key, message) }
         }
-        if minShockedIv <= 0 { return ("minShockedIv", "must be > 0, got \(minShockedIv)") }
-        if minDTE <= 0 { return ("minDTE", "must be > 0 days, got \(minDTE)") }
-        if decaySeconds <= 0 { return ("decaySeconds", "must be > 0 seconds, got \(decaySeconds)") }
-        if collateralValueRatio > 1 { return ("collateralValueRatio", "must be at most 1, got \(collateralValueRatio)") }
         return nil
+    }
+
+    /// Why `value` cannot be parameter `key` (one of `numericKeys`), or nil. Checked before a value
+    /// is stored, so that neither a parameter file nor a sweep's `--set` can truncate or trap.
+    public static func valueProblem(_ key: String, _ v: Double) -> String? {
+        switch key {
+        case "pricePoints":
+            guard v.isFinite, v == v.rounded(), v >= 3, v <= Double(maxPricePoints), Int(v) % 2 == 1 else {
+                return "must be an odd whole number from 3 to \(maxPricePoints), got \(number(v))"
+            }
+        case "priceRange":
+            guard v > 0 && v < 1 else { return "must be in (0, 1), got \(number(v))" }
+        default:
+            guard v.isFinite, v >= 0 else { return "must be a finite number ≥ 0, got \(number(v))" }
+            switch key {
+            case "minShockedIv" where v <= 0: return "must be > 0, got \(number(v))"
+            case "minDTE" where v <= 0: return "must be > 0 days, got \(number(v))"
+            case "decaySeconds" where v <= 0: return "must be > 0 seconds, got \(number(v))"
+            case "collateralValueRatio" where v > 1: return "must be at most 1, got \(number(v))"
+            default: break
+            }
+        }
+        return nil
+    }
+
+    /// A number as a message shows it (integers without `.0`; NaN and infinities as JSON tokens).
+    static func number(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "Infinity" : "-Infinity" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
+        return "\(v)"
     }
 }
 
@@ -240,11 +272,12 @@ public struct ParameterSet: Equatable, Sendable {
             let r = JSONRecord(value: st, file: "", record: "stages")
             guard case let .object(members) = st else { throw r.fail("", "expected an object") }
             for (k, _) in members where !StagePolicy.keys.contains(k) {
-                throw r.fail(k, "unknown threshold (expected one of \(StagePolicy.keys.joined(separator: ", ")))")
+                throw r.fail(InputError.shortLabel(k), "unknown threshold (expected one of \(StagePolicy.keys.joined(separator: ", ")))")
             }
             func read(_ k: String, _ v: inout Double) throws {
+                // optionalNumber refuses NaN and ±Infinity; a threshold must also be positive.
                 guard let x = try r.optionalNumber(k) else { return }
-                guard x > 0 else { throw r.fail(k, "must be > 0, got \(x)") }
+                guard x > 0 else { throw r.fail(k, "must be > 0, got \(CoinParameters.number(x))") }
                 v = x
             }
             try read("liquidationMMRate", &set.stages.liquidationMMRate)
@@ -252,17 +285,19 @@ public struct ParameterSet: Equatable, Sendable {
             try read("imBreachIMRate", &set.stages.imBreachIMRate)
             try read("liquidationTargetMMRate", &set.stages.liquidationTargetMMRate)
             try read("liquidationStepFraction", &set.stages.liquidationStepFraction)
-            if set.stages.liquidationStepFraction > 1 { throw r.fail("liquidationStepFraction", "must be at most 1") }
+            if set.stages.liquidationStepFraction > 1 {
+                throw r.fail("liquidationStepFraction", "must be at most 1, got \(CoinParameters.number(set.stages.liquidationStepFraction))")
+            }
         }
         return set
     }
 
     private static func entry(_ value: JSON, coin: String, base: CoinParameters?) throws -> CoinParameters {
-        let r = JSONRecord(value: value, file: "", record: "coins.\(coin)")
+        let r = JSONRecord(value: value, file: "", record: "coins.\(InputError.shortLabel(coin))")
         guard case let .object(members) = value else { throw r.fail("", "expected an object") }
         let known = Set(CoinParameters.allKeys + ["sources"])
         if let unknown = members.first(where: { !known.contains($0.0) }) {
-            throw r.fail(unknown.0, "unknown parameter (expected one of \(CoinParameters.allKeys.joined(separator: ", ")))")
+            throw r.fail(InputError.shortLabel(unknown.0), "unknown parameter (expected one of \(CoinParameters.allKeys.joined(separator: ", ")))")
         }
         var p: CoinParameters
         if let base { p = base } else {
@@ -276,7 +311,8 @@ public struct ParameterSet: Equatable, Sendable {
         }
         for key in CoinParameters.numericKeys {
             guard let v = try r.optionalNumber(key) else { continue }
-            if key == "pricePoints" && v != v.rounded() { throw r.fail(key, "must be a whole number, got \(v)") }
+            // Checked before it is stored: `pricePoints` of 9.9 must not become 9, nor 1e19 trap.
+            if let message = CoinParameters.valueProblem(key, v) { throw r.fail(key, message) }
             p[numeric: key] = v
         }
         if r.optional("spotHedgeEligible") != nil { p.spotHedgeEligible = try r.bool("spotHedgeEligible", default: false) }
@@ -284,7 +320,7 @@ public struct ParameterSet: Equatable, Sendable {
             guard case let .object(srcs) = s else { throw r.fail("sources", "expected an object") }
             var merged = base?.sources ?? [:]
             for (k, v) in srcs {
-                guard case let .string(text) = v else { throw r.fail("sources.\(k)", "expected a string") }
+                guard case let .string(text) = v else { throw r.fail("sources.\(InputError.shortLabel(k))", "expected a string") }
                 merged[k] = text
             }
             p.sources = merged

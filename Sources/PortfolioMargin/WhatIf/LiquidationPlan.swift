@@ -52,9 +52,10 @@ public struct LiquidationPlan: Equatable, Sendable {
     /// Reducing at mark converts the closed part's value (unrealised P&L, option value) into cash of
     /// the same value, so the rate's denominator stays as it is after the orders are cancelled;
     /// only the MM changes. A candidate that does not lower MM is never taken, so every step lowers MM.
-    public static func plan(for account: Account, priced: PricedMarket) -> Result<LiquidationPlan, AccountError> {
+    public static func plan(for account: Account, priced: PricedMarket, file: String = "account") -> Result<LiquidationPlan, AccountError> {
         let before: MarginResult
-        switch MarginEngine.margin(account, priced: priced) {
+        // `file` (the account's path) is what errors name.
+        switch MarginEngine.run(Book(priced: priced, accounts: [account], file: file)).result(of: 0) {
         case let .success(r): before = r
         case let .failure(e): return .failure(e)
         }

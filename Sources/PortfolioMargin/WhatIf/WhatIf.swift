@@ -64,11 +64,12 @@ public enum WhatIf {
     }
 
     /// Margins the account before and after the trades, against `priced` (whose market must list
-    /// every traded symbol; see `market(adding:to:)` for unlisted ones).
-    public static func run(_ account: Account, trades: [Trade], asOrders: Bool, priced: PricedMarket)
+    /// every traded symbol; see `market(adding:to:)` for unlisted ones). `file` is the account's
+    /// path, which errors name.
+    public static func run(_ account: Account, trades: [Trade], asOrders: Bool, priced: PricedMarket, file: String = "account")
         -> Result<(before: MarginResult, after: MarginResult), AccountError> {
         let after = apply(trades, to: account, market: priced.market, asOrders: asOrders)
-        let results = MarginEngine.run(Book(priced: priced, accounts: [account, after]))
+        let results = MarginEngine.run(Book(priced: priced, accounts: [account, after], file: file))
         switch (results.result(of: 0), results.result(of: 1)) {
         case let (.success(b), .success(a)): return .success((b, a))
         case let (.failure(e), _), let (_, .failure(e)): return .failure(e)
