@@ -67,8 +67,8 @@ struct BLASKernelTests {
         #expect(f.avx512bw == flags.contains("avx512bw") && f.avx512vl == flags.contains("avx512vl"))
     }
 
-    /// Runs `pm` with `environment` added and `input` on stdin.
-    func pm(_ args: [String], environment: [String: String], input: Data = Data()) throws -> (status: Int32, stdout: Data, stderr: String) {
+    /// Runs `pm` with `environment` added and the file `input` on stdin (inputs must be regular files).
+    func pm(_ args: [String], environment: [String: String], input: String = "/dev/null") throws -> (status: Int32, stdout: Data, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLI.binary)
         p.arguments = args
@@ -77,11 +77,10 @@ struct BLASKernelTests {
         for key in ["OPENBLAS_CORETYPE", "PM_BLAS_CORE_CHECK"] { env[key] = nil }
         env.merge(environment) { $1 }
         p.environment = env
-        let inp = Pipe(), out = Pipe(), err = Pipe()
-        p.standardInput = inp; p.standardOutput = out; p.standardError = err
+        let out = Pipe(), err = Pipe()
+        p.standardInput = FileHandle(forReadingAtPath: input)
+        p.standardOutput = out; p.standardError = err
         try p.run()
-        inp.fileHandleForWriting.write(input)
-        try inp.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -94,7 +93,7 @@ struct BLASKernelTests {
     @Test func pmReexecutesTransparently() throws {
         guard let best = BLASKernel.CPUFeatures.current.bestCoreType else { return }  // nothing above Prescott to pick
         let simulated = ["OPENBLAS_CORETYPE": "Prescott", "PM_BLAS_CORE_CHECK": "force"]
-        let account = try Data(contentsOf: URL(fileURLWithPath: TestSupport.path("\(CLI.fixtures)/account.json")))
+        let account = TestSupport.path("\(CLI.fixtures)/account.json")
         let args = ["margin", "/dev/stdin", "--market", "\(CLI.fixtures)/market.json"]
         let plain = try pm(args, environment: [:], input: account)
         let fixed = try pm(args, environment: simulated, input: account)

@@ -40,7 +40,7 @@ public enum DenseCrossover {
     /// Overrides the measurement: a density (0 sends every row to `dgemm`, above 1 none).
     public static let environmentVariable = "PM_DENSE_THRESHOLD"
     /// Portfolio rows per probe run: of the order of a block's dense rows per coin.
-    static let probeRows = 256
+    public static let probeRows = 256
 
     /// The pure decision from the probe's timings: D / G, or infinity (every row sparse) when the
     /// dense path is not faster even with every instrument held.
