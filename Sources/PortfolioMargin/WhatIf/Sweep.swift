@@ -173,12 +173,16 @@ public enum Sweep {
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> [SweepCombination] {
         let combos = combinations(settings)
         let baseValues = settings.map { baseValue($0, parameters: base.parameters) }
-        // Books are built once; each combination only reprices them.
-        let books = BatchRunner.books(input, priced: base, threads: threads)
         var markets = [base]
         for values in combos where !settings.isEmpty { markets.append(try scenario(settings, values: values, base: base)) }
+        let together = aggregateTogether && RiskColumns.compatible(markets)
+        // Books are built once; each combination only reprices them. Aggregated together, a block's
+        // tables are as wide as all combinations: smaller blocks keep them the size of one
+        // combination's tables of a default block (cache, and no large allocation per block).
+        let blockSize = together ? max(256, BatchRunner.defaultBlockSize / markets.count) : BatchRunner.defaultBlockSize
+        let books = BatchRunner.books(input, priced: base, threads: threads, blockSize: blockSize)
         let figures: [AccountFigures]
-        if aggregateTogether && RiskColumns.compatible(markets) {
+        if together {
             figures = onePass(books, markets: markets, accounts: input.accountCount, threads: threads, options: options)
             for k in 1...markets.count { progress(k, markets.count) }
         } else {
