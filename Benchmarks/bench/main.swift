@@ -243,7 +243,7 @@ for n in quick ? [100_000] : [100_000, 1_000_000] where section("batch") || (sec
             let combos = try Sweep.run(book, base: priced, settings: settings, top: 10, threads: cores, aggregateTogether: together)
             let ts = now() - t0, cs = cpuSeconds() - c0
             results.append(combos)
-            report("sweep, \(combos.count - 1) combinations + base, \(n) accounts, " + (together ? "one pass" : "per combination"),
+            report("sweep \(combos.count - 1) comb. + base, \(n / 1000)k acc., " + (together ? "one pass" : "per comb."),
                    ts, "s", String(format: "goal ≤ 3 s at 1M (parse not included); CPU %.2f s", cs))
         }
         let same = zip(results[0], results[1]).allSatisfy { $0.totalMM == $1.totalMM && $0.totalIM == $1.totalIM && $0.stages == $1.stages }
