@@ -183,7 +183,7 @@ final class RiskColumns: @unchecked Sendable {
     }
 
     init(_ markets: [PricedMarket]) {
-        precondition(Self.compatible(markets), "RiskColumns: markets with different instruments or grids")
+        precondition(markets.count == 1 || Self.compatible(markets), "RiskColumns: markets with different instruments or grids")
         self.markets = markets
         let p = markets[0]
         scenarios = p.grids.map(\.scenarioCount)
