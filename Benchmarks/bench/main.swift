@@ -1,4 +1,4 @@
-// `swift run -c release bench [--quick] [--json PATH] [--data DIR]`
+// `swift run -c release bench [--quick] [--json PATH] [--data DIR] [--only SECTIONS]`
 //
 // One table, the same figures in a JSON file: the C kernel against plain libm, risk-array build,
 // aggregation (BLAS vs gather) by density, compute-only accounts/s on the generated mix, the CSV
@@ -28,7 +28,21 @@ func best(_ reps: Int, _ body: () -> Void) -> Double {
     return b
 }
 
+// OpenBLAS's kernels must fit the CPU (issue 13): re-executes once with OPENBLAS_CORETYPE when not.
+BLASKernel.reexecuteIfMisdetected()
 let args = CommandLine.arguments
+if args.contains("--help") || args.contains("-h") {
+    print("""
+    usage: bench [--quick] [--json PATH] [--data DIR] [--only SECTIONS]
+      --quick          smaller sizes, 100k accounts only
+      --json PATH      also write the figures as JSON (default bench-results.json)
+      --data DIR       where generated account sets live (default $TMPDIR/pm-bench-data)
+      --only SECTIONS  comma-separated subset of: kernel, memory, risk, aggregation, whatif, batch, sweep
+                       (batch and sweep generate the account sets; sweep alone skips the batch figures)
+    environment: OPENBLAS_CORETYPE, PM_BLAS_CORE_CHECK (off | force), PM_DENSE_THRESHOLD
+    """)
+    exit(0)
+}
 let quick = args.contains("--quick")
 func option(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
 let jsonPath = option("--json") ?? "bench-results.json"
@@ -36,15 +50,19 @@ let dataDir = option("--data") ?? NSTemporaryDirectory() + "pm-bench-data"
 let root = FileManager.default.currentDirectoryPath
 let binDir = URL(fileURLWithPath: args[0]).deletingLastPathComponent().path
 let pmBinary = binDir + "/pm"
+let sections = Set((option("--only") ?? "kernel,memory,risk,aggregation,whatif,batch,sweep").split(separator: ",").map(String.init))
+func section(_ name: String) -> Bool { sections.contains(name) }
 
 let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
     .first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
 let cores = ProcessInfo.processInfo.activeProcessorCount
 print("machine: \(cores) cores, \(cpu); kernel path \(String(cString: pm_kernel_isa()))")
+let blasKernel = BLASKernel.check()
+print("BLAS core in use: \(blasKernel)" + (blasKernel.advice.map { " — \($0)" } ?? ""))
 print(String(repeating: "-", count: 100))
 
 // MARK: 1. The C kernel
-do {
+if section("kernel") {
     let n = quick ? 1 << 18 : 1 << 22
     var rng = SystemRandomNumberGenerator()
     var f = [Double](), k = [Double](), t = [Double](), s = [Double](), c = [Int8]()
@@ -66,7 +84,7 @@ do {
 }
 
 // MARK: Memory bandwidth, the yardstick for the CSV reader's MB/s
-do {
+if section("memory") {
     let bytes = quick ? 64 << 20 : 512 << 20
     let src = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
     let dst = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
@@ -105,7 +123,7 @@ do {
 // MARK: 2. Risk arrays
 let params = try ParameterSet.load(path: root + "/data/params/pm-params.json")
 let market = try MarketSnapshot.load(path: root + "/data/sample/market.json")
-do {
+if section("risk") {
     let tt = best(5) { _ = PricedMarket(market: market, parameters: params) }
     let options = market.instruments.filter { $0.kind == .option }.count
     report("risk arrays: sample market (\(market.instruments.count) instr.)", tt * 1e3, "ms", "\(options) options × 33 scenarios")
@@ -115,7 +133,7 @@ do {
 let priced = PricedMarket(market: market, parameters: params)
 
 // MARK: 3. Aggregation alone: BLAS vs gather by density (BTC unit, portfolios of k holdings)
-do {
+if section("aggregation") {
     let btc = market.instruments.filter { $0.baseCoin == "BTC" && market.instrumentProblems[$0.symbol] == nil }
     // A block's dense rows are a few hundred at most: time 2,048 portfolios per call (the positions
     // matrix then stays in cache), repeated to get a steady figure.
@@ -133,16 +151,25 @@ do {
         let book = Book(priced: priced, accounts: accounts)
         let ts = best(3) { for _ in 0..<repeats { _ = MarginEngine.aggregate(book, options: EngineOptions(aggregation: .sparse)) } } / Double(repeats)
         let td = best(3) { for _ in 0..<repeats { _ = MarginEngine.aggregate(book, options: EngineOptions(aggregation: .dense)) } } / Double(repeats)
+        let ta = best(3) { for _ in 0..<repeats { _ = MarginEngine.aggregate(book, options: EngineOptions(aggregation: .automatic)) } } / Double(repeats)
         let note = "density \(density) (\(k) of \(btc.count) instr.)"
         report("aggregation gather, \(k) holdings", Double(accountsPerRun) / ts, "accounts/s", note)
         report("aggregation BLAS dgemm, \(k) holdings", Double(accountsPerRun) / td, "accounts/s", String(format: "%.2f× gather", ts / td))
+        report("aggregation automatic, \(k) holdings", Double(accountsPerRun) / ta, "accounts/s",
+               String(format: "%.2f× the better", min(ts, td) / ta))
         if crossover == nil && td < ts { crossover = density }
     }
-    report("BLAS overtakes gather at density", crossover ?? .nan, "", "EngineOptions.denseThreshold")
+    report("BLAS overtakes gather at density", crossover ?? .nan, "", "in this table (first density where dgemm wins)")
+    if let m = DenseCrossover.measurement {
+        report("automatic mode's dense threshold (probe)", m.threshold, "",
+               String(format: "gather %.3f ms, dgemm %.3f ms for %d rows × %d instr.", m.gatherSeconds * 1e3, m.denseSeconds * 1e3, m.rows, m.instruments))
+    } else {
+        report("automatic mode's dense threshold (\(DenseCrossover.environmentVariable))", DenseCrossover.threshold(for: priced), "")
+    }
 }
 
 // MARK: What-if on a 50-position account, in process
-do {
+if section("whatif") {
     let symbols = market.instruments.filter { market.instrumentProblems[$0.symbol] == nil && ($0.baseCoin == "BTC" || $0.baseCoin == "ETH") }
     var account = Account(id: "W", balances: [Balance(coin: "USDC", walletBalance: 5e6)])
     for k in 0..<50 { account.positions.append(Position(symbol: symbols[(k * 17) % symbols.count].symbol, size: Double(k % 7) - 3)) }
@@ -170,65 +197,83 @@ func fileBytes(_ dir: String) -> Int {
     }
 }
 
-for n in quick ? [100_000] : [100_000, 1_000_000] {
+for n in quick ? [100_000] : [100_000, 1_000_000] where section("batch") || (section("sweep") && n == (quick ? 100_000 : 1_000_000)) {
     let dir = try generate(n)
-    let bytes = fileBytes(dir)
-    let positionsRows = ((try? String(contentsOfFile: dir + "/positions.csv", encoding: .utf8))?.utf8.reduce(0) { $1 == 10 ? $0 + 1 : $0 } ?? 1) - 1
-    var input: BatchInput?
-    let tParse = best(3) { input = try! BatchInput.load(directory: dir, priced: priced, threads: cores) }
-    report("CSV reader, \(n) accounts (\(bytes / 1_000_000) MB)", Double(bytes) / tParse / 1e6, "MB/s", "\(cores) threads, \(positionsRows) position rows")
-    // Compute only, as the goal defines it: books (units, netting, order portfolios), aggregation,
-    // contingencies, orders, account totals — no CSV text. Then the engine alone on prebuilt books
-    // (what each sweep combination costs), and compute plus the CSV text of both output files.
-    let tCompute = best(3) { _ = BatchRunner.accountFigures(input!, priced: priced, threads: cores) }
-    report("compute only, \(n) accounts", Double(n) / tCompute, "accounts/s", "\(cores) threads; goal ≥ 2,000,000")
-    let books = BatchRunner.books(input!, priced: priced, threads: cores)
-    let tEngine = best(3) { _ = BatchRunner.accountFigures(books, priced: priced, accounts: n, threads: cores) }
-    report("engine only (books built), \(n) accounts", Double(n) / tEngine, "accounts/s", "\(cores) threads")
-    let tText = best(3) { _ = try! BatchRunner.run(input!, priced: priced, threads: cores) { _, _ in } }
-    report("compute + CSV text, \(n) accounts", Double(n) / tText, "accounts/s", "\(cores) threads")
-    input = nil
-    // End to end: the real command, its wall time and peak memory.
-    let out = "\(dataDir)/out-\(n)"
-    var wall = Double.infinity
-    var rss = 0
-    // Peak memory of the batch process itself: through /usr/bin/time when present (getrusage of
-    // children would also count `pm generate`), else the children's maximum.
-    let timeTool = FileManager.default.isExecutableFile(atPath: "/usr/bin/time")
-    let rssFile = NSTemporaryDirectory() + "pm-bench-rss"
-    for _ in 0..<(quick ? 1 : 2) {
-        let p = Process()
-        let batchArgs = ["batch", "--input", dir, "--market", root + "/data/sample/market.json", "--out", out, "--quiet"]
-        if timeTool {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/time")
-            p.arguments = ["-f", "%M", "-o", rssFile, pmBinary] + batchArgs
-        } else {
-            p.executableURL = URL(fileURLWithPath: pmBinary)
-            p.arguments = batchArgs
+    if section("batch") {
+        let bytes = fileBytes(dir)
+        let positionsRows = ((try? String(contentsOfFile: dir + "/positions.csv", encoding: .utf8))?.utf8.reduce(0) { $1 == 10 ? $0 + 1 : $0 } ?? 1) - 1
+        var input: BatchInput?
+        let tParse = best(3) { input = try! BatchInput.load(directory: dir, priced: priced, threads: cores) }
+        report("CSV reader, \(n) accounts (\(bytes / 1_000_000) MB)", Double(bytes) / tParse / 1e6, "MB/s", "\(cores) threads, \(positionsRows) position rows")
+        // Compute only, as the goal defines it: books (units, netting, order portfolios), aggregation,
+        // contingencies, orders, account totals — no CSV text. Then the engine alone on prebuilt books
+        // (what each sweep combination costs), and compute plus the CSV text of both output files.
+        let tCompute = best(3) { _ = BatchRunner.accountFigures(input!, priced: priced, threads: cores) }
+        report("compute only, \(n) accounts", Double(n) / tCompute, "accounts/s", "\(cores) threads; goal ≥ 2,000,000")
+        let books = BatchRunner.books(input!, priced: priced, threads: cores)
+        let tEngine = best(3) { _ = BatchRunner.accountFigures(books, priced: priced, accounts: n, threads: cores) }
+        report("engine only (books built), \(n) accounts", Double(n) / tEngine, "accounts/s", "\(cores) threads")
+        let tText = best(3) { _ = try! BatchRunner.run(input!, priced: priced, threads: cores) { _, _ in } }
+        report("compute + CSV text, \(n) accounts", Double(n) / tText, "accounts/s", "\(cores) threads")
+        input = nil
+        // End to end: the real command, its wall time and peak memory.
+        let out = "\(dataDir)/out-\(n)"
+        var wall = Double.infinity
+        var rss = 0
+        // Peak memory of the batch process itself: through /usr/bin/time when present (getrusage of
+        // children would also count `pm generate`), else the children's maximum.
+        let timeTool = FileManager.default.isExecutableFile(atPath: "/usr/bin/time")
+        let rssFile = NSTemporaryDirectory() + "pm-bench-rss"
+        for _ in 0..<(quick ? 1 : 2) {
+            let p = Process()
+            let batchArgs = ["batch", "--input", dir, "--market", root + "/data/sample/market.json", "--out", out, "--quiet"]
+            if timeTool {
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+                p.arguments = ["-f", "%M", "-o", rssFile, pmBinary] + batchArgs
+            } else {
+                p.executableURL = URL(fileURLWithPath: pmBinary)
+                p.arguments = batchArgs
+            }
+            p.standardError = FileHandle.nullDevice
+            let t = now()
+            try p.run(); p.waitUntilExit()
+            wall = min(wall, now() - t)
+            if timeTool, let kb = Int((try? String(contentsOfFile: rssFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+                rss = max(rss, kb)
+            } else {
+                var usage = rusage()
+                getrusage(RUSAGE_CHILDREN_WHO, &usage)
+                rss = max(rss, Int(usage.ru_maxrss))   // kB on Linux
+            }
         }
-        p.standardError = FileHandle.nullDevice
-        let t = now()
-        try p.run(); p.waitUntilExit()
-        wall = min(wall, now() - t)
-        if timeTool, let kb = Int((try? String(contentsOfFile: rssFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
-            rss = max(rss, kb)
-        } else {
-            var usage = rusage()
-            getrusage(RUSAGE_CHILDREN_WHO, &usage)
-            rss = max(rss, Int(usage.ru_maxrss))   // kB on Linux
-        }
-    }
-    report("pm batch end to end, \(n) accounts", wall, "s", String(format: "%.0f accounts/s", Double(n) / wall))
-    report("pm batch peak memory, \(n) accounts", Double(rss) / 1024, "MB")
+        report("pm batch end to end, \(n) accounts", wall, "s", String(format: "%.0f accounts/s", Double(n) / wall))
+        report("pm batch peak memory, \(n) accounts", Double(rss) / 1024, "MB")
 
-    // A 10-combination sweep (plus the base) over the same book, parse included.
-    if n == (quick ? 100_000 : 1_000_000) {
-        let t0 = now()
-        let book = try BatchInput.load(directory: dir, priced: priced, threads: cores)
+    }
+
+    // A 10-combination sweep (plus the base) over the same book, parse included: one pass for all
+    // combinations (issue 13), then one aggregation per combination (the path before it).
+    if section("sweep") && n == (quick ? 100_000 : 1_000_000) {
         let settings = [try SweepSetting.parseSet("BTC.priceRange=0.08,0.1,0.12,0.15,0.2"), try SweepSetting.parseShock("BTC=-0.2,0.1")]
-        let combos = try Sweep.run(book, base: priced, settings: settings, top: 10, threads: cores)
-        let ts = now() - t0
-        report("sweep, \(combos.count - 1) combinations + base, \(n) accounts", ts, "s", "goal ≤ 10 s at 1M; parse included")
+        var results: [[SweepCombination]] = []
+        // CPU seconds (user + system) of this process too: on a shared machine the wall time
+        // follows the neighbours, the CPU time much less.
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
+        }
+        let book = try BatchInput.load(directory: dir, priced: priced, threads: cores)
+        for together in [true, false, true, false] {
+            let t0 = now(), c0 = cpuSeconds()
+            let combos = try Sweep.run(book, base: priced, settings: settings, top: 10, threads: cores, aggregateTogether: together)
+            let ts = now() - t0, cs = cpuSeconds() - c0
+            results.append(combos)
+            report("sweep \(combos.count - 1) comb. + base, \(n / 1000)k acc., " + (together ? "one pass" : "per comb."),
+                   ts, "s", String(format: "goal ≤ 3 s at 1M (parse not included); CPU %.2f s", cs))
+        }
+        let same = zip(results[0], results[1]).allSatisfy { $0.totalMM == $1.totalMM && $0.totalIM == $1.totalIM && $0.stages == $1.stages }
+        print("sweep paths give the same totals: \(same)")
     }
 }
 

@@ -78,6 +78,16 @@ const char *pm_kernel_force_isa(int which);
 /// PM_FORMAT_DOUBLE_ROOM bytes: digits are copied in fixed-size blocks past the text's end.
 #define PM_FORMAT_DOUBLE_ROOM 48
 size_t pm_format_double(double value, char *out);
+/// CPU features that decide which OpenBLAS kernels fit (`__builtin_cpu_supports`): a bit set of
+/// the PM_CPU_* values below; 0 on other architectures.
+uint32_t pm_cpu_features(void);
+#define PM_CPU_AVX 1u
+#define PM_CPU_AVX2 2u
+#define PM_CPU_FMA 4u
+#define PM_CPU_AVX512F 8u
+#define PM_CPU_AVX512DQ 16u
+#define PM_CPU_AVX512BW 32u
+#define PM_CPU_AVX512VL 64u
 
 #ifdef __cplusplus
 }

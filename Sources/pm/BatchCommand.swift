@@ -81,6 +81,7 @@ struct BatchCommand: ParsableCommand {
         let stages = zip(Stage.allCases, summary.stages).map { "\($0.rawValue) \($1)" }.joined(separator: ", ")
         let rate = Double(summary.accounts) / max(summary.seconds, 1e-9)
         Stderr.line("pm batch: \(summary.accounts) accounts, \(summary.errors) errors, \(stages); "
+                    + "BLAS core \(BLASKernel.check().description); "
                     + "orphan rows \(summary.orphanRows); parse \(String(format: "%.2f", parsed.timeIntervalSince(start))) s, "
                     + "total \(String(format: "%.2f", summary.seconds)) s (\(Int(rate)) accounts/s) → \(out)")
         if summary.errors > 0 || summary.orphanRows > 0 { throw partialFailure }

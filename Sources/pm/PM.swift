@@ -16,6 +16,7 @@ struct PM: ParsableCommand {
     /// Runs the command; every failure exits 1 with one line on stderr (FORMATS.md), except
     /// `--help`, which exits 0.
     static func main() {
+        BLASKernel.reexecuteIfMisdetected()  // OpenBLAS's kernels must fit the CPU (issue 13); at most once
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -1,5 +1,10 @@
 import CBLAS
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How the engine turns holdings into scenario P&L tables (MODEL.md §3: `Σ size · riskArray`).
 public struct EngineOptions: Sendable {
@@ -13,42 +18,233 @@ public struct EngineOptions: Sendable {
     }
     public var aggregation: Aggregation = .automatic
     /// The density (holdings / instruments of the coin) from which a row goes to `dgemm` in
-    /// automatic mode. Measured with `swift run -c release bench` (the aggregation table): the
-    /// vectorized gather costs one risk-array row per holding; the dense path fills a row of the
-    /// positions matrix per instrument, then multiplies. On the 2-core AVX-512 machine BLAS was
-    /// 0.73× the gather at density 0.5 and 1.27× at 1.0, crossing near 0.75.
-    public var denseThreshold = 0.75
+    /// automatic mode. nil (the default): `DenseCrossover.threshold(for:)` — the
+    /// `PM_DENSE_THRESHOLD` environment variable when set, else measured once per process on this
+    /// machine. Never a constant: the crossover moves with the CPU and OpenBLAS's kernels (issue 13).
+    public var denseThreshold: Double?
 
-    public init(aggregation: Aggregation = .automatic, denseThreshold: Double = 0.75) {
+    public init(aggregation: Aggregation = .automatic, denseThreshold: Double? = nil) {
         self.aggregation = aggregation
         self.denseThreshold = denseThreshold
     }
 }
 
+/// Where the automatic aggregation switches from the gather to `dgemm`, measured where it runs.
+///
+/// The gather costs one risk-array row per holding, so a row of density ρ costs ρ · G, G being a
+/// row holding every instrument of the coin. The dense path fills a row of the positions matrix and
+/// multiplies it by the whole block, which costs about the same D at any density. Dense pays from
+/// ρ = D / G. The probe times both on the real risk arrays (the largest coin block of the first
+/// market aggregated) for a few milliseconds, once per process.
+public enum DenseCrossover {
+    /// Overrides the measurement: a density (0 sends every row to `dgemm`, above 1 none).
+    public static let environmentVariable = "PM_DENSE_THRESHOLD"
+    /// Portfolio rows per probe run: of the order of a block's dense rows per coin.
+    public static let probeRows = 256
+
+    /// The pure decision from the probe's timings: D / G, or infinity (every row sparse) when the
+    /// dense path is not faster even with every instrument held.
+    public static func threshold(gatherSecondsAtFullDensity g: Double, denseSeconds d: Double) -> Double {
+        guard g > 0, g.isFinite, d >= 0, d < g else { return .infinity }
+        return d / g
+    }
+
+    /// What the threshold in use came from.
+    public struct Measurement: Sendable, Equatable {
+        /// Seconds for `rows` portfolios holding every instrument of the probed coin: gather, dense.
+        public var gatherSeconds: Double
+        public var denseSeconds: Double
+        public var rows: Int
+        public var instruments: Int
+        public var threshold: Double
+    }
+
+    private static let lock = NSLockLite()
+    nonisolated(unsafe) private static var cached: Measurement?
+    nonisolated(unsafe) private static var overrideChecked = false
+    nonisolated(unsafe) private static var overrideValue: Double?
+
+    /// The measurement this process made (nil before the first automatic aggregation, or when
+    /// `PM_DENSE_THRESHOLD` is set).
+    public static var measurement: Measurement? { lock.locked { cached } }
+
+    /// The threshold automatic mode uses: `PM_DENSE_THRESHOLD`, else the probe's (run on `priced`
+    /// the first time, then cached for the process).
+    public static func threshold(for priced: PricedMarket) -> Double {
+        lock.locked {
+            if !overrideChecked {
+                overrideChecked = true
+                if let raw = getenv(environmentVariable).map({ String(cString: $0) }) {
+                    if let v = Double(raw), v >= 0, !v.isNaN {
+                        overrideValue = v
+                    } else {
+                        fputs("warning: \(environmentVariable)=\(InputError.echo(raw)) is not a density ≥ 0; measuring instead\n", stderr)
+                    }
+                }
+            }
+            if let v = overrideValue { return v }
+            if let m = cached { return m.threshold }
+            let m = probe(priced)
+            cached = m
+            return m.threshold
+        }
+    }
+
+    /// Times the gather and the dense path (best of 3 each) for `rows` portfolios holding every
+    /// instrument of `priced`'s largest coin block.
+    public static func probe(_ priced: PricedMarket, rows: Int = probeRows) -> Measurement {
+        guard let slot = priced.grids.indices.max(by: { priced.blockRows[$0] * priced.grids[$0].scenarioCount
+                                                       < priced.blockRows[$1] * priced.grids[$1].scenarioCount }),
+              priced.blockRows[slot] > 0 else {
+            return Measurement(gatherSeconds: 0, denseSeconds: 0, rows: 0, instruments: 0, threshold: .infinity)
+        }
+        _ = blasSingleThreaded
+        let k = priced.blockRows[slot], nS = priced.grids[slot].scenarioCount
+        // Portfolio r holds every row of the block once (identity row map), sizes varying, in a
+        // shuffled order: a real book's holdings jump between rows, and reading the block in row
+        // order would let the prefetcher make the gather look several times faster than it is.
+        let identity = (0..<k).map { Int32($0) }
+        var instr: [Int32] = [], size: [Double] = [], start = [0]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for r in 0..<rows {
+            var order = identity
+            for j in stride(from: k - 1, to: 0, by: -1) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                order.swapAt(j, Int((state >> 33) % UInt64(j + 1)))
+            }
+            for j in 0..<k { instr.append(order[j]); size.append(Double((r + j) % 7) - 3.1) }
+            start.append(instr.count)
+        }
+        var out = [Double](repeating: 0, count: rows * nS)
+        func best(_ body: () -> Void) -> Double {
+            var b = Double.infinity
+            for _ in 0..<3 {
+                var t0 = timespec(), t1 = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &t0)
+                body()
+                clock_gettime(CLOCK_MONOTONIC, &t1)
+                b = min(b, Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9)
+            }
+            return b
+        }
+        let (g, d) = priced.riskArrays.withUnsafeBufferPointer { risk in
+            identity.withUnsafeBufferPointer { row in
+                instr.withUnsafeBufferPointer { ins in
+                    size.withUnsafeBufferPointer { sz in
+                        out.withUnsafeMutableBufferPointer { o in
+                            let block = risk.baseAddress! + priced.blockOffset[slot]
+                            let g = best {
+                                for r in 0..<rows {
+                                    pm_gather_pnl(o.baseAddress! + r * nS, nS, block, row.baseAddress!, ins.baseAddress! + start[r],
+                                                  sz.baseAddress! + start[r], start[r + 1] - start[r])
+                                }
+                            }
+                            let d = best {
+                                PnlTables.dense(rows: Array(0..<rows), k: k, width: nS, block: block, rowMap: row.baseAddress!,
+                                                instr: ins.baseAddress!, size: sz.baseAddress!, start: { start[$0] }, end: { start[$0 + 1] }) { r, c in
+                                    (o.baseAddress! + r * nS).update(from: c, count: nS)
+                                }
+                            }
+                            return (g, d)
+                        }
+                    }
+                }
+            }
+        }
+        return Measurement(gatherSeconds: g, denseSeconds: d, rows: rows, instruments: k,
+                           threshold: threshold(gatherSecondsAtFullDensity: g, denseSeconds: d))
+    }
+}
+
 /// OpenBLAS runs single-threaded: the engine spreads account blocks over its own threads, and the
 /// two must not fight (TOOLCHAIN.md) — OpenBLAS's idle workers spin in `sched_yield` otherwise.
-private let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
+let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
+
+/// The risk arrays of one or more markets that share their instruments, side by side: per coin
+/// slot a row-major block `blockRows × width`, an instrument's row holding market 0's risk array,
+/// then market 1's, and so on (`width` = markets × scenarios). A sweep aggregates every
+/// combination in one pass over the holdings this way (issue 13).
+final class RiskColumns: @unchecked Sendable {
+    let markets: [PricedMarket]
+    let values: [Double]
+    let blockOffset: [Int]
+    /// Per slot: scenarios of one market, and the row width (markets × scenarios).
+    let scenarios: [Int]
+    let width: [Int]
+
+    /// Whether `markets` can be laid side by side: the same instruments in the same rows, and the
+    /// same scenario count per coin.
+    static func compatible(_ markets: [PricedMarket]) -> Bool {
+        guard let p = markets.first else { return false }
+        return markets.allSatisfy {
+            $0.baseCoins == p.baseCoins && $0.blockRows == p.blockRows && $0.row == p.row
+                && $0.grids.map(\.scenarioCount) == p.grids.map(\.scenarioCount)
+        }
+    }
+
+    init(_ markets: [PricedMarket]) {
+        precondition(markets.count == 1 || Self.compatible(markets), "RiskColumns: markets with different instruments or grids")
+        self.markets = markets
+        let p = markets[0]
+        scenarios = p.grids.map(\.scenarioCount)
+        if markets.count == 1 {
+            values = p.riskArrays
+            blockOffset = p.blockOffset
+            width = scenarios
+            return
+        }
+        let m = markets.count
+        width = scenarios.map { $0 * m }
+        var offsets: [Int] = [], total = 0
+        for slot in 0..<scenarios.count { offsets.append(total); total += p.blockRows[slot] * width[slot] }
+        var v = [Double](repeating: 0, count: total)
+        for slot in 0..<scenarios.count {
+            let nS = scenarios[slot], w = width[slot]
+            for (c, market) in markets.enumerated() {
+                for r in 0..<p.blockRows[slot] {
+                    let src = market.blockOffset[slot] + r * nS, dst = offsets[slot] + r * w + c * nS
+                    for s in 0..<nS { v[dst + s] = market.riskArrays[src + s] }
+                }
+            }
+        }
+        values = v
+        blockOffset = offsets
+    }
+}
 
 /// The P&L tables of every evaluated portfolio of a book, before the spot leg: one contiguous
-/// buffer, `offset[3u+p]` to the table of portfolio p of unit u (−1 when not evaluated).
+/// buffer per market, `offset[3u+p]` to the table of portfolio p of unit u (−1 when not
+/// evaluated); market m's tables start at `m · regionSize`.
 struct PnlTables {
     var values: [Double]
     var offset: [Int]
+    var regionSize: Int
+    /// Portfolio rows that went through `dgemm` (for tests of the automatic mode's choice).
+    var denseRowCount = 0
 
-    /// Aggregates `book`'s portfolios per coin: rows at or above the density threshold form one
-    /// dense positions matrix X (rows × instruments) multiplied by the coin's risk-array block R
-    /// (instruments × scenarios) with `dgemm`; the rest gather `size × R[row]` directly.
     init(book: Book, options: EngineOptions) {
+        self.init(book: book, risk: RiskColumns([book.priced]), options: options)
+    }
+
+    /// Aggregates `book`'s portfolios per coin against every market of `risk` at once: rows at or
+    /// above the density threshold form one dense positions matrix X (rows × instruments)
+    /// multiplied by the coin's side-by-side block (instruments × markets·scenarios) with `dgemm`;
+    /// the rest gather `size × row` of every market in one pass over the holdings. Each market's
+    /// table gets the same bits as aggregating that market alone in sparse mode (the gather sums
+    /// each scenario over the holdings in order, whatever the row width).
+    init(book: Book, risk: RiskColumns, options: EngineOptions) {
         _ = blasSingleThreaded
         let p = book.priced
         let nSlots = p.grids.count
+        let nMarkets = risk.markets.count
         offset = [Int](repeating: -1, count: 3 * book.unitCount)
         var total = 0
         var denseRows = [[Int]](repeating: [], count: nSlots)
         var isDense = [Bool](repeating: false, count: 3 * book.unitCount)
+        let threshold = options.aggregation == .automatic ? (options.denseThreshold ?? DenseCrossover.threshold(for: p)) : 0
         for u in 0..<book.unitCount {
             let slot = Int(book.unitSlot[u])
-            let nS = p.grids[slot].scenarioCount
+            let nS = risk.scenarios[slot]
             for q in 0..<3 where book.pfPresent[3 * u + q] {
                 let pf = 3 * u + q
                 offset[pf] = total
@@ -58,48 +254,94 @@ struct PnlTables {
                 switch options.aggregation {
                 case .sparse: dense = false
                 case .dense: dense = true
-                case .automatic: dense = Double(holdings) >= options.denseThreshold * Double(p.blockRows[slot])
+                case .automatic: dense = Double(holdings) >= threshold * Double(p.blockRows[slot])
                 }
                 if dense { denseRows[slot].append(pf); isDense[pf] = true }
             }
         }
-        values = [Double](repeating: 0, count: total)
+        regionSize = total
+        denseRowCount = denseRows.reduce(0) { $0 + $1.count }
+        values = [Double](repeating: 0, count: total * nMarkets)
+        let offset = self.offset
         values.withUnsafeMutableBufferPointer { out in
-            p.riskArrays.withUnsafeBufferPointer { risk in
-                book.entInstr.withUnsafeBufferPointer { ins in
-                    book.entSize.withUnsafeBufferPointer { sz in
-                        // Sparse gather.
-                        for u in 0..<book.unitCount {
-                            let slot = Int(book.unitSlot[u])
-                            let nS = p.grids[slot].scenarioCount
-                            let block = risk.baseAddress! + p.blockOffset[slot]
-                            for q in 0..<3 where book.pfPresent[3 * u + q] && !isDense[3 * u + q] {
-                                let pf = 3 * u + q
-                                Self.gather(into: out.baseAddress! + offset[pf], nS: nS, block: block, rows: p.row,
-                                            instr: ins.baseAddress!, size: sz.baseAddress!,
-                                            from: book.pfStart[pf], to: book.pfStart[pf + 1])
-                            }
-                        }
-                        // Dense: one dgemm per coin.
-                        for slot in 0..<nSlots where !denseRows[slot].isEmpty {
-                            let rows = denseRows[slot]
-                            let k = p.blockRows[slot], nS = p.grids[slot].scenarioCount
-                            var x = [Double](repeating: 0, count: rows.count * k)
-                            for (r, pf) in rows.enumerated() {
-                                for e in book.pfStart[pf]..<book.pfStart[pf + 1] {
-                                    x[r * k + Int(p.row[Int(ins[e])])] += sz[e]
+            risk.values.withUnsafeBufferPointer { riskValues in
+                p.row.withUnsafeBufferPointer { rowMap in
+                    book.entInstr.withUnsafeBufferPointer { ins in
+                        book.entSize.withUnsafeBufferPointer { sz in
+                            let maxWidth = risk.width.max() ?? 0
+                            var scratch = [Double](repeating: 0, count: nMarkets > 1 ? maxWidth : 0)
+                            scratch.withUnsafeMutableBufferPointer { scratch in
+                                // Sparse gather: straight into the table for one market; for several, one
+                                // side-by-side row, then each market's segment into its region.
+                                for u in 0..<book.unitCount {
+                                    let slot = Int(book.unitSlot[u])
+                                    let nS = risk.scenarios[slot], w = risk.width[slot]
+                                    let block = riskValues.baseAddress! + risk.blockOffset[slot]
+                                    for q in 0..<3 where book.pfPresent[3 * u + q] && !isDense[3 * u + q] {
+                                        let pf = 3 * u + q
+                                        let from = book.pfStart[pf], count = book.pfStart[pf + 1] - from
+                                        // An empty book has no entry arrays; a portfolio without holdings reads none.
+                                        let instr = ins.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
+                                        let size = sz.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
+                                        if nMarkets == 1 {
+                                            pm_gather_pnl(out.baseAddress! + offset[pf], nS, block, rowMap.baseAddress!, instr, size, count)
+                                        } else {
+                                            pm_gather_pnl(scratch.baseAddress!, w, block, rowMap.baseAddress!, instr, size, count)
+                                            for m in 0..<nMarkets {
+                                                (out.baseAddress! + m * total + offset[pf]).update(from: scratch.baseAddress! + m * nS, count: nS)
+                                            }
+                                        }
+                                    }
                                 }
                             }
-                            var c = [Double](repeating: 0, count: rows.count * nS)
-                            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(nS), Int32(k),
-                                        1, x, Int32(k), risk.baseAddress! + p.blockOffset[slot], Int32(nS), 0, &c, Int32(nS))
-                            for (r, pf) in rows.enumerated() {
-                                for s in 0..<nS { out[offset[pf] + s] = c[r * nS + s] }
+                            // Dense: dgemm per coin, in panels of rows.
+                            for slot in 0..<nSlots where !denseRows[slot].isEmpty {
+                                let nS = risk.scenarios[slot]
+                                Self.dense(rows: denseRows[slot], k: p.blockRows[slot], width: risk.width[slot],
+                                           block: riskValues.baseAddress! + risk.blockOffset[slot], rowMap: rowMap.baseAddress!,
+                                           instr: ins.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                           size: sz.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                           start: { book.pfStart[$0] }, end: { book.pfStart[$0 + 1] }) { pf, c in
+                                    for m in 0..<nMarkets {
+                                        (out.baseAddress! + m * total + offset[pf]).update(from: c + m * nS, count: nS)
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Rows per `dgemm` call: the positions matrix and the product stay in cache (a 1,024-row
+    /// product 363 scenarios wide ran 3–4× slower per row than 256 rows).
+    static let densePanel = 256
+
+    /// The dense path for portfolios `rows`: X (rows × k, holding sizes at their instruments' rows)
+    /// times `block` (k × width) with `dgemm`, in panels; `store(portfolio, product row)`.
+    static func dense(rows: [Int], k: Int, width: Int, block: UnsafePointer<Double>, rowMap: UnsafePointer<Int32>,
+                      instr: UnsafePointer<Int32>, size: UnsafePointer<Double>,
+                      start: (Int) -> Int, end: (Int) -> Int, store: (Int, UnsafePointer<Double>) -> Void) {
+        let panel = min(densePanel, rows.count)
+        var x = [Double](repeating: 0, count: panel * k)
+        var c = [Double](repeating: 0, count: panel * width)
+        var first = 0
+        while first < rows.count {
+            let n = min(panel, rows.count - first)
+            x.withUnsafeMutableBufferPointer { x in
+                x.baseAddress!.update(repeating: 0, count: n * k)
+                for r in 0..<n {
+                    let pf = rows[first + r]
+                    for e in start(pf)..<end(pf) { x[r * k + Int(rowMap[Int(instr[e])])] += size[e] }
+                }
+                c.withUnsafeMutableBufferPointer { c in
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(width), Int32(k),
+                                1, x.baseAddress!, Int32(k), block, Int32(width), 0, c.baseAddress!, Int32(width))
+                    for r in 0..<n { store(rows[first + r], c.baseAddress! + r * width) }
+                }
+            }
+            first += n
         }
     }
 

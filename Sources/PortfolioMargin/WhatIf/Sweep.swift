@@ -169,27 +169,86 @@ public enum Sweep {
     }
 
     /// Runs every combination over `input`. `progress(k, total)` is called after each combination.
+    ///
+    /// The combinations share the positions, so they are aggregated together (issue 13): per block
+    /// of accounts one pass over the holdings fills the P&L tables of every combination (the risk
+    /// arrays of all combinations side by side, `RiskColumns`), then each combination's units are
+    /// evaluated from its tables. Combinations whose scenario grids differ in size (a swept
+    /// `pricePoints`) fall back to one aggregation per combination, as does `aggregateTogether: false`.
     public static func run(_ input: BatchInput, base: PricedMarket, settings: [SweepSetting], top: Int, threads: Int = 2,
+                           options: EngineOptions = EngineOptions(), aggregateTogether: Bool = true,
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> [SweepCombination] {
         let combos = combinations(settings)
         let baseValues = settings.map { baseValue($0, parameters: base.parameters) }
+        var markets = [base]
+        for values in combos where !settings.isEmpty { markets.append(try scenario(settings, values: values, base: base)) }
+        let together = aggregateTogether && RiskColumns.compatible(markets)
+        // Books are built once; each combination only reprices them. Aggregated together, a block's
+        // tables are as wide as all combinations: smaller blocks keep them the size of one
+        // combination's tables of a default block (cache, and no large allocation per block).
+        let blockSize = together ? max(256, BatchRunner.defaultBlockSize / markets.count) : BatchRunner.defaultBlockSize
+        let books = BatchRunner.books(input, priced: base, threads: threads, blockSize: blockSize)
+        let figures: [AccountFigures]
+        if together {
+            figures = onePass(books, markets: markets, accounts: input.accountCount, threads: threads, options: options)
+            for k in 1...markets.count { progress(k, markets.count) }
+        } else {
+            var all: [AccountFigures] = []
+            for (k, priced) in markets.enumerated() {
+                all.append(BatchRunner.accountFigures(books, priced: priced, accounts: input.accountCount, threads: threads,
+                                                      options: options))
+                progress(k + 1, markets.count)
+            }
+            figures = all
+        }
         var results: [SweepCombination] = []
-        // Books are built once; each combination only reprices them.
-        let books = BatchRunner.books(input, priced: base, threads: threads)
-        let baseline = BatchRunner.accountFigures(books, priced: base, accounts: input.accountCount, threads: threads)
-        var first = SweepCombination(index: 0, values: baseValues)
-        baseline.summarize(into: &first)
-        results.append(first)
-        progress(1, combos.count + 1)
-        for (k, values) in combos.enumerated() where !settings.isEmpty {
-            let priced = try scenario(settings, values: values, base: base)
-            let figures = BatchRunner.accountFigures(books, priced: priced, accounts: input.accountCount, threads: threads)
-            var c = SweepCombination(index: k + 1, values: values)
-            figures.summarize(into: &c)
-            c.top = figures.largestIncreases(over: baseline, count: top)
+        for (k, f) in figures.enumerated() {
+            var c = SweepCombination(index: k, values: k == 0 ? baseValues : combos[k - 1])
+            f.summarize(into: &c)
+            if k > 0 { c.top = f.largestIncreases(over: figures[0], count: top) }
             results.append(c)
-            progress(k + 2, combos.count + 1)
         }
         return results
+    }
+
+    /// MM, IM and stage of every account under each of `markets` (which `RiskColumns` can lay side
+    /// by side), the books' blocks on `threads` workers: per block one aggregation for all markets,
+    /// then each market's units and totals from its own tables.
+    static func onePass(_ books: [Book], markets: [PricedMarket], accounts n: Int, threads: Int,
+                        options: EngineOptions) -> [AccountFigures] {
+        let risk = RiskColumns(markets)
+        var first = [0]
+        for b in books { first.append(first.last! + b.accountCount) }
+        // Workers write disjoint account ranges of each market's figures.
+        let mmOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
+        let imOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
+        let stageOut = markets.map { _ in UnsafeMutableBufferPointer<Stage?>.allocate(capacity: n) }
+        defer { for m in markets.indices { mmOut[m].deallocate(); imOut[m].deallocate(); stageOut[m].deallocate() } }
+        for m in markets.indices {
+            mmOut[m].initialize(repeating: .nan); imOut[m].initialize(repeating: .nan); stageOut[m].initialize(repeating: nil)
+        }
+        do {
+            BatchRunner.parallelBlocks(books.count, threads: threads) { b in
+                let base = books[b]
+                var tables = PnlTables(book: base, risk: risk, options: options)
+                let offsets = tables.offset, regionSize = tables.regionSize
+                tables.values.withUnsafeMutableBufferPointer { pnl in
+                    for (m, priced) in markets.enumerated() {
+                        let book = base.priced === priced ? base : base.repriced(priced)
+                        var result = BookResult(book: book)
+                        var evaluator = UnitEvaluator(priced: priced)
+                        let tablesOfMarket = pnl.baseAddress! + m * regionSize
+                        for a in 0..<book.accountCount {
+                            evaluator.account(a, book: book, pnl: tablesOfMarket, offsets: offsets, into: &result)
+                        }
+                        for k in 0..<book.accountCount {
+                            let a = first[b] + k
+                            mmOut[m][a] = result.totalMM[k]; imOut[m][a] = result.totalIM[k]; stageOut[m][a] = result.stage[k]
+                        }
+                    }
+                }
+            }
+        }
+        return markets.indices.map { AccountFigures(mm: Array(mmOut[$0]), im: Array(imOut[$0]), stage: Array(stageOut[$0])) }
     }
 }
