@@ -72,6 +72,11 @@ const char *pm_kernel_isa(void);
 /// Any other value means auto. The choice is process-wide.
 const char *pm_kernel_force_isa(int which);
 
+/// Atomically exchanges the directory entries `from` and `to` (both must exist): Linux
+/// renameat2(RENAME_EXCHANGE). Returns 0, or -1 with errno set (ENOSYS where the kernel or platform
+/// has no such call, EINVAL where the file system does not support it).
+int pm_rename_exchange(const char *from, const char *to);
+
 #ifdef __cplusplus
 }
 #endif
