@@ -5,12 +5,13 @@
 # shard array and the merge (scripts/slurm/submit.sh) on a generated book, both with --shard on
 # the whole input and with pm split, and checks the merged files equal an unsharded run byte for
 # byte. Stops the daemons it started (by pid) and removes its folder on any exit.
-#   scripts/test-slurm.sh [PM]        (default: .build/release/pm, else .build/debug/pm)
+#   scripts/test-slurm.sh [PM]        (default: the newer of .build/debug/pm and .build/release/pm)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 PM=${1:-}
 if [ -z "$PM" ]; then
-  if [ -x "$root/.build/release/pm" ]; then PM="$root/.build/release/pm"; else PM="$root/.build/debug/pm"; fi
+  PM="$root/.build/debug/pm"
+  if [ -x "$root/.build/release/pm" ] && [ "$root/.build/release/pm" -nt "$PM" ]; then PM="$root/.build/release/pm"; fi
 fi
 PM=$(readlink -f "$PM")
 [ -x "$PM" ] || { echo "test-slurm: no pm binary at $PM (swift build first)" >&2; exit 1; }
