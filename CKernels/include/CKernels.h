@@ -88,6 +88,10 @@ uint32_t pm_cpu_features(void);
 #define PM_CPU_AVX512DQ 16u
 #define PM_CPU_AVX512BW 32u
 #define PM_CPU_AVX512VL 64u
+/// Atomically exchanges the directory entries `from` and `to` (both must exist): Linux
+/// renameat2(RENAME_EXCHANGE). Returns 0, or -1 with errno set (ENOSYS where the kernel or platform
+/// has no such call, EINVAL where the file system does not support it).
+int pm_rename_exchange(const char *from, const char *to);
 
 #ifdef __cplusplus
 }

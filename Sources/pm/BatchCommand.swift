@@ -6,14 +6,14 @@ import PortfolioMargin
 struct BatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "batch",
-        abstract: "Margin every account of a CSV folder; write margins.csv and units.csv, whole or not at all.")
+        abstract: "Margin every account of a CSV folder; write margins.csv, units.csv and manifest.json, all three or none.")
 
     @Option(name: .long, help: "Folder with accounts.csv, balances.csv, positions.csv and (optional) orders.csv.")
     var input: String
 
     @OptionGroup var options: MarketOptions
 
-    @Option(name: .long, help: "Output folder (created if missing) for margins.csv and units.csv.")
+    @Option(name: .long, help: "Output folder (created if missing) for margins.csv, units.csv and manifest.json; replaced as a whole when the run completes (other plain files in it are kept).")
     var out: String
 
     @Option(name: .long, parsing: .unconditional,
@@ -48,15 +48,32 @@ struct BatchCommand: ParsableCommand {
 
     func run() throws {
         let start = Date()
-        let priced = try options.pricedMarket()
-        let batch: BatchInput
+        // Digests of market and params for manifest.json: read once more here until their readers
+        // compute them while reading (ScaleOut/InputDigest).
+        let marketDigest: InputDigest, paramsDigest: InputDigest
         do {
+            marketDigest = try InputDigest(path: options.market)
+            paramsDigest = try InputDigest(path: try options.params ?? ParameterSet.shippedFilePath())
+        } catch { throw Fatal(error) }
+        let priced = try options.pricedMarket()
+        // Open (and check) the output folder before the work: a refused --out costs nothing.
+        let writer: OutputFiles
+        do { writer = try OutputFiles(directory: out, names: ["margins.csv", "units.csv", "manifest.json"]) } catch { throw Fatal(error) }
+        let batch: BatchInput
+        let shardSpec: ShardSpec?
+        let inputDigests: [(name: String, digest: InputDigest)]
+        do {
+            let split = try SplitInfo.load(directory: input)
+            shardSpec = try SplitInfo.shard(given: try parsedShard().map { ShardSpec(index: $0.index, count: $0.count) }, split: split, input: input)
             batch = try BatchInput.load(directory: input, priced: priced, shard: try parsedShard(), threads: threads)
-        } catch let e as InputError { throw Fatal(e) }
+            try split?.check(read: batch.digests, input: input)
+            inputDigests = (split?.source ?? batch.digests) + [("market", marketDigest), ("params", paramsDigest)]
+        } catch {
+            writer.abandon()
+            throw Fatal(error)
+        }
         let parsed = Date()
 
-        let writer: OutputPair
-        do { writer = try OutputPair(directory: out, names: ["margins.csv", "units.csv"]) } catch { throw Fatal(error) }
         let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
         var engine = EngineOptions()
         engine.aggregation = EngineOptions.Aggregation(rawValue: aggregation)!
@@ -69,6 +86,8 @@ struct BatchCommand: ParsableCommand {
                 try writer.write(0, m)
                 try writer.write(1, u)
             }
+            let manifest = Manifest(shard: shardSpec, accounts: summary.accounts, errors: summary.errors, inputs: inputDigests)
+            try writer.write(2, manifest.json)
             try writer.commit()
         } catch {
             writer.abandon()

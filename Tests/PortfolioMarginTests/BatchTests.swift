@@ -287,7 +287,7 @@ struct BatchCommandTests {
         #expect(out.stderr.contains("20 accounts, 1 errors"))
         let m = try BatchFiles.read(dir + "/out/margins.csv")
         #expect(m.count == 20 && m[1]["error"]!.contains("NOPE"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted() == ["margins.csv", "units.csv"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted() == ["manifest.json", "margins.csv", "units.csv"])
     }
 
     /// The output folder and its missing parents are created (the README's main job writes out/sample).
@@ -325,10 +325,10 @@ struct BatchCommandTests {
                        "--params", TestSupport.path("data/params/pm-params.json"), "--out", dir + "/out", "--threads", "1"]
         p.standardError = FileHandle.nullDevice
         try p.run()
-        // Wait for the temporary files to appear, then interrupt.
+        // Wait for the staging folder beside OUT to appear, then interrupt.
         var started = false
         for _ in 0..<2000 {
-            if let items = try? FileManager.default.contentsOfDirectory(atPath: dir + "/out"), items.contains(where: { $0.contains(".tmp-") }) {
+            if let items = try? FileManager.default.contentsOfDirectory(atPath: dir), items.contains(where: { $0.hasPrefix(".out.pm-tmp.") }) {
                 started = true
                 break
             }
@@ -338,11 +338,12 @@ struct BatchCommandTests {
         p.waitUntilExit()
         #expect(started)
         let left = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/out")) ?? []
+        #expect(!((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).contains { $0.hasPrefix(".") }, "staging folder left")
         if p.terminationStatus == 128 + SIGINT {
             #expect(left.isEmpty, "left behind: \(left)")
         } else {
-            // The run finished before the signal: then both files are complete.
-            #expect(left.sorted() == ["margins.csv", "units.csv"])
+            // The run finished before the signal: then all three files are complete.
+            #expect(left.sorted() == ["manifest.json", "margins.csv", "units.csv"])
         }
     }
 }

@@ -15,6 +15,8 @@ public struct BatchInput: Sendable {
     var accountErrors: [InputError?] = []
     /// Rows that name an account id absent from accounts.csv (reported, not margined).
     public private(set) var orphanRows: [InputError] = []
+    /// Size and XXH64 of each CSV file read, in reading order (`manifest.json`; ScaleOut/InputDigest).
+    public internal(set) var digests: [(name: String, digest: InputDigest)] = []
 
     var balances = Rows()
     var positions = Rows()
@@ -40,6 +42,7 @@ public struct BatchInput: Sendable {
                             threads: Int = 2) throws -> BatchInput {
         var input = BatchInput(directory: dir)
         let accountsFile = try CSVFile(path: dir + "/accounts.csv", required: ["account_id", "spot_hedging"])
+        input.digests.append(("accounts.csv", InputDigest(accountsFile.file.bytes)))
         var ids = ByteKeyTable(capacity: max(16, accountsFile.file.bytes.count / 16))
         // index in accounts.csv → index in this (sharded) input, or −1 when outside the shard.
         var keep: [Int32] = []
@@ -153,6 +156,7 @@ public struct BatchInput: Sendable {
         case .orders: required = ["account_id", "symbol", "side", "qty", "price"]
         }
         let csv = try CSVFile(path: path, required: required)
+        input.digests.append((String(path.split(separator: "/").last ?? Substring(path)), InputDigest(csv.file.bytes)))
         let ranges = csv.chunks(max(1, threads * 4))
         // Lines per chunk bound its rows, so every chunk writes into its own slice of one array
         // (no per-chunk arrays to concatenate). Slots of lines that give no row are marked −1.

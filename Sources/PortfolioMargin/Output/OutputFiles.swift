@@ -1,40 +1,99 @@
 import Foundation
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Output files written whole or not at all (MODEL.md §10): each is written to a temporary file
-/// beside its final name and renamed into place by `commit()`; `abandon()`, an error, or SIGINT /
-/// SIGTERM remove the temporary files and leave any previous outputs untouched.
-public final class OutputPair: @unchecked Sendable {
+/// Output files that appear together or not at all, also under SIGKILL or power loss (FORMATS.md
+/// "Commands": `margins.csv`, `units.csv` and `manifest.json` all from one run or none).
+///
+/// Layout — the output folder itself is the unit that is replaced:
+/// 1. A fresh hidden staging folder `.<OUT>.pm-tmp.<host>.<pid>-<n>` is made beside `OUT` (same parent,
+///    so the same file system). Every output file is written there.
+/// 2. `commit()` fsyncs the files and the staging folder, then gives the staging folder every other
+///    file the user keeps in `OUT` as a hard link (same inode: no copy, nothing lost), swaps the two
+///    folders in one step — `renameat2(RENAME_EXCHANGE)` — and fsyncs the parent. `OUT` now is the
+///    new folder; the staging name holds the previous one, which is then removed (a file the user
+///    added to `OUT` during the run is moved across first).
+///
+/// Why a folder swap and not one rename per file: a kill between two renames mixes a new
+/// `margins.csv` with an old `units.csv`. A directory entry changes in one atomic step, so a reader
+/// of `OUT` sees the complete previous outputs or the complete new ones, never a mix, whenever the
+/// process dies. Why not a symlink `OUT → .OUT.v2`: `OUT` would have to stop being a real folder,
+/// which breaks an existing `OUT` and users who keep files in it.
+///
+/// Where the exchange is unsupported (a kernel or file system without `RENAME_EXCHANGE`, macOS), the
+/// fallback is two renames: `OUT` → the staging name, then staging → `OUT`. A kill between them
+/// leaves no `OUT` at all (the previous outputs sit in the hidden folder until the next run removes
+/// it): "none", which the contract allows, never a mix.
+///
+/// Other files in `OUT` are kept (hard-linked into the new folder before the swap). A subfolder,
+/// FIFO or socket in `OUT` cannot be carried over atomically, so `init` refuses such an `OUT` (exit 1,
+/// naming the entry) before any work is done: nothing is destroyed silently.
+///
+/// Litter: every `init` first removes the staging folders that a dead process of this host left
+/// beside `OUT` (its pid no longer exists) and the `.NAME.tmp-PID` files of older versions inside
+/// `OUT`; staging folders of another host are removed when older than a day. SIGINT, SIGTERM and
+/// SIGHUP remove the staging folder at once.
+public final class OutputFiles: @unchecked Sendable {
+    /// The output folder as given.
+    public let directory: String
+    /// Where the files will be: `directory/name`.
     public let finalPaths: [String]
-    private let tempPaths: [String]
+    public let names: [String]
+    /// The folder that is swapped (the real path when `directory` is a symlink to a folder).
+    let target: String
+    let staging: String
+    private let stagingPaths: [String]
     private var fds: [Int32]
     private var done = false
 
-    /// Creates `directory` (and its parents) if needed and opens a temporary file for each of `names`.
+    /// Cleans up what killed runs left, checks `directory`, creates the staging folder and opens a
+    /// file in it for each of `names`.
     public init(directory: String, names: [String]) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw InputError(file: directory, "cannot create the output folder (\(error.localizedDescription))")
-        }
+        self.directory = directory
+        self.names = names
         finalPaths = names.map { directory + "/" + $0 }
-        tempPaths = names.map { directory + "/.\($0).tmp-\(getpid())" }
+        var path = directory
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        // An existing OUT (or a symlink to one) is swapped by its real path, so a symlink the user
+        // set up stays a symlink.
+        if let real = realpath(path, nil) { path = String(cString: real); free(real) }
+        let parent = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        guard !base.isEmpty, base != "/", base != ".", base != ".." else {
+            throw InputError(file: directory, "cannot be replaced as a whole (use a folder below /)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: parent.isEmpty ? "." : parent, withIntermediateDirectories: true)
+        } catch {
+            throw InputError(file: directory, "cannot create the parent folder (\(error.localizedDescription))")
+        }
+        let parentDir = parent.isEmpty ? "." : parent
+        Self.removeLitter(parent: parentDir, base: base, target: path)
+        try Self.checkCarriable(path, names: names)
+        // pid and a counter: two writers of one process never share a staging folder.
+        let stage = parentDir + "/" + Self.stagingPrefix(base) + Self.host + "." + String(getpid()) + "-" + String(Self.nextSerial())
+        Self.removeTree(stage)   // a previous process of this pid (reused) left it: it is dead
+        guard mkdir(stage, 0o755) == 0 else {
+            throw InputError(file: stage, "cannot create the staging folder (\(String(cString: strerror(errno))))")
+        }
+        target = path
+        staging = stage
+        stagingPaths = names.map { stage + "/" + $0 }
         fds = []
-        for t in tempPaths {
-            let fd = open(t, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        InterruptCleanup.register(stagingPaths, directory: staging)
+        for t in stagingPaths {
+            let fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             if fd < 0 {
                 let reason = String(cString: strerror(errno))
-                for f in fds { close(f) }
-                for p in tempPaths { unlink(p) }
+                abandon()
                 throw InputError(file: t, "cannot be written (\(reason))")
             }
             fds.append(fd)
         }
-        InterruptCleanup.register(tempPaths)
     }
 
     /// Appends bytes to file `k`.
@@ -52,61 +111,239 @@ public final class OutputPair: @unchecked Sendable {
         }
     }
 
-    /// Flushes and renames every file into place.
+    /// Makes the files durable and swaps them into place together. On a throw nothing visible
+    /// changed: `directory` still holds the previous outputs (or does not exist).
     public func commit() throws {
         for (k, fd) in fds.enumerated() {
-            if fsync(fd) != 0 && errno != EINVAL { throw InputError(file: finalPaths[k], "cannot be flushed") }
+            if fsync(fd) != 0 && errno != EINVAL {
+                let reason = String(cString: strerror(errno))
+                throw InputError(file: finalPaths[k], "cannot be flushed (\(reason))")
+            }
             close(fd)
         }
         fds = []
-        for (t, f) in zip(tempPaths, finalPaths) where rename(t, f) != 0 {
-            throw InputError(file: f, "cannot be renamed into place (\(String(cString: strerror(errno))))")
+        // Carry over the user's other files (hard links, no copy); refuse what cannot be carried.
+        var exists = false
+        var st = stat()
+        if lstat(target, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw InputError(file: directory, "exists and is not a folder") }
+            exists = true
+            try Self.checkCarriable(target, names: names)
+            for name in Self.entries(target) where !names.contains(name) && !Self.isLegacyLitter(name) {
+                try Self.carry(from: target + "/" + name, to: staging + "/" + name)
+            }
+        }
+        try Self.syncDirectory(staging)
+        let parent = (target as NSString).deletingLastPathComponent
+        if !exists {
+            guard rename(staging, target) == 0 else {
+                throw InputError(file: directory, "cannot be put in place (\(String(cString: strerror(errno))))")
+            }
+        } else if pm_rename_exchange(staging, target) != 0 {
+            guard errno == ENOSYS || errno == EINVAL || errno == ENOTSUP else {
+                throw InputError(file: directory, "cannot be swapped in place (\(String(cString: strerror(errno))))")
+            }
+            // No atomic exchange here: two renames, with a moment of no OUT at all (never a mix).
+            let old = staging + ".old"
+            guard rename(target, old) == 0 else {
+                throw InputError(file: directory, "cannot be moved aside (\(String(cString: strerror(errno))))")
+            }
+            guard rename(staging, target) == 0 else {
+                let reason = String(cString: strerror(errno))
+                _ = rename(old, target)   // put the previous outputs back
+                throw InputError(file: directory, "cannot be put in place (\(reason))")
+            }
+            _ = rename(old, staging)
         }
         done = true
-        InterruptCleanup.unregister(tempPaths)
+        try? Self.syncDirectory(parent.isEmpty ? "." : parent)
+        // The staging name now holds the previous folder: files added to OUT during the run go to
+        // the new folder; the rest (old outputs, links to carried files) is removed.
+        if exists {
+            for name in Self.entries(staging) where !names.contains(name) && !Self.isLegacyLitter(name) {
+                var a = stat(), b = stat()
+                let from = staging + "/" + name, to = target + "/" + name
+                if lstat(to, &b) == 0 {
+                    if lstat(from, &a) == 0, a.st_ino == b.st_ino, a.st_dev == b.st_dev { unlink(from) }
+                } else {
+                    _ = rename(from, to)
+                }
+            }
+            Self.removeTree(staging)
+        }
+        InterruptCleanup.unregister(stagingPaths, directory: staging)
     }
 
-    /// Removes the temporary files.
+    /// Removes the staging folder; `directory` is untouched.
     public func abandon() {
         for fd in fds { close(fd) }
         fds = []
-        for t in tempPaths { unlink(t) }
-        InterruptCleanup.unregister(tempPaths)
+        if !done { Self.removeTree(staging) }
+        InterruptCleanup.unregister(stagingPaths, directory: staging)
         done = true
     }
 
     deinit { if !done { abandon() } }
-}
 
-/// Removes registered temporary files when the process is interrupted (SIGINT, SIGTERM, SIGHUP),
-/// then exits with the conventional 128 + signal status.
-enum InterruptCleanup {
-    nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>] = []
-    nonisolated(unsafe) private static var installed = false
-    private static let lock = NSLockLite()
+    // MARK: - Helpers
 
-    static func register(_ list: [String]) {
-        lock.locked {
-            for p in list { paths.append(strdup(p)) }
-            if !installed {
-                installed = true
-                for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, interruptHandler) }
+    static func stagingPrefix(_ base: String) -> String { "." + base + ".pm-tmp." }
+
+    private static let serialLock = NSLockLite()
+    nonisolated(unsafe) private static var serial = 0
+    static func nextSerial() -> Int { serialLock.locked { serial += 1; return serial } }
+
+    static let host: String = {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, 255)
+        let h = String(cString: buf).replacingOccurrences(of: "/", with: "_")
+        return h.isEmpty ? "host" : h
+    }()
+
+    static func entries(_ dir: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+    }
+
+    /// `.margins.csv.tmp-PID`-style files of older versions (any pid: the old scheme never reused them
+    /// once its process was gone; a live one is only possible during an upgrade and is then harmless
+    /// to drop from the new folder).
+    static func isLegacyLitter(_ name: String) -> Bool {
+        guard name.hasPrefix("."), let r = name.range(of: ".tmp-", options: .backwards) else { return false }
+        let pid = name[r.upperBound...]
+        guard !pid.isEmpty, let p = Int32(pid) else { return false }
+        return !processAlive(p)
+    }
+
+    static func processAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Refuses an OUT that holds entries that cannot be carried over by a hard link.
+    static func checkCarriable(_ dir: String, names: [String]) throws {
+        var st = stat()
+        guard lstat(dir, &st) == 0 else { return }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw InputError(file: dir, "exists and is not a folder")
+        }
+        for name in entries(dir) where !names.contains(name) {
+            var e = stat()
+            guard lstat(dir + "/" + name, &e) == 0 else { continue }
+            let kind = e.st_mode & S_IFMT
+            if kind != S_IFREG && kind != S_IFLNK {
+                throw InputError(file: dir, record: name,
+                                 "the output folder is replaced as a whole when the run completes, and this entry (not a plain file) cannot be carried over; move it elsewhere")
             }
         }
     }
 
-    static func unregister(_ list: [String]) {
+    /// A plain file by a hard link; a symlink by a new symlink with the same target.
+    static func carry(from: String, to: String) throws {
+        var st = stat()
+        guard lstat(from, &st) == 0 else { return }   // removed meanwhile
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(from, &buf, Int(PATH_MAX))
+            guard n >= 0 else { return }
+            buf[n] = 0
+            guard symlink(buf, to) == 0 else {
+                throw InputError(file: from, "cannot be carried into the new output folder (\(String(cString: strerror(errno))))")
+            }
+            return
+        }
+        guard link(from, to) == 0 else {
+            throw InputError(file: from, "cannot be carried into the new output folder by a hard link (\(String(cString: strerror(errno))))")
+        }
+    }
+
+    static func syncDirectory(_ dir: String) throws {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw InputError(file: dir, "cannot be opened to flush") }
+        defer { close(fd) }
+        if fsync(fd) != 0 && errno != EINVAL { throw InputError(file: dir, "cannot be flushed") }
+    }
+
+    /// Removes a staging folder: its plain files and symlinks, and the folder when then empty.
+    /// Never recurses into a subfolder (a staging folder has none; anything else is not ours).
+    static func removeTree(_ dir: String) {
+        for name in entries(dir) {
+            var st = stat()
+            let p = dir + "/" + name
+            if lstat(p, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR { unlink(p) }
+        }
+        rmdir(dir)
+    }
+
+    /// Staging folders of `base` left beside it by dead processes (see the type's comment), and
+    /// legacy temporary files inside `target`.
+    static func removeLitter(parent: String, base: String, target: String) {
+        let prefix = stagingPrefix(base)
+        for name in entries(parent) where name.hasPrefix(prefix) {
+            var rest = String(name.dropFirst(prefix.count))
+            if rest.hasSuffix(".old") { rest.removeLast(4) }
+            guard let dot = rest.lastIndex(of: "."), let dash = rest.lastIndex(of: "-"), dash > dot,
+                  let pid = Int32(rest[rest.index(after: dot)..<dash]) else { continue }
+            let host = String(rest[..<dot])
+            let path = parent + "/" + name
+            if host == Self.host {
+                if pid == getpid() || processAlive(pid) { continue }
+            } else {
+                var st = stat()
+                guard lstat(path, &st) == 0, Double(time(nil)) - Double(st.st_mtim.tv_sec) > 86_400 else { continue }
+            }
+            removeTree(path)
+        }
+        for name in entries(target) where isLegacyLitter(name) { unlink(target + "/" + name) }
+    }
+}
+
+/// The earlier name: the sweep writes its two files the same way.
+public typealias OutputPair = OutputFiles
+
+/// Removes the registered staging files and folders when the process is interrupted (SIGINT,
+/// SIGTERM, SIGHUP), then exits with the conventional 128 + signal status. Only async-signal-safe
+/// calls (unlink, rmdir, _exit) run in the handler; the paths are C strings made beforehand.
+enum InterruptCleanup {
+    nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>] = []
+    nonisolated(unsafe) private static var directories: [UnsafeMutablePointer<CChar>] = []
+    nonisolated(unsafe) private static var installed = false
+    private static let lock = NSLockLite()
+
+    static func register(_ list: [String], directory: String? = nil) {
+        lock.locked {
+            for p in list { paths.append(strdup(p)) }
+            if let directory { directories.append(strdup(directory)) }
+            if !installed {
+                installed = true
+                // A parent may have started us with these signals blocked (a thread of a test
+                // runner, some job launchers): unblock them, or the handler never runs.
+                var set = sigset_t()
+                sigemptyset(&set)
+                for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, interruptHandler); sigaddset(&set, s) }
+                sigprocmask(SIG_UNBLOCK, &set, nil)
+            }
+        }
+    }
+
+    static func unregister(_ list: [String], directory: String? = nil) {
         lock.locked {
             paths.removeAll { p in
                 let hit = list.contains(String(cString: p))
                 if hit { free(p) }
                 return hit
             }
+            if let directory {
+                directories.removeAll { p in
+                    let hit = String(cString: p) == directory
+                    if hit { free(p) }
+                    return hit
+                }
+            }
         }
     }
 
     fileprivate static func removeAll() {
         for p in paths { unlink(p) }
+        for d in directories { rmdir(d) }
     }
 }
 

@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The version `manifest.json` records; `pm merge` refuses shards of different versions (their
+/// numbers could differ).
+public enum PMVersion {
+    public static let string = "0.9.0"
+}
+
+/// One shard of a run: accounts whose id hash modulo `count` is `index` (MODEL.md §11.16).
+public struct ShardSpec: Equatable, Sendable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+    public init(index: Int, count: Int) { self.index = index; self.count = count }
+    public var description: String { "\(index)/\(count)" }
+
+    /// Parses `I/N` with 0 ≤ I < N ≤ 10^6 (FORMATS.md bounds).
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, n <= 1_000_000, i >= 0, i < n else { return nil }
+        index = i; count = n
+    }
+
+    /// The shard of an account id: FNV-1a 64 of its UTF-8 bytes modulo `count` (MODEL.md §11.16,
+    /// the same function `pm batch --shard` uses).
+    public static func of(_ id: UnsafeRawBufferPointer, count: Int) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in id { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return Int(h % UInt64(count))
+    }
+}
+
+/// `manifest.json` (FORMATS.md "Scale-out"): which shard, how many rows and errors, a digest of
+/// every input, the version and the finish instant.
+///
+/// `accounts` is the number of data rows of `margins.csv` (every id seen: error rows included),
+/// `errors` the number of those rows that carry an error. `inputs` holds, in this order,
+/// `accounts.csv`, `balances.csv`, `positions.csv`, `orders.csv` (only when present), `market` and
+/// `params`, each `{"size": bytes, "hash": "16 hex digits of XXH64, seed 0"}` (`InputDigest`).
+/// For a split folder (`pm split`) the CSV digests are those of the whole input it was cut from,
+/// so the shards of one input carry the same digests whichever way they were run.
+public struct Manifest: Equatable, Sendable {
+    public var shard: ShardSpec?
+    public var accounts: Int
+    public var errors: Int
+    public var inputs: [(name: String, digest: InputDigest)]
+    public var pm: String
+    /// Seconds since 1970 (UTC).
+    public var finished: Double
+
+    public init(shard: ShardSpec?, accounts: Int, errors: Int, inputs: [(name: String, digest: InputDigest)],
+                pm: String = PMVersion.string, finished: Double = Manifest.now()) {
+        self.shard = shard; self.accounts = accounts; self.errors = errors
+        self.inputs = inputs; self.pm = pm; self.finished = finished
+    }
+
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec / 1_000_000) / 1000
+    }
+
+    public static func == (a: Manifest, b: Manifest) -> Bool {
+        a.shard == b.shard && a.accounts == b.accounts && a.errors == b.errors && a.pm == b.pm && a.finished == b.finished
+            && a.inputs.map(\.name) == b.inputs.map(\.name) && a.inputs.map(\.digest) == b.inputs.map(\.digest)
+    }
+
+    /// The inputs as one comparable value (names and digests, in order).
+    public var inputsKey: String { inputs.map { "\($0.name)=\($0.digest.size):\($0.digest.hex)" }.joined(separator: ",") }
+
+    /// The document, one key per line.
+    public var json: [UInt8] {
+        var s = "{\n"
+        s += "  \"shard\": " + (shard.map { "\"\($0)\"" } ?? "null") + ",\n"
+        s += "  \"accounts\": \(accounts),\n"
+        s += "  \"errors\": \(errors),\n"
+        s += "  \"inputs\": {"
+        s += inputs.map { "\n    \(Self.quote($0.name)): {\"size\": \($0.digest.size), \"hash\": \"\($0.digest.hex)\"}" }.joined(separator: ",")
+        s += "\n  },\n"
+        s += "  \"pm\": \(Self.quote(pm)),\n"
+        s += "  \"finished\": \"\(ISO8601.format(finished))\"\n"
+        s += "}\n"
+        return Array(s.utf8)
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where u.value < 0x20:
+                let h = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+
+    /// Reads a manifest; every problem names `file` and the field.
+    public static func load(path: String) throws -> Manifest {
+        var bytes: [UInt8] = []
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw InputError(file: path, errno == ENOENT ? "no such file (not the output folder of a pm batch run?)" : "cannot be read (\(String(cString: strerror(errno))))")
+        }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 { if errno == EINTR { continue }; throw InputError(file: path, "cannot be read") }
+            if n == 0 { break }
+            bytes += buf[0..<n]
+            if bytes.count > 1 << 20 { throw InputError(file: path, "is larger than 1 MB: not a manifest") }
+        }
+        return try parse(bytes, file: path)
+    }
+
+    public static func parse(_ bytes: [UInt8], file: String) throws -> Manifest {
+        let doc: JSON
+        do { doc = try JSON.parse(bytes) } catch { throw InputError(file: file, "not valid JSON (\(error))") }
+        func int(_ key: String) throws -> Int {
+            guard case let .number(v)? = doc[key], v >= 0, v < 9e15, v == v.rounded() else {
+                throw InputError(file: file, field: key, "expected a count")
+            }
+            return Int(v)
+        }
+        var shard: ShardSpec?
+        switch doc["shard"] {
+        case .null?: shard = nil
+        case let .string(s)?:
+            guard let sh = ShardSpec(s) else { throw InputError(file: file, field: "shard", "expected \"I/N\" or null, got \(InputError.echo(s))") }
+            shard = sh
+        default: throw InputError(file: file, field: "shard", "expected \"I/N\" or null")
+        }
+        guard case let .object(members)? = doc["inputs"] else { throw InputError(file: file, field: "inputs", "expected an object") }
+        var inputs: [(name: String, digest: InputDigest)] = []
+        for (name, v) in members {
+            guard case let .number(size)? = v["size"], size >= 0, size == size.rounded(),
+                  case let .string(hex)? = v["hash"], hex.count == 16, let h = UInt64(hex, radix: 16) else {
+                throw InputError(file: file, field: "inputs.\(name)", "expected {\"size\": bytes, \"hash\": 16 hex digits}")
+            }
+            inputs.append((name, InputDigest(size: Int(size), hash: h)))
+        }
+        guard case let .string(pm)? = doc["pm"] else { throw InputError(file: file, field: "pm", "expected the version string") }
+        guard case let .string(f)? = doc["finished"], let finished = ISO8601.seconds(f) else {
+            throw InputError(file: file, field: "finished", "expected an ISO-8601 instant")
+        }
+        return Manifest(shard: shard, accounts: try int("accounts"), errors: try int("errors"), inputs: inputs, pm: pm, finished: finished)
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+@testable import PortfolioMargin
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// XXH64 against the published test vectors, fed whole and in pieces.
+struct InputDigestTests {
+    @Test func xxh64MatchesPublishedVectors() {
+        #expect(InputDigest(Array("".utf8)).hex == "ef46db3751d8e999")
+        #expect(InputDigest(Array("a".utf8)).hex == "d24ec4f1a98c6e5b")
+        #expect(InputDigest(Array("abc".utf8)).hex == "44bc2cf5ad770999")
+        // 39 bytes: one 32-byte stripe and a 7-byte tail (python-xxhash's README example).
+        #expect(InputDigest(Array("Nobody inspects the spammish repetition".utf8)).hex == "fbcea83c8a378bf1")
+        #expect(InputDigest(Array("abc".utf8)).size == 3)
+    }
+
+    @Test func piecesGiveTheSameDigestAsTheWhole() {
+        var rng = SplitMix(seed: 11)
+        for n in [0, 1, 7, 31, 32, 33, 64, 100, 1000, 4099] {
+            let bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let whole = InputDigest(bytes)
+            var s = XXH64Stream()
+            var p = 0
+            while p < n {
+                let k = min(n - p, rng.int(1, 40))
+                bytes[p..<(p + k)].withUnsafeBytes { s.update($0) }
+                p += k
+            }
+            #expect(s.digest == whole, "n = \(n)")
+            var changed = bytes
+            if n > 0 { changed[n / 2] ^= 1; #expect(InputDigest(changed) != whole) }
+        }
+    }
+}
+
+/// `OutputFiles`: the folder swap, the user's other files, and the litter of killed runs.
+struct OutputFilesTests {
+    func write(_ out: String, _ tag: String) throws {
+        let f = try OutputFiles(directory: out, names: ["a.csv", "b.csv"])
+        try f.write(0, Array("a \(tag)\n".utf8))
+        try f.write(1, Array("b \(tag)\n".utf8))
+        try f.commit()
+    }
+
+    func text(_ p: String) -> String? { try? String(contentsOfFile: p, encoding: .utf8) }
+
+    @Test func replacesTheFolderAndKeepsTheUsersOtherFiles() throws {
+        let root = BatchFiles.tempDir("outfiles-keep")
+        let out = root + "/out"
+        try write(out, "1")
+        #expect(text(out + "/a.csv") == "a 1\n" && text(out + "/b.csv") == "b 1\n")
+        try "mine\n".write(toFile: out + "/notes.txt", atomically: false, encoding: .utf8)
+        symlink("notes.txt", out + "/link")
+        try write(out, "2")
+        #expect(text(out + "/a.csv") == "a 2\n" && text(out + "/b.csv") == "b 2\n")
+        #expect(text(out + "/notes.txt") == "mine\n")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: out + "/link")) == "notes.txt")
+        // Nothing else beside OUT: the staging folder (with the previous outputs) is gone.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root) == ["out"])
+    }
+
+    @Test func abandonLeavesThePreviousOutputs() throws {
+        let root = BatchFiles.tempDir("outfiles-abandon")
+        let out = root + "/out"
+        try write(out, "1")
+        let f = try OutputFiles(directory: out, names: ["a.csv", "b.csv"])
+        try f.write(0, Array("half".utf8))
+        f.abandon()
+        #expect(text(out + "/a.csv") == "a 1\n" && text(out + "/b.csv") == "b 1\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root) == ["out"])
+    }
+
+    @Test func refusesAnOutputFolderWithASubfolderBeforeAnyWork() throws {
+        let root = BatchFiles.tempDir("outfiles-subdir")
+        let out = root + "/out"
+        try write(out, "1")
+        try FileManager.default.createDirectory(atPath: out + "/keep", withIntermediateDirectories: true)
+        #expect(throws: InputError.self) { try OutputFiles(directory: out, names: ["a.csv", "b.csv"]) }
+        #expect(text(out + "/a.csv") == "a 1\n")
+        #expect(FileManager.default.fileExists(atPath: out + "/keep"))
+    }
+
+    /// What a SIGKILLed run leaves (a staging folder of a dead pid, old-style temporary files) is
+    /// removed by the next run; a live process's staging folder is left alone.
+    @Test func removesTheLitterOfDeadProcesses() throws {
+        let root = BatchFiles.tempDir("outfiles-litter")
+        let out = root + "/out"
+        try write(out, "1")
+        let dead = deadPid()
+        let host = OutputFiles.host
+        let litter = root + "/.out.pm-tmp.\(host).\(dead)-1"
+        let live = root + "/.out.pm-tmp.\(host).\(getppid())-1"
+        for d in [litter, live] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            try "x".write(toFile: d + "/a.csv", atomically: false, encoding: .utf8)
+        }
+        try "x".write(toFile: out + "/.a.csv.tmp-\(dead)", atomically: false, encoding: .utf8)
+        try write(out, "2")
+        #expect(!FileManager.default.fileExists(atPath: litter))
+        #expect(FileManager.default.fileExists(atPath: live))
+        #expect(!FileManager.default.fileExists(atPath: out + "/.a.csv.tmp-\(dead)"))
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: out)) == ["a.csv", "b.csv"])
+    }
+
+    /// The pid of a process that has exited (and been reaped).
+    func deadPid() -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try? p.run()
+        p.waitUntilExit()
+        return p.processIdentifier
+    }
+}
