@@ -75,6 +75,9 @@ NodeName=$host CPUs=$(nproc) RealMemory=1000 State=UNKNOWN
 PartitionName=batch Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF="$work/slurm.conf"
+# Shards and the unsharded reference must take the same aggregation path to be byte-identical
+# (automatic mode measures its BLAS threshold per process): pin it, as docs/sharding.md says.
+export PM_DENSE_THRESHOLD="${PM_DENSE_THRESHOLD:-0.75}"
 slurmctld -f "$SLURM_CONF"
 for _ in $(seq 50); do [ -s "$work/slurmctld.pid" ] && break; sleep 0.1; done
 pids+=("$(cat "$work/slurmctld.pid")")

@@ -81,8 +81,7 @@ struct BLASKernelTests {
         p.standardInput = FileHandle(forReadingAtPath: input)
         p.standardOutput = out; p.standardError = err
         try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        let (o, e) = TestSupport.drain(out, err)
         p.waitUntilExit()
         return (p.terminationStatus, o, String(decoding: e, as: UTF8.self))
     }

@@ -149,12 +149,18 @@ struct EngineTrustTests {
 
     @Test func shortCallAtAbsurdVolKeepsItsMargin() throws {
         // A short call whose shocked vol is absurd: before, the up scenarios priced it at F − K < 0,
-        // so the short looked like a gain there and its MM collapsed.
+        // so the short looked like a gain there and its MM collapsed. A markIv of 1e155 is refused
+        // at load now (markIv ≤ 10, MODEL.md §10), but an up shock of 1e160 (a finite factor the
+        // bounds allow) still makes the shocked vol absurd.
         let call = TestSupport.option("C-ABSURD", call: true, strike: 60000, days: 30, forward: 50000, iv: 0.5)
         var wild = call
-        wild.markIv = 1e155
         wild.markPrice = 50000  // its own limit price
-        let priced = PricedMarket(market: TestSupport.smallMarket(extra: [wild]), parameters: Self.params)
+        var params = Self.params
+        let coin = call.baseCoin
+        var coinParams = params.parameters(for: coin)
+        coinParams.ivUp = 1e160
+        params.coins[coin] = coinParams
+        let priced = PricedMarket(market: TestSupport.smallMarket(extra: [wild]), parameters: params)
         let i = priced.market.indexOf("C-ABSURD")!
         let risk = priced.riskArray(of: i)
         let moves = priced.grids[Int(priced.coinSlot[i])].priceMoves
@@ -217,20 +223,10 @@ struct EngineTrustTests {
         if case .success = LiquidationPlan.plan(for: user, priced: priced) { Issue.record("plan for TINY") }
     }
 
-    @Test func nanTableInTheEngineIsTheAccountsError() throws {
-        // Bypass the instrument check: the risk arrays of a sweep's repricing are used by books
-        // resolved against the base market, so a NaN can reach the engine's tables directly.
-        let base = PricedMarket(market: TestSupport.smallMarket(extra: [Self.tinyStrike]), parameters: Self.params)
-        #expect(base.riskArray(of: base.market.indexOf("C-TINY")!).contains { !$0.isFinite })
-        var b = BookBuilder(book: Book(priced: base))
-        b.begin(id: "RAW", spotHedging: false)
-        b.addBalance(coin: base.coinId("USDC")!, amount: 1000)
-        b.addPosition(instrument: Int32(base.market.indexOf("C-TINY")!), size: -1, entryPrice: nil)
-        b.end()
-        let r = MarginEngine.run(b.finish())
-        guard case let .failure(e) = r.result(of: 0) else { Issue.record("margined"); return }
-        #expect(e.description.contains("value out of range") && e.description.contains("unit BTC"), "\(e)")
-    }
+    // A NaN table can no longer be built from a market: the tiny strike is refused at load (strike
+    // within 10^6 of the index) and PricedMarket marks any non-finite risk array invalid. The one
+    // route left, a sweep's repricing, is `sweepRepricingThatOverflowsCountsErrors`; the scan
+    // itself is `maxLossScanIsSafeOnNonFiniteTables`.
 
     // MARK: Case 4 — stage
 

@@ -191,8 +191,7 @@ extension CLI {
         try p.run()
         i.fileHandleForWriting.write(Data(stdin.utf8))
         try i.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        let (o, e) = TestSupport.drain(out, err)
         p.waitUntilExit()
         return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }

@@ -84,3 +84,31 @@ struct SplitMix: RandomNumberGenerator {
     mutating func pick<T>(_ xs: [T]) -> T { xs[Int(next() % UInt64(xs.count))] }
     mutating func int(_ a: Int, _ b: Int) -> Int { a + Int(next() % UInt64(b - a + 1)) }
 }
+
+extension TestSupport {
+    /// Everything a pipe delivers until end of file, read with read(2) and retried on EINTR.
+    /// (`FileHandle.readDataToEndOfFile` traps on EINTR, which a signal to the test process — a
+    /// child's SIGCHLD, say — can cause while many CLI tests run in parallel.)
+    static func readAll(_ handle: FileHandle) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let fd = handle.fileDescriptor
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { data.append(contentsOf: buffer[0..<n]) } else if n == 0 || errno != EINTR { break }
+        }
+        return data
+    }
+
+    /// A child's stdout and stderr, read at the same time so that a child filling one pipe never
+    /// blocks on it while the other is read.
+    static func drain(_ out: Pipe, _ err: Pipe) -> (stdout: Data, stderr: Data) {
+        final class Box: @unchecked Sendable { var data = Data() }   // written by one thread, read after wait()
+        let e = Box()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { e.data = readAll(err.fileHandleForReading) }
+        let o = readAll(out.fileHandleForReading)
+        group.wait()
+        return (o, e.data)
+    }
+}
