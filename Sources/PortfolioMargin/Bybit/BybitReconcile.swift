@@ -70,7 +70,7 @@ public enum BybitReconcile {
         let top = BybitRecord(value: doc, file: path, record: "")
         guard case .object = doc else { throw InputError(file: path, "expected a Bybit V5 response object, got \(doc.typeName)") }
         guard let code = try top.decimal("retCode") else { throw top.fail("retCode", "missing: not a Bybit V5 response") }
-        guard code == 0 else { throw top.fail("retCode", "the request failed: retCode \(NumberFormat.text(code))") }
+        guard code == 0 else { throw top.fail("retCode", "the request failed: retCode \(BybitFormat.decimal(code))") }
         guard case .object? = doc["result"] else { throw top.fail("result", "missing or not an object") }
         guard case .array? = doc["result"]?["assetPnlRange"] else {
             throw InputError(file: path, record: "result", field: "assetPnlRange",

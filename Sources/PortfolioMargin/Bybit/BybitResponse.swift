@@ -120,7 +120,7 @@ struct BybitResponse {
         }
         guard code == 0 else {
             let msg = (try? top.text("retMsg")) ?? nil
-            throw top.fail("retCode", "the request failed: retCode \(NumberFormat.text(code))\(msg.map { ", retMsg \(InputError.echo($0))" } ?? "")")
+            throw top.fail("retCode", "the request failed: retCode \(BybitFormat.decimal(code))\(msg.map { ", retMsg \(InputError.echo($0))" } ?? "")")
         }
         time = try top.decimal("time").map { $0 / 1000 }
         guard let result = doc["result"], case .object = result else { throw top.fail("result", "missing or not an object") }
