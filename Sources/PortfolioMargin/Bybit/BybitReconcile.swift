@@ -95,6 +95,12 @@ public enum BybitReconcile {
             let match = o.value == t.value || d <= tolerance || d <= 1e-6 * max(abs(o.value), abs(t.value))
             fields.append(Field(path: t.path, ours: o.value, theirs: t.value, match: match, component: o.component))
         }
+        // assetIM ↔ imFactor: say which factor Bybit's own two figures imply.
+        let theirValue = Dictionary(b.map { ($0.path, $0.value) }, uniquingKeysWith: { x, _ in x })
+        for n in fields.indices where fields[n].path.hasSuffix(".asset.assetIM") {
+            let mmPath = String(fields[n].path.dropLast("assetIM".count)) + "assetMM"
+            if let mm = theirValue[mmPath], mm != 0 { fields[n].component += "; Bybit's assetIM / assetMM = \(BybitFormat.decimal((fields[n].theirs / mm * 1e6).rounded() / 1e6))" }
+        }
         let onlyOurs = a.map(\.path).filter { !theirPaths.contains($0) }
         return Report(fields: fields, onlyTheirs: onlyTheirs, onlyOurs: onlyOurs)
     }
