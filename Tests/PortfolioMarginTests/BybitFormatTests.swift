@@ -145,6 +145,36 @@ struct BybitFormatTests {
         #expect(!out.stdout.contains("267.0"))
     }
 
+    /// `position` and `orderSize` are the account's; the ladders are the governing portfolio's
+    /// (here positions+sellOrders: the short call's resting sell order counts). A unit with a
+    /// future and no perpetual lists FUTURE and no PERPETUAL.
+    @Test func positionsOrdersAndKinds() throws {
+        let market = try MarketSnapshot.load(path: TestSupport.path("\(CLI.fixtures)/market.json"))
+        let priced = PricedMarket(market: market, parameters: TestSupport.shippedParams)
+        let account = try Account.load(path: TestSupport.path("\(CLI.fixtures)/account.json")).accounts[0].get()
+        let r = try MarginEngine.margin(account, priced: priced).get()
+        let btc = r.units.first { $0.baseCoin == "BTC" }!
+        #expect(btc.governingPortfolio == .sellOrders)
+        let doc = BybitFormat.portfolioMargin(r, account: account, priced: priced)
+        guard case let .array(units)? = doc["result"]?["assetPnlRange"], case let .array(exps)? = units[0]["optionExpiryDatePnlRanges"],
+              case let .array(ops)? = exps[0]["optionPositionPnlRanges"] else { Issue.record("shape"); return }
+        let call = ops.first { $0["symbolName"] == .string("BTC-25SEP26-80000-C-USDT") }!
+        #expect(call["position"] == .string("-2") && call["orderSize"] == .string("-1"))
+        let held = btc.positions.first { $0.symbol == "BTC-25SEP26-80000-C-USDT" }!
+        #expect(held.size == -3)
+        #expect(strings(call["pnlRanges"])[0] == held.pnl[0])
+
+        let fut = Account(id: "F", balances: [Balance(coin: "USDC", walletBalance: 10_000)],
+                          positions: [Position(symbol: "BTCUSDC-27MAR26", size: -1, entryPrice: 70_700)])
+        let f = try MarginEngine.margin(fut, priced: priced).get()
+        let fdoc = BybitFormat.portfolioMargin(f, account: fut, priced: priced)
+        guard case let .array(fu)? = fdoc["result"]?["assetPnlRange"], case let .object(totals)? = fu[0]["totalPnlRanges"] else { Issue.record("shape"); return }
+        #expect(totals.map(\.0) == ["ALL", "FUTURE"])
+        // −1 BTC future marked 70,650 (USDC at 1): +7,065 at −10%.
+        #expect(abs(strings(fu[0]["totalPnlRanges"]?["FUTURE"]?["pnlRanges"])[0][0] - 7065) < 1e-9)
+        #expect(fu[0]["perpPositionPnlRanges"].map { if case let .array(a) = $0 { return a.count }; return 0 } == 1)
+    }
+
     @Test func marginCLIPrintsTheBybitObject() throws {
         let out = try CLI.run(["margin", "\(PublishedExample.dir)/account.json", "--market", "\(PublishedExample.dir)/market.json", "--format", "bybit"])
         #expect(out.status == 0, "\(out.stderr)")

@@ -95,8 +95,11 @@ public enum BybitFormat {
             ("accountMMRate", str(r.mmRate)),
             ("accountIMRate", str(r.imRate)),
         ])
-        var orderSize: [String: Double] = [:]
+        // `position` is the account's position and `orderSize` its open orders; the ladders are the
+        // governing portfolio's holding (orders included when they govern, MODEL.md §7).
+        var orderSize: [String: Double] = [:], positionSize: [String: Double] = [:]
         for o in account.orders { orderSize[o.symbol, default: 0] += o.side.sign * o.qty }
+        for q in account.positions { positionSize[q.symbol, default: 0] += q.size }
         let units = r.units.map { u -> JSON in
             let params = p.parameters.parameters(for: u.baseCoin)
             let moves = u.priceMoves
@@ -124,7 +127,7 @@ public enum BybitFormat {
                 let i = instrument(ps.symbol)!
                 let s = linearSum([ps])
                 return .object([
-                    ("symbolName", .string(ps.symbol)), ("position", str(ps.size)),
+                    ("symbolName", .string(ps.symbol)), ("position", str(positionSize[ps.symbol] ?? 0)),
                     ("pnlRanges", ladder(moves) { [s[$0]] }),
                     ("markPrice", str(i.markPrice)), ("orderSize", str(orderSize[ps.symbol] ?? 0)),
                     ("settleCoin", .string(i.settleCoin)), ("symbolAlias", .string(ps.symbol)),
@@ -144,7 +147,7 @@ public enum BybitFormat {
                         let i = instrument(ps.symbol)!
                         let t = optionSum([ps])
                         return .object([
-                            ("symbolName", .string(ps.symbol)), ("position", str(ps.size)),
+                            ("symbolName", .string(ps.symbol)), ("position", str(positionSize[ps.symbol] ?? 0)),
                             ("pnlRanges", ladder(moves) { t[$0] }),
                             ("markPrice", str(i.markPrice)), ("orderSize", str(orderSize[ps.symbol] ?? 0)),
                             ("settleCoin", .string(i.settleCoin)),
