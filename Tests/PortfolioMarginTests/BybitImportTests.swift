@@ -185,6 +185,11 @@ struct BybitImportTests {
         // an order without market data
         e = importError(base + [("ord2.json", BybitFixture.response(#"{"category": "option", "list": [{"orderId": "z", "symbol": "BTC-25DEC26-99000-C", "side": "Buy", "qty": "1", "leavesQty": "1", "price": "5", "orderStatus": "New"}]}"#))])
         #expect(e.hasPrefix("ord2.json: result.list[0]: symbol: no market data for \"BTC-25DEC26-99000-C\""), "\(e)")
+        // a ticker outside the grammar without instruments-info: left out, an error only when held
+        let odd = ("odd-tickers.json", BybitFixture.response(#"{"category": "linear", "list": [{"symbol": "BTC_WEIRD", "markPrice": "1", "indexPrice": "70500"}]}"#))
+        #expect(importError(base + [odd]) == "no error")
+        e = importError(base + [odd, ("p4.json", BybitFixture.response(#"{"category": "linear", "list": [{"symbol": "BTC_WEIRD", "side": "Buy", "size": "1"}]}"#))])
+        #expect(e.hasPrefix("p4.json: result.list[0]: symbol: no market data: odd-tickers.json: result.list[0]: symbol: \"BTC_WEIRD\" does not follow"), "\(e)")
         // a number that is not a number
         e = importError(base + [("t2.json", BybitFixture.response(#"{"category": "linear", "list": [{"symbol": "SOLUSDT", "markPrice": "NaN", "indexPrice": "180"}]}"#))])
         #expect(e.hasPrefix("t2.json: result.list[0]: markPrice: expected a decimal number, got \"NaN\""), "\(e)")

@@ -71,6 +71,8 @@ struct MarketBuilder {
     var indexPrices: [String: Double] = [:]
     var instruments: [Entry] = []
     var bySymbol: [String: Int] = [:]
+    /// Tickers left out because their kind cannot be told, with the reason.
+    var unreadable: [String: InputError] = [:]
 
     init(_ responses: [BybitResponse], indexOverrides: [String: Double]) throws {
         // instruments-info by symbol (pages and categories together).
@@ -109,6 +111,12 @@ struct MarketBuilder {
                     throw rec.fail("symbol", "duplicate ticker \(InputError.echo(symbol)) (also in \(before))")
                 }
                 seen[symbol] = "\(r.file) \(rec.record)"
+                // A ticker whose kind cannot be told (a symbol outside the grammar, no instruments-info)
+                // fails only a position or order on it: a full tickers dump lists many instruments.
+                if info[symbol] == nil && BybitSymbol.parse(symbol, category: category) == nil {
+                    unreadable[symbol] = rec.fail("symbol", "\(InputError.echo(symbol)) does not follow Bybit's \(category) symbol grammar; save its instruments-info too")
+                    continue
+                }
                 let inst = try Self.instrument(rec, symbol: symbol, category: category, info: info[symbol])
                 if let idx = try rec.decimal("indexPrice"), category != "linear" || derivedIndex[inst.baseCoin] == nil {
                     guard idx > 0 else { throw rec.fail("indexPrice", "expected a positive price") }
@@ -229,6 +237,7 @@ struct AccountBuilder {
     init(_ responses: [BybitResponse], market: MarketBuilder, accountId: String) throws {
         account = Account(id: accountId)
         func listed(_ rec: BybitRecord, _ symbol: String, _ category: String) throws -> Instrument {
+            if let e = market.unreadable[symbol] { throw InputError(file: rec.file, record: rec.record, field: "symbol", "no market data: \(e)") }
             guard let n = market.bySymbol[symbol] else {
                 throw rec.fail("symbol", "no market data for \(InputError.echo(symbol)) (save GET /v5/market/tickers?category=\(category))")
             }
