@@ -12,8 +12,8 @@ struct MarginCommand: ParsableCommand {
 
     @OptionGroup var options: MarketOptions
 
-    @Option(name: .long, help: "Output: json (FORMATS.md result) or table (a readable ladder).")
-    var format: OutputFormat = .json
+    @Option(name: .long, help: "Output: json (FORMATS.md result), table (a readable ladder) or bybit (GET /v5/asset/portfolio-margin).")
+    var format: MarginFormat = .json
 
     func run() throws {
         let priced = try options.pricedMarket()
@@ -38,6 +38,14 @@ struct MarginCommand: ParsableCommand {
                 case let .failure(e): print("Account \(e.accountId): error: \(e.error)\n")
                 }
             }
+        case .bybit:
+            let docs = zip(results, loaded.accounts).map { r, a -> JSON in
+                switch (r, a) {
+                case let (.success(m), .success(acct)): return BybitFormat.portfolioMargin(m, account: acct, priced: priced)
+                case let (.failure(e), _), let (_, .failure(e)): return e.json
+                }
+            }
+            print(BybitFormat.render(loaded.isArray ? .array(docs) : docs[0]))
         }
         for case let .failure(e) in results where loaded.isArray { Stderr.line(e.description) }
         if failures > 0 { throw partialFailure }

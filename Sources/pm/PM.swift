@@ -10,9 +10,9 @@ struct PM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pm",
         abstract: "Portfolio Margin for crypto derivatives accounts (options, perpetuals, futures, spot).",
-        discussion: "The model is documented in MODEL.md; files and fields in FORMATS.md.",
+        discussion: "The model is documented in docs/model.md; files and fields in docs/formats.md.",
         subcommands: [MarginCommand.self, BatchCommand.self, LiquidateCommand.self, WhatIfCommand.self, SweepCommand.self, GenerateCommand.self,
-                      MergeCommand.self, SplitCommand.self])
+                      MergeCommand.self, SplitCommand.self, BybitCommand.self])
 
     /// Runs the command; every failure exits 1 with one line on stderr (FORMATS.md), except
     /// `--help`, which exits 0.

@@ -18,8 +18,8 @@ struct WhatIfCommand: ParsableCommand {
     @Flag(name: .long, help: "Add the trades as active orders at PRICE instead of positions.")
     var asOrders = false
 
-    @Option(name: .long, help: "Output: json ({\"before\", \"after\"}) or table (side by side with changes).")
-    var format: OutputFormat = .json
+    @Option(name: .long, help: "Output: json ({\"before\", \"after\"}), table (side by side with changes) or bybit (POST /v5/order/pre-check).")
+    var format: MarginFormat = .json
 
     func validate() throws {
         guard !add.isEmpty else { throw ValidationError("give at least one --add SYMBOL:SIZE[@PRICE]") }
@@ -34,6 +34,8 @@ struct WhatIfCommand: ParsableCommand {
         do { priced = try WhatIf.pricedMarket(base, listing: trades.map(\.symbol)) } catch { throw Fatal(error) }
         switch WhatIf.run(account, trades: trades, asOrders: asOrders, priced: priced, file: self.account) {
         case let .failure(e): throw Fatal(e.description)
+        case let .success((before, after)) where format == .bybit:
+            print(BybitFormat.render(BybitFormat.preCheck(before: before, after: after, time: priced.market.time)))
         case let .success((before, after)):
             print(format == .json ? WhatIf.json(before: before, after: after).render() : WhatIf.table(before: before, after: after),
                   terminator: format == .json ? "\n" : "")

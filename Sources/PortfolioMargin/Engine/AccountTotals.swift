@@ -27,6 +27,9 @@ struct AccountTotals {
                 marginBalance += usd
                 borrowMM += -usd * p.coinParamsById[c].borrowMMRate
                 borrowIM += -usd * p.coinParamsById[c].borrowIMRate
+            } else if let tiers = p.coinParamsById[c].collateralTiers {
+                // MODEL.md §8 collateral tiers: each tier's ratio on the part of the balance inside it.
+                marginBalance += CollateralTier.value(of: amount, tiers) * p.coinUSD[c]
             } else {
                 marginBalance += usd * p.coinParamsById[c].collateralValueRatio
             }

@@ -40,6 +40,8 @@ public struct CoinParameters: Equatable, Sendable {
     public var spotHedgeEligible: Bool
     /// Collateral value ratio of a positive balance.
     public var collateralValueRatio: Double
+    /// Tiered collateral ratios by quantity (MODEL.md §8, `CollateralTier`); nil for one ratio.
+    public var collateralTiers: [CollateralTier]? = nil
     /// Maintenance margin rate on a liability.
     public var borrowMMRate: Double
     /// Initial margin rate on a liability.
@@ -124,7 +126,7 @@ public struct CoinParameters: Equatable, Sendable {
             case "basisFactor": basisFactor = v
             case "basisThreshold": basisThreshold = v
             case "futuresRiskFactor": futuresRiskFactor = v
-            case "collateralValueRatio": collateralValueRatio = v
+            case "collateralValueRatio": collateralValueRatio = v; collateralTiers = nil
             case "borrowMMRate": borrowMMRate = v
             case "borrowIMRate": borrowIMRate = v
             default: break
@@ -310,11 +312,13 @@ public struct ParameterSet: Equatable, Sendable {
                                spotHedgeEligible: false, collateralValueRatio: 0, borrowMMRate: 0, borrowIMRate: 0)
         }
         for key in CoinParameters.numericKeys {
+            if key == "collateralValueRatio", case .array? = r.optional(key) { continue }   // tiers: read below
             guard let v = try r.optionalNumber(key) else { continue }
             // Checked before it is stored: `pricePoints` of 9.9 must not become 9, nor 1e19 trap.
             if let message = CoinParameters.valueProblem(key, v) { throw r.fail(key, message) }
             p[numeric: key] = v
         }
+        try CollateralTier.read(r, into: &p)
         if r.optional("spotHedgeEligible") != nil { p.spotHedgeEligible = try r.bool("spotHedgeEligible", default: false) }
         if let s = r.optional("sources") {
             guard case let .object(srcs) = s else { throw r.fail("sources", "expected an object") }
