@@ -11,7 +11,8 @@ struct PM: ParsableCommand {
         commandName: "pm",
         abstract: "Portfolio Margin for crypto derivatives accounts (options, perpetuals, futures, spot).",
         discussion: "The model is documented in MODEL.md; files and fields in FORMATS.md.",
-        subcommands: [MarginCommand.self, BatchCommand.self, LiquidateCommand.self, WhatIfCommand.self, SweepCommand.self, GenerateCommand.self])
+        subcommands: [MarginCommand.self, BatchCommand.self, LiquidateCommand.self, WhatIfCommand.self, SweepCommand.self, GenerateCommand.self,
+                      SmileCommand.self])
 
     /// Runs the command; every failure exits 1 with one line on stderr (FORMATS.md), except
     /// `--help`, which exits 0.
