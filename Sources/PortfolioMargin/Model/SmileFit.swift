@@ -83,7 +83,7 @@ public struct SmileFit: Equatable, Sendable {
     /// `years` out.
     ///
     /// Minimises `Σ ((w_fit(kᵢ) − σᵢ²T) / (2σᵢT))²` — total-variance residuals scaled so each is
-    /// close to the vol residual — plus a penalty on negative `g(k)` on a grid that extends the
+    /// close to the vol residual — plus an L1 penalty on negative `g(k)` on a grid that extends the
     /// listed range by its width on each side (no butterfly arbitrage where it can be checked).
     /// Zeliade's quasi-explicit method: for fixed `(m, σ)`, with `y = (k − m)/σ`, the smile is
     /// linear, `w = a + d·y + c·√(y² + 1)` (`c = bσ`, `d = ρbσ`); the constraints are the polygon
@@ -163,15 +163,17 @@ public struct SmileFit: Equatable, Sendable {
         let gridK: [Double]    // where g(k) ≥ 0 is checked
         var y: [Double], z: [Double], design: [Double], rhs: [Double]
 
-        /// Weight of the butterfly penalty `Σ min(g, 0)²` against the squared vol residuals.
-        static let densityPenalty = 1.0
+        /// Weight of the butterfly penalty `Σ max(−g, 0)` against the squared vol residuals: an
+        /// exact (L1) penalty, so a fit with g < 0 on the grid is never preferred for a small
+        /// gain in residual.
+        static let densityPenalty = 10.0
 
         init(ks: [Double], vols: [Double], years: Double) {
             self.ks = ks; self.years = years
             target = vols.map { $0 * $0 * years }
             weight = vols.map { 1 / (2 * $0 * years) }
             let lo = ks.min()!, hi = ks.max()!, span = max(hi - lo, 0.05)
-            gridK = (0..<41).map { lo - span + 3 * span * Double($0) / 40 }
+            gridK = (0..<81).map { lo - span + 3 * span * Double($0) / 80 }
             y = [Double](repeating: 0, count: ks.count); z = y; rhs = y
             design = [Double](repeating: 0, count: 3 * ks.count)
         }
@@ -240,7 +242,7 @@ public struct SmileFit: Equatable, Sendable {
             var penalty = 0.0
             for k in gridK {
                 let g = smile.density(logMoneyness: k)
-                if g < 0 { penalty += g.isFinite ? g * g : 1 }
+                if g < 0 { penalty += g.isFinite ? -g : 1 }
             }
             return Candidate(smile: smile, objective: residual(a, c, d) + Self.densityPenalty * penalty)
         }
