@@ -116,11 +116,12 @@ public enum WhatIf {
                 out += "  contribution to max loss\n"
                 var symbols = after.map(\.symbol)
                 for r in before where !symbols.contains(r.symbol) { symbols.append(r.symbol) }
+                let width = max(22, (symbols.map(\.count).max() ?? 0) + 1)
                 for sym in symbols {
                     let x = before.first { $0.symbol == sym }?.contribution
                     let y = after.first { $0.symbol == sym }?.contribution
                     let d = (y ?? 0) - (x ?? 0)
-                    out += "    " + Table.pad(sym, 22) + Table.lpad(x.map(Table.money) ?? "—", 18)
+                    out += "    " + Table.pad(sym, width) + Table.lpad(x.map(Table.money) ?? "—", 18)
                         + Table.lpad(y.map(Table.money) ?? "—", 18) + Table.lpad((d > 0 ? "+" : "") + Table.money(d), 18) + "\n"
                 }
             }
