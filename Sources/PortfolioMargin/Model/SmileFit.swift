@@ -362,7 +362,8 @@ public struct VolSurface: Sendable {
         var byExpiry: [Double: [Instrument]] = [:]
         for inst in market.instruments where inst.kind == .option && inst.baseCoin == baseCoin {
             guard market.instrumentProblems[inst.symbol] == nil,
-                  let e = inst.expiry, let _ = inst.strike, let _ = inst.underlyingPrice, let _ = inst.markIv
+                  let e = inst.expiry, let _ = inst.strike, let _ = inst.underlyingPrice, let iv = inst.markIv,
+                  iv > 0   // a zero mark vol carries no smile information (and SVI fits in σ²T)
             else { continue }
             byExpiry[e, default: []].append(inst)
         }
