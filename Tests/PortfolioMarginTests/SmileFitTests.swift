@@ -174,7 +174,7 @@ struct SmileFitTests {
     @Test(arguments: ["BTC", "ETH", "SOL"])
     func syntheticReproducesListedOptions(coin: String) throws {
         let market = Self.sample
-        // One surface for all symbols (the SVI fit costs ~1 ms an expiry; `syntheticInstrument`
+        // One surface for all symbols (the SVI fit costs ~3 ms an expiry in release; `syntheticInstrument`
         // refits the whole coin per call), and the public entry point for a few of them.
         let surface = try VolSurface(market: market, baseCoin: coin)
         for (n, inst) in market.instruments.filter({ $0.kind == .option && $0.baseCoin == coin }).enumerated() {
