@@ -179,6 +179,14 @@ if section("whatif") {
     report("what-if, 50-position account (before + after)", t / Double(reps) * 1e6, "µs", "goal ≤ 100 µs; full breakdown of both")
 }
 
+// MARK: SVI smile fit per expiry (docs/smile.md): the BTC surface of the snapshot, refitted
+do {
+    let expiries = Set(market.instruments.filter { $0.kind == .option && $0.baseCoin == "BTC" }.compactMap(\.expiry)).count
+    let reps = quick ? 5 : 20
+    let t = best(3) { for _ in 0..<reps { _ = try? VolSurface(market: market, baseCoin: "BTC") } }
+    report("SVI smile fit, per expiry (BTC, \(expiries) expiries)", t / Double(reps * max(expiries, 1)) * 1e3, "ms", "grid + Nelder–Mead over (m, σ), LAPACKE inner solve")
+}
+
 // MARK: 4–6. Generated mix: compute only, CSV reader, end to end
 func generate(_ n: Int) throws -> String {
     let dir = "\(dataDir)/\(n)"

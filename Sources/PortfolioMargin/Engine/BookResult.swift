@@ -115,6 +115,9 @@ public struct BookResult: Sendable {
             }
             let rows = stride(from: 0, to: nS, by: 3).map { Array(table[$0..<$0 + 3]) }
             let worst = Int(unitWorst[u])
+            // Margin attribution (MODEL.md §12): each holding's P&L at the governing worst scenario,
+            // negated; with the spot leg's they sum to the table's worst cell, i.e. to maxLoss > 0.
+            for n in positions.indices { positions[n].maxLossContribution = -positions[n].scenarioPnl[worst] }
             var spotPnl = [Double](repeating: 0, count: grid.priceMoves.count)
             for k in 0..<grid.priceMoves.count {
                 var v = unitHedge[u] * p.coinIndex[slot] * grid.priceMoves[k]
@@ -126,7 +129,8 @@ public struct BookResult: Sendable {
                 baseCoin: p.baseCoins[slot], priceMoves: grid.priceMoves, pnl: rows, maxLoss: unitMaxLoss[u],
                 maxLossPriceMove: grid.priceMoves[worst / 3], maxLossIvShock: IvShock(rawValue: worst % 3)!,
                 maxLossIvShockList: MaxLoss.worstShockPerMove(table), contingency: unitContingency[u],
-                hedgeSpotSize: unitHedge[u], spotHedgePnl: spotPnl, mm: unitMM[u], im: unitIM[u],
+                hedgeSpotSize: unitHedge[u], spotHedgePnl: spotPnl,
+                spotHedgeMaxLossContribution: spotPnl.isEmpty ? 0 : -spotPnl[worst / 3], mm: unitMM[u], im: unitIM[u],
                 governingPortfolio: g, portfolioMM: [optionalMM(0), optionalMM(1), optionalMM(2)], positions: positions))
         }
         return .success(MarginResult(
@@ -165,6 +169,8 @@ public struct UnitResult: Equatable, Sendable {
     public var hedgeSpotSize: Double
     /// The spot leg's USD P&L per price move (already inside `pnl`).
     public var spotHedgePnl: [Double]
+    /// The spot leg's share of `maxLoss`: minus its P&L at the worst scenario (MODEL.md §12).
+    public var spotHedgeMaxLossContribution: Double
     public var mm: Double
     public var im: Double
     public var governingPortfolio: GoverningPortfolio
@@ -181,9 +187,13 @@ public struct PositionScenarios: Equatable, Sendable {
     /// The P&L in grid order (move by move, up / unchanged / down), flat: one allocation per
     /// position, since a what-if builds hundreds of these.
     public var scenarioPnl: [Double]
+    /// The holding's share of the unit's `maxLoss`: `−size·riskArray[k*][j*]` at the governing
+    /// portfolio's worst scenario (MODEL.md §12). Positive: the holding loses there.
+    public var maxLossContribution: Double
 
-    public init(symbol: String, size: Double, scenarioPnl: [Double]) {
+    public init(symbol: String, size: Double, scenarioPnl: [Double], maxLossContribution: Double = 0) {
         self.symbol = symbol; self.size = size; self.scenarioPnl = scenarioPnl
+        self.maxLossContribution = maxLossContribution
     }
 
     /// USD P&L per price move: [up, unchanged, down].

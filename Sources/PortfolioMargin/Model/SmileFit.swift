@@ -4,84 +4,292 @@ import Foundation
 
 // The volatility smile fit: implied vol and forward for an option or dated future that is not in
 // the market snapshot (a new strike or expiry named in a pre-trade check), derived from the listed
-// options of the same base coin.
+// options of the same base coin. The model is documented in docs/smile.md.
 //
 // The seam is three public types, all pure values without global state:
-// - `SmileFit`: one quadratic smile σ(k) = a + b·k + c·k², fitted by least squares (LAPACKE_dgels);
+// - `SmileFit`: one raw-SVI smile in total variance, fitted by Zeliade's quasi-explicit least
+//   squares (outer search over (m, σ), inner constrained linear solve with LAPACKE_dgels);
 // - `VolSurface`: the smiles and forwards of one coin's listed expiries, interpolated in time;
 // - `VolSurface.syntheticInstrument(symbol:market:)`: a whole `Instrument` for an unlisted symbol.
 
-/// A quadratic volatility smile in log-moneyness: `σ(k) = a + b·k + c·k²`, with `k = ln(K/F)`.
+/// A raw-SVI smile (Gatheral 2004) in total implied variance against log-moneyness `k = ln(K/F)`:
 ///
-/// `vol(logMoneyness:)` is the raw polynomial: it is not clamped and can be small or negative far
-/// out in the wings when `c < 0`. `VolSurface` applies the floor `VolSurface.minimumVol`.
+///     w(k) = a + b·(ρ·(k − m) + √((k − m)² + σ²)),   σ_impl(k) = √(w(k)/T)
+///
+/// Fitted smiles satisfy `b ≥ 0`, `|ρ| ≤ 0.999`, `σ > 0`, `b·(1 + |ρ|) ≤ 2` (Lee's moment bound:
+/// both wings at most linear in `k`, slope ≤ 2 in total variance) and `a + b·σ·√(1 − ρ²) ≥ 0`
+/// (the minimum total variance is not negative). See docs/smile.md.
 public struct SmileFit: Equatable, Sendable {
-    /// Level: the fitted at-the-money vol σ(0).
     public var a: Double
-    /// Skew: dσ/dk at k = 0.
     public var b: Double
-    /// Curvature: half of d²σ/dk².
-    public var c: Double
+    public var rho: Double
+    public var m: Double
+    public var sigma: Double
+    /// Time to expiry in years (ACT/365) the total variance belongs to.
+    public var years: Double
 
-    /// A smile with the given coefficients.
-    public init(a: Double, b: Double, c: Double) {
-        self.a = a; self.b = b; self.c = c
+    /// Fewest distinct strikes for the full 5-parameter fit; with 3 or 4 the fit keeps `m` and `σ`
+    /// fixed (see `fit`), below 3 there is no smile.
+    public static let minimumStrikes = 5
+    /// Fewest distinct strikes for any smile (the reduced 3-parameter fit).
+    public static let minimumReducedStrikes = 3
+    /// Largest |ρ| a fit may take (|ρ| = 1 makes a wing flat in total variance, not a smile).
+    public static let rhoLimit = 0.999
+    /// Lee's bound on the wing slopes `b·(1 ± ρ)` of total variance in `k`.
+    public static let wingSlopeLimit = 2.0
+
+    public init(a: Double, b: Double, rho: Double, m: Double, sigma: Double, years: Double) {
+        self.a = a; self.b = b; self.rho = rho; self.m = m; self.sigma = sigma; self.years = years
     }
 
-    /// The smile at log-moneyness `k`: `a + b·k + c·k²` (unclamped).
-    ///
-    /// A non-finite `k` gives a non-finite result.
+    /// Total implied variance `w(k)`.
     @inlinable
-    public func vol(logMoneyness k: Double) -> Double { a + k * (b + k * c) }
+    public func totalVariance(logMoneyness k: Double) -> Double {
+        let x = k - m
+        return a + b * (rho * x + (x * x + sigma * sigma).squareRoot())
+    }
 
-    /// The least-squares quadratic through the points (`logMoneyness[i]`, `vols[i]`).
-    ///
-    /// Minimises `Σ (a + b·kᵢ + c·kᵢ² − σᵢ)²` by solving the overdetermined system with the design
-    /// matrix `[1, kᵢ, kᵢ²]` (row-major) through `LAPACKE_dgels` (QR). Repeated points are allowed
-    /// (they weigh twice, as a call and a put of the same strike should).
-    ///
-    /// - Throws: `InputError` when the arrays differ in length, a value is not finite, there are
-    ///   fewer than 3 distinct `k` (the quadratic is not determined), or LAPACK reports a failure.
-    public static func fit(logMoneyness: [Double], vols: [Double]) throws -> SmileFit {
-        guard logMoneyness.count == vols.count else {
-            throw InputError("smile fit: \(logMoneyness.count) log-moneyness values but \(vols.count) vols")
+    /// Implied vol `√(max(w, 0)/T)`.
+    @inlinable
+    public func vol(logMoneyness k: Double) -> Double {
+        (max(totalVariance(logMoneyness: k), 0) / years).squareRoot()
+    }
+
+    /// Gatheral's density function `g(k) = (1 − k·w′/(2w))² − (w′²/4)·(1/w + 1/4) + w″/2`: the
+    /// risk-neutral density is `g(k)/√(2πw)·exp(−d₋²/2)`, so `g ≥ 0` everywhere means no butterfly
+    /// arbitrage (Gatheral & Jacquier 2014, §2). `−∞` where `w ≤ 0`.
+    public func density(logMoneyness k: Double) -> Double {
+        let x = k - m
+        let r = (x * x + sigma * sigma).squareRoot()
+        let w = a + b * (rho * x + r)
+        guard w > 0 else { return -.infinity }
+        let w1 = b * (rho + x / r)
+        let w2 = b * sigma * sigma / (r * r * r)
+        let t = 1 - k * w1 / (2 * w)
+        return t * t - w1 * w1 / 4 * (1 / w + 0.25) + w2 / 2
+    }
+
+    /// The smallest `density(logMoneyness:)` on `points` evenly spaced points of `[lo, hi]`.
+    public func minimumDensity(from lo: Double, to hi: Double, points: Int = 201) -> Double {
+        var g = Double.infinity
+        for i in 0..<points {
+            let k = lo + (hi - lo) * Double(i) / Double(max(points - 1, 1))
+            g = min(g, density(logMoneyness: k))
         }
-        guard logMoneyness.allSatisfy(\.isFinite), vols.allSatisfy(\.isFinite) else {
+        return g
+    }
+
+    /// The least-squares SVI smile through the points (`logMoneyness[i]`, `vols[i]`) of an expiry
+    /// `years` out.
+    ///
+    /// Minimises `Σ ((w_fit(kᵢ) − σᵢ²T) / (2σᵢT))²` — total-variance residuals scaled so each is
+    /// close to the vol residual — plus an L1 penalty on negative `g(k)` on a grid that extends the
+    /// listed range by its width on each side (no butterfly arbitrage where it can be checked).
+    /// Zeliade's quasi-explicit method: for fixed `(m, σ)`, with `y = (k − m)/σ`, the smile is
+    /// linear, `w = a + d·y + c·√(y² + 1)` (`c = bσ`, `d = ρbσ`); the constraints are the polygon
+    /// `|d| ≤ ρmax·c`, `c + |d| ≤ 2σ` in `(c, d)`, so the optimum is the unconstrained solution
+    /// (`LAPACKE_dgels` on the weighted design `[1, y, √(y²+1)]`) or lies on an edge (a 2-column
+    /// least squares with the edge parameter clamped). If the result has negative minimum variance,
+    /// `a` is raised to `−√(c² − d²)`. The outer `(m, ln σ)` is searched on a grid, then refined by
+    /// Nelder–Mead from the two best grid points.
+    ///
+    /// With 3 or 4 distinct strikes (fewer than `minimumStrikes`), `(m, σ)` are not fitted: `m` is the
+    /// log-moneyness of the lowest vol listed and `σ` half the listed range (at least 0.05), and
+    /// only `(a, b, ρ)` are solved, under the same constraints. Repeated points are allowed (they
+    /// weigh twice, as a call and a put of the same strike should).
+    ///
+    /// - Throws: `InputError` when the arrays differ in length, a value is not finite, a vol or
+    ///   `years` is not positive, there are fewer than 3 distinct `k`, or LAPACK reports a failure.
+    public static func fit(logMoneyness ks: [Double], vols: [Double], years: Double) throws -> SmileFit {
+        guard ks.count == vols.count else {
+            throw InputError("smile fit: \(ks.count) log-moneyness values but \(vols.count) vols")
+        }
+        guard ks.allSatisfy(\.isFinite), vols.allSatisfy(\.isFinite) else {
             throw InputError("smile fit: log-moneyness and vols must be finite")
         }
-        let distinct = Set(logMoneyness).count
-        guard distinct >= 3 else {
-            throw InputError("smile fit: only \(distinct) distinct strikes, need at least 3")
+        guard vols.allSatisfy({ $0 > 0 }) else { throw InputError("smile fit: vols must be positive") }
+        guard years.isFinite, years > 0 else {
+            throw InputError("smile fit: expected a positive time to expiry, got \(years) years")
         }
-        let m = logMoneyness.count
-        var design = [Double](repeating: 0, count: m * 3)
-        for (i, k) in logMoneyness.enumerated() {
-            design[3 * i] = 1
-            design[3 * i + 1] = k
-            design[3 * i + 2] = k * k
+        let distinct = Set(ks).count
+        guard distinct >= minimumReducedStrikes else {
+            throw InputError("smile fit: only \(distinct) distinct strikes, need at least \(minimumReducedStrikes)")
         }
-        var rhs = vols  // m >= 3 = n rows: the solution lands in rhs[0..<3].
-        let info = LAPACKE_dgels(Int32(LAPACK_ROW_MAJOR), CChar(UInt8(ascii: "N")), Int32(m), 3, 1,
-                                 &design, 3, &rhs, 1)
-        guard info == 0 else {
-            throw InputError("smile fit: LAPACKE_dgels failed (info \(info))")
+        var problem = Problem(ks: ks, vols: vols, years: years)
+        let lo = ks.min()!, hi = ks.max()!
+        let span = hi - lo
+        if distinct < minimumStrikes {
+            let m = ks[vols.indices.min { vols[$0] < vols[$1] }!]
+            guard let fit = try problem.solve(m: m, sigma: max(0.05, span / 2)) else {
+                throw InputError("smile fit: no admissible smile through the listed points")
+            }
+            return fit.smile
         }
-        let fit = SmileFit(a: rhs[0], b: rhs[1], c: rhs[2])
-        guard fit.a.isFinite, fit.b.isFinite, fit.c.isFinite else {
+        // Grid over m (the listed range widened by a quarter on each side) and σ (log-spaced).
+        var grid: [(value: Double, m: Double, lnS: Double)] = []
+        let sigmaLo = max(1e-3, span / 200), sigmaHi = max(2 * span, 0.5)
+        for i in 0..<13 {
+            let m = lo - span / 4 + 1.5 * span * Double(i) / 12
+            for j in 0..<12 {
+                let lnS = log(sigmaLo) + (log(sigmaHi) - log(sigmaLo)) * Double(j) / 11
+                if let f = try problem.solve(m: m, sigma: exp(lnS)) { grid.append((f.objective, m, lnS)) }
+            }
+        }
+        grid.sort { $0.value < $1.value }
+        guard !grid.isEmpty else { throw InputError("smile fit: no admissible smile through the listed points") }
+        var best: Candidate? = nil
+        for start in grid.prefix(2) {
+            let (m, lnS) = try nelderMead(start: (start.m, start.lnS), step: (span / 12, 0.4)) { m, lnS in
+                guard lnS > log(1e-4), lnS < log(10) else { return .infinity }
+                return try problem.solve(m: m, sigma: exp(lnS))?.objective ?? .infinity
+            }
+            if let c = try problem.solve(m: m, sigma: exp(lnS)), c.objective < best?.objective ?? .infinity { best = c }
+        }
+        guard let fit = best?.smile, fit.a.isFinite, fit.b.isFinite, fit.rho.isFinite else {
             throw InputError("smile fit: the least-squares solution is not finite")
         }
         return fit
+    }
+
+    /// One inner solution: the smile and its objective.
+    struct Candidate { var smile: SmileFit; var objective: Double }
+
+    /// The data of one fit and the inner solve for fixed `(m, σ)`.
+    struct Problem {
+        let ks: [Double]
+        let target: [Double]   // σᵢ²T
+        let weight: [Double]   // 1/(2σᵢT)
+        let years: Double
+        let gridK: [Double]    // where g(k) ≥ 0 is checked
+        var y: [Double], z: [Double], design: [Double], rhs: [Double]
+
+        /// Weight of the butterfly penalty `Σ max(−g, 0)` against the squared vol residuals: an
+        /// exact (L1) penalty, so a fit with g < 0 on the grid is never preferred for a small
+        /// gain in residual.
+        static let densityPenalty = 10.0
+
+        init(ks: [Double], vols: [Double], years: Double) {
+            self.ks = ks; self.years = years
+            target = vols.map { $0 * $0 * years }
+            weight = vols.map { 1 / (2 * $0 * years) }
+            let lo = ks.min()!, hi = ks.max()!, span = max(hi - lo, 0.05)
+            gridK = (0..<81).map { lo - span + 3 * span * Double($0) / 80 }
+            y = [Double](repeating: 0, count: ks.count); z = y; rhs = y
+            design = [Double](repeating: 0, count: 3 * ks.count)
+        }
+
+        /// The weighted sum of squared residuals of `w = a + d·y + c·z`.
+        func residual(_ a: Double, _ c: Double, _ d: Double) -> Double {
+            var s = 0.0
+            for i in ks.indices {
+                let r = (a + d * y[i] + c * z[i] - target[i]) * weight[i]
+                s += r * r
+            }
+            return s
+        }
+
+        /// The best `(a, t)` of `w = a + (d0 + t·dd)·y + (c0 + t·dc)·z` with `t` clamped to [0, 1]
+        /// (weighted 2-column least squares, closed form).
+        func edge(c0: Double, d0: Double, dc: Double, dd: Double) -> (a: Double, c: Double, d: Double) {
+            var sw = 0.0, sx = 0.0, sr = 0.0, sxx = 0.0, sxr = 0.0
+            for i in ks.indices {
+                let w2 = weight[i] * weight[i]
+                let x = dd * y[i] + dc * z[i]
+                let r = target[i] - d0 * y[i] - c0 * z[i]
+                sw += w2; sx += w2 * x; sr += w2 * r; sxx += w2 * x * x; sxr += w2 * x * r
+            }
+            let det = sw * sxx - sx * sx
+            var t = det > 1e-300 ? (sw * sxr - sx * sr) / det : 0
+            t = min(max(t, 0), 1)
+            let a = (sr - t * sx) / sw
+            return (a, c0 + t * dc, d0 + t * dd)
+        }
+
+        /// The constrained inner solution at `(m, σ)`, or nil when LAPACK gives nothing finite.
+        mutating func solve(m: Double, sigma: Double) throws -> Candidate? {
+            let n = ks.count
+            for i in 0..<n {
+                y[i] = (ks[i] - m) / sigma
+                z[i] = (y[i] * y[i] + 1).squareRoot()
+                design[3 * i] = weight[i]
+                design[3 * i + 1] = weight[i] * y[i]
+                design[3 * i + 2] = weight[i] * z[i]
+                rhs[i] = weight[i] * target[i]
+            }
+            let info = LAPACKE_dgels(Int32(LAPACK_ROW_MAJOR), CChar(UInt8(ascii: "N")), Int32(n), 3, 1,
+                                     &design, 3, &rhs, 1)
+            guard info >= 0 else { throw InputError("smile fit: LAPACKE_dgels failed (info \(info))") }
+            let rl = SmileFit.rhoLimit, cap = 2 * sigma   // c + |d| ≤ 2σ ⇔ b(1 + |ρ|) ≤ 2
+            var (a, d, c) = (rhs[0], rhs[1], rhs[2])
+            let feasible = info == 0 && c >= 0 && abs(d) <= rl * c && c + abs(d) <= cap
+            if !feasible {
+                // The optimum of the convex problem lies on the polygon's boundary: try each edge.
+                let cTop = cap / (1 + rl)
+                let vertices = [(0.0, 0.0), (cTop, rl * cTop), (cap, 0.0), (cTop, -rl * cTop)]
+                var bestValue = Double.infinity
+                for e in 0..<4 {
+                    let (c0, d0) = vertices[e], (c1, d1) = vertices[(e + 1) % 4]
+                    let s = edge(c0: c0, d0: d0, dc: c1 - c0, dd: d1 - d0)
+                    let v = residual(s.a, s.c, s.d)
+                    if v < bestValue { bestValue = v; (a, c, d) = (s.a, s.c, s.d) }
+                }
+            }
+            // Minimum total variance a + √(c² − d²) ≥ 0.
+            a = max(a, -(max(c * c - d * d, 0)).squareRoot())
+            guard a.isFinite, c.isFinite, d.isFinite else { return nil }
+            let b = c / sigma
+            let smile = SmileFit(a: a, b: b, rho: c > 0 ? d / c : 0, m: m, sigma: sigma, years: years)
+            var penalty = 0.0
+            for k in gridK {
+                let g = smile.density(logMoneyness: k)
+                if g < 0 { penalty += g.isFinite ? -g : 1 }
+            }
+            return Candidate(smile: smile, objective: residual(a, c, d) + Self.densityPenalty * penalty)
+        }
+    }
+
+    /// Nelder–Mead minimisation of `f` in two variables (standard coefficients 1, 2, ½, ½).
+    static func nelderMead(start: (Double, Double), step: (Double, Double), iterations: Int = 150,
+                           _ f: (Double, Double) throws -> Double) throws -> (Double, Double) {
+        var p = [start, (start.0 + step.0, start.1), (start.0, start.1 + step.1)]
+        var v = try p.map { try f($0.0, $0.1) }
+        for _ in 0..<iterations {
+            let order = v.indices.sorted { v[$0] < v[$1] }
+            p = order.map { p[$0] }; v = order.map { v[$0] }
+            if abs(v[2] - v[0]) <= 1e-14 * (abs(v[0]) + 1e-20) && v[0].isFinite { break }
+            let cx = (p[0].0 + p[1].0) / 2, cy = (p[0].1 + p[1].1) / 2
+            func at(_ t: Double) -> (Double, Double) { (cx + t * (p[2].0 - cx), cy + t * (p[2].1 - cy)) }
+            let r = at(-1), fr = try f(r.0, r.1)
+            if fr < v[0] {
+                let e = at(-2), fe = try f(e.0, e.1)
+                if fe < fr { p[2] = e; v[2] = fe } else { p[2] = r; v[2] = fr }
+            } else if fr < v[1] {
+                p[2] = r; v[2] = fr
+            } else {
+                let k = fr < v[2] ? at(-0.5) : at(0.5), fk = try f(k.0, k.1)
+                if fk < min(fr, v[2]) {
+                    p[2] = k; v[2] = fk
+                } else {
+                    for i in 1...2 {
+                        p[i] = ((p[0].0 + p[i].0) / 2, (p[0].1 + p[i].1) / 2)
+                        v[i] = try f(p[i].0, p[i].1)
+                    }
+                }
+            }
+        }
+        let i = v.indices.min { v[$0] < v[$1] }!
+        return p[i]
     }
 }
 
 /// The implied-volatility surface and forward curve of one base coin, from a market snapshot.
 ///
-/// **Definition.** Per listed option expiry `Tᵢ` of the coin (usable options only: instruments with a
-/// problem recorded in `MarketSnapshot.instrumentProblems` are ignored):
+/// **Definition** (docs/smile.md). Per listed option expiry `Tᵢ` of the coin (usable options only:
+/// instruments with a problem recorded in `MarketSnapshot.instrumentProblems` are ignored):
 /// - the forward `Fᵢ` is the mean `underlyingPrice` of the expiry's options (they normally agree);
-/// - the smile is the `SmileFit` of `markIv` against `k = ln(K/Fᵢ)` over every listed call and put
-///   of both settle coins (a strike listed four times counts four times). An expiry with fewer
-///   than 3 distinct strikes has no smile.
+/// - the smile is the SVI `SmileFit` of `markIv` against `k = ln(K/Fᵢ)` over every listed call and
+///   put of both settle coins (a strike listed four times counts four times). An expiry with fewer
+///   than 3 distinct strikes has no smile; with 3 or 4 it gets the reduced fit (`SmileFit.fit`).
 ///
 /// With `T` the time to expiry in years (ACT/365, `(expiry − time) / (365·86400)`), the forward at
 /// any expiry after the snapshot time is:
@@ -92,16 +300,15 @@ public struct SmileFit: Equatable, Sendable {
 ///   index and the only expiry, when there is one).
 ///
 /// The implied vol of strike `K` at expiry `T` is taken at the log-moneyness `k = ln(K/F(T))`; each
-/// smile is a function of log-moneyness against its own forward, so side `i` is read as `σᵢ(k)`
-/// (the strike `Fᵢ·eᵏ` of that expiry):
-/// - at a listed expiry: `σᵢ(k)`;
-/// - between `Tᵢ < T < Tᵢ₊₁`: total variance `w = σ²·T` linear in `T`:
-///   `w = wᵢ + (wᵢ₊₁ − wᵢ)·(T − Tᵢ)/(Tᵢ₊₁ − Tᵢ)` with `wⱼ = σⱼ(k)²·Tⱼ`, and `σ = √(w/T)`;
-/// - before the first or after the last: constant vol, `σ₁(k)` or `σₙ(k)`.
+/// smile is a function of log-moneyness against its own forward. **Calendar order**: the total
+/// variance of listed slice `i` used by the surface is `w̃ᵢ(k) = max(wⱼ(k), j ≤ i)` over the fitted
+/// slices up to `i`, so it never decreases with maturity at fixed `k` even where two fitted slices
+/// cross (the later slice is lifted to the earlier one there). Then:
+/// - at a listed expiry: `√(w̃ᵢ(k)/Tᵢ)`;
+/// - between `Tᵢ < T < Tᵢ₊₁`: `w = w̃ᵢ + (w̃ᵢ₊₁ − w̃ᵢ)·(T − Tᵢ)/(Tᵢ₊₁ − Tᵢ)`, `σ = √(w/T)`;
+/// - before the first or after the last: constant vol, `√(w̃₁(k)/T₁)` or `√(w̃ₙ(k)/Tₙ)`.
 ///
-/// **Floor.** Every smile value and the result are clamped to at least `minimumVol` (0.01): a
-/// quadratic with negative curvature turns down far in the wings and would otherwise give a
-/// meaningless or negative vol. Nothing else is clamped (the upper wings grow as `k²`).
+/// **Floor.** The result is clamped to at least `minimumVol` (0.01).
 ///
 /// **Refusals** (`InputError`, message naming the coin, the expiry as an ISO date and the reason):
 /// the coin has no usable listed options (at construction); the expiry is not finite or is at or
@@ -126,6 +333,12 @@ public struct VolSurface: Sendable {
         public var smile: SmileFit?
         /// Largest `|σ_fit(k) − markIv|` over the expiry's listed options (0 when unfitted).
         public var maxFitError: Double
+        /// Root mean square of `σ_fit(k) − markIv` over the expiry's listed options (0 when unfitted).
+        public var rmsFitError: Double = 0
+        /// The distinct listed strikes, ascending.
+        public var listedStrikes: [Double] = []
+        /// The mean `markIv` of the options listed at each of `listedStrikes`.
+        public var listedVols: [Double] = []
     }
 
     /// The base coin.
@@ -149,7 +362,8 @@ public struct VolSurface: Sendable {
         var byExpiry: [Double: [Instrument]] = [:]
         for inst in market.instruments where inst.kind == .option && inst.baseCoin == baseCoin {
             guard market.instrumentProblems[inst.symbol] == nil,
-                  let e = inst.expiry, let _ = inst.strike, let _ = inst.underlyingPrice, let _ = inst.markIv
+                  let e = inst.expiry, let _ = inst.strike, let _ = inst.underlyingPrice, let iv = inst.markIv,
+                  iv > 0   // a zero mark vol carries no smile information (and SVI fits in σ²T)
             else { continue }
             byExpiry[e, default: []].append(inst)
         }
@@ -160,15 +374,22 @@ public struct VolSurface: Sendable {
         for (expiry, options) in byExpiry.sorted(by: { $0.key < $1.key }) {
             let forward = options.reduce(0.0) { $0 + $1.underlyingPrice! } / Double(options.count)
             let strikes = Set(options.map { $0.strike! }).count
-            var slice = Slice(expiry: expiry, years: (expiry - market.time) / Self.secondsPerYear, forward: forward,
+            let years = (expiry - market.time) / Self.secondsPerYear
+            var slice = Slice(expiry: expiry, years: years, forward: forward,
                               strikeCount: strikes, smile: nil, maxFitError: 0)
-            if strikes >= 3 {
+            var byStrike: [Double: (sum: Double, n: Double)] = [:]
+            for o in options { byStrike[o.strike!, default: (0, 0)].sum += o.markIv!; byStrike[o.strike!]!.n += 1 }
+            slice.listedStrikes = byStrike.keys.sorted()
+            slice.listedVols = slice.listedStrikes.map { byStrike[$0]!.sum / byStrike[$0]!.n }
+            if strikes >= SmileFit.minimumReducedStrikes {
                 let ks = options.map { log($0.strike! / forward) }
                 let vols = options.map { $0.markIv! }
                 do {
-                    let fit = try SmileFit.fit(logMoneyness: ks, vols: vols)
+                    let fit = try SmileFit.fit(logMoneyness: ks, vols: vols, years: years)
                     slice.smile = fit
-                    slice.maxFitError = zip(ks, vols).reduce(0.0) { max($0, abs(fit.vol(logMoneyness: $1.0) - $1.1)) }
+                    let errors = zip(ks, vols).map { fit.vol(logMoneyness: $0.0) - $0.1 }
+                    slice.maxFitError = errors.reduce(0.0) { max($0, abs($1)) }
+                    slice.rmsFitError = (errors.reduce(0.0) { $0 + $1 * $1 } / Double(errors.count)).squareRoot()
                 } catch let e as InputError {
                     throw InputError("cannot fit the \(baseCoin) smile at \(Self.isoDate(expiry)): \(e.message)")
                 }
@@ -199,24 +420,36 @@ public struct VolSurface: Sendable {
         try checkExpiry(expiry)
         let t = (expiry - time) / Self.secondsPerYear
         let k = log(strike / (try forward(years: t, expiry: expiry)))
-        let floor = Self.minimumVol
+        return max(Self.minimumVol, try vol(logMoneyness: k, years: t, expiry: expiry))
+    }
+
+    /// The implied vol at log-moneyness `k` (against the forward at `expiry`) before the floor.
+    /// `years` is the time to `expiry`; see the type's definition.
+    public func vol(logMoneyness k: Double, years t: Double, expiry: Double) throws -> Double {
         if let i = listedIndex(expiry) {
-            return max(floor, try smile(i, for: expiry).vol(logMoneyness: k))
+            return (try orderedVariance(i, k, for: expiry) / slices[i].years).squareRoot()
         }
         if expiry < slices[0].expiry {
-            return max(floor, try smile(0, for: expiry).vol(logMoneyness: k))
+            return (try orderedVariance(0, k, for: expiry) / slices[0].years).squareRoot()
         }
-        if expiry > slices[slices.count - 1].expiry {
-            return max(floor, try smile(slices.count - 1, for: expiry).vol(logMoneyness: k))
+        let n = slices.count
+        if expiry > slices[n - 1].expiry {
+            return (try orderedVariance(n - 1, k, for: expiry) / slices[n - 1].years).squareRoot()
         }
         let hi = slices.firstIndex { $0.expiry > expiry }!
         let lo = hi - 1
-        let s0 = max(floor, try smile(lo, for: expiry).vol(logMoneyness: k))
-        let s1 = max(floor, try smile(hi, for: expiry).vol(logMoneyness: k))
+        let w0 = try orderedVariance(lo, k, for: expiry), w1 = try orderedVariance(hi, k, for: expiry)
         let t0 = slices[lo].years, t1 = slices[hi].years
-        let w0 = s0 * s0 * t0, w1 = s1 * s1 * t1
         let w = w0 + (w1 - w0) * (t - t0) / (t1 - t0)
-        return max(floor, (max(w, 0) / t).squareRoot())
+        return (max(w, 0) / t).squareRoot()
+    }
+
+    /// `w̃ᵢ(k) = max(wⱼ(k), j ≤ i)` over the fitted slices up to `i` (calendar order, see the type's
+    /// definition); slice `i` itself must have a smile.
+    private func orderedVariance(_ i: Int, _ k: Double, for expiry: Double) throws -> Double {
+        var w = max(try smile(i, for: expiry).totalVariance(logMoneyness: k), 0)
+        for j in 0..<i { if let s = slices[j].smile { w = max(w, s.totalVariance(logMoneyness: k)) } }
+        return w
     }
 
     // MARK: - Synthetic instruments
@@ -381,7 +614,7 @@ public struct VolSurface: Sendable {
         let s = slices[i]
         guard let fit = s.smile else {
             let strikes = s.strikeCount == 1 ? "1 strike" : "\(s.strikeCount) strikes"
-            var why = "cannot fit the \(baseCoin) smile at \(Self.isoDate(s.expiry)): only \(strikes) listed, need at least 3"
+            var why = "cannot fit the \(baseCoin) smile at \(Self.isoDate(s.expiry)): only \(strikes) listed, need at least \(SmileFit.minimumReducedStrikes)"
             if listedIndex(expiry) != i { why += " (needed for \(baseCoin) expiry \(Self.isoDate(expiry)))" }
             throw InputError(why)
         }

@@ -112,13 +112,15 @@ extension UnitResult {
             ])),
             ("hedgeSpotSize", .num(hedgeSpotSize)),
             ("spotHedgePnl", .array(spotHedgePnl.map(JSON.num))),
+            ("spotHedgeMaxLossContribution", .num(spotHedgeMaxLossContribution)),
             ("mm", .num(mm)),
             ("im", .num(im)),
             ("governingPortfolio", .string(governingPortfolio.name)),
             ("portfolioMM", .object(GoverningPortfolio.allCases.map { ($0.name, portfolioMM[$0.rawValue].map(JSON.num) ?? .null) })),
             ("positions", .array(positions.map { p in
                 .object([("symbol", .string(p.symbol)), ("size", .num(p.size)),
-                         ("pnl", .array(p.pnl.map { .array($0.map(JSON.num)) }))])
+                         ("pnl", .array(p.pnl.map { .array($0.map(JSON.num)) })),
+                         ("maxLossContribution", .num(p.maxLossContribution))])
             })),
         ])
     }

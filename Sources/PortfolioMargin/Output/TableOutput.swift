@@ -56,7 +56,27 @@ extension UnitResult {
         for (k, v) in rows { out += "  " + Table.pad(k, 16) + Table.lpad(Table.money(v), 20) + "\n" }
         let alternatives = GoverningPortfolio.allCases.compactMap { g in portfolioMM[g.rawValue].map { "\(g.name) \(Table.money($0))" } }
         if alternatives.count > 1 { out += "  MM by portfolio: " + alternatives.joined(separator: ", ") + "\n" }
+        let shares = attribution
+        if !shares.isEmpty {
+            out += "  Positions by contribution to max loss (MODEL.md §12)\n"
+            out += "  " + Table.pad("symbol", 30) + Table.lpad("size", 14) + Table.lpad("contribution", 20) + "\n"
+            for s in shares {
+                out += "  " + Table.pad(s.symbol, 30) + Table.lpad(Table.plain(s.size), 14)
+                    + Table.lpad(Table.money(s.contribution), 20) + "\n"
+            }
+        }
         return out
+    }
+
+    /// The governing portfolio's holdings and the spot leg (labelled `spot hedge leg`, when there
+    /// is one) with their `maxLossContribution`, largest first; ties by symbol, so the order is
+    /// deterministic.
+    public var attribution: [(symbol: String, size: Double, contribution: Double)] {
+        var rows = positions.map { (symbol: $0.symbol, size: $0.size, contribution: $0.maxLossContribution) }
+        if hedgeSpotSize != 0 {
+            rows.append((symbol: "spot hedge leg \(baseCoin)", size: hedgeSpotSize, contribution: spotHedgeMaxLossContribution))
+        }
+        return rows.sorted { $0.contribution != $1.contribution ? $0.contribution > $1.contribution : $0.symbol < $1.symbol }
     }
 }
 

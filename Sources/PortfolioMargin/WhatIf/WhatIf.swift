@@ -110,6 +110,22 @@ public enum WhatIf {
             line("perp & futures", v(ub) { $0.contingency.futureContingency }, v(ua) { $0.contingency.futureContingency })
             line("MM", v(ub) { $0.mm }, v(ua) { $0.mm })
             line("IM", v(ub) { $0.im }, v(ua) { $0.im })
+            // Which holding carries the max loss, before and after (MODEL.md §12), largest
+            // contribution after the trade first; a holding absent on one side shows a dash.
+            let before = ub?.attribution ?? [], after = ua?.attribution ?? []
+            if !before.isEmpty || !after.isEmpty {
+                out += "  contribution to max loss\n"
+                var symbols = after.map(\.symbol)
+                for r in before where !symbols.contains(r.symbol) { symbols.append(r.symbol) }
+                let width = max(22, (symbols.map(\.count).max() ?? 0) + 1)
+                for sym in symbols {
+                    let x = before.first { $0.symbol == sym }?.contribution
+                    let y = after.first { $0.symbol == sym }?.contribution
+                    let d = (y ?? 0) - (x ?? 0)
+                    out += "    " + Table.pad(sym, width) + Table.lpad(x.map(Table.money) ?? "—", 18)
+                        + Table.lpad(y.map(Table.money) ?? "—", 18) + Table.lpad((d > 0 ? "+" : "") + Table.money(d), 18) + "\n"
+                }
+            }
         }
         return out
     }
