@@ -46,10 +46,12 @@ struct InputFileTests {
             let path = try Self.temp(bytes)
             let expected = bytes.withUnsafeBufferPointer { pm_xxh64($0.baseAddress, $0.count, 0) }
             for block in [1, 7, 4096, 1 << 20] {
-                let f = try InputFile(path: path, blockSize: block)
-                #expect(f.digest.size == size && f.digest.hash == expected, "size \(size), block \(block)")
-                #expect(Array(f.bytes) == bytes)
-                #expect(f.isASCII)
+                for parallel in [false, true] {   // two threads read the halves of a large file
+                    let f = try InputFile(path: path, blockSize: block, parallelAbove: parallel ? 0 : Int.max)
+                    #expect(f.digest.size == size && f.digest.hash == expected, "size \(size), block \(block), parallel \(parallel)")
+                    #expect(Array(f.bytes) == bytes)
+                    #expect(f.isASCII)
+                }
             }
             #expect(InputDigests.digest(ofPath: path).map { $0.size == size && $0.hash == expected } == true)
             let (array, digest) = try InputFile.readArray(path)
