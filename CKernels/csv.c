@@ -1,6 +1,12 @@
 // CSV line splitting for the batch reader: 16 bytes per step with SSE2 (the x86-64 baseline, so
 // no run-time dispatch), scalar elsewhere. A byte-at-a-time loop in Swift was the reader's largest
 // cost (one unpredictable branch per byte).
+//
+// Lines end in LF, CRLF or CR (FORMATS.md "CSV is RFC 4180"): a line ends at the first '\n' or
+// '\r'; "\r\n" is one line end. A quoted field may hold commas and line breaks: these functions
+// only report that a line has a '"' (the caller then parses the record with quoting rules), and
+// `pm_csv_next_record` finds record starts with the same quoting grammar for splitting a file
+// that has quotes into chunks.
 #include "CKernels.h"
 
 #if defined(__SSE2__)
@@ -12,14 +18,14 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
     size_t n = 0, i = 0;
     int quote = 0;
 #if defined(__SSE2__)
-    const __m128i nl = _mm_set1_epi8('\n'), cm = _mm_set1_epi8(','), qt = _mm_set1_epi8('"');
+    const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), cm = _mm_set1_epi8(','), qt = _mm_set1_epi8('"');
     while (i + 16 <= avail) {
         const __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+        unsigned mn = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)));
         unsigned mc = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cm));
         unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, qt));
         if (mn) {
-            const unsigned before = (mn & (0u - mn)) - 1;   // bits below the first newline
+            const unsigned before = (mn & (0u - mn)) - 1;   // bits below the first line end
             mc &= before;
             mq &= before;
         }
@@ -39,7 +45,7 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
 #endif
     for (; i < avail; i++) {
         const uint8_t b = p[i];
-        if (b == '\n') break;
+        if (b == '\n' || b == '\r') break;
         if (b == ',') {
             if (n < cap) commas[n] = (uint32_t)i;
             n++;
@@ -53,15 +59,60 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
 }
 
 size_t pm_count_lines(const uint8_t *p, size_t n) {
+    // Line ends: every '\n', and every '\r' not followed by '\n'. A '\r' at the very end counts
+    // (callers never cut a range between the two bytes of a CRLF).
     size_t count = 0, i = 0;
 #if defined(__SSE2__)
-    const __m128i nl = _mm_set1_epi8('\n');
-    for (; i + 16 <= n; i += 16) {
+    const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    for (; i + 17 <= n; i += 16) {
         const __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        count += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)));
+        const __m128i next = _mm_loadu_si128((const __m128i *)(p + i + 1));
+        const unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+        const unsigned mr = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr));
+        const unsigned crlf = mr & (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(next, nl));
+        count += (size_t)__builtin_popcount(mn) + (size_t)__builtin_popcount(mr & ~crlf);
     }
 #endif
-    for (; i < n; i++) count += p[i] == '\n';
-    if (n > 0 && p[n - 1] != '\n') count++;   // a last line without its newline
+    for (; i < n; i++) {
+        if (p[i] == '\n') count++;
+        else if (p[i] == '\r' && !(i + 1 < n && p[i + 1] == '\n')) count++;
+    }
+    if (n > 0 && p[n - 1] != '\n' && p[n - 1] != '\r') count++;   // a last line without its line end
     return count;
+}
+
+size_t pm_csv_next_record(const uint8_t *p, size_t n, size_t from, size_t target) {
+    // The grammar of the record parser (CSVFile.parseQuotedRecord): a field is quoted only when
+    // its first byte is '"'; inside, "" is a quote and anything else (commas, line breaks) is text;
+    // after the closing quote the parser expects a comma or a line end (anything else is an error
+    // it reports, and for record boundaries it counts as unquoted text, here as there).
+    size_t i = from;
+    int fieldStart = 1;
+    while (i < n) {
+        const uint8_t b = p[i];
+        if (b == '"' && fieldStart) {
+            i++;
+            for (;;) {   // inside the quoted field
+                if (i >= n) return n;   // unterminated: the rest of the file is one record
+                if (p[i] == '"') {
+                    if (i + 1 < n && p[i + 1] == '"') { i += 2; continue; }
+                    i++;
+                    break;
+                }
+                i++;
+            }
+            fieldStart = 0;
+            continue;
+        }
+        if (b == ',') { fieldStart = 1; i++; continue; }
+        if (b == '\n' || b == '\r') {
+            i += (b == '\r' && i + 1 < n && p[i + 1] == '\n') ? 2 : 1;
+            fieldStart = 1;
+            if (i >= target) return i;
+            continue;
+        }
+        fieldStart = 0;
+        i++;
+    }
+    return n;
 }

@@ -54,15 +54,37 @@ void pm_option_risk_arrays(size_t nOptions, size_t nMoves, const double *moves,
 void pm_gather_pnl(double *out, size_t nS, const double *block, const int32_t *row,
                    const int32_t *instr, const double *size, size_t count);
 
-/// Splits one CSV line for the batch reader. Scans `p` up to the first '\n' (or `avail` bytes),
-/// writes the offsets of up to `cap` commas into `commas`, and returns the number of commas (which
-/// may exceed `cap`). `*lineLength` receives the offset of the '\n' (or `avail`), `*hasQuote` 1 if
-/// a '"' occurs before it (the caller then splits that line with quoting rules).
+/// Splits one CSV line for the batch reader. Scans `p` up to the first line end, '\n' or '\r'
+/// (or `avail` bytes), writes the offsets of up to `cap` commas into `commas`, and returns the
+/// number of commas (which may exceed `cap`). `*lineLength` receives the offset of the line end (or
+/// `avail`), `*hasQuote` 1 if a '"' occurs before it (the caller then parses that record with
+/// quoting rules: it may continue past this line end).
 size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
                    size_t *lineLength, int *hasQuote);
 
-/// The number of lines in `p[0..<n]`: its '\n' bytes, plus one for a last line without one.
+/// The number of lines in `p[0..<n]`: its line ends ('\n', '\r' not followed by '\n'; CRLF is
+/// one), plus one for a last line without one.
 size_t pm_count_lines(const uint8_t *p, size_t n);
+
+/// The offset of the first record start at or after `target`, scanning from `from` (a record
+/// start) with RFC 4180 quoting (a line break inside a quoted field does not end the record);
+/// `n` when there is none.
+size_t pm_csv_next_record(const uint8_t *p, size_t n, size_t from, size_t target);
+
+/// The input digest's hash: XXH64 (xxHash64, seed as given; the digest uses seed 0), streamed.
+/// `pm_xxh64_stripes` consumes the whole 32-byte stripes of `p[0..<n]` and returns how many bytes
+/// it consumed; `pm_xxh64_finish` takes the remaining < 32 bytes and returns the hash.
+/// `bytesOr` is the OR of every byte hashed (bit 7 clear: the input was ASCII).
+typedef struct { uint64_t lane[4]; uint64_t seed; uint64_t consumed; uint64_t bytesOr; } pm_xxh64_state;
+void pm_xxh64_init(pm_xxh64_state *s, uint64_t seed);
+size_t pm_xxh64_stripes(pm_xxh64_state *s, const uint8_t *p, size_t n);
+uint64_t pm_xxh64_finish(pm_xxh64_state *s, const uint8_t *p, size_t n);
+/// XXH64 of `p[0..<n]` in one call.
+uint64_t pm_xxh64(const uint8_t *p, size_t n, uint64_t seed);
+
+/// 1 when `p[0..<n]` is valid UTF-8 (RFC 3629: no overlong forms, surrogates or values above
+/// U+10FFFF), else 0.
+int pm_utf8_valid(const uint8_t *p, size_t n);
 
 /// Name of the code path pm_black76_batch uses on this CPU: "avx512", "avx2" or "scalar".
 const char *pm_kernel_isa(void);

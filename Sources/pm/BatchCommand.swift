@@ -48,14 +48,17 @@ struct BatchCommand: ParsableCommand {
 
     func run() throws {
         let start = Date()
-        // Digests of market and params for manifest.json: read once more here until their readers
-        // compute them while reading (ScaleOut/InputDigest).
+        let priced = try options.pricedMarket()
+        // Digests of market and params for manifest.json, as computed while they were read.
         let marketDigest: InputDigest, paramsDigest: InputDigest
         do {
-            marketDigest = try InputDigest(path: options.market)
-            paramsDigest = try InputDigest(path: try options.params ?? ParameterSet.shippedFilePath())
+            func digest(_ path: String) throws -> InputDigest {
+                if let d = InputDigests.digest(ofPath: path) { return InputDigest(d) }
+                return try InputDigest(path: path)   // a file not read through InputFile
+            }
+            marketDigest = try digest(options.market)
+            paramsDigest = try digest(try options.params ?? ParameterSet.shippedFilePath())
         } catch { throw Fatal(error) }
-        let priced = try options.pricedMarket()
         // Open (and check) the output folder before the work: a refused --out costs nothing.
         let writer: OutputFiles
         do { writer = try OutputFiles(directory: out, names: ["margins.csv", "units.csv", "manifest.json"]) } catch { throw Fatal(error) }

@@ -233,14 +233,17 @@ struct BatchTests {
         #expect(margins.filter { $0["account_id"] == "R-4-20" }.allSatisfy { $0["error"]!.contains("duplicate") })
         #expect(margins.filter { $0["account_id"] == "R-4-20" }.count == 2)
         #expect(summary.orphanRows == 1)
-        let failed = Set(["R-4-3", "R-4-7", "R-4-9", "R-4-11", "R-4-12", "R-4-20", "R-4-X"])
+        // An id only in positions.csv gets an error row after the accounts.csv rows (FORMATS.md).
+        #expect(margins.last?["account_id"] == "GHOST")
+        #expect(error("GHOST").contains("positions.csv: line") && error("GHOST").contains("not in accounts.csv"))
+        let failed = Set(["R-4-3", "R-4-7", "R-4-9", "R-4-11", "R-4-12", "R-4-20", "R-4-X", "GHOST"])
         for row in margins where !failed.contains(row["account_id"]!) {
             #expect(row["error"] == "" && row["stage"] != "", "\(row)")
         }
         for row in margins where failed.contains(row["account_id"]!) {
             #expect(row["stage"] == "" && row["total_mm"] == "")
         }
-        #expect(summary.errors == 8)   // 6 accounts + both rows of the duplicate id
+        #expect(summary.errors == 9)   // 6 accounts + both rows of the duplicate id + GHOST
     }
 
     /// Structural problems are fatal: a missing column, a wrong field count (named by line).

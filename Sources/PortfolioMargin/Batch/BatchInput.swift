@@ -3,19 +3,27 @@ import CKernels
 
 /// A batch input folder (FORMATS.md), parsed into per-account row lists ready for `BookBuilder`.
 ///
-/// `accounts.csv` fixes the accounts and their order. The row files are parsed in parallel chunks
-/// straight from memory maps; symbols, coins and account ids are resolved from the bytes through
-/// hash tables built once. Row problems become per-account errors (the first one by file, then
-/// line, is kept); structural problems (missing file or column, wrong field count) throw.
+/// `accounts.csv` fixes the accounts and their order. The row files are read whole (`InputFile`)
+/// and parsed in parallel chunks; symbols, coins and account ids are resolved from the bytes
+/// through hash tables built once. Row problems become per-account errors (the first one by file,
+/// then line, is kept); structural problems (missing file or column, wrong field count, broken
+/// quoting, an account id that is not UTF-8) throw. An account id that appears only in the row
+/// files becomes an error account after the `accounts.csv` ones, in order of first appearance
+/// (FORMATS.md: every account id seen appears in `margins.csv`).
 public struct BatchInput: Sendable {
     public let directory: String
     public private(set) var accountIds: [String] = []
     var spotHedging: [Bool] = []
     /// The first problem of each account, or nil.
     var accountErrors: [InputError?] = []
-    /// Rows that name an account id absent from accounts.csv (reported, not margined).
+    /// Every row that names an account id absent from accounts.csv (its rows are not margined;
+    /// the id itself gets an error account at the end of `accountIds`).
     public private(set) var orphanRows: [InputError] = []
-    /// Size and XXH64 of each CSV file read, in reading order (`manifest.json`; ScaleOut/InputDigest).
+    /// How many accounts at the end of `accountIds` come from ids absent from accounts.csv.
+    public private(set) var orphanAccountCount = 0
+    /// The digest of each input file read (size in bytes, XXH64 seed 0 of its bytes, computed while
+    /// reading), in the order read: `accounts.csv`, `balances.csv`, `positions.csv`, then
+    /// `orders.csv` when present and not empty. For `manifest.json` (FORMATS.md "Scale-out").
     public internal(set) var digests: [(name: String, digest: InputDigest)] = []
 
     var balances = Rows()
@@ -37,12 +45,13 @@ public struct BatchInput: Sendable {
     public var accountCount: Int { accountIds.count }
 
     /// Reads `dir` against `priced`. With `shard` (I, N) only accounts whose id hashes to I are kept
-    /// (FNV-1a 64 of the id's UTF-8 bytes, modulo N: MODEL.md §11.16).
+    /// (FNV-1a 64 of the id's UTF-8 bytes, modulo N: MODEL.md §11.16) — ids absent from
+    /// accounts.csv too.
     public static func load(directory dir: String, priced: PricedMarket, shard: (index: Int, count: Int)? = nil,
                             threads: Int = 2) throws -> BatchInput {
         var input = BatchInput(directory: dir)
         let accountsFile = try CSVFile(path: dir + "/accounts.csv", required: ["account_id", "spot_hedging"])
-        input.digests.append(("accounts.csv", InputDigest(accountsFile.file.bytes)))
+        input.digests.append(("accounts.csv", InputDigest(accountsFile.file.digest)))
         var ids = ByteKeyTable(capacity: max(16, accountsFile.file.bytes.count / 16))
         // index in accounts.csv → index in this (sharded) input, or −1 when outside the shard.
         var keep: [Int32] = []
@@ -50,64 +59,79 @@ public struct BatchInput: Sendable {
         // Every accounts.csv line of a duplicated id gets its own error row (FORMATS.md).
         var duplicates: [Int32: (lines: [Int], rows: [Int])] = [:]
         // Lines are split and ids turned into Strings in parallel chunks; the id table, duplicates
-        // and shards need file order, so one serial pass follows.
+        // and shards need file order, so one serial pass follows. Each chunk copies its ids' bytes
+        // (a quoted id is unescaped into a scratch buffer the next line reuses).
         let cId = accountsFile.column("account_id")!, cHedge = accountsFile.column("spot_hedging")!
-        let base = accountsFile.file.bytes.baseAddress
-        struct AccountLine { var idOffset: Int; var idLength: Int; var id: String; var hedge: Int8; var line: Int; var hedgeText: String }
+        struct AccountLine { var idStart: Int; var idLength: Int; var id: String; var hedge: Int8; var line: Int; var problem: (field: String, message: String)? }
+        struct AccountChunk { var lines: [AccountLine] = []; var idBytes: [UInt8] = []; var count = 0 }
         let ranges = accountsFile.chunks(max(1, threads * 4))
-        var parsed = [(lines: [AccountLine], count: Int)](repeating: ([], 0), count: ranges.count)
-        var fatal = [FieldCountError?](repeating: nil, count: ranges.count)
+        var parsed = [AccountChunk](repeating: AccountChunk(), count: ranges.count)
+        var fatal = [CSVRecordError?](repeating: nil, count: ranges.count)
         parsed.withUnsafeMutableBufferPointer { out in
             fatal.withUnsafeMutableBufferPointer { fat in
                 DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
-                    var lines: [AccountLine] = []
-                    lines.reserveCapacity(ranges[c].count / 16)
+                    var chunk = AccountChunk()
+                    chunk.lines.reserveCapacity(ranges[c].count / 16)
+                    chunk.idBytes.reserveCapacity(ranges[c].count)
                     do {
-                        let n = try accountsFile.forEachLine(in: ranges[c]) { line, f in
-                            let h = f[cHedge]
+                        chunk.count = try accountsFile.forEachLine(in: ranges[c]) { line, f in
+                            let idf = f[cId], h = f[cHedge]
+                            var problem: (String, String)?
+                            if !accountsFile.isValidUTF8 {
+                                // An id that is not UTF-8 cannot be written out as itself: fatal.
+                                if pm_utf8_valid(idf.0, idf.1) == 0 {
+                                    throw CSVSyntaxError(file: accountsFile.name, line: line, field: "account_id", "invalid UTF-8 in the account id \(fieldEcho(idf))")
+                                }
+                                if let bad = accountsFile.invalidUTF8Field(f) {
+                                    problem = (accountsFile.columns[bad], "invalid UTF-8: \(fieldEcho(f[bad]))")
+                                }
+                            }
                             let hedge: Int8 = h.1 == 4 && memEqual(h.0, trueBytes, 4) ? 1 : (h.1 == 5 && memEqual(h.0, falseBytes, 5) ? 0 : -1)
-                            lines.append(AccountLine(idOffset: f[cId].0 - base!, idLength: f[cId].1, id: fieldText(f[cId]), hedge: hedge,
-                                                     line: line, hedgeText: hedge < 0 ? fieldText(h) : ""))
+                            if problem == nil, hedge < 0 { problem = ("spot_hedging", "expected true or false, got \(fieldEcho(h))") }
+                            chunk.lines.append(AccountLine(idStart: chunk.idBytes.count, idLength: idf.1, id: fieldText(idf), hedge: hedge,
+                                                           line: line, problem: problem))
+                            chunk.idBytes.append(contentsOf: UnsafeBufferPointer(start: idf.0, count: idf.1))
                         }
-                        out[c] = (lines, n)
-                    } catch { fat[c] = error as? FieldCountError }
+                    } catch { fat[c] = error as? CSVRecordError }
+                    out[c] = chunk
                 }
             }
         }
-        var chunkFirstLine = 1   // the header
+        var chunkFirstLine = accountsFile.headerLines
         for (c, chunk) in parsed.enumerated() {
-            if let e = fatal[c] {
-                throw FieldCountError(file: e.file, line: chunkFirstLine + e.line, count: e.count, expected: e.expected).inputError
-            }
-            for l in chunk.lines {
-                let lineNo = chunkFirstLine + l.line
-                let idBytes = base! + l.idOffset
-                let (k, inserted) = ids.insert(idBytes, l.idLength)
-                if !inserted {
-                    let first = keep[Int(k)]
-                    guard first >= 0 else { continue }   // the id belongs to another shard
-                    duplicates[k, default: ([firstLineOf[Int(k)]], [Int(first)])].lines.append(lineNo)
-                    duplicates[k]!.rows.append(input.accountIds.count)
+            if let e = fatal[c] { throw e.inputError(lineOffset: chunkFirstLine) }
+            try chunk.idBytes.withUnsafeBufferPointer { idBase in
+                for l in chunk.lines {
+                    let lineNo = chunkFirstLine + l.line
+                    let idBytes = (idBase.baseAddress ?? emptyKey) + l.idStart
+                    let (k, inserted) = ids.insert(idBytes, l.idLength)
+                    if !inserted {
+                        let first = keep[Int(k)]
+                        guard first >= 0 else { continue }   // the id belongs to another shard
+                        duplicates[k, default: ([firstLineOf[Int(k)]], [Int(first)])].lines.append(lineNo)
+                        duplicates[k]!.rows.append(input.accountIds.count)
+                        input.accountIds.append(l.id)
+                        input.spotHedging.append(false)
+                        input.accountErrors.append(nil)
+                        continue
+                    }
+                    guard k < Int32.max - 1 else { throw InputError(file: accountsFile.name, record: "line \(lineNo)", "too many accounts") }
+                    firstLineOf.append(lineNo)
+                    if let shard, Int(ByteKeyTable.fnv1a(idBytes, l.idLength) % UInt64(shard.count)) != shard.index {
+                        keep.append(-1)
+                        continue
+                    }
+                    keep.append(Int32(input.accountIds.count))
                     input.accountIds.append(l.id)
-                    input.spotHedging.append(false)
-                    input.accountErrors.append(nil)
-                    continue
-                }
-                firstLineOf.append(lineNo)
-                if let shard, Int(ByteKeyTable.fnv1a(idBytes, l.idLength) % UInt64(shard.count)) != shard.index {
-                    keep.append(-1)
-                    continue
-                }
-                keep.append(Int32(input.accountIds.count))
-                input.accountIds.append(l.id)
-                input.spotHedging.append(l.hedge == 1)
-                if l.id.isEmpty {
-                    input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo)", field: "account_id", "empty account id"))
-                } else if l.hedge < 0 {
-                    input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo) (account \(l.id))",
-                                                          field: "spot_hedging", "expected true or false, got \"\(l.hedgeText)\""))
-                } else {
-                    input.accountErrors.append(nil)
+                    input.spotHedging.append(l.hedge == 1)
+                    if l.id.isEmpty {
+                        input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo)", field: "account_id", "empty account id"))
+                    } else if let (field, message) = l.problem {
+                        input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo) (account \(l.id))",
+                                                              field: field, message))
+                    } else {
+                        input.accountErrors.append(nil)
+                    }
                 }
             }
             chunkFirstLine += chunk.count
@@ -119,19 +143,58 @@ public struct BatchInput: Sendable {
             }
         }
         let context = RowContext(priced: priced, ids: ids, keep: keep)
+        var orphans = Orphans(shard: shard)
 
-        input.balances = try parseRows(path: dir + "/balances.csv", kind: .balances, context: context, threads: threads, input: &input)
-        input.positions = try parseRows(path: dir + "/positions.csv", kind: .positions, context: context, threads: threads, input: &input)
+        input.balances = try parseRows(CSVFile(path: dir + "/balances.csv", required: Kind.balances.required), kind: .balances,
+                                       context: context, threads: threads, input: &input, orphans: &orphans)
+        input.positions = try parseRows(CSVFile(path: dir + "/positions.csv", required: Kind.positions.required), kind: .positions,
+                                        context: context, threads: threads, input: &input, orphans: &orphans)
+        // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
         let ordersPath = dir + "/orders.csv"
-        if access(ordersPath, F_OK) == 0 {
-            input.orders = try parseRows(path: ordersPath, kind: .orders, context: context, threads: threads, input: &input)
+        var ordersFile: InputFile?
+        if access(ordersPath, F_OK) == 0 || errno != ENOENT {
+            let f = try InputFile(path: ordersPath)
+            if f.bytes.count > 0 { ordersFile = f }
+        }
+        if let ordersFile {
+            input.orders = try parseRows(CSVFile(file: ordersFile, required: Kind.orders.required), kind: .orders,
+                                         context: context, threads: threads, input: &input, orphans: &orphans)
         } else {
             input.orders.start = [Int](repeating: 0, count: input.accountCount + 1)
+        }
+        // Ids only in the row files: an error account each, after the accounts.csv ones.
+        input.accountIds += orphans.ids
+        input.spotHedging += [Bool](repeating: false, count: orphans.ids.count)
+        input.accountErrors += orphans.errors.map { Optional($0) }
+        input.orphanAccountCount = orphans.ids.count
+        for k in [\BatchInput.balances, \BatchInput.positions, \BatchInput.orders] {
+            input[keyPath: k].start += [Int](repeating: input[keyPath: k].start.last!, count: orphans.ids.count)
         }
         return input
     }
 
-    enum Kind { case balances, positions, orders }
+    /// Account ids found in the row files but not in accounts.csv, in order of first appearance
+    /// (balances.csv, then positions.csv, then orders.csv; file order within each).
+    struct Orphans {
+        let shard: (index: Int, count: Int)?
+        var table = ByteKeyTable(capacity: 16)
+        /// Per table entry: whether the id belongs to this shard.
+        var inShard: [Bool] = []
+        var ids: [String] = []
+        var errors: [InputError] = []
+    }
+
+    enum Kind {
+        case balances, positions, orders
+        var fileName: String { self == .balances ? "balances.csv" : (self == .positions ? "positions.csv" : "orders.csv") }
+        var required: [String] {
+            switch self {
+            case .balances: return ["account_id", "coin", "wallet_balance"]
+            case .positions: return ["account_id", "symbol", "size"]
+            case .orders: return ["account_id", "symbol", "side", "qty", "price"]
+            }
+        }
+    }
 
     struct RowContext: @unchecked Sendable {
         let priced: PricedMarket
@@ -143,20 +206,15 @@ public struct BatchInput: Sendable {
     /// into its slice of the file's arrays (`RowSink`).
     struct Chunk {
         var errors: [(account: Int32, line: Int, field: String, message: String)] = []
-        var orphans: [(line: Int, id: String)] = []
+        /// Rows whose account id is not in accounts.csv: line and the id's bytes in `orphanBytes`.
+        var orphans: [(line: Int, start: Int, length: Int)] = []
+        var orphanBytes: [UInt8] = []
         var lines = 0
     }
 
-    private static func parseRows(path: String, kind: Kind, context: RowContext, threads: Int,
-                                  input: inout BatchInput) throws -> Rows {
-        let required: [String]
-        switch kind {
-        case .balances: required = ["account_id", "coin", "wallet_balance"]
-        case .positions: required = ["account_id", "symbol", "size"]
-        case .orders: required = ["account_id", "symbol", "side", "qty", "price"]
-        }
-        let csv = try CSVFile(path: path, required: required)
-        input.digests.append((String(path.split(separator: "/").last ?? Substring(path)), InputDigest(csv.file.bytes)))
+    private static func parseRows(_ csv: CSVFile, kind: Kind, context: RowContext, threads: Int,
+                                  input: inout BatchInput, orphans: inout Orphans) throws -> Rows {
+        input.digests.append((kind.fileName, InputDigest(csv.file.digest)))
         let ranges = csv.chunks(max(1, threads * 4))
         // Lines per chunk bound its rows, so every chunk writes into its own slice of one array
         // (no per-chunk arrays to concatenate). Slots of lines that give no row are marked −1.
@@ -172,7 +230,7 @@ public struct BatchInput: Sendable {
         rows.y = [Double](unsafeUninitializedCapacity: total) { _, n in n = total }
         if kind == .orders { rows.side = [Int8](unsafeUninitializedCapacity: total) { _, n in n = total } }
         var chunks = [Chunk](repeating: Chunk(), count: ranges.count)
-        var fatal = [FieldCountError?](repeating: nil, count: ranges.count)
+        var fatal = [CSVRecordError?](repeating: nil, count: ranges.count)
         rows.account.withUnsafeMutableBufferPointer { acc in
         rows.ref.withUnsafeMutableBufferPointer { ref in
         rows.x.withUnsafeMutableBufferPointer { xs in
@@ -185,25 +243,38 @@ public struct BatchInput: Sendable {
                         do {
                             out[c] = try parseChunk(csv, ranges[c], kind: kind, context: context, sink: sink,
                                                     slots: slotStart[c]..<slotStart[c + 1])
-                        } catch { fat[c] = error as? FieldCountError }
+                        } catch { fat[c] = error as? CSVRecordError }
                     }
                 }
             }
         } } } } }
-        // Line numbers: header is line 1; each chunk starts after the lines of the ones before it.
-        var firstLine = 1
+        // Line numbers: the header's lines first; each chunk starts after the lines of the ones before it.
+        var firstLine = csv.headerLines
         for (c, chunk) in chunks.enumerated() {
-            if let e = fatal[c] {
-                // The chunk counted lines from its own start; earlier chunks give the offset.
-                throw FieldCountError(file: e.file, line: firstLine + e.line, count: e.count, expected: e.expected).inputError
-            }
+            // The chunk counted lines from its own start; earlier chunks give the offset.
+            if let e = fatal[c] { throw e.inputError(lineOffset: firstLine) }
             for e in chunk.errors where input.accountErrors[Int(e.account)] == nil {
                 input.accountErrors[Int(e.account)] = InputError(file: csv.name, record: "line \(firstLine + e.line) (account \(input.accountIds[Int(e.account)]))",
                                                                  field: e.field, e.message)
             }
-            for o in chunk.orphans {
-                input.orphanRows.append(InputError(file: csv.name, record: "line \(firstLine + o.line)", field: "account_id",
-                                                   "account \"\(o.id)\" is not in accounts.csv; row ignored"))
+            chunk.orphanBytes.withUnsafeBufferPointer { ob in
+                for o in chunk.orphans {
+                    let id = ((ob.baseAddress ?? emptyKey) + o.start, o.length)
+                    let (k, inserted) = orphans.table.insert(id.0, id.1)
+                    if inserted {
+                        let mine = orphans.shard.map { Int(ByteKeyTable.fnv1a(id.0, id.1) % UInt64($0.count)) == $0.index } ?? true
+                        orphans.inShard.append(mine)
+                        if mine {
+                            orphans.ids.append(fieldText(id))
+                            orphans.errors.append(InputError(file: csv.name, record: "line \(firstLine + o.line)", field: "account_id",
+                                                             "account \(fieldEcho(id)) is not in accounts.csv (its first row is here); none of its rows is margined"))
+                        }
+                    }
+                    if orphans.inShard[Int(k)] {
+                        input.orphanRows.append(InputError(file: csv.name, record: "line \(firstLine + o.line)", field: "account_id",
+                                                           "account \(fieldEcho(id)) is not in accounts.csv; row not margined"))
+                    }
+                }
             }
             firstLine += chunk.lines
         }
@@ -230,46 +301,72 @@ public struct BatchInput: Sendable {
         let cY = kind == .positions ? csv.column("entry_price") : (kind == .orders ? csv.column("price") : nil)
         let cSide = kind == .orders ? csv.column("side") : nil
         let xName = csv.columns[cX], yName = cY.map { csv.columns[$0] } ?? ""
-        // Consecutive rows usually share an account (and often a symbol): remember the last lookup.
-        var lastAcc: (UnsafePointer<UInt8>?, Int, Int32) = (nil, 0, -1)
-        var lastRef: (UnsafePointer<UInt8>?, Int, Int32) = (nil, 0, -1)
+        let refTable = kind == .balances ? p.coinTable : p.symbolTable
+        let checkUTF8 = !csv.isValidUTF8
+        // Consecutive rows usually share an account (and often a symbol): remember the last lookup
+        // as a table index and compare the field with the table's copy of that key (never with a
+        // pointer to an earlier field: a quoted field lives in a scratch buffer the next quoted
+        // line overwrites).
+        var lastAcc: Int32 = -1
+        var lastRef: Int32 = -1
         chunk.lines = try csv.forEachLine(in: range) { line, f in
             let acc = f[cAcc]
+            var badField: Int?
+            if checkUTF8 {
+                // An id that is not UTF-8 cannot be written out as itself: fatal.
+                if pm_utf8_valid(acc.0, acc.1) == 0 {
+                    throw CSVSyntaxError(file: csv.name, line: line, field: "account_id", "invalid UTF-8 in the account id \(fieldEcho(acc))")
+                }
+                badField = csv.invalidUTF8Field(f)
+            }
             var k: Int32
-            if let lp = lastAcc.0, lastAcc.1 == acc.1, memEqual(lp, acc.0, acc.1) { k = lastAcc.2 } else {
+            if lastAcc >= 0, context.ids.matches(Int(lastAcc), acc.0, acc.1) { k = lastAcc } else {
                 // Files usually follow accounts.csv: try the next account before hashing (the
                 // hash probe of a million-entry table is a cache miss; this compare streams).
-                if context.ids.matches(Int(lastAcc.2) + 1, acc.0, acc.1) { k = lastAcc.2 + 1 } else { k = context.ids.find(acc.0, acc.1) }
-                lastAcc = (acc.0, acc.1, k)
+                if context.ids.matches(Int(lastAcc) + 1, acc.0, acc.1) { k = lastAcc + 1 } else { k = context.ids.find(acc.0, acc.1) }
+                lastAcc = k
             }
-            if k < 0 { chunk.orphans.append((line, fieldText(acc))); return }
+            if k < 0 {
+                chunk.orphans.append((line, chunk.orphanBytes.count, acc.1))
+                chunk.orphanBytes.append(contentsOf: UnsafeBufferPointer(start: acc.0, count: acc.1))
+                return
+            }
             let a = context.keep[Int(k)]
             guard a >= 0 else { return }   // another shard's account
             func fail(_ field: String, _ message: String) { chunk.errors.append((a, line, field, message)) }
+            if let badField { fail(csv.columns[badField], "invalid UTF-8: \(fieldEcho(f[badField]))"); return }
             // Resolve the coin or symbol.
             let refField = f[cRef]
             var ref: Int32
-            if let lp = lastRef.0, lastRef.1 == refField.1, memEqual(lp, refField.0, refField.1) { ref = lastRef.2 } else {
-                ref = kind == .balances ? p.coinTable.find(refField.0, refField.1) : p.symbolTable.find(refField.0, refField.1)
-                lastRef = (refField.0, refField.1, ref)
+            if lastRef >= 0, refTable.matches(Int(lastRef), refField.0, refField.1) { ref = lastRef } else {
+                ref = refTable.find(refField.0, refField.1)
+                lastRef = ref
             }
             if ref < 0 {
-                let text = fieldText(refField)
-                fail(kind == .balances ? "coin" : "symbol",
-                     kind == .balances ? p.coinProblem(text) : "unknown instrument \"\(text)\" (not in the market snapshot)")
+                if kind == .balances {
+                    let text = refField.1 <= 64 ? fieldText(refField) : ""
+                    fail("coin", p.market.indexPrices[text] != nil ? p.coinProblem(text)
+                                 : "unknown coin \(fieldEcho(refField)) (no index price in the market snapshot)")
+                } else {
+                    fail("symbol", "unknown instrument \(fieldEcho(refField)) (not in the market snapshot)")
+                }
                 return
             }
             if kind != .balances, case let .failure(e) = p.resolve(instrumentAt: Int(ref)) { fail("symbol", e.message); return }
+            // FastNumber never gives a non-finite value (NaN, inf and overflow are not numbers here).
             guard let x = FastNumber.parse(f[cX].0, f[cX].1), x.isFinite else {
-                fail(xName, "expected a finite number, got \"\(fieldText(f[cX]))\""); return
+                fail(xName, "expected a finite number, got \(fieldEcho(f[cX]))"); return
             }
             var y = Double.nan
             var side: Int8 = 0
             switch kind {
             case .balances: break
             case .positions:
+                // Only an empty cell means "no entry price" (FORMATS.md); `NaN` text is an error.
                 if let cY, f[cY].1 > 0 {
-                    guard let e = FastNumber.parse(f[cY].0, f[cY].1) else { fail(yName, "expected a number or an empty cell, got \"\(fieldText(f[cY]))\""); return }
+                    guard let e = FastNumber.parse(f[cY].0, f[cY].1), e.isFinite else {
+                        fail(yName, "expected a finite number or an empty cell, got \(fieldEcho(f[cY]))"); return
+                    }
                     y = e
                 }
                 if let (field, message) = RowRules.position(size: x, entryPrice: y.isNaN ? nil : y) {
@@ -279,8 +376,10 @@ public struct BatchInput: Sendable {
                 let s = f[cSide!]
                 if s.1 == 3 && s.0[0] == 66 && s.0[1] == 117 && s.0[2] == 121 { side = 1 }                       // Buy
                 else if s.1 == 4 && s.0[0] == 83 && s.0[1] == 101 && s.0[2] == 108 && s.0[3] == 108 { side = -1 } // Sell
-                else { fail("side", "expected Buy or Sell, got \"\(fieldText(s))\""); return }
-                guard let pr = FastNumber.parse(f[cY!].0, f[cY!].1) else { fail(yName, "expected a number, got \"\(fieldText(f[cY!]))\""); return }
+                else { fail("side", "expected Buy or Sell, got \(fieldEcho(s))"); return }
+                guard let pr = FastNumber.parse(f[cY!].0, f[cY!].1), pr.isFinite else {
+                    fail(yName, "expected a finite number, got \(fieldEcho(f[cY!]))"); return
+                }
                 y = pr
                 if let (field, message) = RowRules.order(qty: x, price: y) { fail(field == "qty" ? xName : yName, message); return }
             }
@@ -339,6 +438,8 @@ import Glibc
 import Darwin
 #endif
 
+/// A valid address for a zero-length key (an empty array may have no storage).
+private let emptyKey: UnsafePointer<UInt8> = UnsafePointer(UnsafeMutablePointer<UInt8>.allocate(capacity: 1))
 private let trueBytes: UnsafePointer<UInt8> = {
     let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 4)
     p.initialize(from: Array("true".utf8), count: 4)

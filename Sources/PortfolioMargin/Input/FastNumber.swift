@@ -8,8 +8,10 @@ import Darwin
 ///
 /// The common case (≤ 19 significant digits, exponent within ±22) uses Clinger's exact fast path:
 /// an integer mantissa below 2^53 times or divided by an exact power of ten rounds once. Anything
-/// else falls back to `strtod` on a stack copy. Returns nil for text that is not a number; `inf`
-/// and `nan` parse (the callers reject non-finite values with a clear message).
+/// else (still decimal text: many digits, a large exponent) falls back to `strtod` on a copy.
+/// Returns nil for text that is not a decimal number — `nan`, `inf`, `Infinity` (any case), hex
+/// floats — and for a value beyond the double range (`1e999`): the result is always finite, so
+/// no non-finite value reaches the engine silently (FORMATS.md: per-account errors).
 enum FastNumber {
     private static let powers: [Double] = (0...22).map { pow(10, Double($0)) }
 
@@ -36,7 +38,7 @@ enum FastNumber {
                 i += 1
             }
         }
-        guard sawDigit else { return slow(p, n) }
+        guard sawDigit else { return nil }   // no digits: not decimal text (nan, inf, ".")
         if i < n, p[i] | 0x20 == UInt8(ascii: "e") {
             i += 1
             var expNeg = false
@@ -54,15 +56,15 @@ enum FastNumber {
         return negative ? -v : v
     }
 
-    /// `strtod` on a NUL-terminated copy; the whole field must be consumed.
+    /// `strtod` on a NUL-terminated copy of text the caller checked is decimal; the whole field
+    /// must be consumed and the value finite (an overflow to ±inf is not a number here).
     private static func slow(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
-        guard n < 512 else { return nil }
-        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf in
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf in
             for k in 0..<n { buf[k] = CChar(bitPattern: p[k]) }
             buf[n] = 0
             var end: UnsafeMutablePointer<CChar>?
             let v = strtod(buf.baseAddress!, &end)
-            guard let end, end - buf.baseAddress! == n else { return nil }
+            guard let end, end - buf.baseAddress! == n, v.isFinite else { return nil }
             return v
         }
     }

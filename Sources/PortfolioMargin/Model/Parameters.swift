@@ -334,14 +334,9 @@ public struct ParameterSet: Equatable, Sendable {
     }
 }
 
-/// Reads a whole file, with an `InputError` naming it when it cannot be read.
+/// Reads a whole file, with an `InputError` naming it when it cannot be read. The batch reader's
+/// `InputFile` does the reading: only regular files (a pipe is refused, not waited on), a file that
+/// changes while read is an error, and the digest is recorded for `manifest.json` (`InputDigests`).
 func readFile(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-            throw InputError(file: path, isDir.boolValue ? "is a directory, expected a file" : "cannot be read")
-        }
-        throw InputError(file: path, "no such file")
-    }
-    return [UInt8](data)
+    try InputFile.readArray(path).bytes
 }

@@ -18,6 +18,9 @@ public struct InputDigest: Equatable, Sendable, CustomStringConvertible {
 
     public init(size: Int, hash: UInt64) { self.size = size; self.hash = hash }
 
+    /// The digest an `InputFile` computed while reading.
+    public init(_ read: (size: Int, hash: UInt64)) { self.init(size: read.size, hash: read.hash) }
+
     /// The digest of `bytes`.
     public init(_ bytes: UnsafeRawBufferPointer) {
         var s = XXH64Stream()
