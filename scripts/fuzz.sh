@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (libFuzzer) of the input readers and the batch path (issue 7).
+#
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
+#
+# Builds one fuzzer binary into .build-fuzz/ (the library's sources plus Fuzz/Sources/*.swift in one
+# module, so the targets reach internal APIs; address sanitizer on; the C kernels by clang), then
+# runs each target for SECONDS_PER_TARGET (default 60) on one worker with a seed corpus from data/
+# and Fuzz/seeds/. Prints executions and findings per target; exits 1 on a finding, the input kept
+# in .build-fuzz/findings/TARGET/. Targets: number date json csv batch market params account.
+#
+# Environment: PM_FUZZ_PENDING=1 turns on the contract checks that wait for other fixes of issue 7
+# (Fuzz/README.md); PM_FUZZ_SEED fixes libFuzzer's seed; PM_FUZZ_RSS (MB, default 2048).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="/opt/swift/usr/bin:$PATH"
+SECONDS_PER_TARGET=${1:-60}
+shift || true
+ALL_TARGETS=(number date json csv batch market params account)
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
+
+OUT=$ROOT/.build-fuzz
+BIN=$OUT/pm-fuzz
+mkdir -p "$OUT/obj" "$OUT/module/CKernels"
+
+# ---- build (only when a source changed) ----
+SOURCES=$(find Sources/PortfolioMargin Fuzz/Sources -name '*.swift' | sort)
+CSOURCES=$(find CKernels -name '*.c' | sort)
+newest=$(ls -t $SOURCES $CSOURCES CKernels/*.h CKernels/include/*.h scripts/fuzz.sh | head -1)
+if [ ! -x "$BIN" ] || [ "$newest" -nt "$BIN" ]; then
+    echo "fuzz: building $BIN" >&2
+    cat > "$OUT/module/CKernels/module.modulemap" <<MAP
+module CKernels {
+    header "$ROOT/CKernels/include/CKernels.h"
+    export *
+}
+MAP
+    objs=()
+    for c in $CSOURCES; do
+        o=$OUT/obj/$(basename "$c" .c).o
+        clang -O2 -g -fsanitize=fuzzer-no-link,address -ICKernels/include -ICKernels -c "$c" -o "$o"
+        objs+=("$o")
+    done
+    # -O keeps executions fast; whole-module so that one compile job builds everything.
+    swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name PortfolioMargin -swift-version 5 \
+        -wmo -num-threads 1 \
+        -I "$OUT/module/CKernels" -I Sources/CBLAS -Xcc -fmodule-map-file="$ROOT/Sources/CBLAS/module.modulemap" \
+        $SOURCES "${objs[@]}" -lopenblas -llapacke -o "$BIN.tmp"
+    mv "$BIN.tmp" "$BIN"
+fi
+
+# ---- run ----
+export PM_FUZZ_ROOT=$ROOT
+export OPENBLAS_NUM_THREADS=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}
+status=0
+summary=()
+for t in "${TARGETS[@]}"; do
+    case $t in
+        number|date) maxlen=64; dict=Fuzz/dict/number.dict ;;
+        csv|batch) maxlen=4096; dict=Fuzz/dict/csv.dict ;;
+        *) maxlen=16384; dict=Fuzz/dict/json.dict ;;
+    esac
+    corpus=$OUT/corpus/$t
+    findings=$OUT/findings/$t
+    work=$OUT/work/$t
+    mkdir -p "$corpus" "$findings" "$work"
+    # Seeds: hand-made ones (Fuzz/seeds/TARGET) and small slices of data/.
+    [ -d "Fuzz/seeds/$t" ] && cp -n Fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
+    case $t in
+        json|market) for f in data/examples/*.json Fuzz/fixtures/market-small.json; do cp -n "$f" "$corpus/data-$(basename "$f")"; done ;;
+        account) for f in data/examples/*.json; do cp -n "$f" "$corpus/data-$(basename "$f")"; done ;;
+        params) cp -n data/params/pm-params.json "$corpus/data-pm-params.json" ;;
+        csv) for f in data/sample/accounts/*.csv; do head -c 3000 "$f" > "$corpus/data-$(basename "$f")"; done ;;
+        batch)
+            k=0
+            for f in accounts balances positions orders; do
+                { printf "\\x$(printf %02x $k)"; head -n 12 "Fuzz/fixtures/batch/$f.csv"; } > "$corpus/fixture-$f"
+                k=$((k + 1))
+            done ;;
+    esac
+    log=$OUT/$t.log
+    seed_arg=()
+    [ -n "${PM_FUZZ_SEED:-}" ] && seed_arg=(-seed="$PM_FUZZ_SEED")
+    set +e
+    PM_FUZZ_TARGET=$t PM_FUZZ_WORK=$work "$BIN" "$corpus" -max_total_time="$SECONDS_PER_TARGET" -max_len=$maxlen \
+        -timeout=10 -rss_limit_mb="${PM_FUZZ_RSS:-2048}" -malloc_limit_mb="${PM_FUZZ_RSS:-2048}" -jobs=1 -workers=1 \
+        -dict="$dict" -artifact_prefix="$findings/" -print_final_stats=1 "${seed_arg[@]}" >"$log" 2>&1
+    rc=$?
+    set -e
+    rm -rf "$work"
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+    rate=$(grep -o 'exec/s: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo "?")
+    if [ $rc -eq 0 ]; then
+        line="fuzz $t: ${execs} executions (${rate}/s), no finding"
+    else
+        found=$(ls -t "$findings" 2>/dev/null | head -1)
+        why=$(grep -m1 -E 'FUZZ INVARIANT BROKEN|ERROR: (AddressSanitizer|libFuzzer)|Fatal error|SUMMARY' "$log" || true)
+        line="fuzz $t: FINDING after ${execs} executions: ${why:-exit $rc} -> $findings/$found (log $log)"
+        status=1
+    fi
+    echo "$line"
+    summary+=("$line")
+done
+exit $status
