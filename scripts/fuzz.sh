@@ -18,6 +18,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PATH="/opt/swift/usr/bin:$PATH"
 SECONDS_PER_TARGET=${1:-60}
+# 0 while the fixes of Fuzz/known-findings.txt are on other branches; 1 once they are merged.
+export PM_FUZZ_PENDING=${PM_FUZZ_PENDING:-0}
 shift || true
 ALL_TARGETS=(number date json csv batch market params account)
 TARGETS=("$@")
@@ -89,7 +91,7 @@ for t in "${TARGETS[@]}"; do
     rm -f "$corpus"/known-*
     for f in Fuzz/seeds/"$t"/*; do
         [ -f "$f" ] || continue
-        case $(basename "$f") in known-*) [ "${PM_FUZZ_PENDING:-0}" = 1 ] || continue ;; esac
+        case $(basename "$f") in known-*) [ "$PM_FUZZ_PENDING" = 1 ] || continue ;; esac
         cp "$f" "$corpus/"
     done
     case $t in
@@ -129,7 +131,7 @@ for t in "${TARGETS[@]}"; do
     known=$(known_finding "$t" "$log")
     if [ $rc -eq 0 ]; then
         line="fuzz $t: ${execs} executions (${rate}/s), no finding"
-    elif [ -n "$known" ] && [ "${PM_FUZZ_PENDING:-0}" != 1 ]; then
+    elif [ -n "$known" ] && [ "$PM_FUZZ_PENDING" != 1 ]; then
         line="fuzz $t: KNOWN finding (issue 7 case $known) after ${execs} executions, not a failure until that fix merges: ${why} -> $findings/$found"
     else
         line="fuzz $t: FINDING after ${execs} executions: ${why:-exit $rc} -> $findings/$found (log $log)"
