@@ -108,35 +108,48 @@ for t in "${TARGETS[@]}"; do
     esac
     log=$OUT/$t.log
     extra=()
+    limits=(-timeout="${PM_FUZZ_TIMEOUT:-30}" -rss_limit_mb="${PM_FUZZ_RSS:-2048}" -malloc_limit_mb="${PM_FUZZ_RSS:-2048}")
     [ -n "${PM_FUZZ_SEED:-}" ] && extra+=(-seed="$PM_FUZZ_SEED")
     # PM_FUZZ_RUNS=N: stop a target after N executions (or SECONDS_PER_TARGET, whichever is first).
     [ -n "${PM_FUZZ_RUNS:-}" ] && extra+=(-runs="$PM_FUZZ_RUNS")
     # PM_FUZZ_KEEP_GOING=1: libFuzzer's fork mode (still one worker) keeps fuzzing after a finding,
     # to collect every distinct one in a long run.
     [ "${PM_FUZZ_KEEP_GOING:-0}" = 1 ] && extra+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
+    marker=$OUT/.start-$t
+    touch "$marker"
     set +e
     PM_FUZZ_TARGET=$t PM_FUZZ_WORK=$work "$BIN" "$corpus" -max_total_time="$SECONDS_PER_TARGET" -max_len=$maxlen \
-        -timeout="${PM_FUZZ_TIMEOUT:-30}" -rss_limit_mb="${PM_FUZZ_RSS:-2048}" -malloc_limit_mb="${PM_FUZZ_RSS:-2048}" \
-        -dict="$dict" -artifact_prefix="$findings/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
+        "${limits[@]}" -dict="$dict" -artifact_prefix="$findings/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
     rc=$?
     set -e
-    rm -rf "$work"
-    trap - EXIT
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' \
             || grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || echo "?")
     rate=$(grep -o 'exec/s: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo "?")
-    found=$(ls -t "$findings" 2>/dev/null | head -1)
-    why=$(grep -m1 -oE 'FUZZ INVARIANT BROKEN.*|Swift runtime failure: [^/]*|ERROR: AddressSanitizer: [a-z-]+' "$log" \
-          || grep -m1 -oE 'ERROR: libFuzzer: .*' "$log" || true)
-    known=$(known_finding "$t" "$log")
-    if [ $rc -eq 0 ]; then
-        line="fuzz $t: ${execs} executions (${rate}/s), no finding"
-    elif [ -n "$known" ] && [ "$PM_FUZZ_PENDING" != 1 ]; then
-        line="fuzz $t: KNOWN finding (issue 7 case $known) after ${execs} executions, not a failure until that fix merges: ${why} -> $findings/$found"
-    else
-        line="fuzz $t: FINDING after ${execs} executions: ${why:-exit $rc} -> $findings/$found (log $log)"
-        status=1
+    new=$(find "$findings" -type f -newer "$marker" ! -name '*.log' | sort)
+    if [ -z "$new" ]; then
+        if [ $rc -eq 0 ]; then
+            echo "fuzz $t: ${execs} executions (${rate}/s), no finding"
+        else
+            echo "fuzz $t: FAILED (exit $rc) after ${execs} executions, no input kept (log $log)"
+            status=1
+        fi
     fi
-    echo "$line"
+    # Each input found is run again alone; its log says what broke, and whether it is known.
+    for f in $new; do
+        set +e
+        PM_FUZZ_TARGET=$t PM_FUZZ_WORK=$work "$BIN" "$f" "${limits[@]}" >"$f.log" 2>&1
+        set -e
+        why=$(grep -m1 -oE 'FUZZ INVARIANT BROKEN.*|Swift runtime failure: [^/]*|ERROR: AddressSanitizer: [a-z-]+' "$f.log" \
+              || grep -m1 -oE 'ERROR: libFuzzer: .*' "$f.log" || echo "did not reproduce alone")
+        known=$(known_finding "$t" "$f.log")
+        if [ -n "$known" ] && [ "$PM_FUZZ_PENDING" != 1 ]; then
+            echo "fuzz $t: KNOWN finding (issue 7 case $known) after ${execs} executions, not a failure until that fix merges: $why -> $f"
+        else
+            echo "fuzz $t: FINDING after ${execs} executions: $why -> $f (log $f.log)"
+            status=1
+        fi
+    done
+    rm -rf "$work"
+    trap - EXIT
 done
 exit $status
