@@ -48,10 +48,13 @@ MAP
         objs+=("$o")
     done
     # -O keeps executions fast; whole-module so that one compile job builds everything.
-    swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name PortfolioMargin -swift-version 5 \
+    # Run from $OUT: swiftc leaves module files (.swiftmodule, .swiftdoc) in the current folder.
+    abs=()
+    for f in $SOURCES; do abs+=("$ROOT/$f"); done
+    (cd "$OUT" && swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name PortfolioMargin -swift-version 5 \
         -wmo -num-threads 1 \
-        -I "$OUT/module/CKernels" -I Sources/CBLAS -Xcc -fmodule-map-file="$ROOT/Sources/CBLAS/module.modulemap" \
-        $SOURCES "${objs[@]}" -lopenblas -llapacke -use-ld=lld -o "$BIN.tmp"
+        -I "$OUT/module/CKernels" -I "$ROOT/Sources/CBLAS" -Xcc -fmodule-map-file="$ROOT/Sources/CBLAS/module.modulemap" \
+        "${abs[@]}" "${objs[@]}" -lopenblas -llapacke -use-ld=lld -o "$BIN.tmp")
     mv "$BIN.tmp" "$BIN"
 fi
 
