@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Sets up (apt packages) and runs the whole test suite. This is the README's test command.
+# With arguments (e.g. --filter X) only `swift test` runs; a full run adds the Slurm and fuzz steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build --build-tests
 swift test --skip-build "$@"
+[ $# -eq 0 ] || exit 0
 # The Slurm array + merge on a real single-node cluster (docs/sharding.md): on a full run as root
 # (it installs slurm-wlm and munge when missing and starts the daemons); PM_SKIP_SLURM=1 skips it.
-if [ $# -eq 0 ] && [ "${PM_SKIP_SLURM:-0}" != 1 ]; then
+if [ "${PM_SKIP_SLURM:-0}" != 1 ]; then
   if [ "$(id -u)" = 0 ]; then scripts/test-slurm.sh "$(swift build --show-bin-path)/pm"
   else echo "test.sh: Slurm test skipped (needs root)"; fi
+fi
+# Fuzzing (issue 7, Fuzz/README.md): every target briefly, about a minute in all plus the build.
+# PM_FUZZ_SECONDS per target (0 skips); a fixed libFuzzer seed keeps CI runs comparable.
+if [ "${PM_FUZZ_SECONDS:-7}" != 0 ]; then
+  PM_FUZZ_SEED=${PM_FUZZ_SEED:-1} scripts/fuzz.sh "${PM_FUZZ_SECONDS:-7}"
 fi
