@@ -19,6 +19,15 @@ public struct AccountFigures: Sendable {
     /// first; ties by input order.
     func largestIncreases(over base: AccountFigures, count: Int) -> [(account: Int, mmBase: Double, mm: Double)] {
         guard count > 0 else { return [] }
+        // A long list (`--top` is unbounded): sort every candidate once, O(n log n), rather than
+        // inserting into a sorted list of `count`, O(n · count) — a million accounts with
+        // `--top 1000000` would take hours. Same order either way: change descending, then account.
+        if count > 64 {
+            var all: [(Int, Double)] = []
+            for a in 0..<mm.count where stage[a] != nil && base.stage[a] != nil { all.append((a, mm[a] - base.mm[a])) }
+            all.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+            return all.prefix(count).map { ($0.0, base.mm[$0.0], mm[$0.0]) }
+        }
         var best: [(Int, Double)] = []   // (account, change), kept sorted descending
         for a in 0..<mm.count where stage[a] != nil && base.stage[a] != nil {
             let change = mm[a] - base.mm[a]
