@@ -146,7 +146,7 @@ public enum Sweep {
             case .perpetual, .future:
                 i.markPrice *= f
             case .option:
-                let t = (inst.expiry! - m.time) / (365 * 86400)
+                let t = (inst.expiry! - m.time) / TimeUnit.secondsPerYear
                 let call: Int32 = inst.optionType == .call ? 1 : 0
                 var p0 = 0.0, p1 = 0.0, d = 0.0, v = 0.0
                 pm_black76_greeks(inst.underlyingPrice!, inst.strike!, t, inst.markIv!, call, &p0, &d, &v)
