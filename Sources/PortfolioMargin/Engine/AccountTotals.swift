@@ -45,7 +45,7 @@ struct AccountTotals {
     @inline(__always)
     mutating func addPosition(_ p: PricedMarket, instrument i: Int, size: Double, entry: Double) {
         let mark = p.mark[i]
-        if p.kind[i] == .option {
+        if case .option = p.kind[i] {
             marginBalance += size * mark * p.settleIndex[i]
         } else if !entry.isNaN {
             if p.isInverse[i] {

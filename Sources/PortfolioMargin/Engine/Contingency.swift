@@ -143,13 +143,32 @@ enum ContingencyModel {
 
 /// Computes contingencies from a portfolio's net holdings without allocating: the per-group and
 /// per-bucket sums live in scratch sized once for the largest coin, and only touched slots are
-/// reset. One per worker (`UnitEvaluator`); not shared between threads.
+/// reset. One per worker (`UnitEvaluator`), never shared between threads; its owner calls
+/// `deallocate()` when done. Plain pointers, not a class: no reference counting on the hot path.
 struct ContingencyCalculator {
-    private let scratch: Scratch
+    private let groupSize: UnsafeMutablePointer<Double>
+    private let groupSeen: UnsafeMutablePointer<Bool>
+    private let groups: UnsafeMutablePointer<Int32>
+    private let vega: UnsafeMutablePointer<Double>
+    private let delta: UnsafeMutablePointer<Double>
+    private let bucketSeen: UnsafeMutablePointer<Bool>
+    private let buckets: UnsafeMutablePointer<Int32>
 
     init(priced: PricedMarket) {
-        scratch = Scratch(groups: max(1, priced.strikeGroupCount.max() ?? 0),
-                          buckets: max(1, priced.bucketDTE.map(\.count).max() ?? 0))
+        let g = max(1, priced.strikeGroupCount.max() ?? 0)
+        let b = max(1, priced.bucketDTE.map(\.count).max() ?? 0)
+        func zeroed<T>(_ n: Int, _ v: T) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: n)
+            p.initialize(repeating: v, count: n)
+            return p
+        }
+        groupSize = zeroed(g, 0.0); groupSeen = zeroed(g, false); groups = zeroed(g, Int32(0))
+        vega = zeroed(b, 0.0); delta = zeroed(b, 0.0); bucketSeen = zeroed(b, false); buckets = zeroed(b, Int32(0))
+    }
+
+    func deallocate() {
+        groupSize.deallocate(); groupSeen.deallocate(); groups.deallocate()
+        vega.deallocate(); delta.deallocate(); bucketSeen.deallocate(); buckets.deallocate()
     }
 
     /// Contingencies of the holdings `instr[e], size[e]` (net per symbol) of one unit of coin `slot`,
@@ -158,101 +177,67 @@ struct ContingencyCalculator {
                  count: Int, hedge: Double) -> Contingencies {
         let params = p.coinParams[slot]
         let index = p.coinIndex[slot]
-        let s = scratch
         return p.bucketDTE[slot].withUnsafeBufferPointer { days in
-            var x = p.contingencyInfo.withUnsafeBufferPointer { info in
-                s.fill(info: info, instr: instr, size: size, count: count, hedge: hedge, index: index)
+            let x = p.contingencyInfo.withUnsafeBufferPointer { info in
+                fill(info: info, days: days, instr: instr, size: size, count: count, hedge: hedge, index: index)
             }
-            x.days = days
             var c = Contingencies()
             c.optionContingency = ContingencyModel.shortOption(x, params, index: index)
             c.optionVegaContingency = ContingencyModel.vegaSpread(x, params, index: index)
             c.usdtUsdcContingency = ContingencyModel.stablecoinSpread(x, params, index: index)
             c.futureDeltaContingency = ContingencyModel.deltaSpread(x, params, index: index)
             c.futureContingency = ContingencyModel.futures(x, params, index: index)
-            s.reset()
+            reset(x)
             return c
         }
     }
 
-    /// Per-group and per-bucket sums with their touched lists. Memory is owned here (allocated at
-    /// creation, freed at deinit) so the hot pass indexes it without bounds checks or closures.
-    final class Scratch {
-        let groupSize: UnsafeMutablePointer<Double>
-        let groupSeen: UnsafeMutablePointer<Bool>
-        let groups: UnsafeMutablePointer<Int32>
-        var groupCount = 0
-        let vega: UnsafeMutablePointer<Double>
-        let delta: UnsafeMutablePointer<Double>
-        let bucketSeen: UnsafeMutablePointer<Bool>
-        let buckets: UnsafeMutablePointer<Int32>
-        var bucketCount = 0
-
-        init(groups g: Int, buckets b: Int) {
-            func zeroed<T>(_ n: Int, _ v: T) -> UnsafeMutablePointer<T> {
-                let p = UnsafeMutablePointer<T>.allocate(capacity: n)
-                p.initialize(repeating: v, count: n)
-                return p
-            }
-            groupSize = zeroed(g, 0.0); groupSeen = zeroed(g, false); groups = zeroed(g, Int32(0))
-            vega = zeroed(b, 0.0); delta = zeroed(b, 0.0); bucketSeen = zeroed(b, false); buckets = zeroed(b, Int32(0))
-        }
-
-        deinit {
-            for p in [groupSize, vega, delta] { p.deallocate() }
-            groupSeen.deallocate(); bucketSeen.deallocate(); groups.deallocate(); buckets.deallocate()
-        }
-
-        @inline(__always)
-        private func touch(bucket m: Int) {
+    /// The one pass over the holdings: per-group net size, per-bucket vega and delta,
+    /// per-settlement delta, basis weights and futures |δ| (MODEL.md §5).
+    @inline(__always)
+    private func fill(info: UnsafeBufferPointer<PricedMarket.ContingencyInfo>, days: UnsafeBufferPointer<Double>,
+                      instr: UnsafePointer<Int32>, size: UnsafePointer<Double>, count: Int, hedge: Double,
+                      index: Double) -> UnitExposure {
+        var x = UnitExposure(groupSize: groupSize, groups: UnsafeBufferPointer(start: groups, count: 0),
+                             vega: vega, delta: delta, buckets: UnsafeBufferPointer(start: buckets, count: 0),
+                             days: days)
+        x.hedge = hedge
+        var groupCount = 0, bucketCount = 0
+        // The spot leg sits in the DTE-0 bucket at full size (MODEL.md §11.4).
+        bucketSeen[0] = true; buckets[0] = 0; bucketCount = 1
+        delta[0] += hedge
+        for e in 0..<count {
+            let h = info[Int(instr[e])]
+            let q = size[e]
+            let d = q * h.delta
+            let m = Int(h.maturityBucket)
             if !bucketSeen[m] { bucketSeen[m] = true; buckets[bucketCount] = Int32(m); bucketCount += 1 }
-        }
-
-        /// The one pass over the holdings: per-group net size, per-bucket vega and delta,
-        /// per-settlement delta, basis weights and futures |δ| (MODEL.md §5).
-        func fill(info: UnsafeBufferPointer<PricedMarket.ContingencyInfo>, instr: UnsafePointer<Int32>,
-                  size: UnsafePointer<Double>, count: Int, hedge: Double, index: Double) -> UnitExposure {
-            var x = UnitExposure(groupSize: groupSize, groups: UnsafeBufferPointer(start: groups, count: 0),
-                                 vega: vega, delta: delta, buckets: UnsafeBufferPointer(start: buckets, count: 0),
-                                 days: UnsafeBufferPointer(start: nil, count: 0))
-            x.hedge = hedge
-            // The spot leg sits in the DTE-0 bucket at full size (MODEL.md §11.4).
-            touch(bucket: 0)
-            delta[0] += hedge
-            for e in 0..<count {
-                let h = info[Int(instr[e])]
-                let q = size[e]
-                let d = q * h.delta
-                let m = Int(h.maturityBucket)
-                touch(bucket: m)
-                delta[m] += d
-                x.settlementDelta.add(d, to: h.settlement)
-                if h.kind == .option {
-                    let g = Int(h.strikeGroup)
-                    if !groupSeen[g] { groupSeen[g] = true; groups[groupCount] = Int32(g); groupCount += 1 }
-                    groupSize[g] += q
-                    vega[m] += q * h.coinVega
-                } else {
-                    x.futuresAbsDelta += abs(d)
-                    // D2's basis is over the perpetuals and futures whose net size is opposite to h.
-                    if hedge != 0, q != 0, (q > 0) != (hedge > 0) {
-                        let weight = abs(d)
-                        x.basisWeight += weight
-                        x.basisWeightedBasis += weight * (h.mark / index - 1)
-                    }
+            delta[m] += d
+            x.settlementDelta.add(d, to: h.settlement)
+            if case .option = h.kind {
+                let g = Int(h.strikeGroup)
+                if !groupSeen[g] { groupSeen[g] = true; groups[groupCount] = Int32(g); groupCount += 1 }
+                groupSize[g] += q
+                vega[m] += q * h.coinVega
+            } else {
+                x.futuresAbsDelta += abs(d)
+                // D2's basis is over the perpetuals and futures whose net size is opposite to h.
+                if hedge != 0, q != 0, (q > 0) != (hedge > 0) {
+                    let weight = abs(d)
+                    x.basisWeight += weight
+                    x.basisWeightedBasis += weight * (h.mark / index - 1)
                 }
             }
-            x.groups = UnsafeBufferPointer(start: groups, count: groupCount)
-            x.buckets = UnsafeBufferPointer(start: buckets, count: bucketCount)
-            return x
         }
+        x.groups = UnsafeBufferPointer(start: groups, count: groupCount)
+        x.buckets = UnsafeBufferPointer(start: buckets, count: bucketCount)
+        return x
+    }
 
-        /// Zeroes the touched slots for the next portfolio.
-        func reset() {
-            for i in 0..<groupCount { let g = Int(groups[i]); groupSize[g] = 0; groupSeen[g] = false }
-            for i in 0..<bucketCount { let b = Int(buckets[i]); vega[b] = 0; delta[b] = 0; bucketSeen[b] = false }
-            groupCount = 0
-            bucketCount = 0
-        }
+    /// Zeroes the slots `x` touched, for the next portfolio.
+    @inline(__always)
+    private func reset(_ x: UnitExposure) {
+        for g in x.groups { groupSize[Int(g)] = 0; groupSeen[Int(g)] = false }
+        for b in x.buckets { vega[Int(b)] = 0; delta[Int(b)] = 0; bucketSeen[Int(b)] = false }
     }
 }

@@ -16,6 +16,7 @@ public enum MarginEngine {
                 evaluator.account(a, book: book, pnl: pnl.baseAddress!, offsets: tables.offset, into: &result)
             }
         }
+        evaluator.contingency.deallocate()
         return result
     }
 
@@ -68,13 +69,11 @@ struct UnitEvaluator {
         for u in book.unitStart[a]..<book.unitStart[a + 1] {
             let slot = Int(book.unitSlot[u])
             // C always; A+C and B+C only when that side has orders (MODEL.md §11.2).
-            func evaluated(_ p: Portfolio) -> PortfolioOutcome? {
-                let pf = p.slot(ofUnit: u)
-                return book.pfPresent[pf] ? finish(book: book, unit: u, portfolio: p, pnl: pnl + offsets[pf]) : nil
-            }
-            let positions = evaluated(.positions)!
-            let withBuys = evaluated(.buyOrders)
-            let withSells = evaluated(.sellOrders)
+            let c = Portfolio.positions.slot(ofUnit: u), ac = Portfolio.buyOrders.slot(ofUnit: u)
+            let bc = Portfolio.sellOrders.slot(ofUnit: u)
+            let positions = finish(book: book, unit: u, portfolio: .positions, pnl: pnl + offsets[c])
+            let withBuys = book.pfPresent[ac] ? finish(book: book, unit: u, portfolio: .buyOrders, pnl: pnl + offsets[ac]) : nil
+            let withSells = book.pfPresent[bc] ? finish(book: book, unit: u, portfolio: .sellOrders, pnl: pnl + offsets[bc]) : nil
             check += (positions.mm - positions.mm) + (withBuys.map { $0.mm - $0.mm } ?? 0) + (withSells.map { $0.mm - $0.mm } ?? 0)
             let g = OrderRule.governing((positions.mm, withBuys?.mm ?? -.infinity, withSells?.mm ?? -.infinity))
             let o = g == .positions ? positions : (g == .buyOrders ? withBuys! : withSells!)
