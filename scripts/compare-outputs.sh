@@ -4,7 +4,7 @@
 # Exits non-zero on any difference (stdout, stderr, exit status or written file).
 # Covers: `pm batch` on data/sample/accounts and on a generated 100k-account folder (seed 3),
 # `pm margin` on every data/examples/*.json (json and table), `pm liquidate` and `pm whatif` on one
-# example each (json and table).
+# example each (json and table), and one `pm sweep` on data/sample.
 set -u
 REF=$(realpath "$1"); NEW=$(realpath "$2")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,10 +38,11 @@ run liquidate-json @BIN@ liquidate data/examples/liquidation.json --market $MARK
 run liquidate-table @BIN@ liquidate data/examples/liquidation.json --market $MARKET --format table
 run whatif-json @BIN@ whatif data/examples/short-strangle.json --market $MARKET --add BTCUSDC-26MAR27:-3 --add BTCUSDT:1.5@90000
 run whatif-table @BIN@ whatif data/examples/short-strangle.json --market $MARKET --add BTCUSDC-26MAR27:-3 --format table
+run sweep-sample @BIN@ sweep --input data/sample/accounts --market $MARKET --set BTC.shortOptionFactor=0.01,0.02 --shock BTC=-0.1,0.1 --iv-scale 1,1.2 --out @OUT@
 run whatif-orders @BIN@ whatif data/examples/orders-both-sides.json --market $MARKET --add BTCUSDT:2@80000 --as-orders
 
-# The batch progress/summary line on stderr carries timings; compare it without digits.
-for d in "$WORK"/ref/batch-* "$WORK"/new/batch-*; do sed -E -e 's/[0-9.]+ ?(s|ms|µs|accounts\/s)//g' -e "s#$WORK/(ref|new)/#WORK/#g" "$d/stderr" >"$d/stderr.cmp"; mv "$d/stderr.cmp" "$d/stderr"; done
+# The batch and sweep summary lines on stderr carry timings and the output path; compare them without.
+for d in "$WORK"/ref/batch-* "$WORK"/new/batch-* "$WORK"/ref/sweep-* "$WORK"/new/sweep-*; do sed -E -e 's/[0-9.]+ ?(s|ms|µs|accounts\/s)//g' -e "s#$WORK/(ref|new)/#WORK/#g" "$d/stderr" >"$d/stderr.cmp"; mv "$d/stderr.cmp" "$d/stderr"; done
 
 if diff -r "$WORK/ref" "$WORK/new" >"$WORK/diff.txt"; then
   n=$(find "$WORK/ref" -type f | wc -l)

@@ -10,7 +10,7 @@ public enum MarginEngine {
     public static func run(_ book: Book, options: EngineOptions = EngineOptions()) -> BookResult {
         var result = BookResult(book: book)
         var tables = PnlTables(book: book, options: options)
-        var evaluator = UnitEvaluator(priced: book.priced)
+        let evaluator = UnitEvaluator(priced: book.priced)
         tables.values.withUnsafeMutableBufferPointer { pnl in
             for a in 0..<book.accountCount {
                 evaluator.account(a, book: book, pnl: pnl.baseAddress!, offsets: tables.offset, into: &result)
@@ -43,7 +43,8 @@ struct PortfolioOutcome {
     var hedge = 0.0
 }
 
-/// Per-worker scratch and the per-unit evaluation. Allocates only at creation.
+/// Per-worker scratch and the per-unit evaluation. Allocates only at creation; the owner calls
+/// `contingency.deallocate()` when done (`MarginEngine.run`).
 struct UnitEvaluator {
     let priced: PricedMarket
     let contingency: ContingencyCalculator
@@ -60,7 +61,7 @@ struct UnitEvaluator {
     /// contingencies) and every total is folded into one `x − x` sum, 0 only when all are finite:
     /// a few operations per unit, none per scenario. The error names what overflowed
     /// (`outOfRange`, run only for such accounts).
-    mutating func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: inout BookResult) {
+    func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: inout BookResult) {
         guard book.accountErrors[a] == nil else { return }
         let totals = AccountTotals(book: book, account: a)
         var totalMM = totals.borrowMM
