@@ -29,10 +29,10 @@ struct OrderRuleTests {
 
     @Test func sideIsDecidedBySideAndKind() {
         // Sell put → A; buy put → B; buy call → A; sell perpetual → B.
-        #expect(BookBuilder.isPositiveDelta(side: -1, kindCode: 0, isCall: false))
-        #expect(!BookBuilder.isPositiveDelta(side: 1, kindCode: 0, isCall: false))
-        #expect(BookBuilder.isPositiveDelta(side: 1, kindCode: 0, isCall: true))
-        #expect(!BookBuilder.isPositiveDelta(side: -1, kindCode: 1, isCall: false))
+        #expect(BookBuilder.isPositiveDelta(side: -1, kind: .option, isCall: false))
+        #expect(!BookBuilder.isPositiveDelta(side: 1, kind: .option, isCall: false))
+        #expect(BookBuilder.isPositiveDelta(side: 1, kind: .option, isCall: true))
+        #expect(!BookBuilder.isPositiveDelta(side: -1, kind: .perpetual, isCall: false))
     }
 
     @Test func aSideWithoutOrdersIsNotEvaluatedAndTiesGoToPositions() {

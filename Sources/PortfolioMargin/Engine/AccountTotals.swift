@@ -12,6 +12,7 @@ struct AccountTotals {
     var borrowIM = 0.0
     var hasLiability = false
 
+    /// Zero figures (to add one row at a time, as the out-of-range diagnosis does).
     init() {}
 
     /// Margin balance = Σ balances · index · collateral ratio (positive rows; liabilities at full
@@ -47,7 +48,7 @@ struct AccountTotals {
     @inline(__always)
     mutating func addPosition(_ p: PricedMarket, instrument i: Int, size: Double, entry: Double) {
         let mark = p.mark[i]
-        if p.kindCode[i] == 0 {
+        if case .option = p.kind[i] {
             marginBalance += size * mark * p.settleIndex[i]
         } else if !entry.isNaN {
             if p.isInverse[i] {

@@ -30,9 +30,10 @@ public struct Book: Sendable {
     var unitSlot: [Int32] = []
     /// The balance of the unit's coin that may hedge it (0 when hedging is off or the coin ineligible).
     var unitSpotBalance: [Double] = []
-    /// Portfolio p of unit u is `pfStart[3u+p] ..< pfStart[3u+p+1]` in the entry arrays.
+    /// Portfolio p of unit u is `pfStart[pf] ..< pfStart[pf+1]` in the entry arrays, with
+    /// `pf = p.slot(ofUnit: u)` (`Portfolio.count` per unit).
     var pfStart: [Int] = [0]
-    /// Whether portfolio 3u+p is evaluated (C always; A+C / B+C only with orders on that side).
+    /// Whether portfolio `pf` is evaluated (C always; A+C / B+C only with orders on that side).
     var pfPresent: [Bool] = []
     var entInstr: [Int32] = []
     var entSize: [Double] = []
@@ -79,7 +80,7 @@ struct BookBuilder {
     private var entryOf: [Int32]
     private var slotsScratch: [Int32] = []
     private var rowSlot: [Int32] = []
-    private var orderTag: [Int32] = []
+    private var orderTag: [OrderSideTag] = []
 
     init(book: Book) {
         self.book = book
@@ -140,8 +141,8 @@ struct BookBuilder {
     }
 
     /// Whether an order joins the positive-delta set A (MODEL.md §11.2: by side and kind).
-    static func isPositiveDelta(side: Int8, kindCode: UInt8, isCall: Bool) -> Bool {
-        if kindCode == 0 && !isCall { return side < 0 }   // sell put
+    static func isPositiveDelta(side: Int8, kind: InstrumentKind, isCall: Bool) -> Bool {
+        if kind == .option && !isCall { return side < 0 }   // sell put
         return side > 0                                    // buy perpetual, future or call
     }
 
@@ -161,8 +162,8 @@ struct BookBuilder {
         for r in o0..<o1 {
             let i = Int(book.ordInstr[r])
             let s = p.coinSlot[i]
-            let isA = Self.isPositiveDelta(side: book.ordSide[r], kindCode: p.kindCode[i], isCall: p.isCall[i])
-            orderTag.append(isA ? s : ~s)   // ≥ 0: side A of slot s; < 0: side B of slot ~s
+            let isA = Self.isPositiveDelta(side: book.ordSide[r], kind: p.kind[i], isCall: p.isCall[i])
+            orderTag.append(OrderSideTag(slot: s, positiveDelta: isA))
             if !slotsScratch.contains(s) { slotsScratch.append(s) }
         }
         // Units alphabetically: slots are ordered by coin name. Few slots: insertion sort.
@@ -187,8 +188,8 @@ struct BookBuilder {
             book.pfPresent.append(true)
             book.pfStart.append(cEnd)
             // A+C and B+C: C's holdings with that side's orders netted in; absent without orders.
-            for side in 0..<2 {
-                let tag = side == 0 ? slot : ~slot
+            for portfolio in Portfolio.withOrders {
+                let tag = OrderSideTag(slot: slot, portfolio: portfolio)
                 guard orderTag.contains(tag) else {
                     book.pfPresent.append(false)
                     book.pfStart.append(book.entInstr.count)

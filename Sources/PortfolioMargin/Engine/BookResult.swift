@@ -1,7 +1,8 @@
 /// The results of a book, struct-of-arrays: per account and per risk unit (aligned with the book).
 ///
 /// Scalars only; `result(of:)` rebuilds the full breakdown of one account (P&L tables, per-position
-/// arrays) by re-evaluating its governing portfolios, which costs one unit evaluation each.
+/// arrays) from its governing portfolios' holdings — one gather per unit; the figures themselves are
+/// stored, never recomputed.
 public struct BookResult: Sendable {
     /// The book; its `accountErrors` also hold the accounts the engine found out of range (MODEL.md §10).
     public internal(set) var book: Book
@@ -37,7 +38,7 @@ public struct BookResult: Sendable {
         unitContingency = [Contingencies](repeating: Contingencies(), count: u)
         unitHedge = unitMaxLoss; unitMM = unitMaxLoss; unitIM = unitMaxLoss
         unitGoverning = [GoverningPortfolio](repeating: .positions, count: u)
-        unitPortfolioMM = [Double](repeating: .nan, count: 3 * u)
+        unitPortfolioMM = [Double](repeating: .nan, count: Portfolio.count * u)
     }
 
     mutating func setUnit(_ u: Int, outcome o: PortfolioOutcome, im: Double, governing: GoverningPortfolio,
@@ -49,9 +50,9 @@ public struct BookResult: Sendable {
         unitMM[u] = o.mm
         unitIM[u] = im
         unitGoverning[u] = governing
-        unitPortfolioMM[3 * u] = portfolioMM.0
-        unitPortfolioMM[3 * u + 1] = portfolioMM.1 ?? .nan
-        unitPortfolioMM[3 * u + 2] = portfolioMM.2 ?? .nan
+        unitPortfolioMM[Portfolio.positions.slot(ofUnit: u)] = portfolioMM.0
+        unitPortfolioMM[Portfolio.buyOrders.slot(ofUnit: u)] = portfolioMM.1 ?? .nan
+        unitPortfolioMM[Portfolio.sellOrders.slot(ofUnit: u)] = portfolioMM.2 ?? .nan
     }
 
     mutating func setAccount(_ a: Int, totals: AccountTotals, totalMM mm: Double, totalIM im: Double, policy: StagePolicy) {
@@ -86,7 +87,7 @@ public struct BookResult: Sendable {
             let grid = p.grids[slot]
             let nS = grid.scenarioCount
             let g = unitGoverning[u]
-            let pf = 3 * u + g.rawValue
+            let pf = g.slot(ofUnit: u)
             // The governing portfolio's table: its holdings' risk arrays plus the spot leg (the
             // figures themselves are already in the result; this only rebuilds the breakdown).
             var table = [Double](repeating: 0, count: nS)
@@ -113,25 +114,25 @@ public struct BookResult: Sendable {
                                                        scenarioPnl: (0..<nS).map { q * r[$0] }))
                 }
             }
-            let rows = stride(from: 0, to: nS, by: 3).map { Array(table[$0..<$0 + 3]) }
-            let worst = Int(unitWorst[u])
+            let rows = stride(from: 0, to: nS, by: VolShock.count).map { Array(table[$0..<$0 + VolShock.count]) }
+            let worst = Scenario(index: Int(unitWorst[u]))
             // Margin attribution (MODEL.md §12): each holding's P&L at the governing worst scenario,
             // negated; with the spot leg's they sum to the table's worst cell, i.e. to maxLoss > 0.
-            for n in positions.indices { positions[n].maxLossContribution = -positions[n].scenarioPnl[worst] }
+            for n in positions.indices { positions[n].maxLossContribution = -positions[n].scenarioPnl[Int(unitWorst[u])] }
             var spotPnl = [Double](repeating: 0, count: grid.priceMoves.count)
             for k in 0..<grid.priceMoves.count {
                 var v = unitHedge[u] * p.coinIndex[slot] * grid.priceMoves[k]
                 if unitHedge[u] < 0 { v = max(0, v) }
                 spotPnl[k] = v
             }
-            func optionalMM(_ k: Int) -> Double? { unitPortfolioMM[3 * u + k].isNaN ? nil : unitPortfolioMM[3 * u + k] }
+            func optionalMM(_ k: Portfolio) -> Double? { unitPortfolioMM[k.slot(ofUnit: u)].isNaN ? nil : unitPortfolioMM[k.slot(ofUnit: u)] }
             units.append(UnitResult(
                 baseCoin: p.baseCoins[slot], priceMoves: grid.priceMoves, pnl: rows, maxLoss: unitMaxLoss[u],
-                maxLossPriceMove: grid.priceMoves[worst / 3], maxLossIvShock: IvShock(rawValue: worst % 3)!,
+                maxLossPriceMove: grid.priceMoves[worst.move], maxLossIvShock: worst.shock,
                 maxLossIvShockList: MaxLoss.worstShockPerMove(table), contingency: unitContingency[u],
                 hedgeSpotSize: unitHedge[u], spotHedgePnl: spotPnl,
-                spotHedgeMaxLossContribution: spotPnl.isEmpty ? 0 : -spotPnl[worst / 3], mm: unitMM[u], im: unitIM[u],
-                governingPortfolio: g, portfolioMM: [optionalMM(0), optionalMM(1), optionalMM(2)], positions: positions))
+                spotHedgeMaxLossContribution: spotPnl.isEmpty ? 0 : -spotPnl[worst.move], mm: unitMM[u], im: unitIM[u],
+                governingPortfolio: g, portfolioMM: Portfolio.allCases.map(optionalMM), positions: positions))
         }
         return .success(MarginResult(
             accountId: book.accountIds[a], marginBalance: marginBalance[a], orderLoss: orderLoss[a],
@@ -197,5 +198,7 @@ public struct PositionScenarios: Equatable, Sendable {
     }
 
     /// USD P&L per price move: [up, unchanged, down].
-    public var pnl: [[Double]] { stride(from: 0, to: scenarioPnl.count, by: 3).map { Array(scenarioPnl[$0..<$0 + 3]) } }
+    public var pnl: [[Double]] {
+        stride(from: 0, to: scenarioPnl.count, by: VolShock.count).map { Array(scenarioPnl[$0..<$0 + VolShock.count]) }
+    }
 }

@@ -19,123 +19,225 @@ public struct Contingencies: Equatable, Sendable {
     }
 }
 
-/// Computes contingencies from a portfolio's net holdings without allocating: bucket sums live in
-/// scratch arrays sized once for the largest coin, and only touched slots are reset.
+/// What the §5 add-ons read from one portfolio of a unit, filled in one pass over its holdings
+/// (`ContingencyCalculator.compute`). The per-group and per-bucket sums live in the calculator's
+/// scratch and are valid only during that call.
+///
+/// MODEL.md §10: every add-on below returns NaN when a sum it reads is not finite (an overflowed
+/// sum must make the account an error, never vanish in a `max(0, ·)` or a sign test, as NaN
+/// compares false). `x − x` is 0 for finite x and NaN otherwise.
+struct UnitExposure {
+    /// Net size per (expiry, strike) option group (§5A), indexed by group; `groups` lists each
+    /// touched group once.
+    var groupSize: UnsafePointer<Double>
+    var groups: UnsafeBufferPointer<Int32>
+    /// Coin vega and coin delta per maturity bucket (§5B, §5D1), indexed by bucket; `buckets` lists
+    /// each touched bucket once, in first-touch order; `days` is each bucket's DTE.
+    var vega: UnsafePointer<Double>
+    var delta: UnsafePointer<Double>
+    var buckets: UnsafeBufferPointer<Int32>
+    var days: UnsafeBufferPointer<Double>
+    /// Coin delta per settlement bucket (§5C).
+    var settlementDelta = SettlementDelta()
+    /// Spot hedge leg h, coins (§6); it sits in maturity bucket 0 (DTE 0) at full size (§11.4).
+    var hedge = 0.0
+    /// §5D2: Σ w_i and Σ w_i·(mark_i/index − 1) over the perpetuals and futures whose net size is
+    /// opposite to h, w_i = |δ_i|.
+    var basisWeight = 0.0
+    var basisWeightedBasis = 0.0
+    /// §5E: Σ |δ_i| over perpetuals and futures.
+    var futuresAbsDelta = 0.0
+}
+
+/// Coin delta per settlement bucket (MODEL.md §5C).
+struct SettlementDelta {
+    var usdt = 0.0, usdc = 0.0, usd = 0.0
+
+    @inline(__always)
+    mutating func add(_ d: Double, to bucket: SettlementBucket) {
+        switch bucket {
+        case .usdt: usdt += d
+        case .usdc: usdc += d
+        case .usd: usd += d
+        }
+    }
+}
+
+/// Long and short totals over maturity buckets, and their DTE-weighted sums (§5B, §5D1).
+struct MaturitySides {
+    var long = 0.0, short = 0.0, longDays = 0.0, shortDays = 0.0
+    /// 0 when every bucket value and total is finite, NaN otherwise (§10).
+    var check = 0.0
+
+    init(_ value: UnsafePointer<Double>, buckets: UnsafeBufferPointer<Int32>, days: UnsafeBufferPointer<Double>) {
+        for b in buckets {
+            let v = value[Int(b)], t = days[Int(b)]
+            check += v - v
+            if v > 0 { long += v; longDays += v * t } else if v < 0 { short -= v; shortDays -= v * t }
+        }
+        check += (longDays - longDays) + (shortDays - shortDays)
+    }
+
+    /// `|DTE_long − DTE_short| · min(long, short)` with DTE_x the x-weighted mean DTE; 0 unless
+    /// both sides are present.
+    var spread: Double {
+        guard long > 0 && short > 0 else { return 0 }
+        return abs(longDays / long - shortDays / short) * min(long, short)
+    }
+}
+
+/// The add-ons of MODEL.md §5, one pure function each, from a portfolio's `UnitExposure`.
+enum ContingencyModel {
+    /// §5A Short option: `Σ_groups max(0, −Σ size) · shortOptionFactor · index`.
+    static func shortOption(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        var netShort = 0.0, check = 0.0
+        for g in x.groups {
+            let s = x.groupSize[Int(g)]
+            check += s - s
+            netShort += max(0, -s)
+        }
+        guard check == 0 else { return .nan }
+        return netShort * params.shortOptionFactor * index
+    }
+
+    /// §5B Vega spread: the long and short coin vega over maturity buckets, each with its
+    /// vega-weighted DTE; `|DTE_L − DTE_S| · min(V_L, V_S) · vegaSpreadFactor · index`.
+    static func vegaSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        let v = MaturitySides(x.vega, buckets: x.buckets, days: x.days)
+        guard v.check == 0 else { return .nan }
+        return v.spread * params.vegaSpreadFactor * index
+    }
+
+    /// §5C Settlement spread: `(Σ_b |δ_b| − |Σ_b δ_b|) / 2 · stablecoinSpreadFactor · index` over the
+    /// USDT, USDC and USD (inverse) buckets.
+    static func stablecoinSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        let s = x.settlementDelta
+        guard (s.usdt - s.usdt) + (s.usdc - s.usdc) + (s.usd - s.usd) == 0 else { return .nan }
+        let spread = (abs(s.usdt) + abs(s.usdc) + abs(s.usd) - abs(s.usdt + s.usdc + s.usd)) / 2
+        return spread * params.stablecoinSpreadFactor * index
+    }
+
+    /// §5D Delta spread: D1 the maturity mismatch, as §5B on coin delta (the spot leg in bucket 0),
+    /// `|DTE_L − DTE_S| · min(Δ_L, Δ_S) · index · deltaSpreadFactor`; plus D2 the spot–derivative
+    /// basis, only with a hedge leg: `|h| · index · basisFactor · max(0, |basis| − basisThreshold)`,
+    /// basis the |δ|-weighted mean of `mark/index − 1` (0 without such instruments).
+    static func deltaSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        let d = MaturitySides(x.delta, buckets: x.buckets, days: x.days)
+        guard d.check + (x.basisWeight - x.basisWeight) + (x.basisWeightedBasis - x.basisWeightedBasis) == 0 else {
+            return .nan
+        }
+        var spread = d.spread * index * params.deltaSpreadFactor
+        if x.hedge != 0 {
+            let basis = x.basisWeight > 0 ? x.basisWeightedBasis / x.basisWeight : 0
+            spread += abs(x.hedge) * index * params.basisFactor * max(0, abs(basis) - params.basisThreshold)
+        }
+        return spread
+    }
+
+    /// §5E Perpetual and futures: `Σ|δ_i| · futuresRiskFactor · index`.
+    static func futures(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        guard x.futuresAbsDelta - x.futuresAbsDelta == 0 else { return .nan }
+        return x.futuresAbsDelta * params.futuresRiskFactor * index
+    }
+}
+
+/// Computes contingencies from a portfolio's net holdings without allocating: the per-group and
+/// per-bucket sums live in scratch sized once for the largest coin, and only touched slots are
+/// reset. One per worker (`UnitEvaluator`), never shared between threads; its owner calls
+/// `deallocate()` when done. Plain pointers, not a class: no reference counting on the hot path.
 struct ContingencyCalculator {
-    private var groupSum: [Double]
-    private var groupTouched: [Int32] = []
-    private var vegaBucket: [Double]
-    private var deltaBucket: [Double]
-    private var bucketTouched: [Int32] = []
+    private let groupSize: UnsafeMutablePointer<Double>
+    private let groupSeen: UnsafeMutablePointer<Bool>
+    private let groups: UnsafeMutablePointer<Int32>
+    private let vega: UnsafeMutablePointer<Double>
+    private let delta: UnsafeMutablePointer<Double>
+    private let bucketSeen: UnsafeMutablePointer<Bool>
+    private let buckets: UnsafeMutablePointer<Int32>
 
     init(priced: PricedMarket) {
-        groupSum = [Double](repeating: 0, count: max(1, priced.strikeGroupCount.max() ?? 0))
-        let buckets = max(1, priced.bucketDTE.map(\.count).max() ?? 0)
-        vegaBucket = [Double](repeating: 0, count: buckets)
-        deltaBucket = [Double](repeating: 0, count: buckets)
-        groupTouched.reserveCapacity(groupSum.count)
-        bucketTouched.reserveCapacity(buckets)
+        let g = max(1, priced.strikeGroupCount.max() ?? 0)
+        let b = max(1, priced.bucketDTE.map(\.count).max() ?? 0)
+        func zeroed<T>(_ n: Int, _ v: T) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: n)
+            p.initialize(repeating: v, count: n)
+            return p
+        }
+        groupSize = zeroed(g, 0.0); groupSeen = zeroed(g, false); groups = zeroed(g, Int32(0))
+        vega = zeroed(b, 0.0); delta = zeroed(b, 0.0); bucketSeen = zeroed(b, false); buckets = zeroed(b, Int32(0))
+    }
+
+    func deallocate() {
+        groupSize.deallocate(); groupSeen.deallocate(); groups.deallocate()
+        vega.deallocate(); delta.deallocate(); bucketSeen.deallocate(); buckets.deallocate()
     }
 
     /// Contingencies of the holdings `instr[e], size[e]` (net per symbol) of one unit of coin `slot`,
     /// with spot hedge leg `hedge` (coins).
-    mutating func compute(priced p: PricedMarket, slot: Int, instr: UnsafePointer<Int32>, size: UnsafePointer<Double>,
-                          count: Int, hedge: Double) -> Contingencies {
+    func compute(priced p: PricedMarket, slot: Int, instr: UnsafePointer<Int32>, size: UnsafePointer<Double>,
+                 count: Int, hedge: Double) -> Contingencies {
         let params = p.coinParams[slot]
         let index = p.coinIndex[slot]
-        var c = Contingencies()
-        var settle0 = 0.0, settle1 = 0.0, settle2 = 0.0
-        var futuresAbsDelta = 0.0
-        var netShort = 0.0
-        var vL = 0.0, vS = 0.0, vLT = 0.0, vST = 0.0
-        var dL = 0.0, dS = 0.0, dLT = 0.0, dST = 0.0
-        var w = 0.0, wb = 0.0
-        var check = 0.0
-        p.contingencyInfo.withUnsafeBufferPointer { info in
-        p.bucketDTE[slot].withUnsafeBufferPointer { dteOf in
-        groupSum.withUnsafeMutableBufferPointer { groupSum in
-        vegaBucket.withUnsafeMutableBufferPointer { vegaBucket in
-        deltaBucket.withUnsafeMutableBufferPointer { deltaBucket in
-            // Spot leg sits in the DTE-0 bucket at full size (MODEL.md §11.4).
-            deltaBucket[0] += hedge
-            bucketTouched.append(0)
-            for e in 0..<count {
-                let x = info[Int(instr[e])]
-                let q = size[e]
-                let d = q * x.delta
-                let m = Int(x.maturityBucket)
-                if deltaBucket[m] == 0 && vegaBucket[m] == 0 { bucketTouched.append(Int32(m)) }
-                deltaBucket[m] += d
-                switch x.settleBucket {
-                case 0: settle0 += d
-                case 1: settle1 += d
-                default: settle2 += d
-                }
-                if x.isOption {
-                    let g = Int(x.strikeGroup)
-                    if groupSum[g] == 0 { groupTouched.append(Int32(g)) }
-                    groupSum[g] += q
-                    vegaBucket[m] += q * x.coinVega
-                } else {
-                    futuresAbsDelta += abs(d)
-                    // D2's basis is over the perpetuals and futures whose net size is opposite to h.
-                    if hedge != 0, q != 0, (q > 0) != (hedge > 0) {
-                        let weight = abs(d)
-                        w += weight
-                        wb += weight * (x.mark / index - 1)
-                    }
-                }
+        return p.bucketDTE[slot].withUnsafeBufferPointer { days in
+            let x = p.contingencyInfo.withUnsafeBufferPointer { info in
+                fill(info: info, days: days, instr: instr, size: size, count: count, hedge: hedge, index: index)
             }
-            // A. Short option: Σ_groups max(0, −Σ size) · factor · index.
-            for g in groupTouched {
-                netShort += max(0, -groupSum[Int(g)])
-                check += groupSum[Int(g)] - groupSum[Int(g)]
-                groupSum[Int(g)] = 0
-            }
-            // B and D1: long/short totals and their weighted DTEs over the touched buckets.
-            for b32 in bucketTouched {
-                let b = Int(b32)
-                let v = vegaBucket[b], d = deltaBucket[b]
-                // A bucket can be listed twice when its sums passed through zero; count it once.
-                vegaBucket[b] = 0
-                deltaBucket[b] = 0
-                let t = dteOf[b]
-                check += (v - v) + (d - d)
-                if v > 0 { vL += v; vLT += v * t } else if v < 0 { vS -= v; vST -= v * t }
-                if d > 0 { dL += d; dLT += d * t } else if d < 0 { dS -= d; dST -= d * t }
-            }
-        } } } } }
-        groupTouched.removeAll(keepingCapacity: true)
-        bucketTouched.removeAll(keepingCapacity: true)
-
-        // MODEL.md §10: a sum that overflowed must not vanish in a max(0, ·) or a sign test (NaN
-        // compares false); `x − x` is 0 for finite x and NaN otherwise. A few subtractions per
-        // portfolio, none per holding.
-        check += (settle0 - settle0) + (settle1 - settle1) + (settle2 - settle2) + (futuresAbsDelta - futuresAbsDelta)
-        check += (w - w) + (wb - wb) + (vLT - vLT) + (vST - vST) + (dLT - dLT) + (dST - dST)
-        guard check == 0 else {
-            c.optionContingency = .nan
+            var c = Contingencies()
+            c.optionContingency = ContingencyModel.shortOption(x, params, index: index)
+            c.optionVegaContingency = ContingencyModel.vegaSpread(x, params, index: index)
+            c.usdtUsdcContingency = ContingencyModel.stablecoinSpread(x, params, index: index)
+            c.futureDeltaContingency = ContingencyModel.deltaSpread(x, params, index: index)
+            c.futureContingency = ContingencyModel.futures(x, params, index: index)
+            reset(x)
             return c
         }
-        c.optionContingency = netShort * params.shortOptionFactor * index
-        if vL > 0 && vS > 0 {
-            c.optionVegaContingency = abs(vLT / vL - vST / vS) * min(vL, vS) * params.vegaSpreadFactor * index
+    }
+
+    /// The one pass over the holdings: per-group net size, per-bucket vega and delta,
+    /// per-settlement delta, basis weights and futures |δ| (MODEL.md §5).
+    @inline(__always)
+    private func fill(info: UnsafeBufferPointer<PricedMarket.ContingencyInfo>, days: UnsafeBufferPointer<Double>,
+                      instr: UnsafePointer<Int32>, size: UnsafePointer<Double>, count: Int, hedge: Double,
+                      index: Double) -> UnitExposure {
+        var x = UnitExposure(groupSize: groupSize, groups: UnsafeBufferPointer(start: groups, count: 0),
+                             vega: vega, delta: delta, buckets: UnsafeBufferPointer(start: buckets, count: 0),
+                             days: days)
+        x.hedge = hedge
+        var groupCount = 0, bucketCount = 0
+        // The spot leg sits in the DTE-0 bucket at full size (MODEL.md §11.4).
+        bucketSeen[0] = true; buckets[0] = 0; bucketCount = 1
+        delta[0] += hedge
+        for e in 0..<count {
+            let h = info[Int(instr[e])]
+            let q = size[e]
+            let d = q * h.delta
+            let m = Int(h.maturityBucket)
+            if !bucketSeen[m] { bucketSeen[m] = true; buckets[bucketCount] = Int32(m); bucketCount += 1 }
+            delta[m] += d
+            x.settlementDelta.add(d, to: h.settlement)
+            if case .option = h.kind {
+                let g = Int(h.strikeGroup)
+                if !groupSeen[g] { groupSeen[g] = true; groups[groupCount] = Int32(g); groupCount += 1 }
+                groupSize[g] += q
+                vega[m] += q * h.coinVega
+            } else {
+                x.futuresAbsDelta += abs(d)
+                // D2's basis is over the perpetuals and futures whose net size is opposite to h.
+                if hedge != 0, q != 0, (q > 0) != (hedge > 0) {
+                    let weight = abs(d)
+                    x.basisWeight += weight
+                    x.basisWeightedBasis += weight * (h.mark / index - 1)
+                }
+            }
         }
-        var deltaSpread = 0.0
-        if dL > 0 && dS > 0 {
-            deltaSpread = abs(dLT / dL - dST / dS) * min(dL, dS) * index * params.deltaSpreadFactor
-        }
-        // C. Settlement spread: (Σ|δ_b| − |Σδ_b|) / 2 · factor · index.
-        let spread = (abs(settle0) + abs(settle1) + abs(settle2) - abs(settle0 + settle1 + settle2)) / 2
-        c.usdtUsdcContingency = spread * params.stablecoinSpreadFactor * index
-        // D2. Spot–derivative basis (only with a hedge leg); no such instruments → basis 0.
-        if hedge != 0 {
-            let basis = w > 0 ? wb / w : 0
-            deltaSpread += abs(hedge) * index * params.basisFactor * max(0, abs(basis) - params.basisThreshold)
-        }
-        c.futureDeltaContingency = deltaSpread
-        // E. Perpetual and futures: Σ|δ_i| · factor · index.
-        c.futureContingency = futuresAbsDelta * params.futuresRiskFactor * index
-        return c
+        x.groups = UnsafeBufferPointer(start: groups, count: groupCount)
+        x.buckets = UnsafeBufferPointer(start: buckets, count: bucketCount)
+        return x
+    }
+
+    /// Zeroes the slots `x` touched, for the next portfolio.
+    @inline(__always)
+    private func reset(_ x: UnitExposure) {
+        for g in x.groups { groupSize[Int(g)] = 0; groupSeen[Int(g)] = false }
+        for b in x.buckets { vega[Int(b)] = 0; delta[Int(b)] = 0; bucketSeen[Int(b)] = false }
     }
 }

@@ -10,18 +10,19 @@ public enum MarginEngine {
     public static func run(_ book: Book, options: EngineOptions = EngineOptions()) -> BookResult {
         var result = BookResult(book: book)
         var tables = PnlTables(book: book, options: options)
-        var evaluator = UnitEvaluator(priced: book.priced)
+        let evaluator = UnitEvaluator(priced: book.priced)
         tables.values.withUnsafeMutableBufferPointer { pnl in
             for a in 0..<book.accountCount {
                 evaluator.account(a, book: book, pnl: pnl.baseAddress!, offsets: tables.offset, into: &result)
             }
         }
+        evaluator.contingency.deallocate()
         return result
     }
 
     /// The aggregation stage alone (MODEL.md §3): the positions' scenario P&L table of every
     /// evaluated portfolio of `book`, before spot legs. Portfolio p of unit u starts at
-    /// `offsets[3u + p]` (−1 when not evaluated) and has its coin's `scenarioCount` entries.
+    /// `offsets[p.slot(ofUnit: u)]` = `offsets[3u + p]` (−1 when not evaluated) and has its coin's `scenarioCount` entries.
     public static func aggregate(_ book: Book, options: EngineOptions = EngineOptions()) -> (values: [Double], offsets: [Int]) {
         let t = PnlTables(book: book, options: options)
         return (t.values, t.offset)
@@ -42,10 +43,11 @@ struct PortfolioOutcome {
     var hedge = 0.0
 }
 
-/// Per-worker scratch and the per-unit evaluation. Allocates only at creation.
+/// Per-worker scratch and the per-unit evaluation. Allocates only at creation; the owner calls
+/// `contingency.deallocate()` when done (`MarginEngine.run`).
 struct UnitEvaluator {
     let priced: PricedMarket
-    var contingency: ContingencyCalculator
+    let contingency: ContingencyCalculator
 
     init(priced: PricedMarket) {
         self.priced = priced
@@ -59,7 +61,7 @@ struct UnitEvaluator {
     /// contingencies) and every total is folded into one `x − x` sum, 0 only when all are finite:
     /// a few operations per unit, none per scenario. The error names what overflowed
     /// (`outOfRange`, run only for such accounts).
-    mutating func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: inout BookResult) {
+    func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: inout BookResult) {
         guard book.accountErrors[a] == nil else { return }
         let totals = AccountTotals(book: book, account: a)
         var totalMM = totals.borrowMM
@@ -68,9 +70,11 @@ struct UnitEvaluator {
         for u in book.unitStart[a]..<book.unitStart[a + 1] {
             let slot = Int(book.unitSlot[u])
             // C always; A+C and B+C only when that side has orders (MODEL.md §11.2).
-            let positions = finish(book: book, unit: u, portfolio: 0, pnl: pnl + offsets[3 * u])
-            let withBuys = book.pfPresent[3 * u + 1] ? finish(book: book, unit: u, portfolio: 1, pnl: pnl + offsets[3 * u + 1]) : nil
-            let withSells = book.pfPresent[3 * u + 2] ? finish(book: book, unit: u, portfolio: 2, pnl: pnl + offsets[3 * u + 2]) : nil
+            let c = Portfolio.positions.slot(ofUnit: u), ac = Portfolio.buyOrders.slot(ofUnit: u)
+            let bc = Portfolio.sellOrders.slot(ofUnit: u)
+            let positions = finish(book: book, unit: u, portfolio: .positions, pnl: pnl + offsets[c])
+            let withBuys = book.pfPresent[ac] ? finish(book: book, unit: u, portfolio: .buyOrders, pnl: pnl + offsets[ac]) : nil
+            let withSells = book.pfPresent[bc] ? finish(book: book, unit: u, portfolio: .sellOrders, pnl: pnl + offsets[bc]) : nil
             check += (positions.mm - positions.mm) + (withBuys.map { $0.mm - $0.mm } ?? 0) + (withSells.map { $0.mm - $0.mm } ?? 0)
             let g = OrderRule.governing((positions.mm, withBuys?.mm ?? -.infinity, withSells?.mm ?? -.infinity))
             let o = g == .positions ? positions : (g == .buyOrders ? withBuys! : withSells!)
@@ -126,12 +130,12 @@ struct UnitEvaluator {
         }
         for u in book.unitStart[a]..<book.unitStart[a + 1] {
             let coin = p.baseCoins[Int(book.unitSlot[u])]
-            for k in 0..<3 where book.pfPresent[3 * u + k] {
-                let name = GoverningPortfolio(rawValue: k)!.name
-                let mm = result.unitPortfolioMM[3 * u + k]
+            for k in Portfolio.allCases where book.pfPresent[k.slot(ofUnit: u)] {
+                let name = k.name
+                let mm = result.unitPortfolioMM[k.slot(ofUnit: u)]
                 guard !mm.isFinite else { continue }
                 // The governing portfolio's parts are stored (a NaN MM governs: it is never below).
-                if k == result.unitGoverning[u].rawValue {
+                if k == result.unitGoverning[u] {
                     if !result.unitMaxLoss[u].isFinite {
                         return error("unit \(coin)", "the scenario P&L of portfolio \(name)")
                     }
@@ -147,11 +151,12 @@ struct UnitEvaluator {
     }
     /// The spot hedge leg of portfolio `p` of unit `u`: its h depends on that portfolio's derivative
     /// delta (MODEL.md §11.3).
-    func hedge(book: Book, unit u: Int, portfolio p: Int) -> Double {
+    func hedge(book: Book, unit u: Int, portfolio p: Portfolio) -> Double {
         let b = book.unitSpotBalance[u]
         guard b != 0 else { return 0 }
         var d = 0.0
-        for e in book.pfStart[3 * u + p]..<book.pfStart[3 * u + p + 1] {
+        let pf = p.slot(ofUnit: u)
+        for e in book.pfStart[pf]..<book.pfStart[pf + 1] {
             d += book.entSize[e] * priced.delta[Int(book.entInstr[e])]
         }
         return SpotHedge.legSize(balance: b, derivativeDelta: d)
@@ -159,14 +164,15 @@ struct UnitEvaluator {
 
     /// Completes one portfolio from its positions' P&L table `pnl` (updated in place): spot leg,
     /// max loss, contingencies, MM.
-    mutating func finish(book: Book, unit u: Int, portfolio p: Int, pnl: UnsafeMutablePointer<Double>) -> PortfolioOutcome {
+    func finish(book: Book, unit u: Int, portfolio p: Portfolio, pnl: UnsafeMutablePointer<Double>) -> PortfolioOutcome {
         let slot = Int(book.unitSlot[u])
         let grid = priced.grids[slot]
         var o = PortfolioOutcome()
         o.hedge = hedge(book: book, unit: u, portfolio: p)
         SpotHedge.addLegPnl(o.hedge, index: priced.coinIndex[slot], moves: grid.priceMoves, into: pnl)
         (o.maxLoss, o.worstScenario) = MaxLoss.worst(pnl, count: grid.scenarioCount)
-        let start = book.pfStart[3 * u + p], count = book.pfStart[3 * u + p + 1] - start
+        let pf = p.slot(ofUnit: u)
+        let start = book.pfStart[pf], count = book.pfStart[pf + 1] - start
         guard count > 0 else { o.mm = o.maxLoss; return o }  // no holdings: no delta, no hedge, no add-ons
         o.contingencies = book.entInstr.withUnsafeBufferPointer { ins in
             book.entSize.withUnsafeBufferPointer { sz in

@@ -39,11 +39,11 @@ enum MaxLoss {
 
     /// For each price move, the vol shock that was worst at it (first minimum of up, unchanged, down).
     static func worstShockPerMove(_ pnl: [Double]) -> [IvShock] {
-        stride(from: 0, to: pnl.count, by: 3).map { b in
-            var j = 0
-            if pnl[b + 1] < pnl[b + j] { j = 1 }
-            if pnl[b + 2] < pnl[b + j] { j = 2 }
-            return IvShock(rawValue: j)!
+        stride(from: 0, to: pnl.count, by: VolShock.count).map { b in
+            var j = VolShock.up
+            if pnl[b + VolShock.unchanged.rawValue] < pnl[b + j.rawValue] { j = .unchanged }
+            if pnl[b + VolShock.down.rawValue] < pnl[b + j.rawValue] { j = .down }
+            return j
         }
     }
 }

@@ -19,7 +19,8 @@ public enum GoverningPortfolio: Int, CaseIterable, Sendable {
 
 enum OrderRule {
     /// `MM_unit = max(MM[C], MM[A+C], MM[B+C])`: the first maximum in the order C, A+C, B+C — a later
-    /// portfolio governs only with a strictly larger MM (MODEL.md §11.6). Absent sides are NaN.
+    /// portfolio governs only with a strictly larger MM (MODEL.md §11.6). The caller passes −∞ for a
+    /// side without orders, so it never governs.
     @inline(__always)
     static func governing(_ mm: (Double, Double, Double)) -> GoverningPortfolio {
         var g = GoverningPortfolio.positions

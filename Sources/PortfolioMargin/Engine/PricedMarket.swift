@@ -43,8 +43,8 @@ public final class PricedMarket: @unchecked Sendable {
     let coinSlot: [Int32]
     /// Row of the instrument in its coin's risk-array block.
     let row: [Int32]
-    /// 0 option, 1 perpetual, 2 future.
-    let kindCode: [UInt8]
+    /// Option, perpetual or future.
+    let kind: [InstrumentKind]
     let isInverse: [Bool]
     let isCall: [Bool]
     /// Delta per unit of size, in coins: N(d1) / N(d1)−1, ±1 linear, 1/mark per inverse contract.
@@ -65,9 +65,9 @@ public final class PricedMarket: @unchecked Sendable {
         var strikeGroup: Int32
         /// Maturity bucket (index into `bucketDTE[slot]`): 0 for perpetuals, an expiry's bucket otherwise.
         var maturityBucket: Int32
-        var isOption: Bool
-        /// Settlement bucket for the USDT–USDC–USD spread: 0 USDT, 1 USDC, 2 inverse (USD).
-        var settleBucket: UInt8
+        var kind: InstrumentKind
+        /// Settlement bucket for the USDT–USDC–USD spread (§5C).
+        var settlement: SettlementBucket
     }
     let contingencyInfo: [ContingencyInfo]
 
@@ -103,10 +103,10 @@ public final class PricedMarket: @unchecked Sendable {
 
         var coinSlot = [Int32](repeating: -1, count: n)
         var row = [Int32](repeating: -1, count: n)
-        var kindCode = [UInt8](repeating: 0, count: n)
+        var kind = [InstrumentKind](repeating: .option, count: n)
         var isInverse = [Bool](repeating: false, count: n)
         var isCall = [Bool](repeating: false, count: n)
-        var settleBucket = [UInt8](repeating: 0, count: n)
+        var settlement = [SettlementBucket](repeating: .usdt, count: n)
         var maturityBucket = [Int32](repeating: 0, count: n)
         var strikeGroup = [Int32](repeating: -1, count: n)
         var delta = [Double](repeating: 0, count: n)
@@ -127,10 +127,10 @@ public final class PricedMarket: @unchecked Sendable {
             row[i] = Int32(rowsPerSlot[slot])
             rowsPerSlot[slot] += 1
             membersPerSlot[slot].append(i)
-            kindCode[i] = inst.kind == .option ? 0 : (inst.kind == .perpetual ? 1 : 2)
+            kind[i] = inst.kind
             isInverse[i] = inst.isInverse
             isCall[i] = inst.optionType == .call
-            settleBucket[i] = inst.isInverse ? 2 : (inst.settleCoin == "USDT" ? 0 : 1)
+            settlement[i] = inst.isInverse ? .usd : (inst.settleCoin == "USDT" ? .usdt : .usdc)
             mark[i] = inst.markPrice
             settleIndex[i] = inst.isInverse ? 1 : market.index(of: inst.settleCoin)!
             if let e = inst.expiry {
@@ -138,7 +138,7 @@ public final class PricedMarket: @unchecked Sendable {
                 if let b = bucketByExpiry[slot][e] { maturityBucket[i] = b } else {
                     let b = Int32(bucketDTE[slot].count)
                     bucketByExpiry[slot][e] = b
-                    bucketDTE[slot].append(secs / 86400)
+                    bucketDTE[slot].append(secs / TimeUnit.secondsPerDay)
                     maturityBucket[i] = b
                 }
             }
@@ -151,7 +151,7 @@ public final class PricedMarket: @unchecked Sendable {
                     strikeGroup[i] = g
                 }
                 var price = 0.0, d = 0.0, vega = 0.0
-                pm_black76_greeks(inst.underlyingPrice!, inst.strike!, (inst.expiry! - market.time) / (365 * 86400),
+                pm_black76_greeks(inst.underlyingPrice!, inst.strike!, (inst.expiry! - market.time) / TimeUnit.secondsPerYear,
                                   inst.markIv!, inst.optionType == .call ? 1 : 0, &price, &d, &vega)
                 delta[i] = d
                 coinVega[i] = vega / inst.underlyingPrice!
@@ -184,12 +184,12 @@ public final class PricedMarket: @unchecked Sendable {
             for s in start..<start + nS { check += risk[s] - risk[s] }
             if check != 0 {
                 let what = !delta[i].isFinite ? "delta" : (!coinVega[i].isFinite ? "vega" : "scenario P&L (risk array)")
-                let inputs = kindCode[i] == 0 ? "strike, underlyingPrice, markIv" : "markPrice"
+                let inputs = kind[i] == .option ? "strike, underlyingPrice, markIv" : "markPrice"
                 problem[i] = InputError(field: inputs, "value out of range: its \(what) is not finite")
             }
         }
 
-        self.problem = problem; self.coinSlot = coinSlot; self.row = row; self.kindCode = kindCode
+        self.problem = problem; self.coinSlot = coinSlot; self.row = row; self.kind = kind
         self.isInverse = isInverse; self.isCall = isCall
         self.delta = delta; self.mark = mark
         self.settleIndex = settleIndex; self.bucketDTE = bucketDTE
@@ -197,7 +197,7 @@ public final class PricedMarket: @unchecked Sendable {
         self.blockOffset = offsets; self.blockRows = rowsPerSlot; self.riskArrays = risk
         contingencyInfo = (0..<n).map { i in
             ContingencyInfo(delta: delta[i], coinVega: coinVega[i], mark: mark[i], strikeGroup: strikeGroup[i],
-                            maturityBucket: maturityBucket[i], isOption: kindCode[i] == 0, settleBucket: settleBucket[i])
+                            maturityBucket: maturityBucket[i], kind: kind[i], settlement: settlement[i])
         }
         var symbols = ByteKeyTable(capacity: n)
         for inst in instruments { symbols.insert(inst.symbol) }
@@ -222,8 +222,8 @@ public final class PricedMarket: @unchecked Sendable {
             switch inst.kind {
             case .option:
                 let secs = inst.expiry! - market.time
-                let v = ScenarioGrid.shockedVols(sigma: inst.markIv!, dte: secs / 86400, params)
-                optF.append(inst.underlyingPrice!); optK.append(inst.strike!); optT.append(secs / (365 * 86400))
+                let v = ScenarioGrid.shockedVols(sigma: inst.markIv!, dte: secs / TimeUnit.secondsPerDay, params)
+                optF.append(inst.underlyingPrice!); optK.append(inst.strike!); optT.append(secs / TimeUnit.secondsPerYear)
                 up.append(v.up); mid.append(v.unchanged); down.append(v.down)
                 scale.append(ScenarioGrid.moveScale(secondsToExpiry: secs, params))
                 isCall.append(inst.optionType == .call ? 1 : 0)
@@ -233,7 +233,8 @@ public final class PricedMarket: @unchecked Sendable {
                 let perUnit = inst.isInverse ? 1 : inst.markPrice * settleIndex[i]
                 for k in 0..<moves.count {
                     let v = perUnit * moves[k]
-                    risk[base + k * 3] = v; risk[base + k * 3 + 1] = v; risk[base + k * 3 + 2] = v
+                    let s = base + Scenario.first(ofMove: k)
+                    for j in 0..<VolShock.count { risk[s + j] = v }  // the same under every vol shock
                 }
             }
         }

@@ -17,15 +17,15 @@ public enum IvShock: Int, CaseIterable, Sendable {
     }
 }
 
-/// The scenario grid of one base coin: N price moves × 3 vol shocks (MODEL.md §2).
+/// The scenario grid of one base coin: N price moves × `VolShock.count` vol shocks (MODEL.md §2).
 ///
-/// Scenario `k·3 + j` is price move `k` (ascending) with vol shock `j` (up, unchanged, down); this is
+/// Scenario `k·VolShock.count + j` (`Scenario`) is price move `k` (ascending) with vol shock `j` (up, unchanged, down); this is
 /// also the tie-break order of MODEL.md §11.6.
 public struct ScenarioGrid: Equatable, Sendable {
     /// The price moves `s_k = −R + k·2R/(N−1)`, ascending.
     public let priceMoves: [Double]
-    /// 3 × the number of price moves.
-    public var scenarioCount: Int { priceMoves.count * 3 }
+    /// The number of price moves × `IvShock.count` (up, unchanged, down).
+    public var scenarioCount: Int { priceMoves.count * IvShock.count }
 
     public init(priceRange: Double, pricePoints: Int) {
         priceMoves = Self.priceMoves(range: priceRange, points: pricePoints)

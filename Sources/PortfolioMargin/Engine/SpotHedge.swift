@@ -18,7 +18,8 @@ enum SpotHedge {
         for k in 0..<moves.count {
             var v = h * index * moves[k]
             if h < 0 { v = max(0, v) }
-            pnl[k * 3] += v; pnl[k * 3 + 1] += v; pnl[k * 3 + 2] += v
+            let s = Scenario.first(ofMove: k)
+            pnl[s + VolShock.up.rawValue] += v; pnl[s + VolShock.unchanged.rawValue] += v; pnl[s + VolShock.down.rawValue] += v
         }
     }
 }

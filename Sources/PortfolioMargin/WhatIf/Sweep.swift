@@ -153,7 +153,7 @@ public enum Sweep {
             case .perpetual, .future:
                 i.markPrice *= f
             case .option:
-                let t = (inst.expiry! - m.time) / (365 * 86400)
+                let t = (inst.expiry! - m.time) / TimeUnit.secondsPerYear
                 let call: Int32 = inst.optionType == .call ? 1 : 0
                 var p0 = 0.0, p1 = 0.0, d = 0.0, v = 0.0
                 pm_black76_greeks(inst.underlyingPrice!, inst.strike!, t, inst.markIv!, call, &p0, &d, &v)
@@ -236,7 +236,8 @@ public enum Sweep {
                     for (m, priced) in markets.enumerated() {
                         let book = base.priced === priced ? base : base.repriced(priced)
                         var result = BookResult(book: book)
-                        var evaluator = UnitEvaluator(priced: priced)
+                        let evaluator = UnitEvaluator(priced: priced)
+                        defer { evaluator.contingency.deallocate() }   // its scratch (MarginEngine.run does the same)
                         let tablesOfMarket = pnl.baseAddress! + m * regionSize
                         for a in 0..<book.accountCount {
                             evaluator.account(a, book: book, pnl: tablesOfMarket, offsets: offsets, into: &result)
