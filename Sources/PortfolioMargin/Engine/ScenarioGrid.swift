@@ -27,6 +27,8 @@ public struct ScenarioGrid: Equatable, Sendable {
     /// 3 × the number of price moves.
     public var scenarioCount: Int { priceMoves.count * 3 }
 
+    /// The grid of range R = `priceRange` with N = `pricePoints` moves (MODEL.md §2). The parameters are
+    /// validated before (N odd ≥ 3, R in (0, 1)); the middle move of an odd grid is exactly 0.
     public init(priceRange: Double, pricePoints: Int) {
         priceMoves = Self.priceMoves(range: priceRange, points: pricePoints)
     }
