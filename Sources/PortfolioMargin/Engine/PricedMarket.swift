@@ -7,7 +7,9 @@ import CKernels
 /// All per-instrument data is struct-of-arrays, indexed by the instrument's position in
 /// `market.instruments` (its *instrument index*).
 public final class PricedMarket: @unchecked Sendable {
+    /// The snapshot priced; instrument indices refer to its `instruments`.
     public let market: MarketSnapshot
+    /// The parameters the risk arrays, deltas and vegas were priced with (MODEL.md §9).
     public let parameters: ParameterSet
 
     // MARK: Base coins (units). Slots are sorted by coin name, so units sort alphabetically by slot.
