@@ -11,7 +11,9 @@ public enum BybitImport {
 
     /// The two documents an import writes.
     public struct Output: Sendable {
+        /// The market snapshot document (FORMATS.md `market.json`).
         public var market: JSON
+        /// The account document (FORMATS.md `account.json`).
         public var account: JSON
     }
 
