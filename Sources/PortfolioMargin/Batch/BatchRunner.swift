@@ -32,7 +32,11 @@ public enum BatchRunner {
 
     /// Margins every account of `input`.
     /// - Parameters:
+    ///   - input: the parsed batch (``BatchInput/load(directory:priced:shard:threads:)``).
+    ///   - priced: the priced market `input` was read against.
     ///   - threads: worker threads (blocks in parallel). BLAS runs single-threaded inside them.
+    ///   - blockSize: accounts per book (``defaultBlockSize``); a smaller block only costs speed.
+    ///   - options: the aggregation path (``EngineOptions``).
     ///   - progress: called on the calling thread after each wave with (accounts done, total).
     ///   - sink: receives (margins rows, units rows) of consecutive blocks, in order.
     public static func run(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,

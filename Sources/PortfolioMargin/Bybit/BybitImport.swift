@@ -19,6 +19,7 @@ public enum BybitImport {
 
     /// Reads `files` (path and bytes, in any order) into the market snapshot and the account.
     /// - Parameters:
+    ///   - files: each saved response's path (named in errors) and bytes.
     ///   - accountId: the account's `id`.
     ///   - indexOverrides: `--index COIN=PRICE`, over every index the responses give.
     public static func run(_ files: [(path: String, bytes: [UInt8])], accountId: String,

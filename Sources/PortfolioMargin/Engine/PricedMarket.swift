@@ -81,7 +81,13 @@ public final class PricedMarket: @unchecked Sendable {
     public let riskArrays: [Double]
 
     /// Prices every instrument of `market` under `parameters`.
-    /// - Parameter useReferenceKernel: price options with the plain libm kernel (for cross-checks).
+    ///
+    /// Invalid or expired instruments are kept with their problem and priced as nothing; an empty
+    /// market gives empty arrays. Costs one Black-76 evaluation per option and scenario.
+    /// - Parameters:
+    ///   - market: the snapshot; its instrument order is the instrument index.
+    ///   - parameters: the parameter set (MODEL.md §9); each base coin takes its own entry or `default`.
+    ///   - useReferenceKernel: price options with the plain libm kernel (for cross-checks).
     public init(market: MarketSnapshot, parameters: ParameterSet, useReferenceKernel: Bool = false) {
         self.market = market
         self.parameters = parameters
