@@ -221,7 +221,8 @@ public struct UnitResult: Equatable, Sendable {
     /// The spot leg's share of `maxLoss`: minus its P&L at the worst scenario (MODEL.md §12).
     public var spotHedgeMaxLossContribution: Double
     /// The unit's maintenance margin, USD: `MM = maxLoss + contingency.total` for the governing portfolio,
-    /// the largest of the three portfolios' (MODEL.md §7). ≥ 0; 0 for a unit of zero-size positions.
+    /// the largest of the three portfolios' (MODEL.md §7). ≥ 0; 0 for a unit of zero-size positions
+    /// and no orders.
     public var mm: Double
     /// The unit's initial margin, USD: `mm · imFactor` of the base coin (MODEL.md §7, §9).
     public var im: Double

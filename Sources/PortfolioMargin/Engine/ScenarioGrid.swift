@@ -28,7 +28,7 @@ public struct ScenarioGrid: Equatable, Sendable {
     public var scenarioCount: Int { priceMoves.count * 3 }
 
     /// The grid of range R = `priceRange` with N = `pricePoints` moves (MODEL.md §2). The parameters are
-    /// validated before (N odd ≥ 3, R in (0, 1)); the middle move of an odd grid is exactly 0.
+    /// validated before (N odd from 3 to ``CoinParameters/maxPricePoints``, R in (0, 1)).
     public init(priceRange: Double, pricePoints: Int) {
         priceMoves = Self.priceMoves(range: priceRange, points: pricePoints)
     }

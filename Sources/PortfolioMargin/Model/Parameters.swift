@@ -6,7 +6,7 @@ public struct CoinParameters: Equatable, Sendable {
     /// (0.10 = ±10%). Must lie in (0, 1). BTC/ETH 0.10, others 0.15.
     public var priceRange: Double
     /// Number of price points N of the grid (MODEL.md §2, §9); each has three vol shocks, so 3N scenarios.
-    /// Odd, 3…``maxPricePoints``, so that the grid contains the zero move. Shipped 11.
+    /// Odd (the middle move is the unmoved price), 3…``maxPricePoints``. Shipped 11.
     public var pricePoints: Int
     /// Relative up-shock of implied vol at 30 days (MODEL.md §2, §9): `σ_up = σ·(1 + ivUp·scale(DTE))`
     /// (0.24 = +24%). ≥ 0; 0 leaves vol unchanged in the `up` scenarios. BTC/ETH 0.24, others 0.30.
