@@ -1,7 +1,8 @@
 /// The results of a book, struct-of-arrays: per account and per risk unit (aligned with the book).
 ///
-/// Scalars only; `result(of:)` rebuilds the full breakdown of one account (P&L tables, per-position
-/// arrays) by re-evaluating its governing portfolios, which costs one unit evaluation each.
+/// Scalars only, one array element per account (book order); ``result(of:)`` rebuilds the full
+/// breakdown of one account (P&L tables, per-position arrays) by gathering its governing
+/// portfolios' tables again — one gather per unit; the figures themselves are those of the run.
 public struct BookResult: Sendable {
     /// The book; its `accountErrors` also hold the accounts the engine found out of range (MODEL.md §10).
     public internal(set) var book: Book
@@ -87,7 +88,7 @@ public struct BookResult: Sendable {
     /// The number of accounts, errors included (the book's order, i.e. `accounts.csv`'s).
     public var accountCount: Int { book.accountCount }
 
-    /// The full result of account `a`, or its error.
+    /// The full result of account `a` (0 ..< ``accountCount``), or its error (MODEL.md §10).
     public func result(of a: Int) -> Result<MarginResult, AccountError> {
         if let e = book.accountErrors[a] { return .failure(AccountError(accountId: book.accountIds[a], error: e)) }
         let p = book.priced
@@ -189,7 +190,8 @@ public struct MarginResult: Equatable, Sendable {
     /// `autoRepay` (liabilities and mmRate ≥ 0.85), `imBreach` (imRate ≥ 1), else `healthy`; the
     /// thresholds are the parameter file's `stages`. A `+∞` rate therefore stages as `liquidation`.
     public var stage: Stage
-    /// Risk units, alphabetically by base coin.
+    /// Risk units, alphabetically by base coin (MODEL.md §11.17); one per base coin with a position
+    /// row (size 0 included) or an order (§11.5). Empty for an account with neither.
     public var units: [UnitResult]
 }
 
@@ -197,9 +199,12 @@ public struct MarginResult: Equatable, Sendable {
 public struct UnitResult: Equatable, Sendable {
     /// The unit's base coin (BTC, ETH, …): the unit is everything the account holds on it (MODEL.md §1, §11.5).
     public var baseCoin: String
-    /// The grid's price moves, ascending.
+    /// The grid's price moves `s_k`, ascending (MODEL.md §2): `pricePoints` values from −priceRange to
+    /// +priceRange.
     public var priceMoves: [Double]
-    /// USD P&L per price move: [up, unchanged, down], spot hedge leg included.
+    /// The governing portfolio's USD P&L table (MODEL.md §3): one row per price move, each
+    /// `[up, unchanged, down]`, spot hedge leg included. Gains are positive; `maxLoss` is minus its
+    /// smallest cell, floored at 0.
     public var pnl: [[Double]]
     /// Maximum loss, USD: `max(0, −min_{k,j} pnl[k][j])` over the governing portfolio's table (MODEL.md §4).
     /// 0 when no scenario loses (never negative).
@@ -214,7 +219,8 @@ public struct UnitResult: Equatable, Sendable {
     public var maxLossIvShockList: [IvShock]
     /// The five contingency add-ons of the governing portfolio (MODEL.md §5).
     public var contingency: Contingencies
-    /// The spot hedge leg h, coins (negative for a liability's leg).
+    /// The spot hedge leg h of the governing portfolio, coins (MODEL.md §6, §11.3): negative for a
+    /// liability's leg; 0 with spot hedging off, an ineligible coin, or nothing to hedge.
     public var hedgeSpotSize: Double
     /// The spot leg's USD P&L per price move (already inside `pnl`).
     public var spotHedgePnl: [Double]
@@ -229,9 +235,11 @@ public struct UnitResult: Equatable, Sendable {
     /// Which of positions, positions+buyOrders, positions+sellOrders set `mm` (MODEL.md §7); the first
     /// maximum in that order (§11.6), so ``GoverningPortfolio/positions`` when there are no orders.
     public var governingPortfolio: GoverningPortfolio
-    /// MM of positions, positions+buyOrders, positions+sellOrders (nil when that side has no orders).
+    /// MM of positions, positions+buyOrders, positions+sellOrders, in ``GoverningPortfolio`` order
+    /// (MODEL.md §7); `nil` for a side with no orders (it equals positions and is not evaluated, §11.2).
     public var portfolioMM: [Double?]
-    /// The governing portfolio's net holdings per symbol, with their scenario P&L.
+    /// The governing portfolio's net holdings per symbol (MODEL.md §11.1, §11.17), with their
+    /// scenario P&L; a symbol whose rows net to 0 stays, with a zero P&L.
     public var positions: [PositionScenarios]
 }
 
