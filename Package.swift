@@ -10,6 +10,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation --target PortfolioMargin` (the DocC catalog in
+        // Sources/PortfolioMargin/PortfolioMargin.docc); a plugin only, nothing is linked.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // Vectorized Black-76 (run-time dispatched AVX-512 / AVX2 / scalar). No unsafe flags.

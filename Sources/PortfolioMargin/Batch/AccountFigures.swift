@@ -2,8 +2,11 @@ import Dispatch
 
 /// Per-account MM, IM and stage of a whole input (no CSV text): what sweeps compare.
 public struct AccountFigures: Sendable {
+    /// totalMM per account, USD, in input order (`NaN` for an error account).
     public var mm: [Double]
+    /// totalIM per account, USD, in input order (`NaN` for an error account).
     public var im: [Double]
+    /// The stage per account (MODEL.md §8); `nil` for an error account.
     public var stage: [Stage?]
 
     func summarize(into c: inout SweepCombination) {

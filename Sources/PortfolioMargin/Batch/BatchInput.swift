@@ -11,7 +11,9 @@ import CKernels
 /// files becomes an error account after the `accounts.csv` ones, in order of first appearance
 /// (FORMATS.md: every account id seen appears in `margins.csv`).
 public struct BatchInput: Sendable {
+    /// The input folder read.
     public let directory: String
+    /// Account ids in output order: `accounts.csv`'s order, then the orphan ids (FORMATS.md).
     public private(set) var accountIds: [String] = []
     var spotHedging: [Bool] = []
     /// The first problem of each account, or nil.
@@ -42,6 +44,7 @@ public struct BatchInput: Sendable {
         var count: Int { account.count }
     }
 
+    /// The number of accounts, orphan error accounts included; 0 for an empty `accounts.csv`.
     public var accountCount: Int { accountIds.count }
 
     /// Reads `dir` against `priced`. With `shard` (I, N) only accounts whose id hashes to I are kept

@@ -7,13 +7,19 @@ import Darwin
 
 /// What a batch run did, for the one-line summary.
 public struct BatchSummary: Sendable {
+    /// Accounts margined or failed: every account id of the input (orphans included).
     public var accounts = 0
+    /// Accounts that are errors (input problems or out-of-range figures, MODEL.md §10).
     public var errors = 0
     /// Accounts per stage, in `Stage.allCases` order.
     public var stages = [Int](repeating: 0, count: Stage.allCases.count)
+    /// Rows naming an account id absent from `accounts.csv` (FORMATS.md); their ids become error accounts.
     public var orphanRows = 0
+    /// Wall-clock seconds of the run, reading excluded.
     public var seconds = 0.0
+    /// Σ totalMM over the accounts that are not errors, USD.
     public var totalMM = 0.0
+    /// Σ totalIM over the accounts that are not errors, USD.
     public var totalIM = 0.0
 }
 
@@ -26,7 +32,11 @@ public enum BatchRunner {
 
     /// Margins every account of `input`.
     /// - Parameters:
+    ///   - input: the parsed batch (``BatchInput/load(directory:priced:shard:threads:)``).
+    ///   - priced: the priced market `input` was read against.
     ///   - threads: worker threads (blocks in parallel). BLAS runs single-threaded inside them.
+    ///   - blockSize: accounts per book (``defaultBlockSize``); a smaller block only costs speed.
+    ///   - options: the aggregation path (``EngineOptions``).
     ///   - progress: called on the calling thread after each wave with (accounts done, total).
     ///   - sink: receives (margins rows, units rows) of consecutive blocks, in order.
     public static func run(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,

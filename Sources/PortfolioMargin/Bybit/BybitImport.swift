@@ -11,12 +11,15 @@ public enum BybitImport {
 
     /// The two documents an import writes.
     public struct Output: Sendable {
+        /// The market snapshot document (FORMATS.md `market.json`).
         public var market: JSON
+        /// The account document (FORMATS.md `account.json`).
         public var account: JSON
     }
 
     /// Reads `files` (path and bytes, in any order) into the market snapshot and the account.
     /// - Parameters:
+    ///   - files: each saved response's path (named in errors) and bytes.
     ///   - accountId: the account's `id`.
     ///   - indexOverrides: `--index COIN=PRICE`, over every index the responses give.
     public static func run(_ files: [(path: String, bytes: [UInt8])], accountId: String,

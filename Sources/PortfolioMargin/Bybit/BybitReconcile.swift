@@ -5,20 +5,31 @@
 public enum BybitReconcile {
     /// One figure both sides have.
     public struct Field: Sendable {
+        /// The figure's path in the flattened documents (e.g. `units.BTC.mm`).
         public var path: String
+        /// This engine's value.
         public var ours: Double
+        /// Bybit's value.
         public var theirs: Double
+        /// `ours − theirs` (`NaN` when either is `NaN`).
         public var difference: Double { ours - theirs }
+        /// |ours − theirs| ≤ the tolerance, or ≤ 1e-6 of the larger magnitude (see ``BybitReconcile/compare(ours:theirs:tolerance:parameters:file:)``).
         public var match: Bool
         /// The model component and parameters that produce this figure.
         public var component: String
     }
 
+    /// The comparison of the two documents.
     public struct Report: Sendable {
+        /// Every figure both sides have, in our document's order.
         public var fields: [Field]
+        /// Paths only Bybit's response has.
         public var onlyTheirs: [String]
+        /// Paths only our result has.
         public var onlyOurs: [String]
+        /// The number of fields that match.
         public var matched: Int { fields.filter(\.match).count }
+        /// The number of fields that differ.
         public var differing: Int { fields.count - matched }
         /// Everything matches and both sides have the same figures.
         public var allMatch: Bool { differing == 0 && onlyTheirs.isEmpty && onlyOurs.isEmpty }

@@ -9,12 +9,17 @@
 /// - Inverse perpetuals `BTCUSD`; inverse futures `BTCUSDZ25` (the month code alone does not give
 ///   the day: their expiry must come from `deliveryTime`).
 public struct BybitSymbol: Equatable, Sendable {
+    /// Option, perpetual or future.
     public var kind: InstrumentKind
+    /// The base coin (`BTC` of `BTCUSDT`).
     public var baseCoin: String
+    /// The settlement coin: the suffix coin, USDC for legacy options and `PERP`/`USDC` linears, the base coin for inverse ones.
     public var settleCoin: String
     /// Expiry instant (seconds since the epoch), when the symbol carries a date.
     public var expiry: Double?
+    /// Call or put (options only).
     public var optionType: OptionType?
+    /// The strike (options only).
     public var strike: Double?
 
     static let months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]

@@ -8,6 +8,8 @@ import Darwin
 
 /// How the engine turns holdings into scenario P&L tables (MODEL.md §3: `Σ size · riskArray`).
 public struct EngineOptions: Sendable {
+    /// Which path sums `size × riskArray` into a portfolio's P&L table (same figures either way, up to
+    /// floating-point summation order).
     public enum Aggregation: String, Sendable {
         /// Per portfolio row by density: BLAS for dense rows, the sparse gather for the rest.
         case automatic
@@ -16,6 +18,7 @@ public struct EngineOptions: Sendable {
         /// Every row through BLAS `dgemm`.
         case dense
     }
+    /// The aggregation path; `.automatic` (the default) picks per portfolio row by density.
     public var aggregation: Aggregation = .automatic
     /// The density (holdings / instruments of the coin) from which a row goes to `dgemm` in
     /// automatic mode. nil (the default): `DenseCrossover.threshold(for:)` — the
@@ -23,6 +26,7 @@ public struct EngineOptions: Sendable {
     /// machine. Never a constant: the crossover moves with the CPU and OpenBLAS's kernels (issue 13).
     public var denseThreshold: Double?
 
+    /// Options with the given path and dense-crossover density (`nil`: measured, see ``DenseCrossover``).
     public init(aggregation: Aggregation = .automatic, denseThreshold: Double? = nil) {
         self.aggregation = aggregation
         self.denseThreshold = denseThreshold
@@ -53,9 +57,13 @@ public enum DenseCrossover {
     public struct Measurement: Sendable, Equatable {
         /// Seconds for `rows` portfolios holding every instrument of the probed coin: gather, dense.
         public var gatherSeconds: Double
+        /// Seconds for the same `rows` through `dgemm`.
         public var denseSeconds: Double
+        /// Portfolio rows per probe run (``DenseCrossover/probeRows``).
         public var rows: Int
+        /// Instruments of the probed coin block (the largest of the first market aggregated).
         public var instruments: Int
+        /// The resulting density threshold `denseSeconds / gatherSeconds`, or `+∞` (every row sparse).
         public var threshold: Double
     }
 

@@ -28,9 +28,12 @@ public struct BLASKernel: Sendable, Equatable, CustomStringConvertible {
 
     /// What the CPU supports, as far as OpenBLAS's kernel families go.
     public struct CPUFeatures: Sendable, Equatable {
+        /// AVX, AVX2 and FMA (the Haswell family's needs).
         public var avx = false, avx2 = false, fma = false
+        /// The AVX-512 subsets the SkylakeX family needs (F, DQ, BW, VL).
         public var avx512f = false, avx512dq = false, avx512bw = false, avx512vl = false
 
+        /// A feature set (every feature absent by default); tests use it to simulate a CPU.
         public init(avx: Bool = false, avx2: Bool = false, fma: Bool = false, avx512f: Bool = false,
                     avx512dq: Bool = false, avx512bw: Bool = false, avx512vl: Bool = false) {
             self.avx = avx; self.avx2 = avx2; self.fma = fma
@@ -70,6 +73,7 @@ public struct BLASKernel: Sendable, Equatable, CustomStringConvertible {
     public var userCoreType: String?
     /// What OpenBLAS had chosen before `pm` re-executed itself (nil when it did not).
     public var reexecutedFrom: String?
+    /// Whether the process should keep its kernels or re-execute with `OPENBLAS_CORETYPE` set.
     public var action: Action
     /// What to do about a kernel below the CPU that is not being corrected; nil when all is well.
     public var advice: String?

@@ -6,8 +6,10 @@
 /// portfolios — C (positions), A+C (with the positive-delta orders), B+C (with the negative ones),
 /// each a list of net holdings per symbol (MODEL.md §7, §11.1–2). There are no per-position objects.
 public struct Book: Sendable {
+    /// The priced market the book's instrument and coin ids refer to.
     public private(set) var priced: PricedMarket
 
+    /// Account ids in book order (the order of results and outputs).
     public internal(set) var accountIds: [String] = []
     var spotHedging: [Bool] = []
     /// Why an account could not be built, or nil.
@@ -38,9 +40,13 @@ public struct Book: Sendable {
     var entInstr: [Int32] = []
     var entSize: [Double] = []
 
+    /// The number of accounts, errors included; 0 for an empty book.
     public var accountCount: Int { accountIds.count }
+    /// The number of risk units over all accounts (one per base coin with a position row or an order,
+    /// MODEL.md §11.5); error accounts have none.
     public var unitCount: Int { unitSlot.count }
 
+    /// An empty book against `priced`; accounts are added with `append` (or built by ``BatchInput``).
     public init(priced: PricedMarket) { self.priced = priced }
 
     /// The same book against another pricing of the same instruments (a sweep combination: moved

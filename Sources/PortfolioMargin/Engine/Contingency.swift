@@ -1,19 +1,30 @@
 /// The five contingency add-ons of a unit, USD, each ≥ 0 (MODEL.md §5).
+///
+/// Computed from the unshocked Black-76 deltas and vegas at the current market (§5) of the
+/// portfolio's net holdings; a unit of zero-size positions has all five 0. Each field is named as
+/// in Bybit's and our JSON output.
 public struct Contingencies: Equatable, Sendable {
-    /// A. Net short options per (expiry, strike).
+    /// A. Short option, USD (MODEL.md §5A): options grouped by (expiry, strike), calls and puts and
+    /// settle coins together (§11.7); `Σ max(0, −Σ size) · shortOptionFactor · index`. 0 with no net short group.
     public var optionContingency = 0.0
-    /// B. Vega spread across expiries.
+    /// B. Vega spread across expiries, USD (MODEL.md §5B, §11.8): `|T_L − T_S| · min(L, S) · vegaSpreadFactor · index`
+    /// over the coin vegas per expiry; 0 when either the long or the short vega side is empty.
     public var optionVegaContingency = 0.0
-    /// C. USDT–USDC–USD settlement spread.
+    /// C. USDT–USDC–USD settlement spread, USD (MODEL.md §5C): `(Σ_b |δ_b| − |Σ_b δ_b|) / 2 ·
+    /// stablecoinSpreadFactor · index` over the settlement buckets; 0 unless the unit hedges across them.
     public var usdtUsdcContingency = 0.0
-    /// D. Maturity-mismatch delta spread plus the spot–derivative basis part.
+    /// D. Delta spread, USD (MODEL.md §5D): the maturity-mismatch part D1 plus the spot–derivative basis
+    /// part D2 (only with a spot hedge leg h ≠ 0, §11.9). 0 for a single maturity bucket and no basis.
     public var futureDeltaContingency = 0.0
-    /// E. Perpetual and futures.
+    /// E. Perpetual and futures, USD (MODEL.md §5E): `Σ |δ_i| · futuresRiskFactor · index` over every
+    /// perpetual and future of the unit. 0 with none.
     public var futureContingency = 0.0
 
+    /// All five add-ons 0.
     public init() {}
 
-    /// `contingencyComponents` = A + B + C + D + E.
+    /// `contingencyComponents` = A + B + C + D + E, USD, ≥ 0 (MODEL.md §5); the second term of
+    /// `MM = maxLoss + contingencyComponents` (§7).
     public var total: Double {
         optionContingency + optionVegaContingency + usdtUsdcContingency + futureDeltaContingency + futureContingency
     }

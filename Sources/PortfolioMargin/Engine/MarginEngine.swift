@@ -7,6 +7,10 @@
 public enum MarginEngine {
     /// Margins every account of `book`: aggregation of all its portfolios first (BLAS or gather,
     /// `options`), then each account's units, totals and stage.
+    ///
+    /// Accounts the book already marks as errors, and accounts whose figures are not finite
+    /// (MODEL.md §10), get `NaN` figures and no stage in the result (their reason is in
+    /// `result.book.accountErrors`); the others are unaffected. An empty book gives an empty result.
     public static func run(_ book: Book, options: EngineOptions = EngineOptions()) -> BookResult {
         var result = BookResult(book: book)
         var tables = PnlTables(book: book, options: options)
@@ -28,7 +32,12 @@ public enum MarginEngine {
         return (t.values, t.offset)
     }
 
-    /// Margins one account (a book of one).
+    /// Margins one account (a book of one): the same code path as a batch of millions.
+    ///
+    /// - Returns: the full breakdown, or an ``AccountError`` when the account references an unknown,
+    ///   invalid or expired instrument or an unknown coin, or its figures are not finite (MODEL.md
+    ///   §10). An account with no positions and no orders has no units; its MM and IM are its
+    ///   borrowing margin (0 without liabilities), and its rates follow §11.12.
     public static func margin(_ account: Account, priced: PricedMarket) -> Result<MarginResult, AccountError> {
         run(Book(priced: priced, accounts: [account])).result(of: 0)
     }

@@ -1,4 +1,8 @@
 /// Which of the three portfolios of a unit set its requirement (MODEL.md §7).
+///
+/// `MM_unit = max(MM[C], MM[A+C], MM[B+C])`; the governing portfolio is the first maximum in the
+/// order positions, buyOrders, sellOrders (MODEL.md §11.6), so a later one governs only with a
+/// strictly larger MM, and a unit without orders is always governed by `positions`.
 public enum GoverningPortfolio: Int, CaseIterable, Sendable {
     /// C: the open positions.
     case positions = 0

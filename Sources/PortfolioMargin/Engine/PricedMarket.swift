@@ -7,7 +7,9 @@ import CKernels
 /// All per-instrument data is struct-of-arrays, indexed by the instrument's position in
 /// `market.instruments` (its *instrument index*).
 public final class PricedMarket: @unchecked Sendable {
+    /// The snapshot priced; instrument indices refer to its `instruments`.
     public let market: MarketSnapshot
+    /// The parameters the risk arrays, deltas and vegas were priced with (MODEL.md §9).
     public let parameters: ParameterSet
 
     // MARK: Base coins (units). Slots are sorted by coin name, so units sort alphabetically by slot.
@@ -79,7 +81,13 @@ public final class PricedMarket: @unchecked Sendable {
     public let riskArrays: [Double]
 
     /// Prices every instrument of `market` under `parameters`.
-    /// - Parameter useReferenceKernel: price options with the plain libm kernel (for cross-checks).
+    ///
+    /// Invalid or expired instruments are kept with their problem and priced as nothing; an empty
+    /// market gives empty arrays. Costs one Black-76 evaluation per option and scenario.
+    /// - Parameters:
+    ///   - market: the snapshot; its instrument order is the instrument index.
+    ///   - parameters: the parameter set (MODEL.md §9); each base coin takes its own entry or `default`.
+    ///   - useReferenceKernel: price options with the plain libm kernel (for cross-checks).
     public init(market: MarketSnapshot, parameters: ParameterSet, useReferenceKernel: Bool = false) {
         self.market = market
         self.parameters = parameters

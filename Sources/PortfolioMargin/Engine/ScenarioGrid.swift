@@ -27,6 +27,8 @@ public struct ScenarioGrid: Equatable, Sendable {
     /// The number of price moves × `IvShock.count` (up, unchanged, down).
     public var scenarioCount: Int { priceMoves.count * IvShock.count }
 
+    /// The grid of range R = `priceRange` with N = `pricePoints` moves (MODEL.md §2). The parameters are
+    /// validated before (N odd from 3 to ``CoinParameters/maxPricePoints``, R in (0, 1)).
     public init(priceRange: Double, pricePoints: Int) {
         priceMoves = Self.priceMoves(range: priceRange, points: pricePoints)
     }

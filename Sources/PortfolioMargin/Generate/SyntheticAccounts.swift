@@ -60,8 +60,11 @@ public struct SyntheticAccounts: Sendable {
 
     /// Data rows written per file (headers excluded).
     public struct RowCounts: Equatable, Sendable {
+        /// Rows per file: `accounts.csv`, `balances.csv`, `positions.csv`, `orders.csv`.
         public var accounts = 0, balances = 0, positions = 0, orders = 0
+        /// All counts 0.
         public init() {}
+        /// The row count of `file`.
         public subscript(file: File) -> Int {
             switch file {
             case .accounts: return accounts
@@ -91,9 +94,11 @@ public struct SyntheticAccounts: Sendable {
 
     /// A market the generator cannot use.
     public struct GenerateError: Error, CustomStringConvertible {
+        /// What is wrong with the market.
         public let description: String
     }
 
+    /// The seed: the same seed, market and account count give byte-identical files.
     public let seed: UInt64
     let catalog: SynthCatalog
 

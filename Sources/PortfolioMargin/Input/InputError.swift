@@ -13,6 +13,8 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
     /// What was wrong and what was expected.
     public var message: String
 
+    /// An error; empty location parts are left out of the rendering. Echo offending values with
+    /// `InputError.echo(_:)` (quoted, at most 80 characters, control characters escaped).
     public init(file: String = "", record: String = "", field: String = "", _ message: String) {
         self.file = file
         self.record = record

@@ -13,6 +13,8 @@ public indirect enum JSON: Equatable, Sendable {
     case array([JSON])
     case object([(String, JSON)])
 
+    /// Structural equality: objects compare member by member in order, numbers by
+    /// `Double` equality (so `NaN` is never equal, `0 == -0`).
     public static func == (a: JSON, b: JSON) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
@@ -58,6 +60,7 @@ public indirect enum JSON: Equatable, Sendable {
         return v
     }
 
+    /// Parses a JSON document from a string (its UTF-8 bytes); throws an ``InputError`` on malformed text.
     public static func parse(_ text: String) throws -> JSON { try parse(Array(text.utf8)) }
 }
 

@@ -12,6 +12,7 @@ public struct CollateralTier: Equatable, Sendable {
     /// Collateral value ratio of the part of the balance inside this tier.
     public var ratio: Double
 
+    /// A tier up to `upTo` coins (`.infinity`: open) with collateral ratio `ratio` in [0, 1].
     public init(upTo: Double, ratio: Double) { self.upTo = upTo; self.ratio = ratio }
 
     /// The collateral value, in coins, of a positive `amount`: Σ ratio × (part of amount in the tier).

@@ -12,21 +12,31 @@ public enum OptionType: String, Sendable {
 ///
 /// An instrument whose `settleCoin` equals its `baseCoin` is inverse: sizes are USD contracts.
 public struct Instrument: Equatable, Sendable {
+    /// The exchange symbol (e.g. `BTC-27JUN25-70000-C`, `BTCUSDT`); unique in a snapshot.
     public var symbol: String
+    /// Option, perpetual or future (MODEL.md §1).
     public var kind: InstrumentKind
+    /// The base coin: the risk unit the instrument belongs to (MODEL.md §1).
     public var baseCoin: String
+    /// The settlement coin: USDT or USDC (linear, and every option), or the base coin (inverse).
+    /// It picks the settlement bucket of contingency C (MODEL.md §5C).
     public var settleCoin: String
     /// Mark price in settle-currency units (USD for inverse instruments).
     public var markPrice: Double
     /// Expiry instant, seconds since the Unix epoch (options and futures).
     public var expiry: Double?
+    /// Call or put (options only; `nil` otherwise).
     public var optionType: OptionType?
+    /// The strike, settle-currency units (options only); must be finite, positive and within a factor
+    /// `priceFactorBound` of the coin's index (MODEL.md §10).
     public var strike: Double?
     /// The forward of the option's expiry.
     public var underlyingPrice: Double?
     /// Implied volatility, decimal (0.55 = 55%).
     public var markIv: Double?
 
+    /// An instrument; its values are checked when it joins a ``MarketSnapshot`` (a bad one is kept with
+    /// its problem, MODEL.md §11.14).
     public init(symbol: String, kind: InstrumentKind, baseCoin: String, settleCoin: String, markPrice: Double,
                 expiry: Double? = nil, optionType: OptionType? = nil, strike: Double? = nil,
                 underlyingPrice: Double? = nil, markIv: Double? = nil) {

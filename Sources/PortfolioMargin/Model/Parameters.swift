@@ -2,53 +2,72 @@ import Foundation
 
 /// The Portfolio Margin parameters of one coin (MODEL.md §9). Every number of the model is one of these.
 public struct CoinParameters: Equatable, Sendable {
-    /// Largest price move of the grid, R: moves run from −R to +R (0.10 = 10%).
+    /// Largest price move of the grid, R (MODEL.md §2, §9): moves run `s_k = −R + k·2R/(N−1)`, from −R to +R
+    /// (0.10 = ±10%). Must lie in (0, 1). BTC/ETH 0.10, others 0.15.
     public var priceRange: Double
-    /// Number of price points N (odd, ≥ 3).
+    /// Number of price points N of the grid (MODEL.md §2, §9); each has three vol shocks, so 3N scenarios.
+    /// Odd (the middle move is the unmoved price), 3…``maxPricePoints``. Shipped 11.
     public var pricePoints: Int
-    /// Relative up-shock of implied vol at 30 days (0.24 = +24%).
+    /// Relative up-shock of implied vol at 30 days (MODEL.md §2, §9): `σ_up = σ·(1 + ivUp·scale(DTE))`
+    /// (0.24 = +24%). ≥ 0; 0 leaves vol unchanged in the `up` scenarios. BTC/ETH 0.24, others 0.30.
     public var ivUp: Double
-    /// Relative down-shock of implied vol at 30 days.
+    /// Relative down-shock of implied vol at 30 days (MODEL.md §2, §9):
+    /// `σ_down = max(σ·(1 − ivDown·scale(DTE)), minShockedIv)`. ≥ 0. BTC/ETH 0.20, others 0.25.
     public var ivDown: Double
-    /// Vega power p of the shock scaling `(30 / max(DTE, minDTE))^p` for DTE < 30.
+    /// Vega power p of the shock scaling `scale(DTE) = (30 / max(DTE, minDTE))^p` for DTE < 30
+    /// (MODEL.md §2, §9); 0 makes the shock flat in tenor. Shipped 0.30.
     public var vegaPowerShort: Double
-    /// Vega power for DTE ≥ 30.
+    /// Vega power p of the shock scaling for DTE ≥ 30 (MODEL.md §2, §9). Shipped 0.30 (Deribit documents 0.13).
     public var vegaPowerLong: Double
-    /// Floor of DTE in the shock scaling, in days.
+    /// Floor of DTE in the shock scaling, days (MODEL.md §2, §9, §11.13): an option closer to expiry is
+    /// shocked as if it had `minDTE` days left. > 0. Shipped 1.
     public var minDTE: Double
-    /// Lower bound of the down-shocked vol (absolute, 0.01 = 1 vol point).
+    /// Lower bound of the down-shocked vol, absolute (0.01 = 1 vol point; MODEL.md §2, §11.13). Bounds
+    /// only the down shock. > 0.
     public var minShockedIv: Double
-    /// Options closer than this to expiry (seconds) get linearly shrunk price moves.
+    /// Near-expiry window, seconds (MODEL.md §2, §11.13): an option with fewer seconds left has its price
+    /// moves shrunk linearly, `s_k · secondsToExpiry / decaySeconds`. > 0. Shipped 1800.
     public var decaySeconds: Double
-    /// IM = MM × imFactor.
+    /// `IM = MM · imFactor` per unit (MODEL.md §7, §9). ≥ 0. BTC/ETH 1.2 (verified), others 1.25.
     public var imFactor: Double
-    /// Short option contingency factor (per coin of net short).
+    /// Factor of the short option contingency A, per coin of net short per (expiry, strike), times the
+    /// index (MODEL.md §5A, §9). ≥ 0; 0 turns A off. BTC/ETH 0.01, others 0.015.
     public var shortOptionFactor: Double
-    /// Vega spread contingency factor, per day of tenor mismatch.
+    /// Factor of the vega spread contingency B, per day of tenor mismatch (MODEL.md §5B, §9). ≥ 0.
+    /// BTC/ETH 0.0003, others 0.0005.
     public var vegaSpreadFactor: Double
-    /// USDT–USDC–USD spread contingency factor.
+    /// Factor of the USDT–USDC–USD settlement spread contingency C (MODEL.md §5C, §9). ≥ 0. Shipped 0.001.
     public var stablecoinSpreadFactor: Double
-    /// Delta spread (maturity mismatch) factor, per day.
+    /// Factor of the maturity-mismatch delta spread D1, per day (MODEL.md §5D, §9). ≥ 0.
+    /// BTC/ETH 0.0003, others 0.0005.
     public var deltaSpreadFactor: Double
-    /// Spot–derivative basis factor.
+    /// Factor of the spot–derivative basis part D2 (MODEL.md §5D, §9, §11.9), applied to
+    /// `max(0, |basis| − basisThreshold)`. ≥ 0. BTC/ETH 0.45, others 0.60.
     public var basisFactor: Double
-    /// Basis below this fraction is free.
+    /// Basis (as a fraction of the index) below which D2 is 0 (MODEL.md §5D, §9). ≥ 0. Shipped 0.05.
     public var basisThreshold: Double
-    /// Perpetual and futures contingency factor.
+    /// Factor of the perpetual and futures contingency E: `Σ |δ_i| · futuresRiskFactor · index`
+    /// (MODEL.md §5E, §9). ≥ 0. BTC 0.0003 (verified), others 0.0005.
     public var futuresRiskFactor: Double
-    /// Whether this coin's spot balance may hedge its derivatives.
+    /// Whether this coin's spot balance may hedge its derivatives when the account has `spotHedging`
+    /// on (MODEL.md §6, §9). BTC, ETH, SOL, ADA, AVAX, DOT in the shipped file.
     public var spotHedgeEligible: Bool
-    /// Collateral value ratio of a positive balance.
+    /// Collateral value ratio of a positive balance in the margin balance (MODEL.md §8, §9), in [0, 1];
+    /// liabilities always count at full value. BTC/ETH 0.95, USDT/USDC 1.0, others 0.90.
     public var collateralValueRatio: Double
     /// Tiered collateral ratios by quantity (MODEL.md §8, `CollateralTier`); nil for one ratio.
     public var collateralTiers: [CollateralTier]? = nil
-    /// Maintenance margin rate on a liability.
+    /// Maintenance margin rate on a liability: `MM_borrow = Σ liability · index · borrowMMRate`
+    /// (MODEL.md §8, §9). ≥ 0. BTC/ETH 0.02, others 0.05.
     public var borrowMMRate: Double
-    /// Initial margin rate on a liability.
+    /// Initial margin rate on a liability, as `borrowMMRate` for IM (MODEL.md §8, §9). ≥ 0.
+    /// BTC/ETH 0.05, others 0.10.
     public var borrowIMRate: Double
     /// Where each value comes from, keyed by parameter name.
     public var sources: [String: String]
 
+    /// Makes a coin's parameters from every value of MODEL.md §9 (not validated: call
+    /// ``validationProblem()``); `collateralTiers` starts `nil` (one ratio).
     public init(priceRange: Double, pricePoints: Int, ivUp: Double, ivDown: Double,
                 vegaPowerShort: Double, vegaPowerLong: Double, minDTE: Double, minShockedIv: Double,
                 decaySeconds: Double, imFactor: Double, shortOptionFactor: Double,
@@ -196,6 +215,8 @@ public struct StagePolicy: Equatable, Sendable {
     /// Largest fraction of a position one plan step reduces (0.10).
     public var liquidationStepFraction = 0.1
 
+    /// MODEL.md §8's thresholds: liquidation at 1.00, auto-repay at 0.85, IM breach at 1.00, plan target
+    /// 0.90, plan step 10%.
     public init() {}
 
     static let keys = ["liquidationMMRate", "autoRepayMMRate", "imBreachIMRate", "liquidationTargetMMRate", "liquidationStepFraction"]
@@ -212,6 +233,7 @@ public struct ParameterSet: Equatable, Sendable {
     /// Coins with their own entry, fully resolved (missing keys taken from `default`).
     public var coins: [String: CoinParameters]
 
+    /// A parameter set from its `default` entry and resolved per-coin entries; `stages` take MODEL.md's values.
     public init(name: String, defaults: CoinParameters, coins: [String: CoinParameters]) {
         self.name = name
         self.defaults = defaults

@@ -20,10 +20,15 @@ import Foundation
 /// both wings at most linear in `k`, slope ≤ 2 in total variance) and `a + b·σ·√(1 − ρ²) ≥ 0`
 /// (the minimum total variance is not negative). See docs/smile.md.
 public struct SmileFit: Equatable, Sendable {
+    /// SVI `a`: the level of total variance (years × vol²).
     public var a: Double
+    /// SVI `b` ≥ 0: the slope of the wings.
     public var b: Double
+    /// SVI `ρ`, |ρ| ≤ ``rhoLimit``: the skew (negative: the put wing is steeper).
     public var rho: Double
+    /// SVI `m`: the log-moneyness of the smile's vertex.
     public var m: Double
+    /// SVI `σ` > 0: the curvature at the vertex (smaller is sharper).
     public var sigma: Double
     /// Time to expiry in years (ACT/365) the total variance belongs to.
     public var years: Double
@@ -38,6 +43,7 @@ public struct SmileFit: Equatable, Sendable {
     /// Lee's bound on the wing slopes `b·(1 ± ρ)` of total variance in `k`.
     public static let wingSlopeLimit = 2.0
 
+    /// A smile from its five raw-SVI parameters and its time to expiry; not checked against the bounds.
     public init(a: Double, b: Double, rho: Double, m: Double, sigma: Double, years: Double) {
         self.a = a; self.b = b; self.rho = rho; self.m = m; self.sigma = sigma; self.years = years
     }
@@ -512,6 +518,7 @@ public struct VolSurface: Sendable {
         public var symbol: String
         /// `.option` or `.future`.
         public var kind: InstrumentKind
+        /// The base coin named by the symbol.
         public var baseCoin: String
         /// `USDT`/`USDC`, or the base coin for an inverse future.
         public var settleCoin: String

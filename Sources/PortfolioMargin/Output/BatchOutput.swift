@@ -1,6 +1,8 @@
 /// The batch output files (FORMATS.md "Batch output — CSV").
 public enum BatchOutput {
+    /// The header row of `margins.csv` (FORMATS.md), newline included.
     public static let marginsHeader = Array("account_id,margin_balance,order_loss,total_im,total_mm,im_rate,mm_rate,stage,error\n".utf8)
+    /// The header row of `units.csv` (FORMATS.md), newline included.
     public static let unitsHeader = Array("account_id,base_coin,max_loss,max_loss_price_move,max_loss_iv_shock,option_contingency,option_vega_contingency,usdt_usdc_contingency,future_delta_contingency,future_contingency,mm,im,governing_portfolio,hedge_spot_size\n".utf8)
 
     /// Appends the rows of every account of `result`: one `margins.csv` row per account (an error

@@ -92,6 +92,8 @@ extension MarginResult {
 }
 
 extension UnitResult {
+    /// The unit as FORMATS.md's JSON result object (an element of `units`); a non-finite number
+    /// would be the string `"inf"`/`"-inf"`/`"nan"`, though unit figures are always finite (MODEL.md §10).
     public var json: JSON {
         let c = contingency
         return .object([

@@ -42,6 +42,7 @@ public final class OutputFiles: @unchecked Sendable {
     public let directory: String
     /// Where the files will be: `directory/name`.
     public let finalPaths: [String]
+    /// The file names, in the order given (`margins.csv`, `units.csv`, …).
     public let names: [String]
     /// The folder that is swapped (the real path when `directory` is a symlink to a folder).
     let target: String

@@ -10,7 +10,9 @@ import Darwin
 public struct SmileView: Sendable {
     /// One strike of an expiry.
     public struct Point: Sendable {
+        /// The strike, settle-currency units.
         public var strike: Double
+        /// `k = ln(strike / forward)`.
         public var logMoneyness: Double
         /// The surface's vol (`VolSurface.impliedVol`); nil when the expiry has no smile.
         public var fittedIv: Double?
@@ -18,9 +20,13 @@ public struct SmileView: Sendable {
         public var listedIv: Double?
     }
 
+    /// The base coin.
     public var baseCoin: String
+    /// The expiry instant, seconds since the Unix epoch.
     public var expiry: Double
+    /// Time to expiry in years (ACT/365, MODEL.md §1) from the snapshot's `time`.
     public var years: Double
+    /// The forward of the expiry (listed, or interpolated by the surface).
     public var forward: Double
     /// The expiry is a listed one (its own SVI fit), not an interpolated instant.
     public var listed: Bool
@@ -28,6 +34,7 @@ public struct SmileView: Sendable {
     public var smile: SmileFit?
     /// RMS of fit − markIv over the listed options (listed expiries with a smile).
     public var rmsFitError: Double?
+    /// The strikes shown, ascending.
     public var points: [Point]
     /// The fitted curve for plotting: (log-moneyness, vol), empty when there is no smile.
     public var curve: [(k: Double, iv: Double)]
@@ -35,6 +42,7 @@ public struct SmileView: Sendable {
     public var problem: String?
 }
 
+/// Builds ``SmileView``s and renders them (table, CSV, JSON, SVG) for `pm smile`.
 public enum SmileReport {
     /// The views of `market`: every coin with usable listed options (or only `coin`), every listed
     /// expiry (or only `expiry`, an ISO 8601 instant), at the listed strikes and at `strikes`.

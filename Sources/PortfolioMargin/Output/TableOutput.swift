@@ -7,6 +7,8 @@ import Darwin
 /// The readable view of a result (`--format table`): per unit the price × IV ladder with the worst
 /// cell marked, the contingency breakdown, MM and IM; then the account totals, rates and stage.
 extension MarginResult {
+    /// The account as a readable text table (`pm margin --format table`): every unit's ladder, then
+    /// the totals; rates as percentages (`+∞` as `inf`). Not a stable format: parse the JSON.
     public func table() -> String {
         var out = "Account \(accountId)\n"
         for u in units { out += u.table() + "\n" }
@@ -26,6 +28,8 @@ extension MarginResult {
 }
 
 extension UnitResult {
+    /// The unit as a readable text table: the price × IV ladder of the governing portfolio with the
+    /// worst cell starred (MODEL.md §4), the five contingencies (§5), MM and IM (§7).
     public func table() -> String {
         var out = "Unit \(baseCoin) — governing portfolio: \(governingPortfolio.name)"
         if hedgeSpotSize != 0 { out += ", spot hedge leg \(Table.plain(hedgeSpotSize)) \(baseCoin)" }

@@ -13,9 +13,12 @@ import Darwin
 /// `pm batch` hashes the bytes the reader parsed (`BatchInput.digests`) and reads market and params
 /// once more for theirs (`InputDigest(path:)`).
 public struct InputDigest: Equatable, Sendable, CustomStringConvertible {
+    /// The file's size in bytes (0 for an empty file).
     public var size: Int
+    /// XXH64, seed 0, of the file's bytes (`0xef46db3751d8e999` for no bytes).
     public var hash: UInt64
 
+    /// A digest from its parts (as read back from a manifest).
     public init(size: Int, hash: UInt64) { self.size = size; self.hash = hash }
 
     /// The digest an `InputFile` computed while reading.
@@ -28,8 +31,10 @@ public struct InputDigest: Equatable, Sendable, CustomStringConvertible {
         self = s.digest
     }
 
+    /// The digest of `bytes`.
     public init(_ bytes: UnsafeBufferPointer<UInt8>) { self.init(UnsafeRawBufferPointer(bytes)) }
 
+    /// The digest of `bytes`.
     public init(_ bytes: [UInt8]) {
         self = bytes.withUnsafeBytes { InputDigest($0) }
     }
@@ -62,12 +67,14 @@ public struct InputDigest: Equatable, Sendable, CustomStringConvertible {
         return String(repeating: "0", count: 16 - s.count) + s
     }
 
+    /// `SIZE bytes, xxh64 HEX`.
     public var description: String { "\(size) bytes, xxh64 \(hex)" }
 }
 
 /// XXH64 with seed 0, fed in pieces of any size: `update` folds bytes in, `digest` gives size and
 /// hash of everything so far (the reference algorithm, xxhash.h `XXH64_update` / `XXH64_digest`).
 public struct XXH64Stream: Sendable {
+    /// Bytes folded in so far.
     public private(set) var size: Int = 0
     private var v1: UInt64 = XXH64Stream.P1 &+ XXH64Stream.P2
     private var v2: UInt64 = XXH64Stream.P2
@@ -77,6 +84,7 @@ public struct XXH64Stream: Sendable {
     private var tail: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     private var tailCount = 0
 
+    /// A stream that has seen no bytes.
     public init() {}
 
     /// Folds `bytes` in.
@@ -123,6 +131,7 @@ public struct XXH64Stream: Sendable {
         v4 = Self.round(v4, UInt64(littleEndian: q.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
     }
 
+    /// Size and XXH64 of every byte folded in so far; the stream can go on afterwards.
     public var digest: InputDigest { InputDigest(size: size, hash: hash) }
 
     /// XXH64 of everything folded in so far.

@@ -22,6 +22,7 @@ import Darwin
 /// What differs from `pm batch --shard I/N` on the whole folder: only error texts that name a
 /// file and line, which name the split file and its line.
 public enum InputSplit {
+    /// The batch input files a split cuts, in the order read.
     public static let files = ["accounts.csv", "balances.csv", "positions.csv", "orders.csv"]
 
     /// The most shards one split writes: it keeps 5 files a shard open at once.

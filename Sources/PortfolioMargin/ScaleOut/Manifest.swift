@@ -7,14 +7,19 @@ import Darwin
 /// The version `manifest.json` records; `pm merge` refuses shards of different versions (their
 /// numbers could differ).
 public enum PMVersion {
+    /// The version string, e.g. `0.9.0`.
     public static let string = "0.9.0"
 }
 
 /// One shard of a run: accounts whose id hash modulo `count` is `index` (MODEL.md §11.16).
 public struct ShardSpec: Equatable, Sendable, CustomStringConvertible {
+    /// This shard's number I, 0 ≤ I < N.
     public var index: Int
+    /// The number of shards N, 1 ≤ N ≤ 10^6; N = 1 is the whole input.
     public var count: Int
+    /// Shard `index` of `count` (not checked: use ``init(_:)`` for user text).
     public init(index: Int, count: Int) { self.index = index; self.count = count }
+    /// `I/N`, as `--shard` takes it.
     public var description: String { "\(index)/\(count)" }
 
     /// Parses `I/N` with 0 ≤ I < N ≤ 10^6 (FORMATS.md bounds).
@@ -43,26 +48,34 @@ public struct ShardSpec: Equatable, Sendable, CustomStringConvertible {
 /// For a split folder (`pm split`) the CSV digests are those of the whole input it was cut from,
 /// so the shards of one input carry the same digests whichever way they were run.
 public struct Manifest: Equatable, Sendable {
+    /// The shard the run computed; `nil` for a whole (unsharded) run or a merge.
     public var shard: ShardSpec?
+    /// Data rows of `margins.csv`, error rows included.
     public var accounts: Int
+    /// Rows of `margins.csv` that carry an error (0 when every account was margined).
     public var errors: Int
+    /// The digest of every input, in the order of the type's documentation.
     public var inputs: [(name: String, digest: InputDigest)]
+    /// The version that wrote the outputs (``PMVersion/string``).
     public var pm: String
     /// Seconds since 1970 (UTC).
     public var finished: Double
 
+    /// A manifest; `finished` defaults to now.
     public init(shard: ShardSpec?, accounts: Int, errors: Int, inputs: [(name: String, digest: InputDigest)],
                 pm: String = PMVersion.string, finished: Double = Manifest.now()) {
         self.shard = shard; self.accounts = accounts; self.errors = errors
         self.inputs = inputs; self.pm = pm; self.finished = finished
     }
 
+    /// The current time, seconds since 1970 (UTC), to the millisecond.
     public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec / 1_000_000) / 1000
     }
 
+    /// Every field equal, inputs by name and digest in order.
     public static func == (a: Manifest, b: Manifest) -> Bool {
         a.shard == b.shard && a.accounts == b.accounts && a.errors == b.errors && a.pm == b.pm && a.finished == b.finished
             && a.inputs.map(\.name) == b.inputs.map(\.name) && a.inputs.map(\.digest) == b.inputs.map(\.digest)
@@ -120,6 +133,7 @@ public struct Manifest: Equatable, Sendable {
         return try parse(bytes, file: path)
     }
 
+    /// Parses `manifest.json`; throws an ``InputError`` naming `file` and the field on a malformed document.
     public static func parse(_ bytes: [UInt8], file: String) throws -> Manifest {
         let doc: JSON
         do { doc = try JSON.parse(bytes) } catch { throw InputError(file: file, "not valid JSON (\(error))") }

@@ -25,12 +25,20 @@ import Darwin
 /// rows (only) can differ from one run's; `pm merge` says so on stderr. These rows are held in memory
 /// (they are few: rows no account owns).
 public enum ShardMerge {
+    /// What a merge wrote.
     public struct Outcome: Sendable {
+        /// The merged run's manifest (no shard; accounts and errors summed; the shards' common inputs).
         public var manifest: Manifest
         /// A note for stderr (the order of orphan rows), or nil.
         public var warning: String?
     }
 
+    /// Merges the shard output folders `dirs` into `out`, in the order of the `accounts` file
+    /// (`accounts.csv` of the whole input), as `pm merge` does.
+    ///
+    /// - Throws: ``InputError`` when no folder is given, a manifest is missing or malformed, the
+    ///   shards are of different runs, versions or inputs, a shard is missing or repeated, or a
+    ///   file cannot be read or written. Nothing is written then.
     public static func merge(shards dirs: [String], accounts: String, out: String) throws -> Outcome {
         guard !dirs.isEmpty else { throw InputError("no shard output folder given") }
         // Manifests: one run, every shard once.

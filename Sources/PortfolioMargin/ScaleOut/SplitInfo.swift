@@ -9,11 +9,16 @@ import Foundation
 /// run with `--shard I/N` on the whole input carry the same manifest inputs, and `pm merge` checks
 /// them the same way.
 public struct SplitInfo: Sendable {
+    /// `split.json`.
     public static let fileName = "split.json"
+    /// Which shard of the source the folder holds.
     public var shard: ShardSpec
+    /// The digests of the whole input the folder was cut from (by file name).
     public var source: [(name: String, digest: InputDigest)]
+    /// The digests of the folder's own files (by file name).
     public var files: [(name: String, digest: InputDigest)]
 
+    /// A split description.
     public init(shard: ShardSpec, source: [(name: String, digest: InputDigest)], files: [(name: String, digest: InputDigest)]) {
         self.shard = shard; self.source = source; self.files = files
     }
@@ -41,6 +46,7 @@ public struct SplitInfo: Sendable {
         return SplitInfo(shard: shard, source: try digests("source"), files: try digests("files"))
     }
 
+    /// The `split.json` text, UTF-8, newline-terminated.
     public var json: [UInt8] {
         func obj(_ list: [(name: String, digest: InputDigest)]) -> String {
             "{" + list.map { "\n    \(Manifest.quote($0.name)): {\"size\": \($0.digest.size), \"hash\": \"\($0.digest.hex)\"}" }.joined(separator: ",") + "\n  }"

@@ -1,11 +1,16 @@
 /// One step of a liquidation plan.
 public struct LiquidationStep: Equatable, Sendable {
+    /// What a step does (MODEL.md §8 "Liquidation plan"): `cancelOrders` cancels every active
+    /// order (always the first step when there are orders); `reduce` cuts one position at mark;
+    /// `reduceUnit` scales every derivative position of one unit down pro rata (a hedged book).
     public enum Action: String, Sendable { case cancelOrders, reduce, reduceUnit }
+    /// What this step does.
     public var action: Action
     /// The reduced symbol (`reduce`), the unit's base coin (`reduceUnit`), nil for `cancelOrders`.
     public var symbol: String?
     /// The reduced symbol's size before and after (`reduce` only).
     public var sizeBefore: Double?
+    /// The reduced symbol's size after the step (`reduce` only); 0 when the position is closed.
     public var sizeAfter: Double?
     /// The account's MM rate after this step.
     public var mmRate: Double
@@ -15,6 +20,7 @@ public struct LiquidationStep: Equatable, Sendable {
     /// order of the account's positions (empty for the other actions).
     public var positions: [(symbol: String, sizeBefore: Double, sizeAfter: Double)] = []
 
+    /// Every field equal (`positions` element by element).
     public static func == (a: LiquidationStep, b: LiquidationStep) -> Bool {
         a.action == b.action && a.symbol == b.symbol && a.sizeBefore == b.sizeBefore && a.sizeAfter == b.sizeAfter
             && a.mmRate == b.mmRate && a.mm == b.mm && a.positions.elementsEqual(b.positions) { $0 == $1 }
@@ -24,11 +30,18 @@ public struct LiquidationStep: Equatable, Sendable {
 /// The concrete steps that bring an account in `liquidation` to an MM rate at or below the target
 /// (MODEL.md §8 "Liquidation plan").
 public struct LiquidationPlan: Equatable, Sendable {
+    /// The account's id.
     public var accountId: String
+    /// The account's stage before any step (MODEL.md §8).
     public var stageBefore: Stage
+    /// The MM rate before any step (MODEL.md §8, §11.12; may be `+∞`).
     public var mmRateBefore: Double
+    /// The steps in order; empty when the account is not in `liquidation`.
     public var steps: [LiquidationStep]
+    /// The MM rate after the last step (≤ the target when `outcome` is `target reached`; may stay
+    /// `+∞` when the denominator is not positive and MM cannot reach 0).
     public var mmRateAfter: Double
+    /// The stage after the last step.
     public var stageAfter: Stage
     /// Why the plan stopped: `target reached`, `not in liquidation`, `nothing left to reduce`, or
     /// `no reduction lowers MM further`.

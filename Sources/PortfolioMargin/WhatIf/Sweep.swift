@@ -9,6 +9,7 @@ import Dispatch
 
 /// One varied setting of a sweep and the values it takes.
 public struct SweepSetting: Equatable, Sendable {
+    /// What the setting varies.
     public enum Kind: Equatable, Sendable {
         /// A parameter of a coin's entry (`COIN.param`; `default.param` changes the default entry).
         case parameter(coin: String, name: String)
@@ -17,9 +18,13 @@ public struct SweepSetting: Equatable, Sendable {
         /// A factor on every implied vol (`ivScale`).
         case ivScale
     }
+    /// What is varied.
     public var kind: Kind
+    /// The values it takes, in the order given (a parameter's values are checked against FORMATS.md
+    /// "Bounds" by the parsers; a shock is > −1, an IV scale > 0).
     public var values: [Double]
 
+    /// A setting (not checked: the parsers check user text).
     public init(kind: Kind, values: [Double]) { self.kind = kind; self.values = values }
 
     /// The column name in `sweep.csv`: `BTC.priceRange`, `shock.BTC`, `ivScale`.
@@ -31,7 +36,8 @@ public struct SweepSetting: Equatable, Sendable {
         }
     }
 
-    /// Parses `--set COIN.param=v1,v2`, `--shock COIN=m1,m2` or `--iv-scale s1,s2` values.
+    /// Parses a `--set COIN.param=v1,v2,...` value; each value must satisfy the parameter's bounds
+    /// (``CoinParameters/valueProblem(_:_:)``).
     public static func parseSet(_ text: String) throws -> SweepSetting {
         let (key, values) = try split(text, what: "--set COIN.param=v1,v2,...")
         let dot = key.split(separator: ".", maxSplits: 1).map(String.init)
@@ -49,12 +55,14 @@ public struct SweepSetting: Equatable, Sendable {
         return SweepSetting(kind: .parameter(coin: dot[0], name: dot[1]), values: values)
     }
 
+    /// Parses a `--shock COIN=m1,m2,...` value: relative index moves, each > −1 (−1 would be a zero price).
     public static func parseShock(_ text: String) throws -> SweepSetting {
         let (coin, values) = try split(text, what: "--shock COIN=m1,m2,...")
         guard values.allSatisfy({ $0 > -1 }) else { throw InputError(record: "--shock \(InputError.echo(text))", "moves must be greater than -1") }
         return SweepSetting(kind: .shock(coin: coin), values: values)
     }
 
+    /// Parses an `--iv-scale s1,s2,...` value: factors on every implied vol, each > 0.
     public static func parseIvScale(_ text: String) throws -> SweepSetting {
         let values = try numbers(text, record: "--iv-scale \(InputError.echo(text))")
         guard values.allSatisfy({ $0 > 0 }) else { throw InputError(record: "--iv-scale \(InputError.echo(text))", "scales must be positive") }
@@ -78,13 +86,18 @@ public struct SweepSetting: Equatable, Sendable {
 
 /// What one combination of a sweep gives.
 public struct SweepCombination: Sendable {
+    /// The combination's number; 0 is the base (nothing changed).
     public var index: Int
     /// The value of each setting (for combination 0, the unmodified base values).
     public var values: [Double]
+    /// Σ totalIM over the accounts that are not errors, USD.
     public var totalIM = 0.0
+    /// Σ totalMM over the accounts that are not errors, USD.
     public var totalMM = 0.0
     /// Accounts per stage, in `Stage.allCases` order.
     public var stages = [Int](repeating: 0, count: Stage.allCases.count)
+    /// Accounts that are errors in this combination (input problems, or figures the changed market
+    /// or parameters made non-finite, MODEL.md §10).
     public var errors = 0
     /// The accounts whose MM rises most against the base: (account, base MM, MM).
     public var top: [(account: Int, mmBase: Double, mm: Double)] = []

@@ -1,10 +1,13 @@
 /// A hypothetical trade for a pre-trade check: `SYMBOL:SIZE[@PRICE]` (size signed, short < 0).
 public struct Trade: Equatable, Sendable {
+    /// The instrument's symbol; checked against the market when the trade is margined.
     public var symbol: String
+    /// Signed size (short < 0), finite and non-zero; coins, or USD contracts for inverse instruments.
     public var size: Double
     /// The trade price; nil means at mark.
     public var price: Double?
 
+    /// A trade of `size` on `symbol` at `price` (`nil`: at mark).
     public init(symbol: String, size: Double, price: Double? = nil) {
         self.symbol = symbol; self.size = size; self.price = price
     }
