@@ -113,6 +113,9 @@ enum Fuzz {
     static func checkMessage(_ e: Error, _ target: String) {
         guard let ie = e as? InputError else {
             if let ae = e as? AccountError { checkMessage(ae.error, target); return }
+            // A chunk's fatal CSV error (broken quoting, wrong field count): the reader turns it into
+            // an InputError with the file's line number; a target reading one chunk sees it as is.
+            if let re = e as? CSVRecordError { checkMessage(re.inputError(lineOffset: 0), target); return }
             fail("\(target): threw \(type(of: e)), not an InputError: \(e)")
         }
         if pending {
