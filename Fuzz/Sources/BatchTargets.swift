@@ -184,11 +184,21 @@ enum BatchTarget {
             Array(h.utf8).withUnsafeBufferPointer { field($0) }
         }
         out += [13, 10]
+        // Blank lines are kept (as CRLF), so every record stays on its line: error texts name lines.
+        var nextLine = 1
         do {
             for r in csv.chunks(1) {
-                try csv.forEachLine(in: r) { _, f in
-                    for (n, x) in f.enumerated() { if n > 0 { out.append(44) }; field(UnsafeBufferPointer(start: x.0, count: x.1)) }
+                try csv.forEachLine(in: r) { line, f in
+                    while nextLine < line { out += [13, 10]; nextLine += 1 }
+                    for (n, x) in f.enumerated() {
+                        if n > 0 { out.append(44) }
+                        let b = UnsafeBufferPointer(start: x.0, count: x.1)
+                        field(b)
+                        // Line breaks inside a quoted field: LF, CRLF and a lone CR each end a line.
+                        for (i, c) in b.enumerated() where c == 10 || (c == 13 && (i + 1 == b.count || b[i + 1] != 10)) { nextLine += 1 }
+                    }
                     out += [13, 10]
+                    nextLine += 1
                 }
             }
         } catch { return nil }
