@@ -331,20 +331,24 @@ struct PnlTables {
     static func dense(rows: [Int], k: Int, width: Int, block: UnsafePointer<Double>, rowMap: UnsafePointer<Int32>,
                       instr: UnsafePointer<Int32>, size: UnsafePointer<Double>,
                       start: (Int) -> Int, end: (Int) -> Int, store: (Int, UnsafePointer<Double>) -> Void) {
-        let panel = min(densePanel, rows.count)
+        // Every call has the same shape, `densePanel` rows (the last panel padded with zero rows):
+        // OpenBLAS chooses its kernel, and with it the summation order, by the call's shape (small
+        // calls go to other kernels), so a row's bits would otherwise depend on how many dense rows
+        // share its block — on the block size, the thread count and the shard.
+        let panel = densePanel
         var x = [Double](repeating: 0, count: panel * k)
         var c = [Double](repeating: 0, count: panel * width)
         var first = 0
         while first < rows.count {
             let n = min(panel, rows.count - first)
             x.withUnsafeMutableBufferPointer { x in
-                x.baseAddress!.update(repeating: 0, count: n * k)
+                x.baseAddress!.update(repeating: 0, count: panel * k)
                 for r in 0..<n {
                     let pf = rows[first + r]
                     for e in start(pf)..<end(pf) { x[r * k + Int(rowMap[Int(instr[e])])] += size[e] }
                 }
                 c.withUnsafeMutableBufferPointer { c in
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(width), Int32(k),
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(panel), Int32(width), Int32(k),
                                 1, x.baseAddress!, Int32(k), block, Int32(width), 0, c.baseAddress!, Int32(width))
                     for r in 0..<n { store(rows[first + r], c.baseAddress! + r * width) }
                 }
