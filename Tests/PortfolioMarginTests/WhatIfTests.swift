@@ -67,8 +67,27 @@ struct WhatIfTests {
         let table = try CLI.run(["whatif", "data/examples/short-strangle.json", "--market", "data/sample/market.json",
                                  "--add", "BTCUSDT:0.1", "--as-orders", "--format", "table"])
         #expect(table.status == 0 && table.stdout.contains("before") && table.stdout.contains("Unit BTC"))
-        let bad = try CLI.run(["whatif", "data/examples/short-strangle.json", "--market", "data/sample/market.json", "--add", "BTC-4DEC26-1-C-USDC:1"])
-        #expect(bad.status == 0 || bad.status == 1)   // a far strike either prices or refuses; never crashes
+        // A far strike (1 USDC) of an unlisted expiry takes its vol from the smile (docs/smile.md):
+        // at log-moneyness ln(1/F) ≈ −11.4 the fitted wing gives a vol far above the bound
+        // `markIv` ≤ 10 (FORMATS.md), so the trade cannot be margined: exit 1, nothing on stdout,
+        // one line naming the file, the added position (positions[2]: the example holds two), the
+        // symbol and the field, with the same vol as the library's extended market.
+        let far = "BTC-4DEC26-1-C-USDC"
+        #expect(priced.market.instrument(far) == nil)
+        let extended = try WhatIf.pricedMarket(priced, listing: [far])
+        let vol = try #require(extended.market.instrument(far)?.markIv)
+        #expect(vol > 10)
+        let farRun = try CLI.run(["whatif", "data/examples/short-strangle.json", "--market", "data/sample/market.json", "--add", "\(far):1"])
+        #expect(farRun.status == 1 && farRun.stdout.isEmpty)
+        #expect(farRun.stderr.split(separator: "\n").count == 1, "\(farRun.stderr)")
+        for part in ["data/examples/short-strangle.json", "EX-SHORT-STRANGLE", "positions[2].symbol", far, "markIv", "at most 10", "got \(vol)"] {
+            #expect(farRun.stderr.contains(part), "missing \(part): \(farRun.stderr)")
+        }
+        // The library refuses the same trade the same way.
+        switch WhatIf.run(try example("short-strangle"), trades: [Trade(symbol: far, size: 1)], asOrders: false, priced: extended) {
+        case .success: Issue.record("a vol of \(vol) was margined")
+        case let .failure(e): #expect(e.error.description.contains("markIv") && e.error.description.contains(far), "\(e)")
+        }
         let thin = try CLI.run(["whatif", "data/examples/short-strangle.json", "--market", "data/sample/market.json", "--add", "BTC-25JUN26-90000-C-USDC:1"])
         #expect(thin.status == 1 && thin.stdout.isEmpty && thin.stderr.contains("BTC-25JUN26-90000-C-USDC"))
     }
