@@ -6,7 +6,6 @@ let package = Package(
     products: [
         .library(name: "PortfolioMargin", targets: ["PortfolioMargin"]),
         .executable(name: "pm", targets: ["pm"]),
-        .executable(name: "bench", targets: ["bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +24,7 @@ let package = Package(
             "PMGenerate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Not a product (nothing to export): `swift run -c release bench` runs it from this package.
         .executableTarget(name: "bench", dependencies: ["PortfolioMargin", "CKernels"], path: "Benchmarks/bench"),
         // The README's "Embedding" example: `swift run embedding-example`.
         .executableTarget(name: "embedding-example", dependencies: ["PortfolioMargin"], path: "Examples/Embedding"),
