@@ -71,7 +71,7 @@ struct GenerateCommand: ParsableCommand {
         let counts: SyntheticAccounts.RowCounts
         do {
             let parameters: ParameterSet
-            do { parameters = try params.map { try ParameterSet.load(path: $0) } ?? ParameterSet.shipped() } catch { throw Fatal(error) }
+            do { parameters = try ShippedParameters.load(params) } catch { throw Fatal(error) }
             let generator = try SyntheticAccounts(market: snapshot, parameters: parameters, seed: seed)
             counts = try generator.write(count: accounts, to: out)
             if let marketBytes {

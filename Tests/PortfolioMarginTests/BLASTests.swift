@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import PMGenerate
 @testable import PortfolioMargin
+@testable import pm
 
 /// Issue 13: the OpenBLAS kernel check and `pm`'s re-execution.
 struct BLASKernelTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import pm
 
 /// JSON, dates, parameters and market values that can be trusted (issue 7; FORMATS.md "JSON" and
 /// "Bounds", MODEL.md §10): every hostile input is an `InputError` naming where it is, never a trap,

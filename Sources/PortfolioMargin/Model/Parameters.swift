@@ -221,28 +221,6 @@ public struct ParameterSet: Equatable, Sendable {
     /// The parameters of `coin` (its own entry, else `default`).
     public func parameters(for coin: String) -> CoinParameters { coins[coin] ?? defaults }
 
-    /// The parameter file shipped with the package (`data/params/pm-params.json`), located from the
-    /// current directory upwards, then beside the executable. Throws when it cannot be found.
-    public static func shipped() throws -> ParameterSet {
-        try load(path: try shippedPath())
-    }
-
-    static let shippedRelativePath = "data/params/pm-params.json"
-
-    static func shippedPath() throws -> String {
-        var candidates: [URL] = []
-        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<6 { candidates.append(dir); dir.deleteLastPathComponent() }
-        var exe = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-        for _ in 0..<6 { exe.deleteLastPathComponent(); candidates.append(exe) }
-        for c in candidates {
-            let p = c.appendingPathComponent(shippedRelativePath).path
-            if FileManager.default.fileExists(atPath: p) { return p }
-        }
-        throw InputError(file: shippedRelativePath,
-                         "the shipped parameter file was not found from the current directory; pass --params PATH")
-    }
-
     /// Loads and validates a parameter file.
     public static func load(path: String) throws -> ParameterSet {
         let bytes = try readFile(path)
