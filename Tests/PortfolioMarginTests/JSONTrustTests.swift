@@ -232,6 +232,7 @@ struct JSONTrustTests {
         btc.append((key, .string("@@VALUE@@")))
         coins[bi].1 = .object(btc)
         top[ci].1 = .object(coins)
+        top.removeAll { $0.0 == "stages" }   // the shipped defaults; tests that need stages append their own
         doc = .object(top)
         return doc.render().replacingOccurrences(of: "\"@@VALUE@@\"", with: value)
     }

@@ -195,6 +195,8 @@ public struct StagePolicy: Equatable, Sendable {
     public var liquidationTargetMMRate = 0.9
     /// Largest fraction of a position one plan step reduces (0.10).
     public var liquidationStepFraction = 0.1
+    /// Where each value comes from, keyed by threshold name (the `stages` object's `sources`).
+    public var sources: [String: String] = [:]
 
     public init() {}
 
@@ -251,7 +253,7 @@ public struct ParameterSet: Equatable, Sendable {
         if let st = top.optional("stages") {
             let r = JSONRecord(value: st, file: "", record: "stages")
             guard case let .object(members) = st else { throw r.fail("", "expected an object") }
-            for (k, _) in members where !StagePolicy.keys.contains(k) {
+            for (k, _) in members where !StagePolicy.keys.contains(k) && k != "sources" {
                 throw r.fail(InputError.shortLabel(k), "unknown threshold (expected one of \(StagePolicy.keys.joined(separator: ", ")))")
             }
             func read(_ k: String, _ v: inout Double) throws {
@@ -267,6 +269,13 @@ public struct ParameterSet: Equatable, Sendable {
             try read("liquidationStepFraction", &set.stages.liquidationStepFraction)
             if set.stages.liquidationStepFraction > 1 {
                 throw r.fail("liquidationStepFraction", "must be at most 1, got \(CoinParameters.number(set.stages.liquidationStepFraction))")
+            }
+            if let s = r.optional("sources") {
+                guard case let .object(srcs) = s else { throw r.fail("sources", "expected an object") }
+                for (k, v) in srcs {
+                    guard case let .string(text) = v else { throw r.fail("sources.\(InputError.shortLabel(k))", "expected a string") }
+                    set.stages.sources[k] = text
+                }
             }
         }
         return set
