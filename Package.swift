@@ -6,7 +6,6 @@ let package = Package(
     products: [
         .library(name: "PortfolioMargin", targets: ["PortfolioMargin"]),
         .executable(name: "pm", targets: ["pm"]),
-        .executable(name: "bench", targets: ["bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,15 +20,19 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .target(name: "PortfolioMargin", dependencies: ["CKernels", "CBLAS"]),
+        // The synthetic market and account generator (`pm generate`, the tests, bench): not a product.
+        .target(name: "PMGenerate", dependencies: ["PortfolioMargin", "CKernels"]),
         .executableTarget(name: "pm", dependencies: [
             "PortfolioMargin",
+            "PMGenerate",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Not a product (nothing to export): `swift run -c release bench` runs it from this package.
         .executableTarget(name: "bench", dependencies: ["PortfolioMargin", "CKernels"], path: "Benchmarks/bench"),
         // The README's "Embedding" example: `swift run embedding-example`.
         .executableTarget(name: "embedding-example", dependencies: ["PortfolioMargin"], path: "Examples/Embedding"),
         // Depends on `pm` so that the end-to-end tests find the command built beside them.
-        .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "CKernels", "pm"],
+        .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "PMGenerate", "CKernels", "pm"],
                     exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

@@ -23,6 +23,7 @@ run() { # name, then the command (BIN and OUT substituted)
     local bin=$REF; [ $which = new ] && bin=$NEW
     local out="$WORK/$which/$name"; rm -rf "$out"; mkdir -p "$out"
     local args=(); for a in "$@"; do a=${a//@BIN@/$bin}; a=${a//@OUT@/$out/files}; args+=("$a"); done
+    if [ $which = ref ] && [ -n "${REF_PARAMS:-}" ] && [ "$2" != generate ]; then args+=(--params "$REF_PARAMS"); fi
     "${args[@]}" >"$out/stdout" 2>"$out/stderr"; echo $? >"$out/status"
   done
 }
@@ -43,6 +44,10 @@ run whatif-orders @BIN@ whatif data/examples/orders-both-sides.json --market $MA
 
 # The batch and sweep summary lines on stderr carry timings and the output path; compare them without.
 for d in "$WORK"/ref/batch-* "$WORK"/new/batch-* "$WORK"/ref/sweep-* "$WORK"/new/sweep-*; do sed -E -e 's/[0-9.]+ ?(s|ms|µs|accounts\/s)//g' -e "s#$WORK/(ref|new)/#WORK/#g" "$d/stderr" >"$d/stderr.cmp"; mv "$d/stderr.cmp" "$d/stderr"; done
+
+# manifest.json records when the run finished; compare it without that line.
+find "$WORK/ref" "$WORK/new" -name manifest.json | while read -r m; do grep -v '"finished"' "$m" >"$m.cmp"; mv "$m.cmp" "$m"; done
+# REF_PARAMS=FILE gives the reference binary another parameter file (one it can read) for every command.
 
 if diff -r "$WORK/ref" "$WORK/new" >"$WORK/diff.txt"; then
   n=$(find "$WORK/ref" -type f | wc -l)

@@ -262,7 +262,8 @@ for n in quick ? [100_000] : [100_000, 1_000_000] where section("batch") || (sec
     // A 10-combination sweep (plus the base) over the same book, parse included: one pass for all
     // combinations (issue 13), then one aggregation per combination (the path before it).
     if section("sweep") && n == (quick ? 100_000 : 1_000_000) {
-        let settings = [try SweepSetting.parseSet("BTC.priceRange=0.08,0.1,0.12,0.15,0.2"), try SweepSetting.parseShock("BTC=-0.2,0.1")]
+        let settings = [SweepSetting(kind: .parameter(coin: "BTC", name: "priceRange"), values: [0.08, 0.1, 0.12, 0.15, 0.2]),
+                        SweepSetting(kind: .shock(coin: "BTC"), values: [-0.2, 0.1])]
         var results: [[SweepCombination]] = []
         // CPU seconds (user + system) of this process too: on a shared machine the wall time
         // follows the neighbours, the CPU time much less.

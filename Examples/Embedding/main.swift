@@ -33,7 +33,7 @@ print("plan: \(plan.steps.count) steps, MM rate \(plan.mmRateBefore) → \(plan.
 
 // 4. A sweep over the shipped 10,000-account sample: BTC −20%, vols ×1.5.
 let book = try BatchInput.load(directory: "data/sample/accounts", priced: priced)
-let settings = [try SweepSetting.parseShock("BTC=-0.2"), try SweepSetting.parseIvScale("1.5")]
+let settings = [SweepSetting(kind: .shock(coin: "BTC"), values: [-0.2]), SweepSetting(kind: .ivScale, values: [1.5])]
 let combos = try Sweep.run(book, base: priced, settings: settings, top: 3)
 for c in combos {
     print("combination \(c.index) \(c.values): liquidation \(c.stages[3]) of \(book.accountCount), total MM \(c.totalMM)")

@@ -1,5 +1,5 @@
 // Targets for the CSV reader (Input/CSVFile.swift) and the whole batch path: BatchInput.load, the
-// engine (BatchRunner) and the batch output formatting (Output/BatchOutput.swift).
+// engine (BatchRunner) and the batch output formatting (Results/BatchOutput.swift).
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -47,6 +47,7 @@ struct BatchCommand: ParsableCommand {
     }
 
     func run() throws {
+        InterruptHandler.install()
         let start = Date()
         let priced = try options.pricedMarket()
         // Digests of market and params for manifest.json, as computed while they were read.
@@ -57,7 +58,7 @@ struct BatchCommand: ParsableCommand {
                 return try InputDigest(path: path)   // a file not read through InputFile
             }
             marketDigest = try digest(options.market)
-            paramsDigest = try digest(try options.params ?? ParameterSet.shippedFilePath())
+            paramsDigest = try digest(try options.params ?? ShippedParameters.path())
         } catch { throw Fatal(error) }
         // Open (and check) the output folder before the work: a refused --out costs nothing.
         let writer: OutputFiles

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
+import PMGenerate
 import PortfolioMargin
 
-/// `pm generate --accounts N [--seed S] --out DIR [--market PATH] [--no-market-copy]`
+/// `pm generate --accounts N [--seed S] --out DIR [--market PATH] [--no-market-copy] [--params P]`
 ///
 /// Writes a synthetic market snapshot (or uses an existing one) and N synthetic accounts as the batch
 /// CSV folder of FORMATS.md. Every file is written as `NAME.tmp` and renamed into place when complete.
@@ -35,6 +36,9 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .long, help: "With --market: do not copy the snapshot to DIR/market.json (the CSVs then go with the --market file).")
     var noMarketCopy = false
 
+    @Option(name: .long, help: "Parameter file whose values size the distressed accounts (default: the shipped data/params/pm-params.json).")
+    var params: String?
+
     func validate() throws {
         guard accounts >= 1 else { throw ValidationError("--accounts must be at least 1\(CLIBounds.got(accounts))") }
         guard !out.isEmpty else { throw ValidationError("--out must name a folder") }
@@ -66,7 +70,9 @@ struct GenerateCommand: ParsableCommand {
         }
         let counts: SyntheticAccounts.RowCounts
         do {
-            let generator = try SyntheticAccounts(market: snapshot, seed: seed)
+            let parameters: ParameterSet
+            do { parameters = try ShippedParameters.load(params) } catch { throw Fatal(error) }
+            let generator = try SyntheticAccounts(market: snapshot, parameters: parameters, seed: seed)
             counts = try generator.write(count: accounts, to: out)
             if let marketBytes {
                 let tmp = marketPath + ".tmp"

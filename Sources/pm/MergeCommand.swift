@@ -22,6 +22,7 @@ struct MergeCommand: ParsableCommand {
     var out: String
 
     func run() throws {
+        InterruptHandler.install()
         let outcome: ShardMerge.Outcome
         do { outcome = try ShardMerge.merge(shards: shards, accounts: accounts, out: out) } catch { throw Fatal(error) }
         if let w = outcome.warning { Stderr.line(w) }

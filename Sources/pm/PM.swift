@@ -66,7 +66,7 @@ struct MarketOptions: ParsableArguments {
     /// Loads parameters and the snapshot and prices the market; fatal on any problem.
     func pricedMarket() throws -> PricedMarket {
         do {
-            let parameters = try params.map { try ParameterSet.load(path: $0) } ?? ParameterSet.shipped()
+            let parameters = try ShippedParameters.load(params)
             let snapshot = try MarketSnapshot.load(path: market)
             return PricedMarket(market: snapshot, parameters: parameters)
         } catch {

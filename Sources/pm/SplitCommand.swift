@@ -28,6 +28,7 @@ struct SplitCommand: ParsableCommand {
     }
 
     func run() throws {
+        InterruptHandler.install()
         let dirs: [String]
         do { dirs = try InputSplit.split(input: input, count: shards, out: out) } catch { throw Fatal(error) }
         Stderr.line("pm split: \(dirs.count) folders → \(out)/shard-0 … shard-\(dirs.count - 1)")

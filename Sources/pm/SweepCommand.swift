@@ -45,6 +45,7 @@ struct SweepCommand: ParsableCommand {
     }
 
     func run() throws {
+        InterruptHandler.install()
         let start = Date()
         let base = try options.pricedMarket()
         let settings = try self.settings()
@@ -66,20 +67,7 @@ struct SweepCommand: ParsableCommand {
             try files.commit()
         } catch { throw Fatal(error) }
 
-        // The readable table.
-        let head = ["#"] + settings.map(\.name) + ["total IM", "total MM", "healthy", "imBreach", "autoRepay", "liquidation", "errors"]
-        let rows = results.map { c in
-            ["\(c.index)"] + c.values.map { "\($0)" } + [money(c.totalIM), money(c.totalMM)] + c.stages.map(String.init) + ["\(c.errors)"]
-        }
-        let widths = head.indices.map { k in ([head[k]] + rows.map { $0[k] }).map(\.count).max()! + 2 }
-        for line in [head] + rows {
-            print(zip(line, widths).map { String(repeating: " ", count: $1 - $0.count) + $0 }.joined())
-        }
-        for c in results where !c.top.isEmpty {
-            print("combination \(c.index): largest MM increases: " + c.top.prefix(3).map { "\(batch.accountIds[$0.account]) +\(money($0.mm - $0.mmBase))" }.joined(separator: ", "))
-        }
+        print(SweepOutput.table(results, settings: settings, accountIds: batch.accountIds))
         Stderr.line("pm sweep: \(batch.accountCount) accounts × \(results.count) combinations in \(String(format: "%.2f", Date().timeIntervalSince(start))) s → \(out)")
     }
-
-    private func money(_ v: Double) -> String { String(format: "%.2f", v) }
 }

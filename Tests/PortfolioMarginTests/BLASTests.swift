@@ -1,7 +1,9 @@
 import CBLAS
 import Foundation
 import Testing
+@testable import PMGenerate
 @testable import PortfolioMargin
+@testable import pm
 
 /// Issue 13: the OpenBLAS kernel check and `pm`'s re-execution.
 struct BLASKernelTests {
@@ -170,7 +172,7 @@ struct OnePassSweepTests {
     @Test(arguments: [EngineOptions.Aggregation.sparse, .dense, .automatic])
     func onePassEqualsPerCombination(_ mode: EngineOptions.Aggregation) throws {
         let dir = BatchFiles.tempDir("onepass")
-        _ = try SyntheticAccounts(market: priced.market, seed: 11).write(count: 600, to: dir)
+        _ = try SyntheticAccounts(market: priced.market, parameters: TestSupport.shippedParams, seed: 11).write(count: 600, to: dir)
         let input = try BatchInput.load(directory: dir, priced: priced)
         let settings = [try SweepSetting.parseSet("BTC.priceRange=0.1,0.2"), try SweepSetting.parseShock("ETH=-0.15,0.1"),
                         try SweepSetting.parseIvScale("0.8,1.3")]

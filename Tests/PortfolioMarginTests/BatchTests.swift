@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import PMGenerate
 @testable import PortfolioMargin
 
 /// Writes accounts as a FORMATS.md batch folder, and reads batch outputs back.
@@ -137,7 +138,7 @@ struct BatchTests {
     /// basis traders with liabilities, distressed accounts in every stage, ...), 1e-9 relative.
     @Test func batchEqualsOneAccountMarginOnEveryArchetype() throws {
         let n = 1500
-        let gen = try SyntheticAccounts(market: TestSupport.sampleMarket, seed: 7)
+        let gen = try SyntheticAccounts(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams, seed: 7)
         let files = try GenerateTests.generate(n, seed: 7)
         let dir = BatchFiles.tempDir("archetypes")
         for (f, bytes) in files { try Data(bytes).write(to: URL(fileURLWithPath: dir + "/" + f.fileName)) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import PMGenerate
 @testable import PortfolioMargin
 
 /// `SyntheticMarket`, `SyntheticAccounts` and `pm generate`.
@@ -16,7 +17,7 @@ struct GenerateTests {
     /// The four files of `count` accounts, in memory.
     static func generate(_ count: Int, seed: UInt64, blockSize: Int = 16384, market: MarketSnapshot = market) throws -> Files {
         var files: Files = [:]
-        _ = try SyntheticAccounts(market: market, seed: seed).generate(count: count, blockSize: blockSize) { f, bytes in
+        _ = try SyntheticAccounts(market: market, parameters: TestSupport.shippedParams, seed: seed).generate(count: count, blockSize: blockSize) { f, bytes in
             files[f, default: []] += bytes
         }
         return files
@@ -104,7 +105,7 @@ struct GenerateTests {
     @Test func writesWholeFilesIntoAFolder() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pm-generate-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let counts = try SyntheticAccounts(market: Self.market, seed: 5).write(count: 700, to: dir.path)
+        let counts = try SyntheticAccounts(market: Self.market, parameters: TestSupport.shippedParams, seed: 5).write(count: 700, to: dir.path)
         let mem = try Self.generate(700, seed: 5)
         for f in SyntheticAccounts.File.allCases {
             let disk = try [UInt8](Data(contentsOf: dir.appendingPathComponent(f.fileName)))
@@ -164,7 +165,7 @@ struct GenerateTests {
 
     @Test func mixContainsEveryArchetype() throws {
         let n = 2000
-        let gen = try SyntheticAccounts(market: Self.market, seed: 1)
+        let gen = try SyntheticAccounts(market: Self.market, parameters: TestSupport.shippedParams, seed: 1)
         var seen = Set<SyntheticAccounts.Archetype>()
         for a in 0..<n { seen.insert(gen.archetype(of: a)) }
         #expect(seen == Set(SyntheticAccounts.Archetype.allCases))
@@ -201,7 +202,7 @@ struct GenerateTests {
 
     @Test func engineFindsEveryStage() throws {
         let n = 2000
-        let gen = try SyntheticAccounts(market: Self.market, seed: 1)
+        let gen = try SyntheticAccounts(market: Self.market, parameters: TestSupport.shippedParams, seed: 1)
         let accounts = Self.accounts(try Self.generate(n, seed: 1))
         let priced = PricedMarket(market: Self.market, parameters: Self.params)
         let result = MarginEngine.run(Book(priced: priced, accounts: accounts))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import pm
 
 /// Pre-trade checks, sweeps and liquidation plans (issue: what-if tools).
 struct WhatIfTests {

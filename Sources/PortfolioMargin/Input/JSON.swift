@@ -399,7 +399,7 @@ extension InputError {
     /// A name (symbol, account id, key) as a message's record or field: as it is when at most
     /// `echoLimit` characters, else echoed (quoted, cut to 80 characters) so that a megabyte-long
     /// name gives a short message (FORMATS.md "JSON"). Control characters are escaped by `description`.
-    static func shortLabel(_ name: String) -> String {
+    package static func shortLabel(_ name: String) -> String {
         var n = 0
         for _ in name.unicodeScalars {
             n += 1

@@ -214,6 +214,8 @@ public struct StagePolicy: Equatable, Sendable {
     public var liquidationTargetMMRate = 0.9
     /// Largest fraction of a position one plan step reduces (0.10).
     public var liquidationStepFraction = 0.1
+    /// Where each value comes from, keyed by threshold name (the `stages` object's `sources`).
+    public var sources: [String: String] = [:]
 
     /// MODEL.md §8's thresholds: liquidation at 1.00, auto-repay at 0.85, IM breach at 1.00, plan target
     /// 0.90, plan step 10%.
@@ -242,28 +244,6 @@ public struct ParameterSet: Equatable, Sendable {
 
     /// The parameters of `coin` (its own entry, else `default`).
     public func parameters(for coin: String) -> CoinParameters { coins[coin] ?? defaults }
-
-    /// The parameter file shipped with the package (`data/params/pm-params.json`), located from the
-    /// current directory upwards, then beside the executable. Throws when it cannot be found.
-    public static func shipped() throws -> ParameterSet {
-        try load(path: try shippedPath())
-    }
-
-    static let shippedRelativePath = "data/params/pm-params.json"
-
-    static func shippedPath() throws -> String {
-        var candidates: [URL] = []
-        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<6 { candidates.append(dir); dir.deleteLastPathComponent() }
-        var exe = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-        for _ in 0..<6 { exe.deleteLastPathComponent(); candidates.append(exe) }
-        for c in candidates {
-            let p = c.appendingPathComponent(shippedRelativePath).path
-            if FileManager.default.fileExists(atPath: p) { return p }
-        }
-        throw InputError(file: shippedRelativePath,
-                         "the shipped parameter file was not found from the current directory; pass --params PATH")
-    }
 
     /// Loads and validates a parameter file.
     public static func load(path: String) throws -> ParameterSet {
@@ -295,7 +275,7 @@ public struct ParameterSet: Equatable, Sendable {
         if let st = top.optional("stages") {
             let r = JSONRecord(value: st, file: "", record: "stages")
             guard case let .object(members) = st else { throw r.fail("", "expected an object") }
-            for (k, _) in members where !StagePolicy.keys.contains(k) {
+            for (k, _) in members where !StagePolicy.keys.contains(k) && k != "sources" {
                 throw r.fail(InputError.shortLabel(k), "unknown threshold (expected one of \(StagePolicy.keys.joined(separator: ", ")))")
             }
             func read(_ k: String, _ v: inout Double) throws {
@@ -311,6 +291,13 @@ public struct ParameterSet: Equatable, Sendable {
             try read("liquidationStepFraction", &set.stages.liquidationStepFraction)
             if set.stages.liquidationStepFraction > 1 {
                 throw r.fail("liquidationStepFraction", "must be at most 1, got \(CoinParameters.number(set.stages.liquidationStepFraction))")
+            }
+            if let s = r.optional("sources") {
+                guard case let .object(srcs) = s else { throw r.fail("sources", "expected an object") }
+                for (k, v) in srcs {
+                    guard case let .string(text) = v else { throw r.fail("sources.\(InputError.shortLabel(k))", "expected a string") }
+                    set.stages.sources[k] = text
+                }
             }
         }
         return set

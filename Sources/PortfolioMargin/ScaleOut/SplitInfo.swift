@@ -79,8 +79,3 @@ public struct SplitInfo: Sendable {
         }
     }
 }
-
-extension ParameterSet {
-    /// The shipped parameter file `pm` uses without `--params` (its digest goes in the manifest).
-    public static func shippedFilePath() throws -> String { try shippedPath() }
-}

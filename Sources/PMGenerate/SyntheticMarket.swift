@@ -1,8 +1,9 @@
 import CKernels
 import Foundation
+import PortfolioMargin
 
-/// A realistic, deterministic market snapshot (FORMATS.md `market.json`): the Swift port of
-/// `scripts/make_sample_market.py`, which wrote the shipped `data/sample/market.json`.
+/// A realistic, deterministic market snapshot (FORMATS.md `market.json`); seed 1 is the shipped
+/// `data/sample/market.json`. (It began as a port of a Python script, since retired: this is the only generator.)
 ///
 /// Contents: BTC, ETH and SOL option chains (USDC-settled on every expiry, USDT-settled twins on
 /// the BTC and ETH December and March expiries) with a volatility smile over six expiries (a daily,
@@ -10,7 +11,7 @@ import Foundation
 /// perpetuals; linear USDC and inverse dated futures; index prices of the base coins and of the
 /// stablecoins USDT and USDC.
 ///
-/// How the numbers are made (as in the Python script):
+/// How the numbers are made:
 /// - forward of an expiry `F = index · exp(b(T) · T)`, `b(T)` a contango that rises with maturity,
 ///   rounded to the coin's price precision; it is every option's `underlyingPrice` of that expiry and
 ///   the `markPrice` of the dated futures of that expiry;

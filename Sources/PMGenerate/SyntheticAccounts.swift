@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import PortfolioMargin
 
 /// Synthetic Portfolio Margin accounts against a market snapshot, streamed as the four batch CSV
 /// files of FORMATS.md (`accounts.csv`, `balances.csv`, `positions.csv`, `orders.csv`).
@@ -32,7 +33,7 @@ import Foundation
 /// Distressed accounts hold one-directional exposure (1–2 linear perpetuals, an inverse perpetual,
 /// or 1–3 short options on the same side) whose scenario losses add up exactly, so their collateral
 /// can be set to a chosen fraction of their risk: the generator estimates each instrument's
-/// maintenance risk with the shipped parameter values (BTC/ETH: ±10% price range, IV shocks +24%/−20%,
+/// maintenance risk with the parameter set it is given (shipped: BTC/ETH ±10% price range, IV shocks +24%/−20%,
 /// other coins ±15%, +30%/−25%; borrowing 5% on stablecoins, 2% on BTC/ETH) and tops the wallet up so
 /// that margin balance = estimated MM / target rate. Unrealised losses (entry prices away from mark)
 /// and option values are part of that margin balance.
@@ -105,9 +106,9 @@ public struct SyntheticAccounts: Sendable {
     /// Prepares generation against `market` (its usable instruments, lots, ticks and risk
     /// estimates). Throws when the market has no usable perpetual, future or option, or no
     /// collateral coin with an index price.
-    public init(market: MarketSnapshot, seed: UInt64) throws {
+    public init(market: MarketSnapshot, parameters: ParameterSet, seed: UInt64) throws {
         self.seed = seed
-        self.catalog = try SynthCatalog(market)
+        self.catalog = try SynthCatalog(market, parameters: parameters)
     }
 
     /// The id of account number `n` (0-based): `ACC-0000001` for n = 0.
@@ -289,7 +290,8 @@ final class SynthCatalog: @unchecked Sendable {
     struct Coin {
         var name: String
         var index: Double
-        var major: Bool            // BTC or ETH: the shipped BTC/ETH parameters apply
+        var major: Bool            // BTC or ETH: the archetypes' preferred coins
+        var params: CoinParameters  // this coin's entry of the parameter set (MODEL.md §9)
         var weight: Double
         var linearPerps: [Int] = []
         var inversePerps: [Int] = []
@@ -300,7 +302,7 @@ final class SynthCatalog: @unchecked Sendable {
         var balanceSlot = -1             // its slot in `balanceCoins`
         var usdtLinear: [Int] = []       // USDT-settled perpetuals, then futures
         var usdcLinear: [Int] = []       // USDC-settled perpetuals, then futures
-        var hedgeEligible: Bool { ["BTC", "ETH", "SOL", "ADA", "AVAX", "DOT"].contains(name) }
+        var hedgeEligible: Bool { params.spotHedgeEligible }
         var hasLinear: Bool { !linearPerps.isEmpty || !linearFutures.isEmpty }
     }
 
@@ -309,7 +311,7 @@ final class SynthCatalog: @unchecked Sendable {
         var name: [UInt8]
         var index: Double
         var decimals: Int
-        var collateralRatio: Double      // assumed (shipped parameters)
+        var collateralRatio: Double      // from the parameter set
         var borrowMMRate: Double
     }
 
@@ -342,7 +344,7 @@ final class SynthCatalog: @unchecked Sendable {
     var usdt = -1, usdc = -1
     var instrumentCount: Int { mark.count }
 
-    init(_ market: MarketSnapshot) throws {
+    init(_ market: MarketSnapshot, parameters: ParameterSet) throws {
         time = market.time
         var coinSlot: [String: Int] = [:]
         for inst in market.instruments {
@@ -364,6 +366,7 @@ final class SynthCatalog: @unchecked Sendable {
                     coinSlot[inst.baseCoin] = c
                     let major = inst.baseCoin == "BTC" || inst.baseCoin == "ETH"
                     coins.append(Coin(name: inst.baseCoin, index: market.index(of: inst.baseCoin)!, major: major,
+                                      params: parameters.parameters(for: inst.baseCoin),
                                       weight: inst.baseCoin == "BTC" ? 0.5 : inst.baseCoin == "ETH" ? 0.3 : 0))
                 }
             }
@@ -380,14 +383,16 @@ final class SynthCatalog: @unchecked Sendable {
         for s in ["USDT", "USDC"] {
             if let idx = market.index(of: s) {
                 if s == "USDT" { usdt = balanceCoins.count } else { usdc = balanceCoins.count }
-                balanceCoins.append(BalanceCoin(name: Array(s.utf8), index: idx, decimals: 2, collateralRatio: 1, borrowMMRate: 0.05))
+                let p = parameters.parameters(for: s)
+                balanceCoins.append(BalanceCoin(name: Array(s.utf8), index: idx, decimals: 2,
+                                                collateralRatio: p.collateralValueRatio, borrowMMRate: p.borrowMMRate))
             }
         }
         for n in coins.indices {
             coins[n].balanceSlot = balanceCoins.count
             balanceCoins.append(BalanceCoin(name: Array(coins[n].name.utf8), index: coins[n].index, decimals: 8,
-                                            collateralRatio: coins[n].major ? 0.95 : 0.9,
-                                            borrowMMRate: coins[n].major ? 0.02 : 0.05))
+                                            collateralRatio: coins[n].params.collateralValueRatio,
+                                            borrowMMRate: coins[n].params.borrowMMRate))
         }
 
         let count = market.instruments.count
@@ -413,14 +418,14 @@ final class SynthCatalog: @unchecked Sendable {
             var sdec = 0
             v = coin.index
             while v > 100 && sdec < 8 { v /= 10; sdec += 1 }
-            let range = coin.major ? 0.10 : 0.15
-            let futuresFactor = coin.major ? 0.0003 : 0.0005
+            let range = coin.params.priceRange
+            let futuresFactor = coin.params.futuresRiskFactor
             switch inst.kind {
             case .option:
                 sizeDec[i] = max(0, sdec - 1)
                 unitUSD[i] = coin.index
                 valueUSD[i] = inst.markPrice * settleIndex
-                let r = Self.optionRisk(inst, time: time, settleIndex: settleIndex, index: coin.index, major: coin.major)
+                let r = Self.optionRisk(inst, time: time, settleIndex: settleIndex, index: coin.index, params: coin.params)
                 riskLong[i] = r.long; riskShort[i] = r.short; delta[i] = r.delta
                 let key = "\(c)|\(inst.settleCoin)|\(inst.expiry!)"
                 var slot = chainKey[key] ?? -1
@@ -483,10 +488,10 @@ final class SynthCatalog: @unchecked Sendable {
         guard !balanceCoins.isEmpty else { throw SyntheticAccounts.GenerateError(description: "the market has no collateral coin") }
     }
 
-    /// Estimated maintenance risk per unit long and short (worst scenario loss over the shipped
-    /// grid — BTC/ETH ±10%, IV ×(1 + 0.24 s) / ×(1 − 0.20 s); others ±15%, +30% / −25% — plus the
-    /// short-option add-on), and the Black-76 delta.
-    static func optionRisk(_ inst: Instrument, time: Double, settleIndex: Double, index: Double, major: Bool) -> (long: Double, short: Double, delta: Double) {
+    /// Estimated maintenance risk per unit long and short (worst scenario loss over the coin's
+    /// grid of MODEL.md §2 — shipped: BTC/ETH ±10%, IV ×(1 + 0.24 s) / ×(1 − 0.20 s); others ±15%,
+    /// +30% / −25% — plus the short-option add-on of §5A), and the Black-76 delta.
+    static func optionRisk(_ inst: Instrument, time: Double, settleIndex: Double, index: Double, params: CoinParameters) -> (long: Double, short: Double, delta: Double) {
         let F = inst.underlyingPrice!, K = inst.strike!, iv = inst.markIv!
         let secs = inst.expiry! - time
         let T = secs / (365 * 86400)
@@ -494,14 +499,15 @@ final class SynthCatalog: @unchecked Sendable {
         let call: Int32 = inst.optionType == .call ? 1 : 0
         var p = 0.0, d = 0.0, vg = 0.0
         pm_black76_greeks(F, K, T, iv, call, &p, &d, &vg)
-        let range = major ? 0.10 : 0.15
-        let up = major ? 0.24 : 0.30, down = major ? 0.20 : 0.25
-        let s = pow(30 / max(dte, 1), 0.3)
-        let vols = [iv * (1 + up * s), iv, max(iv * (1 - down * s), 0.01)]
-        let shrink = secs < 1800 ? secs / 1800 : 1
+        let range = params.priceRange
+        let up = params.ivUp, down = params.ivDown
+        let s = pow(30 / max(dte, params.minDTE), dte < 30 ? params.vegaPowerShort : params.vegaPowerLong)
+        let vols = [iv * (1 + up * s), iv, max(iv * (1 - down * s), params.minShockedIv)]
+        let shrink = secs < params.decaySeconds ? secs / params.decaySeconds : 1
+        let half = (params.pricePoints - 1) / 2
         var lo = Double.infinity, hi = -Double.infinity
-        for k in 0..<11 {
-            let move = (-range + Double(k) * range / 5) * shrink
+        for k in 0..<params.pricePoints {
+            let move = (-range + Double(k) * range / Double(half)) * shrink
             for v in vols {
                 var q = 0.0
                 pm_black76_greeks(F * (1 + move), K, T, v, call, &q, &d, &vg)
@@ -510,7 +516,7 @@ final class SynthCatalog: @unchecked Sendable {
             }
         }
         pm_black76_greeks(F, K, T, iv, call, &p, &d, &vg)
-        return (max(0, -lo), max(0, hi) + (major ? 0.01 : 0.015) * index, d)
+        return (max(0, -lo), max(0, hi) + params.shortOptionFactor * index, d)
     }
 
     @inline(__always) func symbol(_ i: Int) -> Range<Int> { symStart[i]..<symStart[i + 1] }

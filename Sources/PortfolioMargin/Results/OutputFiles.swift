@@ -300,28 +300,25 @@ public final class OutputFiles: @unchecked Sendable {
 /// The earlier name: the sweep writes its two files the same way.
 public typealias OutputPair = OutputFiles
 
-/// Removes the registered staging files and folders when the process is interrupted (SIGINT,
-/// SIGTERM, SIGHUP), then exits with the conventional 128 + signal status. Only async-signal-safe
-/// calls (unlink, rmdir, _exit) run in the handler; the paths are C strings made beforehand.
+extension OutputFiles {
+    /// Removes the staging files and folders of every `OutputFiles` not yet committed or discarded.
+    /// Async-signal-safe (only unlink and rmdir on C strings made beforehand): an embedder's signal
+    /// handler calls it before exiting, as `pm`'s SIGINT/SIGTERM/SIGHUP handler does, so that an
+    /// interrupted run leaves no staging folder. The library installs no signal handler itself.
+    public static func removeStagingAfterInterrupt() { InterruptCleanup.removeAll() }
+}
+
+/// The staging files and folders in flight, as C strings made beforehand, for
+/// `OutputFiles.removeStagingAfterInterrupt()`.
 enum InterruptCleanup {
     nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>] = []
     nonisolated(unsafe) private static var directories: [UnsafeMutablePointer<CChar>] = []
-    nonisolated(unsafe) private static var installed = false
     private static let lock = NSLockLite()
 
     static func register(_ list: [String], directory: String? = nil) {
         lock.locked {
             for p in list { paths.append(strdup(p)) }
             if let directory { directories.append(strdup(directory)) }
-            if !installed {
-                installed = true
-                // A parent may have started us with these signals blocked (a thread of a test
-                // runner, some job launchers): unblock them, or the handler never runs.
-                var set = sigset_t()
-                sigemptyset(&set)
-                for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, interruptHandler); sigaddset(&set, s) }
-                sigprocmask(SIG_UNBLOCK, &set, nil)
-            }
         }
     }
 
@@ -346,11 +343,6 @@ enum InterruptCleanup {
         for p in paths { unlink(p) }
         for d in directories { rmdir(d) }
     }
-}
-
-private func interruptHandler(_ signal: Int32) {
-    InterruptCleanup.removeAll()
-    _exit(128 + signal)
 }
 
 /// A minimal mutex (pthread), so the library needs no Foundation lock here.
