@@ -11,12 +11,14 @@ import PortfolioMargin
 let RUSAGE_CHILDREN_WHO = __rusage_who_t(RUSAGE_CHILDREN.rawValue)
 
 struct Row { let name: String; let value: Double; let unit: String; let note: String }
-var rows: [Row] = []
+// nonisolated(unsafe): bench runs its sections one after another on the main thread; `report` (the
+// only writer) is never called from a worker.
+nonisolated(unsafe) var rows: [Row] = []
 func report(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
     rows.append(Row(name: name, value: value, unit: unit, note: note))
     let v = value >= 100 ? String(format: "%.0f", value) : String(format: "%.3g", value)
     print(name.padding(toLength: 52, withPad: " ", startingAt: 0) + v.leftPad(16) + "  " + unit.padding(toLength: 12, withPad: " ", startingAt: 0) + note)
-    fflush(stdout)
+    fflush(nil)   // every output stream: stdout (Swift 6 rejects a reference to C's `stdout` global)
 }
 extension String { func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self } }
 

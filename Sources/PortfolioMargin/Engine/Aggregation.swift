@@ -60,6 +60,7 @@ public enum DenseCrossover {
     }
 
     private static let lock = NSLockLite()
+    // nonisolated(unsafe): these three are read and written only inside `lock.locked` (below).
     nonisolated(unsafe) private static var cached: Measurement?
     nonisolated(unsafe) private static var overrideChecked = false
     nonisolated(unsafe) private static var overrideValue: Double?
@@ -78,7 +79,7 @@ public enum DenseCrossover {
                     if let v = Double(raw), v >= 0, !v.isNaN {
                         overrideValue = v
                     } else {
-                        fputs("warning: \(environmentVariable)=\(InputError.echo(raw)) is not a density ≥ 0; measuring instead\n", stderr)
+                        writeStandardError("warning: \(environmentVariable)=\(InputError.echo(raw)) is not a density ≥ 0; measuring instead\n")
                     }
                 }
             }
@@ -164,7 +165,7 @@ let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
 /// slot a row-major block `blockRows × width`, an instrument's row holding market 0's risk array,
 /// then market 1's, and so on (`width` = markets × scenarios). A sweep aggregates every
 /// combination in one pass over the holdings this way (issue 13).
-final class RiskColumns: @unchecked Sendable {
+final class RiskColumns: Sendable {
     let markets: [PricedMarket]
     let values: [Double]
     let blockOffset: [Int]

@@ -6,7 +6,7 @@ import CKernels
 ///
 /// All per-instrument data is struct-of-arrays, indexed by the instrument's position in
 /// `market.instruments` (its *instrument index*).
-public final class PricedMarket: @unchecked Sendable {
+public final class PricedMarket: Sendable {
     public let market: MarketSnapshot
     public let parameters: ParameterSet
 

@@ -37,6 +37,9 @@ import Darwin
 /// beside `OUT` (its pid no longer exists) and the `.NAME.tmp-PID` files of older versions inside
 /// `OUT`; staging folders of another host are removed when older than a day. SIGINT, SIGTERM and
 /// SIGHUP remove the staging folder at once.
+// @unchecked Sendable: the mutable state (`fds`, `done`) is read and written only while holding
+// `lock` (`write`, `commit`, `abandon`; `init` and `deinit` run before and after any sharing); every
+// other stored property is a `let` of a Sendable type.
 public final class OutputFiles: @unchecked Sendable {
     /// The output folder as given.
     public let directory: String
@@ -49,6 +52,9 @@ public final class OutputFiles: @unchecked Sendable {
     private let stagingPaths: [String]
     private var fds: [Int32]
     private var done = false
+    /// Guards `fds` and `done`: writers on several threads are serialized, and a commit or abandon
+    /// never races a write.
+    private let lock = NSLockLite()
 
     /// Cleans up what killed runs left, checks `directory`, creates the staging folder and opens a
     /// file in it for each of `names`.
@@ -98,6 +104,7 @@ public final class OutputFiles: @unchecked Sendable {
 
     /// Appends bytes to file `k`.
     public func write(_ k: Int, _ bytes: [UInt8]) throws {
+        lock.lock(); defer { lock.unlock() }
         try bytes.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
@@ -114,6 +121,7 @@ public final class OutputFiles: @unchecked Sendable {
     /// Makes the files durable and swaps them into place together. On a throw nothing visible
     /// changed: `directory` still holds the previous outputs (or does not exist).
     public func commit() throws {
+        lock.lock(); defer { lock.unlock() }
         for (k, fd) in fds.enumerated() {
             if fsync(fd) != 0 && errno != EINVAL {
                 let reason = String(cString: strerror(errno))
@@ -176,6 +184,7 @@ public final class OutputFiles: @unchecked Sendable {
 
     /// Removes the staging folder; `directory` is untouched.
     public func abandon() {
+        lock.lock(); defer { lock.unlock() }
         for fd in fds { close(fd) }
         fds = []
         if !done { Self.removeTree(staging) }
@@ -190,13 +199,14 @@ public final class OutputFiles: @unchecked Sendable {
     static func stagingPrefix(_ base: String) -> String { "." + base + ".pm-tmp." }
 
     private static let serialLock = NSLockLite()
+    // nonisolated(unsafe): read and written only inside `serialLock.locked` (nextSerial).
     nonisolated(unsafe) private static var serial = 0
     static func nextSerial() -> Int { serialLock.locked { serial += 1; return serial } }
 
     static let host: String = {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, 255)
-        let h = String(cString: buf).replacingOccurrences(of: "/", with: "_")
+        let h = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.replacingOccurrences(of: "/", with: "_")
         return h.isEmpty ? "host" : h
     }()
 
@@ -353,13 +363,21 @@ private func interruptHandler(_ signal: Int32) {
 }
 
 /// A minimal mutex (pthread), so the library needs no Foundation lock here.
+// @unchecked Sendable: its only state is the mutex, which is made for use from any thread; it lives
+// at a fixed heap address (a pthread mutex must not move, and `&storedProperty` does not promise one).
 final class NSLockLite: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    init() {
+        m = .allocate(capacity: 1)
+        m.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(m, nil)
+    }
+    deinit { pthread_mutex_destroy(m); m.deallocate() }
+    func lock() { pthread_mutex_lock(m) }
+    func unlock() { pthread_mutex_unlock(m) }
     func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
         return try body()
     }
 }
