@@ -76,13 +76,12 @@ if section("kernel") {
     var out = [Double](repeating: 0, count: n)
     let ref = best(3) { pm_black76_batch_ref(n, f, k, t, s, c, &out) }
     report("Black-76 plain libm (1 core)", Double(n) / ref / 1e6, "M prices/s")
-    for (isa, name) in [(1, "scalar"), (2, "avx2"), (3, "avx512")] {
-        let got = String(cString: pm_kernel_force_isa(Int32(isa)))
-        guard got == name else { continue }
-        let tt = best(3) { pm_black76_batch(n, f, k, t, s, c, &out) }
+    for path in [KernelChoice.scalar, .avx2, .avx512] {
+        let name = "\(path)"
+        guard path.pathName == name else { continue }   // this CPU cannot run it
+        let tt = best(3) { pm_black76_batch_isa(path.rawValue, n, f, k, t, s, c, &out) }
         report("Black-76 kernel \(name) (1 core)", Double(n) / tt / 1e6, "M prices/s", String(format: "%.1f× libm", ref / tt))
     }
-    pm_kernel_force_isa(0)
 }
 
 // MARK: Memory bandwidth, the yardstick for the CSV reader's MB/s
@@ -129,7 +128,7 @@ if section("risk") {
     let tt = best(5) { _ = PricedMarket(market: market, parameters: params) }
     let options = market.instruments.filter { $0.kind == .option }.count
     report("risk arrays: sample market (\(market.instruments.count) instr.)", tt * 1e3, "ms", "\(options) options × 33 scenarios")
-    let tr = best(3) { _ = PricedMarket(market: market, parameters: params, useReferenceKernel: true) }
+    let tr = best(3) { _ = PricedMarket(market: market, parameters: params, kernel: .scalar) }
     report("risk arrays: same, plain libm kernel", tr * 1e3, "ms")
 }
 let priced = PricedMarket(market: market, parameters: params)

@@ -22,10 +22,13 @@ public struct EngineOptions: Sendable {
     /// `PM_DENSE_THRESHOLD` environment variable when set, else measured once per process on this
     /// machine. Never a constant: the crossover moves with the CPU and OpenBLAS's kernels (issue 13).
     public var denseThreshold: Double?
+    /// The code path of the scenario P&L gather (every path gives the same bits; tests pin one).
+    public var kernel: KernelChoice = .automatic
 
-    public init(aggregation: Aggregation = .automatic, denseThreshold: Double? = nil) {
+    public init(aggregation: Aggregation = .automatic, denseThreshold: Double? = nil, kernel: KernelChoice = .automatic) {
         self.aggregation = aggregation
         self.denseThreshold = denseThreshold
+        self.kernel = kernel
     }
 }
 
@@ -285,9 +288,9 @@ struct PnlTables {
                                         let instr = ins.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
                                         let size = sz.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
                                         if nMarkets == 1 {
-                                            pm_gather_pnl(out.baseAddress! + offset[pf], nS, block, rowMap.baseAddress!, instr, size, count)
+                                            pm_gather_pnl_isa(options.kernel.rawValue, out.baseAddress! + offset[pf], nS, block, rowMap.baseAddress!, instr, size, count)
                                         } else {
-                                            pm_gather_pnl(scratch.baseAddress!, w, block, rowMap.baseAddress!, instr, size, count)
+                                            pm_gather_pnl_isa(options.kernel.rawValue, scratch.baseAddress!, w, block, rowMap.baseAddress!, instr, size, count)
                                             for m in 0..<nMarkets {
                                                 (out.baseAddress! + m * total + offset[pf]).update(from: scratch.baseAddress! + m * nS, count: nS)
                                             }
