@@ -128,6 +128,12 @@ uint32_t pm_cpu_features(void);
 /// renameat2(RENAME_EXCHANGE). Returns 0, or -1 with errno set (ENOSYS where the kernel or platform
 /// has no such call, EINVAL where the file system does not support it).
 int pm_rename_exchange(const char *from, const char *to);
+/// Publishes the staging files and folders to remove if the process is interrupted (SIGINT,
+/// SIGTERM, SIGHUP): the handler unlinks `files`, removes `directories`, then `_exit(128 + signal)`.
+/// The lists are copied; each call replaces the previous lists. The first call installs the handler
+/// and unblocks the three signals on the calling thread. Returns 0, or -1 when out of memory.
+int pm_interrupt_cleanup_publish(const char *const *files, size_t nFiles,
+                                 const char *const *directories, size_t nDirectories);
 
 #ifdef __cplusplus
 }

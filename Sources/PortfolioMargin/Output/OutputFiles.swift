@@ -310,56 +310,40 @@ public final class OutputFiles: @unchecked Sendable {
 public typealias OutputPair = OutputFiles
 
 /// Removes the registered staging files and folders when the process is interrupted (SIGINT,
-/// SIGTERM, SIGHUP), then exits with the conventional 128 + signal status. Only async-signal-safe
-/// calls (unlink, rmdir, _exit) run in the handler; the paths are C strings made beforehand.
+/// SIGTERM, SIGHUP), then exits with the conventional 128 + signal status. The handler is C
+/// (`CKernels/interrupt_cleanup.c`): it reads an immutable copy of the lists, published atomically
+/// after every change, and calls only async-signal-safe functions (unlink, rmdir, _exit).
 enum InterruptCleanup {
-    nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>] = []
-    nonisolated(unsafe) private static var directories: [UnsafeMutablePointer<CChar>] = []
-    nonisolated(unsafe) private static var installed = false
+    // nonisolated(unsafe): both lists are read and written only inside `lock.locked` (below); the
+    // signal handler never reads them, only the C copy `publish()` hands over.
+    nonisolated(unsafe) private static var paths: [String] = []
+    nonisolated(unsafe) private static var directories: [String] = []
     private static let lock = NSLockLite()
 
     static func register(_ list: [String], directory: String? = nil) {
         lock.locked {
-            for p in list { paths.append(strdup(p)) }
-            if let directory { directories.append(strdup(directory)) }
-            if !installed {
-                installed = true
-                // A parent may have started us with these signals blocked (a thread of a test
-                // runner, some job launchers): unblock them, or the handler never runs.
-                var set = sigset_t()
-                sigemptyset(&set)
-                for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, interruptHandler); sigaddset(&set, s) }
-                sigprocmask(SIG_UNBLOCK, &set, nil)
-            }
+            paths += list
+            if let directory { directories.append(directory) }
+            publish()
         }
     }
 
     static func unregister(_ list: [String], directory: String? = nil) {
         lock.locked {
-            paths.removeAll { p in
-                let hit = list.contains(String(cString: p))
-                if hit { free(p) }
-                return hit
-            }
-            if let directory {
-                directories.removeAll { p in
-                    let hit = String(cString: p) == directory
-                    if hit { free(p) }
-                    return hit
-                }
-            }
+            paths.removeAll { list.contains($0) }
+            if let directory { directories.removeAll { $0 == directory } }
+            publish()
         }
     }
 
-    fileprivate static func removeAll() {
-        for p in paths { unlink(p) }
-        for d in directories { rmdir(d) }
+    /// Hands the handler a C copy of both lists (and installs it the first time). Under `lock`.
+    private static func publish() {
+        let f = paths.map { UnsafePointer(strdup($0)) }, d = directories.map { UnsafePointer(strdup($0)) }
+        defer { for p in f + d { free(UnsafeMutablePointer(mutating: p)) } }
+        _ = f.withUnsafeBufferPointer { fb in
+            d.withUnsafeBufferPointer { db in pm_interrupt_cleanup_publish(fb.baseAddress, fb.count, db.baseAddress, db.count) }
+        }
     }
-}
-
-private func interruptHandler(_ signal: Int32) {
-    InterruptCleanup.removeAll()
-    _exit(128 + signal)
 }
 
 /// A minimal mutex (pthread), so the library needs no Foundation lock here.
