@@ -51,7 +51,7 @@ MAP
     # Run from $OUT: swiftc leaves module files (.swiftmodule, .swiftdoc) in the current folder.
     abs=()
     for f in $SOURCES; do abs+=("$ROOT/$f"); done
-    (cd "$OUT" && swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name PortfolioMargin -swift-version 5 \
+    (cd "$OUT" && swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name PortfolioMargin -package-name PortfolioMargin -swift-version 5 \
         -wmo -num-threads 1 \
         -I "$OUT/module/CKernels" -I "$ROOT/Sources/CBLAS" -Xcc -fmodule-map-file="$ROOT/Sources/CBLAS/module.modulemap" \
         "${abs[@]}" "${objs[@]}" -lopenblas -llapacke -use-ld=lld -o "$BIN.tmp")
