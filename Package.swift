@@ -34,6 +34,5 @@ let package = Package(
         // Depends on `pm` so that the end-to-end tests find the command built beside them.
         .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "PMGenerate", "CKernels", "pm"],
                     exclude: ["Fixtures"]),
-    ],
-    swiftLanguageModes: [.v5]
+    ]
 )

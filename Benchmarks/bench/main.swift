@@ -11,12 +11,14 @@ import PortfolioMargin
 let RUSAGE_CHILDREN_WHO = __rusage_who_t(RUSAGE_CHILDREN.rawValue)
 
 struct Row { let name: String; let value: Double; let unit: String; let note: String }
-var rows: [Row] = []
+// nonisolated(unsafe): bench runs its sections one after another on the main thread; `report` (the
+// only writer) is never called from a worker.
+nonisolated(unsafe) var rows: [Row] = []
 func report(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
     rows.append(Row(name: name, value: value, unit: unit, note: note))
     let v = value >= 100 ? String(format: "%.0f", value) : String(format: "%.3g", value)
     print(name.padding(toLength: 52, withPad: " ", startingAt: 0) + v.leftPad(16) + "  " + unit.padding(toLength: 12, withPad: " ", startingAt: 0) + note)
-    fflush(stdout)
+    fflush(nil)   // every output stream: stdout (Swift 6 rejects a reference to C's `stdout` global)
 }
 extension String { func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self } }
 
@@ -74,13 +76,12 @@ if section("kernel") {
     var out = [Double](repeating: 0, count: n)
     let ref = best(3) { pm_black76_batch_ref(n, f, k, t, s, c, &out) }
     report("Black-76 plain libm (1 core)", Double(n) / ref / 1e6, "M prices/s")
-    for (isa, name) in [(1, "scalar"), (2, "avx2"), (3, "avx512")] {
-        let got = String(cString: pm_kernel_force_isa(Int32(isa)))
-        guard got == name else { continue }
-        let tt = best(3) { pm_black76_batch(n, f, k, t, s, c, &out) }
+    for path in [KernelChoice.scalar, .avx2, .avx512] {
+        let name = "\(path)"
+        guard path.pathName == name else { continue }   // this CPU cannot run it
+        let tt = best(3) { pm_black76_batch_isa(path.rawValue, n, f, k, t, s, c, &out) }
         report("Black-76 kernel \(name) (1 core)", Double(n) / tt / 1e6, "M prices/s", String(format: "%.1f× libm", ref / tt))
     }
-    pm_kernel_force_isa(0)
 }
 
 // MARK: Memory bandwidth, the yardstick for the CSV reader's MB/s
@@ -127,7 +128,7 @@ if section("risk") {
     let tt = best(5) { _ = PricedMarket(market: market, parameters: params) }
     let options = market.instruments.filter { $0.kind == .option }.count
     report("risk arrays: sample market (\(market.instruments.count) instr.)", tt * 1e3, "ms", "\(options) options × 33 scenarios")
-    let tr = best(3) { _ = PricedMarket(market: market, parameters: params, useReferenceKernel: true) }
+    let tr = best(3) { _ = PricedMarket(market: market, parameters: params, kernel: .scalar) }
     report("risk arrays: same, plain libm kernel", tr * 1e3, "ms")
 }
 let priced = PricedMarket(market: market, parameters: params)

@@ -1,6 +1,12 @@
 // CKernels — vectorized Black-76 (zero rate) pricing for the Portfolio Margin engine.
 //
-// Every function is pure: it reads its input arrays and writes its output arrays, nothing else.
+// Every function is pure: it reads its input arrays and writes its output arrays, nothing else
+// (the only state is a cache of the CPU check, the same value for every caller).
+//
+// Code paths (`isa` arguments): 0 = automatic (the widest this CPU runs: AVX-512, else AVX2+FMA,
+// else scalar), 1 = scalar (plain libm, the reference), 2 = avx2, 3 = avx512. A path the CPU cannot
+// run falls back to the widest one it can that is no wider; any other value means automatic. The
+// functions without `_isa` run the automatic path.
 // Inputs are assumed valid (F, K, T, sigma finite and > 0); the Swift side validates them first.
 #ifndef PM_CKERNELS_H
 #define PM_CKERNELS_H
@@ -29,6 +35,9 @@ void pm_black76_greeks(double F, double K, double T, double sigma, int isCall,
 /// agreement). Prices below about 1e-307 * F come out as 0 (the reference may give subnormals).
 void pm_black76_batch(size_t n, const double *F, const double *K, const double *T,
                       const double *sigma, const int8_t *isCall, double *out);
+/// The same batch on the code path `isa` (see the top of this file).
+void pm_black76_batch_isa(int isa, size_t n, const double *F, const double *K, const double *T,
+                          const double *sigma, const int8_t *isCall, double *out);
 
 /// The same batch, plain scalar libm (erfc/exp/log/sqrt): the reference the tests and bench compare to.
 void pm_black76_batch_ref(size_t n, const double *F, const double *K, const double *T,
@@ -39,13 +48,17 @@ void pm_black76_batch_ref(size_t n, const double *F, const double *K, const doub
 ///   out[i*nS + k*3 + j] = (B76(F[i]*(1 + moves[k]*moveScale[i]), K[i], T[i], vol_j[i], isCall[i])
 ///                          - mark[i]) * settleIndex[i]
 /// with vol_0 = volUp[i], vol_1 = volMid[i], vol_2 = volDown[i] (j = 0 up, 1 unchanged, 2 down).
-/// `useReference` != 0 forces the scalar libm path (for tests and the bench).
 void pm_option_risk_arrays(size_t nOptions, size_t nMoves, const double *moves,
                            const double *F, const double *K, const double *T,
                            const double *volUp, const double *volMid, const double *volDown,
                            const double *moveScale, const int8_t *isCall,
-                           const double *mark, const double *settleIndex,
-                           int useReference, double *out);
+                           const double *mark, const double *settleIndex, double *out);
+/// The same risk arrays on the code path `isa` (1 = the scalar libm reference).
+void pm_risk_arrays_isa(int isa, size_t nOptions, size_t nMoves, const double *moves,
+                        const double *F, const double *K, const double *T,
+                        const double *volUp, const double *volMid, const double *volDown,
+                        const double *moveScale, const int8_t *isCall,
+                        const double *mark, const double *settleIndex, double *out);
 
 /// The scenario P&L of a portfolio (MODEL.md §3): for s < nS,
 ///   out[s] = Σ_e size[e] · block[row[instr[e]] · nS + s],  e = 0 … count−1 (in that order).
@@ -53,6 +66,9 @@ void pm_option_risk_arrays(size_t nOptions, size_t nMoves, const double *moves,
 /// to its row. Uses the same code path as the pricing functions.
 void pm_gather_pnl(double *out, size_t nS, const double *block, const int32_t *row,
                    const int32_t *instr, const double *size, size_t count);
+/// The same gather on the code path `isa` (every path gives the same bits).
+void pm_gather_pnl_isa(int isa, double *out, size_t nS, const double *block, const int32_t *row,
+                       const int32_t *instr, const double *size, size_t count);
 
 /// Splits one CSV line for the batch reader. Scans `p` up to the first line end, '\n' or '\r'
 /// (or `avail` bytes), writes the offsets of up to `cap` commas into `commas`, and returns the
@@ -86,13 +102,11 @@ uint64_t pm_xxh64(const uint8_t *p, size_t n, uint64_t seed);
 /// U+10FFFF), else 0.
 int pm_utf8_valid(const uint8_t *p, size_t n);
 
-/// Name of the code path pm_black76_batch uses on this CPU: "avx512", "avx2" or "scalar".
+/// Name of the code path the automatic functions use on this CPU: "avx512", "avx2" or "scalar".
 const char *pm_kernel_isa(void);
 
-/// Force a path for tests/bench: 0 = auto (best available), 1 = scalar, 2 = avx2, 3 = avx512.
-/// A request the CPU cannot run falls back to the best available one. Returns the path now in use.
-/// Any other value means auto. The choice is process-wide.
-const char *pm_kernel_force_isa(int which);
+/// Name of the code path a request `isa` runs on this CPU (after the fallback described at the top).
+const char *pm_kernel_isa_name(int isa);
 
 /// Shortest round-trip text of `value` (Ryu's digits, Swift's `Double.description` layout: "0.1",
 /// "100.0", "1e-05", "1.2345678901234568e+17", "5e-324", "-0.0", "inf", "nan"), written to `out`
@@ -114,6 +128,13 @@ uint32_t pm_cpu_features(void);
 /// renameat2(RENAME_EXCHANGE). Returns 0, or -1 with errno set (ENOSYS where the kernel or platform
 /// has no such call, EINVAL where the file system does not support it).
 int pm_rename_exchange(const char *from, const char *to);
+/// Publishes the staging files and folders to remove if the process is interrupted. The lists are
+/// copied; each call replaces the previous lists. Returns 0, or -1 when out of memory.
+int pm_interrupt_cleanup_publish(const char *const *files, size_t nFiles,
+                                 const char *const *directories, size_t nDirectories);
+/// Unlinks the published files and removes the published directories. Async-signal-safe: for a
+/// program's SIGINT/SIGTERM handler to call before it exits (the library installs no handler).
+void pm_interrupt_cleanup_remove_all(void);
 
 #ifdef __cplusplus
 }

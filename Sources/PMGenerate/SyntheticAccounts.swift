@@ -152,12 +152,13 @@ public struct SyntheticAccounts: Sendable {
             writers.initialize(repeating: nil)
             defer { writers.deinitialize(); writers.deallocate() }
             let start = first
+            let slots = DisjointSlots(writers)   // worker b writes only slot b
             DispatchQueue.concurrentPerform(iterations: n) { b in
                 let lo = (start + b) * blockSize
                 let hi = min(count, lo + blockSize)
                 var gen = SynthBlock(catalog: catalog, seed: seed, expectedAccounts: hi - lo)
                 for a in lo..<hi { gen.account(a) }
-                writers[b] = gen.w
+                slots[b] = gen.w
             }
             for b in 0..<n {
                 let w = writers[b]!
@@ -273,6 +274,8 @@ let synthPow10: [Double] = (0...18).map { var v = 1.0; for _ in 0..<$0 { v *= 10
 
 /// The market's usable instruments with everything generation needs: symbol bytes, lots, ticks,
 /// USD notional, delta, value and estimated maintenance risk per unit, grouped per base coin.
+// @unchecked Sendable: its `var`s are filled only in `init` (the one instance is made by
+// `SyntheticAccounts.init` before any worker starts) and never written after; workers only read.
 final class SynthCatalog: @unchecked Sendable {
     struct Chain {
         var settle: String

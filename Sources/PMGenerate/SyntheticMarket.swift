@@ -238,5 +238,5 @@ func synthPyRound(_ x: Double, _ n: Int) -> Double {
     var buf = [CChar](repeating: 0, count: 400)
     let len = withVaList([Int32(n), x]) { vsnprintf(&buf, buf.count, "%.*f", $0) }
     precondition(len > 0 && len < buf.count)
-    return Double(String(cString: buf))!
+    return Double(buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })!
 }

@@ -44,7 +44,7 @@ func terminate(_ code: Int32) -> Never { exit(code) }
 /// Writes to standard error, one line per message.
 enum Stderr {
     static func line(_ s: String) {
-        fputs(s + "\n", stderr)
+        writeStandardError(s + "\n")
     }
 }
 

@@ -20,14 +20,12 @@ struct Black76Tests {
         for r in Self.references {
             let scalar = TestSupport.b76(r.f, r.k, r.t, r.s, call: r.call).price
             #expect(abs(scalar - r.price) <= 1e-12 * max(r.price, 1e-300) || abs(scalar - r.price) < 1e-12, "scalar \(r)")
-            for isa: Int32 in [1, 2, 3] {
-                pm_kernel_force_isa(isa)
+            for path in [KernelChoice.scalar, .avx2, .avx512] {
                 var out = [0.0]
-                pm_black76_batch(1, [r.f], [r.k], [r.t], [r.s], [r.call ? 1 : 0], &out)
+                pm_black76_batch_isa(path.rawValue, 1, [r.f], [r.k], [r.t], [r.s], [r.call ? 1 : 0], &out)
                 #expect(abs(out[0] - r.price) <= 1e-12 * max(r.price, 1e-300) || abs(out[0] - r.price) < 1e-12 * r.f,
-                        "isa \(String(cString: pm_kernel_isa())) \(r): \(out[0])")
+                        "isa \(path.pathName) \(r): \(out[0])")
             }
-            pm_kernel_force_isa(0)
         }
     }
 
@@ -82,10 +80,10 @@ struct Black76Tests {
         }
         var ref = [Double](repeating: 0, count: n)
         pm_black76_batch_ref(n, f, k, t, s, c, &ref)
-        for isa: Int32 in [1, 2, 3] {
-            let name = String(cString: pm_kernel_force_isa(isa))
+        for path in [KernelChoice.scalar, .avx2, .avx512] {
+            let name = path.pathName
             var out = [Double](repeating: 0, count: n)
-            pm_black76_batch(n, f, k, t, s, c, &out)
+            pm_black76_batch_isa(path.rawValue, n, f, k, t, s, c, &out)
             // 1e-13 relative, with an absolute floor of 1e-15·F: for at-the-money, low-vol prices
             // the libm reference itself is only that close to the exact value (cancellation).
             var worst = 0.0
@@ -95,7 +93,6 @@ struct Black76Tests {
             }
             #expect(worst <= 1e-13, "path \(name): worst relative error \(worst)")
         }
-        pm_kernel_force_isa(0)
     }
 
     /// The portfolio P&L gather: every code path equals a plain sum bit for bit, for grid sizes around the
@@ -111,24 +108,23 @@ struct Black76Tests {
                 let size: [Double] = (0..<count).map { _ in (rng.unit() - 0.5) * 10 }
                 var plain = [Double](repeating: 0, count: nS)
                 for e in 0..<count { for s in 0..<nS { plain[s] += size[e] * block[Int(rowOf[Int(instr[e])]) * nS + s] } }
-                for isa: Int32 in [1, 2, 3] {
-                    let name = String(cString: pm_kernel_force_isa(isa))
+                for path in [KernelChoice.scalar, .avx2, .avx512] {
+                    let name = path.pathName
                     var out = [Double](repeating: .nan, count: nS + 1)
                     out[nS] = 42   // must stay untouched
-                    pm_gather_pnl(&out, nS, block, rowOf, instr, size, count)
+                    pm_gather_pnl_isa(path.rawValue, &out, nS, block, rowOf, instr, size, count)
                     // Bitwise: every path is plain multiply-then-add in holding order.
                     for s in 0..<nS { #expect(out[s] == plain[s], "\(name) nS \(nS) count \(count) s \(s)") }
                     #expect(out[nS] == 42)
                 }
             }
         }
-        pm_kernel_force_isa(0)
     }
 
     /// Risk arrays through the vector path equal the reference path.
     @Test func riskArraysMatchReferenceKernel() {
         let fast = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams)
-        let ref = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams, useReferenceKernel: true)
+        let ref = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams, kernel: .scalar)
         #expect(fast.riskArrays.count == ref.riskArrays.count)
         var worst = 0.0
         for (a, b) in zip(fast.riskArrays, ref.riskArrays) { worst = max(worst, abs(a - b) / max(1, abs(b))) }

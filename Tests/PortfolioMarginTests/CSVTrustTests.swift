@@ -30,6 +30,8 @@ struct CSVTrustTests {
         return dst
     }
 
+    // @unchecked Sendable: written only by the batch sink, which runs on BatchRunner's one serial writer
+    // queue; read after `BatchRunner.run` returns (it waits for the writer first).
     final class Bytes: @unchecked Sendable { var m = BatchOutput.marginsHeader, u = BatchOutput.unitsHeader }
 
     /// The bytes of margins.csv and units.csv for the folder `dir`.
@@ -343,6 +345,8 @@ struct CSVTrustTests {
         try FileManager.default.removeItem(atPath: dir + "/balances.csv")
         #expect(mkfifo(dir + "/balances.csv", 0o644) == 0)
         #expect(mkfifo(dir + "/market.json", 0o644) == 0)
+        // @unchecked Sendable: written by the detached thread before `done.signal()`, read here only
+        // after `done.wait` succeeded (the semaphore orders the two).
         final class Box: @unchecked Sendable { var batch: Error?; var market: Error? }
         let box = Box()
         let done = DispatchSemaphore(value: 0)

@@ -116,21 +116,21 @@ struct EngineTrustTests {
             // Greeks (the scalar reference): call → F, put → K, call delta 1.
             let c = TestSupport.b76(f, k, t, sigma, call: true), p = TestSupport.b76(f, k, t, sigma, call: false)
             #expect(c.price == f && p.price == k && c.delta == 1, "greeks σ \(sigma): \(c) \(p)")
-            for isa: Int32 in [1, 2, 3] {
-                pm_kernel_force_isa(isa)
+            for path in [KernelChoice.scalar, .avx2, .avx512] {
+                let isa = path.rawValue
                 var out = [Double](repeating: .nan, count: 3)
-                pm_black76_batch(3, [f, f, 40000], [k, k, k], [t, t, t], [sigma, sigma, sigma], [1, 0, 1], &out)
-                #expect(out == [f, k, 40000], "isa \(String(cString: pm_kernel_isa())) σ \(sigma): \(out)")
+                pm_black76_batch_isa(isa, 3, [f, f, 40000], [k, k, k], [t, t, t], [sigma, sigma, sigma], [1, 0, 1], &out)
+                #expect(out == [f, k, 40000], "isa \(path.pathName) σ \(sigma): \(out)")
                 // Risk arrays: 17 options (a full vector and a tail), all calls at the absurd vol,
                 // marked at 0 with settle index 1, so each entry is the price itself.
                 let n = 17, moves = [-0.1, 0, 0.1]
                 var risk = [Double](repeating: .nan, count: n * 9)
-                for reference: Int32 in [0, 1] {
-                    pm_option_risk_arrays(n, 3, moves, [Double](repeating: f, count: n), [Double](repeating: k, count: n),
-                                          [Double](repeating: t, count: n), [Double](repeating: sigma, count: n),
-                                          [Double](repeating: sigma, count: n), [Double](repeating: 0.5, count: n),
-                                          [Double](repeating: 1, count: n), [Int8](repeating: 1, count: n),
-                                          [Double](repeating: 0, count: n), [Double](repeating: 1, count: n), reference, &risk)
+                for (reference, riskPath): (Int32, Int32) in [(0, isa), (1, KernelChoice.scalar.rawValue)] {
+                    pm_risk_arrays_isa(riskPath, n, 3, moves, [Double](repeating: f, count: n), [Double](repeating: k, count: n),
+                                       [Double](repeating: t, count: n), [Double](repeating: sigma, count: n),
+                                       [Double](repeating: sigma, count: n), [Double](repeating: 0.5, count: n),
+                                       [Double](repeating: 1, count: n), [Int8](repeating: 1, count: n),
+                                       [Double](repeating: 0, count: n), [Double](repeating: 1, count: n), &risk)
                     for o in 0..<n {
                         for m in 0..<3 {
                             let moved = f * (1 + moves[m])
@@ -143,7 +143,6 @@ struct EngineTrustTests {
                     }
                 }
             }
-            pm_kernel_force_isa(0)
         }
     }
 

@@ -51,7 +51,8 @@ extension BatchRunner {
         let n = input.accountCount
         let blocks = (n + blockSize - 1) / blockSize
         var out = [Book?](repeating: nil, count: blocks)
-        out.withUnsafeMutableBufferPointer { books in
+        out.withUnsafeMutableBufferPointer { buffer in
+            let books = DisjointSlots(buffer)   // block b writes only slot b
             parallelBlocks(blocks, threads: threads) { b in
                 books[b] = input.book(accounts: (b * blockSize)..<min(n, (b + 1) * blockSize), priced: priced)
             }
@@ -73,21 +74,24 @@ extension BatchRunner {
     /// MM, IM and stage of every account of consecutive `books` (one per block), repriced under `priced`.
     public static func accountFigures(_ books: [Book], priced: PricedMarket, accounts n: Int, threads: Int = 2,
                                       options: EngineOptions = EngineOptions()) -> AccountFigures {
-        var first = [0]
-        for b in books { first.append(first.last! + b.accountCount) }
+        var starts = [0]
+        for b in books { starts.append(starts.last! + b.accountCount) }
+        let first = starts
         return figures(accounts: n, blocks: books.count, first: { first[$0] }, threads: threads, options: options) { b in
             books[b].priced === priced ? books[b] : books[b].repriced(priced)
         }
     }
 
     /// Margins the book of every block (`book(b)`, whose accounts start at `first(b)`) on `threads` workers.
-    private static func figures(accounts n: Int, blocks: Int, first: (Int) -> Int, threads: Int, options: EngineOptions,
-                                book: (Int) -> Book) -> AccountFigures {
+    private static func figures(accounts n: Int, blocks: Int, first: @Sendable (Int) -> Int, threads: Int, options: EngineOptions,
+                                book: @Sendable (Int) -> Book) -> AccountFigures {
         var f = AccountFigures(mm: [Double](repeating: .nan, count: n), im: [Double](repeating: .nan, count: n),
                                stage: [Stage?](repeating: nil, count: n))
-        f.mm.withUnsafeMutableBufferPointer { mm in
-            f.im.withUnsafeMutableBufferPointer { im in
-                f.stage.withUnsafeMutableBufferPointer { st in
+        f.mm.withUnsafeMutableBufferPointer { mmBuffer in
+            f.im.withUnsafeMutableBufferPointer { imBuffer in
+                f.stage.withUnsafeMutableBufferPointer { stageBuffer in
+                    // Block b writes only its own accounts' slots.
+                    let mm = DisjointSlots(mmBuffer), im = DisjointSlots(imBuffer), st = DisjointSlots(stageBuffer)
                     parallelBlocks(blocks, threads: threads) { b in
                         let r = MarginEngine.run(book(b), options: options)
                         for k in 0..<r.accountCount {
@@ -102,7 +106,7 @@ extension BatchRunner {
     }
 
     /// Runs `body(block)` for every block on `threads` workers, taking blocks in order.
-    static func parallelBlocks(_ blocks: Int, threads: Int, _ body: (Int) -> Void) {
+    static func parallelBlocks(_ blocks: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
         let next = AtomicCounter()
         DispatchQueue.concurrentPerform(iterations: max(1, min(threads, blocks))) { _ in
             while true {
@@ -115,6 +119,7 @@ extension BatchRunner {
 }
 
 /// A shared counter for work stealing between worker threads.
+// @unchecked Sendable: `value` is read and written only inside `lock.locked`.
 final class AtomicCounter: @unchecked Sendable {
     private var value = 0
     private let lock = NSLockLite()

@@ -70,8 +70,10 @@ public struct BatchInput: Sendable {
         let ranges = accountsFile.chunks(max(1, threads * 4))
         var parsed = [AccountChunk](repeating: AccountChunk(), count: ranges.count)
         var fatal = [CSVRecordError?](repeating: nil, count: ranges.count)
-        parsed.withUnsafeMutableBufferPointer { out in
-            fatal.withUnsafeMutableBufferPointer { fat in
+        parsed.withUnsafeMutableBufferPointer { parsedBuffer in
+            fatal.withUnsafeMutableBufferPointer { fatalBuffer in
+                // Chunk c writes only slot c of each (DisjointSlots).
+                let out = DisjointSlots(parsedBuffer), fat = DisjointSlots(fatalBuffer)
                 DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
                     var chunk = AccountChunk()
                     chunk.lines.reserveCapacity(ranges[c].count / 16)
@@ -199,7 +201,7 @@ public struct BatchInput: Sendable {
         }
     }
 
-    struct RowContext: @unchecked Sendable {
+    struct RowContext: Sendable {
         let priced: PricedMarket
         let ids: ByteKeyTable
         let keep: [Int32]
@@ -240,8 +242,10 @@ public struct BatchInput: Sendable {
         rows.y.withUnsafeMutableBufferPointer { ys in
         rows.side.withUnsafeMutableBufferPointer { side in
             let sink = RowSink(account: acc.baseAddress, ref: ref.baseAddress, x: xs.baseAddress, y: ys.baseAddress, side: side.baseAddress)
-            chunks.withUnsafeMutableBufferPointer { out in
-                fatal.withUnsafeMutableBufferPointer { fat in
+            chunks.withUnsafeMutableBufferPointer { chunkBuffer in
+                fatal.withUnsafeMutableBufferPointer { fatalBuffer in
+                    // Chunk c writes only slot c of each (DisjointSlots), and its rows only at its own slots.
+                    let out = DisjointSlots(chunkBuffer), fat = DisjointSlots(fatalBuffer), slotStart = slotStart
                     DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
                         do {
                             out[c] = try parseChunk(csv, ranges[c], kind: kind, context: context, sink: sink,
@@ -285,6 +289,10 @@ public struct BatchInput: Sendable {
     }
 
     /// Where a chunk writes its rows: the file's arrays, at the chunk's slots.
+    // @unchecked Sendable: the pointers are the arrays' buffers, alive for the whole parallel parse
+    // (taken inside their `withUnsafeMutableBufferPointer`); chunk c writes only its own slots
+    // `slotStart[c]..<slotStart[c+1]`, so no two workers touch one element; the arrays are read only
+    // after `concurrentPerform` returns.
     struct RowSink: @unchecked Sendable {
         let account: UnsafeMutablePointer<Int32>?
         let ref: UnsafeMutablePointer<Int32>?
@@ -441,14 +449,17 @@ import Glibc
 import Darwin
 #endif
 
+// The three constant keys below: `nonisolated(unsafe)` because a pointer is not `Sendable`; safe
+// because the bytes are written once, in the global's initializer (run once, thread-safely, by
+// Swift's lazy global initialization), and only read after.
 /// A valid address for a zero-length key (an empty array may have no storage).
-private let emptyKey: UnsafePointer<UInt8> = UnsafePointer(UnsafeMutablePointer<UInt8>.allocate(capacity: 1))
-private let trueBytes: UnsafePointer<UInt8> = {
+nonisolated(unsafe) private let emptyKey: UnsafePointer<UInt8> = UnsafePointer(UnsafeMutablePointer<UInt8>.allocate(capacity: 1))
+nonisolated(unsafe) private let trueBytes: UnsafePointer<UInt8> = {
     let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 4)
     p.initialize(from: Array("true".utf8), count: 4)
     return UnsafePointer(p)
 }()
-private let falseBytes: UnsafePointer<UInt8> = {
+nonisolated(unsafe) private let falseBytes: UnsafePointer<UInt8> = {
     let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 5)
     p.initialize(from: Array("false".utf8), count: 5)
     return UnsafePointer(p)

@@ -42,7 +42,7 @@ public enum BatchRunner {
     public static func run(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,
                            blockSize: Int = defaultBlockSize, options: EngineOptions = EngineOptions(),
                            progress: (Int, Int) -> Void = { _, _ in },
-                           sink: @escaping ([UInt8], [UInt8]) throws -> Void) throws -> BatchSummary {
+                           sink: @escaping @Sendable ([UInt8], [UInt8]) throws -> Void) throws -> BatchSummary {
         var summary = BatchSummary()
         summary.orphanRows = input.orphanRows.count
         let n = input.accountCount
@@ -57,7 +57,8 @@ public enum BatchRunner {
             let count = min(wave, blocks - next)
             var outputs = [(ByteBuffer, ByteBuffer, BatchSummary)](repeating: (ByteBuffer(capacity: 0), ByteBuffer(capacity: 0), BatchSummary()), count: count)
             let first = next
-            outputs.withUnsafeMutableBufferPointer { out in
+            outputs.withUnsafeMutableBufferPointer { buffer in
+                let out = DisjointSlots(buffer)   // worker w writes only slot w
                 DispatchQueue.concurrentPerform(iterations: count) { w in
                     let b = first + w
                     let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
@@ -93,6 +94,7 @@ public enum BatchRunner {
 }
 
 /// The first error of the writer thread.
+// @unchecked Sendable: `stored` is read and written only inside `lock.locked`.
 final class ErrorBox: @unchecked Sendable {
     private let lock = NSLockLite()
     private var stored: Error?

@@ -25,11 +25,15 @@ public struct EngineOptions: Sendable {
     /// `PM_DENSE_THRESHOLD` environment variable when set, else measured once per process on this
     /// machine. Never a constant: the crossover moves with the CPU and OpenBLAS's kernels (issue 13).
     public var denseThreshold: Double?
+    /// The code path of the scenario P&L gather (every path gives the same bits; tests pin one).
+    public var kernel: KernelChoice = .automatic
 
-    /// Options with the given path and dense-crossover density (`nil`: measured, see ``DenseCrossover``).
-    public init(aggregation: Aggregation = .automatic, denseThreshold: Double? = nil) {
+    /// Options with the given path, dense-crossover density (`nil`: measured, see ``DenseCrossover``)
+    /// and gather code path.
+    public init(aggregation: Aggregation = .automatic, denseThreshold: Double? = nil, kernel: KernelChoice = .automatic) {
         self.aggregation = aggregation
         self.denseThreshold = denseThreshold
+        self.kernel = kernel
     }
 }
 
@@ -68,6 +72,7 @@ public enum DenseCrossover {
     }
 
     private static let lock = NSLockLite()
+    // nonisolated(unsafe): these three are read and written only inside `lock.locked` (below).
     nonisolated(unsafe) private static var cached: Measurement?
     nonisolated(unsafe) private static var overrideChecked = false
     nonisolated(unsafe) private static var overrideValue: Double?
@@ -86,7 +91,7 @@ public enum DenseCrossover {
                     if let v = Double(raw), v >= 0, !v.isNaN {
                         overrideValue = v
                     } else {
-                        fputs("warning: \(environmentVariable)=\(InputError.echo(raw)) is not a density ≥ 0; measuring instead\n", stderr)
+                        writeStandardError("warning: \(environmentVariable)=\(InputError.echo(raw)) is not a density ≥ 0; measuring instead\n")
                     }
                 }
             }
@@ -172,7 +177,7 @@ let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
 /// slot a row-major block `blockRows × width`, an instrument's row holding market 0's risk array,
 /// then market 1's, and so on (`width` = markets × scenarios). A sweep aggregates every
 /// combination in one pass over the holdings this way (issue 13).
-final class RiskColumns: @unchecked Sendable {
+final class RiskColumns: Sendable {
     let markets: [PricedMarket]
     let values: [Double]
     let blockOffset: [Int]
@@ -292,9 +297,9 @@ struct PnlTables {
                                         let instr = ins.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
                                         let size = sz.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
                                         if nMarkets == 1 {
-                                            pm_gather_pnl(out.baseAddress! + offset[pf], nS, block, rowMap.baseAddress!, instr, size, count)
+                                            pm_gather_pnl_isa(options.kernel.rawValue, out.baseAddress! + offset[pf], nS, block, rowMap.baseAddress!, instr, size, count)
                                         } else {
-                                            pm_gather_pnl(scratch.baseAddress!, w, block, rowMap.baseAddress!, instr, size, count)
+                                            pm_gather_pnl_isa(options.kernel.rawValue, scratch.baseAddress!, w, block, rowMap.baseAddress!, instr, size, count)
                                             for m in 0..<nMarkets {
                                                 (out.baseAddress! + m * total + offset[pf]).update(from: scratch.baseAddress! + m * nS, count: nS)
                                             }

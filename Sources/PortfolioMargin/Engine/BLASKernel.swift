@@ -156,7 +156,7 @@ public struct BLASKernel: Sendable, Equatable, CustomStringConvertible {
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // Only reached when execv failed: carry on with the kernels we have.
         let reason = String(cString: strerror(errno))
-        fputs("warning: could not re-execute with \(coreTypeVariable)=\(coreType) (\(reason)); BLAS runs \(k.chosen) kernels\n", stderr)
+        writeStandardError("warning: could not re-execute with \(coreTypeVariable)=\(coreType) (\(reason)); BLAS runs \(k.chosen) kernels\n")
         unsetenv(coreTypeVariable)
         setenv(guardVariable, "off", 1)
         #endif

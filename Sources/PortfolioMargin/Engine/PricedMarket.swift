@@ -6,7 +6,7 @@ import CKernels
 ///
 /// All per-instrument data is struct-of-arrays, indexed by the instrument's position in
 /// `market.instruments` (its *instrument index*).
-public final class PricedMarket: @unchecked Sendable {
+public final class PricedMarket: Sendable {
     /// The snapshot priced; instrument indices refer to its `instruments`.
     public let market: MarketSnapshot
     /// The parameters the risk arrays, deltas and vegas were priced with (MODEL.md §9).
@@ -87,8 +87,9 @@ public final class PricedMarket: @unchecked Sendable {
     /// - Parameters:
     ///   - market: the snapshot; its instrument order is the instrument index.
     ///   - parameters: the parameter set (MODEL.md §9); each base coin takes its own entry or `default`.
-    ///   - useReferenceKernel: price options with the plain libm kernel (for cross-checks).
-    public init(market: MarketSnapshot, parameters: ParameterSet, useReferenceKernel: Bool = false) {
+    ///   - kernel: the Black-76 code path for the options' risk arrays (`.scalar`: the plain libm
+    ///     reference, for cross-checks); `.automatic` by default.
+    public init(market: MarketSnapshot, parameters: ParameterSet, kernel: KernelChoice = .automatic) {
         self.market = market
         self.parameters = parameters
         let instruments = market.instruments
@@ -178,7 +179,7 @@ public final class PricedMarket: @unchecked Sendable {
         for slot in 0..<coins.count {
             Self.fillRiskArrays(into: &risk, offset: offsets[slot], members: membersPerSlot[slot], grid: grids[slot],
                                 params: coinParams[slot], market: market, settleIndex: settleIndex,
-                                useReference: useReferenceKernel)
+                                kernel: kernel)
         }
 
         // MODEL.md §10: an instrument whose delta, vega or risk array is not finite (a strike or a
@@ -218,7 +219,7 @@ public final class PricedMarket: @unchecked Sendable {
     /// Fills one coin's block: options through the C kernel, linear and inverse instruments directly.
     private static func fillRiskArrays(into risk: inout [Double], offset: Int, members: [Int], grid: ScenarioGrid,
                                        params: CoinParameters, market: MarketSnapshot, settleIndex: [Double],
-                                       useReference: Bool) {
+                                       kernel: KernelChoice) {
         let nS = grid.scenarioCount
         let moves = grid.priceMoves
         var optF: [Double] = [], optK: [Double] = [], optT: [Double] = [], up: [Double] = [], mid: [Double] = []
@@ -248,8 +249,8 @@ public final class PricedMarket: @unchecked Sendable {
         }
         guard !optRows.isEmpty else { return }
         var out = [Double](repeating: 0, count: optRows.count * nS)
-        pm_option_risk_arrays(optRows.count, moves.count, moves, optF, optK, optT, up, mid, down, scale, isCall,
-                              optMark, optSettle, useReference ? 1 : 0, &out)
+        pm_risk_arrays_isa(kernel.rawValue, optRows.count, moves.count, moves, optF, optK, optT, up, mid, down, scale, isCall,
+                           optMark, optSettle, &out)
         for (o, r) in optRows.enumerated() {
             let dst = offset + r * nS
             for s in 0..<nS { risk[dst + s] = out[o * nS + s] }

@@ -1,7 +1,7 @@
 /// An open-addressing hash table from byte strings to dense indices (account ids, symbols, coins),
 /// looked up straight from a CSV field's bytes — no `String` per row. `fnv1a` is the shard hash
 /// (MODEL.md §11.16); the table itself uses a faster word hash.
-struct ByteKeyTable: @unchecked Sendable {
+struct ByteKeyTable: Sendable {
     private var storage: [UInt8] = []
     private var keyStart: [Int] = []
     private var keyLength: [Int32] = []

@@ -16,7 +16,7 @@ import CKernels
 /// `"` is parsed byte by byte. The data splits into chunks for parallel parsing at record starts:
 /// by line ends alone when the data has no `"` at all, else by a serial quote-aware scan
 /// (`pm_csv_next_record`), so a chunk never starts inside a quoted field.
-struct CSVFile: @unchecked Sendable {
+struct CSVFile: Sendable {
     let file: InputFile
     /// The path as given, used in every message.
     var name: String { file.path }

@@ -18,6 +18,8 @@ import Dispatch
 /// Each block is hashed right after it is read, while it is still in cache: the digest is the
 /// file's size and its XXH64 (seed 0, `pm_xxh64`; `xxhsum -H1` prints the same value) — what
 /// `manifest.json` records (FORMATS.md "Scale-out").
+// @unchecked Sendable: every stored property is a `let`, and the bytes behind `bytes`/`storage` are
+// written only inside `init` (before the object is shared), then only read until `deinit` frees them.
 public final class InputFile: @unchecked Sendable {
     /// The path as given, used in every message.
     public let path: String
@@ -128,7 +130,9 @@ public final class InputFile: @unchecked Sendable {
         let split = size > parallelAbove && afterBlock == nil ? (size / 2 / block) * block : size
         var hashed = 0
         if split < size {
-            final class Failure: @unchecked Sendable { var error: Error? }
+            // @unchecked Sendable: part k writes only failure[k] (and part 0 its `hashed`), read after
+            // `concurrentPerform` returns.
+            final class Failure: @unchecked Sendable { var error: Error?; var hashed = 0 }
             let failure = [Failure(), Failure()]
             let dstAddress = UInt(bitPattern: dst)
             withUnsafeMutablePointer(to: &state) { sp in
@@ -138,6 +142,8 @@ public final class InputFile: @unchecked Sendable {
                     do {
                         if part == 0 {
                             let s = UnsafeMutablePointer<pm_xxh64_state>(bitPattern: stateAddress)!
+                            var hashed = 0
+                            defer { failure[0].hashed = hashed }
                             try readRange(fd, path: path, size: size, into: d, 0, split, block: block) { done in
                                 hashed += pm_xxh64_stripes(s, d + hashed, done - hashed)
                             }
@@ -148,6 +154,7 @@ public final class InputFile: @unchecked Sendable {
                 }
             }
             if let e = failure[0].error ?? failure[1].error { throw e }
+            hashed = failure[0].hashed
         } else {
             var k = 0
             try readRange(fd, path: path, size: size, into: dst, 0, size, block: block) { done in
@@ -222,25 +229,17 @@ public final class InputFile: @unchecked Sendable {
 /// The digest of every input file this process has read, by path as given (the last read wins):
 /// `manifest.json` records them (FORMATS.md "Scale-out"). `InputFile` and `readFile` record here.
 public enum InputDigests {
-    private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
-        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        m.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(m, nil)
-        return m
-    }()
+    private static let lock = NSLockLite()
+    // nonisolated(unsafe): read and written only inside `lock.locked` (below), never elsewhere.
     nonisolated(unsafe) private static var table: [String: (size: Int, hash: UInt64)] = [:]
 
     static func record(_ path: String, _ digest: (size: Int, hash: UInt64)) {
-        pthread_mutex_lock(lock)
-        table[path] = digest
-        pthread_mutex_unlock(lock)
+        lock.locked { table[path] = digest }
     }
 
     /// The size and XXH64 (seed 0) of `path` as it was read, or nil if this process has not read it.
     public static func digest(ofPath path: String) -> (size: Int, hash: UInt64)? {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return table[path]
+        lock.locked { table[path] }
     }
 
     /// A digest as text: 16 lowercase hex digits of the hash.

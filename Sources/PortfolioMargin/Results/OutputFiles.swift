@@ -37,6 +37,9 @@ import Darwin
 /// beside `OUT` (its pid no longer exists) and the `.NAME.tmp-PID` files of older versions inside
 /// `OUT`; staging folders of another host are removed when older than a day. SIGINT, SIGTERM and
 /// SIGHUP remove the staging folder at once.
+// @unchecked Sendable: the mutable state (`fds`, `done`) is read and written only while holding
+// `lock` (`write`, `commit`, `abandon`; `init` and `deinit` run before and after any sharing); every
+// other stored property is a `let` of a Sendable type.
 public final class OutputFiles: @unchecked Sendable {
     /// The output folder as given.
     public let directory: String
@@ -50,6 +53,9 @@ public final class OutputFiles: @unchecked Sendable {
     private let stagingPaths: [String]
     private var fds: [Int32]
     private var done = false
+    /// Guards `fds` and `done`: writers on several threads are serialized, and a commit or abandon
+    /// never races a write.
+    private let lock = NSLockLite()
 
     /// Cleans up what killed runs left, checks `directory`, creates the staging folder and opens a
     /// file in it for each of `names`.
@@ -99,6 +105,7 @@ public final class OutputFiles: @unchecked Sendable {
 
     /// Appends bytes to file `k`.
     public func write(_ k: Int, _ bytes: [UInt8]) throws {
+        lock.lock(); defer { lock.unlock() }
         try bytes.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
@@ -115,6 +122,7 @@ public final class OutputFiles: @unchecked Sendable {
     /// Makes the files durable and swaps them into place together. On a throw nothing visible
     /// changed: `directory` still holds the previous outputs (or does not exist).
     public func commit() throws {
+        lock.lock(); defer { lock.unlock() }
         for (k, fd) in fds.enumerated() {
             if fsync(fd) != 0 && errno != EINVAL {
                 let reason = String(cString: strerror(errno))
@@ -177,6 +185,7 @@ public final class OutputFiles: @unchecked Sendable {
 
     /// Removes the staging folder; `directory` is untouched.
     public func abandon() {
+        lock.lock(); defer { lock.unlock() }
         for fd in fds { close(fd) }
         fds = []
         if !done { Self.removeTree(staging) }
@@ -191,13 +200,14 @@ public final class OutputFiles: @unchecked Sendable {
     static func stagingPrefix(_ base: String) -> String { "." + base + ".pm-tmp." }
 
     private static let serialLock = NSLockLite()
+    // nonisolated(unsafe): read and written only inside `serialLock.locked` (nextSerial).
     nonisolated(unsafe) private static var serial = 0
     static func nextSerial() -> Int { serialLock.locked { serial += 1; return serial } }
 
     static let host: String = {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, 255)
-        let h = String(cString: buf).replacingOccurrences(of: "/", with: "_")
+        let h = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.replacingOccurrences(of: "/", with: "_")
         return h.isEmpty ? "host" : h
     }()
 
@@ -302,57 +312,64 @@ public typealias OutputPair = OutputFiles
 
 extension OutputFiles {
     /// Removes the staging files and folders of every `OutputFiles` not yet committed or discarded.
-    /// Async-signal-safe (only unlink and rmdir on C strings made beforehand): an embedder's signal
-    /// handler calls it before exiting, as `pm`'s SIGINT/SIGTERM/SIGHUP handler does, so that an
-    /// interrupted run leaves no staging folder. The library installs no signal handler itself.
-    public static func removeStagingAfterInterrupt() { InterruptCleanup.removeAll() }
+    /// Async-signal-safe (C: unlink and rmdir over a list published beforehand, no lock): an
+    /// embedder's signal handler calls it before exiting, as `pm`'s SIGINT/SIGTERM/SIGHUP handler
+    /// does, so that an interrupted run leaves no staging folder. The library installs no handler.
+    public static func removeStagingAfterInterrupt() { pm_interrupt_cleanup_remove_all() }
 }
 
-/// The staging files and folders in flight, as C strings made beforehand, for
-/// `OutputFiles.removeStagingAfterInterrupt()`.
+/// The staging files and folders in flight, for `OutputFiles.removeStagingAfterInterrupt()`. The
+/// removal is C (`CKernels/interrupt_cleanup.c`): it reads an immutable copy of the lists,
+/// published atomically after every change, and calls only async-signal-safe functions.
 enum InterruptCleanup {
-    nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>] = []
-    nonisolated(unsafe) private static var directories: [UnsafeMutablePointer<CChar>] = []
+    // nonisolated(unsafe): both lists are read and written only inside `lock.locked` (below); the
+    // signal handler never reads them, only the C copy `publish()` hands over.
+    nonisolated(unsafe) private static var paths: [String] = []
+    nonisolated(unsafe) private static var directories: [String] = []
     private static let lock = NSLockLite()
 
     static func register(_ list: [String], directory: String? = nil) {
         lock.locked {
-            for p in list { paths.append(strdup(p)) }
-            if let directory { directories.append(strdup(directory)) }
+            paths += list
+            if let directory { directories.append(directory) }
+            publish()
         }
     }
 
     static func unregister(_ list: [String], directory: String? = nil) {
         lock.locked {
-            paths.removeAll { p in
-                let hit = list.contains(String(cString: p))
-                if hit { free(p) }
-                return hit
-            }
-            if let directory {
-                directories.removeAll { p in
-                    let hit = String(cString: p) == directory
-                    if hit { free(p) }
-                    return hit
-                }
-            }
+            paths.removeAll { list.contains($0) }
+            if let directory { directories.removeAll { $0 == directory } }
+            publish()
         }
     }
 
-    fileprivate static func removeAll() {
-        for p in paths { unlink(p) }
-        for d in directories { rmdir(d) }
+    /// Hands the handler a C copy of both lists (and installs it the first time). Under `lock`.
+    private static func publish() {
+        let f = paths.map { UnsafePointer(strdup($0)) }, d = directories.map { UnsafePointer(strdup($0)) }
+        defer { for p in f + d { free(UnsafeMutablePointer(mutating: p)) } }
+        _ = f.withUnsafeBufferPointer { fb in
+            d.withUnsafeBufferPointer { db in pm_interrupt_cleanup_publish(fb.baseAddress, fb.count, db.baseAddress, db.count) }
+        }
     }
 }
 
 /// A minimal mutex (pthread), so the library needs no Foundation lock here.
+// @unchecked Sendable: its only state is the mutex, which is made for use from any thread; it lives
+// at a fixed heap address (a pthread mutex must not move, and `&storedProperty` does not promise one).
 final class NSLockLite: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    init() {
+        m = .allocate(capacity: 1)
+        m.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(m, nil)
+    }
+    deinit { pthread_mutex_destroy(m); m.deallocate() }
+    func lock() { pthread_mutex_lock(m) }
+    func unlock() { pthread_mutex_unlock(m) }
     func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
+        pthread_mutex_lock(m)
+        defer { pthread_mutex_unlock(m) }
         return try body()
     }
 }

@@ -183,8 +183,9 @@ public enum Sweep {
     static func onePass(_ books: [Book], markets: [PricedMarket], accounts n: Int, threads: Int,
                         options: EngineOptions) -> [AccountFigures] {
         let risk = RiskColumns(markets)
-        var first = [0]
-        for b in books { first.append(first.last! + b.accountCount) }
+        var starts = [0]
+        for b in books { starts.append(starts.last! + b.accountCount) }
+        let first = starts
         // Workers write disjoint account ranges of each market's figures.
         let mmOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
         let imOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
@@ -194,6 +195,8 @@ public enum Sweep {
             mmOut[m].initialize(repeating: .nan); imOut[m].initialize(repeating: .nan); stageOut[m].initialize(repeating: nil)
         }
         do {
+            let mmSlots = mmOut.map(DisjointSlots.init), imSlots = imOut.map(DisjointSlots.init)
+            let stageSlots = stageOut.map(DisjointSlots.init)
             BatchRunner.parallelBlocks(books.count, threads: threads) { b in
                 let base = books[b]
                 var tables = PnlTables(book: base, risk: risk, options: options)
@@ -210,7 +213,7 @@ public enum Sweep {
                         }
                         for k in 0..<book.accountCount {
                             let a = first[b] + k
-                            mmOut[m][a] = result.totalMM[k]; imOut[m][a] = result.totalIM[k]; stageOut[m][a] = result.stage[k]
+                            mmSlots[m][a] = result.totalMM[k]; imSlots[m][a] = result.totalIM[k]; stageSlots[m][a] = result.stage[k]
                         }
                     }
                 }

@@ -89,7 +89,7 @@ public enum WhatIf {
         var out = "Pre-trade check for \(b.accountId)\n"
         out += "  " + Table.pad("", 24) + Table.lpad("before", 18) + Table.lpad("after", 18) + Table.lpad("change", 18) + "\n"
         func line(_ name: String, _ x: Double, _ y: Double, percent: Bool = false) {
-            let f: (Double) -> String = percent ? { Table.percent($0) } : Table.money
+            let f: (Double) -> String = percent ? { Table.percent($0) } : { Table.money($0) }
             let d = y - x
             out += "  " + Table.pad(name, 24) + Table.lpad(f(x), 18) + Table.lpad(f(y), 18)
                 + Table.lpad(d.isNaN ? "" : (d > 0 ? "+" : "") + f(d), 18) + "\n"

@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A buffer that the workers of one `DispatchQueue.concurrentPerform` fill, each slot by one worker.
+///
+/// `@unchecked Sendable` — safe because of how every use goes: (1) each index is written by
+/// exactly one worker (the slot of its chunk or block number, or the chunk's own range of slots),
+/// (2) no worker reads a slot another one writes, and (3) the owner of the memory reads the slots
+/// only after `concurrentPerform` has returned, which happens after every worker's writes. The
+/// memory outlives the workers (it is the buffer of a `withUnsafeMutableBufferPointer` around the
+/// `concurrentPerform` call).
+package struct DisjointSlots<Element>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Element>
+    package init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
+    package subscript(i: Int) -> Element {
+        get { buffer[i] }
+        nonmutating set { buffer[i] = newValue }
+    }
+}
+
+/// Writes `text` to standard error (file descriptor 2) in one `write` call, as `fputs` to the
+/// unbuffered `stderr` does. Swift 6 rejects a reference to C's `stderr` (a mutable global) from
+/// nonisolated code; the descriptor needs none.
+package func writeStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { b in
+        var off = 0
+        while off < b.count {
+            let n = write(2, b.baseAddress! + off, b.count - off)
+            if n < 0 { if errno == EINTR { continue }; return }
+            off += n
+        }
+    }
+}
