@@ -69,7 +69,7 @@ public struct BatchInput: Sendable {
         var fatal = [CSVRecordError?](repeating: nil, count: ranges.count)
         parsed.withUnsafeMutableBufferPointer { out in
             fatal.withUnsafeMutableBufferPointer { fat in
-                DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
+                Workers.forEach(ranges.count, threads: threads) { c in
                     var chunk = AccountChunk()
                     chunk.lines.reserveCapacity(ranges[c].count / 16)
                     chunk.idBytes.reserveCapacity(ranges[c].count)
@@ -239,7 +239,7 @@ public struct BatchInput: Sendable {
             let sink = RowSink(account: acc.baseAddress, ref: ref.baseAddress, x: xs.baseAddress, y: ys.baseAddress, side: side.baseAddress)
             chunks.withUnsafeMutableBufferPointer { out in
                 fatal.withUnsafeMutableBufferPointer { fat in
-                    DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
+                    Workers.forEach(ranges.count, threads: threads) { c in
                         do {
                             out[c] = try parseChunk(csv, ranges[c], kind: kind, context: context, sink: sink,
                                                     slots: slotStart[c]..<slotStart[c + 1])
