@@ -2,7 +2,8 @@
 //
 // One table, the same figures in a JSON file: the C kernel against plain libm, risk-array build,
 // aggregation (BLAS vs gather) by density, compute-only accounts/s on the generated mix, the CSV
-// reader's MB/s, and end-to-end `pm batch` at 100k and 1M accounts with peak memory.
+// reader's MB/s, and end-to-end `pm batch` at 100k and 1M accounts (5M with --big) at 1 and all threads,
+// with CPU seconds, peak memory and the thread scaling.
 import CKernels
 import Dispatch
 import Foundation
