@@ -183,10 +183,11 @@ public struct BatchInput: Sendable {
         private let monitor = Monitor()
         private var results: [Result<InputFile?, Error>?] = [nil, nil, nil]
         private var thread: PortableThread?
-        private var next = 0
+        private let oneThread: Bool
 
         init(directory: String, background: Bool) {
             dir = directory
+            oneThread = !background
             if background {
                 thread = PortableThread { [self] in
                     for k in 0..<3 {
@@ -199,14 +200,16 @@ public struct BatchInput: Sendable {
         }
 
         private func read(_ k: Int) throws -> InputFile? {
+            // With --threads 1 a large file is copied by this one thread too (one core throughout).
+            let parallelAbove = oneThread ? Int.max : InputFile.parallelThreshold
             switch k {
-            case 0: return try InputFile(path: dir + "/balances.csv")
-            case 1: return try InputFile(path: dir + "/positions.csv")
+            case 0: return try InputFile(path: dir + "/balances.csv", parallelAbove: parallelAbove)
+            case 1: return try InputFile(path: dir + "/positions.csv", parallelAbove: parallelAbove)
             default:
                 // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
                 let path = dir + "/orders.csv"
                 guard access(path, F_OK) == 0 || errno != ENOENT else { return nil }
-                let f = try InputFile(path: path)
+                let f = try InputFile(path: path, parallelAbove: parallelAbove)
                 return f.bytes.count > 0 ? f : nil
             }
         }
