@@ -106,15 +106,8 @@ extension BatchRunner {
     }
 
     /// Runs `body(block)` for every block on `threads` workers, taking blocks in order.
-    static func parallelBlocks(_ blocks: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
-        let next = AtomicCounter()
-        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, blocks))) { _ in
-            while true {
-                let b = next.increment()
-                guard b < blocks else { break }
-                body(b)
-            }
-        }
+    static func parallelBlocks(_ blocks: Int, threads: Int, _ body: (Int) -> Void) {
+        Workers.forEach(blocks, threads: threads, body)
     }
 }
 

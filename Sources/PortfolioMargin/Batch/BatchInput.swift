@@ -74,7 +74,7 @@ public struct BatchInput: Sendable {
             fatal.withUnsafeMutableBufferPointer { fatalBuffer in
                 // Chunk c writes only slot c of each (DisjointSlots).
                 let out = DisjointSlots(parsedBuffer), fat = DisjointSlots(fatalBuffer)
-                DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
+                Workers.forEach(ranges.count, threads: threads) { c in
                     var chunk = AccountChunk()
                     chunk.lines.reserveCapacity(ranges[c].count / 16)
                     chunk.idBytes.reserveCapacity(ranges[c].count)
@@ -102,6 +102,13 @@ public struct BatchInput: Sendable {
                 }
             }
         }
+        // The row files are read (pread, digest, change check) on a thread of their own while this
+        // thread builds the id table, serially (file order decides duplicates and shards): the
+        // table's million inserts and the copy of 540 MB out of the page cache overlap. Only with
+        // two or more threads (--threads 1 stays on one core). Costs the memory of the next file
+        // earlier than before (docs/readings.md "Batch memory").
+        let rowFiles = RowFilePrefetch(directory: dir, background: threads >= 2)
+        defer { rowFiles.join() }
         var chunkFirstLine = accountsFile.headerLines
         for (c, chunk) in parsed.enumerated() {
             if let e = fatal[c] { throw e.inputError(lineOffset: chunkFirstLine) }
@@ -150,17 +157,12 @@ public struct BatchInput: Sendable {
         let context = RowContext(priced: priced, ids: ids, keep: keep)
         var orphans = Orphans(shard: shard)
 
-        input.balances = try parseRows(CSVFile(path: dir + "/balances.csv", required: Kind.balances.required), kind: .balances,
+        input.balances = try parseRows(CSVFile(file: rowFiles.take(0)!, required: Kind.balances.required), kind: .balances,
                                        context: context, threads: threads, input: &input, orphans: &orphans)
-        input.positions = try parseRows(CSVFile(path: dir + "/positions.csv", required: Kind.positions.required), kind: .positions,
+        input.positions = try parseRows(CSVFile(file: rowFiles.take(1)!, required: Kind.positions.required), kind: .positions,
                                         context: context, threads: threads, input: &input, orphans: &orphans)
         // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
-        let ordersPath = dir + "/orders.csv"
-        var ordersFile: InputFile?
-        if access(ordersPath, F_OK) == 0 || errno != ENOENT {
-            let f = try InputFile(path: ordersPath)
-            if f.bytes.count > 0 { ordersFile = f }
-        }
+        let ordersFile = try rowFiles.take(2)
         if let ordersFile {
             input.orders = try parseRows(CSVFile(file: ordersFile, required: Kind.orders.required), kind: .orders,
                                          context: context, threads: threads, input: &input, orphans: &orphans)
@@ -176,6 +178,67 @@ public struct BatchInput: Sendable {
             input[keyPath: k].start += [Int](repeating: input[keyPath: k].start.last!, count: orphans.ids.count)
         }
         return input
+    }
+
+    /// balances.csv, positions.csv and orders.csv (nil when absent or empty: FORMATS.md), read in
+    /// that order on a background thread or, without one, when taken. Errors surface at `take`, so
+    /// they come in the same order as reading each file when its turn comes.
+    final class RowFilePrefetch: @unchecked Sendable {
+        private let dir: String
+        private let monitor = Monitor()
+        private var results: [Result<InputFile?, Error>?] = [nil, nil, nil]
+        private var thread: PortableThread?
+        private let oneThread: Bool
+
+        init(directory: String, background: Bool) {
+            dir = directory
+            oneThread = !background
+            if background {
+                thread = PortableThread { [self] in
+                    for k in 0..<3 {
+                        let r = Result { try self.read(k) }
+                        monitor.locked { results[k] = r; monitor.broadcast() }
+                        if case .failure = r { break }   // the next take throws; nothing more to read
+                    }
+                }
+            }
+        }
+
+        private func read(_ k: Int) throws -> InputFile? {
+            // With --threads 1 a large file is copied by this one thread too (one core throughout).
+            let parallelAbove = oneThread ? Int.max : InputFile.parallelThreshold
+            switch k {
+            case 0: return try InputFile(path: dir + "/balances.csv", parallelAbove: parallelAbove)
+            case 1: return try InputFile(path: dir + "/positions.csv", parallelAbove: parallelAbove)
+            default:
+                // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
+                let path = dir + "/orders.csv"
+                guard access(path, F_OK) == 0 || errno != ENOENT else { return nil }
+                let f = try InputFile(path: path, parallelAbove: parallelAbove)
+                return f.bytes.count > 0 ? f : nil
+            }
+        }
+
+        /// File `k` (0 balances, 1 positions, 2 orders); the prefetcher drops its reference.
+        func take(_ k: Int) throws -> InputFile? {
+            if thread == nil { return try read(k) }
+            let r = monitor.locked { () -> Result<InputFile?, Error> in
+                monitor.wait { results[k] != nil || (k > 0 && isFailure(results[k - 1])) }
+                defer { results[k] = nil }
+                return results[k] ?? .failure(InputError(file: dir, "not read"))
+            }
+            return try r.get()
+        }
+
+        private func isFailure(_ r: Result<InputFile?, Error>??) -> Bool {
+            if case .some(.some(.failure)) = r { return true }
+            return false
+        }
+
+        func join() {
+            thread?.join()
+            thread = nil
+        }
     }
 
     /// Account ids found in the row files but not in accounts.csv, in order of first appearance
@@ -246,7 +309,7 @@ public struct BatchInput: Sendable {
                 fatal.withUnsafeMutableBufferPointer { fatalBuffer in
                     // Chunk c writes only slot c of each (DisjointSlots), and its rows only at its own slots.
                     let out = DisjointSlots(chunkBuffer), fat = DisjointSlots(fatalBuffer), slotStart = slotStart
-                    DispatchQueue.concurrentPerform(iterations: ranges.count) { c in
+                    Workers.forEach(ranges.count, threads: threads) { c in
                         do {
                             out[c] = try parseChunk(csv, ranges[c], kind: kind, context: context, sink: sink,
                                                     slots: slotStart[c]..<slotStart[c + 1])

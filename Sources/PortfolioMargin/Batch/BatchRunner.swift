@@ -27,68 +27,97 @@ public struct BatchSummary: Sendable {
 /// threads; their CSV rows are handed to `sink` in input order.
 public enum BatchRunner {
     /// Accounts per block: large enough to amortise the per-block set-up, small enough to keep
-    /// every worker busy and the memory of one wave small.
+    /// every worker busy and the memory of the pending output small.
     public static let defaultBlockSize = 8192
 
     /// Margins every account of `input`.
     /// - Parameters:
     ///   - input: the parsed batch (``BatchInput/load(directory:priced:shard:threads:)``).
     ///   - priced: the priced market `input` was read against.
-    ///   - threads: worker threads (blocks in parallel). BLAS runs single-threaded inside them.
+    ///   - threads: worker threads (blocks in parallel), exactly: the calling thread only writes.
+    ///     BLAS runs single-threaded inside them.
     ///   - blockSize: accounts per book (``defaultBlockSize``); a smaller block only costs speed.
     ///   - options: the aggregation path (``EngineOptions``).
-    ///   - progress: called on the calling thread after each wave with (accounts done, total).
+    ///   - progress: called on the calling thread after each block written with (accounts done, total).
     ///   - sink: receives (margins rows, units rows) of consecutive blocks, in order.
     public static func run(_ input: BatchInput, priced: PricedMarket, threads: Int = 2,
                            blockSize: Int = defaultBlockSize, options: EngineOptions = EngineOptions(),
                            progress: (Int, Int) -> Void = { _, _ in },
-                           sink: @escaping @Sendable ([UInt8], [UInt8]) throws -> Void) throws -> BatchSummary {
+                           sink: ([UInt8], [UInt8]) throws -> Void) throws -> BatchSummary {
         var summary = BatchSummary()
         summary.orphanRows = input.orphanRows.count
         let n = input.accountCount
         let blocks = (n + blockSize - 1) / blockSize
-        let wave = max(1, threads * 2)
-        // The writer drains one wave while the workers compute the next (double buffering).
-        let writer = DispatchQueue(label: "pm.batch.writer")
-        let writing = DispatchGroup()
-        let failure = ErrorBox()
-        var next = 0
-        while next < blocks {
-            let count = min(wave, blocks - next)
-            var outputs = [(ByteBuffer, ByteBuffer, BatchSummary)](repeating: (ByteBuffer(capacity: 0), ByteBuffer(capacity: 0), BatchSummary()), count: count)
-            let first = next
-            outputs.withUnsafeMutableBufferPointer { buffer in
-                let out = DisjointSlots(buffer)   // worker w writes only slot w
-                DispatchQueue.concurrentPerform(iterations: count) { w in
-                    let b = first + w
-                    let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
-                    let book = input.book(accounts: range, priced: priced)
-                    let result = MarginEngine.run(book, options: options)
-                    var m = ByteBuffer(capacity: range.count * 160)
-                    var u = ByteBuffer(capacity: range.count * 256)
-                    BatchOutput.append(result, margins: &m, units: &u)
-                    out[w] = (m, u, result.summary())
+        let workers = max(1, min(threads, blocks))
+        // A streaming pipeline, no waves: `workers` threads of our own (never the global pool, whose
+        // width is the core count whatever --threads says) each take the next block, build its
+        // book, margin it and format its rows; the calling thread only hands the finished bytes to
+        // `sink` in block order. Workers run at most `window` blocks ahead of the writer, so the
+        // memory of pending output is bounded by the block size, and no block waits for the
+        // slowest of a wave.
+        let window = 2 * workers + 1
+        let monitor = Monitor()
+        // @unchecked Sendable: every field is read and written only inside `monitor.locked`.
+        final class State: @unchecked Sendable {
+            var ready: [Int: ([UInt8], [UInt8], BatchSummary)] = [:]
+            var written = 0
+            var stop = false
+        }
+        let state = State()
+        let next = AtomicCounter()
+        let work = UnsafeSendable((input, priced, options))
+        var spawned: [PortableThread] = []
+        let worker: @Sendable () -> Void = {
+            let (input, priced, options) = work.value
+            while true {
+                let b = next.increment()
+                guard b < blocks else { return }
+                let go = monitor.locked { () -> Bool in
+                    monitor.wait { state.stop || b < state.written + window }
+                    return !state.stop
+                }
+                guard go else { return }
+                let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
+                let book = input.book(accounts: range, priced: priced)
+                let result = MarginEngine.run(book, options: options)
+                var m = ByteBuffer(capacity: range.count * 160)
+                var u = ByteBuffer(capacity: range.count * 256)
+                BatchOutput.append(result, margins: &m, units: &u)
+                let s = result.summary()
+                monitor.locked {
+                    state.ready[b] = (m.bytes, u.bytes, s)
+                    monitor.broadcast()
                 }
             }
-            writing.wait()
-            if let e = failure.error { throw e }
-            let ready = outputs.map { ($0.0.bytes, $0.1.bytes) }
-            writer.async(group: writing) {
-                guard failure.error == nil else { return }
-                do { for (m, u) in ready { try sink(m, u) } } catch { failure.error = error }
-            }
-            for (_, _, s) in outputs {
-                summary.accounts += s.accounts
-                summary.errors += s.errors
-                summary.totalMM += s.totalMM
-                summary.totalIM += s.totalIM
-                for k in 0..<summary.stages.count { summary.stages[k] += s.stages[k] }
-            }
-            next += count
-            progress(min(n, next * blockSize), n)
         }
-        writing.wait()
-        if let e = failure.error { throw e }
+        for _ in 0..<workers {
+            if let t = PortableThread(start: worker) { spawned.append(t) }
+        }
+        defer {
+            monitor.locked { state.stop = true; monitor.broadcast() }
+            for t in spawned { t.join() }
+        }
+        if spawned.isEmpty {
+            // No thread could be created: compute every block here (no window), then write.
+            monitor.locked { state.written = blocks + window }
+            worker()
+        }
+        for b in 0..<blocks {
+            let (m, u, s) = monitor.locked { () -> ([UInt8], [UInt8], BatchSummary) in
+                monitor.wait { state.ready[b] != nil }
+                let r = state.ready.removeValue(forKey: b)!
+                state.written = b + 1
+                monitor.broadcast()
+                return r
+            }
+            try sink(m, u)
+            summary.accounts += s.accounts
+            summary.errors += s.errors
+            summary.totalMM += s.totalMM
+            summary.totalIM += s.totalIM
+            for k in 0..<summary.stages.count { summary.stages[k] += s.stages[k] }
+            progress(min(n, (b + 1) * blockSize), n)
+        }
         return summary
     }
 }
