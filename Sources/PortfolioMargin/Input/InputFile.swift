@@ -6,6 +6,8 @@ import Darwin
 import CKernels
 import Dispatch
 
+// @unchecked Sendable: every stored property is a `let`, and the bytes behind `bytes`/`storage` are
+// written only inside `init` (before the object is shared), then only read until `deinit` frees them.
 /// An input file read whole into memory this object owns, with its digest (FORMATS.md: inputs
 /// are regular files; one that changes or shrinks while it is read gives exit 1 with a message).
 ///
@@ -18,8 +20,6 @@ import Dispatch
 /// Each block is hashed right after it is read, while it is still in cache: the digest is the
 /// file's size and its XXH64 (seed 0, `pm_xxh64`; `xxhsum -H1` prints the same value) — what
 /// `manifest.json` records (FORMATS.md "Scale-out").
-// @unchecked Sendable: every stored property is a `let`, and the bytes behind `bytes`/`storage` are
-// written only inside `init` (before the object is shared), then only read until `deinit` frees them.
 public final class InputFile: @unchecked Sendable {
     /// The path as given, used in every message.
     public let path: String

@@ -6,6 +6,9 @@ import Glibc
 import Darwin
 #endif
 
+// @unchecked Sendable: the mutable state (`fds`, `done`) is read and written only while holding
+// `lock` (`write`, `commit`, `abandon`; `init` and `deinit` run before and after any sharing); every
+// other stored property is a `let` of a Sendable type.
 /// Output files that appear together or not at all, also under SIGKILL or power loss (FORMATS.md
 /// "Commands": `margins.csv`, `units.csv` and `manifest.json` all from one run or none).
 ///
@@ -37,9 +40,6 @@ import Darwin
 /// beside `OUT` (its pid no longer exists) and the `.NAME.tmp-PID` files of older versions inside
 /// `OUT`; staging folders of another host are removed when older than a day. SIGINT, SIGTERM and
 /// SIGHUP remove the staging folder at once.
-// @unchecked Sendable: the mutable state (`fds`, `done`) is read and written only while holding
-// `lock` (`write`, `commit`, `abandon`; `init` and `deinit` run before and after any sharing); every
-// other stored property is a `let` of a Sendable type.
 public final class OutputFiles: @unchecked Sendable {
     /// The output folder as given.
     public let directory: String
