@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -72,63 +73,43 @@ public struct InputDigest: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// XXH64 with seed 0, fed in pieces of any size: `update` folds bytes in, `digest` gives size and
-/// hash of everything so far (the reference algorithm, xxhash.h `XXH64_update` / `XXH64_digest`).
+/// hash of everything so far. The arithmetic is CKernels' (`pm_xxh64_*`, the one the input reader
+/// hashes with while reading); this type only keeps the bytes of an unfinished 32-byte stripe.
 public struct XXH64Stream: Sendable {
     /// Bytes folded in so far.
     public private(set) var size: Int = 0
-    private var v1: UInt64 = XXH64Stream.P1 &+ XXH64Stream.P2
-    private var v2: UInt64 = XXH64Stream.P2
-    private var v3: UInt64 = 0
-    private var v4: UInt64 = 0 &- XXH64Stream.P1
+    private var state = pm_xxh64_state()
     /// Up to 31 bytes not yet folded into a 32-byte stripe.
     private var tail: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     private var tailCount = 0
 
     /// A stream that has seen no bytes.
-    public init() {}
+    public init() { pm_xxh64_init(&state, 0) }
 
     /// Folds `bytes` in.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        var p = 0
         let n = bytes.count
+        var p = 0
         size += n
         if tailCount > 0 {
             // Complete the pending stripe first.
             let take = min(32 - tailCount, n)
             let at = tailCount
-            withUnsafeMutableBytes(of: &tail) { t in
-                t.baseAddress!.advanced(by: at).copyMemory(from: base, byteCount: take)
-            }
+            withUnsafeMutableBytes(of: &tail) { $0.baseAddress!.advanced(by: at).copyMemory(from: base, byteCount: take) }
             tailCount += take
             p = take
             guard tailCount == 32 else { return }
-            let t = tail
-            withUnsafeBytes(of: t) { stripe($0.baseAddress!) }
+            let stripe = tail
+            withUnsafeBytes(of: stripe) { _ = pm_xxh64_stripes(&state, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), 32) }
             tailCount = 0
         }
-        var a = v1, b = v2, c = v3, d = v4
-        while n - p >= 32 {
-            let q = base + p
-            a = Self.round(a, UInt64(littleEndian: q.loadUnaligned(as: UInt64.self)))
-            b = Self.round(b, UInt64(littleEndian: q.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-            c = Self.round(c, UInt64(littleEndian: q.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
-            d = Self.round(d, UInt64(littleEndian: q.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
-            p += 32
-        }
-        v1 = a; v2 = b; v3 = c; v4 = d
+        p += pm_xxh64_stripes(&state, (base + p).assumingMemoryBound(to: UInt8.self), n - p)
         if p < n {
             let rest = n - p
-            withUnsafeMutableBytes(of: &tail) { t in t.baseAddress!.copyMemory(from: base + p, byteCount: rest) }
+            withUnsafeMutableBytes(of: &tail) { $0.baseAddress!.copyMemory(from: base + p, byteCount: rest) }
             tailCount = rest
         }
-    }
-
-    private mutating func stripe(_ q: UnsafeRawPointer) {
-        v1 = Self.round(v1, UInt64(littleEndian: q.loadUnaligned(as: UInt64.self)))
-        v2 = Self.round(v2, UInt64(littleEndian: q.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-        v3 = Self.round(v3, UInt64(littleEndian: q.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
-        v4 = Self.round(v4, UInt64(littleEndian: q.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
     }
 
     /// Size and XXH64 of every byte folded in so far; the stream can go on afterwards.
@@ -136,50 +117,8 @@ public struct XXH64Stream: Sendable {
 
     /// XXH64 of everything folded in so far.
     public var hash: UInt64 {
-        var h: UInt64
-        if size >= 32 {
-            h = Self.rotl(v1, 1) &+ Self.rotl(v2, 7) &+ Self.rotl(v3, 12) &+ Self.rotl(v4, 18)
-            h = Self.merge(h, v1); h = Self.merge(h, v2); h = Self.merge(h, v3); h = Self.merge(h, v4)
-        } else {
-            h = Self.P5   // seed 0 + P5
-        }
-        h = h &+ UInt64(size)
-        let count = tailCount
-        withUnsafeBytes(of: tail) { t in
-            var p = 0
-            while count - p >= 8 {
-                h ^= Self.round(0, UInt64(littleEndian: t.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
-                h = Self.rotl(h, 27) &* Self.P1 &+ Self.P4
-                p += 8
-            }
-            if count - p >= 4 {
-                h ^= UInt64(UInt32(littleEndian: t.loadUnaligned(fromByteOffset: p, as: UInt32.self))) &* Self.P1
-                h = Self.rotl(h, 23) &* Self.P2 &+ Self.P3
-                p += 4
-            }
-            while p < count {
-                h ^= UInt64(t[p]) &* Self.P5
-                h = Self.rotl(h, 11) &* Self.P1
-                p += 1
-            }
-        }
-        h ^= h >> 33; h = h &* Self.P2
-        h ^= h >> 29; h = h &* Self.P3
-        h ^= h >> 32
-        return h
-    }
-
-    static let P1: UInt64 = 0x9E37_79B1_85EB_CA87
-    static let P2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
-    static let P3: UInt64 = 0x1656_67B1_9E37_79F9
-    static let P4: UInt64 = 0x85EB_CA77_C2B2_AE63
-    static let P5: UInt64 = 0x27D4_EB2F_1656_67C5
-
-    @inline(__always) private static func rotl(_ x: UInt64, _ r: UInt64) -> UInt64 { (x << r) | (x >> (64 - r)) }
-    @inline(__always) private static func round(_ acc: UInt64, _ input: UInt64) -> UInt64 {
-        rotl(acc &+ input &* P2, 31) &* P1
-    }
-    @inline(__always) private static func merge(_ acc: UInt64, _ v: UInt64) -> UInt64 {
-        (acc ^ round(0, v)) &* P1 &+ P4
+        var finished = state
+        let rest = tail
+        return withUnsafeBytes(of: rest) { pm_xxh64_finish(&finished, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), tailCount) }
     }
 }
