@@ -84,14 +84,19 @@ public final class OutputFiles: @unchecked Sendable {
         // pid and a counter: two writers of one process never share a staging folder.
         let stage = parentDir + "/" + Self.stagingPrefix(base) + Self.host + "." + String(getpid()) + "-" + String(Self.nextSerial())
         Self.removeTree(stage)   // a previous process of this pid (reused) left it: it is dead
-        guard mkdir(stage, 0o755) == 0 else {
-            throw InputError(file: stage, "cannot create the staging folder (\(String(cString: strerror(errno))))")
-        }
         target = path
         staging = stage
         stagingPaths = names.map { stage + "/" + $0 }
         fds = []
+        // Registered before the folder exists: a signal that arrives right after `mkdir` must
+        // find it on the list (removing a folder that is not there yet is harmless).
         InterruptCleanup.register(stagingPaths, directory: staging)
+        guard mkdir(stage, 0o755) == 0 else {
+            let reason = String(cString: strerror(errno))
+            InterruptCleanup.unregister(stagingPaths, directory: staging)
+            done = true
+            throw InputError(file: stage, "cannot create the staging folder (\(reason))")
+        }
         for t in stagingPaths {
             let fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             if fd < 0 {
