@@ -26,6 +26,18 @@ struct WhatIfTests {
         }
     }
 
+    /// An error that only the trades cause names the account with the trades applied, not an
+    /// internal position in a two-account book (it said `account[1] (id …)` before).
+    @Test func anErrorOfTheTradesNamesTheAccountWithTheTrades() throws {
+        let account = try example("short-strangle")
+        let r = WhatIf.run(account, trades: [Trade(symbol: "BTCUSDT", size: 1, price: -5)], asOrders: false,
+                           priced: priced, file: "acct.json")
+        guard case let .failure(e) = r else { Issue.record("a negative entry price must be an error"); return }
+        let text = e.description
+        #expect(text.contains("acct.json") && text.contains("account \(account.id) with the trades applied"), "\(text)")
+        #expect(!text.contains("account[1]"), "\(text)")
+    }
+
     /// An option bought at mark moves its premium out of the settle coin's balance: the margin
     /// balance is unchanged (USDC counts at ratio 1) and no liability appears.
     @Test func optionPremiumMovesTheSettleBalance() throws {

@@ -65,11 +65,15 @@ public struct Book: Sendable {
 
     /// A book of `Account` values (JSON input, or accounts built in code). Accounts that fail
     /// validation are kept with their error (`accountErrors`), so results stay in input order.
-    public init(priced: PricedMarket, accounts: [Account], file: String = "account") {
+    /// `records` names each account in its errors (default: `account ID`, or `account[N] (id ID)`
+    /// for several).
+    public init(priced: PricedMarket, accounts: [Account], file: String = "account", records: [String]? = nil) {
+        precondition(records == nil || records!.count == accounts.count, "one record name per account")
         self.init(priced: priced)
         var builder = BookBuilder(book: self)
         for (n, account) in accounts.enumerated() {
-            builder.add(account, file: file, record: accounts.count == 1 ? "account \(account.id)" : "account[\(n)] (id \(account.id))")
+            let record = records?[n] ?? (accounts.count == 1 ? "account \(account.id)" : "account[\(n)] (id \(account.id))")
+            builder.add(account, file: file, record: record)
         }
         self = builder.finish()
     }

@@ -72,7 +72,9 @@ public enum WhatIf {
     public static func run(_ account: Account, trades: [Trade], asOrders: Bool, priced: PricedMarket, file: String = "account")
         -> Result<(before: MarginResult, after: MarginResult), AccountError> {
         let after = apply(trades, to: account, market: priced.market, asOrders: asOrders)
-        let results = MarginEngine.run(Book(priced: priced, accounts: [account, after], file: file))
+        // Errors name the account as the user knows it: itself, or itself with the trades applied.
+        let results = MarginEngine.run(Book(priced: priced, accounts: [account, after], file: file,
+                                            records: ["account \(account.id)", "account \(account.id) with the trades applied"]))
         switch (results.result(of: 0), results.result(of: 1)) {
         case let (.success(b), .success(a)): return .success((b, a))
         case let (.failure(e), _), let (_, .failure(e)): return .failure(e)
