@@ -221,39 +221,37 @@ class Market:
 # Input (Polars)
 
 def read_inputs(folder, market):
+    """The four CSV files as NumPy arrays: ids, symbols and coins as indices (read straight into
+    Polars Enums of accounts.csv's ids, the market's symbols and its coins; an unknown value stops
+    the run, valid input assumed)."""
     ids = pl.read_csv(os.path.join(folder, "accounts.csv"),
                       schema_overrides={"account_id": pl.String, "spot_hedging": pl.String})
     account_ids = ids["account_id"]
-    acc_enum = pl.Enum(account_ids)
-    sym_enum = pl.Enum(market.symbols)
-    coin_enum = pl.Enum(market.coins)
+    acc = pl.Enum(account_ids)
+    sym = pl.Enum(market.symbols)
+    coin = pl.Enum(market.coins)
     spot = (ids["spot_hedging"] == "true").to_numpy()
 
-    def codes(df, col, enum):
-        # A strict cast: an id, symbol or coin that is not known stops the run (valid input assumed).
-        return df.select(pl.col(col).cast(enum).to_physical().cast(pl.Int64)).to_series().to_numpy()
+    def read(name, schema):
+        path = os.path.join(folder, name)
+        if name == "orders.csv" and (not os.path.exists(path) or os.path.getsize(path) == 0):
+            return pl.DataFrame(schema=schema)   # an absent or empty orders.csv: no orders
+        return pl.read_csv(path, schema_overrides=schema)
 
-    bal = pl.read_csv(os.path.join(folder, "balances.csv"),
-                      schema_overrides={"account_id": pl.String, "coin": pl.String, "wallet_balance": pl.Float64})
-    pos = pl.read_csv(os.path.join(folder, "positions.csv"),
-                      schema_overrides={"account_id": pl.String, "symbol": pl.String, "size": pl.Float64,
-                                        "entry_price": pl.Float64})
-    orders_path = os.path.join(folder, "orders.csv")
-    if os.path.exists(orders_path) and os.path.getsize(orders_path) > 0:
-        ords = pl.read_csv(orders_path, schema_overrides={"account_id": pl.String, "symbol": pl.String,
-                                                          "side": pl.String, "qty": pl.Float64, "price": pl.Float64})
-    else:
-        ords = pl.DataFrame(schema={"account_id": pl.String, "symbol": pl.String, "side": pl.String,
-                                    "qty": pl.Float64, "price": pl.Float64})
+    def codes(series):
+        return series.to_physical().cast(pl.Int64).to_numpy()
+
+    bal = read("balances.csv", {"account_id": acc, "coin": coin, "wallet_balance": pl.Float64})
+    pos = read("positions.csv", {"account_id": acc, "symbol": sym, "size": pl.Float64, "entry_price": pl.Float64})
+    ords = read("orders.csv", {"account_id": acc, "symbol": sym, "side": pl.String, "qty": pl.Float64,
+                               "price": pl.Float64})
     entry = (pos["entry_price"].fill_null(np.nan).to_numpy() if "entry_price" in pos.columns
              else np.full(pos.height, np.nan))
     return dict(
         account_ids=account_ids, spot=spot,
-        b_acc=codes(bal, "account_id", acc_enum), b_coin=codes(bal, "coin", coin_enum),
-        b_amt=bal["wallet_balance"].to_numpy(),
-        p_acc=codes(pos, "account_id", acc_enum), p_ins=codes(pos, "symbol", sym_enum),
-        p_size=pos["size"].to_numpy(), p_entry=entry,
-        o_acc=codes(ords, "account_id", acc_enum), o_ins=codes(ords, "symbol", sym_enum),
+        b_acc=codes(bal["account_id"]), b_coin=codes(bal["coin"]), b_amt=bal["wallet_balance"].to_numpy(),
+        p_acc=codes(pos["account_id"]), p_ins=codes(pos["symbol"]), p_size=pos["size"].to_numpy(), p_entry=entry,
+        o_acc=codes(ords["account_id"]), o_ins=codes(ords["symbol"]),
         o_buy=(ords["side"] == "Buy").to_numpy(), o_qty=ords["qty"].to_numpy(), o_price=ords["price"].to_numpy(),
     )
 
@@ -302,12 +300,16 @@ def margin(d, m, stages):
     borrow_im = np.bincount(b_acc, np.where(liability, -usd * borrow_im_rate[b_coin], 0.0), minlength=n_acc)
     has_liability = np.bincount(b_acc, liability, minlength=n_acc) > 0
 
-    # ---- §11.5 units: one per (account, base coin) with a position row or an order; sorted by
-    # account, then coin (slots are alphabetical).
+    # ---- §11.5 units: one per (account, base coin) with a position row or an order, numbered in
+    # (account, coin) order (slots are alphabetical) through a dense flag array (no sort).
     p_unit_key = p_acc * n_slots + m.slot[p_ins]
     o_unit_key = o_acc * n_slots + m.slot[o_ins]
-    unit_keys, inv = np.unique(np.concatenate([p_unit_key, o_unit_key]), return_inverse=True)
-    p_unit, o_unit = inv[:len(p_acc)], inv[len(p_acc):]
+    flag = np.zeros(n_acc * n_slots, dtype=bool)
+    flag[p_unit_key] = True
+    flag[o_unit_key] = True
+    unit_keys = np.flatnonzero(flag)
+    unit_of_key = np.cumsum(flag) - 1
+    p_unit, o_unit = unit_of_key[p_unit_key], unit_of_key[o_unit_key]
     n_units = len(unit_keys)
     u_acc = unit_keys // n_slots
     u_slot = unit_keys % n_slots
@@ -320,75 +322,76 @@ def margin(d, m, stages):
     present[o_unit[o_side_a], 1] = True
     present[o_unit[~o_side_a], 2] = True
 
-    # ---- Net holdings per (portfolio, symbol) (§11.1): positions in every present portfolio of their
-    # unit, each order in its side's portfolio at its signed quantity.
-    pf_key_parts, ins_parts, size_parts = [p_unit * 3], [p_ins], [p_size]
-    for k in (1, 2):
-        sel = present[p_unit, k]
-        pf_key_parts.append(p_unit[sel] * 3 + k); ins_parts.append(p_ins[sel]); size_parts.append(p_size[sel])
-    o_pf = o_unit * 3 + np.where(o_side_a, 1, 2)
-    pf_key_parts.append(o_pf); ins_parts.append(o_ins); size_parts.append(side * o_qty)
-    hold_key = np.concatenate(pf_key_parts) * n_ins + np.concatenate(ins_parts)
-    hold_keys, hinv = np.unique(hold_key, return_inverse=True)
-    q = np.bincount(hinv, np.concatenate(size_parts))       # net size per holding, in row order
-    e_ins = hold_keys % n_ins
-    e_pfkey = hold_keys // n_ins                             # unit*3 + portfolio
-
-    # Portfolios: every present (unit, p), compact ids in (unit, p) order.
-    pf_keys = np.flatnonzero(present.ravel())
+    # Portfolios: every present (unit, p), numbered by coin, then unit, then p, so that each coin's
+    # portfolios are one contiguous range (one sparse product per coin below).
+    all_keys = np.flatnonzero(present.ravel())
+    pf_keys = all_keys[np.argsort(u_slot[all_keys // 3], kind="stable")]
     n_pf = len(pf_keys)
     pf_of_key = np.full(n_units * 3, -1, dtype=np.int64)
     pf_of_key[pf_keys] = np.arange(n_pf)
-    e_pf = pf_of_key[e_pfkey]
     pf_unit = pf_keys // 3
     pf_slot = u_slot[pf_unit]
-    pf_acc = u_acc[pf_unit]
+    slot_start = np.searchsorted(pf_slot, np.arange(n_slots + 1))
+
+    # Holding rows (§7, §11.1): every position row in each present portfolio of its unit, each order
+    # in its side's portfolio at its signed quantity. Everything that is linear in the sizes (scenario
+    # P&L, delta and vega sums) is summed over rows directly; netting per symbol is needed only where
+    # the model reads a net size's sign or magnitude (§5 D2, §5 E: perpetuals and futures).
+    pf_parts, ins_parts, size_parts = [pf_of_key[p_unit * 3]], [p_ins], [p_size]
+    for k in (1, 2):
+        sel = present[p_unit, k]
+        pf_parts.append(pf_of_key[p_unit[sel] * 3 + k]); ins_parts.append(p_ins[sel]); size_parts.append(p_size[sel])
+    pf_parts.append(pf_of_key[o_unit * 3 + np.where(o_side_a, 1, 2)])
+    ins_parts.append(o_ins)
+    size_parts.append(np.where(o_buy, o_qty, -o_qty))
+    r_pf = np.concatenate(pf_parts)
+    r_ins = np.concatenate(ins_parts)
+    r_q = np.concatenate(size_parts)
+    del pf_parts, ins_parts, size_parts
 
     # Per-portfolio coin parameters.
     P = lambda key: np.array([p[key] for p in m.params], dtype=float)[pf_slot]
     index = np.array([m.index[c] for c in m.base_coins])[pf_slot]
 
     # ---- §6 spot hedge leg, recomputed per portfolio (§11.3).
-    e_delta = q * m.delta[e_ins]
-    derivative_delta = np.bincount(e_pf, e_delta, minlength=n_pf)
+    r_delta = r_q * m.delta[r_ins]
+    D = np.bincount(r_pf, r_delta, minlength=n_pf)
     eligible = np.array([bool(p["spotHedgeEligible"]) for p in m.params])
     bal_by_coin = np.bincount(b_acc * n_coins + b_coin, b_amt, minlength=n_acc * n_coins)
     u_balance = np.where(d["spot"][u_acc] & eligible[u_slot],
                          bal_by_coin[u_acc * n_coins + m.coin_id_of_slot[u_slot]], 0.0)
     B = u_balance[pf_unit]
-    D = derivative_delta
     h = np.where((B > 0) & (D < 0), np.minimum(B, -D), np.where((B < 0) & (D > 0), np.maximum(B, -D), 0.0))
 
-    # ---- §3, §4 scenario P&L (sparse holdings × dense risk arrays, one product per base coin) and max loss.
+    # ---- §3, §4 scenario P&L: (portfolios × instruments, sparse, duplicates summed) @ (instruments ×
+    # scenarios, dense), one product per base coin; then the spot leg and the max loss.
+    H = sparse.csr_matrix((r_q, (r_pf, r_ins)), shape=(n_pf, n_ins))
     max_loss = np.zeros(n_pf)
     for s in range(n_slots):
-        pfs = np.flatnonzero(pf_slot == s)
-        if len(pfs) == 0:
+        a, b = slot_start[s], slot_start[s + 1]
+        if a == b:
             continue
-        loc = np.full(n_pf, -1, dtype=np.int64)
-        loc[pfs] = np.arange(len(pfs))
-        es = np.flatnonzero(m.slot[e_ins] == s)
-        R = m.risk[s]
-        H = sparse.csr_matrix((q[es], (loc[e_pf[es]], m.row[e_ins[es]])), shape=(len(pfs), R.shape[0]))
-        table = np.asarray(H @ R).reshape(len(pfs), -1, 3)
-        hs = h[pfs]
+        members = np.flatnonzero(m.slot == s)
+        R = np.zeros((n_ins, m.risk[s].shape[1]))
+        R[members] = m.risk[s][m.row[members]]
+        table = np.asarray(H[a:b] @ R).reshape(b - a, -1, 3)
+        hs = h[a:b]
         leg = hs[:, None] * m.index[m.base_coins[s]] * m.moves[s][None, :]
         leg = np.where(hs[:, None] < 0, np.maximum(0.0, leg), leg)    # a liability's leg: gains only (§11.4)
         table += leg[:, :, None]
-        worst = table.reshape(len(pfs), -1).min(axis=1)
-        max_loss[pfs] = np.maximum(0.0, -worst)
+        max_loss[a:b] = np.maximum(0.0, -table.reshape(b - a, -1).min(axis=1))
 
-    # ---- §5 contingencies, each from per-(portfolio, bucket) sums.
-    opt_e = m.is_option[e_ins]
-    # A: net short per (expiry, strike) group.
-    ge = np.flatnonzero(opt_e)
-    gkeys, ginv = np.unique(e_pf[ge] * max(m.group_count, 1) + m.group[e_ins[ge]], return_inverse=True)
-    gsum = np.bincount(ginv, q[ge])
-    net_short = np.bincount(gkeys // max(m.group_count, 1), np.maximum(0.0, -gsum), minlength=n_pf)
-    c_option = net_short * P("shortOptionFactor") * index
+    # ---- §5 contingencies.
+    r_opt = m.is_option[r_ins]
+    # A: net short per (expiry, strike) group (sparse portfolios × groups, duplicates summed).
+    ro = np.flatnonzero(r_opt)
+    Gm = sparse.csr_matrix((r_q[ro], (r_pf[ro], m.group[r_ins[ro]])), shape=(n_pf, max(m.group_count, 1)))
+    Gm.sum_duplicates()
+    g_rows = np.repeat(np.arange(n_pf), np.diff(Gm.indptr))
+    c_option = np.bincount(g_rows, np.maximum(0.0, -Gm.data), minlength=n_pf) * P("shortOptionFactor") * index
 
     nb = len(m.bucket_days)
-    bkey = e_pf * nb + m.bucket[e_ins]
+    bkey = r_pf * nb + m.bucket[r_ins]
 
     def spread(values):
         """`|T_L − T_S| · min(L, S)` over the per-bucket amounts (§5B, §5D1); 0 unless both sides."""
@@ -402,28 +405,33 @@ def margin(d, m, stages):
         return np.where(both, out, 0.0)
 
     # B: coin vega per expiry bucket.
-    vega_b = np.bincount(bkey, np.where(opt_e, q * m.coin_vega[e_ins], 0.0), minlength=n_pf * nb).reshape(n_pf, nb)
+    vega_b = np.bincount(bkey, r_q * m.coin_vega[r_ins], minlength=n_pf * nb).reshape(n_pf, nb)
     c_vega = spread(vega_b) * P("vegaSpreadFactor") * index
     # C: net delta per settlement bucket.
-    sd = np.bincount(e_pf * 3 + m.settlement[e_ins], e_delta, minlength=n_pf * 3).reshape(n_pf, 3)
+    sd = np.bincount(r_pf * 3 + m.settlement[r_ins], r_delta, minlength=n_pf * 3).reshape(n_pf, 3)
     c_stable = (np.abs(sd).sum(1) - np.abs(sd.sum(1))) / 2 * P("stablecoinSpreadFactor") * index
     # D1: net delta per maturity bucket, the spot leg at full size in the DTE-0 bucket (§11.4).
-    delta_b = np.bincount(bkey, e_delta, minlength=n_pf * nb).reshape(n_pf, nb)
+    delta_b = np.bincount(bkey, r_delta, minlength=n_pf * nb).reshape(n_pf, nb)
     delta_b[:, 0] += h
     d1 = spread(delta_b) * index * P("deltaSpreadFactor")
+    # Perpetuals and futures netted per (portfolio, symbol), summed in row order (as the engine nets).
+    rl = np.flatnonzero(~r_opt)
+    lkeys, linv = np.unique(r_pf[rl] * n_ins + r_ins[rl], return_inverse=True)
+    lq = np.bincount(linv, r_q[rl])
+    l_pf, l_ins = lkeys // n_ins, lkeys % n_ins
+    l_delta = lq * m.delta[l_ins]
     # D2: basis of the perpetuals/futures whose net size is opposite to h (§11.9).
-    h_e = h[e_pf]
-    lin_e = ~opt_e
-    opposite = lin_e & (h_e != 0) & (q != 0) & ((q > 0) != (h_e > 0))
-    w = np.where(opposite, np.abs(e_delta), 0.0)
-    bw = np.bincount(e_pf, w, minlength=n_pf)
-    bwb = np.bincount(e_pf, w * (m.mark[e_ins] / m.base_index[e_ins] - 1), minlength=n_pf)
+    h_l = h[l_pf]
+    opposite = (h_l != 0) & (lq != 0) & ((lq > 0) != (h_l > 0))
+    w = np.where(opposite, np.abs(l_delta), 0.0)
+    bw = np.bincount(l_pf, w, minlength=n_pf)
+    bwb = np.bincount(l_pf, w * (m.mark[l_ins] / m.base_index[l_ins] - 1), minlength=n_pf)
     with np.errstate(invalid="ignore", divide="ignore"):
         basis = np.where(bw > 0, bwb / bw, 0.0)
     d2 = np.where(h != 0, np.abs(h) * index * P("basisFactor") * np.maximum(0.0, np.abs(basis) - P("basisThreshold")), 0.0)
     c_delta = d1 + d2
-    # E: Σ|δ| over perpetuals and futures.
-    c_fut = np.bincount(e_pf, np.where(lin_e, np.abs(e_delta), 0.0), minlength=n_pf) * P("futuresRiskFactor") * index
+    # E: Σ|δ| over perpetuals and futures (net per symbol).
+    c_fut = np.bincount(l_pf, np.abs(l_delta), minlength=n_pf) * P("futuresRiskFactor") * index
 
     mm = max_loss + (c_option + c_vega + c_stable + c_delta + c_fut)
 
