@@ -1,7 +1,8 @@
 #!/bin/bash
 # The Python peer (scripts/peer, issue 9) against `pm batch`: the same margins.csv numbers, within
 # compare.py's tolerance (1e-9 relative + 1e-6 absolute, stage strings equal), on `pm generate`
-# accounts (2,000, with their synthetic market) and on data/sample (10,000). Then a negative
+# accounts (2,000, with their synthetic market), on data/sample (10,000) and on the 2,000 with a
+# varied market and parameter file (near expiry, other grids, collateral tiers). Then a negative
 # control: the peer with BTC and ETH imFactor moved by 1 part in 10^7 must be caught by compare.py,
 # so a comparison that cannot fail never passes. Exit 1 on any disagreement.
 #   scripts/test-peer.sh [PM]   (default: $PM, else the newer of .build/debug/pm and .build/release/pm)
@@ -60,6 +61,30 @@ check() {
 check generated "$work/gen" "$work/gen/market.json"
 check sample "$root/data/sample/accounts" "$root/data/sample/market.json"
 
+# A variant of the model's inputs the shipped files do not reach: the snapshot 15 minutes before
+# the first option expiry (§2 near-expiry decay), 21 price points for the default coins and 7 for
+# ETH, a different long vega power, collateral tiers (BTC, USDT) and a moved IM-breach threshold.
+"$PY" - "$work/gen/market.json" "$params" "$work/near-market.json" "$work/variant.json" <<'PY'
+import datetime, json, sys
+m = json.load(open(sys.argv[1]))
+first = min(i["expiry"] for i in m["instruments"] if i["kind"] == "option")
+t = datetime.datetime.fromisoformat(first.replace("Z", "+00:00")) - datetime.timedelta(minutes=15)
+m["time"] = t.strftime("%Y-%m-%dT%H:%M:%S.250Z")
+json.dump(m, open(sys.argv[3], "w"))
+p = json.load(open(sys.argv[2]))
+c = p["coins"]
+c["default"].update(pricePoints=21, priceRange=0.2)
+c["ETH"]["pricePoints"] = 7
+c["BTC"]["vegaPowerLong"] = 0.13
+c["BTC"]["collateralValueRatio"] = [{"upTo": 0.5, "ratio": 0.95}, {"upTo": 2, "ratio": 0.8}, {"ratio": 0.5}]
+c["USDT"]["collateralValueRatio"] = [{"upTo": 20000, "ratio": 1.0}, {"upTo": 100000, "ratio": 0.9}]
+p["stages"]["imBreachIMRate"] = 0.9
+json.dump(p, open(sys.argv[4], "w"))
+PY
+params_shipped=$params; params="$work/variant.json"
+check variant "$work/gen" "$work/near-market.json"
+params=$params_shipped
+
 # Negative control: a peer whose parameters differ from pm's by 1e-7 (relative) must disagree.
 "$PY" - "$params" "$work/perturbed.json" <<'PY'
 import json, sys
@@ -74,4 +99,4 @@ if "$PY" "$root/scripts/peer/compare.py" "$work/generated-pm/margins.csv" "$work
   echo "test-peer: FAIL: compare.py did not catch imFactor moved by 1e-7" >&2; exit 1
 fi
 echo "test-peer: negative control caught (imFactor × (1 + 1e-7) disagrees)"
-echo "test-peer: 3 passed, 0 failed"
+echo "test-peer: 4 passed, 0 failed"
