@@ -62,7 +62,8 @@ check generated "$work/gen" "$work/gen/market.json"
 check sample "$root/data/sample/accounts" "$root/data/sample/market.json"
 
 # A variant of the model's inputs the shipped files do not reach: the snapshot 15 minutes before
-# the first option expiry (§2 near-expiry decay), 21 price points for the default coins and 7 for
+# the first option expiry (§2 near-expiry decay), perpetual and future marks 8% over the index
+# (§5 D2 basis above its threshold), 21 price points for the default coins and 7 for
 # ETH, a different long vega power, collateral tiers (BTC, USDT) and a moved IM-breach threshold.
 "$PY" - "$work/gen/market.json" "$params" "$work/near-market.json" "$work/variant.json" <<'PY'
 import datetime, json, sys
@@ -70,6 +71,9 @@ m = json.load(open(sys.argv[1]))
 first = min(i["expiry"] for i in m["instruments"] if i["kind"] == "option")
 t = datetime.datetime.fromisoformat(first.replace("Z", "+00:00")) - datetime.timedelta(minutes=15)
 m["time"] = t.strftime("%Y-%m-%dT%H:%M:%S.250Z")
+for i in m["instruments"]:   # perpetuals and futures 8% over the index: §5 D2's basis passes its 5% threshold
+    if i["kind"] != "option":
+        i["markPrice"] *= 1.08
 json.dump(m, open(sys.argv[3], "w"))
 p = json.load(open(sys.argv[2]))
 c = p["coins"]
