@@ -1,7 +1,7 @@
 #!/bin/bash
-# The Python peer (scripts/peer, issue 9) against `pm batch`: the same margins.csv numbers, within
-# compare.py's tolerance (1e-9 relative + 1e-6 absolute, stage strings equal), on `pm generate`
-# accounts (2,000, with their synthetic market), on data/sample (10,000) and on the 2,000 with a
+# The Python peer (scripts/peer, issue 9) against `pm batch`: the same margins.csv and units.csv
+# numbers, within compare.py's tolerance (1e-9 relative + 1e-6 absolute, text columns equal), on
+# `pm generate` accounts (2,000, with their synthetic market), on data/sample (10,000) and on the 2,000 with a
 # varied market and parameter file (near expiry, other grids, collateral tiers). Then a negative
 # control: the peer with BTC and ETH imFactor moved by 1 part in 10^7 must be caught by compare.py,
 # so a comparison that cannot fail never passes. Exit 1 on any disagreement.
@@ -55,6 +55,7 @@ check() {
   "$PY" "$root/scripts/peer/pm_peer.py" --input "$2" --market "$3" --params "$params" --out "$work/$1-peer" --timings
   echo "test-peer: $1"
   "$PY" "$root/scripts/peer/compare.py" "$work/$1-pm/margins.csv" "$work/$1-peer/margins.csv"
+  "$PY" "$root/scripts/peer/compare.py" "$work/$1-pm/units.csv" "$work/$1-peer/units.csv"
 }
 
 "$PM" generate --accounts 2000 --seed 9 --out "$work/gen" 2>/dev/null

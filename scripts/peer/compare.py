@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""Compare two margins.csv files (FORMATS.md "Batch output") account by account.
+"""Compare two margins.csv (or two units.csv) files (FORMATS.md "Batch output") row by row.
 
     compare.py REF_margins.csv PEER_margins.csv [--rel 1e-9] [--abs 1e-6]
+    compare.py REF_units.csv PEER_units.csv
 
-Rows must list the same account ids in the same order. For every numeric column (margin_balance,
-order_loss, total_im, total_mm, im_rate, mm_rate) two values agree when both are `inf`, or when
+Rows must list the same accounts (and, in units.csv, base coins) in the same order. For every
+numeric column (margins.csv: margin_balance, order_loss, total_im, total_mm, im_rate, mm_rate;
+units.csv: max_loss, max_loss_price_move, the five contingencies, mm, im, hedge_spot_size) two
+values agree when both are `inf`, or when
 
     |ref − peer| ≤ abs + rel · max(|ref|, |peer|)        (default rel 1e-9, abs 1e-6)
 
-and `stage` and `error` must be equal strings. The two programs sum in different orders (BLAS or a
+and the text columns (stage, error; base_coin, max_loss_iv_shock, governing_portfolio) must be
+equal strings. In units.csv the worst scenario (max_loss_price_move, max_loss_iv_shock) is only
+compared where max_loss exceeds the absolute tolerance: with no loss the worst cell is a tie between
+rounding residues (§11.6 picks the first minimum, and the two programs' residues differ). The two programs sum in different orders (BLAS or a
 gather against a sparse product, Black-76 with different exp/log/erf code), so they agree to
 rounding, not to the bit: 1e-9 relative leaves ~10^6 ulps of room for that, while any change to the
 model (a parameter moved by 1e-6, a wrong sign, a missed contingency) moves a margin by far more.
@@ -23,8 +29,8 @@ import csv
 import math
 import sys
 
-NUMERIC = ["margin_balance", "order_loss", "total_im", "total_mm", "im_rate", "mm_rate"]
-STRINGS = ["stage", "error"]
+TEXT = {"account_id", "base_coin", "stage", "error", "max_loss_iv_shock", "governing_portfolio"}
+WORST = {"max_loss_price_move", "max_loss_iv_shock"}   # units.csv: the worst scenario
 
 
 def read(path):
@@ -46,21 +52,36 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     ref, peer = read(a.ref), read(a.peer)
+    columns = list(ref[0].keys()) if ref else []
+    if peer and list(peer[0].keys()) != columns:
+        print(f"compare: the headers differ: {columns} vs {list(peer[0].keys())}", file=sys.stderr)
+        return 1
+    keys = [c for c in ("account_id", "base_coin") if c in columns]
+    numeric = [c for c in columns if c not in TEXT]
+    strings = [c for c in columns if c in TEXT and c not in keys]
     problems = []
     if len(ref) != len(peer):
         problems.append(f"row count differs: {len(ref)} vs {len(peer)}")
-    stats = {c: {"abs": 0.0, "rel": 0.0, "abs_at": "", "rel_at": ""} for c in NUMERIC}
-    compared = 0
+    stats = {c: {"abs": 0.0, "rel": 0.0, "abs_at": "", "rel_at": ""} for c in numeric}
+    compared = skipped_worst = 0
     for line, (r, p) in enumerate(zip(ref, peer), start=2):
-        rid = r["account_id"]
-        if rid != p["account_id"]:
-            problems.append(f"line {line}: account {rid!r} vs {p['account_id']!r}")
+        rid = "/".join(r[k] for k in keys)
+        if any(r[k] != p[k] for k in keys):
+            problems.append(f"line {line}: {rid!r} vs {'/'.join(p[k] for k in keys)!r}")
             continue
         compared += 1
-        for c in STRINGS:
+        # units.csv: with no loss (on either side) the worst scenario is a tie of rounding residues.
+        no_loss = "max_loss" in r and (number(r["max_loss"]) <= a.abs or number(p["max_loss"]) <= a.abs)
+        if no_loss and any(r[c] != p[c] for c in WORST):
+            skipped_worst += 1
+        for c in strings:
+            if c in WORST and no_loss:
+                continue
             if r.get(c, "") != p.get(c, ""):
                 problems.append(f"{rid}: {c} {r.get(c, '')!r} vs {p.get(c, '')!r}")
-        for c in NUMERIC:
+        for c in numeric:
+            if c in WORST and no_loss:
+                continue
             x, y = number(r[c]), number(p[c])
             if math.isnan(x) or math.isnan(y):
                 if not (math.isnan(x) and math.isnan(y)):
@@ -81,11 +102,13 @@ def main(argv=None):
             if diff > a.abs + a.rel * scale:
                 problems.append(f"{rid}: {c} {x!r} vs {y!r} (abs {diff:.3g}, rel {rel:.3g})")
 
-    print(f"compare: {compared} accounts; tolerance |ref - peer| <= {a.abs:g} + {a.rel:g} * max(|ref|, |peer|)")
-    print(f"  {'column':<15} {'max abs dev':>12} {'(account)':<14} {'max rel dev':>12} (account)")
-    for c in NUMERIC:
+    print(f"compare: {compared} rows of {a.ref.split('/')[-1]}; tolerance |ref - peer| <= {a.abs:g} + {a.rel:g} * max(|ref|, |peer|)")
+    print(f"  {'column':<25} {'max abs dev':>12} {'(row)':<18} {'max rel dev':>12} (row)")
+    for c in numeric:
         s = stats[c]
-        print(f"  {c:<15} {s['abs']:>12.3g} {s['abs_at']:<14} {s['rel']:>12.3g} {s['rel_at']}")
+        print(f"  {c:<25} {s['abs']:>12.3g} {s['abs_at']:<18} {s['rel']:>12.3g} {s['rel_at']}")
+    if skipped_worst:
+        print(f"  worst scenario differs only where max_loss is 0 (a tie of rounding residues): {skipped_worst} units")
     if problems:
         print(f"compare: DISAGREE on {len(problems)} values", file=sys.stderr)
         for msg in problems[:20]:

@@ -41,6 +41,8 @@ PARAM_KEYS = [
 # MODEL.md §8 thresholds; docs/readings.md 4: the parameter file's optional `stages` object overrides.
 STAGE_DEFAULTS = {"liquidationMMRate": 1.0, "autoRepayMMRate": 0.85, "imBreachIMRate": 1.0}
 STAGE_NAMES = np.array(["healthy", "imBreach", "autoRepay", "liquidation"])
+SHOCK_NAMES = np.array(["up", "unchanged", "down"])
+PORTFOLIO_NAMES = np.array(["positions", "positions+buyOrders", "positions+sellOrders"])
 
 _INSTANT = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|z|[+-]\d{2}:?\d{2}))?$")
@@ -367,6 +369,8 @@ def margin(d, m, stages):
     # scenarios, dense), one product per base coin; then the spot leg and the max loss.
     H = sparse.csr_matrix((r_q, (r_pf, r_ins)), shape=(n_pf, n_ins))
     max_loss = np.zeros(n_pf)
+    worst_move = np.zeros(n_pf)
+    worst_shock = np.zeros(n_pf, dtype=np.int64)
     for s in range(n_slots):
         a, b = slot_start[s], slot_start[s + 1]
         if a == b:
@@ -379,7 +383,11 @@ def margin(d, m, stages):
         leg = hs[:, None] * m.index[m.base_coins[s]] * m.moves[s][None, :]
         leg = np.where(hs[:, None] < 0, np.maximum(0.0, leg), leg)    # a liability's leg: gains only (§11.4)
         table += leg[:, :, None]
-        max_loss[a:b] = np.maximum(0.0, -table.reshape(b - a, -1).min(axis=1))
+        flat = table.reshape(b - a, -1)
+        worst = flat.argmin(axis=1)         # the first minimum: moves ascending, then up, unchanged, down (§11.6)
+        max_loss[a:b] = np.maximum(0.0, -flat[np.arange(b - a), worst])
+        worst_move[a:b] = m.moves[s][worst // 3]
+        worst_shock[a:b] = worst % 3
 
     # ---- §5 contingencies.
     r_opt = m.is_option[r_ins]
@@ -463,8 +471,16 @@ def margin(d, m, stages):
     stage = np.where(mm_rate >= stages["liquidationMMRate"], 3,
                      np.where(has_liability & (mm_rate >= stages["autoRepayMMRate"]), 2,
                               np.where(im_rate >= stages["imBreachIMRate"], 1, 0)))
+    # units.csv (FORMATS.md): the governing portfolio's figures, by account then base coin.
+    g = pf_of_key[np.arange(n_units) * 3 + gov]
+    units = dict(
+        u_acc=u_acc, base_coin=np.array(m.base_coins)[u_slot], max_loss=max_loss[g], max_loss_price_move=worst_move[g],
+        max_loss_iv_shock=SHOCK_NAMES[worst_shock[g]], option_contingency=c_option[g],
+        option_vega_contingency=c_vega[g], usdt_usdc_contingency=c_stable[g], future_delta_contingency=c_delta[g],
+        future_contingency=c_fut[g], mm=unit_mm, im=unit_im, governing_portfolio=PORTFOLIO_NAMES[gov],
+        hedge_spot_size=h[g])
     return dict(margin_balance=margin_balance, order_loss=order_loss, total_im=total_im, total_mm=total_mm,
-                im_rate=im_rate, mm_rate=mm_rate, stage=STAGE_NAMES[stage])
+                im_rate=im_rate, mm_rate=mm_rate, stage=STAGE_NAMES[stage], units=units)
 
 
 def main(argv=None):
@@ -485,16 +501,20 @@ def main(argv=None):
     r = margin(data, market, stages)
     t2 = time.perf_counter()
     os.makedirs(a.out, exist_ok=True)
-    out = pl.DataFrame({
+    margins = pl.DataFrame({
         "account_id": data["account_ids"],
         "margin_balance": r["margin_balance"], "order_loss": r["order_loss"],
         "total_im": r["total_im"], "total_mm": r["total_mm"],
         "im_rate": r["im_rate"], "mm_rate": r["mm_rate"],
-        "stage": r["stage"], "error": pl.Series([None] * 0, dtype=pl.String).extend_constant(None, len(r["stage"])),
-    })
-    tmp = os.path.join(a.out, ".margins.csv.tmp")
-    out.write_csv(tmp, null_value="")
-    os.replace(tmp, os.path.join(a.out, "margins.csv"))
+        "stage": r["stage"],
+    }).with_columns(error=pl.lit(None, dtype=pl.String))
+    u = r["units"]
+    units = pl.DataFrame({"account_id": data["account_ids"].gather(u.pop("u_acc")), **u})
+    # Each file written beside its final name and renamed into place (no half-written file).
+    for name, df in (("margins.csv", margins), ("units.csv", units)):
+        tmp = os.path.join(a.out, f".{name}.tmp")
+        df.write_csv(tmp, null_value="")
+        os.replace(tmp, os.path.join(a.out, name))
     t3 = time.perf_counter()
     if a.timings:
         print(f"pm_peer: {len(r['stage'])} accounts; read {t1 - t0:.3f} s (market priced {t_price - t0:.3f} s), "
