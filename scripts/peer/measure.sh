@@ -1,7 +1,7 @@
 #!/bin/bash
 # Issue 9's row "end to end vs a Python peer": `pm batch --threads 2` against scripts/peer/pm_peer.py
 # on the same generated book, interleaved ROUNDS times, each run under /usr/bin/time -v (wall time,
-# peak RSS); then compare.py on the last outputs.
+# peak RSS); the medians and their ratio; then compare.py on the last outputs (margins.csv, units.csv).
 #   scripts/peer/measure.sh [PM] [ACCOUNTS] [ROUNDS]
 #   (defaults: .build/release/pm, 200000, 3; data in /tmp/pm-peer-measure/ACCOUNTS, kept between runs)
 set -euo pipefail
@@ -34,4 +34,10 @@ for r in $(seq "$ROUNDS"); do
   sed 's/^/       pm:   /' "$base/pm.$r.log"
   sed 's/^/       peer: /' "$base/peer.$r.log"
 done
+for prog in pm peer; do
+  for r in $(seq "$ROUNDS"); do wall "$base/$prog.$r.time"; echo; done | sort -n | awk -v p="$prog" \
+    '{ w[NR] = $1 } END { printf "%s: median wall %.2f s (min %.2f, max %.2f)\n", p, w[int((NR + 1) / 2)], w[1], w[NR] }'
+done | tee "$base/medians.txt"
+awk '{ m[$1] = $4 } END { printf "peer / pm (medians): %.2f×\n", m["peer:"] / m["pm:"] }' "$base/medians.txt"
 "$PY" "$root/scripts/peer/compare.py" "$base/out-pm/margins.csv" "$base/out-peer/margins.csv"
+"$PY" "$root/scripts/peer/compare.py" "$base/out-pm/units.csv" "$base/out-peer/units.csv"
