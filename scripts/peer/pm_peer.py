@@ -355,9 +355,24 @@ def margin(d, m, stages):
     P = lambda key: np.array([p[key] for p in m.params], dtype=float)[pf_slot]
     index = np.array([m.index[c] for c in m.base_coins])[pf_slot]
 
+    # The holdings matrix: portfolios × instruments, sparse; duplicates (rows of one symbol) are
+    # summed when it is built, which is the netting per symbol of §11.1.
+    H = sparse.csr_matrix((r_q, (r_pf, r_ins)), shape=(n_pf, n_ins))
+    # Everything §5 and §6 sum linearly over holdings, in one sparse × dense product:
+    # column 0 the coin delta; then coin vega per maturity bucket (§5B), coin delta per maturity
+    # bucket (§5D1), coin delta per settlement bucket (§5C).
+    nb = len(m.bucket_days)
+    W = np.zeros((n_ins, 1 + 2 * nb + 3))
+    rows = np.arange(n_ins)
+    W[:, 0] = m.delta
+    W[rows, 1 + m.bucket] = np.where(m.is_option, m.coin_vega, 0.0)
+    W[rows, 1 + nb + m.bucket] = m.delta
+    W[rows, 1 + 2 * nb + m.settlement] = m.delta
+    X = np.asarray(H @ W)
+    vega_b, delta_b, sd = X[:, 1:1 + nb], X[:, 1 + nb:1 + 2 * nb].copy(), X[:, 1 + 2 * nb:]
+
     # ---- §6 spot hedge leg, recomputed per portfolio (§11.3).
-    r_delta = r_q * m.delta[r_ins]
-    D = np.bincount(r_pf, r_delta, minlength=n_pf)
+    D = X[:, 0]
     eligible = np.array([bool(p["spotHedgeEligible"]) for p in m.params])
     bal_by_coin = np.bincount(b_acc * n_coins + b_coin, b_amt, minlength=n_acc * n_coins)
     u_balance = np.where(d["spot"][u_acc] & eligible[u_slot],
@@ -365,9 +380,8 @@ def margin(d, m, stages):
     B = u_balance[pf_unit]
     h = np.where((B > 0) & (D < 0), np.minimum(B, -D), np.where((B < 0) & (D > 0), np.maximum(B, -D), 0.0))
 
-    # ---- §3, §4 scenario P&L: (portfolios × instruments, sparse, duplicates summed) @ (instruments ×
-    # scenarios, dense), one product per base coin; then the spot leg and the max loss.
-    H = sparse.csr_matrix((r_q, (r_pf, r_ins)), shape=(n_pf, n_ins))
+    # ---- §3, §4 scenario P&L: holdings @ (instruments × scenarios, dense), one product per base
+    # coin (its portfolios are one row range); then the spot leg and the max loss.
     max_loss = np.zeros(n_pf)
     worst_move = np.zeros(n_pf)
     worst_shock = np.zeros(n_pf, dtype=np.int64)
@@ -390,16 +404,12 @@ def margin(d, m, stages):
         worst_shock[a:b] = worst % 3
 
     # ---- §5 contingencies.
-    r_opt = m.is_option[r_ins]
-    # A: net short per (expiry, strike) group (sparse portfolios × groups, duplicates summed).
-    ro = np.flatnonzero(r_opt)
-    Gm = sparse.csr_matrix((r_q[ro], (r_pf[ro], m.group[r_ins[ro]])), shape=(n_pf, max(m.group_count, 1)))
-    Gm.sum_duplicates()
+    # A: net short per (expiry, strike) group: holdings @ (instruments × groups indicator), sparse.
+    opt = np.flatnonzero(m.is_option)
+    ind = sparse.csr_matrix((np.ones(len(opt)), (opt, m.group[opt])), shape=(n_ins, max(m.group_count, 1)))
+    Gm = (H @ ind).tocsr()
     g_rows = np.repeat(np.arange(n_pf), np.diff(Gm.indptr))
     c_option = np.bincount(g_rows, np.maximum(0.0, -Gm.data), minlength=n_pf) * P("shortOptionFactor") * index
-
-    nb = len(m.bucket_days)
-    bkey = r_pf * nb + m.bucket[r_ins]
 
     def spread(values):
         """`|T_L − T_S| · min(L, S)` over the per-bucket amounts (§5B, §5D1); 0 unless both sides."""
@@ -413,17 +423,15 @@ def margin(d, m, stages):
         return np.where(both, out, 0.0)
 
     # B: coin vega per expiry bucket.
-    vega_b = np.bincount(bkey, r_q * m.coin_vega[r_ins], minlength=n_pf * nb).reshape(n_pf, nb)
     c_vega = spread(vega_b) * P("vegaSpreadFactor") * index
     # C: net delta per settlement bucket.
-    sd = np.bincount(r_pf * 3 + m.settlement[r_ins], r_delta, minlength=n_pf * 3).reshape(n_pf, 3)
     c_stable = (np.abs(sd).sum(1) - np.abs(sd.sum(1))) / 2 * P("stablecoinSpreadFactor") * index
     # D1: net delta per maturity bucket, the spot leg at full size in the DTE-0 bucket (§11.4).
-    delta_b = np.bincount(bkey, r_delta, minlength=n_pf * nb).reshape(n_pf, nb)
     delta_b[:, 0] += h
     d1 = spread(delta_b) * index * P("deltaSpreadFactor")
-    # Perpetuals and futures netted per (portfolio, symbol), summed in row order (as the engine nets).
-    rl = np.flatnonzero(~r_opt)
+    # Perpetuals and futures netted per (portfolio, symbol) in row order, as the engine nets: D2
+    # reads the net size's sign (a net 0 must be exactly 0), E its magnitude.
+    rl = np.flatnonzero(~m.is_option[r_ins])
     lkeys, linv = np.unique(r_pf[rl] * n_ins + r_ins[rl], return_inverse=True)
     lq = np.bincount(linv, r_q[rl])
     l_pf, l_ins = lkeys // n_ins, lkeys % n_ins
