@@ -293,7 +293,6 @@ def margin(d, m, stages):
     margin_balance = np.bincount(np.concatenate([b_acc, p_acc]), np.concatenate([bal_value, pos_value]),
                                  minlength=n_acc)
     omark = m.mark[o_ins]
-    side = np.where(o_buy, 1.0, -1.0)
     inv_gain = np.where(o_buy, o_qty * (1 / o_price - 1 / omark), o_qty * (1 / omark - 1 / o_price)) * m.base_index[o_ins]
     lin_gain = np.where(o_buy, (omark - o_price) * o_qty, (o_price - omark) * o_qty) * m.settle_index[o_ins]
     gain = np.where(m.is_inverse[o_ins], inv_gain, lin_gain)
@@ -336,9 +335,7 @@ def margin(d, m, stages):
     slot_start = np.searchsorted(pf_slot, np.arange(n_slots + 1))
 
     # Holding rows (§7, §11.1): every position row in each present portfolio of its unit, each order
-    # in its side's portfolio at its signed quantity. Everything that is linear in the sizes (scenario
-    # P&L, delta and vega sums) is summed over rows directly; netting per symbol is needed only where
-    # the model reads a net size's sign or magnitude (§5 D2, §5 E: perpetuals and futures).
+    # in its side's portfolio at its signed quantity (an order is a position of its quantity at mark).
     pf_parts, ins_parts, size_parts = [pf_of_key[p_unit * 3]], [p_ins], [p_size]
     for k in (1, 2):
         sel = present[p_unit, k]
