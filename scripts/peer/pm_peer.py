@@ -6,8 +6,8 @@
 Reads the batch folder of FORMATS.md (accounts.csv, balances.csv, positions.csv, orders.csv) with
 Polars, computes the model of MODEL.md §2-§8 and §11 (our readings: docs/readings.md) with NumPy
 and SciPy, vectorized over all accounts, units and portfolios (no Python loop per account, unit or
-row; the only Python loops run over base coins, a handful), and writes OUT/margins.csv with the
-columns of `pm batch`'s margins.csv (FORMATS.md "Batch output").
+row; the only Python loops run over base coins, a handful), and writes OUT/margins.csv and
+OUT/units.csv with the columns of `pm batch`'s (FORMATS.md "Batch output").
 
 It is a *peer* for speed and a cross-check of the numbers, not a second engine: it assumes valid
 input (every id of the row files is in accounts.csv once, every symbol and coin is in the market,
