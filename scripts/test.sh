@@ -13,6 +13,7 @@ if [ "${PM_SKIP_SLURM:-0}" != 1 ]; then
   if [ "$(id -u)" = 0 ]; then scripts/test-slurm.sh "$(swift build --show-bin-path)/pm"
   else echo "test.sh: Slurm test skipped (needs root)"; fi
 fi
+[ "${PM_SKIP_PEER:-0}" = 1 ] || scripts/test-peer.sh "$(swift build --show-bin-path)/pm"  # the Python peer agrees with pm batch (scripts/peer, issue 9)
 # Fuzzing (issue 7, Fuzz/README.md): every target briefly, about a minute in all plus the build.
 # PM_FUZZ_SECONDS per target (0 skips); a fixed libFuzzer seed keeps CI runs comparable.
 if [ "${PM_FUZZ_SECONDS:-7}" != 0 ]; then
