@@ -53,8 +53,69 @@ public struct BatchInput: Sendable {
     public static func load(directory dir: String, priced: PricedMarket, shard: (index: Int, count: Int)? = nil,
                             threads: Int = 2) throws -> BatchInput {
         var input = BatchInput(directory: dir)
+        // The row files are read (pread, digest, change check) on a thread of their own while this
+        // thread builds the id table, serially (file order decides duplicates and shards): the
+        // table's million inserts and the copy of 540 MB out of the page cache overlap. Only with
+        // two or more threads (--threads 1 stays on one core). Costs the memory of the next file
+        // earlier than before (docs/readings.md "Batch memory").
+        var prefetch: RowFilePrefetch?
+        defer { prefetch?.join() }
+        let table = try loadAccounts(directory: dir, shard: shard, threads: threads) {
+            prefetch = RowFilePrefetch(directory: dir, background: threads >= 2)
+        }
+        let rowFiles = prefetch!
+        input.digests.append(("accounts.csv", table.digest))
+        input.accountIds = table.accountIds
+        input.spotHedging = table.spotHedging
+        input.accountErrors = [InputError?](repeating: nil, count: table.accountIds.count)
+        for (a, e) in table.errors { input.accountErrors[a] = e }
+        let ids = table.ids, keep = table.keep
+        let context = RowContext(priced: priced, ids: ids, keep: keep)
+        var orphans = Orphans(shard: shard)
+
+        input.balances = try parseRows(CSVFile(file: rowFiles.take(0)!, required: Kind.balances.required), kind: .balances,
+                                       context: context, threads: threads, input: &input, orphans: &orphans)
+        input.positions = try parseRows(CSVFile(file: rowFiles.take(1)!, required: Kind.positions.required), kind: .positions,
+                                        context: context, threads: threads, input: &input, orphans: &orphans)
+        // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
+        let ordersFile = try rowFiles.take(2)
+        if let ordersFile {
+            input.orders = try parseRows(CSVFile(file: ordersFile, required: Kind.orders.required), kind: .orders,
+                                         context: context, threads: threads, input: &input, orphans: &orphans)
+        } else {
+            input.orders.start = [Int](repeating: 0, count: input.accountCount + 1)
+        }
+        // Ids only in the row files: an error account each, after the accounts.csv ones.
+        input.accountIds += orphans.ids
+        input.spotHedging += [Bool](repeating: false, count: orphans.ids.count)
+        input.accountErrors += orphans.errors.map { Optional($0) }
+        input.orphanAccountCount = orphans.ids.count
+        for k in [\BatchInput.balances, \BatchInput.positions, \BatchInput.orders] {
+            input[keyPath: k].start += [Int](repeating: input[keyPath: k].start.last!, count: orphans.ids.count)
+        }
+        return input
+    }
+
+    /// accounts.csv read: the id table, the accounts of this shard in file order (duplicates
+    /// included, each at its own line's place) and their problems.
+    struct AccountTable: Sendable {
+        var ids: ByteKeyTable
+        /// Per id table entry: its account index in this (sharded) input, or −1 outside the shard.
+        var keep: [Int32] = []
+        var accountIds: [String] = []
+        var spotHedging: [Bool] = []
+        /// The accounts.csv problem of each account that has one (sparse: problems are rare).
+        var errors: [Int: InputError] = [:]
+        var digest: InputDigest
+        var count: Int { accountIds.count }
+    }
+
+    /// Reads accounts.csv (`whileTableBuilds` is called after the lines are split, before the
+    /// serial id-table pass: the whole-file path starts reading the row files there).
+    static func loadAccounts(directory dir: String, shard: (index: Int, count: Int)?, threads: Int,
+                             whileTableBuilds: () -> Void = {}) throws -> AccountTable {
         let accountsFile = try CSVFile(path: dir + "/accounts.csv", required: ["account_id", "spot_hedging"])
-        input.digests.append(("accounts.csv", InputDigest(accountsFile.file.digest)))
+        var table = AccountTable(ids: ByteKeyTable(capacity: 16), digest: InputDigest(accountsFile.file.digest))
         var ids = ByteKeyTable(capacity: max(16, accountsFile.file.bytes.count / 16))
         // index in accounts.csv → index in this (sharded) input, or −1 when outside the shard.
         var keep: [Int32] = []
@@ -102,13 +163,7 @@ public struct BatchInput: Sendable {
                 }
             }
         }
-        // The row files are read (pread, digest, change check) on a thread of their own while this
-        // thread builds the id table, serially (file order decides duplicates and shards): the
-        // table's million inserts and the copy of 540 MB out of the page cache overlap. Only with
-        // two or more threads (--threads 1 stays on one core). Costs the memory of the next file
-        // earlier than before (docs/readings.md "Batch memory").
-        let rowFiles = RowFilePrefetch(directory: dir, background: threads >= 2)
-        defer { rowFiles.join() }
+        whileTableBuilds()
         var chunkFirstLine = accountsFile.headerLines
         for (c, chunk) in parsed.enumerated() {
             if let e = fatal[c] { throw e.inputError(lineOffset: chunkFirstLine) }
@@ -121,10 +176,9 @@ public struct BatchInput: Sendable {
                         let first = keep[Int(k)]
                         guard first >= 0 else { continue }   // the id belongs to another shard
                         duplicates[k, default: ([firstLineOf[Int(k)]], [Int(first)])].lines.append(lineNo)
-                        duplicates[k]!.rows.append(input.accountIds.count)
-                        input.accountIds.append(l.id)
-                        input.spotHedging.append(false)
-                        input.accountErrors.append(nil)
+                        duplicates[k]!.rows.append(table.accountIds.count)
+                        table.accountIds.append(l.id)
+                        table.spotHedging.append(false)
                         continue
                     }
                     guard k < Int32.max - 1 else { throw InputError(file: accountsFile.name, record: "line \(lineNo)", "too many accounts") }
@@ -133,16 +187,14 @@ public struct BatchInput: Sendable {
                         keep.append(-1)
                         continue
                     }
-                    keep.append(Int32(input.accountIds.count))
-                    input.accountIds.append(l.id)
-                    input.spotHedging.append(l.hedge == 1)
+                    keep.append(Int32(table.accountIds.count))
+                    table.accountIds.append(l.id)
+                    table.spotHedging.append(l.hedge == 1)
                     if l.id.isEmpty {
-                        input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo)", field: "account_id", "empty account id"))
+                        table.errors[table.accountIds.count - 1] = InputError(file: accountsFile.name, record: "line \(lineNo)", field: "account_id", "empty account id")
                     } else if let (field, message) = l.problem {
-                        input.accountErrors.append(InputError(file: accountsFile.name, record: "line \(lineNo) (account \(l.id))",
-                                                              field: field, message))
-                    } else {
-                        input.accountErrors.append(nil)
+                        table.errors[table.accountIds.count - 1] = InputError(file: accountsFile.name, record: "line \(lineNo) (account \(l.id))",
+                                                                              field: field, message)
                     }
                 }
             }
@@ -150,34 +202,13 @@ public struct BatchInput: Sendable {
         }
         for (_, d) in duplicates {
             for a in d.rows {
-                input.accountErrors[a] = InputError(file: accountsFile.name, record: "account \(input.accountIds[a])", field: "account_id",
+                table.errors[a] = InputError(file: accountsFile.name, record: "account \(table.accountIds[a])", field: "account_id",
                                                     "duplicate account id (lines \(d.lines.map(String.init).joined(separator: ", ")))")
             }
         }
-        let context = RowContext(priced: priced, ids: ids, keep: keep)
-        var orphans = Orphans(shard: shard)
-
-        input.balances = try parseRows(CSVFile(file: rowFiles.take(0)!, required: Kind.balances.required), kind: .balances,
-                                       context: context, threads: threads, input: &input, orphans: &orphans)
-        input.positions = try parseRows(CSVFile(file: rowFiles.take(1)!, required: Kind.positions.required), kind: .positions,
-                                        context: context, threads: threads, input: &input, orphans: &orphans)
-        // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
-        let ordersFile = try rowFiles.take(2)
-        if let ordersFile {
-            input.orders = try parseRows(CSVFile(file: ordersFile, required: Kind.orders.required), kind: .orders,
-                                         context: context, threads: threads, input: &input, orphans: &orphans)
-        } else {
-            input.orders.start = [Int](repeating: 0, count: input.accountCount + 1)
-        }
-        // Ids only in the row files: an error account each, after the accounts.csv ones.
-        input.accountIds += orphans.ids
-        input.spotHedging += [Bool](repeating: false, count: orphans.ids.count)
-        input.accountErrors += orphans.errors.map { Optional($0) }
-        input.orphanAccountCount = orphans.ids.count
-        for k in [\BatchInput.balances, \BatchInput.positions, \BatchInput.orders] {
-            input[keyPath: k].start += [Int](repeating: input[keyPath: k].start.last!, count: orphans.ids.count)
-        }
-        return input
+        table.ids = ids
+        table.keep = keep
+        return table
     }
 
     /// balances.csv, positions.csv and orders.csv (nil when absent or empty: FORMATS.md), read in
@@ -250,6 +281,30 @@ public struct BatchInput: Sendable {
         var inShard: [Bool] = []
         var ids: [String] = []
         var errors: [InputError] = []
+
+        /// Records the orphan rows of `chunk` (of file `file`, whose first line is `firstLine`):
+        /// a new id gets its error account; every row of an id of this shard an orphan row.
+        mutating func add(_ chunk: Chunk, file: String, firstLine: Int, rows: inout [InputError]) {
+            chunk.orphanBytes.withUnsafeBufferPointer { ob in
+                for o in chunk.orphans {
+                    let id = ((ob.baseAddress ?? emptyKey) + o.start, o.length)
+                    let (k, inserted) = table.insert(id.0, id.1)
+                    if inserted {
+                        let mine = shard.map { Int(ByteKeyTable.fnv1a(id.0, id.1) % UInt64($0.count)) == $0.index } ?? true
+                        inShard.append(mine)
+                        if mine {
+                            ids.append(fieldText(id))
+                            errors.append(InputError(file: file, record: "line \(firstLine + o.line)", field: "account_id",
+                                                     "account \(fieldEcho(id)) is not in accounts.csv (its first row is here); none of its rows is margined"))
+                        }
+                    }
+                    if inShard[Int(k)] {
+                        rows.append(InputError(file: file, record: "line \(firstLine + o.line)", field: "account_id",
+                                               "account \(fieldEcho(id)) is not in accounts.csv; row not margined"))
+                    }
+                }
+            }
+        }
     }
 
     enum Kind {
@@ -278,6 +333,14 @@ public struct BatchInput: Sendable {
         var orphans: [(line: Int, start: Int, length: Int)] = []
         var orphanBytes: [UInt8] = []
         var lines = 0
+        /// Rows written (at the start of the chunk's slots).
+        var rows = 0
+        /// The first and the largest account index of the chunk's rows, problem rows included
+        /// (−1: none), and whether those indexes never decrease (the streaming path's test of a
+        /// file grouped in accounts.csv order: docs/readings.md item 43).
+        var firstAccount: Int32 = -1
+        var lastAccount: Int32 = -1
+        var ordered = true
     }
 
     private static func parseRows(_ csv: CSVFile, kind: Kind, context: RowContext, threads: Int,
@@ -327,25 +390,7 @@ public struct BatchInput: Sendable {
                 input.accountErrors[Int(e.account)] = InputError(file: csv.name, record: "line \(firstLine + e.line) (account \(input.accountIds[Int(e.account)]))",
                                                                  field: e.field, e.message)
             }
-            chunk.orphanBytes.withUnsafeBufferPointer { ob in
-                for o in chunk.orphans {
-                    let id = ((ob.baseAddress ?? emptyKey) + o.start, o.length)
-                    let (k, inserted) = orphans.table.insert(id.0, id.1)
-                    if inserted {
-                        let mine = orphans.shard.map { Int(ByteKeyTable.fnv1a(id.0, id.1) % UInt64($0.count)) == $0.index } ?? true
-                        orphans.inShard.append(mine)
-                        if mine {
-                            orphans.ids.append(fieldText(id))
-                            orphans.errors.append(InputError(file: csv.name, record: "line \(firstLine + o.line)", field: "account_id",
-                                                             "account \(fieldEcho(id)) is not in accounts.csv (its first row is here); none of its rows is margined"))
-                        }
-                    }
-                    if orphans.inShard[Int(k)] {
-                        input.orphanRows.append(InputError(file: csv.name, record: "line \(firstLine + o.line)", field: "account_id",
-                                                           "account \(fieldEcho(id)) is not in accounts.csv; row not margined"))
-                    }
-                }
-            }
+            orphans.add(chunk, file: csv.name, firstLine: firstLine, rows: &input.orphanRows)
             firstLine += chunk.lines
         }
         return group(rows, accounts: input.accountCount)
@@ -364,7 +409,7 @@ public struct BatchInput: Sendable {
         let side: UnsafeMutablePointer<Int8>?
     }
 
-    private static func parseChunk(_ csv: CSVFile, _ range: Range<Int>, kind: Kind, context: RowContext,
+    static func parseChunk(_ csv: CSVFile, _ range: Range<Int>, kind: Kind, context: RowContext,
                                    sink: RowSink, slots: Range<Int>) throws -> Chunk {
         var chunk = Chunk()
         var slot = slots.lowerBound
@@ -407,6 +452,8 @@ public struct BatchInput: Sendable {
             }
             let a = context.keep[Int(k)]
             guard a >= 0 else { return }   // another shard's account
+            if a < chunk.lastAccount { chunk.ordered = false } else { chunk.lastAccount = a }
+            if chunk.firstAccount < 0 { chunk.firstAccount = a }
             func fail(_ field: String, _ message: String) { chunk.errors.append((a, line, field, message)) }
             if let badField { fail(csv.columns[badField], "invalid UTF-8: \(fieldEcho(f[badField]))"); return }
             // Resolve the coin or symbol.
@@ -465,6 +512,7 @@ public struct BatchInput: Sendable {
             if kind == .orders { sink.side![slot] = side }
             slot += 1
         }
+        chunk.rows = slot - slots.lowerBound
         return chunk
     }
 
