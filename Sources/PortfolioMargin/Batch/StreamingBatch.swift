@@ -472,6 +472,11 @@ private final class Stream: @unchecked Sendable {
             return allocate(bufferSize)
         }
         var length = carry[f].count
+        if buffer.capacity <= length {
+            // The record carried over is longer than this buffer: a larger one, with room to read.
+            release(buffer)
+            buffer = allocate(2 * length)
+        }
         carry[f].withUnsafeBufferPointer { if length > 0 { buffer.base.update(from: $0.baseAddress!, count: length) } }
         let first = readSeq[f] == 0
         var cut = 0
