@@ -255,6 +255,33 @@ struct StreamingBatchTests {
         }
     }
 
+    /// A row file that grows or shrinks while it is streamed is an error (exit 1), never a
+    /// fallback and never output: the checks of `InputFile` (docs/readings.md item 40).
+    @Test func aFileChangedWhileStreamedIsAnError() throws {
+        for change in ["append", "truncate"] {
+            let dir = BatchFiles.tempDir("stream-changed")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try BatchFiles.write(RandomAccounts.make(200, seed: 12), to: dir)
+            let path = dir + "/positions.csv"
+            var changed = false
+            var caught: InputError?
+            do {
+                _ = try StreamingBatch.run(directory: dir, priced: priced, threads: 2, blockSize: 1, options: sparse, bufferSize: 256,
+                                           sink: { _, _ in
+                                               // After the first block is written, positions.csv is still being read.
+                                               guard !changed else { return }
+                                               changed = true
+                                               let h = FileHandle(forUpdatingAtPath: path)!
+                                               if change == "append" { h.seekToEndOfFile(); h.write(Data("\n".utf8)) } else { h.truncateFile(atOffset: 300) }
+                                               h.closeFile()
+                                           })
+            } catch let e as InputError { caught = e }
+            #expect(changed)
+            #expect(caught?.file == path, "\(change)")
+            #expect(caught?.message.contains("changed while it was being read") == true, "\(change): \(String(describing: caught))")
+        }
+    }
+
     // MARK: - Bounded memory
 
     /// The reader never holds more than 3·max(2, N) buffers, and the rows held at once do not
