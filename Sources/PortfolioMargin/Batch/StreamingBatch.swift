@@ -275,7 +275,7 @@ private final class Stream: @unchecked Sendable {
     let kinds: [BatchInput.Kind] = [.balances, .positions, .orders]
     let paths: [String]
     let stats = StreamStats()
-    /// Parse tasks in flight per file, and buffers in all.
+    /// Parse tasks in flight per file, and buffers in all (`3·maxInflight`).
     let maxInflight: Int
     let maxBuffers: Int
     let window: Int
@@ -326,7 +326,9 @@ private final class Stream: @unchecked Sendable {
         self.bufferSize = bufferSize
         context = BatchInput.RowContext(priced: priced, ids: table.ids, keep: table.keep)
         paths = kinds.map { directory + "/" + $0.fileName }
-        maxInflight = max(2, threads)
+        // Enough parses in flight for every worker, capped: with `--threads 256` the buffers
+        // would otherwise be 3 GB.
+        maxInflight = min(8, max(2, threads))
         maxBuffers = 3 * maxInflight
         window = 2 * threads + 1
     }
