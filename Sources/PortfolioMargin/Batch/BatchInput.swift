@@ -136,35 +136,49 @@ public struct BatchInput: Sendable {
             let chunk = parsed[c]
             parsed[c] = AccountChunk()
             try chunk.idBytes.withUnsafeBufferPointer { idBase in
-                for (i, l) in chunk.lines.enumerated() {
-                    let lineNo = chunkFirstLine + l.line
-                    let idLength = Int(l.idLength)
-                    let idBytes = (idBase.baseAddress ?? emptyKey) + l.idStart
-                    let (k, inserted) = ids.insert(idBytes, idLength)
-                    if !inserted {
-                        let first = keep[Int(k)]
-                        guard first >= 0 else { continue }   // the id belongs to another shard
-                        duplicates[k, default: ([firstLineOf[Int(k)]], [Int(first)])].lines.append(lineNo)
-                        duplicates[k]!.rows.append(table.accountIds.count)
-                        table.accountIds.append(chunk.ids[i])
-                        table.spotHedging.append(false)
-                        continue
-                    }
-                    guard k < Int32.max - 1 else { throw InputError(file: file.name, record: "line \(lineNo)", "too many accounts") }
-                    firstLineOf.append(lineNo)
-                    if let shard, Int(ByteKeyTable.fnv1a(idBytes, idLength) % UInt64(shard.count)) != shard.index {
-                        keep.append(-1)
-                        continue
-                    }
-                    keep.append(Int32(table.accountIds.count))
-                    let id = chunk.ids[i]
-                    table.accountIds.append(id)
-                    table.spotHedging.append(l.hedge == 1)
-                    if id.isEmpty {
-                        table.errors[table.accountIds.count - 1] = InputError(file: file.name, record: "line \(lineNo)", field: "account_id", "empty account id")
-                    } else if let (field, message) = chunk.problems[i] ?? (l.hedge < 0 ? ("spot_hedging", chunk.hedgeProblem[i] ?? "") : nil) {
-                        table.errors[table.accountIds.count - 1] = InputError(file: file.name, record: "line \(lineNo) (account \(id))",
-                                                                              field: field, message)
+                // The slot of the key 8 lines ahead is fetched before this key is inserted, so the
+                // cache misses of a large table overlap instead of being waited for one by one
+                // (measured: the accounts.csv load 0.33–0.48 s → ~0.2 s at 1M, 2.2–2.5 → 1.2–1.7 s
+                // at 5M). `ring` keeps those 8 hashes, computed once.
+                let base = idBase.baseAddress ?? emptyKey
+                let lines = chunk.lines
+                var ring = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+                try withUnsafeMutableBytes(of: &ring) { raw in
+                    let ring = raw.bindMemory(to: UInt64.self)
+                    func hashAt(_ i: Int) -> UInt64 { ByteKeyTable.wordHash(base + lines[i].idStart, Int(lines[i].idLength)) }
+                    for i in 0..<min(8, lines.count) { ring[i] = hashAt(i); ids.prefetch(hash: ring[i]) }
+                    for (i, l) in lines.enumerated() {
+                        let hash = ring[i & 7]
+                        if i + 8 < lines.count { ring[i & 7] = hashAt(i + 8); ids.prefetch(hash: ring[i & 7]) }
+                        let lineNo = chunkFirstLine + l.line
+                        let idLength = Int(l.idLength)
+                        let idBytes = base + l.idStart
+                        let (k, inserted) = ids.insert(idBytes, idLength, hash: hash)
+                        if !inserted {
+                            let first = keep[Int(k)]
+                            guard first >= 0 else { continue }   // the id belongs to another shard
+                            duplicates[k, default: ([firstLineOf[Int(k)]], [Int(first)])].lines.append(lineNo)
+                            duplicates[k]!.rows.append(table.accountIds.count)
+                            table.accountIds.append(chunk.ids[i])
+                            table.spotHedging.append(false)
+                            continue
+                        }
+                        guard k < Int32.max - 1 else { throw InputError(file: file.name, record: "line \(lineNo)", "too many accounts") }
+                        firstLineOf.append(lineNo)
+                        if let shard, Int(ByteKeyTable.fnv1a(idBytes, idLength) % UInt64(shard.count)) != shard.index {
+                            keep.append(-1)
+                            continue
+                        }
+                        keep.append(Int32(table.accountIds.count))
+                        let id = chunk.ids[i]
+                        table.accountIds.append(id)
+                        table.spotHedging.append(l.hedge == 1)
+                        if id.isEmpty {
+                            table.errors[table.accountIds.count - 1] = InputError(file: file.name, record: "line \(lineNo)", field: "account_id", "empty account id")
+                        } else if let (field, message) = chunk.problems[i] ?? (l.hedge < 0 ? ("spot_hedging", chunk.hedgeProblem[i] ?? "") : nil) {
+                            table.errors[table.accountIds.count - 1] = InputError(file: file.name, record: "line \(lineNo) (account \(id))",
+                                                                                  field: field, message)
+                        }
                     }
                 }
             }
