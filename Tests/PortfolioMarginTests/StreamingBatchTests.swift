@@ -334,6 +334,30 @@ struct StreamingBatchTests {
 
     // MARK: - The command
 
+    /// A fatal problem late in a grouped file: `pm batch` reports it as the whole-file path does
+    /// (exit 1, file, line, message) and leaves no output (with small buffers the streaming run
+    /// has margined blocks by then: `fatalProblemsFallBack`).
+    @Test func theCommandReportsAFatalProblemFoundMidStream() throws {
+        let dir = BatchFiles.tempDir("stream-cli-fatal")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let accounts = RandomAccounts.make(3000, seed: 41)
+        try BatchFiles.write(accounts, to: dir)
+        var lines = try String(contentsOfFile: dir + "/positions.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        let bad = lines.count - 3
+        lines[bad] += ",surplus"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/positions.csv", atomically: true, encoding: .utf8)
+        let out = dir + "/out"
+        let r = try CLI.run(["batch", "--input", dir, "--market", "data/sample/market.json", "--out", out,
+                             "--threads", "2", "--block-size", "16", "--quiet"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("positions.csv: line \(bad + 1): has 5 fields, the header has 4"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let expected = "\(InputError(file: dir + "/positions.csv", record: "line \(bad + 1)", "has 5 fields, the header has 4"))"
+        #expect(throws: InputError.self) { _ = try wholeFile(dir) }
+        do { _ = try wholeFile(dir) } catch { #expect("\(error)" == expected) }
+        #expect(r.stderr.contains(expected))
+    }
+
     /// `pm batch` on ungrouped files falls back and writes what it writes for the same rows grouped
     /// (each account's rows in the same order), and nothing of the aborted attempt is left.
     @Test func theCommandFallsBackWithIdenticalOutput() throws {
