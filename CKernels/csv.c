@@ -116,3 +116,7 @@ size_t pm_csv_next_record(const uint8_t *p, size_t n, size_t from, size_t target
     }
     return n;
 }
+
+void pm_prefetch(const void *p) {
+    __builtin_prefetch(p, 1, 3);
+}

@@ -87,6 +87,10 @@ size_t pm_count_lines(const uint8_t *p, size_t n);
 /// `n` when there is none.
 size_t pm_csv_next_record(const uint8_t *p, size_t n, size_t from, size_t target);
 
+/// A hint to bring the cache line of `p` in (the batch reader's id table: the slot of a key a few
+/// lines ahead is fetched while this one is inserted).
+void pm_prefetch(const void *p);
+
 /// The input digest's hash: XXH64 (xxHash64, seed as given; the digest uses seed 0), streamed.
 /// `pm_xxh64_stripes` consumes the whole 32-byte stripes of `p[0..<n]` and returns how many bytes
 /// it consumed; `pm_xxh64_finish` takes the remaining < 32 bytes and returns the hash.

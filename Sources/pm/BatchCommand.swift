@@ -61,14 +61,59 @@ struct BatchCommand: ParsableCommand {
             paramsDigest = try digest(try options.params ?? ShippedParameters.path())
         } catch { throw Fatal(error) }
         // Open (and check) the output folder before the work: a refused --out costs nothing.
-        let writer: OutputFiles
-        do { writer = try OutputFiles(directory: out, names: ["margins.csv", "units.csv", "manifest.json"]) } catch { throw Fatal(error) }
-        let batch: BatchInput
+        let names = ["margins.csv", "units.csv", "manifest.json"]
+        var writer: OutputFiles
+        do { writer = try OutputFiles(directory: out, names: names) } catch { throw Fatal(error) }
+        let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
+        var engine = EngineOptions()
+        engine.aggregation = EngineOptions.Aggregation(rawValue: aggregation)!
+        let split: SplitInfo?
         let shardSpec: ShardSpec?
+        do {
+            split = try SplitInfo.load(directory: input)
+            shardSpec = try SplitInfo.shard(given: try parsedShard().map { ShardSpec(index: $0.index, count: $0.count) }, split: split, input: input)
+        } catch {
+            writer.abandon()
+            throw Fatal(error)
+        }
+        // Row files grouped by account in accounts.csv order are streamed block by block, in
+        // memory bounded by the block (docs/readings.md item 43); otherwise (nil) the staged output
+        // is dropped and the whole-file path below runs from the start.
+        var streamed: StreamingBatch.Outcome?
+        do {
+            do {
+                try writer.write(0, BatchOutput.marginsHeader)
+                try writer.write(1, BatchOutput.unitsHeader)
+            } catch { throw StreamingBatch.SinkError(underlying: error) }
+            streamed = try StreamingBatch.run(directory: input, priced: priced, shard: try parsedShard(), threads: threads,
+                                              blockSize: blockSize, options: engine, progress: progress.update,
+                                              sink: { m, u in try writer.write(0, m); try writer.write(1, u) })
+            if let streamed {
+                try split?.check(read: streamed.digests, input: input)
+                let inputDigests = (split?.source ?? streamed.digests) + [("market", marketDigest), ("params", paramsDigest)]
+                do {
+                    let manifest = Manifest(shard: shardSpec, accounts: streamed.summary.accounts, errors: streamed.summary.errors, inputs: inputDigests)
+                    try writer.write(2, manifest.json)
+                    try writer.commit()
+                } catch { throw StreamingBatch.SinkError(underlying: error) }
+            }
+        } catch let e as StreamingBatch.SinkError {
+            writer.abandon()
+            throw Fatal("\(out): \(e.underlying)")
+        } catch {
+            writer.abandon()
+            throw Fatal(error)
+        }
+        if var streamed {
+            streamed.summary.seconds = Date().timeIntervalSince(start)
+            try finish(streamed.summary, orphanRows: streamed.orphanRows, parseSeconds: streamed.accountsSeconds, progress: progress)
+            return
+        }
+        writer.abandon()
+        do { writer = try OutputFiles(directory: out, names: names) } catch { throw Fatal(error) }
+        let batch: BatchInput
         let inputDigests: [(name: String, digest: InputDigest)]
         do {
-            let split = try SplitInfo.load(directory: input)
-            shardSpec = try SplitInfo.shard(given: try parsedShard().map { ShardSpec(index: $0.index, count: $0.count) }, split: split, input: input)
             batch = try BatchInput.load(directory: input, priced: priced, shard: try parsedShard(), threads: threads)
             try split?.check(read: batch.digests, input: input)
             inputDigests = (split?.source ?? batch.digests) + [("market", marketDigest), ("params", paramsDigest)]
@@ -78,9 +123,6 @@ struct BatchCommand: ParsableCommand {
         }
         let parsed = Date()
 
-        let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
-        var engine = EngineOptions()
-        engine.aggregation = EngineOptions.Aggregation(rawValue: aggregation)!
         var summary: BatchSummary
         do {
             try writer.write(0, BatchOutput.marginsHeader)
@@ -97,15 +139,20 @@ struct BatchCommand: ParsableCommand {
             writer.abandon()
             throw Fatal("\(out): \(error)")
         }
-        progress.finish()
-        for e in batch.orphanRows.prefix(20) { Stderr.line(e.description) }
-        if batch.orphanRows.count > 20 { Stderr.line("… and \(batch.orphanRows.count - 20) more rows whose account is not in accounts.csv") }
         summary.seconds = Date().timeIntervalSince(start)
+        try finish(summary, orphanRows: batch.orphanRows, parseSeconds: parsed.timeIntervalSince(start), progress: progress)
+    }
+
+    /// The orphan rows and the one-line summary on stderr; exit 2 when some account failed.
+    func finish(_ summary: BatchSummary, orphanRows: [InputError], parseSeconds: Double, progress: Progress) throws {
+        progress.finish()
+        for e in orphanRows.prefix(20) { Stderr.line(e.description) }
+        if orphanRows.count > 20 { Stderr.line("… and \(orphanRows.count - 20) more rows whose account is not in accounts.csv") }
         let stages = zip(Stage.allCases, summary.stages).map { "\($0.rawValue) \($1)" }.joined(separator: ", ")
         let rate = Double(summary.accounts) / max(summary.seconds, 1e-9)
         Stderr.line("pm batch: \(summary.accounts) accounts, \(summary.errors) errors, \(stages); "
                     + "BLAS core \(BLASKernel.check().description); "
-                    + "orphan rows \(summary.orphanRows); parse \(String(format: "%.2f", parsed.timeIntervalSince(start))) s, "
+                    + "orphan rows \(summary.orphanRows); parse \(String(format: "%.2f", parseSeconds)) s, "
                     + "total \(String(format: "%.2f", summary.seconds)) s (\(Int(rate)) accounts/s) → \(out)")
         if summary.errors > 0 || summary.orphanRows > 0 { throw partialFailure }
     }

@@ -78,14 +78,9 @@ public enum BatchRunner {
                 }
                 guard go else { return }
                 let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
-                let book = input.book(accounts: range, priced: priced)
-                let result = MarginEngine.run(book, options: options)
-                var m = ByteBuffer(capacity: range.count * 160)
-                var u = ByteBuffer(capacity: range.count * 256)
-                BatchOutput.append(result, margins: &m, units: &u)
-                let s = result.summary()
+                let done = margin(input.book(accounts: range, priced: priced), options: options)
                 monitor.locked {
-                    state.ready[b] = (m.bytes, u.bytes, s)
+                    state.ready[b] = done
                     monitor.broadcast()
                 }
             }
@@ -119,6 +114,18 @@ public enum BatchRunner {
             progress(min(n, (b + 1) * blockSize), n)
         }
         return summary
+    }
+}
+
+extension BatchRunner {
+    /// Margins one block's book: its margins.csv and units.csv rows and its summary counts.
+    static func margin(_ book: Book, options: EngineOptions) -> ([UInt8], [UInt8], BatchSummary) {
+        let n = book.accountIds.count
+        let result = MarginEngine.run(book, options: options)
+        var m = ByteBuffer(capacity: n * 160)
+        var u = ByteBuffer(capacity: n * 256)
+        BatchOutput.append(result, margins: &m, units: &u)
+        return (m.bytes, u.bytes, result.summary())
     }
 }
 

@@ -1,3 +1,4 @@
+import CKernels
 /// An open-addressing hash table from byte strings to dense indices (account ids, symbols, coins),
 /// looked up straight from a CSV field's bytes — no `String` per row. `fnv1a` is the shard hash
 /// (MODEL.md §11.16); the table itself uses a faster word hash.
@@ -91,6 +92,13 @@ struct ByteKeyTable: Sendable {
     }
 
     /// Whether key `index` is exactly these bytes (no hashing: for predicted lookups).
+    /// Asks the CPU for the first slot a key of hash `h` probes (a serial insert loop issues this a
+    /// few keys ahead: each probe of a large table is otherwise a cache miss waited for in turn).
+    @inline(__always)
+    func prefetch(hash h: UInt64) {
+        slots.withUnsafeBufferPointer { pm_prefetch($0.baseAddress! + (Int(truncatingIfNeeded: h) & mask)) }
+    }
+
     @inline(__always)
     func matches(_ index: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
         guard index >= 0, index < keyStart.count, Int(keyLength[index]) == n else { return false }
@@ -100,7 +108,12 @@ struct ByteKeyTable: Sendable {
     /// Inserts `key` if absent; returns (index, inserted).
     @discardableResult
     mutating func insert(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Int32, Bool) {
-        let h = Self.wordHash(p, n)
+        insert(p, n, hash: Self.wordHash(p, n))
+    }
+
+    /// `insert` with the key's `wordHash` computed beforehand (in parallel, by the caller).
+    @discardableResult
+    mutating func insert(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> (Int32, Bool) {
         var (existing, slot) = probe(p, n, hash: h)
         if existing >= 0 { return (existing, false) }
         if (keyStart.count + 1) * 2 > slots.count {

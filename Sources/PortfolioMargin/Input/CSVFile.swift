@@ -72,6 +72,17 @@ struct CSVFile: Sendable {
         }
     }
 
+    /// A chunk of a file's data (whole records, no header) read as the file `header` heads.
+    init(chunk: InputFile, header: CSVFile) {
+        file = chunk
+        columns = header.columns
+        dataStart = 0
+        headerLines = 0
+        let b = chunk.bytes
+        hasQuotes = b.count > 0 && memchr(b.baseAddress!, 34, b.count) != nil
+        isValidUTF8 = pm_utf8_valid(b.baseAddress!, b.count) != 0
+    }
+
     func column(_ name: String) -> Int? { columns.firstIndex(of: name) }
 
     /// The index of the first field of a record that is not valid UTF-8, or nil.

@@ -33,6 +33,7 @@ public final class InputFile: @unchecked Sendable {
     private let storage: UnsafeMutableRawPointer
     private let allocated: Int
     private let mapped: Bool
+    private let owned: Bool
 
     /// Bytes per `pread`: small enough that a block is still in cache when it is hashed.
     static let defaultBlockSize = 512 << 10
@@ -53,6 +54,7 @@ public final class InputFile: @unchecked Sendable {
     init(path: String, blockSize: Int = InputFile.defaultBlockSize, parallelAbove: Int = InputFile.parallelThreshold,
          afterBlock: ((Int) -> Void)? = nil) throws {
         self.path = path
+        owned = true
         let (fd, st) = try Self.openRegular(path)
         defer { close(fd) }
         let size = Int(st.st_size)
@@ -81,7 +83,22 @@ public final class InputFile: @unchecked Sendable {
         InputDigests.record(path, digest)
     }
 
+    /// A view of bytes this object does not own (a streaming reader's buffer: `StreamingBatch`),
+    /// so a chunk of a file can be parsed as a `CSVFile`; the caller keeps them alive and unchanged
+    /// while the view is used. No digest (the reader computes the file's).
+    init(borrowing bytes: UnsafeBufferPointer<UInt8>, path: String) {
+        self.path = path
+        self.bytes = bytes
+        digest = (bytes.count, 0)
+        isASCII = false
+        storage = UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
+        allocated = 0
+        mapped = false
+        owned = false
+    }
+
     deinit {
+        guard owned else { return }
         if mapped { munmap(storage, allocated) } else { storage.deallocate() }
     }
 
@@ -196,7 +213,7 @@ public final class InputFile: @unchecked Sendable {
         }
     }
 
-    private static func sameTime(_ a: stat, _ b: stat) -> Bool {
+    static func sameTime(_ a: stat, _ b: stat) -> Bool {
         #if canImport(Darwin)
         return a.st_mtimespec.tv_sec == b.st_mtimespec.tv_sec && a.st_mtimespec.tv_nsec == b.st_mtimespec.tv_nsec
         #else

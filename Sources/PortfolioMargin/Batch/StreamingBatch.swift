@@ -1,0 +1,716 @@
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The streaming batch (docs/readings.md item 43, issue 9): when balances.csv, positions.csv and
+/// orders.csv each list their rows grouped by account in accounts.csv order (what `pm generate`
+/// writes and what a database export ordered by id gives), the three files are read as cursors
+/// that advance together one block of accounts at a time, so memory is bounded by the block and
+/// buffer sizes plus the accounts.csv id table — not by the book.
+///
+/// - Reading (the calling thread): each row file is read with `pread` into a few reused buffers
+///   (`bufferSize`), cut after the last complete record (quote-aware: a quoted field may hold
+///   line breaks); the incomplete record is carried to the front of the file's next buffer. The
+///   XXH64 digest is updated as bytes arrive (the same digests as `InputFile`), and at each
+///   file's end the change check of `InputFile` runs (short read, a byte past the size, size or
+///   mtime changed: exit 1). Nothing is memory-mapped.
+/// - Parsing (the N workers): each buffer is parsed into rows (`BatchInput.parseChunk`, the very
+///   code of the whole-file path), in parallel.
+/// - Assembly (the calling thread): chunks are taken in file order; a row whose account comes
+///   before the previous row's means "not grouped": the run stops and `run` returns nil (the
+///   caller drops what it staged and runs the whole-file path). When every file has passed the
+///   end of a block of accounts, the block's rows (slices of the chunks) go to a worker, which
+///   builds the block's book, margins it and formats its rows; the calling thread writes the
+///   blocks in order, as `BatchRunner.run` does.
+/// - Orphans (ids absent from accounts.csv) are held until all three files are read, then become
+///   error accounts after the others, exactly as in the whole-file path.
+///
+/// Any fatal input problem other than a file changing (a missing file or column, a wrong field
+/// count, broken quoting, an account id that is not UTF-8) also returns nil: the whole-file path
+/// then reports it with the exact message, line and order it always had.
+public enum StreamingBatch {
+    /// Bytes per read buffer.
+    public static let defaultBufferSize = 4 << 20
+
+    /// What a streamed run produced besides the rows handed to the sink.
+    public struct Outcome: Sendable {
+        public var summary: BatchSummary
+        /// As `BatchInput.digests`.
+        public var digests: [(name: String, digest: InputDigest)]
+        /// As `BatchInput.orphanRows`.
+        public var orphanRows: [InputError]
+        /// Seconds spent reading accounts.csv (the summary's "parse").
+        public var accountsSeconds: Double
+        /// The most read buffers allocated at once, and their bytes (tests: memory is bounded).
+        public var peakBuffers = 0
+        public var peakBufferBytes = 0
+        /// The most parsed rows held at once (chunks not yet margined).
+        public var peakHeldRows = 0
+    }
+
+    /// An error of the sink (writing the output), as opposed to one of the input.
+    public struct SinkError: Error, CustomStringConvertible {
+        public let underlying: Error
+        public init(underlying: Error) { self.underlying = underlying }
+        public var description: String { "\(underlying)" }
+    }
+
+    /// Streams `dir` through the engine, handing (margins rows, units rows) of consecutive blocks
+    /// to `sink`; the same rows, in the same order, as `BatchInput.load` + `BatchRunner.run`.
+    /// Returns nil when the row files are not grouped in accounts.csv order, or on an input problem
+    /// the whole-file path reports (then nothing it handed to `sink` may be kept).
+    /// Throws accounts.csv's errors, a row file that changed while read, and `SinkError`.
+    public static func run(directory dir: String, priced: PricedMarket, shard: (index: Int, count: Int)? = nil,
+                           threads: Int = 2, blockSize: Int = BatchRunner.defaultBlockSize,
+                           options: EngineOptions = EngineOptions(), bufferSize: Int = defaultBufferSize,
+                           progress: (Int, Int) -> Void = { _, _ in },
+                           sink: ([UInt8], [UInt8]) throws -> Void) throws -> Outcome? {
+        var clock = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &clock)
+        let table = try BatchInput.loadAccounts(directory: dir, shard: shard, threads: threads)
+        var after = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &after)
+        let seconds = Double(after.tv_sec - clock.tv_sec) + Double(after.tv_nsec - clock.tv_nsec) * 1e-9
+        let stream = Stream(directory: dir, table: table, priced: priced, shard: shard, threads: max(1, threads),
+                            blockSize: max(1, blockSize), options: options, bufferSize: max(1, bufferSize))
+        guard var outcome = try stream.run(progress: progress, sink: sink) else { return nil }
+        outcome.accountsSeconds = seconds
+        return outcome
+    }
+}
+
+/// A row file read forward in pieces: `pread`, XXH64 as bytes arrive, change check at the end
+/// (the guarantees of `InputFile`, docs/readings.md item 40).
+final class StreamFile {
+    /// A problem reading the file (short read, changed, I/O error): fatal, never a fallback.
+    struct ReadFailure: Error { let error: InputError }
+
+    let path: String
+    let size: Int
+    private let fd: Int32
+    private let opened: stat
+    private(set) var offset = 0
+    private var state = pm_xxh64_state()
+    /// Bytes read but not yet hashed (fewer than one 32-byte stripe).
+    private var tail: [UInt8] = []
+    private var closed = false
+    private(set) var digest: InputDigest?
+
+    init(path: String) throws {
+        self.path = path
+        (fd, opened) = try InputFile.openRegular(path)
+        size = Int(opened.st_size)
+        pm_xxh64_init(&state, 0)
+        tail.reserveCapacity(32)
+    }
+
+    deinit { if !closed { close(fd) } }
+
+    var atEnd: Bool { offset >= size }
+
+    /// Reads up to `capacity` bytes into `dst` (fewer only at the end of the file); at the end,
+    /// checks that the file did not change and finishes the digest.
+    func read(into dst: UnsafeMutablePointer<UInt8>, capacity: Int) throws -> Int {
+        let want = min(capacity, size - offset)
+        var done = 0
+        while done < want {
+            let n = pread(fd, dst + done, min(InputFile.defaultBlockSize, want - done), off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ReadFailure(error: InputError(file: path, "cannot be read (\(String(cString: strerror(errno))))"))
+            }
+            if n == 0 {
+                throw ReadFailure(error: InputError(file: path, "changed while it was being read (it shrank from \(size) to \(offset + done) bytes or less); nothing was computed"))
+            }
+            hash(dst + done, n)
+            done += n
+        }
+        offset += done
+        if offset >= size, !closed { try finish() }
+        return done
+    }
+
+    private func hash(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        var p = p, n = n
+        if !tail.isEmpty {
+            let take = min(32 - tail.count, n)
+            tail.append(contentsOf: UnsafeBufferPointer(start: p, count: take))
+            p += take
+            n -= take
+            guard tail.count == 32 else { return }
+            let stripe = tail
+            _ = stripe.withUnsafeBufferPointer { pm_xxh64_stripes(&state, $0.baseAddress!, 32) }
+            tail.removeAll(keepingCapacity: true)
+        }
+        let used = pm_xxh64_stripes(&state, p, n)
+        tail.append(contentsOf: UnsafeBufferPointer(start: p + used, count: n - used))
+    }
+
+    /// The end-of-file check of `InputFile.readAll`: one byte more means the file is still being
+    /// written; a different size or modification time means it changed.
+    private func finish() throws {
+        var probe: UInt8 = 0
+        var more: Int
+        repeat { more = pread(fd, &probe, 1, off_t(size)) } while more < 0 && errno == EINTR
+        var now = stat()
+        guard fstat(fd, &now) == 0 else {
+            throw ReadFailure(error: InputError(file: path, "cannot be read (\(String(cString: strerror(errno))))"))
+        }
+        if more > 0 || Int(now.st_size) != size || !InputFile.sameTime(opened, now) {
+            throw ReadFailure(error: InputError(file: path, "changed while it was being read (size \(size) bytes when opened, \(Int(now.st_size)) after); nothing was computed"))
+        }
+        var rest = tail
+        rest.append(0)   // a valid address even when no byte is left
+        let h = rest.withUnsafeBufferPointer { pm_xxh64_finish(&state, $0.baseAddress!, tail.count) }
+        digest = InputDigest(size: size, hash: h)
+        InputDigests.record(path, (size, h))
+        close(fd)
+        closed = true
+    }
+
+    /// The end of the last complete record of `p[0..<n]` (which starts on a record), or 0 when
+    /// there is none: after the last line end outside quotes; a `\r` as the very last byte may be
+    /// the first half of a CRLF, so it does not end a line yet. `from` skips a BOM.
+    static func lastRecordEnd(_ p: UnsafePointer<UInt8>, from: Int, _ n: Int) -> Int {
+        guard n > from else { return 0 }
+        if memchr(p + from, 34, n - from) == nil {
+            var i = n - 1
+            if p[i] == 10 { return n }
+            if p[i] == 13 { i -= 1 }
+            while i >= from {
+                if p[i] == 10 || p[i] == 13 { return i + 1 }
+                i -= 1
+            }
+            return 0
+        }
+        // Quotes: the grammar of `CSVFile.parseQuotedRecord` / `pm_csv_next_record`, forward.
+        var i = from, fieldStart = true, last = 0
+        while i < n {
+            let b = p[i]
+            if b == 34 && fieldStart {
+                i += 1
+                while true {
+                    guard i < n else { return last }              // the quoted field goes on
+                    if p[i] == 34 {
+                        guard i + 1 < n else { return last }      // `"` or the first of `""`: unknown yet
+                        if p[i + 1] == 34 { i += 2; continue }
+                        i += 1
+                        break
+                    }
+                    i += 1
+                }
+                fieldStart = false
+                continue
+            }
+            if b == 44 { fieldStart = true; i += 1; continue }
+            if b == 10 { i += 1; last = i; fieldStart = true; continue }
+            if b == 13 {
+                guard i + 1 < n else { return last }
+                i += p[i + 1] == 10 ? 2 : 1
+                last = i
+                fieldStart = true
+                continue
+            }
+            fieldStart = false
+            i += 1
+        }
+        return last
+    }
+}
+
+/// Parsed rows of one buffer of a row file (file order), with the chunk's problems and orphans.
+// @unchecked Sendable: written by the worker that parses it, then handed over under the monitor
+// and only read after.
+final class StreamChunk: @unchecked Sendable {
+    var account: [Int32] = []
+    var ref: [Int32] = []
+    var x: [Double] = []
+    var y: [Double] = []
+    var side: [Int8] = []
+    var info = BatchInput.Chunk()
+    /// The file's line number of the chunk's first line minus one (set at assembly).
+    var lineOffset = 0
+    let stats: StreamStats
+    init(stats: StreamStats) { self.stats = stats }
+    deinit { stats.rowsHeld(-info.rows) }
+}
+
+/// Counters of what the streaming path holds (tests check the bound).
+final class StreamStats: @unchecked Sendable {
+    private let lock = NSLockLite()
+    private var buffers = 0, bytes = 0, rows = 0
+    private(set) var peakBuffers = 0, peakBytes = 0, peakRows = 0
+    func buffer(_ count: Int, bytes b: Int) {
+        lock.locked {
+            buffers += count
+            bytes += b
+            peakBuffers = max(peakBuffers, buffers)
+            peakBytes = max(peakBytes, bytes)
+        }
+    }
+    func rowsHeld(_ n: Int) {
+        lock.locked {
+            rows += n
+            peakRows = max(peakRows, rows)
+        }
+    }
+    var peaks: (Int, Int, Int) { lock.locked { (peakBuffers, peakBytes, peakRows) } }
+}
+
+/// One streamed run (`StreamingBatch.run`).
+private final class Stream: @unchecked Sendable {
+    // Fixed for the run, read by every thread.
+    let dir: String
+    let table: BatchInput.AccountTable
+    let priced: PricedMarket
+    let shard: (index: Int, count: Int)?
+    let threads: Int
+    let blockSize: Int
+    let options: EngineOptions
+    let bufferSize: Int
+    let context: BatchInput.RowContext
+    let kinds: [BatchInput.Kind] = [.balances, .positions, .orders]
+    let paths: [String]
+    let stats = StreamStats()
+    /// Parse tasks in flight per file, and buffers in all (`3·maxInflight`).
+    let maxInflight: Int
+    let maxBuffers: Int
+    let window: Int
+
+    struct Buffer { let base: UnsafeMutablePointer<UInt8>; let capacity: Int }
+    struct ParseTask { let file: Int; let seq: Int; let buffer: Buffer; let range: Range<Int>; let header: CSVFile }
+    struct Slice { let chunk: StreamChunk; let rows: Range<Int>; let errors: Range<Int> }
+    enum BlockTask {
+        case accounts(block: Int, lo: Int, hi: Int, slices: [[Slice]])
+        case orphans(block: Int, ids: ArraySlice<String>, errors: ArraySlice<InputError>)
+    }
+    enum Task { case parse(ParseTask), block(BlockTask) }
+
+    // Shared between the workers and the calling thread: only inside `monitor.locked`.
+    let monitor = Monitor()
+    var parseQueue: [ParseTask] = []
+    var blockQueue: [BlockTask] = []
+    var parsed: [[Int: StreamChunk]] = [[:], [:], [:]]
+    var finished: [Int: ([UInt8], [UInt8], BatchSummary)] = [:]
+    var freeBuffers: [Buffer] = []
+    var allocatedBuffers = 0
+    var fallback = false
+    var stop = false
+    var events = 0
+
+    // The calling thread's own.
+    var files: [StreamFile?] = [nil, nil, nil]
+    var headers: [CSVFile?] = [nil, nil, nil]
+    var carry: [[UInt8]] = [[], [], []]
+    var readSeq = [0, 0, 0], takenSeq = [0, 0, 0], inflight = [0, 0, 0]
+    var readDone = [false, false, false], fileDone = [false, false, false]
+    var frontier: [Int32] = [-1, -1, -1]
+    var lineOffset = [0, 0, 0]
+    var pending: [[StreamChunk]] = [[], [], []]
+    var cursorRow = [0, 0, 0], cursorError = [0, 0, 0]
+    var orphanChunks: [[(chunk: BatchInput.Chunk, firstLine: Int)]] = [[], [], []]
+    var digests: [(name: String, digest: InputDigest)] = []
+
+    init(directory: String, table: BatchInput.AccountTable, priced: PricedMarket, shard: (index: Int, count: Int)?,
+         threads: Int, blockSize: Int, options: EngineOptions, bufferSize: Int) {
+        dir = directory
+        self.table = table
+        self.priced = priced
+        self.shard = shard
+        self.threads = threads
+        self.blockSize = blockSize
+        self.options = options
+        self.bufferSize = bufferSize
+        context = BatchInput.RowContext(priced: priced, ids: table.ids, keep: table.keep)
+        paths = kinds.map { directory + "/" + $0.fileName }
+        // Enough parses in flight for every worker, capped: with `--threads 256` the buffers
+        // would otherwise be 3 GB.
+        maxInflight = min(8, max(2, threads))
+        maxBuffers = 3 * maxInflight
+        window = 2 * threads + 1
+    }
+
+    deinit {
+        // Buffers of parses never run (a run stopped early) go too.
+        for b in freeBuffers { b.base.deallocate() }
+        for t in parseQueue { t.buffer.base.deallocate() }
+    }
+
+    // MARK: - The calling thread
+
+    func run(progress: (Int, Int) -> Void, sink: ([UInt8], [UInt8]) throws -> Void) throws -> StreamingBatch.Outcome? {
+        // Open the row files up front; a problem here is the whole-file path's to report.
+        do {
+            files[0] = try StreamFile(path: paths[0])
+            files[1] = try StreamFile(path: paths[1])
+            // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
+            if access(paths[2], F_OK) == 0 || errno != ENOENT {
+                let f = try StreamFile(path: paths[2])
+                if f.size > 0 { files[2] = f }
+            }
+        } catch { return nil }
+        if files[2] == nil { readDone[2] = true; fileDone[2] = true }
+
+        var spawned: [PortableThread] = []
+        for _ in 0..<threads {
+            if let t = PortableThread(start: { [self] in work() }) { spawned.append(t) }
+        }
+        defer {
+            monitor.locked { stop = true; monitor.broadcast() }
+            for t in spawned { t.join() }
+        }
+
+        let n = table.count
+        let regularBlocks = (n + blockSize - 1) / blockSize
+        var totalBlocks: Int?
+        var nextEmit = 0, nextWrite = 0, written = 0
+        var summary = BatchSummary()
+        var orphans = BatchInput.Orphans(shard: shard)
+        var orphanRows: [InputError] = []
+        var seen = -1
+        while true {
+            var did = false
+            // Finished blocks in order, and parsed chunks in file order.
+            var ready: [([UInt8], [UInt8], BatchSummary)] = []
+            var arrived: [(Int, StreamChunk)] = []
+            let failed = monitor.locked { () -> Bool in
+                seen = events
+                if fallback { return true }
+                while let r = finished.removeValue(forKey: nextWrite + ready.count) { ready.append(r) }
+                for f in 0..<3 {
+                    while let c = parsed[f].removeValue(forKey: takenSeq[f]) { arrived.append((f, c)); takenSeq[f] += 1 }
+                }
+                return false
+            }
+            if failed { return nil }
+            for (m, u, s) in ready {
+                do { try sink(m, u) } catch { throw StreamingBatch.SinkError(underlying: error) }
+                nextWrite += 1
+                written += s.accounts
+                summary.accounts += s.accounts
+                summary.errors += s.errors
+                summary.totalMM += s.totalMM
+                summary.totalIM += s.totalIM
+                for k in 0..<summary.stages.count { summary.stages[k] += s.stages[k] }
+                progress(min(written, n), n)
+                did = true
+            }
+            for (f, c) in arrived {
+                guard assemble(f, c) else { return nil }
+                did = true
+            }
+            // Blocks every file has gone past, within the window ahead of the writer.
+            while nextEmit < regularBlocks, nextEmit < nextWrite + window {
+                let lo = nextEmit * blockSize, hi = min(n, lo + blockSize)
+                guard (0..<3).allSatisfy({ fileDone[$0] || frontier[$0] >= Int32(hi) }) else { break }
+                let slices = (0..<3).map { take(file: $0, below: Int32(hi)) }
+                monitor.locked { blockQueue.append(.accounts(block: nextEmit, lo: lo, hi: hi, slices: slices)); monitor.broadcast() }
+                nextEmit += 1
+                did = true
+            }
+            if totalBlocks == nil, nextEmit == regularBlocks, fileDone.allSatisfy({ $0 }) {
+                // Orphans in order of first appearance: balances.csv, positions.csv, orders.csv.
+                for f in 0..<3 {
+                    for (chunk, firstLine) in orphanChunks[f] { orphans.add(chunk, file: paths[f], firstLine: firstLine, rows: &orphanRows) }
+                }
+                orphanChunks = [[], [], []]
+                let extra = (orphans.ids.count + blockSize - 1) / blockSize
+                monitor.locked {
+                    for k in 0..<extra {
+                        let r = (k * blockSize)..<min(orphans.ids.count, (k + 1) * blockSize)
+                        blockQueue.append(.orphans(block: regularBlocks + k, ids: orphans.ids[r], errors: orphans.errors[r]))
+                    }
+                    monitor.broadcast()
+                }
+                totalBlocks = regularBlocks + extra
+                did = true
+            }
+            if let totalBlocks, nextWrite == totalBlocks { break }
+            if let f = fileToRead(nextWrite: nextWrite) {
+                do { guard try read(f) else { return nil } } catch let e as StreamFile.ReadFailure { throw e.error }
+                did = true
+            }
+            if !did {
+                if spawned.isEmpty {
+                    // No thread could be created: run the next task here.
+                    if let task = monitor.locked({ nextTask() }) { perform(task) }
+                } else {
+                    monitor.locked { monitor.wait { events != seen } }
+                }
+            }
+        }
+        for f in 0..<3 { if let d = files[f]?.digest { digests.append((kinds[f].fileName, d)) } }
+        let peaks = stats.peaks
+        summary.orphanRows = orphanRows.count
+        return StreamingBatch.Outcome(summary: summary, digests: [("accounts.csv", table.digest)] + digests,
+                                      orphanRows: orphanRows, accountsSeconds: 0,
+                                      peakBuffers: peaks.0, peakBufferBytes: peaks.1, peakHeldRows: peaks.2)
+    }
+
+    /// The file to read next: of those not fully read, with room for another parse in flight and
+    /// not too far ahead of the writer, the one whose rows have reached the lowest account (the
+    /// file the next block waits for). Nil when none is, or no buffer is free.
+    func fileToRead(nextWrite: Int) -> Int? {
+        let limit = Int32(clamping: (nextWrite + window + 2) * blockSize)
+        var best: Int?
+        for f in 0..<3 where !readDone[f] && inflight[f] < maxInflight && frontier[f] < limit {
+            if best == nil || frontier[f] < frontier[best!] || (frontier[f] == frontier[best!] && inflight[f] < inflight[best!]) { best = f }
+        }
+        guard let best else { return nil }
+        let room = monitor.locked { !freeBuffers.isEmpty || allocatedBuffers < maxBuffers }
+        return room ? best : nil
+    }
+
+    /// Reads file `f`'s next buffer and queues its parse. False: the header is not the whole-file
+    /// path's (fallback).
+    func read(_ f: Int) throws -> Bool {
+        let file = files[f]!
+        var buffer = monitor.locked { () -> Buffer in
+            if let b = freeBuffers.popLast() { return b }
+            allocatedBuffers += 1
+            return allocate(bufferSize)
+        }
+        var length = carry[f].count
+        if buffer.capacity <= length {
+            // The record carried over is longer than this buffer: a larger one, with room to read.
+            release(buffer)
+            buffer = allocate(2 * length)
+        }
+        carry[f].withUnsafeBufferPointer { if length > 0 { buffer.base.update(from: $0.baseAddress!, count: length) } }
+        let first = readSeq[f] == 0
+        var cut = 0
+        var from = 0
+        while true {
+            length += try file.read(into: buffer.base + length, capacity: buffer.capacity - length)
+            if first, length >= 3, buffer.base[0] == 0xEF, buffer.base[1] == 0xBB, buffer.base[2] == 0xBF { from = 3 }
+            cut = file.atEnd ? length : StreamFile.lastRecordEnd(buffer.base, from: from, length)
+            if cut > 0 || file.atEnd { break }
+            // One record longer than the buffer: a larger buffer for it.
+            let larger = allocate(buffer.capacity * 2)
+            larger.base.update(from: buffer.base, count: length)
+            release(buffer)
+            buffer = larger
+        }
+        carry[f].removeAll(keepingCapacity: true)
+        carry[f].append(contentsOf: UnsafeBufferPointer(start: buffer.base + cut, count: length - cut))
+        (buffer.base + cut).update(repeating: 0, count: 32)
+        var start = 0
+        if first {
+            let header: CSVFile
+            do {
+                header = try CSVFile(file: InputFile(borrowing: UnsafeBufferPointer(start: buffer.base, count: cut), path: paths[f]),
+                                     required: kinds[f].required)
+            } catch {
+                monitor.locked { freeBuffers.append(buffer) }
+                return false
+            }
+            headers[f] = header
+            start = header.dataStart
+            lineOffset[f] = header.headerLines
+        }
+        if file.atEnd { readDone[f] = true }
+        let task = ParseTask(file: f, seq: readSeq[f], buffer: buffer, range: start..<cut, header: headers[f]!)
+        readSeq[f] += 1
+        inflight[f] += 1
+        monitor.locked { parseQueue.append(task); monitor.broadcast() }
+        return true
+    }
+
+    func allocate(_ capacity: Int) -> Buffer {
+        stats.buffer(1, bytes: capacity + 32)
+        return Buffer(base: .allocate(capacity: capacity + 32), capacity: capacity)
+    }
+
+    func release(_ b: Buffer) {
+        stats.buffer(-1, bytes: -(b.capacity + 32))
+        b.base.deallocate()
+    }
+
+    /// Takes file `f`'s next chunk in file order. False: the file is not grouped.
+    func assemble(_ f: Int, _ c: StreamChunk) -> Bool {
+        inflight[f] -= 1
+        let info = c.info
+        if !info.ordered || (info.firstAccount >= 0 && info.firstAccount < frontier[f]) { return false }
+        c.lineOffset = lineOffset[f]
+        if !info.orphans.isEmpty {
+            var kept = BatchInput.Chunk()
+            kept.orphans = info.orphans
+            kept.orphanBytes = info.orphanBytes
+            orphanChunks[f].append((kept, lineOffset[f]))
+            c.info.orphans = []
+            c.info.orphanBytes = []
+        }
+        lineOffset[f] += info.lines
+        if info.lastAccount >= 0 { frontier[f] = info.lastAccount }
+        if info.rows > 0 || !info.errors.isEmpty { pending[f].append(c) }
+        if readDone[f] && inflight[f] == 0 { fileDone[f] = true }
+        return true
+    }
+
+    /// File `f`'s rows and problems of accounts below `hi` not taken yet (all of them: the file
+    /// has gone past `hi`, or is done).
+    func take(file f: Int, below hi: Int32) -> [Slice] {
+        var out: [Slice] = []
+        while let c = pending[f].first {
+            let r0 = cursorRow[f], e0 = cursorError[f]
+            var r1 = r0
+            c.account.withUnsafeBufferPointer { acc in
+                // Rows are in account order: the first at or past `hi`, by bisection.
+                var lo = r0, up = c.info.rows
+                while lo < up {
+                    let mid = (lo + up) / 2
+                    if acc[mid] < hi { lo = mid + 1 } else { up = mid }
+                }
+                r1 = lo
+            }
+            var e1 = e0
+            while e1 < c.info.errors.count, c.info.errors[e1].account < hi { e1 += 1 }
+            if r1 > r0 || e1 > e0 { out.append(Slice(chunk: c, rows: r0..<r1, errors: e0..<e1)) }
+            if r1 == c.info.rows && e1 == c.info.errors.count {
+                pending[f].removeFirst()
+                cursorRow[f] = 0
+                cursorError[f] = 0
+            } else {
+                cursorRow[f] = r1
+                cursorError[f] = e1
+                break
+            }
+        }
+        return out
+    }
+
+    // MARK: - Workers
+
+    func nextTask() -> Task? {
+        if !blockQueue.isEmpty { return .block(blockQueue.removeFirst()) }
+        if !parseQueue.isEmpty { return .parse(parseQueue.removeFirst()) }
+        return nil
+    }
+
+    func work() {
+        while true {
+            let task = monitor.locked { () -> Task? in
+                monitor.wait { stop || !blockQueue.isEmpty || !parseQueue.isEmpty }
+                return stop ? nil : nextTask()
+            }
+            guard let task else { return }
+            perform(task)
+        }
+    }
+
+    func perform(_ task: Task) {
+        switch task {
+        case .parse(let t):
+            let chunk = parse(t)
+            monitor.locked {
+                freeBuffers.append(t.buffer)
+                if let chunk { parsed[t.file][t.seq] = chunk } else { fallback = true }
+                events += 1
+                monitor.broadcast()
+            }
+        case .block(let b):
+            let (index, book) = self.book(b)
+            let done = BatchRunner.margin(book, options: options)
+            monitor.locked {
+                finished[index] = done
+                events += 1
+                monitor.broadcast()
+            }
+        }
+    }
+
+    /// Parses one buffer; nil on a fatal record problem (the whole-file path reports it).
+    func parse(_ t: ParseTask) -> StreamChunk? {
+        let view = InputFile(borrowing: UnsafeBufferPointer(start: t.buffer.base, count: t.range.upperBound), path: paths[t.file])
+        let csv = CSVFile(chunk: view, header: t.header)
+        let kind = kinds[t.file]
+        let lines = pm_count_lines(t.buffer.base + t.range.lowerBound, t.range.count)
+        let chunk = StreamChunk(stats: stats)
+        chunk.account = [Int32](repeating: -1, count: lines)
+        chunk.ref = [Int32](unsafeUninitializedCapacity: lines) { _, n in n = lines }
+        chunk.x = [Double](unsafeUninitializedCapacity: lines) { _, n in n = lines }
+        chunk.y = [Double](unsafeUninitializedCapacity: lines) { _, n in n = lines }
+        if kind == .orders { chunk.side = [Int8](unsafeUninitializedCapacity: lines) { _, n in n = lines } }
+        do {
+            let info = try chunk.account.withUnsafeMutableBufferPointer { acc in
+                try chunk.ref.withUnsafeMutableBufferPointer { ref in
+                    try chunk.x.withUnsafeMutableBufferPointer { xs in
+                        try chunk.y.withUnsafeMutableBufferPointer { ys in
+                            try chunk.side.withUnsafeMutableBufferPointer { side in
+                                let sink = BatchInput.RowSink(account: acc.baseAddress, ref: ref.baseAddress, x: xs.baseAddress,
+                                                              y: ys.baseAddress, side: side.baseAddress)
+                                return try BatchInput.parseChunk(csv, t.range, kind: kind, context: context, sink: sink, slots: 0..<lines)
+                            }
+                        }
+                    }
+                }
+            }
+            chunk.info = info
+            stats.rowsHeld(info.rows)
+            return chunk
+        } catch {
+            return nil
+        }
+    }
+
+    /// The book of a block: its accounts, their accounts.csv problems, then their first row problem
+    /// by file (balances, positions, orders) and line — the order of the whole-file path.
+    func book(_ task: BlockTask) -> (Int, Book) {
+        var b = Book(priced: priced)
+        switch task {
+        case let .orphans(block, ids, errors):
+            b.accountIds = Array(ids)
+            b.spotHedging = [Bool](repeating: false, count: ids.count)
+            b.accountErrors = errors.map { Optional($0) }
+            let zeros = [Int](repeating: 0, count: ids.count + 1)
+            b.balStart = zeros; b.posStart = zeros; b.ordStart = zeros
+            var builder = BookBuilder(book: b)
+            builder.buildUnitsOfAllAccounts()
+            return (block, builder.finish())
+        case let .accounts(block, lo, hi, slices):
+            let m = hi - lo
+            b.accountIds = Array(table.accountIds[lo..<hi])
+            b.spotHedging = Array(table.spotHedging[lo..<hi])
+            var errors = [InputError?](repeating: nil, count: m)
+            if !table.errors.isEmpty { for a in lo..<hi { errors[a - lo] = table.errors[a] } }
+            for f in 0..<3 {
+                for s in slices[f] {
+                    for e in s.chunk.info.errors[s.errors] where errors[Int(e.account) - lo] == nil {
+                        errors[Int(e.account) - lo] = InputError(file: paths[f], record: "line \(s.chunk.lineOffset + e.line) (account \(table.accountIds[Int(e.account)]))",
+                                                                 field: e.field, e.message)
+                    }
+                }
+            }
+            b.accountErrors = errors
+            var rows = [BatchInput.Rows](repeating: BatchInput.Rows(), count: 3)
+            for f in 0..<3 {
+                var start = [Int](repeating: 0, count: m + 1)
+                let total = slices[f].reduce(0) { $0 + $1.rows.count }
+                rows[f].ref.reserveCapacity(total)
+                rows[f].x.reserveCapacity(total)
+                rows[f].y.reserveCapacity(total)
+                for s in slices[f] {
+                    s.chunk.account.withUnsafeBufferPointer { acc in
+                        for r in s.rows { start[Int(acc[r]) - lo + 1] += 1 }
+                    }
+                    rows[f].ref.append(contentsOf: s.chunk.ref[s.rows])
+                    rows[f].x.append(contentsOf: s.chunk.x[s.rows])
+                    rows[f].y.append(contentsOf: s.chunk.y[s.rows])
+                    if f == 2 { rows[f].side.append(contentsOf: s.chunk.side[s.rows]) }
+                }
+                for a in 0..<m { start[a + 1] += start[a] }
+                rows[f].start = start
+            }
+            b.balStart = rows[0].start; b.balCoin = rows[0].ref; b.balAmount = rows[0].x
+            b.posStart = rows[1].start; b.posInstr = rows[1].ref; b.posSize = rows[1].x; b.posEntry = rows[1].y
+            b.ordStart = rows[2].start; b.ordInstr = rows[2].ref; b.ordQty = rows[2].x; b.ordPrice = rows[2].y
+            b.ordSide = rows[2].side
+            var builder = BookBuilder(book: b)
+            builder.buildUnitsOfAllAccounts()
+            return (block, builder.finish())
+        }
+    }
+}
