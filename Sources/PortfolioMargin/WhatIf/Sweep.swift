@@ -157,12 +157,18 @@ public enum Sweep {
         // market's tables of a default block (cache, and no large allocation per block).
         let columns = plan.map { p in p.risk.columns.map(\.count).max() ?? 1 } ?? 1
         let blockSize = max(256, BatchRunner.defaultBlockSize / columns)
-        let books = BatchRunner.books(input, priced: base, threads: threads, blockSize: blockSize)
+        let n = input.accountCount
         let figures: [AccountFigures]
         if let plan {
-            figures = onePass(books, plan: plan, accounts: input.accountCount, threads: threads, options: options)
+            // Each block's book is built by the worker that evaluates it, then dropped: one
+            // parallel pass, no book of the whole input held.
+            figures = onePass(blocks: (n + blockSize - 1) / blockSize, first: { $0 * blockSize }, plan: plan, accounts: n,
+                              threads: threads, options: options) { b in
+                input.book(accounts: (b * blockSize)..<min(n, (b + 1) * blockSize), priced: base)
+            }
             for k in 1...markets.count { progress(k, markets.count) }
         } else {
+            let books = BatchRunner.books(input, priced: base, threads: threads, blockSize: blockSize)
             var all: [AccountFigures] = []
             for (k, priced) in markets.enumerated() {
                 all.append(BatchRunner.accountFigures(books, priced: priced, accounts: input.accountCount, threads: threads,
@@ -171,12 +177,16 @@ public enum Sweep {
             }
             figures = all
         }
-        var results: [SweepCombination] = []
-        for (k, f) in figures.enumerated() {
-            var c = SweepCombination(index: k, values: k == 0 ? baseValues : combos[k - 1])
-            f.summarize(into: &c)
-            if k > 0 { c.top = f.largestIncreases(over: figures[0], count: top) }
-            results.append(c)
+        // Totals and top lists per combination, on the workers too (each a pass over every account).
+        var results = figures.indices.map { SweepCombination(index: $0, values: $0 == 0 ? baseValues : combos[$0 - 1]) }
+        results.withUnsafeMutableBufferPointer { buffer in
+            let out = DisjointSlots(buffer)   // combination k writes only slot k
+            BatchRunner.parallelBlocks(figures.count, threads: threads) { k in
+                var c = out[k]
+                figures[k].summarize(into: &c)
+                if k > 0 { c.top = figures[k].largestIncreases(over: figures[0], count: top) }
+                out[k] = c
+            }
         }
         return results
     }
@@ -196,11 +206,17 @@ public enum Sweep {
     /// `MarginEngine.run` on the book repriced to it.
     static func onePass(_ books: [Book], plan: SweepPlan, accounts n: Int, threads: Int,
                         options: EngineOptions) -> [AccountFigures] {
-        let markets = plan.markets
-        let nMarkets = markets.count
         var starts = [0]
         for b in books { starts.append(starts.last! + b.accountCount) }
         let first = starts
+        return onePass(blocks: books.count, first: { first[$0] }, plan: plan, accounts: n, threads: threads, options: options) { books[$0] }
+    }
+
+    /// `onePass` over the blocks `book(b)` (built against `plan.markets[0]`), whose accounts start at `first(b)`.
+    static func onePass(blocks: Int, first: (Int) -> Int, plan: SweepPlan, accounts n: Int, threads: Int,
+                        options: EngineOptions, book makeBook: (Int) -> Book) -> [AccountFigures] {
+        let markets = plan.markets
+        let nMarkets = markets.count
         // Workers write disjoint account ranges of each market's figures.
         let mmOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
         let imOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
@@ -217,8 +233,9 @@ public enum Sweep {
         do {
             let mmSlots = mmOut.map(DisjointSlots.init), imSlots = imOut.map(DisjointSlots.init)
             let stageSlots = stageOut.map(DisjointSlots.init)
-            BatchRunner.parallelBlocks(books.count, threads: threads) { b in
-                let book = books[b]
+            BatchRunner.parallelBlocks(blocks, threads: threads) { b in
+                let book = makeBook(b)
+                let firstAccount = first(b)
                 var tables = PnlTables(book: book, risk: plan.risk, options: options)
                 let offsets = tables.offset
                 let calc = ContingencyCalculator(priced: markets[0])
@@ -247,7 +264,7 @@ public enum Sweep {
                                     let table = pnl.baseAddress! + offsets[pf] + plan.risk.columnOffset[slot][c]
                                     let h = UnitEvaluator.hedge(book: book, unit: u, portfolio: portfolio, delta: priced.delta)
                                     SpotHedge.addLegPnl(h, index: priced.coinIndex[slot], moves: grid.priceMoves, into: table)
-                                    maxLoss[3 * c + q] = MaxLoss.worst(table, count: grid.scenarioCount).maxLoss
+                                    maxLoss[3 * c + q] = MaxLoss.loss(table, count: grid.scenarioCount)
                                 }
                                 // MODEL.md §5: the add-ons, per contingency class (none without holdings).
                                 let start = book.pfStart[pf], count = book.pfStart[pf + 1] - start
@@ -285,7 +302,7 @@ public enum Sweep {
                             units += 1
                         }
                         // MODEL.md §8, §10: each market's totals from its classes, in unit order.
-                        let k = first[b] + a
+                        let k = firstAccount + a
                         for m in 0..<nMarkets {
                             let t = totals[plan.totalsClass[m]]
                             var totalMM = t.borrowMM, totalIM = t.borrowIM, check = 0.0
