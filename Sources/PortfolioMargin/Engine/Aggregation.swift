@@ -297,7 +297,9 @@ struct PnlTables {
             }
         }
         denseRowCount = denseRows.reduce(0) { $0 + $1.count }
-        values = [Double](repeating: 0, count: total)
+        // Every evaluated portfolio's row is written whole below (gathered, or each column stored
+        // from dgemm), so the buffer needs no zeroing.
+        values = [Double](unsafeUninitializedCapacity: total) { _, count in count = total }
         let offset = self.offset
         values.withUnsafeMutableBufferPointer { out in
             risk.values.withUnsafeBufferPointer { riskValues in

@@ -243,12 +243,18 @@ public enum Sweep {
                 // Scratch, per block: per portfolio and column the max loss, per portfolio and
                 // contingency class the add-ons' total; per unit of the account and variant its MM,
                 // IM and finiteness check; per totals class the account's totals.
-                var maxLoss = [Double](repeating: 0, count: 3 * maxColumns)
-                var contTotal = [Double](repeating: 0, count: 3 * maxCont)
-                var unitMM = [Double](repeating: 0, count: nSlots * maxVariants)
-                var unitIM = unitMM, unitCheck = unitMM
-                var unitSlot = [Int](repeating: 0, count: nSlots)
-                var totals = [AccountTotals](repeating: AccountTotals(), count: nTotals)
+                // Plain pointers: no uniqueness or bounds checks in the per-account loops.
+                let maxLoss = UnsafeMutablePointer<Double>.allocate(capacity: 3 * maxColumns)
+                let contTotal = UnsafeMutablePointer<Double>.allocate(capacity: 3 * maxCont)
+                let unitMM = UnsafeMutablePointer<Double>.allocate(capacity: 3 * nSlots * maxVariants)
+                let unitIM = unitMM + nSlots * maxVariants, unitCheck = unitIM + nSlots * maxVariants
+                let unitSlot = UnsafeMutablePointer<Int>.allocate(capacity: nSlots)
+                let totals = UnsafeMutablePointer<AccountTotals>.allocate(capacity: nTotals)
+                totals.initialize(repeating: AccountTotals(), count: nTotals)
+                defer {
+                    maxLoss.deallocate(); contTotal.deallocate(); unitMM.deallocate(); unitSlot.deallocate()
+                    totals.deinitialize(count: nTotals); totals.deallocate()
+                }
                 tables.values.withUnsafeMutableBufferPointer { pnl in
                     for a in 0..<book.accountCount where book.accountErrors[a] == nil {
                         for t in 0..<nTotals { totals[t] = AccountTotals(book: book, priced: markets[plan.totalsRep[t]], account: a) }
