@@ -64,6 +64,16 @@ struct SweepSpeedTests {
         let priced = PricedMarket(market: TestSupport.sampleMarket, parameters: params)
         let dir = BatchFiles.tempDir("sweepspeed")
         _ = try SyntheticAccounts(market: priced.market, parameters: params, seed: seed).write(count: count, to: dir)
+        // Accounts at the edges, appended in accounts.csv order: an input error, figures that
+        // overflow (MODEL.md §10: an error in every combination), one near the overflow, and a
+        // spot-hedged unit whose leg every column adds.
+        func append(_ file: String, _ rows: String) throws {
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/" + file))
+            h.seekToEndOfFile(); h.write(rows.data(using: .utf8)!); try h.close()
+        }
+        try append("accounts.csv", "EDGE-1,false\nEDGE-2,false\nEDGE-3,false\nEDGE-4,true\n")
+        try append("balances.csv", "EDGE-3,USDT,1000\nEDGE-4,BTC,5\nEDGE-4,USDT,-20000\n")
+        try append("positions.csv", "EDGE-1,NOPE-PERP,1,\nEDGE-2,BTCUSDT,1e306,\nEDGE-3,ETHUSDT,3e302,\nEDGE-4,BTCUSDT,-3,\nEDGE-4,ETHUSDT,2,\n")
         return (try BatchInput.load(directory: dir, priced: priced), priced)
     }
 
@@ -78,7 +88,10 @@ struct SweepSpeedTests {
         let books = BatchRunner.books(input, priced: priced, threads: 2, blockSize: 128)
         let figures = Sweep.onePass(books, markets: markets, accounts: input.accountCount, threads: 2, options: options)
         var staged = 0
+        let ids = books.flatMap(\.accountIds)
+        let edge2 = ids.firstIndex(of: "EDGE-2")!
         for (m, market) in markets.enumerated() {
+            #expect(figures[m].stage[edge2] == nil && figures[m].mm[edge2].isNaN, "market \(m): an overflow is an error")
             let one = Self.reference(books, market, options: options)
             for a in 0..<input.accountCount {
                 #expect(figures[m].stage[a] == one.stage[a], "market \(m) account \(a)")
