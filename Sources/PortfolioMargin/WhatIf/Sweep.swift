@@ -217,121 +217,134 @@ public enum Sweep {
                         options: EngineOptions, book makeBook: (Int) -> Book) -> [AccountFigures] {
         let markets = plan.markets
         let nMarkets = markets.count
-        // Workers write disjoint account ranges of each market's figures.
-        let mmOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
-        let imOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
-        let stageOut = markets.map { _ in UnsafeMutableBufferPointer<Stage?>.allocate(capacity: n) }
-        defer { for m in markets.indices { mmOut[m].deallocate(); imOut[m].deallocate(); stageOut[m].deallocate() } }
-        for m in markets.indices {
-            mmOut[m].initialize(repeating: .nan); imOut[m].initialize(repeating: .nan); stageOut[m].initialize(repeating: nil)
-        }
         let nSlots = markets[0].grids.count
         let maxColumns = plan.risk.columns.map(\.count).max() ?? 1
         let maxCont = plan.contRep.map(\.count).max() ?? 1
         let maxVariants = plan.variants.map(\.count).max() ?? 1
         let nTotals = plan.totalsRep.count
-        do {
-            let mmSlots = mmOut.map(DisjointSlots.init), imSlots = imOut.map(DisjointSlots.init)
-            let stageSlots = stageOut.map(DisjointSlots.init)
-            BatchRunner.parallelBlocks(blocks, threads: threads) { b in
-                let book = makeBook(b)
-                let firstAccount = first(b)
-                var tables = PnlTables(book: book, risk: plan.risk, options: options)
-                let offsets = tables.offset
-                let calc = ContingencyCalculator(priced: markets[0])
-                defer { calc.deallocate() }   // its scratch (MarginEngine.run does the same)
-                // Scratch, per block: per portfolio and column the max loss, per portfolio and
-                // contingency class the add-ons' total; per unit of the account and variant its MM,
-                // IM and finiteness check; per totals class the account's totals.
-                // Plain pointers: no uniqueness or bounds checks in the per-account loops.
-                let maxLoss = UnsafeMutablePointer<Double>.allocate(capacity: 3 * maxColumns)
-                let contTotal = UnsafeMutablePointer<Double>.allocate(capacity: 3 * maxCont)
-                let unitMM = UnsafeMutablePointer<Double>.allocate(capacity: 3 * nSlots * maxVariants)
-                let unitIM = unitMM + nSlots * maxVariants, unitCheck = unitIM + nSlots * maxVariants
-                let unitSlot = UnsafeMutablePointer<Int>.allocate(capacity: nSlots)
-                let totals = UnsafeMutablePointer<AccountTotals>.allocate(capacity: nTotals)
-                totals.initialize(repeating: AccountTotals(), count: nTotals)
-                defer {
-                    maxLoss.deallocate(); contTotal.deallocate(); unitMM.deallocate(); unitSlot.deallocate()
-                    totals.deinitialize(count: nTotals); totals.deallocate()
-                }
-                tables.values.withUnsafeMutableBufferPointer { pnl in
-                    for a in 0..<book.accountCount where book.accountErrors[a] == nil {
-                        for t in 0..<nTotals { totals[t] = AccountTotals(book: book, priced: markets[plan.totalsRep[t]], account: a) }
-                        var units = 0
-                        for u in book.unitStart[a]..<book.unitStart[a + 1] {
-                            let slot = Int(book.unitSlot[u])
-                            let columns = plan.risk.columns[slot], contRep = plan.contRep[slot]
-                            for q in 0..<3 where book.pfPresent[3 * u + q] {
-                                let pf = 3 * u + q, portfolio = Portfolio.allCases[q]
-                                // MODEL.md §6, §4: spot leg and max loss, per column (one market's table).
-                                for (c, m) in columns.enumerated() {
-                                    let priced = markets[m], grid = priced.grids[slot]
-                                    let table = pnl.baseAddress! + offsets[pf] + plan.risk.columnOffset[slot][c]
-                                    let h = UnitEvaluator.hedge(book: book, unit: u, portfolio: portfolio, delta: priced.delta)
-                                    SpotHedge.addLegPnl(h, index: priced.coinIndex[slot], moves: grid.priceMoves, into: table)
-                                    maxLoss[3 * c + q] = MaxLoss.loss(table, count: grid.scenarioCount)
-                                }
-                                // MODEL.md §5: the add-ons, per contingency class (none without holdings).
-                                let start = book.pfStart[pf], count = book.pfStart[pf + 1] - start
-                                guard count > 0 else { continue }
-                                for (k, m) in contRep.enumerated() {
-                                    let priced = markets[m]
-                                    let h = UnitEvaluator.hedge(book: book, unit: u, portfolio: portfolio, delta: priced.delta)
-                                    let c = book.entInstr.withUnsafeBufferPointer { ins in
-                                        book.entSize.withUnsafeBufferPointer { sz in
-                                            calc.compute(priced: priced, slot: slot, instr: ins.baseAddress! + start,
-                                                         size: sz.baseAddress! + start, count: count, hedge: h)
-                                        }
-                                    }
-                                    contTotal[3 * k + q] = c.total
-                                }
-                            }
-                            // MODEL.md §7: each variant's portfolios' MM, the governing one, IM.
-                            for (v, variant) in plan.variants[slot].enumerated() {
-                                var mm = (-Double.infinity, -Double.infinity, -Double.infinity)
-                                var check = 0.0
+        // Workers write disjoint account ranges of each market's figures, straight into the result
+        // arrays (NaN and no stage until written: error accounts stay so).
+        var stage: [[Stage?]] = []
+        let figures = withArrays(2 * nMarkets, n, Double.nan) { mmAndIM in
+            stage = withArrays(nMarkets, n, Stage?.none) { stageOut in
+                let mmSlots = mmAndIM[..<nMarkets].map(DisjointSlots.init), imSlots = mmAndIM[nMarkets...].map(DisjointSlots.init)
+                let stageSlots = stageOut.map(DisjointSlots.init)
+                BatchRunner.parallelBlocks(blocks, threads: threads) { b in
+                    let book = makeBook(b)
+                    let firstAccount = first(b)
+                    var tables = PnlTables(book: book, risk: plan.risk, options: options)
+                    let offsets = tables.offset
+                    let calc = ContingencyCalculator(priced: markets[0])
+                    defer { calc.deallocate() }   // its scratch (MarginEngine.run does the same)
+                    // Scratch, per block: per portfolio and column the max loss, per portfolio and
+                    // contingency class the add-ons' total; per unit of the account and variant its MM,
+                    // IM and finiteness check; per totals class the account's totals.
+                    // Plain pointers: no uniqueness or bounds checks in the per-account loops.
+                    let maxLoss = UnsafeMutablePointer<Double>.allocate(capacity: 3 * maxColumns)
+                    let contTotal = UnsafeMutablePointer<Double>.allocate(capacity: 3 * maxCont)
+                    let unitMM = UnsafeMutablePointer<Double>.allocate(capacity: 3 * nSlots * maxVariants)
+                    let unitIM = unitMM + nSlots * maxVariants, unitCheck = unitIM + nSlots * maxVariants
+                    let unitSlot = UnsafeMutablePointer<Int>.allocate(capacity: nSlots)
+                    let totals = UnsafeMutablePointer<AccountTotals>.allocate(capacity: nTotals)
+                    totals.initialize(repeating: AccountTotals(), count: nTotals)
+                    defer {
+                        maxLoss.deallocate(); contTotal.deallocate(); unitMM.deallocate(); unitSlot.deallocate()
+                        totals.deinitialize(count: nTotals); totals.deallocate()
+                    }
+                    tables.values.withUnsafeMutableBufferPointer { pnl in
+                        for a in 0..<book.accountCount where book.accountErrors[a] == nil {
+                            for t in 0..<nTotals { totals[t] = AccountTotals(book: book, priced: markets[plan.totalsRep[t]], account: a) }
+                            var units = 0
+                            for u in book.unitStart[a]..<book.unitStart[a + 1] {
+                                let slot = Int(book.unitSlot[u])
+                                let columns = plan.risk.columns[slot], contRep = plan.contRep[slot]
                                 for q in 0..<3 where book.pfPresent[3 * u + q] {
-                                    let pf = 3 * u + q
-                                    let ml = maxLoss[3 * variant.column + q]
-                                    let x = book.pfStart[pf + 1] > book.pfStart[pf] ? ml + contTotal[3 * variant.cont + q] : ml
-                                    check += x - x
-                                    switch q { case 0: mm.0 = x; case 1: mm.1 = x; default: mm.2 = x }
+                                    let pf = 3 * u + q, portfolio = Portfolio.allCases[q]
+                                    // MODEL.md §6, §4: spot leg and max loss, per column (one market's table).
+                                    for (c, m) in columns.enumerated() {
+                                        let priced = markets[m], grid = priced.grids[slot]
+                                        let table = pnl.baseAddress! + offsets[pf] + plan.risk.columnOffset[slot][c]
+                                        let h = UnitEvaluator.hedge(book: book, unit: u, portfolio: portfolio, delta: priced.delta)
+                                        SpotHedge.addLegPnl(h, index: priced.coinIndex[slot], moves: grid.priceMoves, into: table)
+                                        maxLoss[3 * c + q] = MaxLoss.loss(table, count: grid.scenarioCount)
+                                    }
+                                    // MODEL.md §5: the add-ons, per contingency class (none without holdings).
+                                    let start = book.pfStart[pf], count = book.pfStart[pf + 1] - start
+                                    guard count > 0 else { continue }
+                                    for (k, m) in contRep.enumerated() {
+                                        let priced = markets[m]
+                                        let h = UnitEvaluator.hedge(book: book, unit: u, portfolio: portfolio, delta: priced.delta)
+                                        let c = book.entInstr.withUnsafeBufferPointer { ins in
+                                            book.entSize.withUnsafeBufferPointer { sz in
+                                                calc.compute(priced: priced, slot: slot, instr: ins.baseAddress! + start,
+                                                             size: sz.baseAddress! + start, count: count, hedge: h)
+                                            }
+                                        }
+                                        contTotal[3 * k + q] = c.total
+                                    }
                                 }
-                                let g = OrderRule.governing(mm)
-                                let governing = g == .positions ? mm.0 : (g == .buyOrders ? mm.1 : mm.2)
-                                unitMM[units * maxVariants + v] = governing
-                                unitIM[units * maxVariants + v] = governing * variant.imFactor
-                                unitCheck[units * maxVariants + v] = check
+                                // MODEL.md §7: each variant's portfolios' MM, the governing one, IM.
+                                for (v, variant) in plan.variants[slot].enumerated() {
+                                    var mm = (-Double.infinity, -Double.infinity, -Double.infinity)
+                                    var check = 0.0
+                                    for q in 0..<3 where book.pfPresent[3 * u + q] {
+                                        let pf = 3 * u + q
+                                        let ml = maxLoss[3 * variant.column + q]
+                                        let x = book.pfStart[pf + 1] > book.pfStart[pf] ? ml + contTotal[3 * variant.cont + q] : ml
+                                        check += x - x
+                                        switch q { case 0: mm.0 = x; case 1: mm.1 = x; default: mm.2 = x }
+                                    }
+                                    let g = OrderRule.governing(mm)
+                                    let governing = g == .positions ? mm.0 : (g == .buyOrders ? mm.1 : mm.2)
+                                    unitMM[units * maxVariants + v] = governing
+                                    unitIM[units * maxVariants + v] = governing * variant.imFactor
+                                    unitCheck[units * maxVariants + v] = check
+                                }
+                                unitSlot[units] = slot
+                                units += 1
                             }
-                            unitSlot[units] = slot
-                            units += 1
-                        }
-                        // MODEL.md §8, §10: each market's totals from its classes, in unit order.
-                        let k = firstAccount + a
-                        for m in 0..<nMarkets {
-                            let t = totals[plan.totalsClass[m]]
-                            var totalMM = t.borrowMM, totalIM = t.borrowIM, check = 0.0
-                            for x in 0..<units {
-                                let v = x * maxVariants + plan.variant[unitSlot[x]][m]
-                                check += unitCheck[v]
-                                totalMM += unitMM[v]
-                                totalIM += unitIM[v]
+                            // MODEL.md §8, §10: each market's totals from its classes, in unit order.
+                            let k = firstAccount + a
+                            for m in 0..<nMarkets {
+                                let t = totals[plan.totalsClass[m]]
+                                var totalMM = t.borrowMM, totalIM = t.borrowIM, check = 0.0
+                                for x in 0..<units {
+                                    let v = x * maxVariants + plan.variant[unitSlot[x]][m]
+                                    check += unitCheck[v]
+                                    totalMM += unitMM[v]
+                                    totalIM += unitIM[v]
+                                }
+                                check += (totalMM - totalMM) + (totalIM - totalIM)
+                                check += (t.marginBalance - t.marginBalance) + (t.orderLoss - t.orderLoss)
+                                guard check == 0 else { continue }   // out of range: an error, figures stay NaN
+                                let denominator = t.marginBalance + t.orderLoss
+                                let mmRate = AccountTotals.rate(totalMM, denominator), imRate = AccountTotals.rate(totalIM, denominator)
+                                mmSlots[m][k] = totalMM; imSlots[m][k] = totalIM
+                                stageSlots[m][k] = AccountTotals.stage(mmRate: mmRate, imRate: imRate, hasLiability: t.hasLiability,
+                                                                       markets[m].parameters.stages)
                             }
-                            check += (totalMM - totalMM) + (totalIM - totalIM)
-                            check += (t.marginBalance - t.marginBalance) + (t.orderLoss - t.orderLoss)
-                            guard check == 0 else { continue }   // out of range: an error, figures stay NaN
-                            let denominator = t.marginBalance + t.orderLoss
-                            let mmRate = AccountTotals.rate(totalMM, denominator), imRate = AccountTotals.rate(totalIM, denominator)
-                            mmSlots[m][k] = totalMM; imSlots[m][k] = totalIM
-                            stageSlots[m][k] = AccountTotals.stage(mmRate: mmRate, imRate: imRate, hasLiability: t.hasLiability,
-                                                                   markets[m].parameters.stages)
                         }
                     }
                 }
             }
         }
-        return markets.indices.map { AccountFigures(mm: Array(mmOut[$0]), im: Array(imOut[$0]), stage: Array(stageOut[$0])) }
+        return markets.indices.map { AccountFigures(mm: figures[$0], im: figures[nMarkets + $0], stage: stage[$0]) }
+    }
+
+    /// `count` arrays of `n` elements, each `value` until `body` writes them through its buffers
+    /// (valid only during `body`): no copy of results computed into scratch.
+    static func withArrays<T>(_ count: Int, _ n: Int, _ value: T, _ body: ([UnsafeMutableBufferPointer<T>]) -> Void) -> [[T]] {
+        func build(_ i: Int, _ buffers: [UnsafeMutableBufferPointer<T>]) -> [[T]] {
+            if i == count { body(buffers); return [] }
+            var rest: [[T]] = []
+            let array = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+                buffer.initialize(repeating: value)
+                initialized = n
+                rest = build(i + 1, buffers + [buffer])
+            }
+            return [array] + rest
+        }
+        return build(0, [])
     }
 }
 
