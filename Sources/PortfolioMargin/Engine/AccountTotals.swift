@@ -29,7 +29,12 @@ struct AccountTotals {
     /// Margin balance = Σ balances · index · collateral ratio (positive rows; liabilities at full
     /// value) + perpetual/futures unrealised P&L + option value (MODEL.md §8, §11.11).
     init(book: Book, account a: Int) {
-        let p = book.priced
+        self.init(book: book, priced: book.priced, account: a)
+    }
+
+    /// The same figures with the prices and parameters of `p` (a sweep combination of the book's market).
+    @inline(__always)
+    init(book: Book, priced p: PricedMarket, account a: Int) {
         for b in book.balStart[a]..<book.balStart[a + 1] {
             let c = Int(book.balCoin[b])
             let amount = book.balAmount[b]
@@ -53,6 +58,27 @@ struct AccountTotals {
             orderLoss += Self.orderLoss(p, instrument: Int(book.ordInstr[r]), side: book.ordSide[r],
                                         qty: book.ordQty[r], price: book.ordPrice[r])
         }
+    }
+
+    /// Everything of `p` that ``init(book:priced:account:)`` and ``orderLoss(_:instrument:side:qty:price:)``
+    /// read (bit patterns): two pricings of the same instruments with equal keys give every account
+    /// the same totals (a sweep computes them once per distinct key). Keep in step with the code above.
+    static func inputsKey(_ p: PricedMarket) -> InputsKey {
+        var bits: [UInt64] = []
+        bits += p.coinUSD.map(\.bitPattern)
+        for c in p.coinParamsById {
+            bits += [c.borrowMMRate.bitPattern, c.borrowIMRate.bitPattern, c.collateralValueRatio.bitPattern]
+        }
+        bits += p.mark.map(\.bitPattern) + p.settleIndex.map(\.bitPattern) + p.coinIndex.map(\.bitPattern)
+        bits += p.coinSlot.map { UInt64(bitPattern: Int64($0)) }
+        bits += p.kind.map { $0 == .option ? 0 : 1 } + p.isInverse.map { $0 ? 1 : 0 }
+        return InputsKey(bits: bits, tiers: p.coinParamsById.map(\.collateralTiers))
+    }
+
+    /// See ``inputsKey(_:)``.
+    struct InputsKey: Equatable {
+        var bits: [UInt64]
+        var tiers: [[CollateralTier]?]
     }
 
     /// Adds one position row's option value or unrealised P&L (`entry` NaN: none) to the margin balance.

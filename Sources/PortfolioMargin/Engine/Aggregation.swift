@@ -174,64 +174,90 @@ public enum DenseCrossover {
 let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
 
 /// The risk arrays of one or more markets that share their instruments, side by side: per coin
-/// slot a row-major block `blockRows × width`, an instrument's row holding market 0's risk array,
-/// then market 1's, and so on (`width` = markets × scenarios). A sweep aggregates every
-/// combination in one pass over the holdings this way (issue 13).
+/// slot a row-major block `blockRows × width`, an instrument's row holding the risk array of the
+/// slot's first column market, then the second's, and so on (`width` = Σ the columns' scenario
+/// counts). A sweep aggregates every combination in one pass over the holdings this way (issue 13),
+/// and lays out per slot only the markets whose risk arrays differ there (`columns`): a combination
+/// that moves BTC leaves ETH's column shared with the base.
 final class RiskColumns: Sendable {
     let markets: [PricedMarket]
+    /// Per slot: the markets (indices into `markets`) laid side by side, in column order.
+    let columns: [[Int]]
+    /// Per slot and column: the column's offset within a row, and its scenario count.
+    let columnOffset: [[Int]]
+    let columnScenarios: [[Int]]
     let values: [Double]
     let blockOffset: [Int]
-    /// Per slot: scenarios of one market, and the row width (markets × scenarios).
-    let scenarios: [Int]
+    /// Per slot: the row width (Σ of the columns' scenario counts).
     let width: [Int]
+    /// Per slot and column: where that column's market's own block (`blockRows × scenarios`,
+    /// row-major, as in its `riskArrays`) starts in `values` — what `dgemm` multiplies, so that a
+    /// dense row gets the bits of that market aggregated alone (OpenBLAS's summation order depends
+    /// on the call's shape).
+    let columnBlockOffset: [[Int]]
 
-    /// Whether `markets` can be laid side by side: the same instruments in the same rows, and the
-    /// same scenario count per coin.
+    /// Whether `markets` can be laid side by side: the same instruments in the same rows of the
+    /// same coin blocks (scenario grids may differ: each column has its own width).
     static func compatible(_ markets: [PricedMarket]) -> Bool {
         guard let p = markets.first else { return false }
-        return markets.allSatisfy {
-            $0.baseCoins == p.baseCoins && $0.blockRows == p.blockRows && $0.row == p.row
-                && $0.grids.map(\.scenarioCount) == p.grids.map(\.scenarioCount)
-        }
+        return markets.allSatisfy { $0.baseCoins == p.baseCoins && $0.blockRows == p.blockRows && $0.row == p.row }
     }
 
-    init(_ markets: [PricedMarket]) {
-        precondition(markets.count == 1 || Self.compatible(markets), "RiskColumns: markets with different instruments or grids")
+    /// Every market in every slot.
+    convenience init(_ markets: [PricedMarket]) {
+        self.init(markets, columns: [[Int]](repeating: Array(markets.indices), count: markets.first?.grids.count ?? 0))
+    }
+
+    init(_ markets: [PricedMarket], columns: [[Int]]) {
+        precondition(markets.count == 1 || Self.compatible(markets), "RiskColumns: markets with different instruments")
         self.markets = markets
+        self.columns = columns
         let p = markets[0]
-        scenarios = p.grids.map(\.scenarioCount)
+        columnScenarios = columns.enumerated().map { slot, c in c.map { markets[$0].grids[slot].scenarioCount } }
+        columnOffset = columnScenarios.map { counts in counts.indices.map { counts[..<$0].reduce(0, +) } }
+        width = columnScenarios.map { $0.reduce(0, +) }
         if markets.count == 1 {
+            // One market (a batch): its own arrays, no copy.
             values = p.riskArrays
             blockOffset = p.blockOffset
-            width = scenarios
+            columnBlockOffset = p.blockOffset.map { [$0] }
             return
         }
-        let m = markets.count
-        width = scenarios.map { $0 * m }
         var offsets: [Int] = [], total = 0
-        for slot in 0..<scenarios.count { offsets.append(total); total += p.blockRows[slot] * width[slot] }
+        for slot in 0..<columns.count { offsets.append(total); total += p.blockRows[slot] * width[slot] }
+        // A slot of several columns also keeps each column's own block, after the side-by-side ones.
+        var own: [[Int]] = []
+        for slot in 0..<columns.count {
+            if columns[slot].count == 1 { own.append([offsets[slot]]); continue }
+            own.append(columnScenarios[slot].map { nS in defer { total += p.blockRows[slot] * nS }; return total })
+        }
         var v = [Double](repeating: 0, count: total)
-        for slot in 0..<scenarios.count {
-            let nS = scenarios[slot], w = width[slot]
-            for (c, market) in markets.enumerated() {
+        for slot in 0..<columns.count {
+            let w = width[slot]
+            for (c, m) in columns[slot].enumerated() {
+                let market = markets[m], nS = columnScenarios[slot][c]
                 for r in 0..<p.blockRows[slot] {
-                    let src = market.blockOffset[slot] + r * nS, dst = offsets[slot] + r * w + c * nS
+                    let src = market.blockOffset[slot] + r * nS, dst = offsets[slot] + r * w + columnOffset[slot][c]
                     for s in 0..<nS { v[dst + s] = market.riskArrays[src + s] }
+                    if columns[slot].count > 1 {
+                        for s in 0..<nS { v[own[slot][c] + r * nS + s] = market.riskArrays[src + s] }
+                    }
                 }
             }
         }
         values = v
         blockOffset = offsets
+        columnBlockOffset = own
     }
 }
 
-/// The P&L tables of every evaluated portfolio of a book, before the spot leg: one contiguous
-/// buffer per market, `offset[3u+p]` to the table of portfolio p of unit u (−1 when not
-/// evaluated); market m's tables start at `m · regionSize`.
+/// The P&L tables of every evaluated portfolio of a book, before the spot leg: portfolio p of unit
+/// u has one row `risk.width[slot]` wide at `offset[3u+p]` (−1 when not evaluated) — column c of
+/// its slot (one market's table) at `offset + risk.columnOffset[slot][c]`. With one market a row
+/// is the market's table.
 struct PnlTables {
     var values: [Double]
     var offset: [Int]
-    var regionSize: Int
     /// Portfolio rows that went through `dgemm` (for tests of the automatic mode's choice).
     var denseRowCount = 0
 
@@ -239,17 +265,15 @@ struct PnlTables {
         self.init(book: book, risk: RiskColumns([book.priced]), options: options)
     }
 
-    /// Aggregates `book`'s portfolios per coin against every market of `risk` at once: rows at or
-    /// above the density threshold form one dense positions matrix X (rows × instruments)
-    /// multiplied by the coin's side-by-side block (instruments × markets·scenarios) with `dgemm`;
-    /// the rest gather `size × row` of every market in one pass over the holdings. Each market's
-    /// table gets the same bits as aggregating that market alone in sparse mode (the gather sums
-    /// each scenario over the holdings in order, whatever the row width).
+    /// Aggregates `book`'s portfolios per coin against every column of `risk` at once: the sparse
+    /// rows gather `size × row` of every column in one pass over the holdings (each column gets the
+    /// same bits as that market alone: the gather sums each scenario over the holdings in order,
+    /// whatever the row width); rows at or above the density threshold form one dense positions
+    /// matrix X (rows × instruments) multiplied with `dgemm` by each column's own block.
     init(book: Book, risk: RiskColumns, options: EngineOptions) {
         _ = blasSingleThreaded
         let p = book.priced
         let nSlots = p.grids.count
-        let nMarkets = risk.markets.count
         offset = [Int](repeating: -1, count: 3 * book.unitCount)
         var total = 0
         var denseRows = [[Int]](repeating: [], count: nSlots)
@@ -257,11 +281,11 @@ struct PnlTables {
         let threshold = options.aggregation == .automatic ? (options.denseThreshold ?? DenseCrossover.threshold(for: p)) : 0
         for u in 0..<book.unitCount {
             let slot = Int(book.unitSlot[u])
-            let nS = risk.scenarios[slot]
+            let w = risk.width[slot]
             for q in 0..<3 where book.pfPresent[3 * u + q] {
                 let pf = 3 * u + q
                 offset[pf] = total
-                total += nS
+                total += w
                 let holdings = book.pfStart[pf + 1] - book.pfStart[pf]
                 let dense: Bool
                 switch options.aggregation {
@@ -272,52 +296,41 @@ struct PnlTables {
                 if dense { denseRows[slot].append(pf); isDense[pf] = true }
             }
         }
-        regionSize = total
         denseRowCount = denseRows.reduce(0) { $0 + $1.count }
-        values = [Double](repeating: 0, count: total * nMarkets)
+        // Every evaluated portfolio's row is written whole below (gathered, or each column stored
+        // from dgemm), so the buffer needs no zeroing.
+        values = [Double](unsafeUninitializedCapacity: total) { _, count in count = total }
         let offset = self.offset
         values.withUnsafeMutableBufferPointer { out in
             risk.values.withUnsafeBufferPointer { riskValues in
                 p.row.withUnsafeBufferPointer { rowMap in
                     book.entInstr.withUnsafeBufferPointer { ins in
                         book.entSize.withUnsafeBufferPointer { sz in
-                            let maxWidth = risk.width.max() ?? 0
-                            var scratch = [Double](repeating: 0, count: nMarkets > 1 ? maxWidth : 0)
-                            scratch.withUnsafeMutableBufferPointer { scratch in
-                                // Sparse gather: straight into the table for one market; for several, one
-                                // side-by-side row, then each market's segment into its region.
-                                for u in 0..<book.unitCount {
-                                    let slot = Int(book.unitSlot[u])
-                                    let nS = risk.scenarios[slot], w = risk.width[slot]
-                                    let block = riskValues.baseAddress! + risk.blockOffset[slot]
-                                    for q in 0..<3 where book.pfPresent[3 * u + q] && !isDense[3 * u + q] {
-                                        let pf = 3 * u + q
-                                        let from = book.pfStart[pf], count = book.pfStart[pf + 1] - from
-                                        // An empty book has no entry arrays; a portfolio without holdings reads none.
-                                        let instr = ins.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
-                                        let size = sz.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
-                                        if nMarkets == 1 {
-                                            pm_gather_pnl_isa(options.kernel.rawValue, out.baseAddress! + offset[pf], nS, block, rowMap.baseAddress!, instr, size, count)
-                                        } else {
-                                            pm_gather_pnl_isa(options.kernel.rawValue, scratch.baseAddress!, w, block, rowMap.baseAddress!, instr, size, count)
-                                            for m in 0..<nMarkets {
-                                                (out.baseAddress! + m * total + offset[pf]).update(from: scratch.baseAddress! + m * nS, count: nS)
-                                            }
-                                        }
-                                    }
+                            // Sparse gather: straight into the portfolio's row, every column at once.
+                            for u in 0..<book.unitCount {
+                                let slot = Int(book.unitSlot[u])
+                                let w = risk.width[slot]
+                                let block = riskValues.baseAddress! + risk.blockOffset[slot]
+                                for q in 0..<3 where book.pfPresent[3 * u + q] && !isDense[3 * u + q] {
+                                    let pf = 3 * u + q
+                                    let from = book.pfStart[pf], count = book.pfStart[pf + 1] - from
+                                    // An empty book has no entry arrays; a portfolio without holdings reads none.
+                                    let instr = ins.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
+                                    let size = sz.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!
+                                    pm_gather_pnl_isa(options.kernel.rawValue, out.baseAddress! + offset[pf], w, block, rowMap.baseAddress!, instr, size, count)
                                 }
                             }
-                            // Dense: dgemm per coin, in panels of rows.
+                            // Dense: dgemm per coin and column, in panels of rows.
                             for slot in 0..<nSlots where !denseRows[slot].isEmpty {
-                                let nS = risk.scenarios[slot]
-                                Self.dense(rows: denseRows[slot], k: p.blockRows[slot], width: risk.width[slot],
-                                           block: riskValues.baseAddress! + risk.blockOffset[slot], rowMap: rowMap.baseAddress!,
+                                let blocks = risk.columnBlockOffset[slot].indices.map {
+                                    (riskValues.baseAddress! + risk.columnBlockOffset[slot][$0], risk.columnScenarios[slot][$0])
+                                }
+                                let columnOffset = risk.columnOffset[slot]
+                                Self.dense(rows: denseRows[slot], k: p.blockRows[slot], blocks: blocks, rowMap: rowMap.baseAddress!,
                                            instr: ins.baseAddress ?? UnsafePointer(bitPattern: 8)!,
                                            size: sz.baseAddress ?? UnsafePointer(bitPattern: 8)!,
-                                           start: { book.pfStart[$0] }, end: { book.pfStart[$0 + 1] }) { pf, c in
-                                    for m in 0..<nMarkets {
-                                        (out.baseAddress! + m * total + offset[pf]).update(from: c + m * nS, count: nS)
-                                    }
+                                           start: { book.pfStart[$0] }, end: { book.pfStart[$0 + 1] }) { pf, c, product in
+                                    (out.baseAddress! + offset[pf] + columnOffset[c]).update(from: product, count: blocks[c].1)
                                 }
                             }
                         }
@@ -336,13 +349,23 @@ struct PnlTables {
     static func dense(rows: [Int], k: Int, width: Int, block: UnsafePointer<Double>, rowMap: UnsafePointer<Int32>,
                       instr: UnsafePointer<Int32>, size: UnsafePointer<Double>,
                       start: (Int) -> Int, end: (Int) -> Int, store: (Int, UnsafePointer<Double>) -> Void) {
+        dense(rows: rows, k: k, blocks: [(block, width)], rowMap: rowMap, instr: instr, size: size, start: start, end: end) { pf, _, c in
+            store(pf, c)
+        }
+    }
+
+    /// The dense path against several blocks (`k × width` each, a sweep's columns): X is filled
+    /// once per panel and multiplied by each block in turn; `store(portfolio, block, product row)`.
+    static func dense(rows: [Int], k: Int, blocks: [(UnsafePointer<Double>, Int)], rowMap: UnsafePointer<Int32>,
+                      instr: UnsafePointer<Int32>, size: UnsafePointer<Double>,
+                      start: (Int) -> Int, end: (Int) -> Int, store: (Int, Int, UnsafePointer<Double>) -> Void) {
         // Every call has the same shape, `densePanel` rows (the last panel padded with zero rows):
         // OpenBLAS chooses its kernel, and with it the summation order, by the call's shape (small
         // calls go to other kernels), so a row's bits would otherwise depend on how many dense rows
         // share its block — on the block size, the thread count and the shard.
         let panel = densePanel
         var x = [Double](repeating: 0, count: panel * k)
-        var c = [Double](repeating: 0, count: panel * width)
+        var c = [Double](repeating: 0, count: panel * (blocks.map(\.1).max() ?? 0))
         var first = 0
         while first < rows.count {
             let n = min(panel, rows.count - first)
@@ -353,9 +376,11 @@ struct PnlTables {
                     for e in start(pf)..<end(pf) { x[r * k + Int(rowMap[Int(instr[e])])] += size[e] }
                 }
                 c.withUnsafeMutableBufferPointer { c in
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(panel), Int32(width), Int32(k),
-                                1, x.baseAddress!, Int32(k), block, Int32(width), 0, c.baseAddress!, Int32(width))
-                    for r in 0..<n { store(rows[first + r], c.baseAddress! + r * width) }
+                    for (b, (block, width)) in blocks.enumerated() {
+                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(panel), Int32(width), Int32(k),
+                                    1, x.baseAddress!, Int32(k), block, Int32(width), 0, c.baseAddress!, Int32(width))
+                        for r in 0..<n { store(rows[first + r], b, c.baseAddress! + r * width) }
+                    }
                 }
             }
             first += n

@@ -177,6 +177,25 @@ struct ContingencyCalculator {
         vega = zeroed(b, 0.0); delta = zeroed(b, 0.0); bucketSeen = zeroed(b, false); buckets = zeroed(b, Int32(0))
     }
 
+    /// Everything of `p` that `compute` reads for a unit of coin `slot`, plus the deltas its spot
+    /// hedge leg comes from (bit patterns): two pricings of the same instruments with equal keys give
+    /// every portfolio of that coin the same contingencies (a sweep computes them once per distinct
+    /// key; MODEL.md §5). Keep in step with `compute`, `fill` and `ContingencyModel`.
+    static func inputsKey(_ p: PricedMarket, slot: Int) -> [UInt64] {
+        let c = p.coinParams[slot]
+        var bits: [UInt64] = [p.coinIndex[slot].bitPattern]
+        bits += [c.shortOptionFactor, c.vegaSpreadFactor, c.stablecoinSpreadFactor, c.deltaSpreadFactor,
+                 c.basisFactor, c.basisThreshold, c.futuresRiskFactor].map(\.bitPattern)
+        bits += p.bucketDTE[slot].map(\.bitPattern)
+        for i in p.coinSlot.indices where Int(p.coinSlot[i]) == slot {
+            let h = p.contingencyInfo[i]
+            bits += [UInt64(i), h.delta.bitPattern, h.coinVega.bitPattern, h.mark.bitPattern, p.delta[i].bitPattern,
+                     UInt64(bitPattern: Int64(h.strikeGroup)), UInt64(bitPattern: Int64(h.maturityBucket)),
+                     h.kind == .option ? 0 : (h.kind == .perpetual ? 1 : 2), UInt64(h.settlement.rawValue)]
+        }
+        return bits
+    }
+
     func deallocate() {
         groupSize.deallocate(); groupSeen.deallocate(); groups.deallocate()
         vega.deallocate(); delta.deallocate(); bucketSeen.deallocate(); buckets.deallocate()

@@ -161,14 +161,34 @@ struct UnitEvaluator {
     /// The spot hedge leg of portfolio `p` of unit `u`: its h depends on that portfolio's derivative
     /// delta (MODEL.md §11.3).
     func hedge(book: Book, unit u: Int, portfolio p: Portfolio) -> Double {
+        Self.hedge(book: book, unit: u, portfolio: p, delta: priced.delta)
+    }
+
+    /// `hedge` with the deltas of a given pricing (a sweep combination's).
+    @inline(__always)
+    static func hedge(book: Book, unit u: Int, portfolio p: Portfolio, delta: [Double]) -> Double {
         let b = book.unitSpotBalance[u]
         guard b != 0 else { return 0 }
         var d = 0.0
         let pf = p.slot(ofUnit: u)
         for e in book.pfStart[pf]..<book.pfStart[pf + 1] {
-            d += book.entSize[e] * priced.delta[Int(book.entInstr[e])]
+            d += book.entSize[e] * delta[Int(book.entInstr[e])]
         }
         return SpotHedge.legSize(balance: b, derivativeDelta: d)
+    }
+
+    /// Everything of `p` that a portfolio of coin `slot` reads from its aggregated table to its max
+    /// loss (bit patterns): the coin's risk arrays, grid and index, and the deltas its spot hedge
+    /// leg comes from (`finish` before the contingencies). Two pricings of the same instruments with
+    /// equal keys give that coin's portfolios the same tables and max losses (a sweep aggregates and
+    /// evaluates them once per distinct key). Keep in step with `finish` and `hedge`.
+    static func maxLossKey(_ p: PricedMarket, slot: Int) -> [UInt64] {
+        var bits: [UInt64] = [p.coinIndex[slot].bitPattern, UInt64(p.grids[slot].scenarioCount)]
+        bits += p.grids[slot].priceMoves.map(\.bitPattern)
+        let from = p.blockOffset[slot], count = p.blockRows[slot] * p.grids[slot].scenarioCount
+        bits += p.riskArrays[from..<from + count].map(\.bitPattern)
+        for i in p.coinSlot.indices where Int(p.coinSlot[i]) == slot { bits += [UInt64(i), p.delta[i].bitPattern] }
+        return bits
     }
 
     /// Completes one portfolio from its positions' P&L table `pnl` (updated in place): spot leg,

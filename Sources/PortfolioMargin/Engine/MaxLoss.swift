@@ -13,6 +13,24 @@ enum MaxLoss {
     /// `x − x` is 0 for every finite x and NaN otherwise, one subtraction per lane.
     @inline(__always)
     static func worst(_ pnl: UnsafePointer<Double>, count: Int) -> (maxLoss: Double, scenario: Int) {
+        let best = minimum(pnl, count: count)
+        guard !best.isNaN else { return (.nan, 0) }
+        // Every entry is finite, so `best` is one of them; the bound only guards the index.
+        var at = 0
+        while at < count - 1 && pnl[at] != best { at += 1 }
+        return (max(0, -best), at)
+    }
+
+    /// `worst(pnl, count:).maxLoss` without looking for the scenario (a sweep needs only the figure).
+    @inline(__always)
+    static func loss(_ pnl: UnsafePointer<Double>, count: Int) -> Double {
+        let best = minimum(pnl, count: count)
+        return best.isNaN ? .nan : max(0, -best)
+    }
+
+    /// The smallest entry, or NaN when an entry is not finite.
+    @inline(__always)
+    static func minimum(_ pnl: UnsafePointer<Double>, count: Int) -> Double {
         var lanes = SIMD4<Double>(repeating: .infinity)
         var check = SIMD4<Double>(repeating: 0)
         var s = 0
@@ -30,11 +48,7 @@ enum MaxLoss {
             tail += pnl[s] - pnl[s]
             s += 1
         }
-        guard (check.sum() + tail) == 0 else { return (.nan, 0) }
-        // Every entry is finite, so `best` is one of them; the bound only guards the index.
-        var at = 0
-        while at < count - 1 && pnl[at] != best { at += 1 }
-        return (max(0, -best), at)
+        return (check.sum() + tail) == 0 ? best : .nan
     }
 
     /// For each price move, the vol shock that was worst at it (first minimum of up, unchanged, down).

@@ -136,11 +136,13 @@ public enum Sweep {
 
     /// Runs every combination over `input`. `progress(k, total)` is called after each combination.
     ///
-    /// The combinations share the positions, so they are aggregated together (issue 13): per block
-    /// of accounts one pass over the holdings fills the P&L tables of every combination (the risk
-    /// arrays of all combinations side by side, `RiskColumns`), then each combination's units are
-    /// evaluated from its tables. Combinations whose scenario grids differ in size (a swept
-    /// `pricePoints`) fall back to one aggregation per combination, as does `aggregateTogether: false`.
+    /// The combinations share the positions, so they are evaluated together (issue 13): per block
+    /// of accounts one pass over the holdings fills the P&L tables of every combination side by side
+    /// (`RiskColumns`), then each account's units and totals are evaluated once per distinct input
+    /// (`SweepPlan`): a combination that moves BTC shares the base's ETH and SOL units, one that
+    /// changes BTC's `priceRange` shares the base's BTC contingencies and every account's totals.
+    /// Every combination gets the bits of margining its market alone. `aggregateTogether: false`
+    /// runs one full engine pass per combination instead (the reference path).
     public static func run(_ input: BatchInput, base: PricedMarket, settings: [SweepSetting], top: Int, threads: Int = 2,
                            options: EngineOptions = EngineOptions(), aggregateTogether: Bool = true,
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> [SweepCombination] {
@@ -149,16 +151,25 @@ public enum Sweep {
         var markets = [base]
         for values in combos where !settings.isEmpty { markets.append(try scenario(settings, values: values, base: base)) }
         let together = aggregateTogether && RiskColumns.compatible(markets)
+        let plan = together ? SweepPlan(markets) : nil
         // Books are built once; each combination only reprices them. Aggregated together, a block's
-        // tables are as wide as all combinations: smaller blocks keep them the size of one
-        // combination's tables of a default block (cache, and no large allocation per block).
-        let blockSize = together ? max(256, BatchRunner.defaultBlockSize / markets.count) : BatchRunner.defaultBlockSize
-        let books = BatchRunner.books(input, priced: base, threads: threads, blockSize: blockSize)
+        // tables are as wide as the distinct columns: smaller blocks keep them about a third of one
+        // market's tables of a default block, so they are still in cache when the units read them
+        // (the bench's sweep, 11 BTC columns: 248 accounts a block took 5–10% less CPU than 744).
+        let columns = plan.map { p in p.risk.columns.map(\.count).max() ?? 1 } ?? 1
+        let blockSize = max(128, BatchRunner.defaultBlockSize / (3 * columns))
+        let n = input.accountCount
         let figures: [AccountFigures]
-        if together {
-            figures = onePass(books, markets: markets, accounts: input.accountCount, threads: threads, options: options)
+        if let plan {
+            // Each block's book is built by the worker that evaluates it, then dropped: one
+            // parallel pass, no book of the whole input held.
+            figures = onePass(blocks: (n + blockSize - 1) / blockSize, first: { $0 * blockSize }, plan: plan, accounts: n,
+                              threads: threads, options: options) { b in
+                input.book(accounts: (b * blockSize)..<min(n, (b + 1) * blockSize), priced: base)
+            }
             for k in 1...markets.count { progress(k, markets.count) }
         } else {
+            let books = BatchRunner.books(input, priced: base, threads: threads, blockSize: blockSize)
             var all: [AccountFigures] = []
             for (k, priced) in markets.enumerated() {
                 all.append(BatchRunner.accountFigures(books, priced: priced, accounts: input.accountCount, threads: threads,
@@ -167,58 +178,222 @@ public enum Sweep {
             }
             figures = all
         }
-        var results: [SweepCombination] = []
-        for (k, f) in figures.enumerated() {
-            var c = SweepCombination(index: k, values: k == 0 ? baseValues : combos[k - 1])
-            f.summarize(into: &c)
-            if k > 0 { c.top = f.largestIncreases(over: figures[0], count: top) }
-            results.append(c)
+        // Totals and top lists per combination, on the workers too (each a pass over every account).
+        var results = figures.indices.map { SweepCombination(index: $0, values: $0 == 0 ? baseValues : combos[$0 - 1]) }
+        results.withUnsafeMutableBufferPointer { buffer in
+            let out = DisjointSlots(buffer)   // combination k writes only slot k
+            BatchRunner.parallelBlocks(figures.count, threads: threads) { k in
+                var c = out[k]
+                figures[k].summarize(into: &c)
+                if k > 0 { c.top = figures[k].largestIncreases(over: figures[0], count: top) }
+                out[k] = c
+            }
         }
         return results
     }
 
     /// MM, IM and stage of every account under each of `markets` (which `RiskColumns` can lay side
-    /// by side), the books' blocks on `threads` workers: per block one aggregation for all markets,
-    /// then each market's units and totals from its own tables.
+    /// by side), the books' blocks on `threads` workers.
     static func onePass(_ books: [Book], markets: [PricedMarket], accounts n: Int, threads: Int,
                         options: EngineOptions) -> [AccountFigures] {
-        let risk = RiskColumns(markets)
+        onePass(books, plan: SweepPlan(markets), accounts: n, threads: threads, options: options)
+    }
+
+    /// MM, IM and stage of every account under each market of `plan`, the books' blocks on `threads`
+    /// workers: per block one aggregation for all distinct columns; per account its totals once per
+    /// totals class, per unit and portfolio the max loss once per column and the contingencies once
+    /// per contingency class of its coin, then each market's sums from its classes — in the order
+    /// and with the operations of `UnitEvaluator.account`, so each market's figures are the bits of
+    /// `MarginEngine.run` on the book repriced to it.
+    static func onePass(_ books: [Book], plan: SweepPlan, accounts n: Int, threads: Int,
+                        options: EngineOptions) -> [AccountFigures] {
         var starts = [0]
         for b in books { starts.append(starts.last! + b.accountCount) }
         let first = starts
-        // Workers write disjoint account ranges of each market's figures.
-        let mmOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
-        let imOut = markets.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: n) }
-        let stageOut = markets.map { _ in UnsafeMutableBufferPointer<Stage?>.allocate(capacity: n) }
-        defer { for m in markets.indices { mmOut[m].deallocate(); imOut[m].deallocate(); stageOut[m].deallocate() } }
-        for m in markets.indices {
-            mmOut[m].initialize(repeating: .nan); imOut[m].initialize(repeating: .nan); stageOut[m].initialize(repeating: nil)
-        }
-        do {
-            let mmSlots = mmOut.map(DisjointSlots.init), imSlots = imOut.map(DisjointSlots.init)
-            let stageSlots = stageOut.map(DisjointSlots.init)
-            BatchRunner.parallelBlocks(books.count, threads: threads) { b in
-                let base = books[b]
-                var tables = PnlTables(book: base, risk: risk, options: options)
-                let offsets = tables.offset, regionSize = tables.regionSize
-                tables.values.withUnsafeMutableBufferPointer { pnl in
-                    for (m, priced) in markets.enumerated() {
-                        let book = base.priced === priced ? base : base.repriced(priced)
-                        var result = BookResult(book: book)
-                        let evaluator = UnitEvaluator(priced: priced)
-                        defer { evaluator.contingency.deallocate() }   // its scratch (MarginEngine.run does the same)
-                        let tablesOfMarket = pnl.baseAddress! + m * regionSize
-                        for a in 0..<book.accountCount {
-                            evaluator.account(a, book: book, pnl: tablesOfMarket, offsets: offsets, into: &result)
-                        }
-                        for k in 0..<book.accountCount {
-                            let a = first[b] + k
-                            mmSlots[m][a] = result.totalMM[k]; imSlots[m][a] = result.totalIM[k]; stageSlots[m][a] = result.stage[k]
+        return onePass(blocks: books.count, first: { first[$0] }, plan: plan, accounts: n, threads: threads, options: options) { books[$0] }
+    }
+
+    /// `onePass` over the blocks `book(b)` (built against `plan.markets[0]`), whose accounts start at `first(b)`.
+    static func onePass(blocks: Int, first: (Int) -> Int, plan: SweepPlan, accounts n: Int, threads: Int,
+                        options: EngineOptions, book makeBook: (Int) -> Book) -> [AccountFigures] {
+        let markets = plan.markets
+        let nMarkets = markets.count
+        let nSlots = markets[0].grids.count
+        let maxColumns = plan.risk.columns.map(\.count).max() ?? 1
+        let maxCont = plan.contRep.map(\.count).max() ?? 1
+        let maxVariants = plan.variants.map(\.count).max() ?? 1
+        let nTotals = plan.totalsRep.count
+        // Workers write disjoint account ranges of each market's figures, straight into the result
+        // arrays (NaN and no stage until written: error accounts stay so).
+        var stage: [[Stage?]] = []
+        let figures = withArrays(2 * nMarkets, n, Double.nan) { mmAndIM in
+            stage = withArrays(nMarkets, n, Stage?.none) { stageOut in
+                let mmSlots = mmAndIM[..<nMarkets].map(DisjointSlots.init), imSlots = mmAndIM[nMarkets...].map(DisjointSlots.init)
+                let stageSlots = stageOut.map(DisjointSlots.init)
+                BatchRunner.parallelBlocks(blocks, threads: threads) { b in
+                    let book = makeBook(b)
+                    let firstAccount = first(b)
+                    var tables = PnlTables(book: book, risk: plan.risk, options: options)
+                    let offsets = tables.offset
+                    let calc = ContingencyCalculator(priced: markets[0])
+                    defer { calc.deallocate() }   // its scratch (MarginEngine.run does the same)
+                    // Scratch, per block: per portfolio and column the max loss, per portfolio and
+                    // contingency class the add-ons' total; per unit of the account and variant its MM,
+                    // IM and finiteness check; per totals class the account's totals.
+                    // Plain pointers: no uniqueness or bounds checks in the per-account loops.
+                    let maxLoss = UnsafeMutablePointer<Double>.allocate(capacity: 3 * maxColumns)
+                    let contTotal = UnsafeMutablePointer<Double>.allocate(capacity: 3 * maxCont)
+                    let unitMM = UnsafeMutablePointer<Double>.allocate(capacity: 3 * nSlots * maxVariants)
+                    let unitIM = unitMM + nSlots * maxVariants, unitCheck = unitIM + nSlots * maxVariants
+                    let unitSlot = UnsafeMutablePointer<Int>.allocate(capacity: nSlots)
+                    let totals = UnsafeMutablePointer<AccountTotals>.allocate(capacity: nTotals)
+                    totals.initialize(repeating: AccountTotals(), count: nTotals)
+                    defer {
+                        maxLoss.deallocate(); contTotal.deallocate(); unitMM.deallocate(); unitSlot.deallocate()
+                        totals.deinitialize(count: nTotals); totals.deallocate()
+                    }
+                    tables.values.withUnsafeMutableBufferPointer { pnl in
+                        for a in 0..<book.accountCount where book.accountErrors[a] == nil {
+                            for t in 0..<nTotals { totals[t] = AccountTotals(book: book, priced: markets[plan.totalsRep[t]], account: a) }
+                            var units = 0
+                            for u in book.unitStart[a]..<book.unitStart[a + 1] {
+                                let slot = Int(book.unitSlot[u])
+                                let columns = plan.risk.columns[slot], contRep = plan.contRep[slot]
+                                for q in 0..<3 where book.pfPresent[3 * u + q] {
+                                    let pf = 3 * u + q, portfolio = Portfolio.allCases[q]
+                                    // MODEL.md §6, §4: spot leg and max loss, per column (one market's table).
+                                    for (c, m) in columns.enumerated() {
+                                        let priced = markets[m], grid = priced.grids[slot]
+                                        let table = pnl.baseAddress! + offsets[pf] + plan.risk.columnOffset[slot][c]
+                                        let h = UnitEvaluator.hedge(book: book, unit: u, portfolio: portfolio, delta: priced.delta)
+                                        SpotHedge.addLegPnl(h, index: priced.coinIndex[slot], moves: grid.priceMoves, into: table)
+                                        maxLoss[3 * c + q] = MaxLoss.loss(table, count: grid.scenarioCount)
+                                    }
+                                    // MODEL.md §5: the add-ons, per contingency class (none without holdings).
+                                    let start = book.pfStart[pf], count = book.pfStart[pf + 1] - start
+                                    guard count > 0 else { continue }
+                                    for (k, m) in contRep.enumerated() {
+                                        let priced = markets[m]
+                                        let h = UnitEvaluator.hedge(book: book, unit: u, portfolio: portfolio, delta: priced.delta)
+                                        let c = book.entInstr.withUnsafeBufferPointer { ins in
+                                            book.entSize.withUnsafeBufferPointer { sz in
+                                                calc.compute(priced: priced, slot: slot, instr: ins.baseAddress! + start,
+                                                             size: sz.baseAddress! + start, count: count, hedge: h)
+                                            }
+                                        }
+                                        contTotal[3 * k + q] = c.total
+                                    }
+                                }
+                                // MODEL.md §7: each variant's portfolios' MM, the governing one, IM.
+                                for (v, variant) in plan.variants[slot].enumerated() {
+                                    var mm = (-Double.infinity, -Double.infinity, -Double.infinity)
+                                    var check = 0.0
+                                    for q in 0..<3 where book.pfPresent[3 * u + q] {
+                                        let pf = 3 * u + q
+                                        let ml = maxLoss[3 * variant.column + q]
+                                        let x = book.pfStart[pf + 1] > book.pfStart[pf] ? ml + contTotal[3 * variant.cont + q] : ml
+                                        check += x - x
+                                        switch q { case 0: mm.0 = x; case 1: mm.1 = x; default: mm.2 = x }
+                                    }
+                                    let g = OrderRule.governing(mm)
+                                    let governing = g == .positions ? mm.0 : (g == .buyOrders ? mm.1 : mm.2)
+                                    unitMM[units * maxVariants + v] = governing
+                                    unitIM[units * maxVariants + v] = governing * variant.imFactor
+                                    unitCheck[units * maxVariants + v] = check
+                                }
+                                unitSlot[units] = slot
+                                units += 1
+                            }
+                            // MODEL.md §8, §10: each market's totals from its classes, in unit order.
+                            let k = firstAccount + a
+                            for m in 0..<nMarkets {
+                                let t = totals[plan.totalsClass[m]]
+                                var totalMM = t.borrowMM, totalIM = t.borrowIM, check = 0.0
+                                for x in 0..<units {
+                                    let v = x * maxVariants + plan.variant[unitSlot[x]][m]
+                                    check += unitCheck[v]
+                                    totalMM += unitMM[v]
+                                    totalIM += unitIM[v]
+                                }
+                                check += (totalMM - totalMM) + (totalIM - totalIM)
+                                check += (t.marginBalance - t.marginBalance) + (t.orderLoss - t.orderLoss)
+                                guard check == 0 else { continue }   // out of range: an error, figures stay NaN
+                                let denominator = t.marginBalance + t.orderLoss
+                                let mmRate = AccountTotals.rate(totalMM, denominator), imRate = AccountTotals.rate(totalIM, denominator)
+                                mmSlots[m][k] = totalMM; imSlots[m][k] = totalIM
+                                stageSlots[m][k] = AccountTotals.stage(mmRate: mmRate, imRate: imRate, hasLiability: t.hasLiability,
+                                                                       markets[m].parameters.stages)
+                            }
                         }
                     }
                 }
             }
         }
-        return markets.indices.map { AccountFigures(mm: Array(mmOut[$0]), im: Array(imOut[$0]), stage: Array(stageOut[$0])) }
+        return markets.indices.map { AccountFigures(mm: figures[$0], im: figures[nMarkets + $0], stage: stage[$0]) }
+    }
+
+    /// `count` arrays of `n` elements, each `value` until `body` writes them through its buffers
+    /// (valid only during `body`): no copy of results computed into scratch.
+    static func withArrays<T>(_ count: Int, _ n: Int, _ value: T, _ body: ([UnsafeMutableBufferPointer<T>]) -> Void) -> [[T]] {
+        func build(_ i: Int, _ buffers: [UnsafeMutableBufferPointer<T>]) -> [[T]] {
+            if i == count { body(buffers); return [] }
+            var rest: [[T]] = []
+            let array = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+                buffer.initialize(repeating: value)
+                initialized = n
+                rest = build(i + 1, buffers + [buffer])
+            }
+            return [array] + rest
+        }
+        return build(0, [])
+    }
+}
+
+/// How the markets of a sweep differ, per coin slot and for the account totals: which of them give
+/// the same inputs to each part of the engine, so each part runs once per distinct input. The
+/// classes come from the very values the engine reads (`UnitEvaluator.maxLossKey`,
+/// `ContingencyCalculator.inputsKey`, `AccountTotals.inputsKey`), compared bit for bit — never from
+/// the names of the settings — so a setting that reaches every coin (`default.…`, `ivScale`, a
+/// collateral stablecoin's shock) splits every coin it reaches.
+struct SweepPlan {
+    let markets: [PricedMarket]
+    /// Per slot one column per distinct max-loss input (risk arrays, grid, index, deltas).
+    let risk: RiskColumns
+    /// Per slot: one representative market per distinct contingency input.
+    let contRep: [[Int]]
+    /// Per slot: the distinct (column, contingency class, imFactor) of the markets, and each market's.
+    let variants: [[(column: Int, cont: Int, imFactor: Double)]]
+    let variant: [[Int]]
+    /// One representative market per distinct totals input, and each market's class.
+    let totalsRep: [Int]
+    let totalsClass: [Int]
+
+    init(_ markets: [PricedMarket]) {
+        self.markets = markets
+        /// The first index holding an equal key, appending a new class when none does.
+        func classify<K: Equatable>(_ keys: [K]) -> (rep: [Int], of: [Int]) {
+            var reps: [Int] = [], of: [Int] = []
+            for (m, key) in keys.enumerated() {
+                if let c = reps.firstIndex(where: { keys[$0] == key }) { of.append(c) } else { of.append(reps.count); reps.append(m) }
+            }
+            return (reps, of)
+        }
+        var columns: [[Int]] = [], contRep: [[Int]] = [], variants: [[(column: Int, cont: Int, imFactor: Double)]] = []
+        var variant: [[Int]] = []
+        for slot in markets[0].grids.indices {
+            let r = classify(markets.map { UnitEvaluator.maxLossKey($0, slot: slot) })
+            let c = classify(markets.map { ContingencyCalculator.inputsKey($0, slot: slot) })
+            let im = markets.map { $0.coinParams[slot].imFactor }
+            let v = classify(markets.indices.map { [UInt64(r.of[$0]), UInt64(c.of[$0]), im[$0].bitPattern] })
+            columns.append(r.rep)
+            contRep.append(c.rep)
+            variants.append(v.rep.map { (r.of[$0], c.of[$0], im[$0]) })
+            variant.append(v.of)
+        }
+        risk = RiskColumns(markets, columns: columns)
+        self.contRep = contRep
+        self.variants = variants
+        self.variant = variant
+        (totalsRep, totalsClass) = classify(markets.map(AccountTotals.inputsKey))
     }
 }
