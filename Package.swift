@@ -25,6 +25,7 @@ let package = Package(
         .executableTarget(name: "pm", dependencies: [
             "PortfolioMargin",
             "PMGenerate",
+            "CKernels",   // pm_malloc_tune (PM.swift)
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Not a product (nothing to export): `swift run -c release bench` runs it from this package.

@@ -140,6 +140,11 @@ int pm_interrupt_cleanup_publish(const char *const *files, size_t nFiles,
 /// program's SIGINT/SIGTERM handler to call before it exits (the library installs no handler).
 void pm_interrupt_cleanup_remove_all(void);
 
+/// glibc malloc: allocations from `mmapThreshold` bytes get their own mapping, and free memory at
+/// the heap's top is returned to the kernel from `trimThreshold` bytes (mallopt). 0 on success,
+/// −1 where unsupported (not glibc) or refused. For programs (`pm`), never called by the library.
+int pm_malloc_tune(size_t mmapThreshold, size_t trimThreshold);
+
 #ifdef __cplusplus
 }
 #endif
