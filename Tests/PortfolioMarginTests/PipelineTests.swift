@@ -52,10 +52,9 @@ struct PipelineTests {
         return (m, u, s)
     }
 
-    /// Sparse aggregation: identical for every block size too. (Dense BLAS rows are not
-    /// bit-identical across block sizes — measured on the pre-issue-9 binary with
-    /// PM_DENSE_THRESHOLD=0, sample accounts, blocks 7 vs 64 — and automatic mode picks dense from
-    /// a timed probe, so a byte comparison across block sizes must not depend on it.)
+    /// Sparse aggregation: identical for every block size too. (Dense rows are as well since
+    /// dgemm runs on full panels — DenseDeterminismTests — but automatic mode picks dense from a
+    /// timed probe, so this comparison does not depend on it.)
     @Test func identicalBytesForEveryThreadCountAndBlockSize() throws {
         let dir = BatchFiles.tempDir("pipeline")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -8,7 +8,7 @@ import Testing
 /// problems; and holds a bounded number of buffers and rows whatever the number of accounts.
 struct StreamingBatchTests {
     let priced = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams)
-    // Sparse: identical bytes for every block size (dense BLAS rows are not: PipelineTests).
+    // Sparse here; dense rows are block-size independent too (below, and DenseDeterminismTests).
     let sparse = EngineOptions(aggregation: .sparse)
 
     struct Result: Equatable {
@@ -147,12 +147,15 @@ struct StreamingBatchTests {
         let r = try streamed(dir, threads: 2, blockSize: 64, bufferSize: 4096)!
         #expect(r.0.accounts == 401)   // the ghost is an error account at the end
         #expect(r.0.orphanRows.count == 1)
-        // Dense rows at one block size: the same bytes as the whole-file path too.
+        // Dense rows: the same bytes as the whole-file path, whatever the block size (dgemm always
+        // runs on full panels of one shape, readings item 16).
         let dense = EngineOptions(aggregation: .dense)
         let reference = try wholeFile(dir, threads: 2, blockSize: 64, options: dense)
-        let d = try streamed(dir, threads: 2, blockSize: 64, bufferSize: 1000, options: dense)!
-        let sameDense = d.0 == reference
-        #expect(sameDense)
+        for blockSize in [7, 64, 8192] {
+            let d = try streamed(dir, threads: 2, blockSize: blockSize, bufferSize: 1000, options: dense)!
+            let sameDense = d.0 == reference
+            #expect(sameDense, "dense, block \(blockSize)")
+        }
     }
 
     @Test func handMadeEdgeCasesStreamToTheSameBytes() throws {
