@@ -64,7 +64,20 @@ enum BatchTarget {
         Fuzz.write(dir + "/" + names[which], UnsafeBufferPointer(rebasing: data[1...]))
         if noOrders { unlink(dir + "/orders.csv") }
 
-        guard let (margins, units, input) = margin(dir, threads: 1, blockSize: 2) else { return }
+        // The streaming path (docs/readings.md item 43), with read buffers from 7 bytes up so that
+        // records straddle them: it falls back (nil) or writes exactly the whole-file path's bytes,
+        // and never succeeds where the whole-file path refuses the input.
+        let streamed = stream(dir, bufferSize: 7 + Int(data[0] >> 5) * 61, threads: 1 + Int(data[0] >> 2 & 1))
+        guard let (margins, units, input) = margin(dir, threads: 1, blockSize: 2) else {
+            if case .output = streamed { Fuzz.fail("batch: the streaming path succeeded where the whole-file path refuses the input") }
+            return
+        }
+        switch streamed {
+        case let .output(sm, su) where sm != margins || su != units:
+            Fuzz.fail("batch: the streaming path's output differs from the whole-file path's")
+        case .threw: Fuzz.fail("batch: the streaming path threw where the whole-file path succeeds")
+        default: break
+        }
         check(margins: margins, units: units, input: input)
         // The same files read in 12 chunks and margined in one block give the same bytes.
         guard let (m2, u2, _) = margin(dir, threads: 3, blockSize: 64) else {
@@ -89,6 +102,19 @@ enum BatchTarget {
             guard let (m3Here, u3, _) = margin(dir, threads: 1, blockSize: 2) else { Fuzz.fail("batch: the quoted CRLF copy fails") }
             if m3Here != margins || u3 != units { Fuzz.fail("batch: quoting every field / CRLF changed the output") }
         }
+    }
+
+    enum Streamed { case output([UInt8], [UInt8]), fallback, threw }
+
+    /// What the streaming path did: its (margins, units), a fallback to the whole-file path, or an
+    /// error (which must be an InputError).
+    static func stream(_ dir: String, bufferSize: Int, threads: Int) -> Streamed {
+        var margins = BatchOutput.marginsHeader, units = BatchOutput.unitsHeader
+        do {
+            let outcome = try StreamingBatch.run(directory: dir, priced: Fuzz.priced, threads: threads, blockSize: 2,
+                                                 bufferSize: bufferSize) { m, u in margins += m; units += u }
+            return outcome == nil ? .fallback : .output(margins, units)
+        } catch { Fuzz.checkMessage(error, "batch (streaming)"); return .threw }
     }
 
     /// Loads, margins and formats the folder; nil when the run cannot proceed (then the error
