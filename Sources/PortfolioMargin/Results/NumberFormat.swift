@@ -10,6 +10,8 @@ enum NumberFormat {
     /// The room `pm_format_double` needs: its text is at most 24 bytes
     /// ("-2.2250738585072014e-308"), but it copies digits in fixed-size blocks.
     static let maxLength = Int(PM_FORMAT_DOUBLE_ROOM)
+    /// The longest text: 24 bytes ("-2.2250738585072014e-308").
+    static let maxText = 24
 
     static func text(_ v: Double) -> String {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: maxLength) { t in
