@@ -23,6 +23,8 @@ enum NumberFormat {
     /// Writes `v`'s text at `out` (room for `maxLength` bytes) and returns its length.
     @inline(__always)
     static func write(_ v: Double, _ out: UnsafeMutablePointer<CChar>) -> Int {
-        pm_format_double(v == 0 ? 0 : v, out)   // v == 0 also holds for −0: folded to 0.0
+        // Zero (a third of the batch's numbers) without the call; v == 0 also holds for −0: folded.
+        if v == 0 { out[0] = 48; out[1] = 46; out[2] = 48; return 3 }
+        return pm_format_double(v, out)
     }
 }
