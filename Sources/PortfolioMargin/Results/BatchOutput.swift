@@ -34,6 +34,17 @@ public enum BatchOutput {
             unitsBound += Int(book.unitStart[a + 1] - book.unitStart[a]) * (id + unitFixed)
         }
 
+        // Numbers that repeat are formatted once: a grid's price moves (a few dozen per slot, the
+        // worst one of every unit row) once per block, and a unit's mm / im when they equal the
+        // account's total_mm / total_im (one unit, no borrowing: most accounts) are copied from
+        // the margins row. Same double, same text: the bytes do not change.
+        var moveBase = [Int](), moveCount = 0
+        for g in p.grids { moveBase.append(moveCount); moveCount += g.priceMoves.count }
+        let moveText = UnsafeMutablePointer<UInt8>.allocate(capacity: 32 * max(1, moveCount))
+        let moveLength = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, moveCount))
+        moveLength.initialize(repeating: 0, count: max(1, moveCount))   // 0: not formatted yet
+        defer { moveText.deallocate(); moveLength.deallocate() }
+
         m.append(maxCount: marginsBound) { m in
             u.append(maxCount: unitsBound) { u in
                 for a in 0..<book.accountCount {
@@ -48,8 +59,15 @@ public enum BatchOutput {
                     }
                     m.byte(44); m.number(result.marginBalance[a])
                     m.byte(44); m.number(result.orderLoss[a])
-                    m.byte(44); m.number(result.totalIM[a])
-                    m.byte(44); m.number(result.totalMM[a])
+                    m.byte(44)
+                    let imStart = m.p
+                    m.number(result.totalIM[a])
+                    let imText = UnsafeBufferPointer(start: imStart, count: imStart.distance(to: m.p))
+                    m.byte(44)
+                    let mmStart = m.p
+                    m.number(result.totalMM[a])
+                    let mmText = UnsafeBufferPointer(start: mmStart, count: mmStart.distance(to: m.p))
+                    let totalIM = result.totalIM[a].bitPattern, totalMM = result.totalMM[a].bitPattern
                     m.byte(44); m.number(result.imRate[a])
                     m.byte(44); m.number(result.mmRate[a])
                     m.byte(44)
@@ -63,15 +81,26 @@ public enum BatchOutput {
                         u.copy(id)
                         u.byte(44); u.copy(coins[slot])
                         u.byte(44); u.number(result.unitMaxLoss[x])
-                        u.byte(44); u.number(p.grids[slot].priceMoves[worst / 3])
+                        u.byte(44)
+                        let k = moveBase[slot] + worst / 3
+                        if moveLength[k] == 0 {
+                            let start = u.p
+                            u.number(p.grids[slot].priceMoves[worst / 3])
+                            moveLength[k] = UInt8(start.distance(to: u.p))
+                            (moveText + 32 * k).update(from: start, count: Int(moveLength[k]))
+                        } else {
+                            u.copy(UnsafeBufferPointer(start: moveText + 32 * k, count: Int(moveLength[k])))
+                        }
                         u.byte(44); u.copy(shocks[worst % 3])
                         u.byte(44); u.number(c.optionContingency)
                         u.byte(44); u.number(c.optionVegaContingency)
                         u.byte(44); u.number(c.usdtUsdcContingency)
                         u.byte(44); u.number(c.futureDeltaContingency)
                         u.byte(44); u.number(c.futureContingency)
-                        u.byte(44); u.number(result.unitMM[x])
-                        u.byte(44); u.number(result.unitIM[x])
+                        u.byte(44)
+                        if result.unitMM[x].bitPattern == totalMM { u.copy(mmText) } else { u.number(result.unitMM[x]) }
+                        u.byte(44)
+                        if result.unitIM[x].bitPattern == totalIM { u.copy(imText) } else { u.number(result.unitIM[x]) }
                         u.byte(44); u.copy(governing[result.unitGoverning[x].rawValue])
                         u.byte(44); u.number(result.unitHedge[x])
                         u.byte(10)
