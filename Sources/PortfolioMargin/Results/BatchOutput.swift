@@ -8,9 +8,9 @@ public enum BatchOutput {
     /// Appends the rows of every account of `result`: one `margins.csv` row per account (an error
     /// row leaves the numbers and `stage` empty), one `units.csv` row per unit.
     ///
-    /// Each file's rows of the block go in one `ByteBuffer.append(maxCount:_:)`: an upper bound of
-    /// their bytes first, then raw writes (no per-field `Array.append`, no String per row). A unit
-    /// row's account id is copied from the account's margins row, already escaped.
+    /// Each file's rows of a chunk of accounts go in one `ByteBuffer.append(maxCount:_:)`: an upper
+    /// bound of their bytes first, then raw writes (no per-field `Array.append`, no String per row).
+    /// A unit row's account id is copied from the account's margins row, already escaped.
     static func append(_ result: BookResult, margins m: inout ByteBuffer, units u: inout ByteBuffer) {
         let book = result.book
         let p = book.priced
@@ -23,17 +23,6 @@ public enum BatchOutput {
         let unitFixed = 1 + longest(coins) + 10 * (1 + number) + 1 + longest(shocks) + 1 + longest(governing) + 1
         let marginsFixed = 6 * (1 + number) + 1 + (stages.map(\.1.count).max() ?? 0) + 2
 
-        var marginsBound = 0, unitsBound = 0
-        for a in 0..<book.accountCount {
-            let id = 2 * book.accountIds[a].utf8.count + 2
-            if let e = book.accountErrors[a] {
-                marginsBound += id + 8 + 2 * e.description.utf8.count + 2 + 1
-                continue
-            }
-            marginsBound += id + marginsFixed
-            unitsBound += Int(book.unitStart[a + 1] - book.unitStart[a]) * (id + unitFixed)
-        }
-
         // Numbers that repeat are formatted once: a grid's price moves (a few dozen per slot, the
         // worst one of every unit row) once per block, and a unit's mm / im when they equal the
         // account's total_mm / total_im (one unit, no borrowing: most accounts) are copied from
@@ -45,9 +34,25 @@ public enum BatchOutput {
         moveLength.initialize(repeating: 0, count: max(1, moveCount))   // 0: not formatted yet
         defer { moveText.deallocate(); moveLength.deallocate() }
 
+        // Chunks of accounts: each chunk's bound is small, so the rows go into the capacity the
+        // caller reserved (BatchRunner: n·160 and n·256 bytes) without a new allocation.
+        var chunk = 0
+        while chunk < book.accountCount {
+            let accounts = chunk..<min(book.accountCount, chunk + 256)
+            chunk = accounts.upperBound
+            var marginsBound = 0, unitsBound = 0
+            for a in accounts {
+                let id = 2 * book.accountIds[a].utf8.count + 2
+                if let e = book.accountErrors[a] {
+                    marginsBound += id + 8 + 2 * e.description.utf8.count + 2 + 1
+                    continue
+                }
+                marginsBound += id + marginsFixed
+                unitsBound += (book.unitStart[a + 1] - book.unitStart[a]) * (id + unitFixed)
+            }
         m.append(maxCount: marginsBound) { m in
             u.append(maxCount: unitsBound) { u in
-                for a in 0..<book.accountCount {
+                for a in accounts {
                     let idStart = m.p
                     m.field(book.accountIds[a])
                     let id = UnsafeBufferPointer(start: idStart, count: idStart.distance(to: m.p))
@@ -107,6 +112,7 @@ public enum BatchOutput {
                     }
                 }
             }
+        }
         }
     }
 }

@@ -37,23 +37,35 @@ struct ByteBuffer {
     }
 
     /// Appends the bytes `body` writes through a `RawWriter` — at most `maxCount` of them (numbers
-    /// count `NumberFormat.maxText` each) — in one step: straight into a new array when the buffer
-    /// is empty (a batch block's case), else through one temporary. The rows of a block are then
-    /// written without an `Array.append` (capacity and uniqueness checks) per field.
+    /// count `NumberFormat.maxText` each) — straight into the array's spare capacity (grown by
+    /// doubling when short): no `Array.append` (capacity and uniqueness checks) per field.
     mutating func append(maxCount: Int, _ body: (inout RawWriter) -> Void) {
         // The formatter may write up to its room past the last number's text.
         let room = maxCount + NumberFormat.maxLength
-        let fill = { (buffer: inout UnsafeMutableBufferPointer<UInt8>, count: inout Int) in
-            var w = RawWriter(buffer.baseAddress!)
-            body(&w)
-            count = buffer.baseAddress!.distance(to: w.p)
-            precondition(count <= maxCount, "output row bound exceeded")
+        if bytes.capacity - bytes.count < room { bytes.reserveCapacity(Swift.max(bytes.count + room, 2 * bytes.capacity)) }
+        withoutActuallyEscaping(body) { body in
+            bytes.append(contentsOf: RawFill(room: room, limit: maxCount, body: body))
         }
-        if bytes.isEmpty {
-            bytes = [UInt8](unsafeUninitializedCapacity: room, initializingWith: fill)
-        } else {
-            bytes.append(contentsOf: [UInt8](unsafeUninitializedCapacity: room, initializingWith: fill))
-        }
+    }
+}
+
+/// A sequence that `Array.append(contentsOf:)` lets write straight into the array's spare capacity:
+/// `_copyContents(initializing:)` gets the whole uninitialized tail (reserved by the caller; checked).
+/// `underestimatedCount` stays 0 — append traps if fewer elements than it are written.
+private struct RawFill: Sequence {
+    let room: Int, limit: Int
+    let body: (inout RawWriter) -> Void
+
+    var underestimatedCount: Int { 0 }
+    func makeIterator() -> EmptyCollection<UInt8>.Iterator { EmptyCollection<UInt8>.Iterator() }
+
+    func _copyContents(initializing buffer: UnsafeMutableBufferPointer<UInt8>) -> (EmptyCollection<UInt8>.Iterator, Int) {
+        precondition(buffer.count >= room, "spare capacity smaller than the bound")
+        var w = RawWriter(buffer.baseAddress!)
+        body(&w)
+        let count = buffer.baseAddress!.distance(to: w.p)
+        precondition(count <= limit, "output row bound exceeded")
+        return (makeIterator(), count)
     }
 }
 
