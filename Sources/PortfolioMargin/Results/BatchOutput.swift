@@ -50,69 +50,69 @@ public enum BatchOutput {
                 marginsBound += id + marginsFixed
                 unitsBound += (book.unitStart[a + 1] - book.unitStart[a]) * (id + unitFixed)
             }
-        m.append(maxCount: marginsBound) { m in
-            u.append(maxCount: unitsBound) { u in
-                for a in accounts {
-                    let idStart = m.p
-                    m.field(book.accountIds[a])
-                    let id = UnsafeBufferPointer(start: idStart, count: idStart.distance(to: m.p))
-                    if let e = book.accountErrors[a] {
-                        for _ in 0..<8 { m.byte(44) }
-                        m.field(e.description)
-                        m.byte(10)
-                        continue
-                    }
-                    m.byte(44); m.number(result.marginBalance[a])
-                    m.byte(44); m.number(result.orderLoss[a])
-                    m.byte(44)
-                    let imStart = m.p
-                    m.number(result.totalIM[a])
-                    let imText = UnsafeBufferPointer(start: imStart, count: imStart.distance(to: m.p))
-                    m.byte(44)
-                    let mmStart = m.p
-                    m.number(result.totalMM[a])
-                    let mmText = UnsafeBufferPointer(start: mmStart, count: mmStart.distance(to: m.p))
-                    let totalIM = result.totalIM[a].bitPattern, totalMM = result.totalMM[a].bitPattern
-                    m.byte(44); m.number(result.imRate[a])
-                    m.byte(44); m.number(result.mmRate[a])
-                    m.byte(44)
-                    let stage = result.stage[a]!
-                    for (s, name) in stages where s == stage { m.copy(name); break }
-                    m.byte(44); m.byte(10)
-                    for x in Int(book.unitStart[a])..<Int(book.unitStart[a + 1]) {
-                        let slot = Int(book.unitSlot[x])
-                        let worst = Int(result.unitWorst[x])
-                        let c = result.unitContingency[x]
-                        u.copy(id)
-                        u.byte(44); u.copy(coins[slot])
-                        u.byte(44); u.number(result.unitMaxLoss[x])
-                        u.byte(44)
-                        let k = moveBase[slot] + worst / 3
-                        if moveLength[k] == 0 {
-                            let start = u.p
-                            u.number(p.grids[slot].priceMoves[worst / 3])
-                            moveLength[k] = UInt8(start.distance(to: u.p))
-                            (moveText + 32 * k).update(from: start, count: Int(moveLength[k]))
-                        } else {
-                            u.copy(UnsafeBufferPointer(start: moveText + 32 * k, count: Int(moveLength[k])))
+            m.append(maxCount: marginsBound) { m in
+                u.append(maxCount: unitsBound) { u in
+                    for a in accounts {
+                        let idStart = m.p
+                        m.field(book.accountIds[a])
+                        let id = UnsafeBufferPointer(start: idStart, count: idStart.distance(to: m.p))
+                        if let e = book.accountErrors[a] {
+                            for _ in 0..<8 { m.byte(44) }
+                            m.field(e.description)
+                            m.byte(10)
+                            continue
                         }
-                        u.byte(44); u.copy(shocks[worst % 3])
-                        u.byte(44); u.number(c.optionContingency)
-                        u.byte(44); u.number(c.optionVegaContingency)
-                        u.byte(44); u.number(c.usdtUsdcContingency)
-                        u.byte(44); u.number(c.futureDeltaContingency)
-                        u.byte(44); u.number(c.futureContingency)
-                        u.byte(44)
-                        if result.unitMM[x].bitPattern == totalMM { u.copy(mmText) } else { u.number(result.unitMM[x]) }
-                        u.byte(44)
-                        if result.unitIM[x].bitPattern == totalIM { u.copy(imText) } else { u.number(result.unitIM[x]) }
-                        u.byte(44); u.copy(governing[result.unitGoverning[x].rawValue])
-                        u.byte(44); u.number(result.unitHedge[x])
-                        u.byte(10)
+                        m.byte(44); m.number(result.marginBalance[a])
+                        m.byte(44); m.number(result.orderLoss[a])
+                        m.byte(44)
+                        let imStart = m.p
+                        m.number(result.totalIM[a])
+                        let imText = UnsafeBufferPointer(start: imStart, count: imStart.distance(to: m.p))
+                        m.byte(44)
+                        let mmStart = m.p
+                        m.number(result.totalMM[a])
+                        let mmText = UnsafeBufferPointer(start: mmStart, count: mmStart.distance(to: m.p))
+                        let totalIM = result.totalIM[a].bitPattern, totalMM = result.totalMM[a].bitPattern
+                        m.byte(44); m.number(result.imRate[a])
+                        m.byte(44); m.number(result.mmRate[a])
+                        m.byte(44)
+                        let stage = result.stage[a]!
+                        for (s, name) in stages where s == stage { m.copy(name); break }
+                        m.byte(44); m.byte(10)
+                        for x in Int(book.unitStart[a])..<Int(book.unitStart[a + 1]) {
+                            let slot = Int(book.unitSlot[x])
+                            let worst = Int(result.unitWorst[x])
+                            let c = result.unitContingency[x]
+                            u.copy(id)
+                            u.byte(44); u.copy(coins[slot])
+                            u.byte(44); u.number(result.unitMaxLoss[x])
+                            u.byte(44)
+                            let k = moveBase[slot] + worst / 3
+                            if moveLength[k] == 0 {
+                                let start = u.p
+                                u.number(p.grids[slot].priceMoves[worst / 3])
+                                moveLength[k] = UInt8(start.distance(to: u.p))
+                                (moveText + 32 * k).update(from: start, count: Int(moveLength[k]))
+                            } else {
+                                u.copy(UnsafeBufferPointer(start: moveText + 32 * k, count: Int(moveLength[k])))
+                            }
+                            u.byte(44); u.copy(shocks[worst % 3])
+                            u.byte(44); u.number(c.optionContingency)
+                            u.byte(44); u.number(c.optionVegaContingency)
+                            u.byte(44); u.number(c.usdtUsdcContingency)
+                            u.byte(44); u.number(c.futureDeltaContingency)
+                            u.byte(44); u.number(c.futureContingency)
+                            u.byte(44)
+                            if result.unitMM[x].bitPattern == totalMM { u.copy(mmText) } else { u.number(result.unitMM[x]) }
+                            u.byte(44)
+                            if result.unitIM[x].bitPattern == totalIM { u.copy(imText) } else { u.number(result.unitIM[x]) }
+                            u.byte(44); u.copy(governing[result.unitGoverning[x].rawValue])
+                            u.byte(44); u.number(result.unitHedge[x])
+                            u.byte(10)
+                        }
                     }
                 }
             }
-        }
         }
     }
 }
