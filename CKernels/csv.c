@@ -14,9 +14,9 @@
 #endif
 
 size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
-                   size_t *lineLength, int *hasQuote) {
+                   size_t *lineLength, int *flags) {
     size_t n = 0, i = 0;
-    int quote = 0;
+    int quote = 0, high = 0;
 #if defined(__SSE2__)
     const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), cm = _mm_set1_epi8(','), qt = _mm_set1_epi8('"');
     while (i + 16 <= avail) {
@@ -24,12 +24,15 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
         unsigned mn = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)));
         unsigned mc = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cm));
         unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, qt));
+        unsigned mh = (unsigned)_mm_movemask_epi8(v);   // bytes ≥ 0x80 (not ASCII)
         if (mn) {
             const unsigned before = (mn & (0u - mn)) - 1;   // bits below the first line end
             mc &= before;
             mq &= before;
+            mh &= before;
         }
         quote |= mq != 0;
+        high |= mh != 0;
         while (mc) {
             if (n < cap) commas[n] = (uint32_t)(i + (size_t)__builtin_ctz(mc));
             n++;
@@ -37,7 +40,7 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
         }
         if (mn) {
             *lineLength = i + (size_t)__builtin_ctz(mn);
-            *hasQuote = quote;
+            *flags = quote | (high << 1);
             return n;
         }
         i += 16;
@@ -51,10 +54,12 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
             n++;
         } else if (b == '"') {
             quote = 1;
+        } else if (b >= 0x80) {
+            high = 1;
         }
     }
     *lineLength = i;
-    *hasQuote = quote;
+    *flags = quote | (high << 1);
     return n;
 }
 

@@ -474,10 +474,11 @@ public struct BatchInput: Sendable {
         var lastAcc: Int32 = -1
         var lastRef: Int32 = -1
         var firstAccount: Int32 = -1, lastAccount: Int32 = -1, ordered = true
-        chunk.lines = try csv.forEachLine(in: range) { line, f in
+        chunk.lines = try csv.forEachRecord(in: range) { line, f, nonASCII in
             let acc = f[cAcc]
             var badField: Int?
-            if checkUTF8 {
+            // Only a record with a byte ≥ 0x80 can be invalid UTF-8 (an ASCII field is valid).
+            if checkUTF8 && nonASCII {
                 // An id that is not UTF-8 cannot be written out as itself: fatal.
                 if pm_utf8_valid(acc.0, acc.1) == 0 {
                     throw CSVSyntaxError(file: csv.name, line: line, field: "account_id", "invalid UTF-8 in the account id \(fieldEcho(acc))")
