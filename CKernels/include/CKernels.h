@@ -81,6 +81,10 @@ void pm_gather_pnl_isa(int isa, double *out, size_t nS, const double *block, con
 #define PM_CSV_NON_ASCII 2
 size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
                    size_t *lineLength, int *flags);
+/// `pm_csv_line` without the AVX2 path (SSE2 16 bytes a step, then bytes), which it otherwise
+/// takes on a CPU with AVX2: for tests, which check both give the same answers.
+size_t pm_csv_line_baseline(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
+                            size_t *lineLength, int *flags);
 
 /// The number of lines in `p[0..<n]`: its line ends ('\n', '\r' not followed by '\n'; CRLF is
 /// one), plus one for a last line without one.

@@ -21,16 +21,23 @@ struct ParseSpeedTests {
                     line += [10] + Array("xyz,qq,r".utf8) + [UInt8](repeating: 98, count: 16)
                     if at < line.count, at != length { line[at] = special }
                     let beforeEnd = at < length
-                    var lineLength = 0
-                    var flags: Int32 = -1
-                    let n = line.withUnsafeBufferPointer {
-                        pm_csv_line($0.baseAddress!, $0.count, &commas, commas.count, &lineLength, &flags)
+                    // The dispatching entry (AVX2 where the CPU has it) and the SSE2/byte path.
+                    for baseline in [false, true] {
+                        var lineLength = 0
+                        var flags: Int32 = -1
+                        commas = [UInt32](repeating: 0, count: 64)
+                        let n = line.withUnsafeBufferPointer {
+                            baseline ? pm_csv_line_baseline($0.baseAddress!, $0.count, &commas, commas.count, &lineLength, &flags)
+                                     : pm_csv_line($0.baseAddress!, $0.count, &commas, commas.count, &lineLength, &flags)
+                        }
+                        let what = "length \(length), byte \(special) at \(at), baseline \(baseline)"
+                        #expect(lineLength == length, "\(what)")
+                        let expected = line[0..<length].indices.filter { line[$0] == 44 }.map { UInt32($0) }
+                        #expect(n == expected.count && Array(commas[0..<n]) == expected, "\(what)")
+                        let quote = special == 34 && beforeEnd, high = special >= 0x80 && beforeEnd
+                        #expect((flags & PM_CSV_QUOTE != 0) == quote, "\(what)")
+                        #expect((flags & PM_CSV_NON_ASCII != 0) == high, "\(what)")
                     }
-                    #expect(lineLength == length, "length \(length), byte \(special) at \(at)")
-                    #expect(n == line[0..<length].filter { $0 == 44 }.count, "length \(length), byte \(special) at \(at)")
-                    let quote = special == 34 && beforeEnd, high = special >= 0x80 && beforeEnd
-                    #expect((flags & PM_CSV_QUOTE != 0) == quote, "length \(length), byte \(special) at \(at)")
-                    #expect((flags & PM_CSV_NON_ASCII != 0) == high, "length \(length), byte \(special) at \(at)")
                 }
             }
         }
@@ -152,5 +159,50 @@ struct ParseSpeedTests {
         for k in 0..<500 { big.account[k] = Int32(k); big.ref[k] = -Int32(k); big.x[k] = Double(k); big.y[k] = -Double(k); big.side[k] = Int8(k % 3) - 1 }
         #expect((0..<500).allSatisfy { big.account[$0] == Int32($0) && big.ref[$0] == -Int32($0) && big.x[$0] == Double($0)
                                         && big.y[$0] == -Double($0) && big.side[$0] == Int8($0 % 3) - 1 })
+    }
+
+    /// The key hash and compare read a key's last bytes with overlapping loads instead of a byte
+    /// loop: the hash is the byte-by-byte one's value for every length, and keys differing in any
+    /// one byte never compare equal.
+    @Test func keyHashAndCompareMatchTheByteByByteReadings() {
+        func reference(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+            var h: UInt64 = 0x9E3779B97F4A7C15 ^ UInt64(truncatingIfNeeded: n)
+            var i = 0
+            while i + 8 <= n {
+                var w: UInt64 = 0
+                for k in 0..<8 { w |= UInt64(p[i + k]) << UInt64(k * 8) }
+                h = (h ^ w) &* 0xbf58476d1ce4e5b9
+                h ^= h >> 29
+                i += 8
+            }
+            if i < n {
+                var w: UInt64 = 0
+                for k in 0..<(n - i) { w |= UInt64(p[i + k]) << UInt64(k * 8) }
+                h = (h ^ w) &* 0x94d049bb133111eb
+            }
+            return h ^ (h >> 31)
+        }
+        var rng = SystemRandomNumberGenerator()
+        for n in 0...40 {
+            for _ in 0..<20 {
+                let a = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                a.withUnsafeBufferPointer { pa in
+                    let p = pa.baseAddress ?? UnsafePointer(bitPattern: 8)!
+                    #expect(ByteKeyTable.wordHash(p, n) == reference(p, n), "length \(n)")
+                    #expect(memEqual(p, p, n))
+                    for k in 0..<n {
+                        var b = a
+                        b[k] ^= UInt8(1 << (k % 8))
+                        b.withUnsafeBufferPointer { pb in #expect(!memEqual(p, pb.baseAddress!, n), "length \(n), byte \(k)") }
+                    }
+                }
+            }
+        }
+        // Through the table: every key found at its own index, a near miss not at all.
+        var table = ByteKeyTable(capacity: 4)
+        let keys = (0...30).map { String(repeating: "k", count: $0) + "x" } + ["BTCUSDT", "BTCUSDC", "ETH-26MAR27-2250-P-USDC", "ETH-26MAR27-2350-P-USDC"]
+        for k in keys { table.insert(k) }
+        for (i, k) in keys.enumerated() { #expect(table.find(k) == Int32(i), "\(k)") }
+        #expect(table.find("ETH-26MAR27-2450-P-USDC") == -1 && table.find("BTCUSDX") == -1 && table.find("") == -1)
     }
 }

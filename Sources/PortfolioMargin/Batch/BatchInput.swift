@@ -368,6 +368,16 @@ public struct BatchInput: Sendable {
         let priced: PricedMarket
         let ids: ByteKeyTable
         let keep: [Int32]
+        /// Per instrument: whether it can be margined (`PricedMarket.resolve` succeeds), looked up
+        /// once here instead of a call per row; the message of one that cannot is still made by
+        /// `resolve`.
+        let instrumentOK: [Bool]
+        init(priced: PricedMarket, ids: ByteKeyTable, keep: [Int32]) {
+            self.priced = priced
+            self.ids = ids
+            self.keep = keep
+            instrumentOK = priced.problem.map { $0 == nil }
+        }
     }
 
     /// One chunk's problems (with chunk-relative lines) and its line count. Its rows go straight
@@ -466,6 +476,7 @@ public struct BatchInput: Sendable {
         let cSide = kind == .orders ? csv.column("side") : nil
         let xName = csv.columns[cX], yName = cY.map { csv.columns[$0] } ?? ""
         let refTable = kind == .balances ? p.coinTable : p.symbolTable
+        let instrumentOK = context.instrumentOK
         let checkUTF8 = !csv.isValidUTF8
         // Consecutive rows usually share an account (and often a symbol): remember the last lookup
         // as a table index and compare the field with the table's copy of that key (never with a
@@ -522,7 +533,7 @@ public struct BatchInput: Sendable {
                 }
                 return
             }
-            if kind != .balances, case let .failure(e) = p.resolve(instrumentAt: Int(ref)) { fail("symbol", e.message); return }
+            if kind != .balances, !instrumentOK[Int(ref)], case let .failure(e) = p.resolve(instrumentAt: Int(ref)) { fail("symbol", e.message); return }
             // FastNumber never gives a non-finite value (NaN, inf and overflow are not numbers here).
             guard let x = FastNumber.parse(f[cX].0, f[cX].1), x.isFinite else {
                 fail(xName, "expected a finite number, got \(fieldEcho(f[cX]))"); return
