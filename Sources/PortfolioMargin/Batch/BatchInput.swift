@@ -484,6 +484,10 @@ public struct BatchInput: Sendable {
         // line overwrites).
         var lastAcc: Int32 = -1
         var lastRef: Int32 = -1
+        // Whether to try `lastRef` first: a position's symbol is rarely the previous row's (an
+        // account holds different instruments), so after a miss the compare is skipped until a
+        // row's symbol is the previous one again (the lookup's answer is the same either way).
+        var tryLastRef = true
         var firstAccount: Int32 = -1, lastAccount: Int32 = -1, ordered = true
         chunk.lines = try csv.forEachRecord(in: range) { line, f, nonASCII in
             let acc = f[cAcc]
@@ -519,8 +523,9 @@ public struct BatchInput: Sendable {
             // Resolve the coin or symbol.
             let refField = f[cRef]
             var ref: Int32
-            if lastRef >= 0, refTable.matches(Int(lastRef), refField.0, refField.1) { ref = lastRef } else {
+            if tryLastRef, lastRef >= 0, refTable.matches(Int(lastRef), refField.0, refField.1) { ref = lastRef } else {
                 ref = refTable.find(refField.0, refField.1)
+                tryLastRef = ref == lastRef
                 lastRef = ref
             }
             if ref < 0 {
