@@ -52,33 +52,18 @@ struct ByteKeyTable: Sendable {
             i &+= 8
         }
         if i < n {
-            // The last 1–7 bytes as a little-endian word (byte k at bits 8k). With 8 bytes or more
-            // in the key, one load of its last 8 bytes shifted down gives that word (the same value
-            // as assembling the bytes one by one, without a loop); shorter keys use 4-byte loads.
-            let w: UInt64
-            if n >= 8 {
-                w = raw.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) >> UInt64((8 &- (n &- i)) &* 8)
+            // The last 1–7 bytes as a little-endian word. A key of 8 bytes or more: its last 8
+            // bytes in one load, shifted down (the same word as the byte loop, without the loop).
+            var w: UInt64 = 0
+            if i > 0 {
+                w = raw.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) &>> UInt64((8 &- (n &- i)) &* 8)
             } else {
-                w = Self.shortWord(raw, n)
+                var k = 0
+                while k < n { w |= UInt64(p[k]) << UInt64(k &* 8); k &+= 1 }
             }
             h = (h ^ w) &* 0x94d049bb133111eb
         }
         return h ^ (h >> 31)
-    }
-
-    /// Bytes `0..<n` (n < 8) as a little-endian word, zero above.
-    @inline(__always)
-    static func shortWord(_ raw: UnsafeRawPointer, _ n: Int) -> UInt64 {
-        if n >= 4 {
-            // Two overlapping 4-byte loads: bytes 0..<4 and n-4..<n.
-            let lo = UInt64(raw.loadUnaligned(as: UInt32.self))
-            let hi = UInt64(raw.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self))
-            return lo | (hi << UInt64((n &- 4) &* 8))
-        }
-        var w: UInt64 = 0
-        var k = 0
-        while k < n { w |= UInt64(raw.load(fromByteOffset: k, as: UInt8.self)) << UInt64(k &* 8); k &+= 1 }
-        return w
     }
 
     /// The index of `key`, or −1.
@@ -174,13 +159,13 @@ struct ByteKeyTable: Sendable {
 
 @inline(__always)
 func memEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    if n < 8 { return ByteKeyTable.shortWord(ra, n) == ByteKeyTable.shortWord(rb, n) }
     var i = 0
-    while i &+ 8 <= n {
-        if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-        i &+= 8
+    while i + 8 <= n {
+        if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
+        i += 8
     }
-    // The last 1–7 bytes: the last 8 bytes again (overlapping what was compared), not a byte loop.
-    return i == n || ra.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == rb.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+    // The last 1–7 bytes of a key of 8 or more: its last 8 bytes again (overlapping), not a loop.
+    if i > 0 { return i == n || UnsafeRawPointer(a + (n &- 8)).loadUnaligned(as: UInt64.self) == UnsafeRawPointer(b + (n &- 8)).loadUnaligned(as: UInt64.self) }
+    while i < n { if a[i] != b[i] { return false }; i += 1 }
+    return true
 }
