@@ -13,10 +13,11 @@
 #include <emmintrin.h>
 #endif
 
-size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
-                   size_t *lineLength, int *hasQuote) {
-    size_t n = 0, i = 0;
-    int quote = 0;
+// The line scan from offset `i` on, `n` commas and the flags found before it: 16 bytes a step
+// (SSE2), then byte by byte. Inlined into both entry points below.
+static inline __attribute__((always_inline))
+size_t csv_line_from(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap, size_t *lineLength,
+                     int *flags, size_t i, size_t n, int quote, int high) {
 #if defined(__SSE2__)
     const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), cm = _mm_set1_epi8(','), qt = _mm_set1_epi8('"');
     while (i + 16 <= avail) {
@@ -24,12 +25,15 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
         unsigned mn = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)));
         unsigned mc = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cm));
         unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, qt));
+        unsigned mh = (unsigned)_mm_movemask_epi8(v);   // bytes ≥ 0x80 (not ASCII)
         if (mn) {
             const unsigned before = (mn & (0u - mn)) - 1;   // bits below the first line end
             mc &= before;
             mq &= before;
+            mh &= before;
         }
         quote |= mq != 0;
+        high |= mh != 0;
         while (mc) {
             if (n < cap) commas[n] = (uint32_t)(i + (size_t)__builtin_ctz(mc));
             n++;
@@ -37,7 +41,7 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
         }
         if (mn) {
             *lineLength = i + (size_t)__builtin_ctz(mn);
-            *hasQuote = quote;
+            *flags = quote | (high << 1);
             return n;
         }
         i += 16;
@@ -51,11 +55,79 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
             n++;
         } else if (b == '"') {
             quote = 1;
+        } else if (b >= 0x80) {
+            high = 1;
         }
     }
     *lineLength = i;
-    *hasQuote = quote;
+    *flags = quote | (high << 1);
     return n;
+}
+
+
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <immintrin.h>
+// 32 bytes a step (AVX2): a typical 40-byte row line is two steps instead of three. The same
+// masks as the SSE2 loop, 32 bits wide.
+__attribute__((target("avx2")))
+static size_t csv_line_avx2(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
+                            size_t *lineLength, int *flags) {
+    size_t n = 0, i = 0;
+    int quote = 0, high = 0;
+    const __m256i nl = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r'), cm = _mm256_set1_epi8(','),
+                  qt = _mm256_set1_epi8('"');
+    while (i + 32 <= avail) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(p + i));
+        unsigned mn = (unsigned)_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, nl), _mm256_cmpeq_epi8(v, cr)));
+        unsigned mc = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, cm));
+        unsigned mq = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, qt));
+        unsigned mh = (unsigned)_mm256_movemask_epi8(v);   // bytes ≥ 0x80 (not ASCII)
+        if (mn) {
+            const unsigned before = (mn & (0u - mn)) - 1;   // bits below the first line end
+            mc &= before;
+            mq &= before;
+            mh &= before;
+        }
+        quote |= mq != 0;
+        high |= mh != 0;
+        while (mc) {
+            if (n < cap) commas[n] = (uint32_t)(i + (size_t)__builtin_ctz(mc));
+            n++;
+            mc &= mc - 1;
+        }
+        if (mn) {
+            *lineLength = i + (size_t)__builtin_ctz(mn);
+            *flags = quote | (high << 1);
+            return n;
+        }
+        i += 32;
+    }
+    return csv_line_from(p, avail, commas, cap, lineLength, flags, i, n, quote, high);
+}
+#define PM_CSV_LINE_AVX2 1
+#endif
+
+// Not inlined into `pm_csv_line`: that is called once a line, and with the scan inlined it saved
+// and restored a frame's worth of registers every call even when it went to the AVX2 path.
+__attribute__((noinline))
+size_t pm_csv_line_baseline(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
+                            size_t *lineLength, int *flags) {
+    return csv_line_from(p, avail, commas, cap, lineLength, flags, 0, 0, 0, 0);
+}
+
+size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
+                   size_t *lineLength, int *flags) {
+#if defined(PM_CSV_LINE_AVX2)
+    // Checked once (every thread that races here stores the same value).
+    static int avx2 = -1;
+    int have = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+    if (have < 0) {
+        have = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&avx2, have, __ATOMIC_RELAXED);
+    }
+    if (have) return csv_line_avx2(p, avail, commas, cap, lineLength, flags);
+#endif
+    return pm_csv_line_baseline(p, avail, commas, cap, lineLength, flags);
 }
 
 size_t pm_count_lines(const uint8_t *p, size_t n) {

@@ -73,10 +73,18 @@ void pm_gather_pnl_isa(int isa, double *out, size_t nS, const double *block, con
 /// Splits one CSV line for the batch reader. Scans `p` up to the first line end, '\n' or '\r'
 /// (or `avail` bytes), writes the offsets of up to `cap` commas into `commas`, and returns the
 /// number of commas (which may exceed `cap`). `*lineLength` receives the offset of the line end (or
-/// `avail`), `*hasQuote` 1 if a '"' occurs before it (the caller then parses that record with
-/// quoting rules: it may continue past this line end).
+/// `avail`), `*flags` bit 0 (PM_CSV_QUOTE) if a '"' occurs before it (the caller then parses that
+/// record with quoting rules: it may continue past this line end), bit 1 (PM_CSV_NON_ASCII) if a
+/// byte ≥ 0x80 does (only such a line can hold invalid UTF-8: the caller validates its fields
+/// instead of the whole file up front).
+#define PM_CSV_QUOTE 1
+#define PM_CSV_NON_ASCII 2
 size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
-                   size_t *lineLength, int *hasQuote);
+                   size_t *lineLength, int *flags);
+/// `pm_csv_line` without the AVX2 path (SSE2 16 bytes a step, then bytes), which it otherwise
+/// takes on a CPU with AVX2: for tests, which check both give the same answers.
+size_t pm_csv_line_baseline(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
+                            size_t *lineLength, int *flags);
 
 /// The number of lines in `p[0..<n]`: its line ends ('\n', '\r' not followed by '\n'; CRLF is
 /// one), plus one for a last line without one.

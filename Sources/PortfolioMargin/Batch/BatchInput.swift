@@ -368,6 +368,16 @@ public struct BatchInput: Sendable {
         let priced: PricedMarket
         let ids: ByteKeyTable
         let keep: [Int32]
+        /// Per instrument: whether it can be margined (`PricedMarket.resolve` succeeds), looked up
+        /// once here instead of a call per row; the message of one that cannot is still made by
+        /// `resolve`.
+        let instrumentOK: [Bool]
+        init(priced: PricedMarket, ids: ByteKeyTable, keep: [Int32]) {
+            self.priced = priced
+            self.ids = ids
+            self.keep = keep
+            instrumentOK = priced.problem.map { $0 == nil }
+        }
     }
 
     /// One chunk's problems (with chunk-relative lines) and its line count. Its rows go straight
@@ -466,6 +476,7 @@ public struct BatchInput: Sendable {
         let cSide = kind == .orders ? csv.column("side") : nil
         let xName = csv.columns[cX], yName = cY.map { csv.columns[$0] } ?? ""
         let refTable = kind == .balances ? p.coinTable : p.symbolTable
+        let instrumentOK = context.instrumentOK
         let checkUTF8 = !csv.isValidUTF8
         // Consecutive rows usually share an account (and often a symbol): remember the last lookup
         // as a table index and compare the field with the table's copy of that key (never with a
@@ -473,11 +484,16 @@ public struct BatchInput: Sendable {
         // line overwrites).
         var lastAcc: Int32 = -1
         var lastRef: Int32 = -1
+        // Whether to try `lastRef` first: a position's symbol is rarely the previous row's (an
+        // account holds different instruments), so after a miss the compare is skipped until a
+        // row's symbol is the previous one again (the lookup's answer is the same either way).
+        var tryLastRef = true
         var firstAccount: Int32 = -1, lastAccount: Int32 = -1, ordered = true
-        chunk.lines = try csv.forEachLine(in: range) { line, f in
+        chunk.lines = try csv.forEachRecord(in: range) { line, f, nonASCII in
             let acc = f[cAcc]
             var badField: Int?
-            if checkUTF8 {
+            // Only a record with a byte ≥ 0x80 can be invalid UTF-8 (an ASCII field is valid).
+            if checkUTF8 && nonASCII {
                 // An id that is not UTF-8 cannot be written out as itself: fatal.
                 if pm_utf8_valid(acc.0, acc.1) == 0 {
                     throw CSVSyntaxError(file: csv.name, line: line, field: "account_id", "invalid UTF-8 in the account id \(fieldEcho(acc))")
@@ -507,8 +523,9 @@ public struct BatchInput: Sendable {
             // Resolve the coin or symbol.
             let refField = f[cRef]
             var ref: Int32
-            if lastRef >= 0, refTable.matches(Int(lastRef), refField.0, refField.1) { ref = lastRef } else {
+            if tryLastRef, lastRef >= 0, refTable.matches(Int(lastRef), refField.0, refField.1) { ref = lastRef } else {
                 ref = refTable.find(refField.0, refField.1)
+                tryLastRef = ref == lastRef
                 lastRef = ref
             }
             if ref < 0 {
@@ -521,7 +538,7 @@ public struct BatchInput: Sendable {
                 }
                 return
             }
-            if kind != .balances, case let .failure(e) = p.resolve(instrumentAt: Int(ref)) { fail("symbol", e.message); return }
+            if kind != .balances, !instrumentOK[Int(ref)], case let .failure(e) = p.resolve(instrumentAt: Int(ref)) { fail("symbol", e.message); return }
             // FastNumber never gives a non-finite value (NaN, inf and overflow are not numbers here).
             guard let x = FastNumber.parse(f[cX].0, f[cX].1), x.isFinite else {
                 fail(xName, "expected a finite number, got \(fieldEcho(f[cX]))"); return

@@ -35,6 +35,11 @@ public enum StreamingBatch {
     /// Bytes per read buffer.
     public static let defaultBufferSize = 4 << 20
 
+    /// The most rows `bytes` of a file with `columns` columns can give: each row's record has a
+    /// comma between fields and a number that is not empty (a quoted field only adds bytes), so
+    /// at least `columns` bytes; a record not ending the range takes a line end too (`RowStore`).
+    static func rowBound(bytes: Int, columns: Int) -> Int { bytes / max(1, columns) + 1 }
+
     /// What a streamed run produced besides the rows handed to the sink.
     public struct Outcome: Sendable {
         public var summary: BatchSummary
@@ -225,17 +230,89 @@ final class StreamFile {
 // @unchecked Sendable: written by the worker that parses it, then handed over under the monitor
 // and only read after.
 final class StreamChunk: @unchecked Sendable {
-    var account: [Int32] = []
-    var ref: [Int32] = []
-    var x: [Double] = []
-    var y: [Double] = []
-    var side: [Int8] = []
+    /// Where the rows are (`info.rows` of them, from slot 0), given back to the pool at deinit.
+    let store: RowStore
     var info = BatchInput.Chunk()
     /// The file's line number of the chunk's first line minus one (set at assembly).
     var lineOffset = 0
     let stats: StreamStats
-    init(stats: StreamStats) { self.stats = stats }
-    deinit { stats.rowsHeld(-info.rows) }
+    let pool: RowStorePool
+    init(stats: StreamStats, pool: RowStorePool, capacity: Int) {
+        self.stats = stats
+        self.pool = pool
+        store = pool.take(capacity: capacity)
+    }
+    deinit {
+        stats.rowsHeld(-info.rows)
+        pool.give(store)
+    }
+}
+
+/// Room for the rows of one buffer, sized from a bound instead of a count of its lines (the count
+/// was a pass over every byte: 3% of a 1M run's CPU). A row takes at least as many bytes as the
+/// file has columns (a comma between fields and a number that is not empty), so a buffer of `n`
+/// bytes gives at most `n / columns` rows. That bound is several times the usual rows, but the
+/// memory is mapped, never written beyond the rows a chunk had, and recycled (`RowStorePool`):
+/// pages past the rows are never touched, so they cost neither memory nor page faults.
+// @unchecked Sendable: written by the one worker that parses into it, read after the hand-over
+// (the monitor), recycled only when its chunk is gone.
+final class RowStore: @unchecked Sendable {
+    let capacity: Int
+    let account: UnsafeMutablePointer<Int32>
+    let ref: UnsafeMutablePointer<Int32>
+    let x: UnsafeMutablePointer<Double>
+    let y: UnsafeMutablePointer<Double>
+    let side: UnsafeMutablePointer<Int8>
+    private let region: UnsafeMutableRawPointer
+    private let bytes: Int
+    private let mapped: Bool
+
+    /// The size of one row in the store.
+    static let rowBytes = 4 + 4 + 8 + 8 + 1
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        bytes = max(1, capacity * Self.rowBytes)
+        // Anonymous memory: pages come zeroed on first touch only.
+        let m = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if let m, m != UnsafeMutableRawPointer(bitPattern: -1) {
+            region = m
+            mapped = true
+        } else {
+            region = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 8)
+            mapped = false
+        }
+        // Doubles first (8-byte aligned), then the 4-byte and 1-byte columns.
+        x = region.bindMemory(to: Double.self, capacity: 2 * capacity)
+        y = x + capacity
+        account = (region + 16 * capacity).bindMemory(to: Int32.self, capacity: 2 * capacity)
+        ref = account + capacity
+        side = (region + 24 * capacity).bindMemory(to: Int8.self, capacity: capacity)
+    }
+
+    deinit {
+        if mapped { munmap(region, bytes) } else { region.deallocate() }
+    }
+}
+
+/// Row stores not in use, handed out again (mapping and unmapping each would cost page faults on
+/// the same rows every time).
+final class RowStorePool: @unchecked Sendable {
+    private let lock = NSLockLite()
+    private var free: [RowStore] = []
+    /// The capacity of a store for a regular buffer (one carrying a longer record may need more).
+    let standard: Int
+    init(standard: Int) { self.standard = standard }
+
+    func take(capacity: Int) -> RowStore {
+        if let s = lock.locked({ () -> RowStore? in
+            guard let k = free.lastIndex(where: { $0.capacity >= capacity }) else { return nil }
+            return free.remove(at: k)
+        }) { return s }
+        return RowStore(capacity: max(capacity, standard))
+    }
+
+    func give(_ s: RowStore) { lock.locked { free.append(s) } }
 }
 
 /// Counters of what the streaming path holds (tests check the bound).
@@ -275,6 +352,7 @@ private final class Stream: @unchecked Sendable {
     let kinds: [BatchInput.Kind] = [.balances, .positions, .orders]
     let paths: [String]
     let stats = StreamStats()
+    let pool: RowStorePool
     /// Parse tasks in flight per file, and buffers in all (`3·maxInflight`).
     let maxInflight: Int
     let maxBuffers: Int
@@ -326,6 +404,8 @@ private final class Stream: @unchecked Sendable {
         self.bufferSize = bufferSize
         context = BatchInput.RowContext(priced: priced, ids: table.ids, keep: table.keep)
         paths = kinds.map { directory + "/" + $0.fileName }
+        // balances.csv has the fewest columns (3): the largest bound of a regular buffer.
+        pool = RowStorePool(standard: StreamingBatch.rowBound(bytes: bufferSize, columns: 3))
         // Enough parses in flight for every worker, capped: with `--threads 256` the buffers
         // would otherwise be 3 GB.
         maxInflight = min(8, max(2, threads))
@@ -557,8 +637,9 @@ private final class Stream: @unchecked Sendable {
         while let c = pending[f].first {
             let r0 = cursorRow[f], e0 = cursorError[f]
             var r1 = r0
-            c.account.withUnsafeBufferPointer { acc in
+            do {
                 // Rows are in account order: the first at or past `hi`, by bisection.
+                let acc = c.store.account
                 var lo = r0, up = c.info.rows
                 while lo < up {
                     let mid = (lo + up) / 2
@@ -627,27 +708,12 @@ private final class Stream: @unchecked Sendable {
         let view = InputFile(borrowing: UnsafeBufferPointer(start: t.buffer.base, count: t.range.upperBound), path: paths[t.file])
         let csv = CSVFile(chunk: view, header: t.header)
         let kind = kinds[t.file]
-        let lines = pm_count_lines(t.buffer.base + t.range.lowerBound, t.range.count)
-        let chunk = StreamChunk(stats: stats)
-        chunk.account = [Int32](repeating: -1, count: lines)
-        chunk.ref = [Int32](unsafeUninitializedCapacity: lines) { _, n in n = lines }
-        chunk.x = [Double](unsafeUninitializedCapacity: lines) { _, n in n = lines }
-        chunk.y = [Double](unsafeUninitializedCapacity: lines) { _, n in n = lines }
-        if kind == .orders { chunk.side = [Int8](unsafeUninitializedCapacity: lines) { _, n in n = lines } }
+        let slots = StreamingBatch.rowBound(bytes: t.range.count, columns: t.header.columns.count)
+        let chunk = StreamChunk(stats: stats, pool: pool, capacity: slots)
+        let st = chunk.store
         do {
-            let info = try chunk.account.withUnsafeMutableBufferPointer { acc in
-                try chunk.ref.withUnsafeMutableBufferPointer { ref in
-                    try chunk.x.withUnsafeMutableBufferPointer { xs in
-                        try chunk.y.withUnsafeMutableBufferPointer { ys in
-                            try chunk.side.withUnsafeMutableBufferPointer { side in
-                                let sink = BatchInput.RowSink(account: acc.baseAddress, ref: ref.baseAddress, x: xs.baseAddress,
-                                                              y: ys.baseAddress, side: side.baseAddress)
-                                return try BatchInput.parseChunk(csv, t.range, kind: kind, context: context, sink: sink, slots: 0..<lines)
-                            }
-                        }
-                    }
-                }
-            }
+            let sink = BatchInput.RowSink(account: st.account, ref: st.ref, x: st.x, y: st.y, side: st.side)
+            let info = try BatchInput.parseChunk(csv, t.range, kind: kind, context: context, sink: sink, slots: 0..<slots)
             chunk.info = info
             stats.rowsHeld(info.rows)
             return chunk
@@ -692,14 +758,15 @@ private final class Stream: @unchecked Sendable {
                 rows[f].ref.reserveCapacity(total)
                 rows[f].x.reserveCapacity(total)
                 rows[f].y.reserveCapacity(total)
-                for s in slices[f] {
-                    s.chunk.account.withUnsafeBufferPointer { acc in
-                        for r in s.rows { start[Int(acc[r]) - lo + 1] += 1 }
+                start.withUnsafeMutableBufferPointer { start in
+                    for s in slices[f] {
+                        let st = s.chunk.store, r0 = s.rows.lowerBound, k = s.rows.count
+                        for r in s.rows { start[Int(st.account[r]) - lo + 1] += 1 }
+                        rows[f].ref.append(contentsOf: UnsafeBufferPointer(start: st.ref + r0, count: k))
+                        rows[f].x.append(contentsOf: UnsafeBufferPointer(start: st.x + r0, count: k))
+                        rows[f].y.append(contentsOf: UnsafeBufferPointer(start: st.y + r0, count: k))
+                        if f == 2 { rows[f].side.append(contentsOf: UnsafeBufferPointer(start: st.side + r0, count: k)) }
                     }
-                    rows[f].ref.append(contentsOf: s.chunk.ref[s.rows])
-                    rows[f].x.append(contentsOf: s.chunk.x[s.rows])
-                    rows[f].y.append(contentsOf: s.chunk.y[s.rows])
-                    if f == 2 { rows[f].side.append(contentsOf: s.chunk.side[s.rows]) }
                 }
                 for a in 0..<m { start[a + 1] += start[a] }
                 rows[f].start = start

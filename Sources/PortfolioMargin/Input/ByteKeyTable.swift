@@ -52,9 +52,15 @@ struct ByteKeyTable: Sendable {
             i &+= 8
         }
         if i < n {
+            // The last 1–7 bytes as a little-endian word. A key of 8 bytes or more: its last 8
+            // bytes in one load, shifted down (the same word as the byte loop, without the loop).
             var w: UInt64 = 0
-            var k = 0
-            while i &+ k < n { w |= UInt64(p[i &+ k]) << UInt64(k &* 8); k &+= 1 }
+            if i > 0 {
+                w = raw.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) &>> UInt64((8 &- (n &- i)) &* 8)
+            } else {
+                var k = 0
+                while k < n { w |= UInt64(p[k]) << UInt64(k &* 8); k &+= 1 }
+            }
             h = (h ^ w) &* 0x94d049bb133111eb
         }
         return h ^ (h >> 31)
@@ -158,6 +164,8 @@ func memEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) ->
         if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
         i += 8
     }
+    // The last 1–7 bytes of a key of 8 or more: its last 8 bytes again (overlapping), not a loop.
+    if i > 0 { return i == n || UnsafeRawPointer(a + (n &- 8)).loadUnaligned(as: UInt64.self) == UnsafeRawPointer(b + (n &- 8)).loadUnaligned(as: UInt64.self) }
     while i < n { if a[i] != b[i] { return false }; i += 1 }
     return true
 }

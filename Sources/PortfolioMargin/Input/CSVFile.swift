@@ -73,14 +73,16 @@ struct CSVFile: Sendable {
     }
 
     /// A chunk of a file's data (whole records, no header) read as the file `header` heads.
+    /// Nothing is scanned up front (the streaming path's buffers): `isValidUTF8` is false (not
+    /// known valid; a reader validates the fields of each record `forEachRecord` flags as
+    /// non-ASCII) and `hasQuotes` true (`chunks` would split by the quote-aware scan).
     init(chunk: InputFile, header: CSVFile) {
         file = chunk
         columns = header.columns
         dataStart = 0
         headerLines = 0
-        let b = chunk.bytes
-        hasQuotes = b.count > 0 && memchr(b.baseAddress!, 34, b.count) != nil
-        isValidUTF8 = pm_utf8_valid(b.baseAddress!, b.count) != 0
+        hasQuotes = true
+        isValidUTF8 = false
     }
 
     func column(_ name: String) -> Int? { columns.firstIndex(of: name) }
@@ -130,6 +132,17 @@ struct CSVFile: Sendable {
     @discardableResult
     func forEachLine(in range: Range<Int>, firstLine: Int = 0,
                      _ body: (Int, UnsafeBufferPointer<(UnsafePointer<UInt8>, Int)>) throws -> Void) throws -> Int {
+        try forEachRecord(in: range, firstLine: firstLine) { line, fields, _ in try body(line, fields) }
+    }
+
+    /// `forEachLine`, also telling `body` whether the record may hold a byte ≥ 0x80 (false: every
+    /// field is ASCII, so valid UTF-8 — no need to validate it). Found by the same vector scan that
+    /// splits the line, so a file need not be validated as a whole before it is parsed; a quoted
+    /// record is always reported as possibly non-ASCII.
+    @discardableResult
+    @inline(__always)
+    func forEachRecord(in range: Range<Int>, firstLine: Int = 0,
+                       _ body: (Int, UnsafeBufferPointer<(UnsafePointer<UInt8>, Int)>, Bool) throws -> Void) throws -> Int {
         let base = file.bytes.baseAddress!
         let nCols = columns.count
         var fields = [(UnsafePointer<UInt8>, Int)](repeating: (base, 0), count: nCols + 1)
@@ -148,11 +161,12 @@ struct CSVFile: Sendable {
                     let recordLine = line
                     // The line's commas, its end and whether it has quotes (CKernels, 16 bytes a step).
                     var length = 0
-                    var quoted: Int32 = 0
-                    var count = pm_csv_line(base + p, end &- p, cb.baseAddress!, cb.count, &length, &quoted) &+ 1
+                    var flags: Int32 = 0
+                    var count = pm_csv_line(base + p, end &- p, cb.baseAddress!, cb.count, &length, &flags) &+ 1
                     let lineStart = p
                     let lineEnd = p &+ length
-                    if quoted == 0 {
+                    var nonASCII = flags & PM_CSV_NON_ASCII != 0
+                    if flags & PM_CSV_QUOTE == 0 {
                         // Past the line end: CRLF is one line end.
                         p = lineEnd < end ? lineEnd &+ (base[lineEnd] == 13 && lineEnd &+ 1 < end && base[lineEnd &+ 1] == 10 ? 2 : 1) : end
                         if lineEnd == lineStart { continue }
@@ -175,9 +189,10 @@ struct CSVFile: Sendable {
                         line &+= breaks
                         count = ranges.count
                         for (k, r) in ranges.prefix(cap).enumerated() { fb[k] = r.field(base, scratch) }
+                        nonASCII = true   // the record may go on past the line the scan saw
                     }
                     if count != nCols { throw FieldCountError(file: name, line: firstLine + recordLine, count: count, expected: nCols) }
-                    try body(recordLine, UnsafeBufferPointer(rebasing: fb[0..<nCols]))
+                    try body(recordLine, UnsafeBufferPointer(rebasing: fb[0..<nCols]), nonASCII)
                 }
             }
         }

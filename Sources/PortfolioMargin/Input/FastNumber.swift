@@ -13,7 +13,10 @@ import Darwin
 /// floats — and for a value beyond the double range (`1e999`): the result is always finite, so
 /// no non-finite value reaches the engine silently (FORMATS.md: per-account errors).
 enum FastNumber {
-    private static let powers: [Double] = (0...22).map { pow(10, Double($0)) }
+    // Literals (each exact: 10^k < 2^53·2^k up to 10^22), so the table is static data — computed
+    // with `pow` it was a lazily initialized global, a `swift_once` check on every parse.
+    private static let powers: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                           1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
 
     @inline(__always)
     static func parse(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
