@@ -42,6 +42,7 @@ public enum StreamingBatch {
 
     /// What a streamed run produced besides the rows handed to the sink.
     public struct Outcome: Sendable {
+        /// Accounts, errors, stages and totals, as `BatchRunner.run` returns them.
         public var summary: BatchSummary
         /// As `BatchInput.digests`.
         public var digests: [(name: String, digest: InputDigest)]
@@ -49,8 +50,9 @@ public enum StreamingBatch {
         public var orphanRows: [InputError]
         /// Seconds spent reading accounts.csv (the summary's "parse").
         public var accountsSeconds: Double
-        /// The most read buffers allocated at once, and their bytes (tests: memory is bounded).
+        /// The most read buffers allocated at once (tests: memory is bounded).
         public var peakBuffers = 0
+        /// The bytes of those buffers.
         public var peakBufferBytes = 0
         /// The most parsed rows held at once (chunks not yet margined).
         public var peakHeldRows = 0
@@ -58,8 +60,11 @@ public enum StreamingBatch {
 
     /// An error of the sink (writing the output), as opposed to one of the input.
     public struct SinkError: Error, CustomStringConvertible {
+        /// What the sink threw.
         public let underlying: Error
+        /// Wraps a sink's error.
         public init(underlying: Error) { self.underlying = underlying }
+        /// The sink error's own text.
         public var description: String { "\(underlying)" }
     }
 
