@@ -13,6 +13,33 @@
 #include <emmintrin.h>
 #endif
 
+// One step's masks (bit k: byte i+k is a line end / comma / quote / not ASCII), shared by the SSE2
+// and AVX2 loops: records the commas before the first line end and the flags; returns 1 when the
+// line ends in this step (then `*lineLength` and `*flags` are set).
+static inline __attribute__((always_inline))
+int csv_step(unsigned mn, unsigned mc, unsigned mq, unsigned mh, size_t i, uint32_t *commas, size_t cap,
+             size_t *n, int *quote, int *high, size_t *lineLength, int *flags) {
+    if (mn) {
+        const unsigned before = (mn & (0u - mn)) - 1;   // bits below the first line end
+        mc &= before;
+        mq &= before;
+        mh &= before;
+    }
+    *quote |= mq != 0;
+    *high |= mh != 0;
+    while (mc) {
+        if (*n < cap) commas[*n] = (uint32_t)(i + (size_t)__builtin_ctz(mc));
+        (*n)++;
+        mc &= mc - 1;
+    }
+    if (mn) {
+        *lineLength = i + (size_t)__builtin_ctz(mn);
+        *flags = *quote | (*high << 1);
+        return 1;
+    }
+    return 0;
+}
+
 // The line scan from offset `i` on, `n` commas and the flags found before it: 16 bytes a step
 // (SSE2), then byte by byte. Inlined into both entry points below.
 static inline __attribute__((always_inline))
@@ -26,24 +53,7 @@ size_t csv_line_from(const uint8_t *p, size_t avail, uint32_t *commas, size_t ca
         unsigned mc = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cm));
         unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, qt));
         unsigned mh = (unsigned)_mm_movemask_epi8(v);   // bytes ≥ 0x80 (not ASCII)
-        if (mn) {
-            const unsigned before = (mn & (0u - mn)) - 1;   // bits below the first line end
-            mc &= before;
-            mq &= before;
-            mh &= before;
-        }
-        quote |= mq != 0;
-        high |= mh != 0;
-        while (mc) {
-            if (n < cap) commas[n] = (uint32_t)(i + (size_t)__builtin_ctz(mc));
-            n++;
-            mc &= mc - 1;
-        }
-        if (mn) {
-            *lineLength = i + (size_t)__builtin_ctz(mn);
-            *flags = quote | (high << 1);
-            return n;
-        }
+        if (csv_step(mn, mc, mq, mh, i, commas, cap, &n, &quote, &high, lineLength, flags)) return n;
         i += 16;
     }
 #endif
@@ -82,24 +92,7 @@ static size_t csv_line_avx2(const uint8_t *p, size_t avail, uint32_t *commas, si
         unsigned mc = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, cm));
         unsigned mq = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, qt));
         unsigned mh = (unsigned)_mm256_movemask_epi8(v);   // bytes ≥ 0x80 (not ASCII)
-        if (mn) {
-            const unsigned before = (mn & (0u - mn)) - 1;   // bits below the first line end
-            mc &= before;
-            mq &= before;
-            mh &= before;
-        }
-        quote |= mq != 0;
-        high |= mh != 0;
-        while (mc) {
-            if (n < cap) commas[n] = (uint32_t)(i + (size_t)__builtin_ctz(mc));
-            n++;
-            mc &= mc - 1;
-        }
-        if (mn) {
-            *lineLength = i + (size_t)__builtin_ctz(mn);
-            *flags = quote | (high << 1);
-            return n;
-        }
+        if (csv_step(mn, mc, mq, mh, i, commas, cap, &n, &quote, &high, lineLength, flags)) return n;
         i += 32;
     }
     return csv_line_from(p, avail, commas, cap, lineLength, flags, i, n, quote, high);
