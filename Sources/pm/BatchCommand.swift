@@ -143,7 +143,7 @@ struct BatchCommand: ParsableCommand {
         try finish(summary, orphanRows: batch.orphanRows, parseSeconds: parsed.timeIntervalSince(start), progress: progress)
     }
 
-    /// The orphan rows and the one-line summary on stderr; exit 2 when some account failed.
+    /// The orphan rows and the one-line summary on stderr; exit 3 when some account failed (FORMATS.md).
     func finish(_ summary: BatchSummary, orphanRows: [InputError], parseSeconds: Double, progress: Progress) throws {
         progress.finish()
         for e in orphanRows.prefix(20) { Stderr.line(e.description) }
