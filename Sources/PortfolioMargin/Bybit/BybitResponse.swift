@@ -1,16 +1,12 @@
+/// A record of a Bybit V5 response; `record` says where in it: `result.list[3]`,
+/// `result.list[0].coin[2]`. The same record type as every JSON input (file, record and field in
+/// each error); the accessors below read Bybit's shapes.
+typealias BybitRecord = JSONRecord
+
 /// Reading Bybit V5 responses (BYBIT.md "Every response"): every number is a string, an empty
 /// string means "none", timestamps are milliseconds since the epoch. Built on `JSON`'s parser;
 /// what Bybit's shapes need beyond it lives here.
-struct BybitRecord {
-    let value: JSON
-    let file: String
-    /// Where in the response: `result.list[3]`, `result.list[0].coin[2]`.
-    let record: String
-
-    func fail(_ field: String, _ message: String) -> InputError {
-        InputError(file: file, record: record, field: field, message)
-    }
-
+extension JSONRecord {
     func has(_ key: String) -> Bool { value[key] != nil }
 
     /// The text of a string field (a JSON number is taken as its shortest text); nil when absent,
