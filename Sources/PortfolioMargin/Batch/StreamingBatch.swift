@@ -103,9 +103,7 @@ final class StreamFile {
     private let fd: Int32
     private let opened: stat
     private(set) var offset = 0
-    private var state = pm_xxh64_state()
-    /// Bytes read but not yet hashed (fewer than one 32-byte stripe).
-    private var tail: [UInt8] = []
+    private var hasher = XXH64Stream()
     private var closed = false
     private(set) var digest: InputDigest?
 
@@ -113,8 +111,6 @@ final class StreamFile {
         self.path = path
         (fd, opened) = try InputFile.openRegular(path)
         size = Int(opened.st_size)
-        pm_xxh64_init(&state, 0)
-        tail.reserveCapacity(32)
     }
 
     deinit { if !closed { close(fd) } }
@@ -135,7 +131,7 @@ final class StreamFile {
             if n == 0 {
                 throw ReadFailure(error: InputError(file: path, "changed while it was being read (it shrank from \(size) to \(offset + done) bytes or less); nothing was computed"))
             }
-            hash(dst + done, n)
+            hasher.update(UnsafeRawBufferPointer(start: dst + done, count: n))
             done += n
         }
         offset += done
@@ -143,40 +139,12 @@ final class StreamFile {
         return done
     }
 
-    private func hash(_ p: UnsafePointer<UInt8>, _ n: Int) {
-        var p = p, n = n
-        if !tail.isEmpty {
-            let take = min(32 - tail.count, n)
-            tail.append(contentsOf: UnsafeBufferPointer(start: p, count: take))
-            p += take
-            n -= take
-            guard tail.count == 32 else { return }
-            let stripe = tail
-            _ = stripe.withUnsafeBufferPointer { pm_xxh64_stripes(&state, $0.baseAddress!, 32) }
-            tail.removeAll(keepingCapacity: true)
-        }
-        let used = pm_xxh64_stripes(&state, p, n)
-        tail.append(contentsOf: UnsafeBufferPointer(start: p + used, count: n - used))
-    }
-
-    /// The end-of-file check of `InputFile.readAll`: one byte more means the file is still being
-    /// written; a different size or modification time means it changed.
+    /// The end-of-file check of `InputFile.readAll`, then the digest.
     private func finish() throws {
-        var probe: UInt8 = 0
-        var more: Int
-        repeat { more = pread(fd, &probe, 1, off_t(size)) } while more < 0 && errno == EINTR
-        var now = stat()
-        guard fstat(fd, &now) == 0 else {
-            throw ReadFailure(error: InputError(file: path, "cannot be read (\(String(cString: strerror(errno))))"))
-        }
-        if more > 0 || Int(now.st_size) != size || !InputFile.sameTime(opened, now) {
-            throw ReadFailure(error: InputError(file: path, "changed while it was being read (size \(size) bytes when opened, \(Int(now.st_size)) after); nothing was computed"))
-        }
-        var rest = tail
-        rest.append(0)   // a valid address even when no byte is left
-        let h = rest.withUnsafeBufferPointer { pm_xxh64_finish(&state, $0.baseAddress!, tail.count) }
-        digest = InputDigest(size: size, hash: h)
-        InputDigests.record(path, (size, h))
+        do { try InputFile.checkUnchanged(fd, path: path, opened: opened) } catch let e as InputError { throw ReadFailure(error: e) }
+        let d = hasher.digest
+        digest = d
+        InputDigests.record(path, (d.size, d.hash))
         close(fd)
         closed = true
     }

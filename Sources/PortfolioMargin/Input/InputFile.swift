@@ -181,17 +181,23 @@ public final class InputFile: @unchecked Sendable {
             }
         }
         hashed += pm_xxh64_stripes(&state, dst + hashed, size - hashed)
-        // One byte more: a file still growing is being written.
+        try checkUnchanged(fd, path: path, opened: st)
+        let hash = pm_xxh64_finish(&state, dst + hashed, size - hashed)
+        return (hash, state.bytesOr & 0x8080_8080_8080_8080 == 0)
+    }
+
+    /// The end-of-file check once all `opened.st_size` bytes are read: one byte more means the file
+    /// is still being written; a different size or modification time means it changed.
+    static func checkUnchanged(_ fd: Int32, path: String, opened: stat) throws {
+        let size = Int(opened.st_size)
         var probe: UInt8 = 0
         var more: Int
         repeat { more = pread(fd, &probe, 1, off_t(size)) } while more < 0 && errno == EINTR
         var after = stat()
         guard fstat(fd, &after) == 0 else { throw InputError(file: path, "cannot be read (\(String(cString: strerror(errno))))") }
-        if more > 0 || Int(after.st_size) != size || !sameTime(st, after) {
+        if more > 0 || Int(after.st_size) != size || !sameTime(opened, after) {
             throw InputError(file: path, "changed while it was being read (size \(size) bytes when opened, \(Int(after.st_size)) after); nothing was computed")
         }
-        let hash = pm_xxh64_finish(&state, dst + hashed, size - hashed)
-        return (hash, state.bytesOr & 0x8080_8080_8080_8080 == 0)
     }
 
     /// Reads bytes `from..<to` of `fd` into `dst` in blocks, calling `progress(end of data read)`
