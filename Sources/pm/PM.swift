@@ -20,6 +20,7 @@ struct PM: ParsableCommand {
     static func main() {
         BLASKernel.reexecuteIfMisdetected()  // OpenBLAS's kernels must fit the CPU (issue 13); at most once
         MallocTuning.apply()
+        _ = pm_blas_stop_idle_threads()   // OpenBLAS's unused pool would spin on a core for ~0.1 s (CKernels.h)
         do {
             var command = try parseAsRoot()
             try command.run()

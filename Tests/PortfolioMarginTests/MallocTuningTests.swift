@@ -1,7 +1,9 @@
 import Testing
 import CKernels
+import CBLAS
 
-/// `pm`'s malloc thresholds (Sources/pm/PM.swift, docs/readings.md item 44).
+/// `pm`'s process-wide tuning (Sources/pm/PM.swift): malloc thresholds (docs/readings.md item 44)
+/// and OpenBLAS's idle thread pool (item 45).
 struct MallocTuningTests {
     /// glibc takes the thresholds `pm` sets (the wrapper reports a refusal as −1, so a tuning
     /// that did not take is not mistaken for one in effect).
@@ -9,5 +11,18 @@ struct MallocTuningTests {
         #if canImport(Glibc)
         #expect(pm_malloc_tune(32 << 20, 1 << 30) == 0)
         #endif
+    }
+
+    /// The pool OpenBLAS starts at load is stopped (not merely told to run one thread, which
+    /// leaves it spinning), and BLAS still computes afterwards, on the calling thread.
+    @Test func openBLASPoolStopsAndDgemmStillWorks() {
+        #expect(pm_blas_stop_idle_threads() == 0)
+        #expect(pm_blas_pool_running() == 0)
+        // 2×3 · 3×2, row-major: [[1,2,3],[4,5,6]] · [[7,8],[9,10],[11,12]] = [[58,64],[139,154]].
+        let a: [Double] = [1, 2, 3, 4, 5, 6], b: [Double] = [7, 8, 9, 10, 11, 12]
+        var c = [Double](repeating: 0, count: 4)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 3, 1, a, 3, b, 2, 0, &c, 2)
+        #expect(c == [58, 64, 139, 154])
+        #expect(pm_blas_pool_running() == 0)
     }
 }
