@@ -6,8 +6,9 @@
 #   scripts/test-tmpclean.sh [swift test arguments, e.g. --filter CLITests]
 # A private TMPDIR rather than a before/after count of /tmp: colleagues' runs and other programs
 # write to /tmp at the same time, so only an empty folder of our own tells exactly what this run
-# left. Everything in it is ours except `TemporaryDirectory.*`, which SwiftPM's tooling makes and
-# cleans itself; those are ignored. Files a test puts in /tmp by a literal path would escape the
+# left. Everything in it is ours except SwiftPM's own: `TemporaryDirectory.*` (its tooling makes
+# and cleans them) and its lock files `_<path with _ for />.lock` (one fixed name per locked path,
+# reused by every run, so they do not pile up); those are ignored. Files a test puts in /tmp by a literal path would escape the
 # private TMPDIR, so test sources naming "/tmp" are refused too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ box=$(mktemp -d "${TMPDIR:-/tmp}/pm-tmpclean.XXXXXX") || exit 1
 trap 'rm -rf "$box"' EXIT
 TMPDIR=$box swift test --skip-build "$@"
 rc=$?
-left=$(find "$box" -mindepth 1 -maxdepth 1 ! -name 'TemporaryDirectory.*' -printf '%f\n' | sort)
+left=$(find "$box" -mindepth 1 -maxdepth 1 ! -name 'TemporaryDirectory.*' ! -name '_*.lock' -printf '%f\n' | sort)
 if [ -n "$left" ]; then
   n=$(printf '%s\n' "$left" | wc -l)
   echo "test-tmpclean: FAILED: the test run left $n entries in its TMPDIR:" >&2
