@@ -12,7 +12,7 @@
 # private TMPDIR, so test sources naming "/tmp" are refused too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export PATH="/opt/swift/usr/bin:$PATH"
+command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 box=$(mktemp -d "${TMPDIR:-/tmp}/pm-tmpclean.XXXXXX") || exit 1
 trap 'rm -rf "$box"' EXIT
 TMPDIR=$box swift test --skip-build "$@"
