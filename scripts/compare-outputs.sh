@@ -2,13 +2,22 @@
 # Renovation check (issue 8): run the same commands with two `pm` binaries and compare every output
 # byte for byte. Usage: scripts/compare-outputs.sh REF_BIN NEW_BIN [WORKDIR]
 # Exits non-zero on any difference (stdout, stderr, exit status or written file).
+# Without WORKDIR it works in a new `mktemp -d` folder ($TMPDIR or /tmp), removed on exit unless the
+# outputs differ (then kept, and named, for the diff); a WORKDIR given is always kept (and its
+# generated 100k book reused by the next run).
 # Covers: `pm batch` on data/sample/accounts and on a generated 100k-account folder (seed 3),
 # `pm margin` on every data/examples/*.json (json and table), `pm liquidate` and `pm whatif` on one
 # example each (json and table), and one `pm sweep` on data/sample.
 set -u
 REF=$(realpath "$1"); NEW=$(realpath "$2")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-WORK=${3:-$(mktemp -d /tmp/compare-outputs.XXXXXX)}
+if [ -n "${3:-}" ]; then
+  WORK=$3
+else
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/compare-outputs.XXXXXX") || exit 2
+  keep=0
+  trap '[ "$keep" = 1 ] || rm -rf "$WORK"' EXIT
+fi
 mkdir -p "$WORK"
 cd "$ROOT"
 MARKET=data/sample/market.json
@@ -54,5 +63,6 @@ if diff -r "$WORK/ref" "$WORK/new" >"$WORK/diff.txt"; then
   echo "identical: $n files under $WORK/ref and $WORK/new"
   exit 0
 else
+  keep=1
   echo "DIFFERENT (see $WORK/diff.txt):"; head -40 "$WORK/diff.txt"; exit 1
 fi

@@ -20,10 +20,13 @@ PM=$(readlink -f "$PM")
 [ -x "$PM" ] || { echo "test-peer: no pm binary at $PM (swift build first)" >&2; exit 1; }
 req="$root/scripts/peer/requirements.txt"
 
+work=$(mktemp -d "${TMPDIR:-/tmp}/pm-peer.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
 PY=${PM_PEER_PYTHON:-python3}
 command -v "$PY" >/dev/null || { echo "test-peer: $PY not found (needs python3 with pip)" >&2; exit 1; }
-if ! "$PY" -m pip install -q --disable-pip-version-check -r "$req" >/tmp/test-peer-pip.$$ 2>&1; then
-  if grep -q externally-managed /tmp/test-peer-pip.$$; then
+if ! "$PY" -m pip install -q --disable-pip-version-check -r "$req" >"$work/pip.log" 2>&1; then
+  if grep -q externally-managed "$work/pip.log"; then
     venv="$root/.build/peer-venv"
     if [ ! -x "$venv/bin/python" ]; then
       if ! "$PY" -m venv "$venv" >/dev/null 2>&1; then
@@ -38,14 +41,11 @@ if ! "$PY" -m pip install -q --disable-pip-version-check -r "$req" >/tmp/test-pe
     PY="$venv/bin/python"
     "$PY" -m pip install -q --disable-pip-version-check -r "$req"
   else
-    cat /tmp/test-peer-pip.$$ >&2; rm -f /tmp/test-peer-pip.$$
+    cat "$work/pip.log" >&2
     echo "test-peer: pip install -r scripts/peer/requirements.txt failed" >&2; exit 1
   fi
 fi
-rm -f /tmp/test-peer-pip.$$
 
-work=$(mktemp -d /tmp/pm-peer.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 params="$root/data/params/pm-params.json"
 
 # One book: pm batch, the peer, compare. $1 name, $2 input folder, $3 market.

@@ -23,6 +23,7 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null; }
 fi
 
+# In /tmp, not $TMPDIR: the munge and slurm users must reach it (a private TMPDIR may be mode 700).
 work=$(mktemp -d /tmp/pm-slurm.XXXXXX)
 chmod 755 "$work"
 pids=()

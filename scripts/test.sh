@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build --build-tests
-swift test --skip-build "$@"
+# The suite under a private TMPDIR: fails if the run leaves anything in the temporary directory.
+scripts/test-tmpclean.sh "$@"
 [ $# -eq 0 ] || exit 0
 # The Slurm array + merge on a real single-node cluster (docs/sharding.md): on a full run as root
 # (it installs slurm-wlm and munge when missing and starts the daemons); PM_SKIP_SLURM=1 skips it.

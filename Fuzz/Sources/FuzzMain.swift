@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 /// The target this process runs, chosen once from `PM_FUZZ_TARGET` (one binary holds them all, so
 /// the library is compiled once).
@@ -55,14 +56,19 @@ enum Fuzz {
     /// The repository root (fixtures and data), from `PM_FUZZ_ROOT` or the current directory.
     static let root: String = env("PM_FUZZ_ROOT") ?? "."
 
-    /// A private scratch folder for files a target writes (`PM_FUZZ_WORK`, made by scripts/fuzz.sh).
+    /// A private scratch folder for files a target writes, inside `PM_FUZZ_WORK` (made by
+    /// scripts/fuzz.sh) or else TMPDIR or /tmp; removed when the process exits normally (the end
+    /// of a run, a run of single inputs), not after a crash (scripts/fuzz.sh removes its
+    /// PM_FUZZ_WORK then).
     static let work: String = {
-        let base = env("PM_FUZZ_WORK") ?? "/tmp"
+        let base = env("PM_FUZZ_WORK") ?? env("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array((base + "/pm-fuzz-XXXXXX").utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             fail("cannot create a scratch folder under \(base)")
         }
-        return String(cString: template)
+        let path = String(cString: template)
+        atexit { try? FileManager.default.removeItem(atPath: Fuzz.work) }
+        return path
     }()
 
     /// Contract checks that today's code is known to break until other branches' fixes of issue 7

@@ -107,6 +107,7 @@ struct BLASKernelTests {
 
         // `pm batch` names the core in use in its summary.
         let dir = BatchFiles.tempDir("blas")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(RandomAccounts.make(20, seed: 4), to: dir)
         let batch = try pm(["batch", "--input", dir, "--market", "data/sample/market.json", "--out", dir + "/out", "--quiet"],
                            environment: simulated)
@@ -173,6 +174,7 @@ struct OnePassSweepTests {
     @Test(arguments: [EngineOptions.Aggregation.sparse, .dense, .automatic])
     func onePassEqualsPerCombination(_ mode: EngineOptions.Aggregation) throws {
         let dir = BatchFiles.tempDir("onepass")
+        defer { TestTemp.remove(dir) }
         _ = try SyntheticAccounts(market: priced.market, parameters: TestSupport.shippedParams, seed: 11).write(count: 600, to: dir)
         let input = try BatchInput.load(directory: dir, priced: priced)
         let settings = [try SweepSetting.parseSet("BTC.priceRange=0.1,0.2"), try SweepSetting.parseShock("ETH=-0.15,0.1"),

@@ -5,11 +5,8 @@ import Testing
 
 /// Writes accounts as a FORMATS.md batch folder, and reads batch outputs back.
 enum BatchFiles {
-    static func tempDir(_ name: String) -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("pm-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    /// A new empty folder under the test process's temporary root (TestTemp: removed at exit).
+    static func tempDir(_ name: String) -> String { TestTemp.dir(name) }
 
     static func write(_ accounts: [Account], to dir: String, extraPositions: [String] = [], extraAccounts: [String] = []) throws {
         var a = "account_id,spot_hedging\n", b = "coin,account_id,wallet_balance\n"   // any column order
@@ -103,6 +100,7 @@ struct BatchTests {
             accounts.append(try Account.load(path: TestSupport.path("data/examples/\(f)")).accounts[0].get())
         }
         let dir = BatchFiles.tempDir("eq")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(accounts, to: dir)
         let (margins, units, summary) = try runBatch(dir)
         #expect(summary.errors == 0)
@@ -141,6 +139,7 @@ struct BatchTests {
         let gen = try SyntheticAccounts(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams, seed: 7)
         let files = try GenerateTests.generate(n, seed: 7)
         let dir = BatchFiles.tempDir("archetypes")
+        defer { TestTemp.remove(dir) }
         for (f, bytes) in files { try Data(bytes).write(to: URL(fileURLWithPath: dir + "/" + f.fileName)) }
         let accounts = GenerateTests.accounts(files)
         let (margins, units, summary) = try runBatch(dir, blockSize: 97)
@@ -188,6 +187,7 @@ struct BatchTests {
     /// The union of the shards equals one run (same rows, each account in exactly one shard).
     @Test func shardUnionEqualsOneRun() throws {
         let dir = BatchFiles.tempDir("shard")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(RandomAccounts.make(300, seed: 3), to: dir)
         let all = try runBatch(dir)
         var union: [[String: String]] = [], unionUnits: [[String: String]] = []
@@ -219,6 +219,7 @@ struct BatchTests {
         accounts[7].balances.append(Balance(coin: "FOO", walletBalance: 3))
         accounts[9].orders.append(Order(symbol: "BTCUSDT", side: .buy, qty: -1, price: 90000))
         let dir = BatchFiles.tempDir("broken")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(accounts, to: dir,
                              extraPositions: ["R-4-11,BTCUSDT,abc,", "GHOST,BTCUSDT,1,", "R-4-12,BTCUSDT,1,-5"],
                              extraAccounts: ["R-4-20,true", "R-4-X,yes"])
@@ -250,6 +251,7 @@ struct BatchTests {
     /// Structural problems are fatal: a missing column, a wrong field count (named by line).
     @Test func structuralProblemsAreFatal() throws {
         let dir = BatchFiles.tempDir("fatal")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(RandomAccounts.make(5, seed: 1), to: dir)
         try "account_id,size\nR-1-0,1\n".write(toFile: dir + "/positions.csv", atomically: true, encoding: .utf8)
         #expect(throws: InputError.self) { try BatchInput.load(directory: dir, priced: priced) }
@@ -266,6 +268,7 @@ struct BatchTests {
     @Test func scatteredRowsAreGrouped() throws {
         let accounts = RandomAccounts.make(60, seed: 8)
         let dir = BatchFiles.tempDir("scatter")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(accounts, to: dir)
         // Reverse the data lines of positions.csv.
         var lines = try String(contentsOfFile: dir + "/positions.csv", encoding: .utf8).split(separator: "\n").map(String.init)
@@ -285,6 +288,7 @@ struct BatchCommandTests {
         var accounts = RandomAccounts.make(20, seed: 2)
         accounts[1].positions.append(Position(symbol: "NOPE", size: 1))
         let dir = BatchFiles.tempDir("cmd")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(accounts, to: dir)
         let out = try CLI.run(["batch", "--input", dir, "--market", "data/sample/market.json", "--out", dir + "/out"])
         #expect(out.status == 3, "\(out.stderr)")
@@ -297,6 +301,7 @@ struct BatchCommandTests {
     /// The output folder and its missing parents are created (the README's main job writes out/sample).
     @Test func createsNestedOutputFolders() throws {
         let dir = BatchFiles.tempDir("nested")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(RandomAccounts.make(3, seed: 2), to: dir)
         let out = try CLI.run(["batch", "--input", dir, "--market", "data/sample/market.json", "--out", dir + "/a/b/c"])
         #expect(out.status == 0, "\(out.stderr)")
@@ -305,6 +310,7 @@ struct BatchCommandTests {
 
     @Test func aFatalErrorWritesNothing() throws {
         let dir = BatchFiles.tempDir("cmdfatal")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(RandomAccounts.make(5, seed: 2), to: dir)
         try FileManager.default.removeItem(atPath: dir + "/balances.csv")
         let out = try CLI.run(["batch", "--input", dir, "--market", "data/sample/market.json", "--out", dir + "/out"])
@@ -318,6 +324,7 @@ struct BatchCommandTests {
     /// An interrupted run leaves no output files (and no temporary ones).
     @Test func anInterruptedRunLeavesNoPartialOutput() throws {
         let dir = BatchFiles.tempDir("interrupt")
+        defer { TestTemp.remove(dir) }
         // Enough accounts that a debug build takes well over the time it takes to interrupt it.
         let base = RandomAccounts.make(50, seed: 6)
         var many: [Account] = []

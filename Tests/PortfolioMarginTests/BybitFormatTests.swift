@@ -186,7 +186,7 @@ struct BybitFormatTests {
 
 struct BybitReconcileTests {
     func write(_ doc: JSON) throws -> String {
-        let path = NSTemporaryDirectory() + "pm-reconcile-\(UUID().uuidString).json"
+        let path = TestTemp.file("reconcile.json")
         try Data(BybitFormat.render(doc).utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
@@ -204,7 +204,7 @@ struct BybitReconcileTests {
 
     @Test func aMatchingResponseExitsZero() throws {
         let path = try write(try PublishedExample.ours())
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        defer { TestTemp.remove((path as NSString).deletingLastPathComponent) }
         let out = try CLI.run(["bybit", "reconcile", path, "--account", "\(PublishedExample.dir)/account.json",
                                "--market", "\(PublishedExample.dir)/market.json", "--format", "json"])
         #expect(out.status == 0, "\(out.stderr)")
@@ -222,7 +222,7 @@ struct BybitReconcileTests {
         theirs = replacing(theirs, ["result", "assetPnlRange", 0, "contingency", "futureDeltaContingency"], with: "56.89174177")
         theirs = replacing(theirs, ["result", "assetPnlRange", 0, "optionExpiryDatePnlRanges", 0, "pnlRanges", 0, "pnls", 2], with: "-39.65273684")
         let path = try write(theirs)
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        defer { TestTemp.remove((path as NSString).deletingLastPathComponent) }
         let args = ["bybit", "reconcile", path, "--account", "\(PublishedExample.dir)/account.json", "--market", "\(PublishedExample.dir)/market.json"]
         let out = try CLI.run(args + ["--format", "json"])
         #expect(out.status == 3, "\(out.stderr)")
@@ -262,9 +262,10 @@ struct BybitReconcileTests {
     }
 
     @Test func badInputExitsOne() throws {
-        let path = NSTemporaryDirectory() + "pm-reconcile-bad-\(UUID().uuidString).json"
+        let dir = TestTemp.dir("reconcile-bad")
+        defer { TestTemp.remove(dir) }
+        let path = dir + "/reconcile-bad.json"
         try Data(#"{"retCode": 0, "result": {"list": []}}"#.utf8).write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
         let out = try CLI.run(["bybit", "reconcile", path, "--account", "\(PublishedExample.dir)/account.json", "--market", "\(PublishedExample.dir)/market.json"])
         #expect(out.status == 1 && out.stdout.isEmpty)
         #expect(out.stderr.contains("assetPnlRange: missing"))

@@ -211,8 +211,9 @@ struct BybitImportTests {
     }
 
     @Test func cliWritesBothFilesOrNothing() throws {
-        let dir = NSTemporaryDirectory() + "bybit-import-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = TestTemp.dir("bybit-import")
+        defer { TestTemp.remove(base) }
+        let dir = base + "/out"   // the command makes it
         let ok = try CLI.run(["bybit", "import"] + BybitFixture.exampleFiles + ["--out", dir, "--id", "E-1"])
         #expect(ok.status == 0, "\(ok.stderr)")
         let market = try MarketSnapshot.load(path: "\(dir)/market.json")
@@ -221,9 +222,8 @@ struct BybitImportTests {
         #expect(try account.accounts[0].get().id == "E-1")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["account.json", "market.json"])
 
-        let bad = NSTemporaryDirectory() + "bybit-bad-\(UUID().uuidString).json"
+        let bad = base + "/bybit-bad.json"
         try Data(BybitFixture.response("{}", code: 10003)).write(to: URL(fileURLWithPath: bad))
-        defer { try? FileManager.default.removeItem(atPath: bad) }
         let dir2 = dir + "-2"
         let fail = try CLI.run(["bybit", "import"] + BybitFixture.exampleFiles + [bad, "--out", dir2])
         #expect(fail.status == 1)

@@ -203,8 +203,8 @@ struct MarginCommandTests {
         // A missing market, a market without `time`, a bad parameter file, a missing account file.
         let missing = try CLI.run(["margin", "\(CLI.fixtures)/account.json", "--market", "nope.json"])
         #expect(missing.status == 1 && missing.stdout.isEmpty && missing.stderr.contains("nope.json"))
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("pm-cli-\(getpid())")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let tmp = URL(fileURLWithPath: TestTemp.dir("cli"))
+        defer { TestTemp.remove(tmp.path) }
         let noTime = tmp.appendingPathComponent("m.json").path
         try #"{"indexPrices": {}, "instruments": []}"#.write(toFile: noTime, atomically: true, encoding: .utf8)
         let r1 = try CLI.run(["margin", "\(CLI.fixtures)/account.json", "--market", noTime])

@@ -5,7 +5,9 @@ import Testing
 /// The batch CSV reader: line splitting, quoting, line endings, and the fast number parser.
 struct CSVReaderTests {
     func lines(_ text: String, columns: [String]) throws -> [[String]] {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pm-csv-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).csv").path
+        let dir = TestTemp.dir("csv")
+        defer { TestTemp.remove(dir) }
+        let path = dir + "/lines.csv"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         let csv = try CSVFile(path: path, required: columns)
         var out: [[String]] = []

@@ -72,6 +72,7 @@ struct CSVTrustTests {
     @Test(arguments: [UInt64(11), 12])
     func quotingAndLineEndsChangeNoByte(seed: UInt64) throws {
         let plain = BatchFiles.tempDir("plain")
+        defer { TestTemp.remove(plain) }
         try BatchFiles.write(RandomAccounts.make(120, seed: seed), to: plain)
         let reference = try outputs(plain)
         #expect(reference.summary.errors == 0)
@@ -91,6 +92,7 @@ struct CSVTrustTests {
 
     @Test func generatorArchetypesQuotedWithCRGiveTheSameBytes() throws {
         let plain = BatchFiles.tempDir("genplain")
+        defer { TestTemp.remove(plain) }
         for (f, bytes) in try GenerateTests.generate(400, seed: 21) {
             try Data(bytes).write(to: URL(fileURLWithPath: plain + "/" + f.fileName))
         }
@@ -115,6 +117,7 @@ struct CSVTrustTests {
         }
         let book = ["accounts.csv": a, "balances.csv": b, "positions.csv": p, "orders.csv": "account_id,symbol,side,qty,price\n"]
         let plain = BatchFiles.tempDir("q1plain"), quoted = BatchFiles.tempDir("q1quoted")
+        defer { TestTemp.remove(plain); TestTemp.remove(quoted) }
         try write(plain, book)
         try write(quoted, book.mapValues { Self.restyle($0, quoteAll: true, eol: "\n") })
         let reference = try marginsRows(outputs(plain).margins)
@@ -128,6 +131,7 @@ struct CSVTrustTests {
     /// Issue 7 case 2: quoted ids in accounts.csv are distinct ids, not duplicates.
     @Test func quotedIdsInAccountsCsvStayDistinct() throws {
         let dir = BatchFiles.tempDir("qids")
+        defer { TestTemp.remove(dir) }
         var book = Self.smallBook
         book["accounts.csv"] = "account_id,spot_hedging\n\"A1\",false\n\"A2\",\"false\"\n\"A3\",false\n"
         try write(dir, book)
@@ -153,6 +157,7 @@ struct CSVTrustTests {
             for r in x.orders { o += "\(q(x.id)),\(r.symbol),\(r.side.rawValue),\(r.qty),\(r.price)\r\n" }
         }
         let dir = BatchFiles.tempDir("oddids")
+        defer { TestTemp.remove(dir) }
         try write(dir, ["accounts.csv": a, "balances.csv": b, "positions.csv": p, "orders.csv": o])
         for threads in [1, 3] {
             let input = try BatchInput.load(directory: dir, priced: priced, threads: threads)
@@ -170,6 +175,7 @@ struct CSVTrustTests {
     /// CR-only line ends: every row is read (a 5 BTC short on 1,000 USDT is not healthy).
     @Test func crOnlyFilesAreRead() throws {
         let lf = BatchFiles.tempDir("lf"), cr = BatchFiles.tempDir("cr")
+        defer { TestTemp.remove(lf); TestTemp.remove(cr) }
         try write(lf, Self.smallBook)
         try write(cr, Self.smallBook.mapValues { $0.replacingOccurrences(of: "\n", with: "\r") })
         let a = try outputs(lf), b = try outputs(cr)
@@ -183,6 +189,7 @@ struct CSVTrustTests {
     @Test(arguments: ["\n", "\r\n", "\r"])
     func lineNumbersStayRight(eol: String) throws {
         let dir = BatchFiles.tempDir("lines")
+        defer { TestTemp.remove(dir) }
         var book = Self.smallBook
         book["positions.csv"] = ["account_id,symbol,size,entry_price,note",
                                  "A1,BTCUSDT,-5,,\"two\(eol)line note, with a comma\"",   // lines 2-3
@@ -231,6 +238,7 @@ struct CSVTrustTests {
     /// Broken quoting is a structural error naming the line (exit 1), not a silently cut field.
     @Test func brokenQuotingIsFatalWithItsLine() throws {
         let dir = BatchFiles.tempDir("badquote")
+        defer { TestTemp.remove(dir) }
         var book = Self.smallBook
         for (bad, what) in [("A2,\"BTCUSDT\"x,1,\n", "after the closing quote"), ("A2,\"BTCUSDT,1,\n", "unterminated")] {
             book["positions.csv"] = "account_id,symbol,size,entry_price\nA1,BTCUSDT,-5,\n" + bad
@@ -246,6 +254,7 @@ struct CSVTrustTests {
     @Test(arguments: ["NaN", "nan", "-nan", "+NaN", "inf", "-inf", "Infinity", "-INFINITY", "iNf", "1e999", "0x10", "nan(0x1)"])
     func nonNumbersAreAccountErrors(token: String) throws {
         let dir = BatchFiles.tempDir("nan")
+        defer { TestTemp.remove(dir) }
         var book = Self.smallBook
         book["positions.csv"] = "account_id,symbol,size,entry_price\nA1,BTCUSDT,-5,\(token)\nA2,BTCUSDT,\(token),\n"
         book["balances.csv"] = "account_id,coin,wallet_balance\nA1,USDT,1000\nA2,USDT,1000000\nA3,USDC,\(token)\n"
@@ -285,6 +294,7 @@ struct CSVTrustTests {
     /// one line and echoes at most 80 characters.
     @Test func oddBytesStayInsideOneShortMessage() throws {
         let dir = BatchFiles.tempDir("nul")
+        defer { TestTemp.remove(dir) }
         var book = Self.smallBook
         let huge = String(repeating: "9x", count: 500_000)
         book["positions.csv"] = "account_id,symbol,size,entry_price\nA1,\"BTC\u{0}USD\nT\",-5,\nA2,BTCUSDT,\(huge),\nA3,ETHUSDT,-1,\"1\u{0}\"\n"
@@ -303,6 +313,7 @@ struct CSVTrustTests {
     /// out as itself), naming the line.
     @Test func invalidUTF8IsReportedWithItsLine() throws {
         let dir = BatchFiles.tempDir("utf8")
+        defer { TestTemp.remove(dir) }
         try write(dir, Self.smallBook)
         var positions = Array("account_id,symbol,size,entry_price\nA1,BTCUSDT,-5,\nA2,BTC".utf8) + [0xFF] + Array("USDT,1,\nA3,ETHUSDT,-1,\n".utf8)
         try Data(positions).write(to: URL(fileURLWithPath: dir + "/positions.csv"))
@@ -328,6 +339,7 @@ struct CSVTrustTests {
     /// An empty (0-byte) orders.csv counts as absent.
     @Test func anEmptyOrdersFileCountsAsAbsent() throws {
         let dir = BatchFiles.tempDir("emptyorders")
+        defer { TestTemp.remove(dir) }
         try write(dir, Self.smallBook)
         try FileManager.default.removeItem(atPath: dir + "/orders.csv")
         let absent = try outputs(dir)
@@ -341,6 +353,7 @@ struct CSVTrustTests {
     /// A FIFO as an input file is refused at once (it used to block forever in open()).
     @Test func aPipeIsRefusedAtOnce() throws {
         let dir = BatchFiles.tempDir("fifo")
+        defer { TestTemp.remove(dir) }
         try write(dir, Self.smallBook)
         try FileManager.default.removeItem(atPath: dir + "/balances.csv")
         #expect(mkfifo(dir + "/balances.csv", 0o644) == 0)
@@ -374,6 +387,7 @@ struct CSVTrustTests {
     /// accounts.csv rows, in order of first appearance (balances, positions, orders; file order).
     @Test func absentIdsGetErrorRowsInOrderOfFirstAppearance() throws {
         let dir = BatchFiles.tempDir("orphans")
+        defer { TestTemp.remove(dir) }
         var book = Self.smallBook
         book["balances.csv"]! += "ZED,USDT,5\n"
         book["positions.csv"]! += "GHOST,BTCUSDT,1,\nZED,BTCUSDT,1,\nGHOST,ETHUSDT,1,\n\"Q,1\",BTCUSDT,1,\n"
@@ -403,6 +417,7 @@ struct CSVTrustTests {
     /// `pm batch` writes the error rows and exits 3.
     @Test func absentIdsMakePmBatchExit3() throws {
         let dir = BatchFiles.tempDir("orphancli")
+        defer { TestTemp.remove(dir) }
         var book = Self.smallBook
         book["positions.csv"]! += "GHOST,BTCUSDT,1,\n"
         try write(dir, book)

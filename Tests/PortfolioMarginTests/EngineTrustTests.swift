@@ -91,6 +91,7 @@ struct EngineTrustTests {
         // A sweep reprices books built against the base market; an extreme factor in one
         // combination must make the accounts it touches errors, not +inf figures.
         let dir = BatchFiles.tempDir("trust-sweep")
+        defer { TestTemp.remove(dir) }
         let accounts = [
             Account(id: "PERP", balances: [Balance(coin: "USDT", walletBalance: 100000)], positions: [Position(symbol: "BTCUSDT", size: 1)]),
             Account(id: "ETH", balances: [Balance(coin: "USDT", walletBalance: 100000)], positions: [Position(symbol: "ETHUSDT", size: 1)]),
@@ -258,6 +259,7 @@ struct EngineTrustTests {
 
     @Test func commandsReportOutOfRangeAccountsAndComputeTheRest() throws {
         let dir = BatchFiles.tempDir("trust")
+        defer { TestTemp.remove(dir) }
         let market = try Self.marketWithTinyStrike(dir)
         let good = Account(id: "GOOD", balances: [Balance(coin: "USDT", walletBalance: 20000)], positions: [Position(symbol: "BTCUSDT", size: -0.5)])
         let accounts = [

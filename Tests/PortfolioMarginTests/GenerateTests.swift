@@ -103,8 +103,9 @@ struct GenerateTests {
     }
 
     @Test func writesWholeFilesIntoAFolder() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pm-generate-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = TestTemp.dir("generate")
+        defer { TestTemp.remove(base) }
+        let dir = URL(fileURLWithPath: base + "/out")
         let counts = try SyntheticAccounts(market: Self.market, parameters: TestSupport.shippedParams, seed: 5).write(count: 700, to: dir.path)
         let mem = try Self.generate(700, seed: 5)
         for f in SyntheticAccounts.File.allCases {
@@ -254,8 +255,9 @@ struct GenerateTests {
     // MARK: - Command
 
     @Test func commandWritesTheFolderAndRejectsBadArguments() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pm-generate-cli-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = TestTemp.dir("generate-cli")
+        defer { TestTemp.remove(base) }
+        let dir = URL(fileURLWithPath: base + "/out")
         let ok = try CLI.run(["generate", "--accounts", "120", "--seed", "3", "--out", dir.path])
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stderr.contains("120 accounts"))

@@ -88,6 +88,7 @@ struct InputFileTests {
     /// A positions.csv truncated while read is an error; truncated after, it is not seen.
     @Test func aBatchInputTruncatedWhileReadIsFatal() throws {
         let dir = BatchFiles.tempDir("trunc")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(RandomAccounts.make(300, seed: 2), to: dir)
         let path = dir + "/positions.csv"
         #expect(throws: InputError.self) {
@@ -106,6 +107,7 @@ struct InputFileTests {
     /// Only regular files: a directory, a FIFO and a device are refused at once, naming the file.
     @Test func onlyRegularFiles() throws {
         let dir = BatchFiles.tempDir("kinds")
+        defer { TestTemp.remove(dir) }
         #expect(mkfifo(dir + "/fifo", 0o644) == 0)
         for (path, what) in [(dir, "a directory"), (dir + "/fifo", "a pipe"), ("/dev/zero", "a device"), (dir + "/none", "no such file")] {
             do { _ = try InputFile(path: path); Issue.record("\(path): expected an error") } catch let e as InputError {
@@ -120,6 +122,7 @@ struct InputFileTests {
     /// `BatchInput.digests` lists each file read, for manifest.json.
     @Test func batchInputDigests() throws {
         let dir = BatchFiles.tempDir("digests")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(RandomAccounts.make(20, seed: 1), to: dir)
         let priced = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams)
         let input = try BatchInput.load(directory: dir, priced: priced)

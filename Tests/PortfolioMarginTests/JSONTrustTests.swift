@@ -403,10 +403,9 @@ struct JSONTrustTests {
 final class TrustTempDir {
     let url: URL
     init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("pm-trust-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        url = URL(fileURLWithPath: TestTemp.dir("trust"))
     }
-    deinit { try? FileManager.default.removeItem(at: url) }
+    deinit { TestTemp.remove(url.path) }
 
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 

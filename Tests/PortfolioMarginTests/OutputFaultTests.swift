@@ -132,6 +132,7 @@ struct ManifestTests {
     @Test(.timeLimit(.minutes(5))) func sigkillLeavesThePreviousOutputsOrNoneNeverAMix() throws {
         let book = Self.book
         let root = BatchFiles.tempDir("fault-out")
+        defer { TestTemp.remove(root) }
         let out = root + "/out"
         func batch(_ out: String, _ extra: [String] = []) -> [String] {
             ["batch", "--input", book, "--market", book + "/market.json", "--out", out, "--quiet"] + extra
@@ -188,6 +189,7 @@ struct ManifestTests {
     @Test(.timeLimit(.minutes(2))) func sigtermCleansUpAtOnce() throws {
         let book = Self.book
         let root = BatchFiles.tempDir("fault-term")
+        defer { TestTemp.remove(root) }
         let p = try Child.start(["batch", "--input", book, "--market", book + "/market.json", "--out", root + "/out", "--quiet"])
         var sent = false
         while p.isRunning {

@@ -48,6 +48,7 @@ struct OutputFilesTests {
 
     @Test func replacesTheFolderAndKeepsTheUsersOtherFiles() throws {
         let root = BatchFiles.tempDir("outfiles-keep")
+        defer { TestTemp.remove(root) }
         let out = root + "/out"
         try write(out, "1")
         #expect(text(out + "/a.csv") == "a 1\n" && text(out + "/b.csv") == "b 1\n")
@@ -63,6 +64,7 @@ struct OutputFilesTests {
 
     @Test func abandonLeavesThePreviousOutputs() throws {
         let root = BatchFiles.tempDir("outfiles-abandon")
+        defer { TestTemp.remove(root) }
         let out = root + "/out"
         try write(out, "1")
         let f = try OutputFiles(directory: out, names: ["a.csv", "b.csv"])
@@ -74,6 +76,7 @@ struct OutputFilesTests {
 
     @Test func refusesAnOutputFolderWithASubfolderBeforeAnyWork() throws {
         let root = BatchFiles.tempDir("outfiles-subdir")
+        defer { TestTemp.remove(root) }
         let out = root + "/out"
         try write(out, "1")
         try FileManager.default.createDirectory(atPath: out + "/keep", withIntermediateDirectories: true)
@@ -86,6 +89,7 @@ struct OutputFilesTests {
     /// removed by the next run; a live process's staging folder is left alone.
     @Test func removesTheLitterOfDeadProcesses() throws {
         let root = BatchFiles.tempDir("outfiles-litter")
+        defer { TestTemp.remove(root) }
         let out = root + "/out"
         try write(out, "1")
         let dead = deadPid()

@@ -32,8 +32,9 @@ struct SmileCommandTests {
     }
 
     @Test func interpolatedExpiryJSONAndPlot() throws {
-        let svg = NSTemporaryDirectory() + "pm-smile-test-\(getpid()).svg"
-        defer { try? FileManager.default.removeItem(atPath: svg) }
+        let dir = TestTemp.dir("smile")
+        defer { TestTemp.remove(dir) }
+        let svg = dir + "/smile.svg"
         let o = try CLI.run(["smile", "--market", "data/sample/market.json", "--coin", "BTC", "--expiry", "2026-12-11T08:00:00Z",
                              "--strikes", "95500,120000", "--format", "json", "--plot", svg])
         #expect(o.status == 0, "\(o.stderr)")

@@ -16,9 +16,7 @@ struct StageParameterTests {
 
     /// Writes `text` to a fresh file and loads it as a parameter file.
     static func load(_ text: String, _ name: String) throws -> (ParameterSet, String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pm-stages-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent("\(name).json").path
+        let path = TestTemp.dir("stages") + "/\(name).json"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return (try ParameterSet.load(path: path), path)
     }
@@ -91,8 +89,9 @@ struct StageParameterTests {
         let r = TestSupport.margin(Self.account(usdt: 20000), market: TestSupport.sampleMarket)
         let (_, path) = try Self.load(try Self.document(stages: [("liquidationMMRate", r.mmRate)]), "cli")
         let (_, above) = try Self.load(try Self.document(stages: [("liquidationMMRate", r.mmRate.nextUp)]), "cli2")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pm-stages-\(getpid())")
-        let accountPath = dir.appendingPathComponent("account.json").path
+        let dir = TestTemp.dir("stages-cli")
+        defer { TestTemp.remove(dir) }
+        let accountPath = dir + "/account.json"
         try #"{"id": "S", "balances": [{"coin": "USDT", "walletBalance": 20000}], "positions": [{"symbol": "BTCUSDT", "size": -1}]}"#
             .write(toFile: accountPath, atomically: true, encoding: .utf8)
         let at = try CLI.run(["margin", accountPath, "--market", "data/sample/market.json", "--params", path])

@@ -112,6 +112,7 @@ struct SweepTests {
     /// A sweep combination equals a batch run with those parameters and that shocked snapshot.
     @Test func aCombinationEqualsABatchRunWithItsParametersAndMarket() throws {
         let dir = BatchFiles.tempDir("sweep")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(RandomAccounts.make(200, seed: 21), to: dir)
         let input = try BatchInput.load(directory: dir, priced: priced)
         let settings = [try SweepSetting.parseSet("BTC.priceRange=0.15"), try SweepSetting.parseShock("BTC=-0.2,0.1"),
@@ -158,6 +159,7 @@ struct SweepTests {
 
     @Test func sweepCommandWritesBothFiles() throws {
         let dir = BatchFiles.tempDir("sweepcmd")
+        defer { TestTemp.remove(dir) }
         try BatchFiles.write(RandomAccounts.make(50, seed: 22), to: dir)
         let out = try CLI.run(["sweep", "--input", dir, "--market", "data/sample/market.json", "--set", "BTC.priceRange=0.12,0.15",
                                "--shock", "BTC=-0.2", "--iv-scale", "1,1.5", "--top", "3", "--out", dir + "/sw"])

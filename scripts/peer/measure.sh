@@ -3,7 +3,11 @@
 # on the same generated book, interleaved ROUNDS times, each run under /usr/bin/time -v (wall time,
 # peak RSS); the medians and their ratio; then compare.py on the last outputs (margins.csv, units.csv).
 #   scripts/peer/measure.sh [PM] [ACCOUNTS] [ROUNDS]
-#   (defaults: .build/release/pm, 200000, 3; data in /tmp/pm-peer-measure/ACCOUNTS, kept between runs)
+#   (defaults: .build/release/pm, 200000, 3)
+# Deliberately keeps its data: the generated book in /tmp/pm-peer-measure/ACCOUNTS is reused by the
+# next run (generating 200,000 accounts takes longer than a round), and the last outputs, logs and
+# /usr/bin/time reports stay in /tmp/pm-peer-measure for inspection. `rm -rf /tmp/pm-peer-measure`
+# reclaims the space (a 200,000-account book is ~110 MB, plus the outputs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 PM=$(readlink -f "${1:-$root/.build/release/pm}")
