@@ -168,7 +168,7 @@ struct BookBuilder {
     /// that side's orders in row order, and are absent (not evaluated) without such orders.
     private mutating func appendUnits(accounts: Range<Int>) {
         let s = scratch
-        let posStart = book.posStart, ordStart = book.ordStart, balStart = book.balStart
+        let posStart = book.posStart, ordStart = book.ordStart
         // Which accounts get units, and bounds of what they write: a unit per listed slot; C holds
         // at most the positions, A+C and B+C at most the positions and that side's orders.
         let ok = s.ok.reserve(accounts.count)
@@ -183,113 +183,16 @@ struct BookBuilder {
                 entryBound += no == 0 ? np : 3 * np + no
             }
         }
-        let rowSlot = s.rowSlot.reserve(maxPos), orderTag = s.orderTag.reserve(maxOrd), slots = s.slots.reserve(s.slotCount)
-        let unitSlot = s.unitSlot.reserve(unitBound), unitSpot = s.unitSpot.reserve(unitBound)
-        let pfEnd = s.pfEnd.reserve(Portfolio.count * unitBound), pfPresent = s.pfPresent.reserve(Portfolio.count * unitBound)
-        let entInstr = s.entInstr.reserve(entryBound), entSize = s.entSize.reserve(entryBound)
-        let unitEnd = s.unitEnd.reserve(accounts.count)
-        let slotOf = s.slotOf, isPut = s.isPut, entryOf = s.entryOf, hedgeCoin = s.hedgeCoin, slotFlags = s.slotFlags
-        let instrumentCount = s.instrumentCount, slotCount = s.slotCount
-        let posInstr = book.posInstr, posSize = book.posSize
-        let ordInstr = book.ordInstr, ordSide = book.ordSide, ordQty = book.ordQty
-        let balCoin = book.balCoin, balAmount = book.balAmount, spotHedging = book.spotHedging
-        let unitBase = book.unitSlot.count, entryBase = book.entInstr.count
-        let withOrders = Portfolio.withOrders
-        var nU = 0, nE = 0   // units and entries written
-
-        /// Adds `size` of instrument `i` to the portfolio being built, netting per symbol.
-        @inline(__always) func net(_ i: Int32, _ size: Double) {
-            let e = entryOf[Int(i)]
-            if e >= 0 {
-                entSize[Int(e)] += size
-            } else {
-                entryOf[Int(i)] = Int32(nE)
-                entInstr[nE] = i
-                entSize[nE] = size
-                nE += 1
-            }
-        }
-        /// The slot of instrument `i`; rows were validated (a valid instrument has a slot).
-        @inline(__always) func slot(_ i: Int32) -> Int32 {
-            precondition(UInt32(bitPattern: i) < UInt32(instrumentCount), "BookBuilder: instrument index out of range")
-            let sl = slotOf[Int(i)]
-            precondition(UInt32(bitPattern: sl) < UInt32(slotCount), "BookBuilder: a row on an invalid instrument")
-            return sl
-        }
-
-        for a in accounts {
-            defer { unitEnd[a - accounts.lowerBound] = unitBase + nU }
-            guard ok[a - accounts.lowerBound] else { continue }
-            let r0 = posStart[a], np = posStart[a + 1] - r0
-            let o0 = ordStart[a], no = ordStart[a + 1] - o0
-            var nSlots = 0
-            for k in 0..<np {
-                let sl = slot(posInstr[r0 + k])
-                rowSlot[k] = sl
-                if slotFlags[Int(sl)] == 0 { slots[nSlots] = sl; nSlots += 1 }
-                slotFlags[Int(sl)] |= UnitScratch.listed
-            }
-            for k in 0..<no {
-                let i = ordInstr[o0 + k], side = ordSide[o0 + k]
-                let sl = slot(i)
-                // Same rule as `isPositiveDelta`: a sell put, or a buy of anything else, joins A.
-                let positiveDelta = isPut[Int(i)] ? side < 0 : side > 0
-                orderTag[k] = OrderSideTag(slot: sl, positiveDelta: positiveDelta).raw
-                if slotFlags[Int(sl)] == 0 { slots[nSlots] = sl; nSlots += 1 }
-                slotFlags[Int(sl)] |= positiveDelta ? UnitScratch.ordersA : UnitScratch.ordersB
-            }
-            // Units alphabetically: slots are ordered by coin name. Few slots: insertion sort.
-            for k in 1..<max(1, nSlots) {
-                var j = k
-                while j > 0 && slots[j - 1] > slots[j] { (slots[j - 1], slots[j]) = (slots[j], slots[j - 1]); j -= 1 }
-            }
-            let hedging = spotHedging[a]
-            let b0 = balStart[a], b1 = balStart[a + 1]
-            for j in 0..<nSlots {
-                let sl = slots[j]
-                let flags = slotFlags[Int(sl)]
-                slotFlags[Int(sl)] = 0
-                unitSlot[nU] = sl
-                var spot = 0.0
-                let coin = hedgeCoin[Int(sl)]
-                if hedging && coin >= 0 {
-                    for b in b0..<b1 where balCoin[b] == coin { spot += balAmount[b] }
-                }
-                unitSpot[nU] = spot
-                // C: the positions of this coin, net per symbol.
-                let cStart = nE
-                for k in 0..<np where rowSlot[k] == sl { net(posInstr[r0 + k], posSize[r0 + k]) }
-                let cEnd = nE
-                for e in cStart..<cEnd { entryOf[Int(entInstr[e])] = -1 }
-                let c = Portfolio.positions.slot(ofUnit: nU)
-                pfPresent[c] = true
-                pfEnd[c] = entryBase + cEnd
-                // A+C and B+C: C's holdings with that side's orders netted in; absent without orders.
-                for portfolio in withOrders {
-                    let pf = portfolio.slot(ofUnit: nU)
-                    let tag = OrderSideTag(slot: sl, portfolio: portfolio).raw
-                    guard flags & (portfolio == .buyOrders ? UnitScratch.ordersA : UnitScratch.ordersB) != 0 else {
-                        pfPresent[pf] = false
-                        pfEnd[pf] = entryBase + nE
-                        continue
-                    }
-                    let start = nE
-                    for e in cStart..<cEnd {
-                        entryOf[Int(entInstr[e])] = Int32(nE)
-                        entInstr[nE] = entInstr[e]
-                        entSize[nE] = entSize[e]
-                        nE += 1
-                    }
-                    for k in 0..<no where orderTag[k] == tag {
-                        net(ordInstr[o0 + k], Double(ordSide[o0 + k]) * ordQty[o0 + k])
-                    }
-                    for e in start..<nE { entryOf[Int(entInstr[e])] = -1 }
-                    pfPresent[pf] = true
-                    pfEnd[pf] = entryBase + nE
-                }
-                nU += 1
-            }
-        }
+        // The rows as raw pointers (array-to-pointer arguments, valid during the call): no bounds
+        // or overflow checks per row.
+        let (nU, nE) = s.build(accounts, ok: ok, maxPos: maxPos, maxOrd: maxOrd, unitBound: unitBound, entryBound: entryBound,
+                               unitBase: book.unitSlot.count, entryBase: book.entInstr.count,
+                               posStart: book.posStart, ordStart: book.ordStart, balStart: book.balStart,
+                               posInstr: book.posInstr, posSize: book.posSize,
+                               ordInstr: book.ordInstr, ordSide: book.ordSide, ordQty: book.ordQty,
+                               balCoin: book.balCoin, balAmount: book.balAmount, spotHedging: book.spotHedging)
+        let unitSlot = s.unitSlot.base, unitSpot = s.unitSpot.base, pfEnd = s.pfEnd.base, pfPresent = s.pfPresent.base
+        let entInstr = s.entInstr.base, entSize = s.entSize.base, unitEnd = s.unitEnd.base
         // In bulk: one copy per array instead of a checked append per element.
         book.unitSlot.append(contentsOf: UnsafeBufferPointer(start: unitSlot, count: nU))
         book.unitSpotBalance.append(contentsOf: UnsafeBufferPointer(start: unitSpot, count: nU))
@@ -381,6 +284,123 @@ private final class UnitScratch {
         }
     }
 
+    /// Builds the units of `accounts` (those `ok`, without an error) into the scratch outputs
+    /// (`unitSlot`, `unitSpot`, `pfEnd`, `pfPresent`, `entInstr`, `entSize`, `unitEnd`, with
+    /// offsets from `unitBase` / `entryBase`); returns the numbers of units and entries written.
+    /// The bounds are those of `BookBuilder.appendUnits`.
+    func build(_ accounts: Range<Int>, ok: UnsafePointer<Bool>, maxPos: Int, maxOrd: Int, unitBound: Int, entryBound: Int,
+               unitBase: Int, entryBase: Int,
+               posStart: UnsafePointer<Int>, ordStart: UnsafePointer<Int>, balStart: UnsafePointer<Int>,
+               posInstr: UnsafePointer<Int32>, posSize: UnsafePointer<Double>,
+               ordInstr: UnsafePointer<Int32>, ordSide: UnsafePointer<Int8>, ordQty: UnsafePointer<Double>,
+               balCoin: UnsafePointer<Int32>, balAmount: UnsafePointer<Double>, spotHedging: UnsafePointer<Bool>) -> (units: Int, entries: Int) {
+        let rowSlot = self.rowSlot.reserve(maxPos), orderTag = self.orderTag.reserve(maxOrd), slots = self.slots.reserve(slotCount)
+        let unitSlot = self.unitSlot.reserve(unitBound), unitSpot = self.unitSpot.reserve(unitBound)
+        let pfEnd = self.pfEnd.reserve(Portfolio.count * unitBound), pfPresent = self.pfPresent.reserve(Portfolio.count * unitBound)
+        let entInstr = self.entInstr.reserve(entryBound), entSize = self.entSize.reserve(entryBound)
+        let unitEnd = self.unitEnd.reserve(accounts.count)
+        let slotOf = self.slotOf, isPut = self.isPut, entryOf = self.entryOf, hedgeCoin = self.hedgeCoin, slotFlags = self.slotFlags
+        let instrumentCount = self.instrumentCount, slotCount = self.slotCount
+        let withOrders = Portfolio.withOrders
+        var nU = 0, nE = 0   // units and entries written
+
+        /// Adds `size` of instrument `i` to the portfolio being built, netting per symbol.
+        @inline(__always) func net(_ i: Int32, _ size: Double) {
+            let e = entryOf[Int(i)]
+            if e >= 0 {
+                entSize[Int(e)] += size
+            } else {
+                entryOf[Int(i)] = Int32(nE)
+                entInstr[nE] = i
+                entSize[nE] = size
+                nE += 1
+            }
+        }
+        /// The slot of instrument `i`; rows were validated (a valid instrument has a slot).
+        @inline(__always) func slot(_ i: Int32) -> Int32 {
+            precondition(UInt32(bitPattern: i) < UInt32(instrumentCount), "BookBuilder: instrument index out of range")
+            let sl = slotOf[Int(i)]
+            precondition(UInt32(bitPattern: sl) < UInt32(slotCount), "BookBuilder: a row on an invalid instrument")
+            return sl
+        }
+
+        for a in accounts {
+            defer { unitEnd[a - accounts.lowerBound] = unitBase + nU }
+            guard ok[a - accounts.lowerBound] else { continue }
+            let r0 = posStart[a], np = posStart[a + 1] - r0
+            let o0 = ordStart[a], no = ordStart[a + 1] - o0
+            let pInstr = posInstr + r0, pSize = posSize + r0, oInstr = ordInstr + o0, oSide = ordSide + o0, oQty = ordQty + o0
+            var nSlots = 0
+            for k in 0..<np {
+                let sl = slot(pInstr[k])
+                rowSlot[k] = sl
+                if slotFlags[Int(sl)] == 0 { slots[nSlots] = sl; nSlots += 1 }
+                slotFlags[Int(sl)] |= Self.listed
+            }
+            for k in 0..<no {
+                let i = oInstr[k], side = oSide[k]
+                let sl = slot(i)
+                // Same rule as `isPositiveDelta`: a sell put, or a buy of anything else, joins A.
+                let positiveDelta = isPut[Int(i)] ? side < 0 : side > 0
+                orderTag[k] = OrderSideTag(slot: sl, positiveDelta: positiveDelta).raw
+                if slotFlags[Int(sl)] == 0 { slots[nSlots] = sl; nSlots += 1 }
+                slotFlags[Int(sl)] |= positiveDelta ? Self.ordersA : Self.ordersB
+            }
+            // Units alphabetically: slots are ordered by coin name. Few slots: insertion sort.
+            for k in 1..<max(1, nSlots) {
+                var j = k
+                while j > 0 && slots[j - 1] > slots[j] { (slots[j - 1], slots[j]) = (slots[j], slots[j - 1]); j -= 1 }
+            }
+            let hedging = spotHedging[a]
+            let b0 = balStart[a], b1 = balStart[a + 1]
+            for j in 0..<nSlots {
+                let sl = slots[j]
+                let flags = slotFlags[Int(sl)]
+                slotFlags[Int(sl)] = 0
+                unitSlot[nU] = sl
+                var spot = 0.0
+                let coin = hedgeCoin[Int(sl)]
+                if hedging && coin >= 0 {
+                    for b in b0..<b1 where balCoin[b] == coin { spot += balAmount[b] }
+                }
+                unitSpot[nU] = spot
+                // C: the positions of this coin, net per symbol.
+                let cStart = nE
+                for k in 0..<np where rowSlot[k] == sl { net(pInstr[k], pSize[k]) }
+                let cEnd = nE
+                for e in cStart..<cEnd { entryOf[Int(entInstr[e])] = -1 }
+                let c = Portfolio.positions.slot(ofUnit: nU)
+                pfPresent[c] = true
+                pfEnd[c] = entryBase + cEnd
+                // A+C and B+C: C's holdings with that side's orders netted in; absent without orders.
+                for portfolio in withOrders {
+                    let pf = portfolio.slot(ofUnit: nU)
+                    let tag = OrderSideTag(slot: sl, portfolio: portfolio).raw
+                    guard flags & (portfolio == .buyOrders ? Self.ordersA : Self.ordersB) != 0 else {
+                        pfPresent[pf] = false
+                        pfEnd[pf] = entryBase + nE
+                        continue
+                    }
+                    let start = nE
+                    for e in cStart..<cEnd {
+                        entryOf[Int(entInstr[e])] = Int32(nE)
+                        entInstr[nE] = entInstr[e]
+                        entSize[nE] = entSize[e]
+                        nE += 1
+                    }
+                    for k in 0..<no where orderTag[k] == tag {
+                        net(oInstr[k], Double(oSide[k]) * oQty[k])
+                    }
+                    for e in start..<nE { entryOf[Int(entInstr[e])] = -1 }
+                    pfPresent[pf] = true
+                    pfEnd[pf] = entryBase + nE
+                }
+                nU += 1
+            }
+        }
+        return (nU, nE)
+    }
+
     deinit {
         slotOf.deallocate(); isPut.deallocate(); entryOf.deallocate(); hedgeCoin.deallocate(); slotFlags.deallocate()
         ok.free(); rowSlot.free(); orderTag.free(); slots.free()
@@ -391,7 +411,7 @@ private final class UnitScratch {
 
 /// Raw memory of a trivial type that grows (its contents discarded) to the capacity asked.
 private struct Scratch<T> {
-    private var base = UnsafeMutablePointer<T>.allocate(capacity: 16)
+    private(set) var base = UnsafeMutablePointer<T>.allocate(capacity: 16)
     private var capacity = 16
 
     /// At least `n` elements (uninitialized).
