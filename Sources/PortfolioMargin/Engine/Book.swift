@@ -87,10 +87,11 @@ public struct Book: Sendable {
 /// Speed (issue 9): building units was ~12% of the 1M batch's CPU while it appended every unit,
 /// portfolio and entry to the book's arrays one element at a time (each append checks uniqueness
 /// and capacity) and read `priced` (a class) and its per-instrument arrays per row. Units are now
-/// built in raw scratch memory (`UnitScratch`) from per-instrument and per-slot tables taken from
-/// `priced` once per builder, and appended to the book in bulk once per call: once per block on
-/// the batch path (`buildUnitsOfAllAccounts`), once per account on `end`. The units, portfolios
-/// and entries, their order and the additions that net them (row order) are the same as before.
+/// built through raw pointers (`UnitScratch.build`) from per-instrument and per-slot tables taken
+/// from `priced` once per builder: on the batch path straight into the book's new arrays, once per
+/// block (`buildUnitsOfAllAccounts`); on `end` in scratch memory appended in bulk. The units,
+/// portfolios and entries, their order and the additions that net them (row order) are the same
+/// as before. Callgrind, 20k generated accounts: 84.6M → 23.1M instructions in the builder.
 struct BookBuilder {
     private(set) var book: Book
     private var failed: InputError?
@@ -148,8 +149,8 @@ struct BookBuilder {
     /// The book has no units yet.
     ///
     /// Units, portfolios and entries are written straight into the book's new arrays, allocated at
-    /// the bounds' capacity (pages past the count are never touched): no scratch copy, which took
-    /// ~1% of the 1M batch's cycles in memmove and page faults.
+    /// the bounds' capacity (the part past the count is never written): no scratch copy, whose
+    /// memmove took 1.1% of the 1M batch's cycles (perf).
     mutating func buildUnitsOfAllAccounts() {
         precondition(book.unitSlot.isEmpty && book.entInstr.isEmpty && book.pfStart == [0], "buildUnitsOfAllAccounts: the book already has units")
         let accounts = 0..<book.accountCount
