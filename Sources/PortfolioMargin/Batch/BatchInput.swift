@@ -154,6 +154,7 @@ public struct BatchInput: Sendable {
         keep.reserveCapacity(total)
         firstLineOf.reserveCapacity(total)
         table.accountIds.reserveCapacity(shard == nil ? total : total / max(1, shard!.count) + 16)
+        table.spotHedging.reserveCapacity(table.accountIds.capacity)
         // Every accounts.csv line of a duplicated id gets its own error row (FORMATS.md).
         var duplicates: [Int32: (lines: [Int], rows: [Int])] = [:]
         whileTableBuilds()
