@@ -205,4 +205,27 @@ struct HeadStartTests {
             #expect(!FileManager.default.fileExists(atPath: dir + "/o/margins.csv"))
         }
     }
+
+    /// `pm batch` stops OpenBLAS's idle workers at its start (`BLASPool`); its dense rows (dgemm)
+    /// are still exactly the library's, at 1 and 2 threads, and the sparse ones too.
+    @Test func theCommandsDenseRowsAreTheLibrarys() throws {
+        let dir = BatchFiles.tempDir("headstart-dense")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try BatchFiles.write(RandomAccounts.make(300, seed: 13), to: dir)
+        for aggregation in [EngineOptions.Aggregation.dense, .sparse] {
+            let input = try BatchInput.load(directory: dir, priced: priced, threads: 1)
+            var m: [UInt8] = [], u: [UInt8] = []
+            _ = try BatchRunner.run(input, priced: priced, threads: 1, options: EngineOptions(aggregation: aggregation)) { a, b in m += a; u += b }
+            for threads in ["1", "2"] {
+                let out = dir + "/out-\(aggregation.rawValue)-\(threads)"
+                let r = try CLI.run(["batch", "--input", dir, "--market", "data/sample/market.json", "--out", out,
+                                     "--aggregation", aggregation.rawValue, "--threads", threads, "--quiet"])
+                #expect(r.status == 0, "\(r.stderr)")
+                let margins = try Data(contentsOf: URL(fileURLWithPath: out + "/margins.csv"))
+                let units = try Data(contentsOf: URL(fileURLWithPath: out + "/units.csv"))
+                #expect(margins == Data(BatchOutput.marginsHeader + m), "\(aggregation) margins, threads \(threads)")
+                #expect(units == Data(BatchOutput.unitsHeader + u), "\(aggregation) units, threads \(threads)")
+            }
+        }
+    }
 }
