@@ -130,7 +130,9 @@ public struct BatchInput: Sendable {
         // each chunk's memory goes as soon as it is inserted.
         let splitter = AccountSplitter(accountsFile, chunks: accountsFile.chunks(max(1, threads * 16)), cancelled: cancelled)
         var helpers: [PortableThread] = []
-        for _ in 1..<max(1, threads) {
+        // No more helpers than chunks the table thread does not split itself (a small file with
+        // `--threads 256` spawns none or a few).
+        for _ in 0..<min(max(0, threads - 1), max(0, splitter.count - 1)) {
             if let t = PortableThread(start: { splitter.work() }) { helpers.append(t) }
         }
         defer {
