@@ -49,6 +49,17 @@ struct BatchCommand: ParsableCommand {
     func run() throws {
         InterruptHandler.install()
         let start = Date()
+        BLASPool.stopIdleWorkers()   // the batch's BLAS is single-threaded: no spinning idle workers in the head
+        // accounts.csv is read (split, id table) on threads of its own while the market is loaded
+        // and priced and the output folder opened: they do not depend on each other (issue 9).
+        // Its errors still come where they always did (`StreamingBatch.run` throws them); a run
+        // that fails before stops it.
+        // (`validate` has checked --shard: `parsedShard` throws no more here.)
+        var accounts: StreamingBatch.AccountsReadAhead?
+        if case .success(let shard) = Result(catching: { try parsedShard() }) {
+            accounts = StreamingBatch.AccountsReadAhead(directory: input, shard: shard, threads: threads)
+        }
+        defer { accounts?.cancel() }
         let priced = try options.pricedMarket()
         // Digests of market and params for manifest.json, as computed while they were read.
         let marketDigest: InputDigest, paramsDigest: InputDigest
@@ -86,7 +97,7 @@ struct BatchCommand: ParsableCommand {
                 try writer.write(1, BatchOutput.unitsHeader)
             } catch { throw StreamingBatch.SinkError(underlying: error) }
             streamed = try StreamingBatch.run(directory: input, priced: priced, shard: try parsedShard(), threads: threads,
-                                              blockSize: blockSize, options: engine, progress: progress.update,
+                                              blockSize: blockSize, options: engine, accounts: accounts, progress: progress.update,
                                               sink: { m, u in try writer.write(0, m); try writer.write(1, u) })
             if let streamed {
                 try split?.check(read: streamed.digests, input: input)

@@ -60,9 +60,9 @@ public struct BatchInput: Sendable {
         // earlier than before (docs/readings.md "Batch memory").
         var prefetch: RowFilePrefetch?
         defer { prefetch?.join() }
-        let table = try loadAccounts(directory: dir, shard: shard, threads: threads) {
+        let table = try loadAccounts(directory: dir, shard: shard, threads: threads, whileTableBuilds: {
             prefetch = RowFilePrefetch(directory: dir, background: threads >= 2)
-        }
+        })
         let rowFiles = prefetch!
         input.digests.append(("accounts.csv", table.digest))
         input.accountIds = table.accountIds
@@ -110,15 +110,45 @@ public struct BatchInput: Sendable {
         var count: Int { accountIds.count }
     }
 
-    /// Reads accounts.csv (`whileTableBuilds` is called after the lines are split, before the
-    /// serial id-table pass: the whole-file path starts reading the row files there).
+    /// Reads accounts.csv (`whileTableBuilds` is called once the file is read and its header
+    /// checked, before the serial id-table pass: the whole-file path starts reading the row files
+    /// there). `cancelled` is asked before each chunk (a run that already failed elsewhere stops
+    /// early: `AccountsLoadCancelled`).
+    ///
+    /// The lines are split (ids turned into Strings) in chunks by `threads − 1` helper threads
+    /// while this thread builds the id table from the chunks already split, in file order — a
+    /// pipeline (issue 9, branch headstart): before, every chunk was split on all threads and then
+    /// the table built on one, so the second core idled for the whole table pass (~100 ms of
+    /// 1M accounts). This thread splits a chunk itself only when no helper has taken it yet (with
+    /// `--threads 1`: every chunk, split then inserted in turn).
     static func loadAccounts(directory dir: String, shard: (index: Int, count: Int)?, threads: Int,
+                             cancelled: @escaping @Sendable () -> Bool = { false },
                              whileTableBuilds: () -> Void = {}) throws -> AccountTable {
-        // The file's bytes are freed once its lines are split (`splitAccounts`), before the id
-        // table is built: at 5M accounts every byte an account costs here is 5 MB of peak memory.
-        var (parsed, fatal, file) = try splitAccounts(path: dir + "/accounts.csv", threads: threads)
+        let accountsFile = try CSVFile(path: dir + "/accounts.csv", required: ["account_id", "spot_hedging"])
+        let file = (name: accountsFile.name, headerLines: accountsFile.headerLines, digest: InputDigest(accountsFile.file.digest))
+        // More chunks than workers: the table waits only for the first chunk to be split, and
+        // each chunk's memory goes as soon as it is inserted.
+        let splitter = AccountSplitter(accountsFile, chunks: accountsFile.chunks(max(1, threads * 16)), cancelled: cancelled)
+        var helpers: [PortableThread] = []
+        // No more helpers than chunks the table thread does not split itself (a small file with
+        // `--threads 256` spawns none or a few).
+        for _ in 0..<min(max(0, threads - 1), max(0, splitter.count - 1)) {
+            if let t = PortableThread(start: { splitter.work() }) { helpers.append(t) }
+        }
+        defer {
+            splitter.stop()
+            for t in helpers { t.join() }
+        }
         var table = AccountTable(ids: ByteKeyTable(capacity: 16), digest: file.digest)
-        let total = parsed.reduce(0) { $0 + $1.lines.count }
+        // The table is sized from the file's line ends (a vector count, ~2 ms at 1M accounts, done
+        // while a helper splits the first chunk), not from the records split (those come later
+        // now): the same size as before unless blank or multi-line records cross a power of two.
+        let data = accountsFile.file.bytes
+        var total = 0
+        if data.count > accountsFile.dataStart {
+            total = pm_count_lines(data.baseAddress! + accountsFile.dataStart, data.count - accountsFile.dataStart)
+            if data[data.count - 1] != 10 && data[data.count - 1] != 13 { total += 1 }   // a last line without its end
+        }
         var ids = ByteKeyTable(capacity: max(16, total))
         // index in accounts.csv → index in this (sharded) input, or −1 when outside the shard.
         var keep: [Int32] = []
@@ -126,15 +156,15 @@ public struct BatchInput: Sendable {
         keep.reserveCapacity(total)
         firstLineOf.reserveCapacity(total)
         table.accountIds.reserveCapacity(shard == nil ? total : total / max(1, shard!.count) + 16)
+        table.spotHedging.reserveCapacity(table.accountIds.capacity)
         // Every accounts.csv line of a duplicated id gets its own error row (FORMATS.md).
         var duplicates: [Int32: (lines: [Int], rows: [Int])] = [:]
         whileTableBuilds()
         var chunkFirstLine = file.headerLines
-        for c in parsed.indices {
-            if let e = fatal[c] { throw e.inputError(lineOffset: chunkFirstLine) }
-            // Taken out of `parsed`: each chunk's memory goes as soon as it is done.
-            let chunk = parsed[c]
-            parsed[c] = AccountChunk()
+        for c in 0..<splitter.count {
+            // Taken out of the splitter: each chunk's memory goes as soon as it is done.
+            guard let (chunk, fatal) = splitter.take(c) else { throw AccountsLoadCancelled() }
+            if let e = fatal { throw e.inputError(lineOffset: chunkFirstLine) }
             try chunk.idBytes.withUnsafeBufferPointer { idBase in
                 // The slot of the key 8 lines ahead is fetched before this key is inserted, so the
                 // cache misses of a large table overlap instead of being waited for one by one
@@ -209,51 +239,105 @@ public struct BatchInput: Sendable {
         var count = 0
     }
 
-    /// accounts.csv split into lines in parallel chunks (ids turned into Strings there too); the
-    /// file's bytes are gone when this returns.
-    private static func splitAccounts(path: String, threads: Int) throws
-        -> ([AccountChunk], [CSVRecordError?], (name: String, headerLines: Int, digest: InputDigest)) {
-        let accountsFile = try CSVFile(path: path, required: ["account_id", "spot_hedging"])
-        // Lines are split and ids turned into Strings in parallel chunks; the id table, duplicates
-        // and shards need file order, so one serial pass follows. Each chunk copies its ids' bytes
-        // (a quoted id is unescaped into a scratch buffer the next line reuses).
-        let cId = accountsFile.column("account_id")!, cHedge = accountsFile.column("spot_hedging")!
-        let ranges = accountsFile.chunks(max(1, threads * 4))
-        var parsed = [AccountChunk](repeating: AccountChunk(), count: ranges.count)
-        var fatal = [CSVRecordError?](repeating: nil, count: ranges.count)
-        parsed.withUnsafeMutableBufferPointer { parsedBuffer in
-            fatal.withUnsafeMutableBufferPointer { fatalBuffer in
-                // Chunk c writes only slot c of each (DisjointSlots).
-                let out = DisjointSlots(parsedBuffer), fat = DisjointSlots(fatalBuffer)
-                Workers.forEach(ranges.count, threads: threads) { c in
-                    var chunk = AccountChunk()
-                    let lines = pm_count_lines(accountsFile.file.bytes.baseAddress! + ranges[c].lowerBound, ranges[c].count)
-                    chunk.lines.reserveCapacity(lines)
-                    chunk.ids.reserveCapacity(lines)
-                    do {
-                        chunk.count = try accountsFile.forEachLine(in: ranges[c]) { line, f in
-                            let idf = f[cId], h = f[cHedge]
-                            if !accountsFile.isValidUTF8 {
-                                // An id that is not UTF-8 cannot be written out as itself: fatal.
-                                if pm_utf8_valid(idf.0, idf.1) == 0 {
-                                    throw CSVSyntaxError(file: accountsFile.name, line: line, field: "account_id", "invalid UTF-8 in the account id \(fieldEcho(idf))")
-                                }
-                                if let bad = accountsFile.invalidUTF8Field(f) {
-                                    chunk.problems[chunk.lines.count] = (accountsFile.columns[bad], "invalid UTF-8: \(fieldEcho(f[bad]))")
-                                }
-                            }
-                            let hedge: Int8 = h.1 == 4 && memEqual(h.0, trueBytes, 4) ? 1 : (h.1 == 5 && memEqual(h.0, falseBytes, 5) ? 0 : -1)
-                            if hedge < 0 { chunk.hedgeProblem[chunk.lines.count] = "expected true or false, got \(fieldEcho(h))" }
-                            chunk.lines.append(AccountLine(idStart: chunk.idBytes.count, line: line, idLength: Int32(truncatingIfNeeded: idf.1), hedge: hedge))
-                            chunk.ids.append(fieldText(idf))
-                            chunk.idBytes.append(contentsOf: UnsafeBufferPointer(start: idf.0, count: idf.1))
-                        }
-                    } catch { fat[c] = error as? CSVRecordError }
-                    out[c] = chunk
-                }
+    /// The chunks of accounts.csv, split into lines by whichever thread takes each first (in
+    /// file order), handed to the table builder in file order. The file's bytes are released
+    /// once every chunk has been taken (the last split drops them).
+    // @unchecked Sendable: `state` only inside `monitor.locked`; `file` and `ranges` read-only
+    // (the file's bytes are only read by the splits).
+    final class AccountSplitter: @unchecked Sendable {
+        let ranges: [Range<Int>]
+        var count: Int { ranges.count }
+        private let cancelled: @Sendable () -> Bool
+        private let monitor = Monitor()
+        // Inside `monitor.locked` only.
+        private var file: CSVFile?
+        private var next = 0
+        private var stopped = false
+        private var done: [(AccountChunk, CSVRecordError?)?]
+
+        init(_ file: CSVFile, chunks: [Range<Int>], cancelled: @escaping @Sendable () -> Bool) {
+            self.file = file
+            ranges = chunks
+            self.cancelled = cancelled
+            done = [(AccountChunk, CSVRecordError?)?](repeating: nil, count: chunks.count)
+            if chunks.isEmpty { self.file = nil }
+        }
+
+        /// The next chunk nobody took, and the file to split it from; nil when none is left.
+        private func claim() -> (Int, CSVFile)? {
+            monitor.locked {
+                guard !stopped, next < ranges.count, let f = file else { return nil }
+                let c = next
+                next += 1
+                if next == ranges.count { file = nil }   // the last chunk's split holds the bytes
+                return (c, f)
             }
         }
-        return (parsed, fatal, (accountsFile.name, accountsFile.headerLines, InputDigest(accountsFile.file.digest)))
+
+        private func split(_ c: Int, _ f: CSVFile) {
+            let r = cancelled() ? (AccountChunk(), nil) : BatchInput.splitAccounts(f, ranges[c])
+            monitor.locked { done[c] = r; monitor.broadcast() }
+        }
+
+        /// A helper thread: splits chunks until none is left.
+        func work() {
+            while let (c, f) = claim() { split(c, f) }
+        }
+
+        /// Chunk `c` (split here if no helper took it yet), taken out; nil when cancelled.
+        func take(_ c: Int) -> (AccountChunk, CSVRecordError?)? {
+            if cancelled() { return nil }
+            let mine = monitor.locked { () -> CSVFile? in
+                guard next == c, let f = file else { return nil }
+                next += 1
+                if next == ranges.count { file = nil }
+                return f
+            }
+            if let mine { split(c, mine) }
+            let r = monitor.locked { () -> (AccountChunk, CSVRecordError?) in
+                monitor.wait { done[c] != nil }
+                defer { done[c] = nil }
+                return done[c]!
+            }
+            return cancelled() ? nil : r
+        }
+
+        /// No more chunks are taken (the table builder stopped early).
+        func stop() { monitor.locked { stopped = true; file = nil } }
+    }
+
+    /// `loadAccounts` stopped because the run failed elsewhere (its result is not used).
+    struct AccountsLoadCancelled: Error {}
+
+    /// One chunk of accounts.csv split into lines (ids turned into Strings there too). Each chunk
+    /// copies its ids' bytes (a quoted id is unescaped into a scratch buffer the next line reuses).
+    fileprivate static func splitAccounts(_ accountsFile: CSVFile, _ range: Range<Int>) -> (AccountChunk, CSVRecordError?) {
+        let cId = accountsFile.column("account_id")!, cHedge = accountsFile.column("spot_hedging")!
+        var chunk = AccountChunk()
+        var fatal: CSVRecordError?
+        let lines = pm_count_lines(accountsFile.file.bytes.baseAddress! + range.lowerBound, range.count)
+        chunk.lines.reserveCapacity(lines)
+        chunk.ids.reserveCapacity(lines)
+        do {
+            chunk.count = try accountsFile.forEachLine(in: range) { line, f in
+                let idf = f[cId], h = f[cHedge]
+                if !accountsFile.isValidUTF8 {
+                    // An id that is not UTF-8 cannot be written out as itself: fatal.
+                    if pm_utf8_valid(idf.0, idf.1) == 0 {
+                        throw CSVSyntaxError(file: accountsFile.name, line: line, field: "account_id", "invalid UTF-8 in the account id \(fieldEcho(idf))")
+                    }
+                    if let bad = accountsFile.invalidUTF8Field(f) {
+                        chunk.problems[chunk.lines.count] = (accountsFile.columns[bad], "invalid UTF-8: \(fieldEcho(f[bad]))")
+                    }
+                }
+                let hedge: Int8 = h.1 == 4 && memEqual(h.0, trueBytes, 4) ? 1 : (h.1 == 5 && memEqual(h.0, falseBytes, 5) ? 0 : -1)
+                if hedge < 0 { chunk.hedgeProblem[chunk.lines.count] = "expected true or false, got \(fieldEcho(h))" }
+                chunk.lines.append(AccountLine(idStart: chunk.idBytes.count, line: line, idLength: Int32(truncatingIfNeeded: idf.1), hedge: hedge))
+                chunk.ids.append(fieldText(idf))
+                chunk.idBytes.append(contentsOf: UnsafeBufferPointer(start: idf.0, count: idf.1))
+            }
+        } catch { fatal = error as? CSVRecordError }
+        return (chunk, fatal)
     }
 
     /// balances.csv, positions.csv and orders.csv (nil when absent or empty: FORMATS.md), read in

@@ -73,22 +73,86 @@ public enum StreamingBatch {
     /// Returns nil when the row files are not grouped in accounts.csv order, or on an input problem
     /// the whole-file path reports (then nothing it handed to `sink` may be kept).
     /// Throws accounts.csv's errors, a row file that changed while read, and `SinkError`.
+    /// With `accounts` (started by the caller on the same `dir`, `shard` and `threads`), its
+    /// table is used: accounts.csv has been read while the caller did other work.
     public static func run(directory dir: String, priced: PricedMarket, shard: (index: Int, count: Int)? = nil,
                            threads: Int = 2, blockSize: Int = BatchRunner.defaultBlockSize,
                            options: EngineOptions = EngineOptions(), bufferSize: Int = defaultBufferSize,
+                           accounts: AccountsReadAhead? = nil,
                            progress: (Int, Int) -> Void = { _, _ in },
                            sink: ([UInt8], [UInt8]) throws -> Void) throws -> Outcome? {
-        var clock = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &clock)
-        let table = try BatchInput.loadAccounts(directory: dir, shard: shard, threads: threads)
-        var after = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &after)
-        let seconds = Double(after.tv_sec - clock.tv_sec) + Double(after.tv_nsec - clock.tv_nsec) * 1e-9
+        let (table, seconds) = try (accounts ?? AccountsReadAhead(directory: dir, shard: shard, threads: 1, background: false)).take()
         let stream = Stream(directory: dir, table: table, priced: priced, shard: shard, threads: max(1, threads),
                             blockSize: max(1, blockSize), options: options, bufferSize: max(1, bufferSize))
         guard var outcome = try stream.run(progress: progress, sink: sink) else { return nil }
         outcome.accountsSeconds = seconds
         return outcome
+    }
+}
+
+extension StreamingBatch {
+    /// accounts.csv read (split and its id table built, `BatchInput.loadAccounts`) on a thread of
+    /// its own from the start of a run, while the caller loads and prices the market, opens the
+    /// output folder and so on (issue 9, branch headstart: the market took the first ~20 ms of a
+    /// run alone on one core). Only with two or more threads (`--threads 1` stays on one core:
+    /// then `take` reads the file). Its error, if any, is thrown by `take`, where reading it
+    /// would have thrown it: a run that fails before (a bad market) reports its own error, and
+    /// `cancel` stops the read.
+    // @unchecked Sendable: `result` and `cancelled` only inside `monitor.locked`.
+    public final class AccountsReadAhead: @unchecked Sendable {
+        private let dir: String
+        private let shard: (index: Int, count: Int)?
+        private let threads: Int
+        private let monitor = Monitor()
+        private var result: Result<(BatchInput.AccountTable, Double), Error>?
+        private var cancelled = false
+        private var thread: PortableThread?
+
+        /// Starts reading `dir`/accounts.csv as `StreamingBatch.run` would with `shard` and
+        /// `threads` (on a thread of its own when `threads` ≥ 2).
+        public convenience init(directory dir: String, shard: (index: Int, count: Int)?, threads: Int) {
+            self.init(directory: dir, shard: shard, threads: threads, background: threads >= 2)
+        }
+
+        init(directory dir: String, shard: (index: Int, count: Int)?, threads: Int, background: Bool) {
+            self.dir = dir
+            self.shard = shard
+            self.threads = max(1, threads)
+            if background {
+                thread = PortableThread { [self] in
+                    let r = Result { try load() }
+                    monitor.locked { result = r }
+                }
+            }
+        }
+
+        deinit { cancel() }
+
+        private func load() throws -> (BatchInput.AccountTable, Double) {
+            var clock = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &clock)
+            let table = try BatchInput.loadAccounts(directory: dir, shard: shard, threads: threads,
+                                                    cancelled: { [self] in monitor.locked { cancelled } })
+            var after = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &after)
+            return (table, Double(after.tv_sec - clock.tv_sec) + Double(after.tv_nsec - clock.tv_nsec) * 1e-9)
+        }
+
+        /// The table and the seconds its read took; throws accounts.csv's error.
+        func take() throws -> (BatchInput.AccountTable, Double) {
+            guard let t = thread else { return try load() }
+            t.join()
+            thread = nil
+            return try monitor.locked { result! }.get()
+        }
+
+        /// Stops the read (its result is not wanted) and waits for its thread.
+        public func cancel() {
+            guard let t = thread else { return }
+            monitor.locked { cancelled = true }
+            t.join()
+            thread = nil
+        }
     }
 }
 
