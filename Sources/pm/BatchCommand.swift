@@ -49,7 +49,6 @@ struct BatchCommand: ParsableCommand {
     func run() throws {
         InterruptHandler.install()
         let start = Date()
-        BLASPool.stopIdleWorkers()   // the batch's BLAS is single-threaded: no spinning idle workers in the head
         // accounts.csv is read (split, id table) on threads of its own while the market is loaded
         // and priced and the output folder opened: they do not depend on each other (issue 9).
         // Its errors still come where they always did (`StreamingBatch.run` throws them); a run

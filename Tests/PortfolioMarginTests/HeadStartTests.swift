@@ -206,7 +206,7 @@ struct HeadStartTests {
         }
     }
 
-    /// `pm batch` stops OpenBLAS's idle workers at its start (`BLASPool`); its dense rows (dgemm)
+    /// `pm` stops OpenBLAS's idle workers at its start (`pm_blas_stop_idle_threads`); its dense rows (dgemm)
     /// are still exactly the library's, at 1 and 2 threads, and the sparse ones too.
     @Test func theCommandsDenseRowsAreTheLibrarys() throws {
         let dir = BatchFiles.tempDir("headstart-dense")
