@@ -4,6 +4,10 @@
 /// key's length and offset, then its bytes — three dependent loads — after a serial hash; position
 /// rows almost never repeat the previous row's symbol, so that chain was ~25% of the row parse.
 ///
+/// Measured (1M book, perf samples of the parse): keys up to 32 bytes — a tenth of the generated
+/// symbols have 25 — in 64-byte slots, or in 32-byte slots with the header in an array beside,
+/// were both ~4% slower than this: the larger lookup was no longer inlined into the row loop.
+///
 /// The answer is `ByteKeyTable.find`'s, exactly: every key of 1–24 bytes is here with its index,
 /// so for a field of 1–24 bytes an empty slot means absent; a longer or empty field, or one whose
 /// 24 bytes are not readable, is not decided here (`find` returns nil; the caller asks the table).
