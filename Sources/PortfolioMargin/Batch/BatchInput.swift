@@ -490,6 +490,9 @@ public struct BatchInput: Sendable {
         @inline(__always) func readableEnd(_ q: UnsafePointer<UInt8>) -> UnsafePointer<UInt8> {
             q >= bytesStart && q < bytesEnd ? bytesEnd : q
         }
+        // Not inlined by the compiler (the closure is large), and better so: forcing it in (the
+        // byte loop moved out of line) measured ~4% more parse time on the 1M book — register
+        // pressure in the row loop.
         @inline(__always) func number(_ f: (UnsafePointer<UInt8>, Int)) -> Double? {
             FastNumber.parse(f.0, f.1, readableTo: readableEnd(f.0))
         }
