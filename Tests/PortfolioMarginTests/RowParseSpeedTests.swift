@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import Testing
 @testable import PortfolioMargin
 
@@ -19,7 +20,8 @@ struct RowParseSpeedTests {
     /// does, and every value returned must be `strtod`'s reading of the whole text.
     @Test func wordPathEqualsTheByteLoopAndStrtod() {
         var rng = SplitMix(seed: 2026)
-        let cases = 1_000_000
+        // PM_ROWPARSE_CASES=20000000 for a longer run (done once on branch parsespeed: no mismatch).
+        let cases = ProcessInfo.processInfo.environment["PM_ROWPARSE_CASES"].flatMap { Int($0) } ?? 1_000_000
         var buffer = [UInt8](repeating: 0, count: 96)
         var text = [UInt8](repeating: 0, count: 48)
         let noise: [UInt8] = Array("0123456789.-+eE ,x".utf8) + [0, 0x7F, 0xFF]
