@@ -116,6 +116,36 @@ struct ByteKeyTable: Sendable {
         return storage.withUnsafeBufferPointer { memEqual($0.baseAddress! + keyStart[index], p, n) }
     }
 
+    /// The index among `from ..< from + count` (clamped to the table) whose key is these bytes, or
+    /// −1: a short forward scan of keys in insertion order (they lie one after another in
+    /// `storage`, so the scan streams) — for a file that follows the insertion order but skips a
+    /// few keys (orders.csv skips accounts without orders), it costs less than the hash probe of a
+    /// large table, which is a cache miss. Keys are unique, so a hit is `find`'s answer.
+    @inline(__always)
+    func scan(from: Int, count: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+        let end = min(from &+ count, keyStart.count)
+        guard from >= 0, from < end else { return -1 }
+        return keyLength.withUnsafeBufferPointer { length in
+            keyStart.withUnsafeBufferPointer { start in
+                storage.withUnsafeBufferPointer { bytes in
+                    let b = bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!   // no storage: every key is empty
+                    var i = from
+                    while i < end {
+                        if Int(length[i]) == n && memEqual(b + start[i], p, n) { return Int32(i) }
+                        i &+= 1
+                    }
+                    return -1
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with key `index`'s bytes (valid during the call only).
+    func withKey<R>(_ index: Int, _ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
+        let n = Int(keyLength[index])
+        return storage.withUnsafeBufferPointer { body(n > 0 ? $0.baseAddress! + keyStart[index] : UnsafePointer(bitPattern: 1)!, n) }
+    }
+
     /// Inserts `key` if absent; returns (index, inserted).
     @discardableResult
     mutating func insert(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Int32, Bool) {
