@@ -51,12 +51,14 @@ struct AccountTotals {
                 marginBalance += usd * p.coinParamsById[c].collateralValueRatio
             }
         }
-        for r in book.posStart[a]..<book.posStart[a + 1] {
-            addPosition(p, instrument: Int(book.posInstr[r]), size: book.posSize[r], entry: book.posEntry[r])
-        }
-        for r in book.ordStart[a]..<book.ordStart[a + 1] {
-            orderLoss += Self.orderLoss(p, instrument: Int(book.ordInstr[r]), side: book.ordSide[r],
-                                        qty: book.ordQty[r], price: book.ordPrice[r])
+        p.totalsInfo.withUnsafeBufferPointer { info in
+            for r in book.posStart[a]..<book.posStart[a + 1] {
+                addPosition(info[Int(book.posInstr[r])], size: book.posSize[r], entry: book.posEntry[r])
+            }
+            for r in book.ordStart[a]..<book.ordStart[a + 1] {
+                orderLoss += Self.orderLoss(info[Int(book.ordInstr[r])], side: book.ordSide[r],
+                                            qty: book.ordQty[r], price: book.ordPrice[r])
+            }
         }
     }
 
@@ -82,16 +84,21 @@ struct AccountTotals {
     }
 
     /// Adds one position row's option value or unrealised P&L (`entry` NaN: none) to the margin balance.
+    /// Reads the instrument's packed `TotalsInfo` (one lookup, not five arrays).
     @inline(__always)
     mutating func addPosition(_ p: PricedMarket, instrument i: Int, size: Double, entry: Double) {
-        let mark = p.mark[i]
-        if case .option = p.kind[i] {
-            marginBalance += size * mark * p.settleIndex[i]
+        addPosition(p.totalsInfo[i], size: size, entry: entry)
+    }
+
+    @inline(__always)
+    mutating func addPosition(_ t: PricedMarket.TotalsInfo, size: Double, entry: Double) {
+        if t.isOption {
+            marginBalance += size * t.mark * t.settleIndex
         } else if !entry.isNaN {
-            if p.isInverse[i] {
-                marginBalance += size * (1 / entry - 1 / mark) * p.coinIndex[Int(p.coinSlot[i])]
+            if t.isInverse {
+                marginBalance += size * (1 / entry - 1 / t.mark) * t.baseIndex
             } else {
-                marginBalance += size * (mark - entry) * p.settleIndex[i]
+                marginBalance += size * (t.mark - entry) * t.settleIndex
             }
         }
     }
@@ -99,13 +106,18 @@ struct AccountTotals {
     /// The loss (≤ 0, USD) of filling one order at its limit price rather than at mark (MODEL.md §8,
     /// §11.10): linear and options in settle currency × its index; inverse in coins × base index.
     static func orderLoss(_ p: PricedMarket, instrument i: Int, side: Int8, qty: Double, price: Double) -> Double {
-        let mark = p.mark[i]
-        if p.isInverse[i] {
+        orderLoss(p.totalsInfo[i], side: side, qty: qty, price: price)
+    }
+
+    @inline(__always)
+    static func orderLoss(_ t: PricedMarket.TotalsInfo, side: Int8, qty: Double, price: Double) -> Double {
+        let mark = t.mark
+        if t.isInverse {
             let coins = side > 0 ? qty * (1 / price - 1 / mark) : qty * (1 / mark - 1 / price)
-            return lossPart(coins * p.coinIndex[Int(p.coinSlot[i])])
+            return lossPart(coins * t.baseIndex)
         }
         let settle = side > 0 ? (mark - price) * qty : (price - mark) * qty
-        return lossPart(settle * p.settleIndex[i])
+        return lossPart(settle * t.settleIndex)
     }
 
     /// `min(0, x)`, except that a NaN stays NaN: `Swift.min(0, .nan)` is 0, which would hide an

@@ -62,8 +62,11 @@ public final class PricedMarket: Sendable {
         var delta: Double
         /// Black-76 vega per unit divided by the option's forward (coin vega per 1.00 vol); 0 otherwise.
         var coinVega: Double
-        var mark: Double
-        /// Option (expiry, strike) group, −1 for non-options.
+        /// §5D2's basis of a perpetual or future, `mark / index − 1` (index: its base coin's), computed
+        /// once here rather than once per holding (the same two operations, so the same bits); 0 for options.
+        var basis: Double
+        /// Option (expiry, strike) group; for non-options `spareStrikeGroup`, a slot the
+        /// contingency pass adds to without reading it (so its loop needs no branch on the kind).
         var strikeGroup: Int32
         /// Maturity bucket (index into `bucketDTE[slot]`): 0 for perpetuals, an expiry's bucket otherwise.
         var maturityBucket: Int32
@@ -72,6 +75,22 @@ public final class PricedMarket: Sendable {
         var settlement: SettlementBucket
     }
     let contingencyInfo: [ContingencyInfo]
+    /// The group index of non-options in `contingencyInfo`: one past the largest coin's groups, the
+    /// same for every coin (so it is never a real group of any coin).
+    let spareStrikeGroup: Int32
+
+    /// What the account totals read per instrument (MODEL.md §8), packed in one record: one lookup
+    /// per position or order row instead of five arrays (`AccountTotals`).
+    struct TotalsInfo {
+        var mark: Double
+        /// As `settleIndex` (1 for inverse instruments).
+        var settleIndex: Double
+        /// The base coin's USD index (inverse P&L is in coins, §8, §11.10); NaN for an invalid instrument.
+        var baseIndex: Double
+        var isOption: Bool
+        var isInverse: Bool
+    }
+    let totalsInfo: [TotalsInfo]
 
     /// Symbols (instrument index) and coins (coin id) looked up from bytes by the CSV reader.
     let symbolTable: ByteKeyTable
@@ -204,9 +223,19 @@ public final class PricedMarket: Sendable {
         self.settleIndex = settleIndex; self.bucketDTE = bucketDTE
         self.strikeGroupCount = groupByKey.map { $0.count }
         self.blockOffset = offsets; self.blockRows = rowsPerSlot; self.riskArrays = risk
+        let spare = Int32(groupByKey.map { $0.count }.max() ?? 0)
+        spareStrikeGroup = spare
+        let coinIndex = self.coinIndex
         contingencyInfo = (0..<n).map { i in
-            ContingencyInfo(delta: delta[i], coinVega: coinVega[i], mark: mark[i], strikeGroup: strikeGroup[i],
-                            maturityBucket: maturityBucket[i], kind: kind[i], settlement: settlement[i])
+            let linear = coinSlot[i] >= 0 && kind[i] != .option
+            return ContingencyInfo(delta: delta[i], coinVega: coinVega[i],
+                                   basis: linear ? mark[i] / coinIndex[Int(coinSlot[i])] - 1 : 0,
+                                   strikeGroup: kind[i] == .option ? strikeGroup[i] : spare,
+                                   maturityBucket: maturityBucket[i], kind: kind[i], settlement: settlement[i])
+        }
+        totalsInfo = (0..<n).map { i in
+            TotalsInfo(mark: mark[i], settleIndex: settleIndex[i], baseIndex: coinSlot[i] >= 0 ? coinIndex[Int(coinSlot[i])] : .nan,
+                       isOption: kind[i] == .option, isInverse: isInverse[i])
         }
         var symbols = ByteKeyTable(capacity: n)
         for inst in instruments { symbols.insert(inst.symbol) }
