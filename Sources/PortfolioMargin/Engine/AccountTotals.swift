@@ -90,17 +90,21 @@ struct AccountTotals {
         addPosition(p.totalsInfo[i], size: size, entry: entry)
     }
 
+    /// The same from the instrument's `TotalsInfo`, without a branch on the row's kind (options and
+    /// linear rows alternate at random in a book; the mispredicted branch was most of this loop's
+    /// time): all three formulas are evaluated and `BranchFree` masks keep the row's one, or none
+    /// (+0, leaving the sum unchanged) for a linear row without an entry price. Each formula is the
+    /// one of the branches, operation for operation (`inverseMark` is the same `1 / mark`).
     @inline(__always)
     mutating func addPosition(_ t: PricedMarket.TotalsInfo, size: Double, entry: Double) {
-        if t.isOption {
-            marginBalance += size * t.mark * t.settleIndex
-        } else if !entry.isNaN {
-            if t.isInverse {
-                marginBalance += size * (1 / entry - 1 / t.mark) * t.baseIndex
-            } else {
-                marginBalance += size * (t.mark - entry) * t.settleIndex
-            }
-        }
+        let masks = BranchFree.masks
+        let lane = masks + 2 + 3 * Int(t.lane)
+        let option = size * t.mark * t.settleIndex
+        let linear = size * (t.mark - entry) * t.settleIndex
+        let inverse = size * (1 / entry - t.inverseMark) * t.baseIndex
+        let counted = masks[(entry.isNaN ? 0 : 1) | (t.isOption ? 1 : 0)]
+        let bits = (option.bitPattern & lane[0]) | (linear.bitPattern & lane[1]) | (inverse.bitPattern & lane[2])
+        marginBalance += Double(bitPattern: bits & counted)
     }
 
     /// The loss (≤ 0, USD) of filling one order at its limit price rather than at mark (MODEL.md §8,

@@ -81,20 +81,21 @@ struct MaturitySides {
     var check = 0.0
 
     /// Each bucket goes to the long side when > 0, to the short side when < 0, to neither when 0
-    /// or NaN. Written without a branch on the sign (a mispredicted branch per bucket cost more than
-    /// the whole sum): the other side adds 0, which leaves a sum that started at +0 unchanged — such
+    /// or NaN. Written without a branch on the sign (`keep`; a mispredicted branch per bucket cost more
+    /// than the whole sum): the other side adds 0, which leaves a sum that started at +0 unchanged — such
     /// a sum is never −0 (IEEE round to nearest: x + y is −0 only when both are −0), and y + 0 = y
     /// and y − 0 = y for every other y, NaN and ±∞ included. So the bits are those of the branch.
     @inline(__always)
     init(_ value: UnsafePointer<Double>, buckets: UnsafeBufferPointer<Int32>, days: UnsafeBufferPointer<Double>) {
+        let masks = BranchFree.masks
         for b in buckets {
             let v = value[Int(b)], t = days[Int(b)]
             check += v - v
-            let isLong = v > 0, isShort = v < 0
-            long += isLong ? v : 0
-            longDays += isLong ? v * t : 0
-            short -= isShort ? v : 0
-            shortDays -= isShort ? v * t : 0
+            let isLong = masks[v > 0 ? 1 : 0], isShort = masks[v < 0 ? 1 : 0]
+            long += BranchFree.keep(v, isLong)
+            longDays += BranchFree.keep(v * t, isLong)
+            short -= BranchFree.keep(v, isShort)
+            shortDays -= BranchFree.keep(v * t, isShort)
         }
         check += (longDays - longDays) + (shortDays - shortDays)
     }
@@ -111,16 +112,18 @@ struct MaturitySides {
 enum ContingencyModel {
     /// §5A Short option: `Σ_groups max(0, −Σ size) · shortOptionFactor · index`.
     ///
-    /// `max(0, n)` spelled out as Swift's `max` defines it (`n >= 0 ? n : 0`), which the compiler
-    /// turns into a select rather than a branch on the group's sign (random, so often mispredicted).
+    /// `max(0, n)` as Swift's `max` defines it (`n >= 0 ? n : 0`), through `keep` rather than a
+    /// branch on the group's sign (random, so often mispredicted); a 0 added where `max` gave −0
+    /// leaves the sum (never −0) unchanged.
     @inline(__always)
     static func shortOption(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
         var netShort = 0.0, check = 0.0
+        let masks = BranchFree.masks
         for g in x.groups {
             let s = x.groupSize[Int(g)]
             check += s - s
             let n = -s
-            netShort += n >= 0 ? n : 0
+            netShort += BranchFree.keep(n, masks[n >= 0 ? 1 : 0])
         }
         guard check == 0 else { return .nan }
         return netShort * params.shortOptionFactor * index
@@ -255,7 +258,7 @@ struct ContingencyCalculator {
     ///
     /// No branch on the data: options and linear instruments, settlement buckets and first
     /// touches mix at random in a book, and their mispredicted branches were most of this loop's
-    /// time. Each sum an instrument does not belong to adds 0 instead (`c ? v : 0`, a select):
+    /// time. Each sum an instrument does not belong to adds 0 instead (`BranchFree.keep(v, mask)`):
     /// every sum here starts at +0 and so is never −0, and y + 0 = y for every other y, NaN and
     /// ±∞ included — the bits are those of the branches (checked against the branchy pass,
     /// EngineSpeedTests). Non-options add their size to the spare group, which is never listed.
@@ -273,8 +276,10 @@ struct ContingencyCalculator {
         bucketSeen[0] = true; buckets[0] = 0; bucketCount = 1
         delta[0] += hedge
         var usdt = 0.0, usdc = 0.0, usd = 0.0, futuresAbsDelta = 0.0, basisWeight = 0.0, basisWeightedBasis = 0.0
-        let hedged = hedge != 0, hedgeLong = hedge > 0
+        let hedgeLong = hedge > 0
         let base = info.baseAddress!
+        let masks = BranchFree.masks
+        let hedged = hedge != 0 ? 1 : 0
         for e in 0..<count {
             let h = base[Int(instr[e])]
             let q = size[e]
@@ -284,22 +289,25 @@ struct ContingencyCalculator {
             bucketCount &+= bucketSeen[m] ? 0 : 1
             bucketSeen[m] = true
             delta[m] += d
-            usdt += h.settlement == .usdt ? d : 0
-            usdc += h.settlement == .usdc ? d : 0
-            usd += h.settlement == .usd ? d : 0
-            let isOption = h.kind == .option
+            let lanes = masks + 2 + 3 * Int(h.settlement.rawValue)
+            usdt += BranchFree.keep(d, lanes[0])
+            usdc += BranchFree.keep(d, lanes[1])
+            usd += BranchFree.keep(d, lanes[2])
+            let isOption = h.kind == .option ? 1 : 0
+            let option = masks[isOption], linear = ~option
             let g = Int(h.strikeGroup)
             groups[groupCount] = Int32(g)
             groupCount &+= groupSeen[g] ? 0 : 1
             groupSeen[g] = true
             groupSize[g] += q
-            vega[m] += isOption ? q * h.coinVega : 0
+            vega[m] += BranchFree.keep(q * h.coinVega, option)
             let weight = abs(d)
-            futuresAbsDelta += isOption ? 0 : weight
+            futuresAbsDelta += BranchFree.keep(weight, linear)
             // D2's basis is over the perpetuals and futures whose net size is opposite to h.
-            let inBasis = !isOption && hedged && q != 0 && (q > 0) != hedgeLong
-            basisWeight += inBasis ? weight : 0
-            basisWeightedBasis += inBasis ? weight * h.basis : 0
+            let opposite = (q != 0 ? 1 : 0) & ((q > 0) != hedgeLong ? 1 : 0)
+            let inBasis = masks[(1 &- isOption) & hedged & opposite]
+            basisWeight += BranchFree.keep(weight, inBasis)
+            basisWeightedBasis += BranchFree.keep(weight * h.basis, inBasis)
         }
         x.settlementDelta = SettlementDelta(usdt: usdt, usdc: usdc, usd: usd)
         x.futuresAbsDelta = futuresAbsDelta

@@ -87,8 +87,12 @@ public final class PricedMarket: Sendable {
         var settleIndex: Double
         /// The base coin's USD index (inverse P&L is in coins, §8, §11.10); NaN for an invalid instrument.
         var baseIndex: Double
+        /// `1 / mark`, as the inverse P&L computes it (the same division, done once here).
+        var inverseMark: Double
         var isOption: Bool
         var isInverse: Bool
+        /// The row's formula (`BranchFree` lane): 0 option value, 1 linear P&L, 2 inverse P&L.
+        var lane: UInt8
     }
     let totalsInfo: [TotalsInfo]
 
@@ -235,7 +239,8 @@ public final class PricedMarket: Sendable {
         }
         totalsInfo = (0..<n).map { i in
             TotalsInfo(mark: mark[i], settleIndex: settleIndex[i], baseIndex: coinSlot[i] >= 0 ? coinIndex[Int(coinSlot[i])] : .nan,
-                       isOption: kind[i] == .option, isInverse: isInverse[i])
+                       inverseMark: 1 / mark[i], isOption: kind[i] == .option, isInverse: isInverse[i],
+                       lane: kind[i] == .option ? 0 : (isInverse[i] ? 2 : 1))
         }
         var symbols = ByteKeyTable(capacity: n)
         for inst in instruments { symbols.insert(inst.symbol) }
