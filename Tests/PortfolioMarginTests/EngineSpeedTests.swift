@@ -251,6 +251,14 @@ struct EngineSpeedTests {
     /// `ContingencyInfo` as precomputed: the basis is `mark / index − 1` of the instrument's coin,
     /// non-options sit in the spare group, beyond every coin's real groups.
     @Test func precomputedContingencyInfo() {
+        for slot in priced.baseCoins.indices {
+            #expect(Array(priced.bucketDays[priced.bucketStart[slot]..<priced.bucketStart[slot + 1]]) == priced.bucketDTE[slot])
+            let f = ContingencyFactors(priced.coinParams[slot]), c = priced.contingencyFactors[slot]
+            #expect(c.shortOptionFactor == f.shortOptionFactor && c.vegaSpreadFactor == f.vegaSpreadFactor
+                    && c.stablecoinSpreadFactor == f.stablecoinSpreadFactor && c.deltaSpreadFactor == f.deltaSpreadFactor
+                    && c.basisFactor == f.basisFactor && c.basisThreshold == f.basisThreshold
+                    && c.futuresRiskFactor == f.futuresRiskFactor && f.futuresRiskFactor == priced.coinParams[slot].futuresRiskFactor)
+        }
         let spare = priced.spareStrikeGroup
         #expect(Int(spare) == priced.strikeGroupCount.max())
         for i in priced.market.instruments.indices where priced.problem[i] == nil {

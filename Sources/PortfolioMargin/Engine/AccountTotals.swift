@@ -51,14 +51,15 @@ struct AccountTotals {
                 marginBalance += usd * p.coinParamsById[c].collateralValueRatio
             }
         }
-        p.totalsInfo.withUnsafeBufferPointer { info in
-            for r in book.posStart[a]..<book.posStart[a + 1] {
-                addPosition(info[Int(book.posInstr[r])], size: book.posSize[r], entry: book.posEntry[r])
-            }
-            for r in book.ordStart[a]..<book.ordStart[a + 1] {
-                orderLoss += Self.orderLoss(info[Int(book.ordInstr[r])], side: book.ordSide[r],
-                                            qty: book.ordQty[r], price: book.ordPrice[r])
-            }
+        // Plain subscripts, no closures: a closure capturing `book` made the compiler pass it owned,
+        // a copy (one retain per array of the book) per account.
+        for r in book.posStart[a]..<book.posStart[a + 1] {
+            addPosition(p.totalsInfo[Int(book.posInstr[r])], size: book.posSize[r], entry: book.posEntry[r],
+                        masks: p.selectMasks)
+        }
+        for r in book.ordStart[a]..<book.ordStart[a + 1] {
+            orderLoss += Self.orderLoss(p.totalsInfo[Int(book.ordInstr[r])], side: book.ordSide[r],
+                                        qty: book.ordQty[r], price: book.ordPrice[r])
         }
     }
 
@@ -87,7 +88,7 @@ struct AccountTotals {
     /// Reads the instrument's packed `TotalsInfo` (one lookup, not five arrays).
     @inline(__always)
     mutating func addPosition(_ p: PricedMarket, instrument i: Int, size: Double, entry: Double) {
-        addPosition(p.totalsInfo[i], size: size, entry: entry)
+        addPosition(p.totalsInfo[i], size: size, entry: entry, masks: p.selectMasks)
     }
 
     /// The same from the instrument's `TotalsInfo`, without a branch on the row's kind (options and
@@ -96,14 +97,14 @@ struct AccountTotals {
     /// (+0, leaving the sum unchanged) for a linear row without an entry price. Each formula is the
     /// one of the branches, operation for operation (`inverseMark` is the same `1 / mark`).
     @inline(__always)
-    mutating func addPosition(_ t: PricedMarket.TotalsInfo, size: Double, entry: Double) {
-        let masks = BranchFree.masks
-        let lane = masks + 2 + 3 * Int(t.lane)
+    mutating func addPosition(_ t: PricedMarket.TotalsInfo, size: Double, entry: Double, masks: [UInt64]) {
+        let lane = 2 + 3 * Int(t.lane)
         let option = size * t.mark * t.settleIndex
         let linear = size * (t.mark - entry) * t.settleIndex
         let inverse = size * (1 / entry - t.inverseMark) * t.baseIndex
         let counted = masks[(entry.isNaN ? 0 : 1) | (t.isOption ? 1 : 0)]
-        let bits = (option.bitPattern & lane[0]) | (linear.bitPattern & lane[1]) | (inverse.bitPattern & lane[2])
+        let bits = (option.bitPattern & masks[lane]) | (linear.bitPattern & masks[lane + 1])
+            | (inverse.bitPattern & masks[lane + 2])
         marginBalance += Double(bitPattern: bits & counted)
     }
 

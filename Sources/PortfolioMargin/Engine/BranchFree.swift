@@ -11,16 +11,31 @@
 /// mispredicted often enough to be most of those loops' time (perf annotate of the 1M batch). A mask
 /// the compiler cannot see through stays an AND.
 enum BranchFree {
-    /// Entries 0–1: none, all. Entries `2 + 3k ..< 5 + 3k`: the lane masks of case k of three
-    /// (all ones in lane k): settlement buckets usdt, usdc, usd (MODEL.md §5C); row kinds option,
-    /// linear, inverse (§8). Written once, then only read.
-    nonisolated(unsafe) static let masks: UnsafePointer<UInt64> = {
-        let p = UnsafeMutablePointer<UInt64>.allocate(capacity: 11)
-        p.initialize(repeating: 0, count: 11)
+    /// The mask table: entries 0–1: none, all. Entries `2 + 3k ..< 5 + 3k`: the lane masks of case
+    /// k of three (all ones in lane k): settlement buckets usdt, usdc, usd (MODEL.md §5C); row
+    /// kinds option, linear, inverse (§8).
+    static let count = 11
+
+    /// A new mask table (the owner deallocates it). Each hot loop reads a table it owns (the
+    /// contingency scratch, the priced market) rather than a global: a global's lazy initialiser
+    /// is an opaque call, after which the compiler retained the arrays the loop reads.
+    static func allocateMasks() -> UnsafeMutablePointer<UInt64> {
+        let p = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
+        p.initialize(repeating: 0, count: count)
         p[1] = ~0
         for k in 0..<3 { p[2 + 3 * k + k] = ~0 }
-        return UnsafePointer(p)
-    }()
+        return p
+    }
+
+    /// The mask table as an array (``PricedMarket/selectMasks``).
+    static func maskArray() -> [UInt64] {
+        let p = allocateMasks()
+        defer { p.deallocate() }
+        return Array(UnsafeBufferPointer(start: p, count: count))
+    }
+
+    /// A table for code off the hot path (tests, hand-built exposures). Written once, then only read.
+    nonisolated(unsafe) static let shared: UnsafePointer<UInt64> = UnsafePointer(allocateMasks())
 
     /// `x` when `mask` is all ones, +0 when it is 0.
     @inline(__always)

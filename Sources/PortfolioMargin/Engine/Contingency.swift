@@ -48,6 +48,8 @@ struct UnitExposure {
     var delta: UnsafePointer<Double>
     var buckets: UnsafeBufferPointer<Int32>
     var days: UnsafeBufferPointer<Double>
+    /// `BranchFree` masks for the add-ons' sign tests (the calculator's own table on the hot path).
+    var masks: UnsafePointer<UInt64> = BranchFree.shared
     /// Coin delta per settlement bucket (§5C).
     var settlementDelta = SettlementDelta()
     /// Spot hedge leg h, coins (§6); it sits in maturity bucket 0 (DTE 0) at full size (§11.4).
@@ -86,8 +88,8 @@ struct MaturitySides {
     /// a sum is never −0 (IEEE round to nearest: x + y is −0 only when both are −0), and y + 0 = y
     /// and y − 0 = y for every other y, NaN and ±∞ included. So the bits are those of the branch.
     @inline(__always)
-    init(_ value: UnsafePointer<Double>, buckets: UnsafeBufferPointer<Int32>, days: UnsafeBufferPointer<Double>) {
-        let masks = BranchFree.masks
+    init(_ value: UnsafePointer<Double>, buckets: UnsafeBufferPointer<Int32>, days: UnsafeBufferPointer<Double>,
+         masks: UnsafePointer<UInt64>) {
         for b in buckets {
             let v = value[Int(b)], t = days[Int(b)]
             check += v - v
@@ -108,6 +110,20 @@ struct MaturitySides {
     }
 }
 
+/// The §5 factors of a coin's parameters (MODEL.md §9), plain values: the engine reads these per
+/// portfolio from `PricedMarket.contingencyFactors` rather than copying the whole `CoinParameters`
+/// (its collateral tiers are an array, so each copy was a retain and a release).
+struct ContingencyFactors {
+    var shortOptionFactor, vegaSpreadFactor, stablecoinSpreadFactor, deltaSpreadFactor: Double
+    var basisFactor, basisThreshold, futuresRiskFactor: Double
+
+    init(_ c: CoinParameters) {
+        shortOptionFactor = c.shortOptionFactor; vegaSpreadFactor = c.vegaSpreadFactor
+        stablecoinSpreadFactor = c.stablecoinSpreadFactor; deltaSpreadFactor = c.deltaSpreadFactor
+        basisFactor = c.basisFactor; basisThreshold = c.basisThreshold; futuresRiskFactor = c.futuresRiskFactor
+    }
+}
+
 /// The add-ons of MODEL.md §5, one pure function each, from a portfolio's `UnitExposure`.
 enum ContingencyModel {
     /// §5A Short option: `Σ_groups max(0, −Σ size) · shortOptionFactor · index`.
@@ -117,8 +133,13 @@ enum ContingencyModel {
     /// leaves the sum (never −0) unchanged.
     @inline(__always)
     static func shortOption(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        shortOption(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func shortOption(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         var netShort = 0.0, check = 0.0
-        let masks = BranchFree.masks
+        let masks = x.masks
         for g in x.groups {
             let s = x.groupSize[Int(g)]
             check += s - s
@@ -133,7 +154,12 @@ enum ContingencyModel {
     /// vega-weighted DTE; `|DTE_L − DTE_S| · min(V_L, V_S) · vegaSpreadFactor · index`.
     @inline(__always)
     static func vegaSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
-        let v = MaturitySides(x.vega, buckets: x.buckets, days: x.days)
+        vegaSpread(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func vegaSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
+        let v = MaturitySides(x.vega, buckets: x.buckets, days: x.days, masks: x.masks)
         guard v.check == 0 else { return .nan }
         return v.spread * params.vegaSpreadFactor * index
     }
@@ -142,6 +168,11 @@ enum ContingencyModel {
     /// USDT, USDC and USD (inverse) buckets.
     @inline(__always)
     static func stablecoinSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        stablecoinSpread(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func stablecoinSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         let s = x.settlementDelta
         guard (s.usdt - s.usdt) + (s.usdc - s.usdc) + (s.usd - s.usd) == 0 else { return .nan }
         let spread = (abs(s.usdt) + abs(s.usdc) + abs(s.usd) - abs(s.usdt + s.usdc + s.usd)) / 2
@@ -154,7 +185,12 @@ enum ContingencyModel {
     /// basis the |δ|-weighted mean of `mark/index − 1` (0 without such instruments).
     @inline(__always)
     static func deltaSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
-        let d = MaturitySides(x.delta, buckets: x.buckets, days: x.days)
+        deltaSpread(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func deltaSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
+        let d = MaturitySides(x.delta, buckets: x.buckets, days: x.days, masks: x.masks)
         guard d.check + (x.basisWeight - x.basisWeight) + (x.basisWeightedBasis - x.basisWeightedBasis) == 0 else {
             return .nan
         }
@@ -169,6 +205,11 @@ enum ContingencyModel {
     /// §5E Perpetual and futures: `Σ|δ_i| · futuresRiskFactor · index`.
     @inline(__always)
     static func futures(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        futures(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func futures(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         guard x.futuresAbsDelta - x.futuresAbsDelta == 0 else { return .nan }
         return x.futuresAbsDelta * params.futuresRiskFactor * index
     }
@@ -188,6 +229,8 @@ struct ContingencyCalculator {
     private let buckets: UnsafeMutablePointer<Int32>
     /// `PricedMarket.spareStrikeGroup` (the same for every pricing of the same instruments).
     private let spareGroup: Int
+    /// This calculator's `BranchFree` mask table.
+    private let masks: UnsafeMutablePointer<UInt64>
 
     /// Scratch for `priced` and every pricing of the same instruments (a sweep's). One more group
     /// than the largest coin has: `spareStrikeGroup`, where non-options add their size, marked seen
@@ -203,6 +246,7 @@ struct ContingencyCalculator {
         }
         groupSize = zeroed(g, 0.0); groupSeen = zeroed(g, false); groups = zeroed(g, Int32(0))
         vega = zeroed(b, 0.0); delta = zeroed(b, 0.0); bucketSeen = zeroed(b, false); buckets = zeroed(b, Int32(0))
+        masks = BranchFree.allocateMasks()
         spareGroup = Int(priced.spareStrikeGroup)
         precondition(spareGroup < g)
         groupSeen[spareGroup] = true
@@ -230,15 +274,20 @@ struct ContingencyCalculator {
     func deallocate() {
         groupSize.deallocate(); groupSeen.deallocate(); groups.deallocate()
         vega.deallocate(); delta.deallocate(); bucketSeen.deallocate(); buckets.deallocate()
+        masks.deallocate()
     }
 
     /// Contingencies of the holdings `instr[e], size[e]` (net per symbol) of one unit of coin `slot`,
     /// with spot hedge leg `hedge` (coins).
     func compute(priced p: PricedMarket, slot: Int, instr: UnsafePointer<Int32>, size: UnsafePointer<Double>,
                  count: Int, hedge: Double) -> Contingencies {
-        let params = p.coinParams[slot]
+        let params = p.contingencyFactors[slot]
         let index = p.coinIndex[slot]
-        return p.bucketDTE[slot].withUnsafeBufferPointer { days in
+        // The slot's DTEs from the flat `bucketDays` (a nested array's inner buffer was retained
+        // and released per call).
+        let from = p.bucketStart[slot], to = p.bucketStart[slot + 1]
+        return p.bucketDays.withUnsafeBufferPointer { all in
+            let days = UnsafeBufferPointer(rebasing: all[from..<to])
             let x = p.contingencyInfo.withUnsafeBufferPointer { info in
                 fill(info: info, days: days, instr: instr, size: size, count: count, hedge: hedge, index: index)
             }
@@ -269,7 +318,7 @@ struct ContingencyCalculator {
                       index: Double) -> UnitExposure {
         var x = UnitExposure(groupSize: groupSize, groups: UnsafeBufferPointer(start: groups, count: 0),
                              vega: vega, delta: delta, buckets: UnsafeBufferPointer(start: buckets, count: 0),
-                             days: days)
+                             days: days, masks: masks)
         x.hedge = hedge
         var groupCount = 0, bucketCount = 0
         // The spot leg sits in the DTE-0 bucket at full size (MODEL.md §11.4).
@@ -278,7 +327,6 @@ struct ContingencyCalculator {
         var usdt = 0.0, usdc = 0.0, usd = 0.0, futuresAbsDelta = 0.0, basisWeight = 0.0, basisWeightedBasis = 0.0
         let hedgeLong = hedge > 0
         let base = info.baseAddress!
-        let masks = BranchFree.masks
         let hedged = hedge != 0 ? 1 : 0
         for e in 0..<count {
             let h = base[Int(instr[e])]
@@ -289,12 +337,12 @@ struct ContingencyCalculator {
             bucketCount &+= bucketSeen[m] ? 0 : 1
             bucketSeen[m] = true
             delta[m] += d
-            let lanes = masks + 2 + 3 * Int(h.settlement.rawValue)
+            let lanes = x.masks + 2 + 3 * Int(h.settlement.rawValue)
             usdt += BranchFree.keep(d, lanes[0])
             usdc += BranchFree.keep(d, lanes[1])
             usd += BranchFree.keep(d, lanes[2])
             let isOption = h.kind == .option ? 1 : 0
-            let option = masks[isOption], linear = ~option
+            let option = x.masks[isOption], linear = ~option
             let g = Int(h.strikeGroup)
             groups[groupCount] = Int32(g)
             groupCount &+= groupSeen[g] ? 0 : 1
@@ -305,7 +353,7 @@ struct ContingencyCalculator {
             futuresAbsDelta += BranchFree.keep(weight, linear)
             // D2's basis is over the perpetuals and futures whose net size is opposite to h.
             let opposite = (q != 0 ? 1 : 0) & ((q > 0) != hedgeLong ? 1 : 0)
-            let inBasis = masks[(1 &- isOption) & hedged & opposite]
+            let inBasis = x.masks[(1 &- isOption) & hedged & opposite]
             basisWeight += BranchFree.keep(weight, inBasis)
             basisWeightedBasis += BranchFree.keep(weight * h.basis, inBasis)
         }

@@ -19,9 +19,14 @@ public final class PricedMarket: Sendable {
     /// Per base-coin slot: its grid, parameters and USD index.
     public let grids: [ScenarioGrid]
     let coinParams: [CoinParameters]
+    /// Per slot: the §5 factors of `coinParams` (what the contingencies read, without the arrays).
+    let contingencyFactors: [ContingencyFactors]
     let coinIndex: [Double]
     /// Per slot: DTE (days) of each maturity bucket; bucket 0 is DTE 0 (perpetuals, spot leg).
     let bucketDTE: [[Double]]
+    /// `bucketDTE` flattened, slot after slot; slot s's are `bucketStart[s] ..< bucketStart[s + 1]`.
+    let bucketDays: [Double]
+    let bucketStart: [Int]
     /// Per slot: number of (expiry, strike) option groups.
     let strikeGroupCount: [Int]
     /// Per slot: offset of the slot's risk-array block in `riskArrays`, and its instrument count.
@@ -95,6 +100,8 @@ public final class PricedMarket: Sendable {
         var lane: UInt8
     }
     let totalsInfo: [TotalsInfo]
+    /// `BranchFree` masks for the account totals' rows (see there why a table of this market's own).
+    let selectMasks: [UInt64] = BranchFree.maskArray()
 
     /// Symbols (instrument index) and coins (coin id) looked up from bytes by the CSV reader.
     let symbolTable: ByteKeyTable
@@ -124,6 +131,7 @@ public final class PricedMarket: Sendable {
         baseCoins = coins
         coinSlotByName = Dictionary(uniqueKeysWithValues: coins.enumerated().map { ($1, $0) })
         coinParams = coins.map { parameters.parameters(for: $0) }
+        contingencyFactors = coinParams.map(ContingencyFactors.init)
         grids = coinParams.map { ScenarioGrid(priceRange: $0.priceRange, pricePoints: $0.pricePoints) }
         coinIndex = coins.map { market.index(of: $0)! }  // valid instruments have a valid base index
         self.coins = market.indexPrices.keys.filter { market.index(of: $0) != nil }.sorted()
@@ -225,6 +233,8 @@ public final class PricedMarket: Sendable {
         self.isInverse = isInverse; self.isCall = isCall
         self.delta = delta; self.mark = mark
         self.settleIndex = settleIndex; self.bucketDTE = bucketDTE
+        bucketDays = bucketDTE.flatMap { $0 }
+        bucketStart = bucketDTE.reduce(into: [0]) { $0.append($0.last! + $1.count) }
         self.strikeGroupCount = groupByKey.map { $0.count }
         self.blockOffset = offsets; self.blockRows = rowsPerSlot; self.riskArrays = risk
         let spare = Int32(groupByKey.map { $0.count }.max() ?? 0)
