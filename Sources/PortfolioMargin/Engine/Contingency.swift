@@ -281,6 +281,10 @@ struct ContingencyCalculator {
     /// with spot hedge leg `hedge` (coins).
     func compute(priced p: PricedMarket, slot: Int, instr: UnsafePointer<Int32>, size: UnsafePointer<Double>,
                  count: Int, hedge: Double) -> Contingencies {
+        // A sweep computes every pricing with the scratch of the first; its pricings are of the same
+        // instruments, so they have the same groups (the scratch's size already relies on it) and the
+        // same spare group. Checked, as a different spare would be listed as an option group.
+        precondition(Int(p.spareStrikeGroup) == spareGroup, "contingency scratch of another instrument set")
         let params = p.contingencyFactors[slot]
         let index = p.coinIndex[slot]
         // The slot's DTEs from the flat `bucketDays` (a nested array's inner buffer was retained
