@@ -2,9 +2,10 @@ import Testing
 @testable import PortfolioMargin
 
 /// The engine's speed work changed how the per-unit figures are computed, never what they are:
-/// the branch-free contingency pass and its precomputed `ContingencyInfo.basis` / spare group,
-/// the packed `TotalsInfo` of the account totals, and the four-lane worst-scenario scan. Each is
-/// checked here bit for bit against the code it replaced (kept below, verbatim in its formulas),
+/// the branch-free contingency pass and what it reads precomputed per market
+/// (`ContingencyInfo.basis`, the spare group, `ContingencyFactors`, the flat `bucketDays`), and the
+/// four-lane worst-scenario scan. Each is checked here bit for bit against the code it replaced
+/// (kept below, verbatim in its formulas),
 /// on generated accounts over the sample market: options (USDC and USDT), futures, perpetuals,
 /// inverse instruments, spot hedging with balances and liabilities, orders on both sides, nets
 /// of zero and sizes whose products overflow (MODEL.md §10: NaN must stay NaN).
@@ -110,47 +111,6 @@ struct EngineSpeedTests {
         // E
         c.futureContingency = futuresAbsDelta - futuresAbsDelta == 0 ? futuresAbsDelta * params.futuresRiskFactor * index : .nan
         return c
-    }
-
-    /// `AccountTotals.init(book:account:)` before `TotalsInfo`: five per-instrument arrays per row.
-    static func referenceTotals(_ p: PricedMarket, book: Book, account a: Int) -> (marginBalance: Double, orderLoss: Double) {
-        var mb = 0.0, loss = 0.0
-        for b in book.balStart[a]..<book.balStart[a + 1] {
-            let c = Int(book.balCoin[b]), amount = book.balAmount[b]
-            let usd = amount * p.coinUSD[c]
-            if amount < 0 {
-                mb += usd
-            } else if let tiers = p.coinParamsById[c].collateralTiers {
-                mb += CollateralTier.value(of: amount, tiers) * p.coinUSD[c]
-            } else {
-                mb += usd * p.coinParamsById[c].collateralValueRatio
-            }
-        }
-        for r in book.posStart[a]..<book.posStart[a + 1] {
-            let i = Int(book.posInstr[r]), size = book.posSize[r], entry = book.posEntry[r]
-            let mark = p.mark[i]
-            if case .option = p.kind[i] {
-                mb += size * mark * p.settleIndex[i]
-            } else if !entry.isNaN {
-                if p.isInverse[i] {
-                    mb += size * (1 / entry - 1 / mark) * p.coinIndex[Int(p.coinSlot[i])]
-                } else {
-                    mb += size * (mark - entry) * p.settleIndex[i]
-                }
-            }
-        }
-        for r in book.ordStart[a]..<book.ordStart[a + 1] {
-            let i = Int(book.ordInstr[r]), side = book.ordSide[r], qty = book.ordQty[r], price = book.ordPrice[r]
-            let mark = p.mark[i]
-            if p.isInverse[i] {
-                let coins = side > 0 ? qty * (1 / price - 1 / mark) : qty * (1 / mark - 1 / price)
-                loss += AccountTotals.lossPart(coins * p.coinIndex[Int(p.coinSlot[i])])
-            } else {
-                let settle = side > 0 ? (mark - price) * qty : (price - mark) * qty
-                loss += AccountTotals.lossPart(settle * p.settleIndex[i])
-            }
-        }
-        return (mb, loss)
     }
 
     // MARK: Generated accounts
@@ -269,23 +229,7 @@ struct EngineSpeedTests {
                 #expect(h.basis.bitPattern == (priced.mark[i] / priced.coinIndex[slot] - 1).bitPattern)
                 #expect(h.strikeGroup == spare && h.coinVega == 0)
             }
-            let t = priced.totalsInfo[i]
-            #expect(t.mark == priced.mark[i] && t.settleIndex == priced.settleIndex[i] && t.baseIndex == priced.coinIndex[slot])
-            #expect(t.isOption == (priced.kind[i] == .option) && t.isInverse == priced.isInverse[i])
         }
-    }
-
-    @Test func accountTotalsMatchTheArrayReads() {
-        let book = Book(priced: priced, accounts: accounts(2000, seed: 5))
-        var inverse = 0
-        for a in 0..<book.accountCount {
-            let t = AccountTotals(book: book, account: a)
-            let ref = Self.referenceTotals(priced, book: book, account: a)
-            #expect(t.marginBalance.bitPattern == ref.marginBalance.bitPattern)
-            #expect(t.orderLoss.bitPattern == ref.orderLoss.bitPattern)
-            inverse += (book.posStart[a]..<book.posStart[a + 1]).filter { priced.isInverse[Int(book.posInstr[$0])] && !book.posEntry[$0].isNaN }.count
-        }
-        #expect(inverse > 50)  // inverse rows with an entry price were covered
     }
 
     /// The worst scenario is the first minimum, whatever block of four it falls in (ties included).

@@ -51,14 +51,11 @@ struct AccountTotals {
                 marginBalance += usd * p.coinParamsById[c].collateralValueRatio
             }
         }
-        // Plain subscripts, no closures: a closure capturing `book` made the compiler pass it owned,
-        // a copy (one retain per array of the book) per account.
         for r in book.posStart[a]..<book.posStart[a + 1] {
-            addPosition(p.totalsInfo[Int(book.posInstr[r])], size: book.posSize[r], entry: book.posEntry[r],
-                        masks: p.selectMasks)
+            addPosition(p, instrument: Int(book.posInstr[r]), size: book.posSize[r], entry: book.posEntry[r])
         }
         for r in book.ordStart[a]..<book.ordStart[a + 1] {
-            orderLoss += Self.orderLoss(p.totalsInfo[Int(book.ordInstr[r])], side: book.ordSide[r],
+            orderLoss += Self.orderLoss(p, instrument: Int(book.ordInstr[r]), side: book.ordSide[r],
                                         qty: book.ordQty[r], price: book.ordPrice[r])
         }
     }
@@ -85,44 +82,30 @@ struct AccountTotals {
     }
 
     /// Adds one position row's option value or unrealised P&L (`entry` NaN: none) to the margin balance.
-    /// Reads the instrument's packed `TotalsInfo` (one lookup, not five arrays).
     @inline(__always)
     mutating func addPosition(_ p: PricedMarket, instrument i: Int, size: Double, entry: Double) {
-        addPosition(p.totalsInfo[i], size: size, entry: entry, masks: p.selectMasks)
-    }
-
-    /// The same from the instrument's `TotalsInfo`, without a branch on the row's kind (options and
-    /// linear rows alternate at random in a book; the mispredicted branch was most of this loop's
-    /// time): all three formulas are evaluated and `BranchFree` masks keep the row's one, or none
-    /// (+0, leaving the sum unchanged) for a linear row without an entry price. Each formula is the
-    /// one of the branches, operation for operation (`inverseMark` is the same `1 / mark`).
-    @inline(__always)
-    mutating func addPosition(_ t: PricedMarket.TotalsInfo, size: Double, entry: Double, masks: [UInt64]) {
-        let lane = 2 + 3 * Int(t.lane)
-        let option = size * t.mark * t.settleIndex
-        let linear = size * (t.mark - entry) * t.settleIndex
-        let inverse = size * (1 / entry - t.inverseMark) * t.baseIndex
-        let counted = masks[(entry.isNaN ? 0 : 1) | (t.isOption ? 1 : 0)]
-        let bits = (option.bitPattern & masks[lane]) | (linear.bitPattern & masks[lane + 1])
-            | (inverse.bitPattern & masks[lane + 2])
-        marginBalance += Double(bitPattern: bits & counted)
+        let mark = p.mark[i]
+        if case .option = p.kind[i] {
+            marginBalance += size * mark * p.settleIndex[i]
+        } else if !entry.isNaN {
+            if p.isInverse[i] {
+                marginBalance += size * (1 / entry - 1 / mark) * p.coinIndex[Int(p.coinSlot[i])]
+            } else {
+                marginBalance += size * (mark - entry) * p.settleIndex[i]
+            }
+        }
     }
 
     /// The loss (≤ 0, USD) of filling one order at its limit price rather than at mark (MODEL.md §8,
     /// §11.10): linear and options in settle currency × its index; inverse in coins × base index.
     static func orderLoss(_ p: PricedMarket, instrument i: Int, side: Int8, qty: Double, price: Double) -> Double {
-        orderLoss(p.totalsInfo[i], side: side, qty: qty, price: price)
-    }
-
-    @inline(__always)
-    static func orderLoss(_ t: PricedMarket.TotalsInfo, side: Int8, qty: Double, price: Double) -> Double {
-        let mark = t.mark
-        if t.isInverse {
+        let mark = p.mark[i]
+        if p.isInverse[i] {
             let coins = side > 0 ? qty * (1 / price - 1 / mark) : qty * (1 / mark - 1 / price)
-            return lossPart(coins * t.baseIndex)
+            return lossPart(coins * p.coinIndex[Int(p.coinSlot[i])])
         }
         let settle = side > 0 ? (mark - price) * qty : (price - mark) * qty
-        return lossPart(settle * t.settleIndex)
+        return lossPart(settle * p.settleIndex[i])
     }
 
     /// `min(0, x)`, except that a NaN stays NaN: `Swift.min(0, .nan)` is 0, which would hide an

@@ -1,4 +1,4 @@
-/// Branch-free selects for the engine's per-holding and per-row loops (contingencies, account totals).
+/// Branch-free selects for the engine's per-holding contingency pass (MODEL.md §5).
 ///
 /// `keep(x, masks[c ? 1 : 0])` is x when c holds and +0 otherwise, bit for bit (NaN and ±∞ kept as
 /// they are). Added to a running sum that started at +0 — such a sum is never −0 (IEEE round to
@@ -12,26 +12,18 @@
 /// the compiler cannot see through stays an AND.
 enum BranchFree {
     /// The mask table: entries 0–1: none, all. Entries `2 + 3k ..< 5 + 3k`: the lane masks of case
-    /// k of three (all ones in lane k): settlement buckets usdt, usdc, usd (MODEL.md §5C); row
-    /// kinds option, linear, inverse (§8).
+    /// k of three (all ones in lane k): settlement buckets usdt, usdc, usd (MODEL.md §5C).
     static let count = 11
 
-    /// A new mask table (the owner deallocates it). Each hot loop reads a table it owns (the
-    /// contingency scratch, the priced market) rather than a global: a global's lazy initialiser
-    /// is an opaque call, after which the compiler retained the arrays the loop reads.
+    /// A new mask table (the owner deallocates it). The hot loop reads a table it owns (the
+    /// contingency scratch's) rather than a global: a global's lazy initialiser is an opaque call,
+    /// after which the compiler retained the arrays the loop reads.
     static func allocateMasks() -> UnsafeMutablePointer<UInt64> {
         let p = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
         p.initialize(repeating: 0, count: count)
         p[1] = ~0
         for k in 0..<3 { p[2 + 3 * k + k] = ~0 }
         return p
-    }
-
-    /// The mask table as an array (``PricedMarket/selectMasks``).
-    static func maskArray() -> [UInt64] {
-        let p = allocateMasks()
-        defer { p.deallocate() }
-        return Array(UnsafeBufferPointer(start: p, count: count))
     }
 
     /// A table for code off the hot path (tests, hand-built exposures). Written once, then only read.

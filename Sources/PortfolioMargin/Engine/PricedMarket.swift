@@ -84,25 +84,6 @@ public final class PricedMarket: Sendable {
     /// same for every coin (so it is never a real group of any coin).
     let spareStrikeGroup: Int32
 
-    /// What the account totals read per instrument (MODEL.md §8), packed in one record: one lookup
-    /// per position or order row instead of five arrays (`AccountTotals`).
-    struct TotalsInfo {
-        var mark: Double
-        /// As `settleIndex` (1 for inverse instruments).
-        var settleIndex: Double
-        /// The base coin's USD index (inverse P&L is in coins, §8, §11.10); NaN for an invalid instrument.
-        var baseIndex: Double
-        /// `1 / mark`, as the inverse P&L computes it (the same division, done once here).
-        var inverseMark: Double
-        var isOption: Bool
-        var isInverse: Bool
-        /// The row's formula (`BranchFree` lane): 0 option value, 1 linear P&L, 2 inverse P&L.
-        var lane: UInt8
-    }
-    let totalsInfo: [TotalsInfo]
-    /// `BranchFree` masks for the account totals' rows (see there why a table of this market's own).
-    let selectMasks: [UInt64] = BranchFree.maskArray()
-
     /// Symbols (instrument index) and coins (coin id) looked up from bytes by the CSV reader.
     let symbolTable: ByteKeyTable
     let coinTable: ByteKeyTable
@@ -246,11 +227,6 @@ public final class PricedMarket: Sendable {
                                    basis: linear ? mark[i] / coinIndex[Int(coinSlot[i])] - 1 : 0,
                                    strikeGroup: kind[i] == .option ? strikeGroup[i] : spare,
                                    maturityBucket: maturityBucket[i], kind: kind[i], settlement: settlement[i])
-        }
-        totalsInfo = (0..<n).map { i in
-            TotalsInfo(mark: mark[i], settleIndex: settleIndex[i], baseIndex: coinSlot[i] >= 0 ? coinIndex[Int(coinSlot[i])] : .nan,
-                       inverseMark: 1 / mark[i], isOption: kind[i] == .option, isInverse: isInverse[i],
-                       lane: kind[i] == .option ? 0 : (isInverse[i] ? 2 : 1))
         }
         var symbols = ByteKeyTable(capacity: n)
         for inst in instruments { symbols.insert(inst.symbol) }
