@@ -65,15 +65,6 @@ struct UnitExposure {
 /// Coin delta per settlement bucket (MODEL.md §5C).
 struct SettlementDelta {
     var usdt = 0.0, usdc = 0.0, usd = 0.0
-
-    @inline(__always)
-    mutating func add(_ d: Double, to bucket: SettlementBucket) {
-        switch bucket {
-        case .usdt: usdt += d
-        case .usdc: usdc += d
-        case .usd: usd += d
-        }
-    }
 }
 
 /// Long and short totals over maturity buckets, and their DTE-weighted sums (§5B, §5D1).
@@ -293,7 +284,7 @@ struct ContingencyCalculator {
         return p.bucketDays.withUnsafeBufferPointer { all in
             let days = UnsafeBufferPointer(rebasing: all[from..<to])
             let x = p.contingencyInfo.withUnsafeBufferPointer { info in
-                fill(info: info, days: days, instr: instr, size: size, count: count, hedge: hedge, index: index)
+                fill(info: info, days: days, instr: instr, size: size, count: count, hedge: hedge)
             }
             var c = Contingencies()
             c.optionContingency = ContingencyModel.shortOption(x, params, index: index)
@@ -318,8 +309,8 @@ struct ContingencyCalculator {
     /// A first touch writes the next list entry always and keeps it only when the slot was unseen.
     @inline(__always)
     private func fill(info: UnsafeBufferPointer<PricedMarket.ContingencyInfo>, days: UnsafeBufferPointer<Double>,
-                      instr: UnsafePointer<Int32>, size: UnsafePointer<Double>, count: Int, hedge: Double,
-                      index: Double) -> UnitExposure {
+                      instr: UnsafePointer<Int32>, size: UnsafePointer<Double>, count: Int,
+                      hedge: Double) -> UnitExposure {
         var x = UnitExposure(groupSize: groupSize, groups: UnsafeBufferPointer(start: groups, count: 0),
                              vega: vega, delta: delta, buckets: UnsafeBufferPointer(start: buckets, count: 0),
                              days: days, masks: masks)
