@@ -48,6 +48,8 @@ struct UnitExposure {
     var delta: UnsafePointer<Double>
     var buckets: UnsafeBufferPointer<Int32>
     var days: UnsafeBufferPointer<Double>
+    /// `BranchFree` masks for the add-ons' sign tests (the calculator's own table on the hot path).
+    var masks: UnsafePointer<UInt64> = BranchFree.shared
     /// Coin delta per settlement bucket (§5C).
     var settlementDelta = SettlementDelta()
     /// Spot hedge leg h, coins (§6); it sits in maturity bucket 0 (DTE 0) at full size (§11.4).
@@ -63,15 +65,6 @@ struct UnitExposure {
 /// Coin delta per settlement bucket (MODEL.md §5C).
 struct SettlementDelta {
     var usdt = 0.0, usdc = 0.0, usd = 0.0
-
-    @inline(__always)
-    mutating func add(_ d: Double, to bucket: SettlementBucket) {
-        switch bucket {
-        case .usdt: usdt += d
-        case .usdc: usdc += d
-        case .usd: usd += d
-        }
-    }
 }
 
 /// Long and short totals over maturity buckets, and their DTE-weighted sums (§5B, §5D1).
@@ -80,11 +73,22 @@ struct MaturitySides {
     /// 0 when every bucket value and total is finite, NaN otherwise (§10).
     var check = 0.0
 
-    init(_ value: UnsafePointer<Double>, buckets: UnsafeBufferPointer<Int32>, days: UnsafeBufferPointer<Double>) {
+    /// Each bucket goes to the long side when > 0, to the short side when < 0, to neither when 0
+    /// or NaN. Written without a branch on the sign (`keep`; a mispredicted branch per bucket cost more
+    /// than the whole sum): the other side adds 0, which leaves a sum that started at +0 unchanged — such
+    /// a sum is never −0 (IEEE round to nearest: x + y is −0 only when both are −0), and y + 0 = y
+    /// and y − 0 = y for every other y, NaN and ±∞ included. So the bits are those of the branch.
+    @inline(__always)
+    init(_ value: UnsafePointer<Double>, buckets: UnsafeBufferPointer<Int32>, days: UnsafeBufferPointer<Double>,
+         masks: UnsafePointer<UInt64>) {
         for b in buckets {
             let v = value[Int(b)], t = days[Int(b)]
             check += v - v
-            if v > 0 { long += v; longDays += v * t } else if v < 0 { short -= v; shortDays -= v * t }
+            let isLong = masks[v > 0 ? 1 : 0], isShort = masks[v < 0 ? 1 : 0]
+            long += BranchFree.keep(v, isLong)
+            longDays += BranchFree.keep(v * t, isLong)
+            short -= BranchFree.keep(v, isShort)
+            shortDays -= BranchFree.keep(v * t, isShort)
         }
         check += (longDays - longDays) + (shortDays - shortDays)
     }
@@ -97,15 +101,41 @@ struct MaturitySides {
     }
 }
 
+/// The §5 factors of a coin's parameters (MODEL.md §9), plain values: the engine reads these per
+/// portfolio from `PricedMarket.contingencyFactors` rather than copying the whole `CoinParameters`
+/// (its collateral tiers are an array, so each copy was a retain and a release).
+struct ContingencyFactors {
+    var shortOptionFactor, vegaSpreadFactor, stablecoinSpreadFactor, deltaSpreadFactor: Double
+    var basisFactor, basisThreshold, futuresRiskFactor: Double
+
+    init(_ c: CoinParameters) {
+        shortOptionFactor = c.shortOptionFactor; vegaSpreadFactor = c.vegaSpreadFactor
+        stablecoinSpreadFactor = c.stablecoinSpreadFactor; deltaSpreadFactor = c.deltaSpreadFactor
+        basisFactor = c.basisFactor; basisThreshold = c.basisThreshold; futuresRiskFactor = c.futuresRiskFactor
+    }
+}
+
 /// The add-ons of MODEL.md §5, one pure function each, from a portfolio's `UnitExposure`.
 enum ContingencyModel {
     /// §5A Short option: `Σ_groups max(0, −Σ size) · shortOptionFactor · index`.
+    ///
+    /// `max(0, n)` as Swift's `max` defines it (`n >= 0 ? n : 0`), through `keep` rather than a
+    /// branch on the group's sign (random, so often mispredicted); a 0 added where `max` gave −0
+    /// leaves the sum (never −0) unchanged.
+    @inline(__always)
     static func shortOption(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        shortOption(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func shortOption(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         var netShort = 0.0, check = 0.0
+        let masks = x.masks
         for g in x.groups {
             let s = x.groupSize[Int(g)]
             check += s - s
-            netShort += max(0, -s)
+            let n = -s
+            netShort += BranchFree.keep(n, masks[n >= 0 ? 1 : 0])
         }
         guard check == 0 else { return .nan }
         return netShort * params.shortOptionFactor * index
@@ -113,15 +143,27 @@ enum ContingencyModel {
 
     /// §5B Vega spread: the long and short coin vega over maturity buckets, each with its
     /// vega-weighted DTE; `|DTE_L − DTE_S| · min(V_L, V_S) · vegaSpreadFactor · index`.
+    @inline(__always)
     static func vegaSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
-        let v = MaturitySides(x.vega, buckets: x.buckets, days: x.days)
+        vegaSpread(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func vegaSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
+        let v = MaturitySides(x.vega, buckets: x.buckets, days: x.days, masks: x.masks)
         guard v.check == 0 else { return .nan }
         return v.spread * params.vegaSpreadFactor * index
     }
 
     /// §5C Settlement spread: `(Σ_b |δ_b| − |Σ_b δ_b|) / 2 · stablecoinSpreadFactor · index` over the
     /// USDT, USDC and USD (inverse) buckets.
+    @inline(__always)
     static func stablecoinSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        stablecoinSpread(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func stablecoinSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         let s = x.settlementDelta
         guard (s.usdt - s.usdt) + (s.usdc - s.usdc) + (s.usd - s.usd) == 0 else { return .nan }
         let spread = (abs(s.usdt) + abs(s.usdc) + abs(s.usd) - abs(s.usdt + s.usdc + s.usd)) / 2
@@ -132,8 +174,14 @@ enum ContingencyModel {
     /// `|DTE_L − DTE_S| · min(Δ_L, Δ_S) · index · deltaSpreadFactor`; plus D2 the spot–derivative
     /// basis, only with a hedge leg: `|h| · index · basisFactor · max(0, |basis| − basisThreshold)`,
     /// basis the |δ|-weighted mean of `mark/index − 1` (0 without such instruments).
+    @inline(__always)
     static func deltaSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
-        let d = MaturitySides(x.delta, buckets: x.buckets, days: x.days)
+        deltaSpread(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func deltaSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
+        let d = MaturitySides(x.delta, buckets: x.buckets, days: x.days, masks: x.masks)
         guard d.check + (x.basisWeight - x.basisWeight) + (x.basisWeightedBasis - x.basisWeightedBasis) == 0 else {
             return .nan
         }
@@ -146,7 +194,13 @@ enum ContingencyModel {
     }
 
     /// §5E Perpetual and futures: `Σ|δ_i| · futuresRiskFactor · index`.
+    @inline(__always)
     static func futures(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
+        futures(x, ContingencyFactors(params), index: index)
+    }
+
+    @inline(__always)
+    static func futures(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         guard x.futuresAbsDelta - x.futuresAbsDelta == 0 else { return .nan }
         return x.futuresAbsDelta * params.futuresRiskFactor * index
     }
@@ -164,10 +218,18 @@ struct ContingencyCalculator {
     private let delta: UnsafeMutablePointer<Double>
     private let bucketSeen: UnsafeMutablePointer<Bool>
     private let buckets: UnsafeMutablePointer<Int32>
+    /// `PricedMarket.spareStrikeGroup` (the same for every pricing of the same instruments).
+    private let spareGroup: Int
+    /// This calculator's `BranchFree` mask table.
+    private let masks: UnsafeMutablePointer<UInt64>
 
+    /// Scratch for `priced` and every pricing of the same instruments (a sweep's). One more group
+    /// than the largest coin has: `spareStrikeGroup`, where non-options add their size, marked seen
+    /// for good so it is never listed; one more group and bucket index so `fill` may write the
+    /// next list entry before knowing whether it keeps it.
     init(priced: PricedMarket) {
-        let g = max(1, priced.strikeGroupCount.max() ?? 0)
-        let b = max(1, priced.bucketDTE.map(\.count).max() ?? 0)
+        let g = max(1, priced.strikeGroupCount.max() ?? 0) + 1
+        let b = max(1, priced.bucketDTE.map(\.count).max() ?? 0) + 1
         func zeroed<T>(_ n: Int, _ v: T) -> UnsafeMutablePointer<T> {
             let p = UnsafeMutablePointer<T>.allocate(capacity: n)
             p.initialize(repeating: v, count: n)
@@ -175,6 +237,10 @@ struct ContingencyCalculator {
         }
         groupSize = zeroed(g, 0.0); groupSeen = zeroed(g, false); groups = zeroed(g, Int32(0))
         vega = zeroed(b, 0.0); delta = zeroed(b, 0.0); bucketSeen = zeroed(b, false); buckets = zeroed(b, Int32(0))
+        masks = BranchFree.allocateMasks()
+        spareGroup = Int(priced.spareStrikeGroup)
+        precondition(spareGroup < g)
+        groupSeen[spareGroup] = true
     }
 
     /// Everything of `p` that `compute` reads for a unit of coin `slot`, plus the deltas its spot
@@ -189,7 +255,7 @@ struct ContingencyCalculator {
         bits += p.bucketDTE[slot].map(\.bitPattern)
         for i in p.coinSlot.indices where Int(p.coinSlot[i]) == slot {
             let h = p.contingencyInfo[i]
-            bits += [UInt64(i), h.delta.bitPattern, h.coinVega.bitPattern, h.mark.bitPattern, p.delta[i].bitPattern,
+            bits += [UInt64(i), h.delta.bitPattern, h.coinVega.bitPattern, p.mark[i].bitPattern, p.delta[i].bitPattern,
                      UInt64(bitPattern: Int64(h.strikeGroup)), UInt64(bitPattern: Int64(h.maturityBucket)),
                      h.kind == .option ? 0 : (h.kind == .perpetual ? 1 : 2), UInt64(h.settlement.rawValue)]
         }
@@ -199,17 +265,26 @@ struct ContingencyCalculator {
     func deallocate() {
         groupSize.deallocate(); groupSeen.deallocate(); groups.deallocate()
         vega.deallocate(); delta.deallocate(); bucketSeen.deallocate(); buckets.deallocate()
+        masks.deallocate()
     }
 
     /// Contingencies of the holdings `instr[e], size[e]` (net per symbol) of one unit of coin `slot`,
     /// with spot hedge leg `hedge` (coins).
     func compute(priced p: PricedMarket, slot: Int, instr: UnsafePointer<Int32>, size: UnsafePointer<Double>,
                  count: Int, hedge: Double) -> Contingencies {
-        let params = p.coinParams[slot]
+        // A sweep computes every pricing with the scratch of the first; its pricings are of the same
+        // instruments, so they have the same groups (the scratch's size already relies on it) and the
+        // same spare group. Checked, as a different spare would be listed as an option group.
+        precondition(Int(p.spareStrikeGroup) == spareGroup, "contingency scratch of another instrument set")
+        let params = p.contingencyFactors[slot]
         let index = p.coinIndex[slot]
-        return p.bucketDTE[slot].withUnsafeBufferPointer { days in
+        // The slot's DTEs from the flat `bucketDays` (a nested array's inner buffer was retained
+        // and released per call).
+        let from = p.bucketStart[slot], to = p.bucketStart[slot + 1]
+        return p.bucketDays.withUnsafeBufferPointer { all in
+            let days = UnsafeBufferPointer(rebasing: all[from..<to])
             let x = p.contingencyInfo.withUnsafeBufferPointer { info in
-                fill(info: info, days: days, instr: instr, size: size, count: count, hedge: hedge, index: index)
+                fill(info: info, days: days, instr: instr, size: size, count: count, hedge: hedge)
             }
             var c = Contingencies()
             c.optionContingency = ContingencyModel.shortOption(x, params, index: index)
@@ -224,41 +299,63 @@ struct ContingencyCalculator {
 
     /// The one pass over the holdings: per-group net size, per-bucket vega and delta,
     /// per-settlement delta, basis weights and futures |δ| (MODEL.md §5).
+    ///
+    /// No branch on the data: options and linear instruments, settlement buckets and first
+    /// touches mix at random in a book, and their mispredicted branches were most of this loop's
+    /// time. Each sum an instrument does not belong to adds 0 instead (`BranchFree.keep(v, mask)`):
+    /// every sum here starts at +0 and so is never −0, and y + 0 = y for every other y, NaN and
+    /// ±∞ included — the bits are those of the branches (checked against the branchy pass,
+    /// EngineSpeedTests). Non-options add their size to the spare group, which is never listed.
+    /// A first touch writes the next list entry always and keeps it only when the slot was unseen.
     @inline(__always)
     private func fill(info: UnsafeBufferPointer<PricedMarket.ContingencyInfo>, days: UnsafeBufferPointer<Double>,
-                      instr: UnsafePointer<Int32>, size: UnsafePointer<Double>, count: Int, hedge: Double,
-                      index: Double) -> UnitExposure {
+                      instr: UnsafePointer<Int32>, size: UnsafePointer<Double>, count: Int,
+                      hedge: Double) -> UnitExposure {
         var x = UnitExposure(groupSize: groupSize, groups: UnsafeBufferPointer(start: groups, count: 0),
                              vega: vega, delta: delta, buckets: UnsafeBufferPointer(start: buckets, count: 0),
-                             days: days)
+                             days: days, masks: masks)
         x.hedge = hedge
         var groupCount = 0, bucketCount = 0
         // The spot leg sits in the DTE-0 bucket at full size (MODEL.md §11.4).
         bucketSeen[0] = true; buckets[0] = 0; bucketCount = 1
         delta[0] += hedge
+        var usdt = 0.0, usdc = 0.0, usd = 0.0, futuresAbsDelta = 0.0, basisWeight = 0.0, basisWeightedBasis = 0.0
+        let hedgeLong = hedge > 0
+        let base = info.baseAddress!
+        let hedged = hedge != 0 ? 1 : 0
         for e in 0..<count {
-            let h = info[Int(instr[e])]
+            let h = base[Int(instr[e])]
             let q = size[e]
             let d = q * h.delta
             let m = Int(h.maturityBucket)
-            if !bucketSeen[m] { bucketSeen[m] = true; buckets[bucketCount] = Int32(m); bucketCount += 1 }
+            buckets[bucketCount] = Int32(m)
+            bucketCount &+= bucketSeen[m] ? 0 : 1
+            bucketSeen[m] = true
             delta[m] += d
-            x.settlementDelta.add(d, to: h.settlement)
-            if case .option = h.kind {
-                let g = Int(h.strikeGroup)
-                if !groupSeen[g] { groupSeen[g] = true; groups[groupCount] = Int32(g); groupCount += 1 }
-                groupSize[g] += q
-                vega[m] += q * h.coinVega
-            } else {
-                x.futuresAbsDelta += abs(d)
-                // D2's basis is over the perpetuals and futures whose net size is opposite to h.
-                if hedge != 0, q != 0, (q > 0) != (hedge > 0) {
-                    let weight = abs(d)
-                    x.basisWeight += weight
-                    x.basisWeightedBasis += weight * (h.mark / index - 1)
-                }
-            }
+            let lanes = x.masks + 2 + 3 * Int(h.settlement.rawValue)
+            usdt += BranchFree.keep(d, lanes[0])
+            usdc += BranchFree.keep(d, lanes[1])
+            usd += BranchFree.keep(d, lanes[2])
+            let isOption = h.kind == .option ? 1 : 0
+            let option = x.masks[isOption], linear = ~option
+            let g = Int(h.strikeGroup)
+            groups[groupCount] = Int32(g)
+            groupCount &+= groupSeen[g] ? 0 : 1
+            groupSeen[g] = true
+            groupSize[g] += q
+            vega[m] += BranchFree.keep(q * h.coinVega, option)
+            let weight = abs(d)
+            futuresAbsDelta += BranchFree.keep(weight, linear)
+            // D2's basis is over the perpetuals and futures whose net size is opposite to h.
+            let opposite = (q != 0 ? 1 : 0) & ((q > 0) != hedgeLong ? 1 : 0)
+            let inBasis = x.masks[(1 &- isOption) & hedged & opposite]
+            basisWeight += BranchFree.keep(weight, inBasis)
+            basisWeightedBasis += BranchFree.keep(weight * h.basis, inBasis)
         }
+        x.settlementDelta = SettlementDelta(usdt: usdt, usdc: usdc, usd: usd)
+        x.futuresAbsDelta = futuresAbsDelta
+        x.basisWeight = basisWeight
+        x.basisWeightedBasis = basisWeightedBasis
         x.groups = UnsafeBufferPointer(start: groups, count: groupCount)
         x.buckets = UnsafeBufferPointer(start: buckets, count: bucketCount)
         return x
@@ -268,6 +365,7 @@ struct ContingencyCalculator {
     @inline(__always)
     private func reset(_ x: UnitExposure) {
         for g in x.groups { groupSize[Int(g)] = 0; groupSeen[Int(g)] = false }
+        groupSize[spareGroup] = 0  // never read; kept small so it never turns subnormal or NaN
         for b in x.buckets { vega[Int(b)] = 0; delta[Int(b)] = 0; bucketSeen[Int(b)] = false }
     }
 }

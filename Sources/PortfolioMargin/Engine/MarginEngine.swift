@@ -71,7 +71,9 @@ struct UnitEvaluator {
     /// a few operations per unit, none per scenario. The error names what overflowed
     /// (`outOfRange`, run only for such accounts).
     func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: inout BookResult) {
-        guard book.accountErrors[a] == nil else { return }
+        // A pattern, not `== nil`: InputError is Equatable, so `== nil` compares two optionals and
+        // copied the element (retaining its strings) once per account.
+        if case .some = book.accountErrors[a] { return }
         let totals = AccountTotals(book: book, account: a)
         var totalMM = totals.borrowMM
         var totalIM = totals.borrowIM

@@ -19,9 +19,14 @@ public final class PricedMarket: Sendable {
     /// Per base-coin slot: its grid, parameters and USD index.
     public let grids: [ScenarioGrid]
     let coinParams: [CoinParameters]
+    /// Per slot: the §5 factors of `coinParams` (what the contingencies read, without the arrays).
+    let contingencyFactors: [ContingencyFactors]
     let coinIndex: [Double]
     /// Per slot: DTE (days) of each maturity bucket; bucket 0 is DTE 0 (perpetuals, spot leg).
     let bucketDTE: [[Double]]
+    /// `bucketDTE` flattened, slot after slot; slot s's are `bucketStart[s] ..< bucketStart[s + 1]`.
+    let bucketDays: [Double]
+    let bucketStart: [Int]
     /// Per slot: number of (expiry, strike) option groups.
     let strikeGroupCount: [Int]
     /// Per slot: offset of the slot's risk-array block in `riskArrays`, and its instrument count.
@@ -62,8 +67,11 @@ public final class PricedMarket: Sendable {
         var delta: Double
         /// Black-76 vega per unit divided by the option's forward (coin vega per 1.00 vol); 0 otherwise.
         var coinVega: Double
-        var mark: Double
-        /// Option (expiry, strike) group, −1 for non-options.
+        /// §5D2's basis of a perpetual or future, `mark / index − 1` (index: its base coin's), computed
+        /// once here rather than once per holding (the same two operations, so the same bits); 0 for options.
+        var basis: Double
+        /// Option (expiry, strike) group; for non-options `spareStrikeGroup`, a slot the
+        /// contingency pass adds to without reading it (so its loop needs no branch on the kind).
         var strikeGroup: Int32
         /// Maturity bucket (index into `bucketDTE[slot]`): 0 for perpetuals, an expiry's bucket otherwise.
         var maturityBucket: Int32
@@ -72,6 +80,9 @@ public final class PricedMarket: Sendable {
         var settlement: SettlementBucket
     }
     let contingencyInfo: [ContingencyInfo]
+    /// The group index of non-options in `contingencyInfo`: one past the largest coin's groups, the
+    /// same for every coin (so it is never a real group of any coin).
+    let spareStrikeGroup: Int32
 
     /// Symbols (instrument index) and coins (coin id) looked up from bytes by the CSV reader.
     let symbolTable: ByteKeyTable
@@ -101,6 +112,7 @@ public final class PricedMarket: Sendable {
         baseCoins = coins
         coinSlotByName = Dictionary(uniqueKeysWithValues: coins.enumerated().map { ($1, $0) })
         coinParams = coins.map { parameters.parameters(for: $0) }
+        contingencyFactors = coinParams.map(ContingencyFactors.init)
         grids = coinParams.map { ScenarioGrid(priceRange: $0.priceRange, pricePoints: $0.pricePoints) }
         coinIndex = coins.map { market.index(of: $0)! }  // valid instruments have a valid base index
         self.coins = market.indexPrices.keys.filter { market.index(of: $0) != nil }.sorted()
@@ -202,11 +214,19 @@ public final class PricedMarket: Sendable {
         self.isInverse = isInverse; self.isCall = isCall
         self.delta = delta; self.mark = mark
         self.settleIndex = settleIndex; self.bucketDTE = bucketDTE
+        bucketDays = bucketDTE.flatMap { $0 }
+        bucketStart = bucketDTE.reduce(into: [0]) { $0.append($0.last! + $1.count) }
         self.strikeGroupCount = groupByKey.map { $0.count }
         self.blockOffset = offsets; self.blockRows = rowsPerSlot; self.riskArrays = risk
+        let spare = Int32(groupByKey.map { $0.count }.max() ?? 0)
+        spareStrikeGroup = spare
+        let coinIndex = self.coinIndex
         contingencyInfo = (0..<n).map { i in
-            ContingencyInfo(delta: delta[i], coinVega: coinVega[i], mark: mark[i], strikeGroup: strikeGroup[i],
-                            maturityBucket: maturityBucket[i], kind: kind[i], settlement: settlement[i])
+            let linear = coinSlot[i] >= 0 && kind[i] != .option
+            return ContingencyInfo(delta: delta[i], coinVega: coinVega[i],
+                                   basis: linear ? mark[i] / coinIndex[Int(coinSlot[i])] - 1 : 0,
+                                   strikeGroup: kind[i] == .option ? strikeGroup[i] : spare,
+                                   maturityBucket: maturityBucket[i], kind: kind[i], settlement: settlement[i])
         }
         var symbols = ByteKeyTable(capacity: n)
         for inst in instruments { symbols.insert(inst.symbol) }
