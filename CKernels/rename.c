@@ -21,3 +21,14 @@ int pm_rename_exchange(const char *from, const char *to) {
     return -1;
 #endif
 }
+
+// Early writeback of a growing output (OutputFiles.write): Glibc's sync_file_range needs
+// _GNU_SOURCE, defined above, which Swift's view of <fcntl.h> does not have.
+int pm_start_writeback(int fd, int64_t offset, int64_t length) {
+#if defined(__linux__)
+    return sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE) == 0 ? 0 : -1;
+#else
+    (void)fd; (void)offset; (void)length;
+    return -1;
+#endif
+}

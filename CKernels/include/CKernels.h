@@ -153,6 +153,12 @@ void pm_interrupt_cleanup_remove_all(void);
 /// −1 where unsupported (not glibc) or refused. For programs (`pm`), never called by the library.
 int pm_malloc_tune(size_t mmapThreshold, size_t trimThreshold);
 
+/// Starts writing `length` bytes of `fd` from `offset` to the device without waiting
+/// (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`): the writer of a large output calls it as the
+/// file grows, so the `fsync` at commit finds little left to write. A hint: 0 when started, −1
+/// when refused or unsupported (durability still comes from the `fsync`).
+int pm_start_writeback(int fd, int64_t offset, int64_t length);
+
 /// Stops OpenBLAS's idle server threads, for the `pm` program. OpenBLAS starts one per extra core
 /// when the library loads, before `main`, and each spins in `sched_yield` for ~2^28 cycles
 /// (~0.1 s) before it sleeps: on a 2-core machine that spin takes a core from `pm`'s own threads

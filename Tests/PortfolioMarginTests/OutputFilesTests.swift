@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -60,6 +61,38 @@ struct OutputFilesTests {
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: out + "/link")) == "notes.txt")
         // Nothing else beside OUT: the staging folder (with the previous outputs) is gone.
         #expect(try FileManager.default.contentsOfDirectory(atPath: root) == ["out"])
+    }
+
+    /// Files that grow past the writeback step several times (the device writes start as they
+    /// grow) commit exactly the bytes written, in order; the writeback start itself works on a
+    /// regular file and refuses a bad descriptor.
+    @Test func largeOutputsStartTheirWritebackAndCommitExactly() throws {
+        let root = BatchFiles.tempDir("outfiles-writeback")
+        defer { TestTemp.remove(root) }
+        let out = root + "/out"
+        let f = try OutputFiles(directory: out, names: ["a.csv", "b.csv"])
+        var expected: [[UInt8]] = [[], []]
+        var rng = SystemRandomNumberGenerator()
+        let step = Int(OutputFiles.writebackStep)
+        var k = 0
+        while expected[0].count < 2 * step + step / 2 {
+            // Pieces from 1 byte to 3 MB, so the step is crossed in the middle of a piece too.
+            let n = Int.random(in: 1...(3 << 20), using: &rng)
+            let byte = UInt8(truncatingIfNeeded: expected[k].count / 4096 + k)
+            let piece = [UInt8](repeating: byte, count: n)
+            try f.write(k, piece)
+            expected[k] += piece
+            k = expected[1].count < expected[0].count / 4 ? 1 : 0
+        }
+        try f.commit()
+        #expect(FileManager.default.contents(atPath: out + "/a.csv") == Data(expected[0]))
+        #expect(FileManager.default.contents(atPath: out + "/b.csv") == Data(expected[1]))
+        #if os(Linux)
+        let fd = open(out + "/a.csv", O_WRONLY)
+        defer { close(fd) }
+        #expect(fd >= 0 && pm_start_writeback(fd, 0, Int64(expected[0].count)) == 0)
+        #endif
+        #expect(pm_start_writeback(-1, 0, 1) == -1)
     }
 
     @Test func abandonLeavesThePreviousOutputs() throws {

@@ -52,6 +52,9 @@ public final class OutputFiles: @unchecked Sendable {
     let staging: String
     private let stagingPaths: [String]
     private var fds: [Int32]
+    /// Per file: bytes written, and up to where their writeback was started (`write`).
+    private var written: [Int64] = []
+    private var writebackStarted: [Int64] = []
     private var done = false
     /// Guards `fds` and `done`: writers on several threads are serialized, and a commit or abandon
     /// never races a write.
@@ -106,6 +109,8 @@ public final class OutputFiles: @unchecked Sendable {
             }
             fds.append(fd)
         }
+        written = [Int64](repeating: 0, count: fds.count)
+        writebackStarted = written
     }
 
     /// Appends bytes to file `k`.
@@ -122,7 +127,19 @@ public final class OutputFiles: @unchecked Sendable {
                 off += n
             }
         }
+        // Start the device writes as the file grows (8 MB at a time) instead of leaving all of
+        // them to the `fsync` in `commit`: the disk then works while the engine does, and the run
+        // no longer ends waiting for it (issue 9: at 200k accounts the final fsync of 55 MB was
+        // the last ~25 ms of a ~0.3 s run). Durability still comes from `commit`'s fsync.
+        written[k] += Int64(bytes.count)
+        if written[k] - writebackStarted[k] >= Self.writebackStep {
+            _ = pm_start_writeback(fds[k], writebackStarted[k], written[k] - writebackStarted[k])
+            writebackStarted[k] = written[k]
+        }
     }
+
+    /// How many written bytes of a file start their writeback together (`write`).
+    static let writebackStep: Int64 = 8 << 20
 
     /// Makes the files durable and swaps them into place together. On a throw nothing visible
     /// changed: `directory` still holds the previous outputs (or does not exist).
