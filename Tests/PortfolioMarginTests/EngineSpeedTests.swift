@@ -232,7 +232,35 @@ struct EngineSpeedTests {
     }
 
     /// The worst scenario is the first minimum, whatever lane of the SIMD minimum it falls in (ties
-    /// and ±0 included). (A four-lane scan for it was tried and measured no gain; this pins the rule.)
+    /// and ±0 included): `worst` now takes it from each lane's first-minimum index instead of a
+    /// forward scan, checked here against that scan (the reference below) on every table length
+    /// 0…40, with ties, ±0 and a lone minimum in any lane or the tail.
+    /// §5B/§5D1's spread through a mask (`MaturitySides.spread(_:)`) is the guarded formula bit
+    /// for bit: either side empty (0), both present, tiny and huge values, ±∞ sides.
+    @Test func maskedMaturitySpreadMatchesTheGuard() {
+        var rng = SplitMix(seed: 11)
+        let values: [Double] = [0, 0, 0, 1, 2.5, 1e-300, .leastNonzeroMagnitude, 1e300, .infinity, 3, 0.1, 7e5]
+        for _ in 0..<50_000 {
+            // No buckets: all sums +0, then set by hand.
+            let none = UnsafeBufferPointer<Int32>(start: nil, count: 0)
+            var m = [0.0].withUnsafeBufferPointer {
+                MaturitySides($0.baseAddress!, buckets: none, days: UnsafeBufferPointer(start: nil, count: 0), masks: BranchFree.shared)
+            }
+            m.long = values[rng.int(0, values.count - 1)]
+            m.short = values[rng.int(0, values.count - 1)]
+            m.longDays = m.long * [0, 1, 30, 365.25, 0.5][rng.int(0, 4)]
+            m.shortDays = m.short * [0, 2, 7, 90, 0.25][rng.int(0, 4)]
+            let guarded: Double
+            if m.long > 0 && m.short > 0 {
+                guarded = abs(m.longDays / m.long - m.shortDays / m.short) * min(m.long, m.short)
+            } else {
+                guarded = 0
+            }
+            #expect(m.spread(BranchFree.shared).bitPattern == guarded.bitPattern, "\(m)")
+            #expect(m.spread.bitPattern == guarded.bitPattern)
+        }
+    }
+
     @Test func worstScenarioIsTheFirstMinimum() {
         var rng = SplitMix(seed: 3)
         for _ in 0..<20_000 {
@@ -240,10 +268,16 @@ struct EngineSpeedTests {
             // Few distinct values, so ties and repeated minima are common; ±0 both appear.
             var t = (0..<n).map { _ in [-2.0, -1, -0.0, 0, 1, 3][rng.int(0, 5)] * (rng.chance(0.5) ? 1 : 1.5) }
             if n > 0 && rng.chance(0.2) { t[rng.int(0, n - 1)] = -7 }
+            // Now and then a non-finite entry anywhere: NaN loss at scenario 0 (MODEL.md §10).
+            if n > 0 && rng.chance(0.05) { t[rng.int(0, n - 1)] = [Double.nan, .infinity, -.infinity][rng.int(0, 2)] }
             let (loss, at, best) = t.withUnsafeBufferPointer {
                 let p = $0.baseAddress ?? UnsafePointer(bitPattern: 8)!
                 let w = MaxLoss.worst(p, count: n)
                 return (w.maxLoss, w.scenario, MaxLoss.minimum(p, count: n))
+            }
+            guard t.allSatisfy(\.isFinite) else {
+                #expect(loss.isNaN && at == 0 && best.isNaN)
+                continue
             }
             #expect(best == t.min() ?? .infinity)  // which zero it is depends on the lanes (unchanged)
             var refAt = 0

@@ -95,6 +95,17 @@ struct MaturitySides {
 
     /// `|DTE_long − DTE_short| · min(long, short)` with DTE_x the x-weighted mean DTE; 0 unless
     /// both sides are present.
+    ///
+    /// Computed always and kept through a mask rather than behind a branch on both sides being
+    /// present (which varies at random between portfolios); without a side the quotient is NaN or
+    /// ±∞ and the mask gives +0, the guard's 0. Same operations otherwise, so the same bits.
+    @inline(__always)
+    func spread(_ masks: UnsafePointer<UInt64>) -> Double {
+        let both = masks[(long > 0 ? 1 : 0) & (short > 0 ? 1 : 0)]
+        return BranchFree.keep(abs(longDays / long - shortDays / short) * min(long, short), both)
+    }
+
+    /// `spread` with a branch (the reference the masked form is tested against).
     var spread: Double {
         guard long > 0 && short > 0 else { return 0 }
         return abs(longDays / long - shortDays / short) * min(long, short)
@@ -152,7 +163,7 @@ enum ContingencyModel {
     static func vegaSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         let v = MaturitySides(x.vega, buckets: x.buckets, days: x.days, masks: x.masks)
         guard v.check == 0 else { return .nan }
-        return v.spread * params.vegaSpreadFactor * index
+        return v.spread(x.masks) * params.vegaSpreadFactor * index
     }
 
     /// §5C Settlement spread: `(Σ_b |δ_b| − |Σ_b δ_b|) / 2 · stablecoinSpreadFactor · index` over the
@@ -185,7 +196,7 @@ enum ContingencyModel {
         guard d.check + (x.basisWeight - x.basisWeight) + (x.basisWeightedBasis - x.basisWeightedBasis) == 0 else {
             return .nan
         }
-        var spread = d.spread * index * params.deltaSpreadFactor
+        var spread = d.spread(x.masks) * index * params.deltaSpreadFactor
         if x.hedge != 0 {
             let basis = x.basisWeight > 0 ? x.basisWeightedBasis / x.basisWeight : 0
             spread += abs(x.hedge) * index * params.basisFactor * max(0, abs(basis) - params.basisThreshold)
