@@ -73,6 +73,9 @@ struct MaturitySides {
     /// 0 when every bucket value and total is finite, NaN otherwise (§10).
     var check = 0.0
 
+    /// No buckets yet (`add` each, then `close`).
+    init() {}
+
     /// Each bucket goes to the long side when > 0, to the short side when < 0, to neither when 0
     /// or NaN. Written without a branch on the sign (`keep`; a mispredicted branch per bucket cost more
     /// than the whole sum): the other side adds 0, which leaves a sum that started at +0 unchanged — such
@@ -81,15 +84,24 @@ struct MaturitySides {
     @inline(__always)
     init(_ value: UnsafePointer<Double>, buckets: UnsafeBufferPointer<Int32>, days: UnsafeBufferPointer<Double>,
          masks: UnsafePointer<UInt64>) {
-        for b in buckets {
-            let v = value[Int(b)], t = days[Int(b)]
-            check += v - v
-            let isLong = masks[v > 0 ? 1 : 0], isShort = masks[v < 0 ? 1 : 0]
-            long += BranchFree.keep(v, isLong)
-            longDays += BranchFree.keep(v * t, isLong)
-            short -= BranchFree.keep(v, isShort)
-            shortDays -= BranchFree.keep(v * t, isShort)
-        }
+        for b in buckets { add(value[Int(b)], days: days[Int(b)], masks) }
+        close()
+    }
+
+    /// One bucket's value `v` at DTE `t` (the loop body of `init`).
+    @inline(__always)
+    mutating func add(_ v: Double, days t: Double, _ masks: UnsafePointer<UInt64>) {
+        check += v - v
+        let isLong = masks[v > 0 ? 1 : 0], isShort = masks[v < 0 ? 1 : 0]
+        long += BranchFree.keep(v, isLong)
+        longDays += BranchFree.keep(v * t, isLong)
+        short -= BranchFree.keep(v, isShort)
+        shortDays -= BranchFree.keep(v * t, isShort)
+    }
+
+    /// After the last bucket (the end of `init`).
+    @inline(__always)
+    mutating func close() {
         check += (longDays - longDays) + (shortDays - shortDays)
     }
 
@@ -140,16 +152,29 @@ enum ContingencyModel {
 
     @inline(__always)
     static func shortOption(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
+        var sum = NetShort()
+        for g in x.groups { sum.add(x.groupSize[Int(g)], x.masks) }
+        return shortOption(sum, params, index: index)
+    }
+
+    /// §5A from the groups' summed `NetShort`.
+    @inline(__always)
+    static func shortOption(_ sum: NetShort, _ params: ContingencyFactors, index: Double) -> Double {
+        guard sum.check == 0 else { return .nan }
+        return sum.netShort * params.shortOptionFactor * index
+    }
+
+    /// §5A's sum over option groups, `Σ max(0, −size)`, and its `x − x` check (MODEL.md §10).
+    struct NetShort {
         var netShort = 0.0, check = 0.0
-        let masks = x.masks
-        for g in x.groups {
-            let s = x.groupSize[Int(g)]
+
+        /// One group of net size `s`.
+        @inline(__always)
+        mutating func add(_ s: Double, _ masks: UnsafePointer<UInt64>) {
             check += s - s
             let n = -s
             netShort += BranchFree.keep(n, masks[n >= 0 ? 1 : 0])
         }
-        guard check == 0 else { return .nan }
-        return netShort * params.shortOptionFactor * index
     }
 
     /// §5B Vega spread: the long and short coin vega over maturity buckets, each with its
@@ -161,9 +186,15 @@ enum ContingencyModel {
 
     @inline(__always)
     static func vegaSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
-        let v = MaturitySides(x.vega, buckets: x.buckets, days: x.days, masks: x.masks)
+        vegaSpread(MaturitySides(x.vega, buckets: x.buckets, days: x.days, masks: x.masks), x.masks, params, index: index)
+    }
+
+    /// §5B from the vega's `MaturitySides`.
+    @inline(__always)
+    static func vegaSpread(_ v: MaturitySides, _ masks: UnsafePointer<UInt64>, _ params: ContingencyFactors,
+                           index: Double) -> Double {
         guard v.check == 0 else { return .nan }
-        return v.spread(x.masks) * params.vegaSpreadFactor * index
+        return v.spread(masks) * params.vegaSpreadFactor * index
     }
 
     /// §5C Settlement spread: `(Σ_b |δ_b| − |Σ_b δ_b|) / 2 · stablecoinSpreadFactor · index` over the
@@ -192,7 +223,12 @@ enum ContingencyModel {
 
     @inline(__always)
     static func deltaSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
-        let d = MaturitySides(x.delta, buckets: x.buckets, days: x.days, masks: x.masks)
+        deltaSpread(MaturitySides(x.delta, buckets: x.buckets, days: x.days, masks: x.masks), x, params, index: index)
+    }
+
+    /// §5D from the delta's `MaturitySides` and `x`'s hedge and basis sums.
+    @inline(__always)
+    static func deltaSpread(_ d: MaturitySides, _ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         guard d.check + (x.basisWeight - x.basisWeight) + (x.basisWeightedBasis - x.basisWeightedBasis) == 0 else {
             return .nan
         }
@@ -297,13 +333,30 @@ struct ContingencyCalculator {
             let x = p.contingencyInfo.withUnsafeBufferPointer { info in
                 fill(info: info, days: days, instr: instr, size: size, count: count, hedge: hedge)
             }
+            // One pass over the touched groups and one over the touched buckets, each reading a
+            // slot and zeroing it for the next portfolio (each slot is listed once): the same sums
+            // as `ContingencyModel`'s passes over `x` followed by a reset, with two fewer loops
+            // (whose exits, at a trip count that varies per portfolio, were mispredicted).
+            var netShort = ContingencyModel.NetShort()
+            for g in x.groups {
+                netShort.add(groupSize[Int(g)], masks)
+                groupSize[Int(g)] = 0; groupSeen[Int(g)] = false
+            }
+            groupSize[spareGroup] = 0  // never read; kept small so it never turns subnormal or NaN
+            var vegaSides = MaturitySides(), deltaSides = MaturitySides()
+            for b in x.buckets {
+                let t = days[Int(b)]
+                vegaSides.add(vega[Int(b)], days: t, masks)
+                deltaSides.add(delta[Int(b)], days: t, masks)
+                vega[Int(b)] = 0; delta[Int(b)] = 0; bucketSeen[Int(b)] = false
+            }
+            vegaSides.close(); deltaSides.close()
             var c = Contingencies()
-            c.optionContingency = ContingencyModel.shortOption(x, params, index: index)
-            c.optionVegaContingency = ContingencyModel.vegaSpread(x, params, index: index)
+            c.optionContingency = ContingencyModel.shortOption(netShort, params, index: index)
+            c.optionVegaContingency = ContingencyModel.vegaSpread(vegaSides, masks, params, index: index)
             c.usdtUsdcContingency = ContingencyModel.stablecoinSpread(x, params, index: index)
-            c.futureDeltaContingency = ContingencyModel.deltaSpread(x, params, index: index)
+            c.futureDeltaContingency = ContingencyModel.deltaSpread(deltaSides, x, params, index: index)
             c.futureContingency = ContingencyModel.futures(x, params, index: index)
-            reset(x)
             return c
         }
     }
@@ -370,13 +423,5 @@ struct ContingencyCalculator {
         x.groups = UnsafeBufferPointer(start: groups, count: groupCount)
         x.buckets = UnsafeBufferPointer(start: buckets, count: bucketCount)
         return x
-    }
-
-    /// Zeroes the slots `x` touched, for the next portfolio.
-    @inline(__always)
-    private func reset(_ x: UnitExposure) {
-        for g in x.groups { groupSize[Int(g)] = 0; groupSeen[Int(g)] = false }
-        groupSize[spareGroup] = 0  // never read; kept small so it never turns subnormal or NaN
-        for b in x.buckets { vega[Int(b)] = 0; delta[Int(b)] = 0; bucketSeen[Int(b)] = false }
     }
 }
