@@ -15,9 +15,13 @@ public enum MarginEngine {
         var result = BookResult(book: book)
         var tables = PnlTables(book: book, options: options)
         let evaluator = UnitEvaluator(priced: book.priced)
+        // Read once: `tables` is under exclusive access in the closure below, so passing
+        // `tables.offset` there retained and released the array once per account (1M batch: a
+        // `swift_retain`/`swift_release` pair per `account` call).
+        let offsets = tables.offset
         tables.values.withUnsafeMutableBufferPointer { pnl in
             for a in 0..<book.accountCount {
-                evaluator.account(a, book: book, pnl: pnl.baseAddress!, offsets: tables.offset, into: &result)
+                evaluator.account(a, book: book, pnl: pnl.baseAddress!, offsets: offsets, into: &result)
             }
         }
         evaluator.contingency.deallocate()
