@@ -208,7 +208,9 @@ size_t pm_format_double(double value, char *out) {
         write8((uint32_t)(hi - (uint64_t)top * 100000000ull), buf + 1);
         buf[0] = (char)('0' + top);
     }
-    memset(buf + 17, 0, 24);   // the block copies below read past the digits (up to buf + 33)
+    // The block copies below read past the digits (up to buf + 33): bytes that land past the text,
+    // where later writes overwrite them. They were zeroed first; not zeroing them is 1.5 ns a
+    // number less on the batch's values (24.6 vs 26.0 ns in a C loop), the returned text the same.
     const char *d = buf + 17 - n;
     const int32_t sci = e10 + n - 1;   // value = d[0].d[1…] × 10^sci
     const double magnitude = negative ? -value : value;
