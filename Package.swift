@@ -15,7 +15,7 @@ let package = Package(
     ],
     targets: [
         // Vectorized Black-76 (run-time dispatched AVX-512 / AVX2 / scalar). No unsafe flags.
-        .target(name: "CKernels", path: "CKernels"),
+        .target(name: "CKernels", path: "CKernels", exclude: ["NOTICE-dragonbox.txt"]),
         // OpenBLAS (cblas) + LAPACKE, installed by scripts/setup.sh.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
@@ -25,7 +25,7 @@ let package = Package(
         .executableTarget(name: "pm", dependencies: [
             "PortfolioMargin",
             "PMGenerate",
-            "CKernels",   // pm_malloc_tune (PM.swift)
+            "CKernels",   // pm_malloc_tune, pm_blas_stop_idle_threads (PM.swift)
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Not a product (nothing to export): `swift run -c release bench` runs it from this package.

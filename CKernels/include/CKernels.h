@@ -120,7 +120,7 @@ const char *pm_kernel_isa(void);
 /// Name of the code path a request `isa` runs on this CPU (after the fallback described at the top).
 const char *pm_kernel_isa_name(int isa);
 
-/// Shortest round-trip text of `value` (Ryu's digits, Swift's `Double.description` layout: "0.1",
+/// Shortest round-trip text of `value` (Dragonbox's digits, Swift's `Double.description` layout: "0.1",
 /// "100.0", "1e-05", "1.2345678901234568e+17", "5e-324", "-0.0", "inf", "nan"), written to `out`
 /// without a terminating NUL; returns its length (at most 24 bytes). `out` must have room for
 /// PM_FORMAT_DOUBLE_ROOM bytes: digits are copied in fixed-size blocks past the text's end.

@@ -19,11 +19,19 @@ public enum MarginEngine {
         // `tables.offset` there retained and released the array once per account (1M batch: a
         // `swift_retain`/`swift_release` pair per `account` call).
         let offsets = tables.offset
+        // Accounts found out of range (MODEL.md §10) become errors after the pass: `fail` changes
+        // the book, which the pointers' scope excludes; their figures stay NaN / nil meanwhile.
+        var failed: [(Int, InputError)] = []
         tables.values.withUnsafeMutableBufferPointer { pnl in
-            for a in 0..<book.accountCount {
-                evaluator.account(a, book: book, pnl: pnl.baseAddress!, offsets: offsets, into: &result)
+            result.withFigures { figures in
+                for a in 0..<book.accountCount {
+                    if let e = evaluator.account(a, book: book, pnl: pnl.baseAddress!, offsets: offsets, into: figures) {
+                        failed.append((a, e))
+                    }
+                }
             }
         }
+        for (a, e) in failed { result.fail(a, e) }
         evaluator.contingency.deallocate()
         return result
     }
@@ -73,11 +81,14 @@ struct UnitEvaluator {
     /// staged result. Every evaluated portfolio's MM (max loss — NaN for a non-finite table — plus
     /// contingencies) and every total is folded into one `x − x` sum, 0 only when all are finite:
     /// a few operations per unit, none per scenario. The error names what overflowed
-    /// (`outOfRange`, run only for such accounts).
-    func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: inout BookResult) {
+    /// (`outOfRange`, run only for such accounts), returned for the caller to record (`BookResult.fail`).
+    ///
+    /// The figures go through `result`'s pointers (`BookResult.Figures`), not the arrays: no
+    /// uniqueness or bounds check per write.
+    func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: BookResult.Figures) -> InputError? {
         // A pattern, not `== nil`: InputError is Equatable, so `== nil` compares two optionals and
         // copied the element (retaining its strings) once per account.
-        if case .some = book.accountErrors[a] { return }
+        if case .some = book.accountErrors[a] { return nil }
         let totals = AccountTotals(book: book, account: a)
         var totalMM = totals.borrowMM
         var totalIM = totals.borrowIM
@@ -100,17 +111,15 @@ struct UnitEvaluator {
         }
         check += (totalMM - totalMM) + (totalIM - totalIM)
         check += (totals.marginBalance - totals.marginBalance) + (totals.orderLoss - totals.orderLoss)
-        guard check == 0 else {
-            result.fail(a, outOfRange(a, book: book, totals: totals, result: result))
-            return
-        }
+        guard check == 0 else { return outOfRange(a, book: book, totals: totals, result: result) }
         result.setAccount(a, totals: totals, totalMM: totalMM, totalIM: totalIM, policy: priced.parameters.stages)
+        return nil
     }
 
     /// The error of an account with a non-finite figure (MODEL.md §10), naming the first quantity
     /// that is not finite: a balance, position or order row, a unit's scenario P&L, contingency,
     /// MM or IM, or a total. Only called for such accounts, so it may take its time.
-    func outOfRange(_ a: Int, book: Book, totals: AccountTotals, result: BookResult) -> InputError {
+    func outOfRange(_ a: Int, book: Book, totals: AccountTotals, result: BookResult.Figures) -> InputError {
         let p = priced
         let record = "account \(book.accountIds[a])"
         func error(_ field: String, _ what: String) -> InputError {

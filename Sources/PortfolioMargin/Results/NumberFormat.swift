@@ -4,7 +4,7 @@ import CKernels
 /// infinity, zero as `0.0` (−0 folded).
 ///
 /// The text is what Swift's `Double.description` prints, written by `pm_format_double` in
-/// CKernels (Ryu's digits) straight into the output bytes: no String per number. The tests compare
+/// CKernels (Dragonbox's digits) straight into the output bytes: no String per number. The tests compare
 /// the two on millions of doubles.
 enum NumberFormat {
     /// The room `pm_format_double` needs: its text is at most 24 bytes
