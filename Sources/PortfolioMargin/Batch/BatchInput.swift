@@ -662,7 +662,8 @@ public struct BatchInput: Sendable {
                     }
                     y = e
                 }
-                if let (field, message) = RowRules.position(size: x, entryPrice: y.isNaN ? nil : y) {
+                if !RowRules.positionOK(size: x, entryPrice: y.isNaN ? nil : y),
+                   let (field, message) = RowRules.position(size: x, entryPrice: y.isNaN ? nil : y) {
                     fail(field == "entryPrice" ? yName : xName, message); return
                 }
             case .orders:
@@ -674,7 +675,7 @@ public struct BatchInput: Sendable {
                     fail(yName, "expected a finite number, got \(fieldEcho(f[cY!]))"); return
                 }
                 y = pr
-                if let (field, message) = RowRules.order(qty: x, price: y) { fail(field == "qty" ? xName : yName, message); return }
+                if !RowRules.orderOK(qty: x, price: y), let (field, message) = RowRules.order(qty: x, price: y) { fail(field == "qty" ? xName : yName, message); return }
             }
             guard slot < slots.upperBound else { return }   // cannot happen: a row per line at most
             sink.account![slot] = a
