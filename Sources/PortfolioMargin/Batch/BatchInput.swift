@@ -577,8 +577,10 @@ public struct BatchInput: Sendable {
         // Not inlined by the compiler (the closure is large), and better so: forcing it in (the
         // byte loop moved out of line) measured ~4% more parse time on the 1M book — register
         // pressure in the row loop.
-        @inline(__always) func number(_ f: (UnsafePointer<UInt8>, Int)) -> Double? {
-            FastNumber.parse(f.0, f.1, readableTo: readableEnd(f.0))
+        // NaN for "not a number" (FastNumber's values are always finite): returned in a vector
+        // register, where an optional Double went through an integer one and back.
+        @inline(__always) func number(_ f: (UnsafePointer<UInt8>, Int)) -> Double {
+            FastNumber.parse(f.0, f.1, readableTo: readableEnd(f.0)) ?? .nan
         }
         let instrumentOK = context.instrumentOK
         let checkUTF8 = !csv.isValidUTF8
@@ -595,6 +597,9 @@ public struct BatchInput: Sendable {
         var firstAccount: Int32 = -1, lastAccount: Int32 = -1, ordered = true
         chunk.lines = try csv.forEachRecord(in: range) { line, f, nonASCII in
             let acc = f[cAcc]
+            // The first number is parsed first (it is only looked at where the checks below reach
+            // it): its division's latency then overlaps the account and symbol lookups.
+            let x = number(f[cX])
             var badField: Int?
             // Only a record with a byte ≥ 0x80 can be invalid UTF-8 (an ASCII field is valid).
             if checkUTF8 && nonASCII {
@@ -647,7 +652,7 @@ public struct BatchInput: Sendable {
             }
             if kind != .balances, !instrumentOK[Int(ref)], case let .failure(e) = p.resolve(instrumentAt: Int(ref)) { fail("symbol", e.message); return }
             // FastNumber never gives a non-finite value (NaN, inf and overflow are not numbers here).
-            guard let x = number(f[cX]), x.isFinite else {
+            guard x.isFinite else {
                 fail(xName, "expected a finite number, got \(fieldEcho(f[cX]))"); return
             }
             var y = Double.nan
@@ -657,12 +662,14 @@ public struct BatchInput: Sendable {
             case .positions:
                 // Only an empty cell means "no entry price" (FORMATS.md); `NaN` text is an error.
                 if let cY, f[cY].1 > 0 {
-                    guard let e = number(f[cY]), e.isFinite else {
+                    let e = number(f[cY])
+                    guard e.isFinite else {
                         fail(yName, "expected a finite number or an empty cell, got \(fieldEcho(f[cY]))"); return
                     }
                     y = e
                 }
-                if let (field, message) = RowRules.position(size: x, entryPrice: y.isNaN ? nil : y) {
+                if !RowRules.positionOK(size: x, entryPrice: y.isNaN ? nil : y),
+                   let (field, message) = RowRules.position(size: x, entryPrice: y.isNaN ? nil : y) {
                     fail(field == "entryPrice" ? yName : xName, message); return
                 }
             case .orders:
@@ -670,11 +677,12 @@ public struct BatchInput: Sendable {
                 if s.1 == 3 && s.0[0] == 66 && s.0[1] == 117 && s.0[2] == 121 { side = 1 }                       // Buy
                 else if s.1 == 4 && s.0[0] == 83 && s.0[1] == 101 && s.0[2] == 108 && s.0[3] == 108 { side = -1 } // Sell
                 else { fail("side", "expected Buy or Sell, got \(fieldEcho(s))"); return }
-                guard let pr = number(f[cY!]), pr.isFinite else {
+                let pr = number(f[cY!])
+                guard pr.isFinite else {
                     fail(yName, "expected a finite number, got \(fieldEcho(f[cY!]))"); return
                 }
                 y = pr
-                if let (field, message) = RowRules.order(qty: x, price: y) { fail(field == "qty" ? xName : yName, message); return }
+                if !RowRules.orderOK(qty: x, price: y), let (field, message) = RowRules.order(qty: x, price: y) { fail(field == "qty" ? xName : yName, message); return }
             }
             guard slot < slots.upperBound else { return }   // cannot happen: a row per line at most
             sink.account![slot] = a
