@@ -86,16 +86,11 @@ struct BookBuildSpeedTests {
         return u
     }
 
-    /// A small deterministic generator (SplitMix64).
+    /// A small deterministic generator (TestSupport's SplitMix64).
     struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var source: SplitMix
+        init(state: UInt64) { source = SplitMix(seed: state) }
+        mutating func next() -> UInt64 { source.next() }
         mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
         mutating func chance(_ percent: Int) -> Bool { int(100) < percent }
         /// Sizes with many digits (so netting order shows in the last bit), sometimes ±0.

@@ -93,13 +93,13 @@ public enum StreamingBatch {
 extension StreamingBatch {
     /// accounts.csv read (split and its id table built, `BatchInput.loadAccounts`) on a thread of
     /// its own from the start of a run, while the caller loads and prices the market, opens the
-    /// output folder and so on (issue 9, branch headstart: the market took the first ~20 ms of a
+    /// output folder and so on (issue 9: the market took the first ~20 ms of a
     /// run alone on one core). Only with two or more threads (`--threads 1` stays on one core:
     /// then `take` reads the file). Its error, if any, is thrown by `take`, where reading it
     /// would have thrown it: a run that fails before (a bad market) reports its own error, and
     /// `cancel` stops the read.
-    // @unchecked Sendable: `result` and `cancelled` only inside `monitor.locked`.
     public final class AccountsReadAhead: @unchecked Sendable {
+        // @unchecked Sendable: `result` and `cancelled` only inside `monitor.locked`.
         private let dir: String
         private let shard: (index: Int, count: Int)?
         private let threads: Int
