@@ -7,7 +7,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The cheaper per-row parse of `pm batch` (issue 9, branch parsespeed): `FastNumber.short` (a
+/// The cheaper per-row parse of `pm batch` (issue 9): `FastNumber.short` (a
 /// 1–8 byte decimal in one 64-bit word), `ShortKeyTable` (symbols and coins inline in their hash
 /// slots) and `ByteKeyTable.scan` (the account ids a few rows ahead). Each must give exactly the
 /// answer of the path it shortcuts.
@@ -20,7 +20,7 @@ struct RowParseSpeedTests {
     /// does, and every value returned must be `strtod`'s reading of the whole text.
     @Test func wordPathEqualsTheByteLoopAndStrtod() {
         var rng = SplitMix(seed: 2026)
-        // PM_ROWPARSE_CASES=20000000 for a longer run (done once on branch parsespeed: no mismatch).
+        // PM_ROWPARSE_CASES=20000000 for a longer run (done once: no mismatch).
         let cases = ProcessInfo.processInfo.environment["PM_ROWPARSE_CASES"].flatMap { Int($0) } ?? 1_000_000
         var buffer = [UInt8](repeating: 0, count: 96)
         var text = [UInt8](repeating: 0, count: 48)
