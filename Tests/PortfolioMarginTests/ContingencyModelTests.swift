@@ -4,7 +4,7 @@ import Testing
 /// The five §5 functions on hand-built exposures (MODEL.md §5A–E), and their §10 rule: a sum that
 /// is not finite makes the add-on NaN, never 0 through a `max(0, ·)` or a sign test.
 struct ContingencyModelTests {
-    let params = TestSupport.shippedParams.parameters(for: "BTC")
+    let params = ContingencyFactors(TestSupport.shippedParams.parameters(for: "BTC"))
     let index = 50_000.0
 
     /// Runs `body` with an exposure over the given per-group net sizes and per-bucket vega/delta

@@ -263,10 +263,11 @@ public struct BatchInput: Sendable {
             if chunks.isEmpty { self.file = nil }
         }
 
-        /// The next chunk nobody took, and the file to split it from; nil when none is left.
-        private func claim() -> (Int, CSVFile)? {
+        /// The next chunk nobody took (only if it is `only`, when given), and the file to split it
+        /// from; nil when none is left.
+        private func claim(only: Int? = nil) -> (Int, CSVFile)? {
             monitor.locked {
-                guard !stopped, next < ranges.count, let f = file else { return nil }
+                guard !stopped, next < ranges.count, only == nil || next == only, let f = file else { return nil }
                 let c = next
                 next += 1
                 if next == ranges.count { file = nil }   // the last chunk's split holds the bytes
@@ -287,13 +288,7 @@ public struct BatchInput: Sendable {
         /// Chunk `c` (split here if no helper took it yet), taken out; nil when cancelled.
         func take(_ c: Int) -> (AccountChunk, CSVRecordError?)? {
             if cancelled() { return nil }
-            let mine = monitor.locked { () -> CSVFile? in
-                guard next == c, let f = file else { return nil }
-                next += 1
-                if next == ranges.count { file = nil }
-                return f
-            }
-            if let mine { split(c, mine) }
+            if let (_, f) = claim(only: c) { split(c, f) }
             let r = monitor.locked { () -> (AccountChunk, CSVRecordError?) in
                 monitor.wait { done[c] != nil }
                 defer { done[c] = nil }

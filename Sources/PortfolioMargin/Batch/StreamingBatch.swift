@@ -81,7 +81,7 @@ public enum StreamingBatch {
                            accounts: AccountsReadAhead? = nil,
                            progress: (Int, Int) -> Void = { _, _ in },
                            sink: ([UInt8], [UInt8]) throws -> Void) throws -> Outcome? {
-        let (table, seconds) = try (accounts ?? AccountsReadAhead(directory: dir, shard: shard, threads: 1, background: false)).take()
+        let (table, seconds) = try (accounts ?? AccountsReadAhead(directory: dir, shard: shard, threads: threads, background: false)).take()
         let stream = Stream(directory: dir, table: table, priced: priced, shard: shard, threads: max(1, threads),
                             blockSize: max(1, blockSize), options: options, bufferSize: max(1, bufferSize))
         guard var outcome = try stream.run(progress: progress, sink: sink) else { return nil }

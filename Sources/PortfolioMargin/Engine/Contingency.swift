@@ -146,11 +146,6 @@ enum ContingencyModel {
     /// branch on the group's sign (random, so often mispredicted); a 0 added where `max` gave −0
     /// leaves the sum (never −0) unchanged.
     @inline(__always)
-    static func shortOption(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
-        shortOption(x, ContingencyFactors(params), index: index)
-    }
-
-    @inline(__always)
     static func shortOption(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         var sum = NetShort()
         for g in x.groups { sum.add(x.groupSize[Int(g)], x.masks) }
@@ -180,11 +175,6 @@ enum ContingencyModel {
     /// §5B Vega spread: the long and short coin vega over maturity buckets, each with its
     /// vega-weighted DTE; `|DTE_L − DTE_S| · min(V_L, V_S) · vegaSpreadFactor · index`.
     @inline(__always)
-    static func vegaSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
-        vegaSpread(x, ContingencyFactors(params), index: index)
-    }
-
-    @inline(__always)
     static func vegaSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         vegaSpread(MaturitySides(x.vega, buckets: x.buckets, days: x.days, masks: x.masks), x.masks, params, index: index)
     }
@@ -200,11 +190,6 @@ enum ContingencyModel {
     /// §5C Settlement spread: `(Σ_b |δ_b| − |Σ_b δ_b|) / 2 · stablecoinSpreadFactor · index` over the
     /// USDT, USDC and USD (inverse) buckets.
     @inline(__always)
-    static func stablecoinSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
-        stablecoinSpread(x, ContingencyFactors(params), index: index)
-    }
-
-    @inline(__always)
     static func stablecoinSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         let s = x.settlementDelta
         guard (s.usdt - s.usdt) + (s.usdc - s.usdc) + (s.usd - s.usd) == 0 else { return .nan }
@@ -216,11 +201,6 @@ enum ContingencyModel {
     /// `|DTE_L − DTE_S| · min(Δ_L, Δ_S) · index · deltaSpreadFactor`; plus D2 the spot–derivative
     /// basis, only with a hedge leg: `|h| · index · basisFactor · max(0, |basis| − basisThreshold)`,
     /// basis the |δ|-weighted mean of `mark/index − 1` (0 without such instruments).
-    @inline(__always)
-    static func deltaSpread(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
-        deltaSpread(x, ContingencyFactors(params), index: index)
-    }
-
     @inline(__always)
     static func deltaSpread(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         deltaSpread(MaturitySides(x.delta, buckets: x.buckets, days: x.days, masks: x.masks), x, params, index: index)
@@ -241,11 +221,6 @@ enum ContingencyModel {
     }
 
     /// §5E Perpetual and futures: `Σ|δ_i| · futuresRiskFactor · index`.
-    @inline(__always)
-    static func futures(_ x: UnitExposure, _ params: CoinParameters, index: Double) -> Double {
-        futures(x, ContingencyFactors(params), index: index)
-    }
-
     @inline(__always)
     static func futures(_ x: UnitExposure, _ params: ContingencyFactors, index: Double) -> Double {
         guard x.futuresAbsDelta - x.futuresAbsDelta == 0 else { return .nan }
