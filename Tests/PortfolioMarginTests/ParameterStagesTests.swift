@@ -30,8 +30,9 @@ import Testing
     @Test func stageSourcesAreValidated() throws {
         let base = try String(contentsOfFile: TestSupport.path("data/params/pm-params.json"), encoding: .utf8)
         func parse(_ stages: String) throws -> ParameterSet {
-            let text = base.replacingOccurrences(of: #""stages": {"#, with: #""stages": \#(stages), "unused": {"#)
-            return try ParameterSet.parse(JSON.parse(Array(text.utf8)))
+            guard case let .object(top) = try JSON.parse(Array(base.utf8)) else { throw InputError("not an object") }
+            let replaced = try JSON.parse(Array(stages.utf8))
+            return try ParameterSet.parse(.object(top.map { $0.0 == "stages" ? ($0.0, replaced) : $0 }))
         }
         #expect(try parse(#"{"liquidationMMRate": 0.95, "sources": {"liquidationMMRate": "desk"}}"#).stages.sources == ["liquidationMMRate": "desk"])
         for (bad, field) in [(#"{"sources": 3}"#, "sources"), (#"{"sources": {"x": 1}}"#, "sources.x"), (#"{"source": {}}"#, "source")] {
@@ -40,6 +41,23 @@ import Testing
                 Issue.record("\(bad) accepted")
             } catch let e as InputError {
                 #expect(e.field == field, "\(bad): \(e)")
+            }
+        }
+    }
+
+    /// A misspelt top-level key is refused (it was ignored, leaving the shipped values in force
+    /// without a word), naming the key; the three known keys still load.
+    @Test func unknownTopLevelKeysAreRefused() throws {
+        let base = try String(contentsOfFile: TestSupport.path("data/params/pm-params.json"), encoding: .utf8)
+        guard case let .object(top) = try JSON.parse(Array(base.utf8)) else { Issue.record("not an object"); return }
+        _ = try ParameterSet.parse(.object(top))
+        for misspelt in ["stage", "coin", "Coins", "sources", ""] {
+            do {
+                _ = try ParameterSet.parse(.object(top + [(misspelt, .object([]))]))
+                Issue.record("top-level key \"\(misspelt)\" accepted")
+            } catch let e as InputError {
+                #expect(e.field == InputError.shortLabel(misspelt), "\(misspelt): \(e)")
+                #expect(e.description.contains("unknown key"), "\(e)")
             }
         }
     }

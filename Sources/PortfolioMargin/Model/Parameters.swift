@@ -255,10 +255,17 @@ public struct ParameterSet: Equatable, Sendable {
         }
     }
 
+    /// The keys a parameter document may hold at its top level.
+    static let topLevelKeys = ["name", "stages", "coins"]
+
     /// Parses a parameter document (`{"name", "coins": {COIN: {...}, "default": {...}}}`).
     public static func parse(_ doc: JSON) throws -> ParameterSet {
         let top = JSONRecord(value: doc, file: "", record: "")
-        guard case .object = doc else { throw InputError("expected a JSON object with `coins`") }
+        guard case let .object(members) = doc else { throw InputError("expected a JSON object with `coins`") }
+        // A misspelt top-level key (`coin`, `stage`) would otherwise leave its values unread.
+        if let unknown = members.first(where: { !topLevelKeys.contains($0.0) }) {
+            throw top.fail(InputError.shortLabel(unknown.0), "unknown key (expected one of \(topLevelKeys.joined(separator: ", ")))")
+        }
         let name = try top.optionalString("name") ?? "unnamed"
         guard let coinsValue = top.optional("coins"), case let .object(entries) = coinsValue else {
             throw top.fail("coins", "missing or not an object")
