@@ -3,7 +3,7 @@ import Foundation
 import PortfolioMargin
 
 /// Integer options and their bounds (FORMATS.md "Bounds": `--threads` 1…256, `--block-size`
-/// 1…10^7, `--shard I/N` with 0 ≤ I < N ≤ 10^6, `--top` ≥ 1).
+/// 1…10^7, `--shard I/N` with 0 ≤ I < N ≤ 10^6, `--top` ≥ 1, `pm generate --accounts` 1…10^8).
 ///
 /// Integer options are declared with `parsing: .unconditional` and `transform: CLIBounds.integer`:
 /// the parser then takes `-5` as the option's value instead of an unknown flag ("Missing value"),
@@ -13,6 +13,8 @@ enum CLIBounds {
     static let threads = 1...256
     static let blockSize = 1...10_000_000
     static let maxShards = 1_000_000
+    /// `pm generate --accounts`: far above the largest book measured (README "Performance").
+    static let generatedAccounts = 1...100_000_000
 
     /// The default worker count: every core, within `threads`.
     static var defaultThreads: Int { min(max(ProcessInfo.processInfo.activeProcessorCount, threads.lowerBound), threads.upperBound) }
@@ -39,6 +41,24 @@ enum CLIBounds {
 
     /// `, got V`, left out for a saturated value (its text was beyond Int; V would not be what was typed).
     static func got(_ value: Int) -> String { value == .max || value == .min ? "" : ", got \(value)" }
+
+    /// The options that may be given more than once: each occurrence adds a value.
+    static let repeatable: Set<String> = ["--set", "--shock", "--add", "--index"]
+
+    /// The first option of `arguments` (the words after the program name) given more than once
+    /// that takes one value: the parser would keep the last silently, so it is refused instead
+    /// ("--out given twice"). Words after a bare `--` are positionals.
+    static func repeatedOption(_ arguments: [String]) -> String? {
+        var seen = Set<String>()
+        for word in arguments {
+            if word == "--" { break }
+            guard word.hasPrefix("--"), word.count > 2 else { continue }
+            let name = String(word.prefix { $0 != "=" })
+            if repeatable.contains(name) { continue }
+            if !seen.insert(name).inserted { return name }
+        }
+        return nil
+    }
 
     /// `--shard I/N` with 0 ≤ I < N ≤ 10^6 (MODEL.md §11.16).
     static func shard(_ text: String) throws -> (index: Int, count: Int) {

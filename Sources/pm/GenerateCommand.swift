@@ -21,7 +21,7 @@ struct GenerateCommand: ParsableCommand {
             basis and cross-stablecoin hedgers, order placers, and distressed accounts in every stage).
             """)
 
-    @Option(name: .long, parsing: .unconditional, help: "Number of accounts to generate (≥ 1).", transform: { try CLIBounds.integer($0) })
+    @Option(name: .long, parsing: .unconditional, help: "Number of accounts to generate, 1…10^8.", transform: { try CLIBounds.integer($0) })
     var accounts: Int
 
     @Option(name: .long, help: "Random seed (an unsigned 64-bit integer); the same seed gives the same bytes.")
@@ -40,7 +40,7 @@ struct GenerateCommand: ParsableCommand {
     var params: String?
 
     func validate() throws {
-        guard accounts >= 1 else { throw ValidationError("--accounts must be at least 1\(CLIBounds.got(accounts))") }
+        try CLIBounds.check("--accounts", accounts, CLIBounds.generatedAccounts)
         guard !out.isEmpty else { throw ValidationError("--out must name a folder") }
         if noMarketCopy && market == nil { throw ValidationError("--no-market-copy needs --market") }
     }

@@ -21,6 +21,10 @@ struct PM: ParsableCommand {
         BLASKernel.reexecuteIfMisdetected()  // OpenBLAS's kernels must fit the CPU (issue 13); at most once
         MallocTuning.apply()
         _ = pm_blas_stop_idle_threads()   // OpenBLAS's unused pool would spin on a core for ~0.1 s (CKernels.h)
+        if let name = CLIBounds.repeatedOption(Array(CommandLine.arguments.dropFirst())) {
+            Stderr.line("Error: \(name) given twice (it takes one value)")
+            terminate(1)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

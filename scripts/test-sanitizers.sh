@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The test suite under sanitizers (issue 17: a heap corruption is what they exist to catch):
+#   - AddressSanitizer: the whole suite, library, C kernels and the `pm` binary the end-to-end
+#     tests run, built with `--sanitize=address` into .build-asan;
+#   - ThreadSanitizer: the tests that run work on several threads (the batch pipeline, its
+#     read-ahead and writer, the sweep, sharding), built with `--sanitize=thread` into .build-tsan.
+# Sanitizers are command-line options of SwiftPM, never `unsafeFlags` in Package.swift.
+#   scripts/test-sanitizers.sh [address|thread]...     (default: both)
+# PM_SANITIZE_FILTER overrides the ThreadSanitizer test filter.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
+kinds=("$@")
+[ ${#kinds[@]} -gt 0 ] || kinds=(address thread)
+# Swift's crash reporter would race the sanitizer for the signal; leaks of process-lifetime
+# globals are not findings.
+export SWIFT_BACKTRACE=enable=no
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1:abort_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+# Threaded OpenBLAS is not built with TSan: its own pool's handshakes would be reported.
+export OPENBLAS_NUM_THREADS=1
+threaded='StreamingBatch|HeadStart|Pipeline|BatchTests|DenseDeterminism|ScaleOut|Sweep|OutputFiles|Determinism'
+status=0
+for kind in "${kinds[@]}"; do
+  case $kind in
+    address) scratch=.build-asan; filter=() ;;
+    thread) scratch=.build-tsan; filter=(--filter "${PM_SANITIZE_FILTER:-$threaded}") ;;
+    *) echo "test-sanitizers: unknown sanitizer '$kind' (address or thread)" >&2; exit 2 ;;
+  esac
+  echo "test-sanitizers: building the suite with --sanitize=$kind into $scratch" >&2
+  swift build --build-tests --sanitize="$kind" --scratch-path "$scratch"
+  if scripts/test-tmpclean.sh --sanitize="$kind" --scratch-path "$scratch" "${filter[@]}"; then
+    echo "test-sanitizers: $kind: passed"
+  else
+    echo "test-sanitizers: $kind: FAILED" >&2
+    status=1
+  fi
+done
+exit $status
