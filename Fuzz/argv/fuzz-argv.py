@@ -17,7 +17,8 @@ a trailing slash, a device). Invariants, for every execution:
      absent or an empty folder, and no hidden staging folder is left beside it;
   4. status 0 or 3 with --out: the command's output files are all there;
   5. one in eight executions with status 0 or 3 runs again into a second fresh folder: every output
-     file but manifest.json (it records a finishing time) and stdout are the same bytes.
+     file but manifest.json (it records a finishing time) and stdout are the same bytes;
+  6. no input file changes (the inputs are this run's copies of Fuzz/fixtures and data/).
 
 A broken invariant prints the argument vector (shell-quoted) and the reason, keeps it in --keep
 DIR (default .build-fuzz/findings/argv), and the script exits 1. The seed makes a run repeatable.
@@ -33,14 +34,38 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-FIX = os.path.join(ROOT, "Fuzz", "fixtures")
-EX = os.path.join(ROOT, "data", "examples")
-SMALL_MARKET = os.path.join(FIX, "market-small.json")
-SAMPLE_MARKET = os.path.join(ROOT, "data", "sample", "market.json")
-PARAMS = os.path.join(ROOT, "data", "params", "pm-params.json")
-BATCH = os.path.join(FIX, "batch")
-ACCOUNT = os.path.join(EX, "short-strangle.json")
-BYBIT = os.path.join(EX, "bybit")
+# The inputs are copies in a folder of this run (made by main): a command given an input's path as
+# an output (`--plot`, `--out`) must never reach the repository's own files. After every execution
+# the copies are checked unchanged (invariant 6).
+INPUTS = None
+FIX = EX = SMALL_MARKET = SAMPLE_MARKET = PARAMS = BATCH = ACCOUNT = BYBIT = None
+
+
+def set_inputs(folder):
+    global INPUTS, FIX, EX, SMALL_MARKET, SAMPLE_MARKET, PARAMS, BATCH, ACCOUNT, BYBIT
+    INPUTS = folder
+    shutil.copytree(os.path.join(ROOT, "Fuzz", "fixtures"), os.path.join(folder, "fixtures"))
+    shutil.copytree(os.path.join(ROOT, "data", "examples"), os.path.join(folder, "examples"))
+    shutil.copy(os.path.join(ROOT, "data", "sample", "market.json"), os.path.join(folder, "sample-market.json"))
+    shutil.copy(os.path.join(ROOT, "data", "params", "pm-params.json"), os.path.join(folder, "pm-params.json"))
+    FIX = os.path.join(folder, "fixtures")
+    EX = os.path.join(folder, "examples")
+    SMALL_MARKET = os.path.join(FIX, "market-small.json")
+    SAMPLE_MARKET = os.path.join(folder, "sample-market.json")
+    PARAMS = os.path.join(folder, "pm-params.json")
+    BATCH = os.path.join(FIX, "batch")
+    ACCOUNT = os.path.join(EX, "short-strangle.json")
+    BYBIT = os.path.join(EX, "bybit")
+
+
+def snapshot(folder):
+    """Every file below folder with its bytes."""
+    files = {}
+    for dirpath, _, names in os.walk(folder):
+        for n in names:
+            with open(os.path.join(dirpath, n), "rb") as f:
+                files[os.path.join(dirpath, n)] = f.read()
+    return files
 
 HOSTILE_NUMBERS = ["0", "-0", "-1", "1", "2", "0.5", "1e308", "-1e308", "1e400", "5e-324", "1e-300",
                    "nan", "NaN", "inf", "-inf", "Infinity", "0x10", "1_000", "1,2", "", " ", "+", "-",
@@ -189,7 +214,7 @@ def base_invocation(rng, cmd, s):
     if cmd == "smile":
         return (["smile", "--market", SAMPLE_MARKET, "--format", rng.choice(["csv", "json", "table"])], None, [],
                 {"--params": "file", "--coin": "id", "--expiry": "instant", "--strikes": "list", "--format": "format",
-                 "--plot": "file"})
+                 "--plot": "plot"})
     if cmd == "bybit-import":
         files = sorted(os.path.join(BYBIT, f) for f in os.listdir(BYBIT)
                        if f.endswith(".json") and f not in ("market.json", "account.json", "portfolio-margin-published.json"))
@@ -205,6 +230,7 @@ def base_invocation(rng, cmd, s):
 COMMANDS = ["margin", "liquidate", "whatif", "batch", "sweep", "generate", "split", "smile",
             "bybit-import", "bybit-reconcile"]
 PATH_OPTIONS = {"--market", "--input", "--params", "--account", "--plot", "--out"}
+OUTPUT_OPTIONS = {"--out", "--plot"}
 
 
 def mutate(rng, argv, kinds, s):
@@ -218,13 +244,15 @@ def mutate(rng, argv, kinds, s):
             argv.append(name)
         elif kind == "file":
             argv += [name, s.odd_path("file") if rng.random() < 0.5 else rng.choice([PARAMS, SMALL_MARKET, ACCOUNT])]
+        elif kind == "plot":
+            argv += [name, s.odd_path("out") if rng.random() < 0.5 else s.fresh("plot") + ".svg"]
         else:
             argv += [name, grammar_value(rng, kind)]
     elif m == 1 and opts:  # replace an option's value
         i = rng.choice(opts)
         name = argv[i]
         if name in PATH_OPTIONS:
-            argv[i + 1] = s.odd_path("out" if name == "--out" else ("dir" if name == "--input" else "file"))
+            argv[i + 1] = s.odd_path("out" if name in OUTPUT_OPTIONS else ("dir" if name == "--input" else "file"))
         else:
             argv[i + 1] = grammar_value(rng, kinds.get(name) or "number")
     elif m == 2 and opts:  # drop an option with its value
@@ -240,7 +268,8 @@ def mutate(rng, argv, kinds, s):
     elif m == 5 and opts:  # repeat an option with another value
         i = rng.choice(opts)
         name = argv[i]
-        val = s.odd_path("file") if name in PATH_OPTIONS else grammar_value(rng, kinds.get(name) or "number")
+        val = (s.odd_path("out" if name in OUTPUT_OPTIONS else "file") if name in PATH_OPTIONS
+               else grammar_value(rng, kinds.get(name) or "number"))
         argv += [name, val]
     else:  # a hostile text somewhere
         argv.insert(rng.randrange(1, len(argv) + 1), rng.choice(HOSTILE_TEXT))
@@ -338,6 +367,9 @@ def main():
     a = ap.parse_args()
     pm = os.path.abspath(a.pm)
     rng = random.Random(a.seed)
+    inputs = tempfile.mkdtemp(prefix="pm-argv-inputs-")
+    set_inputs(inputs)
+    pristine = snapshot(inputs)
     start = time.time()
     n = 0
     counts = {}
@@ -358,6 +390,10 @@ def main():
             shutil.rmtree(base, ignore_errors=True)
         n += 1
         counts[cmd] = counts.get(cmd, 0) + 1
+        if not result and snapshot(inputs) != pristine:
+            result = (["(previous)"], "an input file was changed")
+            shutil.rmtree(inputs)
+            set_inputs(inputs)
         if result:
             argv, why = result
             findings += 1
@@ -366,6 +402,7 @@ def main():
             os.makedirs(a.keep, exist_ok=True)
             with open(os.path.join(a.keep, f"finding-{a.seed}-{n}.txt"), "w") as f:
                 f.write(f"{why}\n{line}\n")
+    shutil.rmtree(inputs, ignore_errors=True)
     per = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     print(f"fuzz argv: {n} executions in {time.time() - start:.0f} s ({per}), "
           f"{'no finding' if findings == 0 else str(findings) + ' findings'}")
