@@ -90,6 +90,9 @@ def grammar_value(rng, kind):
     r = rng.random()
     if kind == "number":
         return rng.choice(HOSTILE_NUMBERS)
+    if kind == "count":  # sizes of work: hostile, but never a valid count that runs for minutes
+        return rng.choice(["0", "-1", "1", "3", "30", "", "nan", "1e3", "9223372036854775808", "100000001",
+                           "-9223372036854775809", "0x10", " 5", "5 "])
     if kind == "shard":
         return rng.choice(["0/1", "0/2", "1/2", "2/2", "-1/2", "0/0", "1/1000000", "0/1000001", "a/b",
                            "0/", "/2", "0/2/3", "0.5/2", " 0/2", "0/2 "])
@@ -206,11 +209,11 @@ def base_invocation(rng, cmd, s):
     if cmd == "generate":
         return (["generate", "--accounts", str(rng.randint(1, 30)), "--seed", str(rng.randint(0, 9)), "--out", out],
                 out, ["accounts.csv", "balances.csv", "positions.csv", "market.json"],
-                {"--accounts": "number", "--seed": "number", "--market": "file", "--params": "file",
+                {"--accounts": "count", "--seed": "number", "--market": "file", "--params": "file",
                  "--no-market-copy": None})
     if cmd == "split":
         return (["split", "--input", BATCH, "--shards", str(rng.randint(1, 4)), "--out", out], out, ["shard-0"],
-                {"--shards": "number"})
+                {"--shards": "count"})
     if cmd == "smile":
         return (["smile", "--market", SAMPLE_MARKET, "--format", rng.choice(["csv", "json", "table"])], None, [],
                 {"--params": "file", "--coin": "id", "--expiry": "instant", "--strikes": "list", "--format": "format",
