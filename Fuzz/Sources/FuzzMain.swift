@@ -20,6 +20,8 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "market": MarketTarget.run,
     "params": ParamsTarget.run,
     "account": AccountTarget.run,
+    "bybit": BybitImportTarget.run,
+    "reconcile": BybitReconcileTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

@@ -24,7 +24,11 @@ public enum BybitImport {
     ///   - indexOverrides: `--index COIN=PRICE`, over every index the responses give.
     public static func run(_ files: [(path: String, bytes: [UInt8])], accountId: String,
                            indexOverrides: [String: Double] = [:]) throws -> Output {
+        guard !accountId.isEmpty, !accountId.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw InputError(field: "--id", "expected a non-empty account id without control characters, got \(InputError.echo(accountId))")
+        }
         let responses = try files.map { try BybitResponse(file: $0.path, bytes: $0.bytes) }
+        try checkPages(responses)
         let market = try MarketBuilder(responses, indexOverrides: indexOverrides)
         let account = try AccountBuilder(responses, market: market, accountId: accountId)
         return Output(market: market.json, account: account.json)
@@ -35,30 +39,54 @@ public enum BybitImport {
         try run(paths.map { ($0, try readFile($0)) }, accountId: accountId, indexOverrides: indexOverrides)
     }
 
-    /// Writes `DIR/market.json` and `DIR/account.json`: each to a temporary file in `dir`, then both
-    /// renamed into place, so a failure leaves neither half-written (the folder is created if missing).
-    public static func write(_ output: Output, to dir: String) throws {
-        let fm = FileManager.default
-        do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw InputError(file: dir, "cannot create the output folder: \(error.localizedDescription)")
-        }
-        let pid = ProcessInfo.processInfo.processIdentifier
-        let names = ["market.json", "account.json"]
-        let docs = [output.market, output.account]
-        var temps: [String] = []
-        do {
-            for (name, doc) in zip(names, docs) {
-                let tmp = "\(dir)/.\(name).\(pid).tmp"
-                temps.append(tmp)
-                guard fm.createFile(atPath: tmp, contents: Data((doc.render() + "\n").utf8)) else {
-                    throw InputError(file: "\(dir)/\(name)", "cannot be written")
+    /// The page rule (FORMATS.md "Bybit V5 interop"). A response does not say which cursor fetched
+    /// it, so pages cannot be matched to cursors; what can be told is that a chain ends in a page
+    /// with an empty `nextPageCursor`. Among the responses of one endpoint and category, at least
+    /// one must be such a last page (an empty page of that category, or of none, counts as one);
+    /// otherwise the first page carrying a cursor is refused, naming the cursor.
+    static func checkPages(_ responses: [BybitResponse]) throws {
+        var lastPage: Set<String> = []   // endpoint names with a page that ends a chain
+        var emptyLast: Set<String> = []  // categories ("" for none) of empty last pages
+        for r in responses {
+            if r.endpoint == .emptyList {
+                if let c = r.cursor {
+                    throw InputError(file: r.file, record: "result", field: "nextPageCursor",
+                                     "an empty page that says more pages follow (cursor \(InputError.echo(c))): save the next page too")
                 }
+                emptyLast.insert(r.category ?? "")
+            } else if r.cursor == nil {
+                lastPage.insert(r.endpoint.name)
             }
-            for (name, tmp) in zip(names, temps) {
-                guard rename(tmp, "\(dir)/\(name)") == 0 else { throw InputError(file: "\(dir)/\(name)", "cannot be written (rename failed)") }
+        }
+        for r in responses where r.endpoint != .emptyList {
+            guard let c = r.cursor, !lastPage.contains(r.endpoint.name),
+                  !emptyLast.contains(r.endpoint.category ?? ""), !emptyLast.contains("") else { continue }
+            throw InputError(file: r.file, record: "result", field: "nextPageCursor",
+                             "more pages follow (cursor \(InputError.echo(c))) but no \(r.endpoint.name) page given is the last one (an empty nextPageCursor): save every page")
+        }
+    }
+
+    /// Writes `DIR/market.json` and `DIR/account.json` together or not at all: both into a staging
+    /// folder beside `DIR`, which then replaces `DIR` in one step (`OutputFiles`; other plain files
+    /// in `DIR` are kept). A `market.json` or `account.json` in `DIR` that is not a plain file is
+    /// refused before anything is written; every failure says why (the system's reason).
+    public static func write(_ output: Output, to dir: String) throws {
+        let names = ["market.json", "account.json"]
+        for name in names {
+            var st = stat()
+            let path = dir + "/" + name
+            if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG && (st.st_mode & S_IFMT) != S_IFLNK {
+                throw InputError(file: path, "exists and is not a plain file; nothing was written")
             }
+        }
+        let files = try OutputFiles(directory: dir, names: names)
+        do {
+            for (k, doc) in [output.market, output.account].enumerated() {
+                try files.write(k, Array((doc.render() + "\n").utf8))
+            }
+            try files.commit()
         } catch {
-            for t in temps { try? fm.removeItem(atPath: t) }
+            files.abandon()
             throw error
         }
     }
@@ -81,11 +109,17 @@ struct MarketBuilder {
         // instruments-info by symbol (pages and categories together).
         var info: [String: (category: String, record: BybitRecord)] = [:]
         var tickerFiles: [(file: String, time: Double)] = []
+        // Spot instruments-info is not read (spot holdings are balances); its `BTCUSDT` is not the
+        // linear one. A symbol listed twice (a page given twice) is an error, not a silent choice.
         for r in responses {
-            guard case let .instrumentsInfo(category) = r.endpoint else { continue }
+            guard case let .instrumentsInfo(category) = r.endpoint, category != "spot" else { continue }
             for n in r.list.indices {
                 let rec = r.record(n)
-                info[try rec.requiredText("symbol")] = (category, rec)
+                let symbol = try rec.requiredText("symbol")
+                if let before = info[symbol] {
+                    throw rec.fail("symbol", "duplicate instruments-info entry \(InputError.echo(symbol)) (also in \(before.record.file) \(before.record.record))")
+                }
+                info[symbol] = (category, rec)
             }
         }
         var derivedIndex: [String: Double] = [:]
@@ -102,6 +136,10 @@ struct MarketBuilder {
             for n in r.list.indices {
                 let rec = r.record(n)
                 let symbol = try rec.requiredText("symbol")
+                if let before = seen[category == "spot" ? "spot " + symbol : symbol] {
+                    throw rec.fail("symbol", "duplicate ticker \(InputError.echo(symbol)) (also in \(before))")
+                }
+                seen[category == "spot" ? "spot " + symbol : symbol] = "\(r.file) \(rec.record)"
                 if category == "spot" {
                     // Spot tickers carry the base coin's USD index (`usdIndexPrice`).
                     if let idx = try rec.decimal("usdIndexPrice"), let base = Self.spotBase(symbol) {
@@ -110,10 +148,6 @@ struct MarketBuilder {
                     }
                     continue
                 }
-                if let before = seen[symbol] {
-                    throw rec.fail("symbol", "duplicate ticker \(InputError.echo(symbol)) (also in \(before))")
-                }
-                seen[symbol] = "\(r.file) \(rec.record)"
                 // A ticker whose kind cannot be told (a symbol outside the grammar, no instruments-info)
                 // fails only a position or order on it: a full tickers dump lists many instruments.
                 if info[symbol] == nil && BybitSymbol.parse(symbol, category: category) == nil {
@@ -167,9 +201,10 @@ struct MarketBuilder {
             throw t.fail("symbol", "\(InputError.echo(symbol)) does not follow Bybit's \(category) symbol grammar; save its instruments-info too")
         }
         let base = try i?.text("baseCoin") ?? grammar?.baseCoin ?? ""
+        // `deliveryTime` "0" is a perpetual's; an instant outside 1970…9999 is an error.
         func millis(_ r: BybitRecord?) throws -> Double? {
-            guard let r, let d = try r.decimal("deliveryTime"), d > 0 else { return nil }
-            return d / 1000
+            guard let r, let t = try r.epochMillis("deliveryTime"), t > 0 else { return nil }
+            return t
         }
         let mark = try t.requiredDecimal("markPrice")
         if category == "option" {
@@ -239,6 +274,16 @@ struct AccountBuilder {
 
     init(_ responses: [BybitResponse], market: MarketBuilder, accountId: String) throws {
         account = Account(id: accountId)
+        // Where each row was first seen: a response given twice, or a row repeated, would add up
+        // (positions, balances) or count twice (orders). Pages of one endpoint hold distinct rows.
+        var seenInfo: String?
+        var seenCoin: [String: String] = [:]       // coin → "file record"
+        var seenPosition: [String: String] = [:]   // "category symbol positionIdx" → "file record"
+        var seenOrder: [String: String] = [:]      // orderId → "file record"
+        func once(_ seen: inout [String: String], _ key: String, _ rec: BybitRecord, _ field: String, _ what: String) throws {
+            if let before = seen[key] { throw rec.fail(field, "\(what) given twice (also in \(before))") }
+            seen[key] = "\(rec.file) \(rec.record)"
+        }
         func listed(_ rec: BybitRecord, _ symbol: String, _ category: String) throws -> Instrument {
             if let e = market.unreadable[symbol] { throw InputError(file: rec.file, record: rec.record, field: "symbol", "no market data: \(e)") }
             guard let n = market.bySymbol[symbol] else {
@@ -250,6 +295,8 @@ struct AccountBuilder {
             switch r.endpoint {
             case .accountInfo:
                 let rec = BybitRecord(value: r.result, file: r.file, record: "result")
+                if let before = seenInfo { throw InputError(file: r.file, record: "result", "account info given twice (also \(before))") }
+                seenInfo = r.file
                 if let s = try rec.text("spotHedgingStatus") {
                     guard s == "ON" || s == "OFF" else { throw rec.fail("spotHedgingStatus", "expected ON or OFF, got \(InputError.echo(s))") }
                     account.spotHedging = s == "ON"
@@ -260,6 +307,7 @@ struct AccountBuilder {
                     for (k, c) in coins.enumerated() {
                         let rec = BybitRecord(value: c, file: r.file, record: "result.list[\(n)].coin[\(k)]")
                         let coin = try rec.requiredText("coin")
+                        try once(&seenCoin, coin, rec, "coin", "coin \(InputError.echo(coin))")
                         guard let wb = try rec.decimal("walletBalance"), wb != 0 else { continue }
                         guard market.indexPrices[coin] != nil else {
                             throw rec.fail("coin", "no index price for \(InputError.echo(coin)) (save its spot ticker or pass --index \(coin)=PRICE)")
@@ -271,6 +319,10 @@ struct AccountBuilder {
                 for n in r.list.indices {
                     let rec = r.record(n)
                     let symbol = try rec.requiredText("symbol")
+                    // Hedge mode lists a symbol twice, positionIdx 1 (Buy side) and 2 (Sell side).
+                    let idx = BybitFormat.decimal(try rec.decimal("positionIdx") ?? 0)
+                    try once(&seenPosition, "\(category) \(symbol) \(idx)", rec, "symbol",
+                             "position \(InputError.echo(symbol)) (positionIdx \(InputError.echo(idx)))")
                     // One-way mode lists an empty side ("") with size 0 for no position.
                     let side = try rec.text("side")
                     let size = try rec.decimal("size") ?? 0
@@ -290,6 +342,7 @@ struct AccountBuilder {
                 for n in r.list.indices {
                     let rec = r.record(n)
                     let symbol = try rec.requiredText("symbol")
+                    if let id = try rec.text("orderId") { try once(&seenOrder, id, rec, "orderId", "order \(InputError.echo(id))") }
                     if let st = try rec.text("orderStatus"), !Self.activeStatuses.contains(st) { continue }
                     guard let qty = try rec.decimal("leavesQty") ?? rec.decimal("qty") else { throw rec.fail("leavesQty", "missing") }
                     guard qty >= 0 else { throw rec.fail("leavesQty", "expected a quantity ≥ 0") }
@@ -297,8 +350,17 @@ struct AccountBuilder {
                     let sideText = try rec.requiredText("side")
                     guard let side = Side(rawValue: sideText) else { throw rec.fail("side", "expected Buy or Sell, got \(InputError.echo(sideText))") }
                     let inst = try listed(rec, symbol, category)
-                    // A market order has no limit price: it would fill at mark.
-                    let price = try rec.decimal("price").flatMap { $0 > 0 ? $0 : nil } ?? inst.markPrice
+                    // A market order has no limit price (Bybit writes "0" or ""): it would fill at
+                    // mark. Any other order needs a positive price.
+                    let price: Double
+                    let limit = try rec.decimal("price")
+                    if let p = limit, p > 0 {
+                        price = p
+                    } else if try rec.text("orderType") == "Market", limit == nil || limit == 0 {
+                        price = inst.markPrice
+                    } else {
+                        throw rec.fail("price", "expected a positive price (only a Market order may have none), got \(InputError.echo(try rec.text("price") ?? ""))")
+                    }
                     account.orders.append(Order(symbol: symbol, side: side, qty: qty, price: price))
                 }
             case .tickers, .instrumentsInfo, .emptyList:

@@ -13,7 +13,8 @@ public enum BybitReconcile {
         public var theirs: Double
         /// `ours − theirs` (`NaN` when either is `NaN`).
         public var difference: Double { ours - theirs }
-        /// |ours − theirs| ≤ the tolerance, or ≤ 1e-6 of the larger magnitude (see ``BybitReconcile/compare(ours:theirs:tolerance:parameters:file:)``).
+        /// |ours − theirs| ≤ the tolerance, or ≤ 1e-6 of the larger magnitude; an infinity matches
+        /// only the same infinity, NaN nothing (``BybitReconcile/matches(_:_:tolerance:)``).
         public var match: Bool
         /// The model component and parameters that produce this figure.
         public var component: String
@@ -91,7 +92,8 @@ public enum BybitReconcile {
     }
 
     /// Compares two portfolio-margin documents (ours as `BybitFormat.portfolioMargin` writes it).
-    /// A field matches when |ours − theirs| ≤ `tolerance` or ≤ 1e-6 of the larger magnitude.
+    /// A field matches when |ours − theirs| ≤ `tolerance` or ≤ 1e-6 of the larger magnitude
+    /// (`matches`: infinities only match the same infinity, NaN never).
     public static func compare(ours: JSON, theirs: JSON, tolerance: Double, parameters: ParameterSet,
                                file: String = "response") throws -> Report {
         let a = try flatten(ours, file: "ours", parameters: parameters)
@@ -102,8 +104,7 @@ public enum BybitReconcile {
         var onlyTheirs: [String] = []
         for t in b {
             guard let o = ourIndex[t.path] else { onlyTheirs.append(t.path); continue }
-            let d = abs(o.value - t.value)
-            let match = o.value == t.value || d <= tolerance || d <= 1e-6 * max(abs(o.value), abs(t.value))
+            let match = matches(o.value, t.value, tolerance: tolerance)
             fields.append(Field(path: t.path, ours: o.value, theirs: t.value, match: match, component: o.component))
         }
         // assetIM ↔ imFactor: say which factor Bybit's own two figures imply.
@@ -114,6 +115,17 @@ public enum BybitReconcile {
         }
         let onlyOurs = a.map(\.path).filter { !theirPaths.contains($0) }
         return Report(fields: fields, onlyTheirs: onlyTheirs, onlyOurs: onlyOurs)
+    }
+
+    /// Whether two figures match: |ours − theirs| ≤ `tolerance` or ≤ 1e-6 of the larger magnitude,
+    /// for finite figures. An infinite figure (Bybit writes `"inf"`, e.g. a rate with no margin
+    /// balance) matches only the same infinity: the relative tolerance of an infinite magnitude
+    /// would otherwise be infinite and match anything. NaN matches nothing, not even NaN.
+    public static func matches(_ ours: Double, _ theirs: Double, tolerance: Double) -> Bool {
+        if ours.isNaN || theirs.isNaN { return false }
+        if ours.isInfinite || theirs.isInfinite { return ours == theirs }
+        let d = abs(ours - theirs)
+        return d <= tolerance || d <= 1e-6 * max(abs(ours), abs(theirs))
     }
 
     struct Flat { var path: String; var value: Double; var component: String }

@@ -46,6 +46,18 @@ extension JSONRecord {
         return d
     }
 
+    /// Milliseconds since the epoch (`"1774598400000"`) as seconds, or nil when absent or empty.
+    /// Only instants from 1970-01-01 up to 9999-12-31T23:59:59.999Z (`ISO8601.epochRange`, what a
+    /// market document can hold) are accepted; any other number is an error naming the field.
+    func epochMillis(_ key: String) throws -> Double? {
+        guard let ms = try decimal(key) else { return nil }
+        let t = ms / 1000
+        guard ISO8601.epochRange.contains(t) else {
+            throw fail(key, "expected milliseconds since 1970-01-01 up to 9999-12-31 (0 … 253402300799999), got \(NumberFormat.text(ms))")
+        }
+        return t
+    }
+
     /// `-?digits[.digits][e±digits]`, finite.
     static func parseDecimal(_ s: String) -> Double? {
         var sawDigit = false, i = s.utf8.startIndex
@@ -79,6 +91,14 @@ enum BybitEndpoint: Equatable {
     /// A page whose `result.list` is empty: nothing to read, whatever endpoint it came from.
     case emptyList
 
+    /// The `category` of the endpoints that have one.
+    var category: String? {
+        switch self {
+        case let .tickers(c), let .instrumentsInfo(c), let .positionList(c), let .openOrders(c): return c
+        case .walletBalance, .accountInfo, .emptyList: return nil
+        }
+    }
+
     var name: String {
         switch self {
         case let .tickers(c): return "tickers (category \(c))"
@@ -98,6 +118,10 @@ struct BybitResponse {
     let time: Double?
     let result: JSON
     let endpoint: BybitEndpoint
+    /// `result.nextPageCursor` when not empty: more pages of this endpoint follow.
+    let cursor: String?
+    /// `result.category` as written (also on an empty page).
+    let category: String?
 
     /// The items of `result.list`.
     var list: [JSON] { if case let .array(a)? = result["list"] { return a }; return [] }
@@ -118,10 +142,13 @@ struct BybitResponse {
             let msg = (try? top.text("retMsg")) ?? nil
             throw top.fail("retCode", "the request failed: retCode \(BybitFormat.decimal(code))\(msg.map { ", retMsg \(InputError.echo($0))" } ?? "")")
         }
-        time = try top.decimal("time").map { $0 / 1000 }
+        time = try top.epochMillis("time")
         guard let result = doc["result"], case .object = result else { throw top.fail("result", "missing or not an object") }
         self.result = result
         let r = BybitRecord(value: result, file: file, record: "result")
+        cursor = try r.text("nextPageCursor")
+        let category = try r.text("category")
+        self.category = category
         if r.has("marginMode") || r.has("spotHedgingStatus") || r.has("unifiedMarginStatus") {
             endpoint = .accountInfo
             return
@@ -132,7 +159,6 @@ struct BybitResponse {
         guard let first = items.first else { endpoint = .emptyList; return }
         guard case .object = first else { throw InputError(file: file, record: "result.list[0]", "expected an object, got \(first.typeName)") }
         let f = BybitRecord(value: first, file: file, record: "result.list[0]")
-        let category = try r.text("category")
         func needCategory() throws -> String {
             guard let c = category else { throw r.fail("category", "missing (expected option, linear, inverse or spot)") }
             guard ["option", "linear", "inverse", "spot"].contains(c) else {

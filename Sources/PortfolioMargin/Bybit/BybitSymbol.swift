@@ -39,10 +39,12 @@ public struct BybitSymbol: Equatable, Sendable {
     }
 
     /// `25SEP26` for an instant (the day without a leading zero below 10, as Bybit writes it).
+    /// An instant outside `ISO8601.readable` (never one of a loaded market) gives its ISO text.
     public static func dateRepresentation(_ t: Double) -> String {
         let iso = ISO8601.format(t)          // YYYY-MM-DDTHH:MM:SS…
         let parts = iso.prefix(10).split(separator: "-")
-        let day = Int(parts[2])!, month = Int(parts[1])!
+        guard ISO8601.readable.contains(t), parts.count == 3, let day = Int(parts[2]), let month = Int(parts[1]),
+              (1...12).contains(month) else { return iso }
         return "\(day)\(months[month - 1])\(parts[0].suffix(2))"
     }
 

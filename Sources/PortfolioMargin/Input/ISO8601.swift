@@ -113,8 +113,20 @@ enum ISO8601 {
         return era * 146097 + doe - 719468
     }
 
-    /// The instant as `YYYY-MM-DDTHH:MM:SS[.mmm]Z`.
+    /// The instants `format` writes and `parse` reads back: 0000-01-01T00:00:00Z up to
+    /// 9999-12-31T23:59:59.999Z (a four-digit year), in seconds since the epoch.
+    static let readable: ClosedRange<Double> = -62_167_219_200 ... 253_402_300_799.999
+
+    /// The instants an import accepts from milliseconds since the epoch (FORMATS.md "Bybit V5
+    /// interop"): 1970-01-01T00:00:00Z up to 9999-12-31T23:59:59.999Z, in seconds.
+    static let epochRange: ClosedRange<Double> = 0 ... 253_402_300_799.999
+
+    /// The instant as `YYYY-MM-DDTHH:MM:SS[.mmm]Z`. Exact for `readable` instants; any other value
+    /// is never a trap: a finite one outside is written with the year it falls in (more digits, or a
+    /// sign), which `parse` refuses, and NaN or one beyond ±10¹⁵ s as `invalid instant (…)`. Callers
+    /// check their inputs against `readable` (or `epochRange`) before they write a document.
     static func format(_ seconds: Double) -> String {
+        guard seconds.isFinite, abs(seconds) < 1e15 else { return "invalid instant (\(seconds))" }
         let whole = Int(seconds.rounded(.down))
         let millis = Int(((seconds - Double(whole)) * 1000).rounded())
         var days = whole / 86400
@@ -130,6 +142,7 @@ enum ISO8601 {
         let m = mp < 10 ? mp + 3 : mp - 9
         let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
         func p(_ v: Int, _ w: Int) -> String {
+            if v < 0 { return "-" + p(-v, w) }
             let s = String(v)
             return String(repeating: "0", count: max(0, w - s.count)) + s
         }
