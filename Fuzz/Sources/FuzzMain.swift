@@ -20,6 +20,8 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "market": MarketTarget.run,
     "params": ParamsTarget.run,
     "account": AccountTarget.run,
+    "sweep": SweepTarget.run,
+    "whatif": WhatIfTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

@@ -109,9 +109,9 @@ public final class PricedMarket: Sendable {
     /// book built against `layout` can be `Book.repriced` to it. `market` must list the same
     /// instruments in the same order. An instrument valid in `layout` that `market` makes unusable
     /// (a shock that moves its strike out of range, a vol scaled past `maxMarkIv`, an overflowing
-    /// risk array) keeps its place but is *poisoned*: its mark, delta, vega and risk array are NaN,
-    /// so every account holding it gets a non-finite figure and is an error (§10), while the others
-    /// are computed. A coin whose index `market` makes unusable keeps its id with a NaN index, so
+    /// risk array) keeps its place but is *poisoned*: its mark, delta and vega are NaN (its risk
+    /// array 0), so every account holding it gets a non-finite figure and is an error (§10), while
+    /// the others are computed as on a market without it. A coin whose index `market` makes unusable keeps its id with a NaN index, so
     /// its balances and units make their accounts errors the same way.
     public convenience init(market: MarketSnapshot, parameters: ParameterSet, onLayoutOf layout: PricedMarket,
                             kernel: KernelChoice = .automatic) {
@@ -235,10 +235,14 @@ public final class PricedMarket: Sendable {
             var check = (delta[i] - delta[i]) + (coinVega[i] - coinVega[i]) + (mark[i] - mark[i]) + (settleIndex[i] - settleIndex[i])
             for s in start..<start + nS { check += risk[s] - risk[s] }
             if layout != nil {
-                // The layout keeps the instrument valid: poison what the engine reads of it instead.
+                // The layout keeps the instrument valid: poison what the engine reads per holding
+                // instead. Every holding's delta reaches the §5 sums and its mark the totals, so the
+                // account's figures are NaN. Its risk array is zeroed, not NaN: the dense
+                // aggregation multiplies every row of a block, held or not (0 × NaN is NaN).
                 guard poisoned[i] || check != 0 else { continue }
+                poisoned[i] = true
                 delta[i] = .nan; coinVega[i] = .nan; mark[i] = .nan
-                for s in start..<start + nS { risk[s] = .nan }
+                for s in start..<start + nS { risk[s] = 0 }
                 continue
             }
             if check != 0 {

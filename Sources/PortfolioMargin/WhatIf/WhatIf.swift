@@ -104,7 +104,7 @@ public enum WhatIf {
         case var (_, .failure(e)):
             // The account alone is fine, so the trades broke it (an overflowing margin, a holding
             // that cannot be margined): name them first.
-            e.error.record = trades.map(\.record).joined(separator: ", ") + ": " + e.error.record
+            e.error = InputError(record: trades.map(\.record).joined(separator: ", "), e.error.description)
             return .failure(e)
         }
     }
