@@ -22,6 +22,8 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "account": AccountTarget.run,
     "bybit": BybitImportTarget.run,
     "reconcile": BybitReconcileTarget.run,
+    "sweep": SweepTarget.run,
+    "whatif": WhatIfTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

@@ -8,7 +8,7 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Re-margin a whole book under every combination of parameter changes and market shocks.",
-        discussion: "Writes sweep.csv (totals and stage counts per combination; combination 0 is the unmodified base) and top.csv (the accounts whose MM rises most per combination), whole or not at all, and prints a readable table.")
+        discussion: "Writes sweep.csv (totals and stage counts per combination; combination 0 is the unmodified base) and top.csv (the accounts whose MM rises most per combination), whole or not at all, and prints a readable table. Exit 3 when some combination counts accounts in error (a holding the combination makes unusable).")
 
     @Option(name: .long, help: "Input folder (as for pm batch).")
     var input: String
@@ -21,8 +21,8 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditionalSingleValue, help: "COIN=m1,m2,... — relative moves of the coin's index, marks and forwards (-0.2 = down 20%). Repeatable.")
     var shock: [String] = []
 
-    @Option(name: .long, parsing: .unconditional, help: "s1,s2,... — factors on every implied vol.")
-    var ivScale: String?
+    @Option(name: .long, parsing: .unconditionalSingleValue, help: "s1,s2,... — factors on every implied vol (once).")
+    var ivScale: [String] = []
 
     @Option(name: .long, parsing: .unconditional, help: "How many accounts with the largest MM increase to list per combination (≥ 1).",
             transform: { try CLIBounds.integer($0) })
@@ -35,7 +35,7 @@ struct SweepCommand: ParsableCommand {
     var threads: Int = CLIBounds.defaultThreads
 
     func settings() throws -> [SweepSetting] {
-        try set.map(SweepSetting.parseSet) + shock.map(SweepSetting.parseShock) + (ivScale.map { [try SweepSetting.parseIvScale($0)] } ?? [])
+        try SweepSetting.parseAll(set: set, shock: shock, ivScale: ivScale)
     }
 
     func validate() throws {
@@ -69,5 +69,7 @@ struct SweepCommand: ParsableCommand {
 
         print(SweepOutput.table(results, settings: settings, accountIds: batch.accountIds))
         Stderr.line("pm sweep: \(batch.accountCount) accounts × \(results.count) combinations in \(String(format: "%.2f", Date().timeIntervalSince(start))) s → \(out)")
+        // Exit 3, as pm batch: the outputs are complete, but some combination has accounts in error.
+        if results.contains(where: { $0.errors > 0 }) { throw partialFailure }
     }
 }

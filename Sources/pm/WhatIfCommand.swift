@@ -31,7 +31,7 @@ struct WhatIfCommand: ParsableCommand {
         let trades = try add.map { try Trade(parsing: $0) }
         let account = try loadSingleAccount(self.account)
         let priced: PricedMarket
-        do { priced = try WhatIf.pricedMarket(base, listing: trades.map(\.symbol)) } catch { throw Fatal(error) }
+        do { priced = try WhatIf.pricedMarket(base, trades: trades) } catch { throw Fatal(error) }
         switch WhatIf.run(account, trades: trades, asOrders: asOrders, priced: priced, file: self.account) {
         case let .failure(e): throw Fatal(e.description)
         case let .success((before, after)) where format == .bybit:

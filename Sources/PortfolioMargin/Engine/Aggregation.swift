@@ -200,7 +200,7 @@ final class RiskColumns: Sendable {
     /// same coin blocks (scenario grids may differ: each column has its own width).
     static func compatible(_ markets: [PricedMarket]) -> Bool {
         guard let p = markets.first else { return false }
-        return markets.allSatisfy { $0.baseCoins == p.baseCoins && $0.blockRows == p.blockRows && $0.row == p.row }
+        return markets.allSatisfy { $0.hasLayout(of: p) }
     }
 
     /// Every market in every slot.

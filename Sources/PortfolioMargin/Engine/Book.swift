@@ -53,11 +53,11 @@ public struct Book: Sendable {
     /// prices or other parameters). The instrument list, and so every index and coin slot the book
     /// holds, must be the same; a spot-hedging eligibility change would need a rebuilt book.
     public func repriced(_ other: PricedMarket) -> Book {
-        precondition(other.market.instruments.count == priced.market.instruments.count
-                     && other.baseCoins == priced.baseCoins && other.coins == priced.coins,
-                     "repriced: a different instrument set needs a new book")
-        precondition(zip(priced.coinParams, other.coinParams).allSatisfy { $0.spotHedgeEligible == $1.spotHedgeEligible },
-                     "repriced: spot hedging eligibility changed; build a new book")
+        // The book's entries index the market's rows, groups, buckets and coin ids: a market that
+        // made one of its instruments invalid would shift them (out-of-bounds writes in the
+        // contingency scratch). Such a market is priced `onLayoutOf:` the book's (Sweep.scenario).
+        precondition(other.hasLayout(of: priced),
+                     "repriced: a market with a different instrument layout (valid instruments, coins, spot hedging) needs a new book")
         var b = self
         b.priced = other
         return b

@@ -100,13 +100,43 @@ public final class PricedMarket: Sendable {
     ///   - parameters: the parameter set (MODEL.md §9); each base coin takes its own entry or `default`.
     ///   - kernel: the Black-76 code path for the options' risk arrays (`.scalar`: the plain libm
     ///     reference, for cross-checks); `.automatic` by default.
-    public init(market: MarketSnapshot, parameters: ParameterSet, kernel: KernelChoice = .automatic) {
+    public convenience init(market: MarketSnapshot, parameters: ParameterSet, kernel: KernelChoice = .automatic) {
+        self.init(market: market, parameters: parameters, kernel: kernel, layout: nil)
+    }
+
+    /// Prices `market` on the instrument layout of `layout` (a sweep's combination on its base,
+    /// MODEL.md §10): the same valid instruments, coin slots, rows, groups, buckets and coin ids, so a
+    /// book built against `layout` can be `Book.repriced` to it. `market` must list the same
+    /// instruments in the same order. An instrument valid in `layout` that `market` makes unusable
+    /// (a shock that moves its strike out of range, a vol scaled past `maxMarkIv`, an overflowing
+    /// risk array) keeps its place but is *poisoned*: its mark, delta and vega are NaN (its risk
+    /// array 0), so every account holding it gets a non-finite figure and is an error (§10), while
+    /// the others are computed as on a market without it. A coin whose index `market` makes unusable keeps its id with a NaN index, so
+    /// its balances and units make their accounts errors the same way.
+    public convenience init(market: MarketSnapshot, parameters: ParameterSet, onLayoutOf layout: PricedMarket,
+                            kernel: KernelChoice = .automatic) {
+        precondition(market.instruments.map(\.symbol) == layout.market.instruments.map(\.symbol),
+                     "PricedMarket(onLayoutOf:): a different instrument list")
+        self.init(market: market, parameters: parameters, kernel: kernel, layout: layout)
+    }
+
+    private init(market: MarketSnapshot, parameters: ParameterSet, kernel: KernelChoice, layout: PricedMarket?) {
         self.market = market
         self.parameters = parameters
-        let instruments = market.instruments
+        var instruments = market.instruments
         let n = instruments.count
         var problem = [InputError?](repeating: nil, count: n)
         for (i, inst) in instruments.enumerated() { problem[i] = market.instrumentProblems[inst.symbol] }
+        // On a layout: validity is the layout's; an instrument `market` broke is priced from the
+        // layout's (valid) copy, which gives it the layout's groups and buckets, then poisoned below.
+        var poisoned = [Bool](repeating: false, count: n)
+        if let layout {
+            for i in 0..<n {
+                poisoned[i] = layout.problem[i] == nil && problem[i] != nil
+                if poisoned[i] { instruments[i] = layout.market.instruments[i] }
+                problem[i] = layout.problem[i]
+            }
+        }
 
         let coins = Set(instruments.indices.filter { problem[$0] == nil }.map { instruments[$0].baseCoin }).sorted()
         baseCoins = coins
@@ -114,11 +144,12 @@ public final class PricedMarket: Sendable {
         coinParams = coins.map { parameters.parameters(for: $0) }
         contingencyFactors = coinParams.map(ContingencyFactors.init)
         grids = coinParams.map { ScenarioGrid(priceRange: $0.priceRange, pricePoints: $0.pricePoints) }
-        coinIndex = coins.map { market.index(of: $0)! }  // valid instruments have a valid base index
-        self.coins = market.indexPrices.keys.filter { market.index(of: $0) != nil }.sorted()
+        // Valid instruments have a valid base index; on a layout an unusable one is NaN (poison).
+        coinIndex = coins.map { market.index(of: $0) ?? .nan }
+        self.coins = layout?.coins ?? market.indexPrices.keys.filter { market.index(of: $0) != nil }.sorted()
         let ids = Dictionary(uniqueKeysWithValues: self.coins.enumerated().map { ($1, Int32($0)) })
         coinIdByName = ids
-        coinUSD = self.coins.map { market.index(of: $0)! }
+        coinUSD = self.coins.map { market.index(of: $0) ?? .nan }
         coinParamsById = self.coins.map { parameters.parameters(for: $0) }
         coinIdOfSlot = coins.map { ids[$0] }
 
@@ -153,7 +184,7 @@ public final class PricedMarket: Sendable {
             isCall[i] = inst.optionType == .call
             settlement[i] = inst.isInverse ? .usd : (inst.settleCoin == "USDT" ? .usdt : .usdc)
             mark[i] = inst.markPrice
-            settleIndex[i] = inst.isInverse ? 1 : market.index(of: inst.settleCoin)!
+            settleIndex[i] = inst.isInverse ? 1 : market.index(of: inst.settleCoin) ?? .nan
             if let e = inst.expiry {
                 let secs = e - market.time
                 if let b = bucketByExpiry[slot][e] { maturityBucket[i] = b } else {
@@ -190,7 +221,7 @@ public final class PricedMarket: Sendable {
         var risk = [Double](repeating: 0, count: total)
         for slot in 0..<coins.count {
             Self.fillRiskArrays(into: &risk, offset: offsets[slot], members: membersPerSlot[slot], grid: grids[slot],
-                                params: coinParams[slot], market: market, settleIndex: settleIndex,
+                                params: coinParams[slot], instruments: instruments, time: market.time, settleIndex: settleIndex,
                                 kernel: kernel)
         }
 
@@ -201,8 +232,19 @@ public final class PricedMarket: Sendable {
             let slot = Int(coinSlot[i])
             let nS = grids[slot].scenarioCount
             let start = offsets[slot] + Int(row[i]) * nS
-            var check = (delta[i] - delta[i]) + (coinVega[i] - coinVega[i])
+            var check = (delta[i] - delta[i]) + (coinVega[i] - coinVega[i]) + (mark[i] - mark[i]) + (settleIndex[i] - settleIndex[i])
             for s in start..<start + nS { check += risk[s] - risk[s] }
+            if layout != nil {
+                // The layout keeps the instrument valid: poison what the engine reads per holding
+                // instead. Every holding's delta reaches the §5 sums and its mark the totals, so the
+                // account's figures are NaN. Its risk array is zeroed, not NaN: the dense
+                // aggregation multiplies every row of a block, held or not (0 × NaN is NaN).
+                guard poisoned[i] || check != 0 else { continue }
+                poisoned[i] = true
+                delta[i] = .nan; coinVega[i] = .nan; mark[i] = .nan
+                for s in start..<start + nS { risk[s] = 0 }
+                continue
+            }
             if check != 0 {
                 let what = !delta[i].isFinite ? "delta" : (!coinVega[i].isFinite ? "vega" : "scenario P&L (risk array)")
                 let inputs = kind[i] == .option ? "strike, underlyingPrice, markIv" : "markPrice"
@@ -238,7 +280,7 @@ public final class PricedMarket: Sendable {
 
     /// Fills one coin's block: options through the C kernel, linear and inverse instruments directly.
     private static func fillRiskArrays(into risk: inout [Double], offset: Int, members: [Int], grid: ScenarioGrid,
-                                       params: CoinParameters, market: MarketSnapshot, settleIndex: [Double],
+                                       params: CoinParameters, instruments: [Instrument], time: Double, settleIndex: [Double],
                                        kernel: KernelChoice) {
         let nS = grid.scenarioCount
         let moves = grid.priceMoves
@@ -246,11 +288,11 @@ public final class PricedMarket: Sendable {
         var down: [Double] = [], scale: [Double] = [], isCall: [Int8] = [], optMark: [Double] = []
         var optSettle: [Double] = [], optRows: [Int] = []
         for (r, i) in members.enumerated() {
-            let inst = market.instruments[i]
+            let inst = instruments[i]
             let base = offset + r * nS
             switch inst.kind {
             case .option:
-                let secs = inst.expiry! - market.time
+                let secs = inst.expiry! - time
                 let v = ScenarioGrid.shockedVols(sigma: inst.markIv!, dte: secs / TimeUnit.secondsPerDay, params)
                 optF.append(inst.underlyingPrice!); optK.append(inst.strike!); optT.append(secs / TimeUnit.secondsPerYear)
                 up.append(v.up); mid.append(v.unchanged); down.append(v.down)
@@ -275,6 +317,23 @@ public final class PricedMarket: Sendable {
             let dst = offset + r * nS
             for s in 0..<nS { risk[dst + s] = out[o * nS + s] }
         }
+    }
+
+    /// Whether a book built against `self` may be margined against `other` (`Book.repriced`,
+    /// `RiskColumns`): the same instruments valid, in the same coin slots, rows, option groups and
+    /// maturity buckets, the same coin ids and spot hedging eligibility. Everything the engine
+    /// indexes by what the book holds; a market priced `onLayoutOf:` another has its layout.
+    public func hasLayout(of other: PricedMarket) -> Bool {
+        if self === other { return true }
+        return market.instruments.count == other.market.instruments.count
+            && baseCoins == other.baseCoins && coins == other.coins
+            && coinSlot == other.coinSlot && row == other.row && blockRows == other.blockRows
+            && strikeGroupCount == other.strikeGroupCount && bucketDTE.map(\.count) == other.bucketDTE.map(\.count)
+            && spareStrikeGroup == other.spareStrikeGroup
+            && zip(contingencyInfo, other.contingencyInfo).allSatisfy {
+                $0.strikeGroup == $1.strikeGroup && $0.maturityBucket == $1.maturityBucket && $0.kind == $1.kind
+            }
+            && zip(coinParams, other.coinParams).allSatisfy { $0.spotHedgeEligible == $1.spotHedgeEligible }
     }
 
     /// Why a symbol cannot be used, for error messages.

@@ -60,6 +60,19 @@ public final class OutputFiles: @unchecked Sendable {
     /// never races a write.
     private let lock = NSLockLite()
 
+    /// `path`'s parent folder and last component, by its last `/` (trailing `/`s already
+    /// removed): `o` → ("", "o"), `a/b` → ("a", "b"), `a//b` → ("a", "b"), `/o` → ("/", "o"),
+    /// `/` → ("/", ""). Plain string work: Foundation's path helpers trapped on a one-character
+    /// relative path, and they also normalize (`..`, `.`) which must be refused here, not resolved.
+    static func splitPath(_ path: String) -> (parent: String, base: String) {
+        let bytes = Array(path.utf8)
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return ("", path) }
+        let base = String(decoding: bytes[(slash + 1)...], as: UTF8.self)
+        var end = slash
+        while end > 0, bytes[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        return (end == 0 ? "/" : String(decoding: bytes[..<end], as: UTF8.self), base)
+    }
+
     /// Cleans up what killed runs left, checks `directory`, creates the staging folder and opens a
     /// file in it for each of `names`.
     public init(directory: String, names: [String]) throws {
@@ -68,11 +81,16 @@ public final class OutputFiles: @unchecked Sendable {
         finalPaths = names.map { directory + "/" + $0 }
         var path = directory
         while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        // `.`, `..` (or `a/..`) name a folder only through the current one: refused as given, before
+        // the real path would turn them into an ordinary name (and swap the working folder away).
+        let given = Self.splitPath(path).base
+        guard given != ".", given != ".." else {
+            throw InputError(file: directory, "cannot be replaced as a whole (name the folder itself, not . or ..)")
+        }
         // An existing OUT (or a symlink to one) is swapped by its real path, so a symlink the user
         // set up stays a symlink.
         if let real = realpath(path, nil) { path = String(cString: real); free(real) }
-        let parent = (path as NSString).deletingLastPathComponent
-        let base = (path as NSString).lastPathComponent
+        let (parent, base) = Self.splitPath(path)
         guard !base.isEmpty, base != "/", base != ".", base != ".." else {
             throw InputError(file: directory, "cannot be replaced as a whole (use a folder below /)")
         }
@@ -165,7 +183,7 @@ public final class OutputFiles: @unchecked Sendable {
             }
         }
         try Self.syncDirectory(staging)
-        let parent = (target as NSString).deletingLastPathComponent
+        let parent = Self.splitPath(target).parent
         if !exists {
             guard rename(staging, target) == 0 else {
                 throw InputError(file: directory, "cannot be put in place (\(String(cString: strerror(errno))))")

@@ -40,7 +40,7 @@ extension UnitResult {
             var line = "  " + Table.lpad(Table.percent(move, digits: 1), 8)
             for j in 0..<3 {
                 let mark = (k == worstRow && j == maxLossIvShock.rawValue) ? "*" : " "
-                line += Table.lpad(Table.money(pnl[k][j]) + mark, 18)
+                line += " " + Table.lpad(Table.money(pnl[k][j]) + mark, 17)   // a space even when a figure fills the column
             }
             out += line + "\n"
         }
@@ -65,8 +65,8 @@ extension UnitResult {
             out += "  Positions by contribution to max loss (MODEL.md §12)\n"
             out += "  " + Table.pad("symbol", 30) + Table.lpad("size", 14) + Table.lpad("contribution", 20) + "\n"
             for s in shares {
-                out += "  " + Table.pad(s.symbol, 30) + Table.lpad(Table.plain(s.size), 14)
-                    + Table.lpad(Table.money(s.contribution), 20) + "\n"
+                out += "  " + Table.pad(s.symbol, 30) + " " + Table.lpad(Table.plain(s.size), 13)
+                    + " " + Table.lpad(Table.money(s.contribution), 19) + "\n"
             }
         }
         return out
@@ -89,13 +89,21 @@ enum Table {
     static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
     static func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
 
-    /// `-1,234.56`
+    /// `-1,234.56`; total over Double: non-finite values as `NumberFormat` writes them, from 10^13
+    /// (where cents no longer fit a double's integer range exactly) the exact decimal digits of the
+    /// value rounded to cents, from 10^21 on in exponent form (`1e+300`). Never an `Int` conversion
+    /// of an unbounded value.
     static func money(_ v: Double) -> String {
-        guard v.isFinite else { return NumberFormat.text(v) }
+        guard v.isFinite, abs(v) < 1e21 else { return NumberFormat.text(v) }
         let cents = (abs(v) * 100).rounded()
-        let whole = Int(cents / 100)
-        let frac = Int(cents.truncatingRemainder(dividingBy: 100))
-        var digits = String(whole)
+        var digits: String, frac: Int
+        if abs(v) < 1e13 {
+            digits = String(Int(cents / 100)); frac = Int(cents.truncatingRemainder(dividingBy: 100))
+        } else {
+            let text = String(format: "%.2f", abs(v))   // correctly rounded from the binary value
+            let point = text.firstIndex(of: ".")!
+            digits = String(text[..<point]); frac = Int(text[text.index(after: point)...])!
+        }
         var grouped = ""
         while digits.count > 3 {
             grouped = "," + digits.suffix(3) + grouped
@@ -108,6 +116,8 @@ enum Table {
     /// `85.20%`, or `inf`.
     static func percent(_ v: Double, digits: Int = 2) -> String {
         guard v.isFinite else { return NumberFormat.text(v) }
+        // A rate beyond 10^12 % (a balance near 0): no fixed decimals, which would overflow an Int.
+        guard abs(v) < 1e10 else { return NumberFormat.text(v * 100) + "%" }
         let scaled = (v * 100 * pow(10, Double(digits))).rounded() / pow(10, Double(digits))
         var s = fixed(scaled, digits: digits)
         if v > 0 && !s.hasPrefix("-") && digits == 1 { s = "+" + s }

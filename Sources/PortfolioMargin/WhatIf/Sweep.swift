@@ -102,7 +102,9 @@ public enum Sweep {
             }
         }
         let market = shocks.isEmpty && ivScale == 1 ? base.market : try shocked(base.market, moves: shocks, ivScale: ivScale)
-        return PricedMarket(market: market, parameters: params)
+        // On the base's layout: the book built against the base is repriced to every combination,
+        // and a holding the combination makes unusable turns its account into an error (MODEL.md §10).
+        return PricedMarket(market: market, parameters: params, onLayoutOf: base)
     }
 
     /// The snapshot moved by `moves[coin]` (index, marks and forwards of that coin × (1 + m)) with
@@ -146,6 +148,10 @@ public enum Sweep {
     public static func run(_ input: BatchInput, base: PricedMarket, settings: [SweepSetting], top: Int, threads: Int = 2,
                            options: EngineOptions = EngineOptions(), aggregateTogether: Bool = true,
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> [SweepCombination] {
+        // One column per setting name: a setting given twice would make sweep.csv ambiguous.
+        if let dup = settings.indices.first(where: { i in settings[..<i].contains { $0.name == settings[i].name } }) {
+            throw InputError(record: "sweep", field: settings[dup].name, "setting given twice")
+        }
         let combos = combinations(settings)
         let baseValues = settings.map { baseValue($0, parameters: base.parameters) }
         var markets = [base]

@@ -6,32 +6,46 @@ public struct Trade: Equatable, Sendable {
     public var size: Double
     /// The trade price; nil means at mark.
     public var price: Double?
+    /// The `--add` text it was parsed from, or `SYMBOL:SIZE[@PRICE]` built from its fields; errors
+    /// about the trade name it (not part of equality).
+    public var text: String
 
     /// A trade of `size` on `symbol` at `price` (`nil`: at mark).
     public init(symbol: String, size: Double, price: Double? = nil) {
         self.symbol = symbol; self.size = size; self.price = price
+        text = symbol + ":" + NumberFormat.text(size) + (price.map { "@" + NumberFormat.text($0) } ?? "")
     }
 
-    /// Parses `SYMBOL:SIZE[@PRICE]`, e.g. `BTCUSDT:0.5`, `BTC-26JUN26-95000-C-USDC:-2@1450`.
+    /// Parses `SYMBOL:SIZE[@PRICE]`, e.g. `BTCUSDT:0.5`, `BTC-26JUN26-95000-C-USDC:-2@1450`. Errors
+    /// are one line naming the `--add` argument and the part that is wrong.
     public init(parsing text: String) throws {
+        let record = "--add \(InputError.echo(text))"
         guard let colon = text.lastIndex(of: ":") else {
-            throw InputError(record: "--add \(text)", "expected SYMBOL:SIZE[@PRICE]")
+            throw InputError(record: record, "expected SYMBOL:SIZE[@PRICE]")
         }
         let symbol = String(text[..<colon])
+        guard !symbol.isEmpty else { throw InputError(record: record, field: "SYMBOL", "expected a symbol before ':'") }
         let rest = text[text.index(after: colon)...]
         let parts = rest.split(separator: "@", omittingEmptySubsequences: false)
-        guard !symbol.isEmpty, parts.count <= 2, let size = Double(parts[0]), size.isFinite, size != 0 else {
-            throw InputError(record: "--add \(text)", field: "SIZE", "expected a finite non-zero size after ':'")
+        guard parts.count <= 2 else { throw InputError(record: record, "expected SYMBOL:SIZE[@PRICE] (one '@')") }
+        guard let size = Double(parts[0]), size.isFinite, size != 0 else {
+            throw InputError(record: record, field: "SIZE", "expected a finite non-zero size after ':'")
         }
         var price: Double?
         if parts.count == 2 {
             guard let p = Double(parts[1]), p.isFinite, p > 0 else {
-                throw InputError(record: "--add \(text)", field: "PRICE", "expected a finite positive price after '@'")
+                throw InputError(record: record, field: "PRICE", "expected a finite positive price after '@'")
             }
             price = p
         }
         self.init(symbol: symbol, size: size, price: price)
+        self.text = text
     }
+
+    public static func == (a: Trade, b: Trade) -> Bool { a.symbol == b.symbol && a.size == b.size && a.price == b.price }
+
+    /// The record errors about this trade carry: `--add "TEXT"`.
+    var record: String { "--add \(InputError.echo(text))" }
 }
 
 /// Pre-trade checks: the account before and after some trades (FORMATS.md `pm whatif`).
@@ -71,13 +85,27 @@ public enum WhatIf {
     /// path, which errors name.
     public static func run(_ account: Account, trades: [Trade], asOrders: Bool, priced: PricedMarket, file: String = "account")
         -> Result<(before: MarginResult, after: MarginResult), AccountError> {
+        // A trade whose premium or notional (size × price) overflows is the trade's fault: name it,
+        // not the balance or position the overflow would land in.
+        for t in trades {
+            let price = t.price ?? priced.market.instrument(t.symbol)?.markPrice ?? .nan
+            guard (t.size * price).isFinite else {
+                return .failure(AccountError(accountId: account.id, error: InputError(
+                    record: t.record, "the trade's premium/notional (size × price) overflows a double")))
+            }
+        }
         let after = apply(trades, to: account, market: priced.market, asOrders: asOrders)
         // Errors name the account as the user knows it: itself, or itself with the trades applied.
         let results = MarginEngine.run(Book(priced: priced, accounts: [account, after], file: file,
                                             records: ["account \(account.id)", "account \(account.id) with the trades applied"]))
         switch (results.result(of: 0), results.result(of: 1)) {
         case let (.success(b), .success(a)): return .success((b, a))
-        case let (.failure(e), _), let (_, .failure(e)): return .failure(e)
+        case let (.failure(e), _): return .failure(e)
+        case var (_, .failure(e)):
+            // The account alone is fine, so the trades broke it (an overflowing margin, a holding
+            // that cannot be margined): name them first.
+            e.error = InputError(record: trades.map(\.record).joined(separator: ", "), e.error.description)
+            return .failure(e)
         }
     }
 
@@ -89,19 +117,19 @@ public enum WhatIf {
     /// Before and after side by side: totals, rates and stage, then per unit what changed.
     public static func table(before b: MarginResult, after a: MarginResult) -> String {
         var out = "Pre-trade check for \(b.accountId)\n"
-        out += "  " + Table.pad("", 24) + Table.lpad("before", 18) + Table.lpad("after", 18) + Table.lpad("change", 18) + "\n"
+        out += "  " + Table.pad("", 24) + " " + Table.lpad("before", 17) + " " + Table.lpad("after", 17) + " " + Table.lpad("change", 17) + "\n"
         func line(_ name: String, _ x: Double, _ y: Double, percent: Bool = false) {
             let f: (Double) -> String = percent ? { Table.percent($0) } : { Table.money($0) }
             let d = y - x
-            out += "  " + Table.pad(name, 24) + Table.lpad(f(x), 18) + Table.lpad(f(y), 18)
-                + Table.lpad(d.isNaN ? "" : (d > 0 ? "+" : "") + f(d), 18) + "\n"
+            out += "  " + Table.pad(name, 24) + " " + Table.lpad(f(x), 17) + " " + Table.lpad(f(y), 17)
+                + " " + Table.lpad(d.isNaN ? "" : (d > 0 ? "+" : "") + f(d), 17) + "\n"
         }
         line("margin balance", b.marginBalance, a.marginBalance)
         line("total IM", b.totalIM, a.totalIM)
         line("total MM", b.totalMM, a.totalMM)
         line("IM rate", b.imRate, a.imRate, percent: true)
         line("MM rate", b.mmRate, a.mmRate, percent: true)
-        out += "  " + Table.pad("stage", 24) + Table.lpad(b.stage.rawValue, 18) + Table.lpad(a.stage.rawValue, 18) + "\n"
+        out += "  " + Table.pad("stage", 24) + " " + Table.lpad(b.stage.rawValue, 17) + " " + Table.lpad(a.stage.rawValue, 17) + "\n"
         let coins = Set(b.units.map(\.baseCoin)).union(a.units.map(\.baseCoin)).sorted()
         for coin in coins {
             let ub = b.units.first { $0.baseCoin == coin }, ua = a.units.first { $0.baseCoin == coin }
@@ -127,8 +155,8 @@ public enum WhatIf {
                     let x = before.first { $0.symbol == sym }?.contribution
                     let y = after.first { $0.symbol == sym }?.contribution
                     let d = (y ?? 0) - (x ?? 0)
-                    out += "    " + Table.pad(sym, width) + Table.lpad(x.map(Table.money) ?? "—", 18)
-                        + Table.lpad(y.map(Table.money) ?? "—", 18) + Table.lpad((d > 0 ? "+" : "") + Table.money(d), 18) + "\n"
+                    out += "    " + Table.pad(sym, width) + " " + Table.lpad(x.map(Table.money) ?? "—", 17)
+                        + " " + Table.lpad(y.map(Table.money) ?? "—", 17) + " " + Table.lpad((d > 0 ? "+" : "") + Table.money(d), 17) + "\n"
                 }
             }
         }
@@ -137,6 +165,16 @@ public enum WhatIf {
 }
 
 extension WhatIf {
+    /// `pricedMarket(_:listing:)` for `trades`; an error about an unlisted symbol names its `--add`.
+    public static func pricedMarket(_ base: PricedMarket, trades: [Trade]) throws -> PricedMarket {
+        for t in trades where base.market.instrument(t.symbol) == nil {
+            do { _ = try VolSurface.syntheticInstrument(symbol: t.symbol, market: base.market) } catch let e as InputError {
+                throw InputError(record: t.record, field: e.field, [e.record, e.message].filter { !$0.isEmpty }.joined(separator: ": "))
+            }
+        }
+        return try pricedMarket(base, listing: trades.map(\.symbol))
+    }
+
     /// `base` if it lists every symbol; otherwise a market with the unlisted ones added (their vol
     /// and forward from the snapshot's smile: `VolSurface.syntheticInstrument`), priced anew.
     public static func pricedMarket(_ base: PricedMarket, listing symbols: [String]) throws -> PricedMarket {
