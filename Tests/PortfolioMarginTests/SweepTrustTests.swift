@@ -273,3 +273,15 @@ struct SweepTrustTests {
         #expect(try Trade(parsing: "BTCUSDT:5") == Trade(symbol: "BTCUSDT", size: 5))
     }
 }
+
+/// The sweep table's top lines sign each change once: a fall printed as "+-30.62".
+@Suite struct SweepTableSignTests {
+    @Test func aFallIsPrintedWithOneMinus() throws {
+        var c = SweepCombination(index: 1, values: [0.1])
+        c.top = [(account: 0, mmBase: 100, mm: 69.38), (account: 1, mmBase: 10, mm: 12.5)]
+        let text = SweepOutput.table([c], settings: [try SweepSetting.parseSet("BTC.priceRange=0.1")], accountIds: ["A", "B"])
+        #expect(text.contains("A -30.62"), "\(text)")
+        #expect(text.contains("B +2.50"), "\(text)")
+        #expect(!text.contains("+-"), "\(text)")
+    }
+}

@@ -16,7 +16,7 @@ extension SweepOutput {
             lines.append(zip(line, widths).map { String(repeating: " ", count: $1 - $0.count) + $0 }.joined())
         }
         for c in results where !c.top.isEmpty {
-            lines.append("combination \(c.index): largest MM increases: " + c.top.prefix(3).map { "\(accountIds[$0.account]) +\(money($0.mm - $0.mmBase))" }.joined(separator: ", "))
+            lines.append("combination \(c.index): largest MM increases: " + c.top.prefix(3).map { "\(accountIds[$0.account]) \($0.mm >= $0.mmBase ? "+" : "")\(money($0.mm - $0.mmBase))" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
     }
