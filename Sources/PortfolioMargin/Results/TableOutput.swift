@@ -89,10 +89,12 @@ enum Table {
     static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
     static func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
 
-    /// `-1,234.56`
+    /// `-1,234.56`; total for every Double: non-finite values print as `NumberFormat.text` does
+    /// (`inf`, `-inf`, `nan`), and magnitudes too large for an `Int` of cents (≥ 9·10^18 cents)
+    /// in `NumberFormat`'s shortest round-trip form instead of trapping.
     static func money(_ v: Double) -> String {
-        guard v.isFinite else { return NumberFormat.text(v) }
         let cents = (abs(v) * 100).rounded()
+        guard v.isFinite, cents < 9e18 else { return NumberFormat.text(v) }
         let whole = Int(cents / 100)
         let frac = Int(cents.truncatingRemainder(dividingBy: 100))
         var digits = String(whole)
@@ -116,10 +118,15 @@ enum Table {
 
     static func plain(_ v: Double) -> String { NumberFormat.text(v) }
 
-    /// `v` with exactly `digits` decimals.
+    /// `v` with exactly `digits` decimals (`digits` clamped to 0…17). Total for every Double: a
+    /// non-finite `v` prints as `NumberFormat.text` does (`inf`, `-inf`, `nan`), and a magnitude
+    /// whose scaled value does not fit an `Int` (|v|·10^digits ≥ 9·10^18) in the shortest round-trip
+    /// form, where fixed decimals would be noise anyway.
     static func fixed(_ v: Double, digits: Int) -> String {
+        let digits = min(max(digits, 0), 17)
         let m = pow(10, Double(digits))
         let units = (abs(v) * m).rounded()
+        guard v.isFinite, units < 9e18 else { return NumberFormat.text(v) }
         let whole = Int(units / m)
         var frac = String(Int(units.truncatingRemainder(dividingBy: m)))
         while frac.count < digits { frac = "0" + frac }
