@@ -31,7 +31,10 @@ struct SmileCommand: ParsableCommand {
     func parsedStrikes() throws -> [Double] {
         guard let strikes else { return [] }
         return try strikes.split(separator: ",", omittingEmptySubsequences: false).map { s in
-            guard let k = Double(s.trimmingCharacters(in: .whitespaces)), k.isFinite, k > 0 else {
+            let text = s.trimmingCharacters(in: .whitespaces)
+            // Decimal numbers only (Swift's Double(_:) would also take "0x10", "nan", "inf").
+            guard !text.isEmpty, text.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 101 || $0 == 69 || $0 == 43 || $0 == 45 }),
+                  let k = Double(text), k.isFinite, k > 0 else {
                 throw ValidationError("--strikes: expected positive numbers separated by commas, got \(InputError.echo(s))")
             }
             return k

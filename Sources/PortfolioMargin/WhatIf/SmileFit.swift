@@ -47,6 +47,10 @@ public struct SmileFit: Equatable, Sendable {
     /// `g(k) → 0` from below in the wings (`g(±∞) = (1 − s²/4)/4` for wing slope `s`, approached as
     /// `−O(1/|k|)`), so the density is negative far out; 1.96 keeps `g(±∞) ≥ 0.0099`.
     public static let wingSlopeCap = 1.96
+    /// The least `g(k)` an admissible smile has on the check grid of `minimumDensityEverywhere`: a
+    /// margin above 0 so that `g` cannot dip below 0 between grid points (its change over one grid
+    /// step is far smaller), and the fit's penalty aims at twice this.
+    public static let densityFloor = 1e-3
     /// Vol residuals up to this size (decimal: 0.05 = 5 vol points) are never treated as outliers.
     public static let minimumOutlierResidual = 0.05
     /// A listed vol is an outlier when its residual exceeds this many robust standard deviations
@@ -104,12 +108,13 @@ public struct SmileFit: Equatable, Sendable {
 
     /// Every constraint of a fitted smile holds (docs/smile.md §1): finite parameters, `b ≥ 0`,
     /// `|ρ| ≤ rhoLimit`, `σ > 0`, `b·(1 + |ρ|) ≤ wingSlopeCap`, minimum total variance
-    /// `a + b·σ·√(1 − ρ²) > 0`, and `g(k) ≥ 0` everywhere (`minimumDensityEverywhere`).
+    /// `a + b·σ·√(1 − ρ²) > 0`, and `g(k) ≥ densityFloor` on the check grid of
+    /// `minimumDensityEverywhere` (so `g ≥ 0` everywhere).
     public var isAdmissible: Bool {
         guard [a, b, rho, m, sigma, years].allSatisfy(\.isFinite), b >= 0, abs(rho) <= Self.rhoLimit, sigma > 0,
               b * (1 + abs(rho)) <= Self.wingSlopeCap * (1 + 1e-12),
               a + b * sigma * (max(1 - rho * rho, 0)).squareRoot() > 0 else { return false }
-        return minimumDensityEverywhere() >= 0
+        return minimumDensityEverywhere() >= Self.densityFloor
     }
 
     /// The smallest `density(logMoneyness:)` on `points` evenly spaced points of `[lo, hi]`.
@@ -298,12 +303,12 @@ public struct SmileFit: Equatable, Sendable {
         let target: [Double]   // σᵢ²T
         let weight: [Double]   // 1/((ℓᵢ + σᵢ)T)
         let years: Double
-        let gridK: [Double]    // where g(k) ≥ 0 is checked
+        let gridK: [Double]    // where g(k) ≥ 2·densityFloor is aimed at
         var y: [Double], z: [Double], design: [Double], rhs: [Double]
 
-        /// Weight of the butterfly penalty `Σ max(−g, 0)` against the squared vol residuals: an
-        /// exact (L1) penalty, so a fit with g < 0 on the grid is never preferred for a small
-        /// gain in residual.
+        /// Weight of the butterfly penalty `Σ max(2·densityFloor − g, 0)` against the squared vol
+        /// residuals: an exact (L1) penalty, so a fit with g below the margin on the grid is never
+        /// preferred for a small gain in residual.
         static let densityPenalty = 10.0
 
         init(ks: [Double], vols: [Double], levels: [Double], years: Double) {
@@ -385,7 +390,8 @@ public struct SmileFit: Equatable, Sendable {
             var penalty = 0.0
             for k in gridK {
                 let g = smile.density(logMoneyness: k)
-                if g < 0 { penalty += g.isFinite ? -g : 1 }
+                let aim = 2 * SmileFit.densityFloor
+                if g < aim { penalty += g.isFinite ? aim - g : 1 }
             }
             return Candidate(smile: smile, objective: residual(a, c, d) + Self.densityPenalty * penalty)
         }
