@@ -20,6 +20,8 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "market": MarketTarget.run,
     "params": ParamsTarget.run,
     "account": AccountTarget.run,
+    "smile": SmileTarget.run,
+    "smileargs": SmileArgsTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

@@ -30,15 +30,7 @@ struct SmileCommand: ParsableCommand {
 
     func parsedStrikes() throws -> [Double] {
         guard let strikes else { return [] }
-        return try strikes.split(separator: ",", omittingEmptySubsequences: false).map { s in
-            let text = s.trimmingCharacters(in: .whitespaces)
-            // Decimal numbers only (Swift's Double(_:) would also take "0x10", "nan", "inf").
-            guard !text.isEmpty, text.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 101 || $0 == 69 || $0 == 43 || $0 == 45 }),
-                  let k = Double(text), k.isFinite, k > 0 else {
-                throw ValidationError("--strikes: expected positive numbers separated by commas, got \(InputError.echo(s))")
-            }
-            return k
-        }
+        do { return try SmileReport.parseStrikes(strikes) } catch let e as InputError { throw ValidationError(e.description) }
     }
 
     func validate() throws { _ = try parsedStrikes() }

@@ -92,6 +92,23 @@ public enum SmileReport {
         return views
     }
 
+    /// `--strikes K1,K2,...`: decimal numbers (digits, `.`, an exponent; no hex, `nan`, `inf`),
+    /// finite and positive, separated by commas (spaces around each allowed).
+    ///
+    /// - Throws: `InputError` (record `--strikes`) echoing the first bad entry.
+    public static func parseStrikes(_ text: String) throws -> [Double] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { s in
+            var t = Substring(s)
+            while let c = t.first, c == " " || c == "\t" { t = t.dropFirst() }
+            while let c = t.last, c == " " || c == "\t" { t = t.dropLast() }
+            guard !t.isEmpty, t.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 101 || $0 == 69 || $0 == 43 || $0 == 45 }),
+                  let k = Double(t), k.isFinite, k > 0 else {
+                throw InputError(record: "--strikes", "expected positive numbers separated by commas, got \(InputError.echo(s))")
+            }
+            return k
+        }
+    }
+
     static func view(_ surface: VolSurface, expiry: Double, extra: [Double], strict: Bool) throws -> SmileView {
         let forward = try surface.forward(expiry: expiry)
         let years = (expiry - surface.time) / VolSurface.secondsPerYear
