@@ -31,7 +31,10 @@ enum SmileTarget {
     /// A strike factor from one byte: from 10^-6 to 10^6 around the index (bytes 0–255; the ends
     /// fall on and just past the market's bound).
     static func factor(_ b: UInt8) -> Double {
-        b < 16 ? pow(10, -7 + Double(b) / 2.5) : b > 239 ? pow(10, Double(b - 239) / 2.5 + 0.5) : exp((Double(b) - 128) / 60)
+        let x = Double(b)
+        if b < 16 { return pow(10, -7 + x / 2.5) }
+        if b > 239 { return pow(10, (x - 239) / 2.5 + 0.5) }
+        return exp((x - 128) / 60)
     }
 
     /// A vol from two bytes: mostly ordinary (5%–300%), sometimes tiny (down to 1e-300) or at the
@@ -48,8 +51,14 @@ enum SmileTarget {
         var r = Reader(bytes: Array(data))
         let head = r.byte()
         let coin = coins[Int(head) % coins.count]
-        let index = 10 * pow(10, Double(head >> 4) / 3)   // 10 … ~1e6
-        let expiries = (0..<(Int(r.byte() % 4) + 1)).map { time + 3600 + Double(r.u16()) * 3600 }
+        let decade: Double = Double(head >> 4) / 3
+        let index: Double = 10 * pow(10, decade)   // 10 … ~1e6
+        let expiryCount = Int(r.byte() % 4) + 1
+        var expiries: [Double] = []
+        for _ in 0..<expiryCount {
+            let hours = Double(r.u16())
+            expiries.append(time + 3600 + hours * 3600)
+        }
         var instruments: [Instrument] = []
         var n = 0
         while !r.done && n < 60 {

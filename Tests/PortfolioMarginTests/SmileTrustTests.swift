@@ -140,6 +140,33 @@ struct SmileTrustTests {
         #expect(table.stdout.contains("outlier, not fitted"))
     }
 
+    /// `pm whatif` prices an unlisted option from the same fit: a short of 10 of the unlisted
+    /// 93500 call of 26MAR27 has the same MM (within 0.1%) whether or not one listed option of the
+    /// expiry is marked at 1% (before: 8.6% less MM), and the outlier is noted on stderr.
+    @Test func whatIfUnlistedOptionIgnoresAnOutlyingMark() throws {
+        let symbol = "BTC-26MAR27-93500-C-USDC"
+        let account = try Account.load(path: TestSupport.path("data/examples/short-strangle.json")).accounts[0].get()
+        func afterMM(_ market: MarketSnapshot) throws -> (mm: Double, iv: Double) {
+            let base = PricedMarket(market: market, parameters: TestSupport.shippedParams)
+            let priced = try WhatIf.pricedMarket(base, listing: [symbol])
+            let iv = try #require(priced.market.instrument(symbol)?.markIv)
+            switch WhatIf.run(account, trades: [Trade(symbol: symbol, size: -10)], asOrders: false, priced: priced) {
+            case let .success((_, after)): return (after.totalMM, iv)
+            case let .failure(e): Issue.record("\(e)"); return (0, iv)
+            }
+        }
+        let clean = try afterMM(TestSupport.sampleMarket)
+        let dirty = try afterMM(try Self.market(marking: "BTC-26MAR27-94000-C-USDC", iv: 0.01))
+        #expect(abs(clean.iv - 0.517) < 0.002 && abs(dirty.iv - clean.iv) < 0.005, "\(clean) \(dirty)")
+        #expect(abs(dirty.mm - clean.mm) < 1e-3 * clean.mm, "\(clean) \(dirty)")
+        let dir = TestTemp.dir("smile-whatif")
+        defer { TestTemp.remove(dir) }
+        let path = try Self.write("BTC-26MAR27-94000-C-USDC", iv: 0.01, into: dir)
+        let o = try CLI.run(["whatif", "data/examples/short-strangle.json", "--market", path, "--add", "\(symbol):-10"])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stderr == "pm whatif: note: BTC 2027-03-26: BTC-26MAR27-94000-C-USDC markIv 0.01 left out of the smile fit as an outlier (fitted 0.5164)\n", "\(o.stderr)")
+    }
+
     /// A clean market reports no outliers (nothing flagged by the robust test on good data).
     @Test func cleanSampleHasNoOutliers() throws {
         for coin in ["BTC", "ETH", "SOL"] {
