@@ -75,8 +75,13 @@ enum SmileTarget {
             n += 1
         }
         let market: MarketSnapshot
-        do { market = try MarketSnapshot(time: time, indexPrices: [coin: index], instruments: instruments) } catch {
+        // Every instrument needs the index of its settle coin as well (MODEL.md §10).
+        do { market = try MarketSnapshot(time: time, indexPrices: [coin: index, "USDC": 1], instruments: instruments) } catch {
             Fuzz.checkMessage(error, "smile"); return
+        }
+        if !instruments.isEmpty && market.instrumentProblems.count == instruments.count && instruments.allSatisfy({
+            market.instrumentProblems[$0.symbol]?.field == "indexPrices" }) {
+            Fuzz.fail("smile: the generated market is unusable: \(market.instrumentProblems.values.first!)")
         }
         let surface: VolSurface
         do { surface = try VolSurface(market: market, baseCoin: coin) } catch { Fuzz.checkMessage(error, "smile"); return }
@@ -148,7 +153,9 @@ enum SmileArgsTarget {
             instruments.append(Instrument(symbol: "BTC-\(Int(k))-C", kind: .option, baseCoin: "BTC", settleCoin: "USDC",
                                           markPrice: 1, expiry: e, optionType: .call, strike: k, underlyingPrice: 100_000, markIv: iv))
         }
-        return try! MarketSnapshot(time: SmileTarget.time, indexPrices: ["BTC": 100_000], instruments: instruments)
+        let m = try! MarketSnapshot(time: SmileTarget.time, indexPrices: ["BTC": 100_000, "USDC": 1], instruments: instruments)
+        if !m.instrumentProblems.isEmpty { Fuzz.fail("smileargs: the fixed market has problems: \(m.instrumentProblems)") }
+        return m
     }()
 
     static func run(_ data: UnsafeBufferPointer<UInt8>) {
