@@ -24,6 +24,8 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "reconcile": BybitReconcileTarget.run,
     "sweep": SweepTarget.run,
     "whatif": WhatIfTarget.run,
+    "smile": SmileTarget.run,
+    "smileargs": SmileArgsTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

@@ -7,7 +7,7 @@ struct SmileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smile",
         abstract: "The fitted implied-volatility smiles (SVI per listed expiry, docs/smile.md) against the listed marks.",
-        discussion: "CSV columns: expiry,strike,forward,log_moneyness,fitted_iv,listed_iv (listed_iv empty where nothing is listed at that strike).")
+        discussion: "CSV columns: expiry,strike,forward,log_moneyness,fitted_iv,listed_iv,outlier (listed_iv and outlier empty where nothing is listed at that strike; outlier 1 where a listed mark was left out of the fit, with a note on stderr).")
 
     @OptionGroup var options: MarketOptions
 
@@ -30,12 +30,7 @@ struct SmileCommand: ParsableCommand {
 
     func parsedStrikes() throws -> [Double] {
         guard let strikes else { return [] }
-        return try strikes.split(separator: ",", omittingEmptySubsequences: false).map { s in
-            guard let k = Double(s.trimmingCharacters(in: .whitespaces)), k.isFinite, k > 0 else {
-                throw ValidationError("--strikes: expected positive numbers separated by commas, got \(InputError.echo(s))")
-            }
-            return k
-        }
+        do { return try SmileReport.parseStrikes(strikes) } catch let e as InputError { throw ValidationError(e.description) }
     }
 
     func validate() throws { _ = try parsedStrikes() }
@@ -46,10 +41,11 @@ struct SmileCommand: ParsableCommand {
         let views: [SmileView]
         do { views = try SmileReport.views(market: market, coin: coin, expiry: expiry, strikes: try parsedStrikes()) } catch { throw Fatal(error) }
         if let plot {
-            do { try SmileReport.svg(views).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
-                throw Fatal("\(plot): cannot write the plot: \(error.localizedDescription)")
+            do { try SmileReport.writeWhole(SmileReport.svg(views), to: plot) } catch let e as InputError {
+                throw Fatal("--plot \(e)")
             }
         }
+        for note in SmileReport.outlierNotes(views) { Stderr.line("pm smile: " + note) }
         switch format {
         case .table: print(SmileReport.table(views), terminator: "")
         case .csv: print(SmileReport.csv(views), terminator: "")

@@ -32,6 +32,7 @@ struct WhatIfCommand: ParsableCommand {
         let account = try loadSingleAccount(self.account)
         let priced: PricedMarket
         do { priced = try WhatIf.pricedMarket(base, trades: trades) } catch { throw Fatal(error) }
+        for note in WhatIf.smileNotes(base, listing: trades.map(\.symbol)) { Stderr.line("pm whatif: " + note) }
         switch WhatIf.run(account, trades: trades, asOrders: asOrders, priced: priced, file: self.account) {
         case let .failure(e): throw Fatal(e.description)
         case let .success((before, after)) where format == .bybit:

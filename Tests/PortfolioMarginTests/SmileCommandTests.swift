@@ -9,20 +9,21 @@ struct SmileCommandTests {
         let o = try CLI.run(["smile", "--market", "data/sample/market.json", "--coin", "BTC", "--format", "csv", "--strikes", "95500"])
         #expect(o.status == 0, "\(o.stderr)")
         let lines = o.stdout.split(separator: "\n").map(String.init)
-        #expect(lines[0] == "expiry,strike,forward,log_moneyness,fitted_iv,listed_iv")
+        #expect(lines[0] == "expiry,strike,forward,log_moneyness,fitted_iv,listed_iv,outlier")
         let surface = try VolSurface(market: TestSupport.sampleMarket, baseCoin: "BTC")
         // Every listed strike of every expiry, plus 95500 on each expiry (never listed).
         #expect(lines.count - 1 == surface.slices.reduce(0) { $0 + $1.strikeCount + ($1.listedStrikes.contains(95500) ? 0 : 1) })
         var extra = 0
         for line in lines.dropFirst() {
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            #expect(f.count == 6)
+            #expect(f.count == 7)
             let expiry = ISO8601.seconds(f[0])!, strike = Double(f[1])!
             let slice = surface.slices.first { $0.expiry == expiry }!
             #expect(abs(Double(f[2])! - slice.forward) < 1e-9 * slice.forward)
             #expect(abs(Double(f[3])! - log(strike / slice.forward)) < 1e-12)
             #expect(abs(Double(f[4])! - (try surface.impliedVol(strike: strike, expiry: expiry))) < 1e-12)
-            if strike == 95500 { extra += 1; #expect(f[5].isEmpty) } else {
+            if strike == 95500 { extra += 1; #expect(f[5].isEmpty && f[6].isEmpty) } else {
+                #expect(f[6] == "0")   // the sample market's marks are all kept
                 let i = slice.listedStrikes.firstIndex(of: strike)!
                 #expect(Double(f[5])! == slice.listedVols[i])
                 #expect(abs(Double(f[4])! - Double(f[5])!) < 0.005)   // within 0.5 vol point

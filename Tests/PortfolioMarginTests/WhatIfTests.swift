@@ -80,12 +80,13 @@ struct WhatIfTests {
         let table = try CLI.run(["whatif", "data/examples/short-strangle.json", "--market", "data/sample/market.json",
                                  "--add", "BTCUSDT:0.1", "--as-orders", "--format", "table"])
         #expect(table.status == 0 && table.stdout.contains("before") && table.stdout.contains("Unit BTC"))
-        // A far strike (1 USDC) of an unlisted expiry takes its vol from the smile (docs/smile.md):
-        // at log-moneyness ln(1/F) ≈ −11.4 the fitted wing gives a vol far above the bound
+        // A far strike (1 USDC) of the 2-day expiry takes its vol from the smile (docs/smile.md):
+        // at log-moneyness ln(1/F) ≈ −11.4 the fitted wing (slope ≈ 0.06 in total variance, under
+        // the no-butterfly cap) gives w ≈ 0.65 over T ≈ 0.0034 years, a vol ≈ 13.9 above the bound
         // `markIv` ≤ 10 (FORMATS.md), so the trade cannot be margined: exit 1, nothing on stdout,
         // one line naming the file, the added position (positions[2]: the example holds two), the
         // symbol and the field, with the same vol as the library's extended market.
-        let far = "BTC-4DEC26-1-C-USDC"
+        let far = "BTC-25NOV26-1-C-USDC"
         #expect(priced.market.instrument(far) == nil)
         let extended = try WhatIf.pricedMarket(priced, listing: [far])
         let vol = try #require(extended.market.instrument(far)?.markIv)

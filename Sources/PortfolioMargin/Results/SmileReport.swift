@@ -18,6 +18,9 @@ public struct SmileView: Sendable {
         public var fittedIv: Double?
         /// The mean `markIv` listed at this strike and expiry; nil when nothing is listed there.
         public var listedIv: Double?
+        /// A listed option at this strike was treated as an outlier and left out of the fit
+        /// (`SmileFit.robustFit`); nil when nothing is listed there.
+        public var outlier: Bool? = nil
     }
 
     /// The base coin.
@@ -40,6 +43,8 @@ public struct SmileView: Sendable {
     public var curve: [(k: Double, iv: Double)]
     /// Why there is no fitted smile (thin expiry), or nil.
     public var problem: String?
+    /// The listed options the fit of this (listed) expiry left out as outliers.
+    public var outliers: [VolSurface.Outlier] = []
 }
 
 /// Builds ``SmileView``s and renders them (table, CSV, JSON, SVG) for `pm smile`.
@@ -70,6 +75,14 @@ public enum SmileReport {
         var views: [SmileView] = []
         for c in coins {
             let surface = try VolSurface(market: market, baseCoin: c)
+            // The market's strike bound (FORMATS.md "Bounds"): within a factor 10^6 of the index
+            // (of the first listed forward when the coin has no usable index price).
+            let reference = surface.indexPrice ?? surface.slices[0].forward
+            let lo = reference / MarketSnapshot.priceFactorBound, hi = reference * MarketSnapshot.priceFactorBound
+            for k in strikes where !(k >= lo && k <= hi) {
+                let what = surface.indexPrice == nil ? "first listed forward" : "index"
+                throw InputError(record: "--strikes", "strike \(NumberFormat.text(k)) must be within a factor 10^6 of the \(InputError.shortLabel(c)) \(what) \(NumberFormat.text(reference)) (\(NumberFormat.text(lo)) … \(NumberFormat.text(hi)))")
+            }
             if let instant {
                 views.append(try view(surface, expiry: instant, extra: strikes, strict: true))
             } else {
@@ -77,6 +90,23 @@ public enum SmileReport {
             }
         }
         return views
+    }
+
+    /// `--strikes K1,K2,...`: decimal numbers (digits, `.`, an exponent; no hex, `nan`, `inf`),
+    /// finite and positive, separated by commas (spaces around each allowed).
+    ///
+    /// - Throws: `InputError` (record `--strikes`) echoing the first bad entry.
+    public static func parseStrikes(_ text: String) throws -> [Double] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { s in
+            var t = Substring(s)
+            while let c = t.first, c == " " || c == "\t" { t = t.dropFirst() }
+            while let c = t.last, c == " " || c == "\t" { t = t.dropLast() }
+            guard !t.isEmpty, t.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 101 || $0 == 69 || $0 == 43 || $0 == 45 }),
+                  let k = Double(t), k.isFinite, k > 0 else {
+                throw InputError(record: "--strikes", "expected positive numbers separated by commas, got \(InputError.echo(s))")
+            }
+            return k
+        }
     }
 
     static func view(_ surface: VolSurface, expiry: Double, extra: [Double], strict: Bool) throws -> SmileView {
@@ -103,7 +133,8 @@ public enum SmileReport {
                 if strict { throw e }
                 problem = e.message
             }
-            points.append(.init(strike: k, logMoneyness: log(k / forward), fittedIv: fitted, listedIv: listedAt[k]))
+            let outlier: Bool? = listedAt[k] == nil ? nil : (listedIndex.map { i in slices[i].outliers.contains { $0.strike == k } } ?? false)
+            points.append(.init(strike: k, logMoneyness: log(k / forward), fittedIv: fitted, listedIv: listedAt[k], outlier: outlier))
         }
         var curve: [(k: Double, iv: Double)] = []
         if problem == nil, let lo = points.first?.logMoneyness, let hi = points.last?.logMoneyness {
@@ -117,25 +148,30 @@ public enum SmileReport {
         return SmileView(baseCoin: surface.baseCoin, expiry: expiry, years: years, forward: forward,
                          listed: listedIndex != nil, smile: slice?.smile,
                          rmsFitError: slice?.smile == nil ? nil : slice?.rmsFitError,
-                         points: points, curve: curve, problem: problem)
+                         points: points, curve: curve, problem: problem, outliers: slice?.outliers ?? [])
     }
 
     // MARK: - Renderings
 
-    /// CSV: `expiry,strike,forward,log_moneyness,fitted_iv,listed_iv` (empty where absent).
+    /// CSV: `expiry,strike,forward,log_moneyness,fitted_iv,listed_iv,outlier` (empty where absent;
+    /// `outlier` is 1 where a listed option at the strike was left out of the fit, 0 where the listed
+    /// marks were all kept, empty where nothing is listed).
     public static func csv(_ views: [SmileView]) -> String {
-        var out = "expiry,strike,forward,log_moneyness,fitted_iv,listed_iv\n"
+        var out = "expiry,strike,forward,log_moneyness,fitted_iv,listed_iv,outlier\n"
         for v in views {
             let e = ISO8601.format(v.expiry), f = NumberFormat.text(v.forward)
             for p in v.points {
                 out += "\(e),\(NumberFormat.text(p.strike)),\(f),\(NumberFormat.text(p.logMoneyness)),"
-                out += (p.fittedIv.map(NumberFormat.text) ?? "") + "," + (p.listedIv.map(NumberFormat.text) ?? "") + "\n"
+                out += (p.fittedIv.map(NumberFormat.text) ?? "") + "," + (p.listedIv.map(NumberFormat.text) ?? "") + ","
+                out += (p.outlier.map { $0 ? "1" : "0" } ?? "") + "\n"
             }
         }
         return out
     }
 
-    /// `{"smiles": [{baseCoin, expiry, years, forward, listed, svi, rmsFitError, problem, points}]}`.
+    /// `{"smiles": [{baseCoin, expiry, years, forward, listed, svi, rmsFitError, problem, outliers,
+    /// points}]}`; `outliers` lists `{symbol, strike, markIv, fittedIv}` of the options the fit left
+    /// out, each point carries `outlier` (null where nothing is listed).
     public static func json(_ views: [SmileView]) -> JSON {
         .object([("smiles", .array(views.map { v in
             var members: [(String, JSON)] = [
@@ -150,9 +186,14 @@ public enum SmileReport {
             }
             members.append(("rmsFitError", v.rmsFitError.map(JSON.num) ?? .null))
             members.append(("problem", v.problem.map(JSON.string) ?? .null))
+            members.append(("outliers", .array(v.outliers.map { o in
+                .object([("symbol", .string(o.symbol)), ("strike", .num(o.strike)), ("markIv", .num(o.markIv)),
+                         ("fittedIv", .num(o.fittedIv))])
+            })))
             members.append(("points", .array(v.points.map { p in
                 .object([("strike", .num(p.strike)), ("logMoneyness", .num(p.logMoneyness)),
-                         ("fittedIv", p.fittedIv.map(JSON.num) ?? .null), ("listedIv", p.listedIv.map(JSON.num) ?? .null)])
+                         ("fittedIv", p.fittedIv.map(JSON.num) ?? .null), ("listedIv", p.listedIv.map(JSON.num) ?? .null),
+                         ("outlier", p.outlier.map(JSON.bool) ?? .null)])
             })))
             return .object(members)
         }))])
@@ -174,7 +215,8 @@ public enum SmileReport {
                 let d = zip2(p.fittedIv, p.listedIv).map { Table.fixed(($0 - $1) * 100, digits: 2) } ?? ""
                 out += "  " + Table.lpad(Table.plain(p.strike), 14) + Table.lpad(Table.fixed(p.logMoneyness, digits: 4), 10)
                     + Table.lpad(p.fittedIv.map { Table.percent($0) } ?? "—", 12)
-                    + Table.lpad(p.listedIv.map { Table.percent($0) } ?? "", 12) + Table.lpad(d, 10) + "\n"
+                    + Table.lpad(p.listedIv.map { Table.percent($0) } ?? "", 12) + Table.lpad(d, 10)
+                    + (p.outlier == true ? "  outlier, not fitted" : "") + "\n"
             }
             out += "\n"
         }
@@ -182,6 +224,16 @@ public enum SmileReport {
     }
 
     static func fmt(_ v: Double) -> String { Table.fixed(v, digits: 5) }
+
+    /// One line per listed option a fit left out as an outlier (for stderr: nothing is silent), e.g.
+    /// `note: BTC 2027-03-26: BTC-26MAR27-95000-C-USDC markIv 0.01 left out of the smile fit as an outlier (fitted 0.5171)`.
+    public static func outlierNotes(_ views: [SmileView]) -> [String] {
+        views.flatMap { v in
+            v.outliers.map { o in
+                InputError.escapingControls("note: \(v.baseCoin) \(VolSurface.isoDate(v.expiry)): \(o.symbol) markIv \(NumberFormat.text(o.markIv)) left out of the smile fit as an outlier (fitted \(Table.fixed(o.fittedIv, digits: 4)))")
+            }
+        }
+    }
     static func zip2(_ a: Double?, _ b: Double?) -> (Double, Double)? { if let a, let b { return (a, b) }; return nil }
 
     // MARK: - SVG
@@ -205,20 +257,22 @@ public enum SmileReport {
             let plotW = panelW - left - right, plotH = panelH - top - bottom
             func x(_ k: Double) -> Double { left + (k - xa) / (xb - xa) * plotW }
             func y(_ v: Double) -> Double { y0 + top + (1 - (v * 100 - ya) / (yb - ya)) * plotH }
-            out += "<text x=\"\(left)\" y=\"\(y0 + 24)\" font-size=\"15\" font-weight=\"bold\">\(coin) implied volatility smiles (dots: listed marks, lines: SVI fit)</text>\n"
+            out += "<text x=\"\(left)\" y=\"\(y0 + 24)\" font-size=\"15\" font-weight=\"bold\">\(xml(coin)) implied volatility smiles (dots: listed marks, lines: SVI fit)</text>\n"
             out += "<rect x=\"\(left)\" y=\"\(y0 + top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#333\"/>\n"
-            var t = xa
-            while t <= xb + xStep / 2 {
+            var t = xa, ticks = 0
+            while t <= xb + xStep / 2, ticks < 40 {
+                ticks += 1
                 let px = x(t)
                 out += "<line x1=\"\(r(px))\" y1=\"\(r(y0 + top))\" x2=\"\(r(px))\" y2=\"\(r(y0 + top + plotH))\" stroke=\"#ddd\"/>\n"
-                out += "<text x=\"\(r(px))\" y=\"\(r(y0 + top + plotH + 16))\" text-anchor=\"middle\">\(label(t, xStep))</text>\n"
+                out += "<text x=\"\(r(px))\" y=\"\(r(y0 + top + plotH + 16))\" text-anchor=\"middle\">\(xml(label(t, xStep)))</text>\n"
                 t += xStep
             }
-            t = ya
-            while t <= yb + yStep / 2 {
+            t = ya; ticks = 0
+            while t <= yb + yStep / 2, ticks < 40 {
+                ticks += 1
                 let py = y(t / 100)
                 out += "<line x1=\"\(r(left))\" y1=\"\(r(py))\" x2=\"\(r(left + plotW))\" y2=\"\(r(py))\" stroke=\"#ddd\"/>\n"
-                out += "<text x=\"\(r(left - 6))\" y=\"\(r(py + 4))\" text-anchor=\"end\">\(label(t, yStep))</text>\n"
+                out += "<text x=\"\(r(left - 6))\" y=\"\(r(py + 4))\" text-anchor=\"end\">\(xml(label(t, yStep)))</text>\n"
                 t += yStep
             }
             out += "<text x=\"\(r(left + plotW / 2))\" y=\"\(r(y0 + panelH - 12))\" text-anchor=\"middle\">log-moneyness ln(K/F)</text>\n"
@@ -241,18 +295,81 @@ public enum SmileReport {
                 out += "<line x1=\"\(r(lx))\" y1=\"\(r(ly))\" x2=\"\(r(lx + 22))\" y2=\"\(r(ly))\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
                 out += "<circle cx=\"\(r(lx + 11))\" cy=\"\(r(ly))\" r=\"3\" fill=\"\(color)\"/>\n"
                 let days = Table.fixed(v.years * 365, digits: 1)
-                out += "<text x=\"\(r(lx + 28))\" y=\"\(r(ly + 4))\">\(String(ISO8601.format(v.expiry).prefix(10))) (\(days) d)\(v.problem == nil ? "" : " no fit")</text>\n"
+                out += "<text x=\"\(r(lx + 28))\" y=\"\(r(ly + 4))\">\(xml(String(ISO8601.format(v.expiry).prefix(10)))) (\(xml(days)) d)\(v.problem == nil ? "" : " no fit")</text>\n"
             }
         }
         out += "</svg>\n"
         return out
     }
 
+    /// Writes `text` to `path` whole or not at all: into a temporary file beside it
+    /// (`.NAME.PID.tmp`, created exclusively), flushed, then renamed over `path`; on any failure the
+    /// temporary file is removed and `path` is left as it was.
+    ///
+    /// - Throws: `InputError` (file: `path`) saying plainly what is wrong: `is a directory`, or the
+    ///   system's reason (`No such file or directory`, `Permission denied`, …).
+    public static func writeWhole(_ text: String, to path: String) throws {
+        func failure(_ why: String) -> InputError { InputError(file: path, why) }
+        func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
+        guard !path.isEmpty else { throw failure("expected a file name") }
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw failure("is a directory") }
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard !name.isEmpty else { throw failure("is a directory") }
+        let tmp = (folder.isEmpty ? "" : folder + "/") + ".\(name).\(getpid()).tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw failure("cannot be written: \(reason(errno))") }
+        var ok = true, code: Int32 = 0
+        var bytes = Array(text.utf8)
+        var done = 0
+        while ok && done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 { if errno == EINTR { continue }; ok = false; code = errno } else { done += n }
+        }
+        bytes.removeAll()
+        if ok && fsync(fd) != 0 { ok = false; code = errno }
+        if close(fd) != 0 && ok { ok = false; code = errno }
+        if ok && rename(tmp, path) != 0 { ok = false; code = errno }
+        if !ok {
+            _ = unlink(tmp)
+            throw failure(code == EISDIR ? "is a directory" : "cannot be written: \(reason(code))")
+        }
+    }
+
     static func r(_ v: Double) -> String { Table.fixed(v, digits: 1) }
+
+    /// `text` escaped for XML character data and attribute values: `& < > " '` as entities, and
+    /// every character XML 1.0 does not allow (C0 controls other than tab, LF, CR; surrogates are
+    /// impossible in a Swift String; U+FFFE, U+FFFF) replaced by U+FFFD, so any coin name or
+    /// symbol from a snapshot leaves the SVG well-formed.
+    static func xml(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for u in text.unicodeScalars {
+            switch u {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\t", "\n", "\r": out.unicodeScalars.append(u)
+            default:
+                if u.value < 0x20 || u.value == 0xFFFE || u.value == 0xFFFF {
+                    out += "\u{FFFD}"
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out
+    }
 
     /// An axis range covering [lo, hi] with a round step (1, 2 or 5 × 10ⁿ, about 6 ticks).
     static func niceRange(_ lo: Double, _ hi: Double) -> (Double, Double, Double) {
-        let span = max(hi - lo, 1e-9)
+        // A span relative to the values' size, so that `lo + step` always moves (the tick loops).
+        let span = max(hi - lo, 1e-9 * max(abs(lo), abs(hi), 1))
         let raw = span / 6, mag = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
         return (floor(lo / step) * step, ceil(hi / step) * step, step)

@@ -126,10 +126,15 @@ enum Table {
 
     static func plain(_ v: Double) -> String { NumberFormat.text(v) }
 
-    /// `v` with exactly `digits` decimals.
+    /// `v` with exactly `digits` decimals (`digits` clamped to 0…17). Total for every Double: a
+    /// non-finite `v` prints as `NumberFormat.text` does (`inf`, `-inf`, `nan`), and a magnitude
+    /// whose scaled value does not fit an `Int` (|v|·10^digits ≥ 9·10^18) in the shortest round-trip
+    /// form, where fixed decimals would be noise anyway.
     static func fixed(_ v: Double, digits: Int) -> String {
+        let digits = min(max(digits, 0), 17)
         let m = pow(10, Double(digits))
         let units = (abs(v) * m).rounded()
+        guard v.isFinite, units < 9e18 else { return NumberFormat.text(v) }
         let whole = Int(units / m)
         var frac = String(Int(units.truncatingRemainder(dividingBy: m)))
         while frac.count < digits { frac = "0" + frac }

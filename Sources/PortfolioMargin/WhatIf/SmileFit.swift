@@ -16,9 +16,10 @@ import Foundation
 ///
 ///     w(k) = a + b·(ρ·(k − m) + √((k − m)² + σ²)),   σ_impl(k) = √(w(k)/T)
 ///
-/// Fitted smiles satisfy `b ≥ 0`, `|ρ| ≤ 0.999`, `σ > 0`, `b·(1 + |ρ|) ≤ 2` (Lee's moment bound:
-/// both wings at most linear in `k`, slope ≤ 2 in total variance) and `a + b·σ·√(1 − ρ²) ≥ 0`
-/// (the minimum total variance is not negative). See docs/smile.md.
+/// Fitted smiles satisfy `b ≥ 0`, `|ρ| ≤ 0.999`, `σ > 0`, `b·(1 + |ρ|) ≤ 1.96` (strictly inside
+/// Lee's moment bound 2: both wings at most linear in `k`), `a + b·σ·√(1 − ρ²) > 0` (the minimum
+/// total variance is positive) and Gatheral's `g(k) ≥ 0` on the whole line (no butterfly
+/// arbitrage): `isAdmissible`. See docs/smile.md.
 public struct SmileFit: Equatable, Sendable {
     /// SVI `a`: the level of total variance (years × vol²).
     public var a: Double
@@ -42,6 +43,19 @@ public struct SmileFit: Equatable, Sendable {
     public static let rhoLimit = 0.999
     /// Lee's bound on the wing slopes `b·(1 ± ρ)` of total variance in `k`.
     public static let wingSlopeLimit = 2.0
+    /// The wing slope `b·(1 + |ρ|)` a fit may take: strictly below Lee's bound. At the bound itself
+    /// `g(k) → 0` from below in the wings (`g(±∞) = (1 − s²/4)/4` for wing slope `s`, approached as
+    /// `−O(1/|k|)`), so the density is negative far out; 1.96 keeps `g(±∞) ≥ 0.0099`.
+    public static let wingSlopeCap = 1.96
+    /// The least `g(k)` an admissible smile has on the check grid of `minimumDensityEverywhere`: a
+    /// margin above 0 so that `g` cannot dip below 0 between grid points (its change over one grid
+    /// step is far smaller), and the fit's penalty aims at twice this.
+    public static let densityFloor = 1e-3
+    /// Vol residuals up to this size (decimal: 0.05 = 5 vol points) are never treated as outliers.
+    public static let minimumOutlierResidual = 0.05
+    /// A listed vol is an outlier when its residual exceeds this many robust standard deviations
+    /// (1.4826 · median absolute deviation) of the expiry's residuals (and `minimumOutlierResidual`).
+    public static let outlierScale = 5.0
 
     /// A smile from its five raw-SVI parameters and its time to expiry; not checked against the bounds.
     public init(a: Double, b: Double, rho: Double, m: Double, sigma: Double, years: Double) {
@@ -75,6 +89,34 @@ public struct SmileFit: Equatable, Sendable {
         return t * t - w1 * w1 / 4 * (1 / w + 0.25) + w2 / 2
     }
 
+    /// `g` over the whole real line: the smallest `density(logMoneyness:)` on 4001 points
+    /// `k = m + σ·sinh(t)`, `t` evenly spaced in [−25, 25] (steps of 2.5% of `σ` at the vertex and of
+    /// 2.5% of `|k − m|` in the wings, out to `|k − m| ≈ 3.6·10^10·σ`), and the wing limits
+    /// `g(±∞) = (1 − s±²/4)/4` for the wing slopes `s± = b·(1 ± ρ)` (−∞ when a wing reaches Lee's
+    /// bound, where `g` tends to 0 from below).
+    public func minimumDensityEverywhere() -> Double {
+        var g = Double.infinity
+        for s in [b * (1 + rho), b * (1 - rho)] {
+            g = min(g, s < Self.wingSlopeLimit ? (1 - s * s / 4) / 4 : -.infinity)
+        }
+        for i in 0...4000 {
+            let t = -25 + 50 * Double(i) / 4000
+            g = min(g, density(logMoneyness: m + sigma * sinh(t)))
+        }
+        return g.isNaN ? -.infinity : g
+    }
+
+    /// Every constraint of a fitted smile holds (docs/smile.md §1): finite parameters, `b ≥ 0`,
+    /// `|ρ| ≤ rhoLimit`, `σ > 0`, `b·(1 + |ρ|) ≤ wingSlopeCap`, minimum total variance
+    /// `a + b·σ·√(1 − ρ²) > 0`, and `g(k) ≥ densityFloor` on the check grid of
+    /// `minimumDensityEverywhere` (so `g ≥ 0` everywhere).
+    public var isAdmissible: Bool {
+        guard [a, b, rho, m, sigma, years].allSatisfy(\.isFinite), b >= 0, abs(rho) <= Self.rhoLimit, sigma > 0,
+              b * (1 + abs(rho)) <= Self.wingSlopeCap * (1 + 1e-12),
+              a + b * sigma * (max(1 - rho * rho, 0)).squareRoot() > 0 else { return false }
+        return minimumDensityEverywhere() >= Self.densityFloor
+    }
+
     /// The smallest `density(logMoneyness:)` on `points` evenly spaced points of `[lo, hi]`.
     public func minimumDensity(from lo: Double, to hi: Double, points: Int = 201) -> Double {
         var g = Double.infinity
@@ -85,19 +127,50 @@ public struct SmileFit: Equatable, Sendable {
         return g
     }
 
-    /// The least-squares SVI smile through the points (`logMoneyness[i]`, `vols[i]`) of an expiry
-    /// `years` out.
+    /// A robust fit: the smile and the indices of the input points left out as outliers.
+    public struct RobustFit: Equatable, Sendable {
+        /// The fitted smile (`isAdmissible` holds).
+        public var smile: SmileFit
+        /// Indices (into the input arrays, ascending) of the points treated as outliers and left
+        /// out of the final fit.
+        public var outliers: [Int]
+    }
+
+    /// The robust SVI smile through the points (`logMoneyness[i]`, `vols[i]`) of an expiry `years`
+    /// out; see `robustFit`. The outliers it leaves out are not reported here.
+    public static func fit(logMoneyness ks: [Double], vols: [Double], years: Double) throws -> SmileFit {
+        try robustFit(logMoneyness: ks, vols: vols, years: years).smile
+    }
+
+    /// The robust least-squares SVI smile through the points (`logMoneyness[i]`, `vols[i]`) of an
+    /// expiry `years` out (docs/smile.md §1).
     ///
-    /// Minimises `Σ ((w_fit(kᵢ) − σᵢ²T) / (2σᵢT))²` — total-variance residuals scaled so each is
-    /// close to the vol residual — plus an L1 penalty on negative `g(k)` on a grid that extends the
-    /// listed range by its width on each side (no butterfly arbitrage where it can be checked).
-    /// Zeliade's quasi-explicit method: for fixed `(m, σ)`, with `y = (k − m)/σ`, the smile is
-    /// linear, `w = a + d·y + c·√(y² + 1)` (`c = bσ`, `d = ρbσ`); the constraints are the polygon
-    /// `|d| ≤ ρmax·c`, `c + |d| ≤ 2σ` in `(c, d)`, so the optimum is the unconstrained solution
-    /// (`LAPACKE_dgels` on the weighted design `[1, y, √(y²+1)]`) or lies on an edge (a 2-column
-    /// least squares with the edge parameter clamped). If the result has negative minimum variance,
-    /// `a` is raised to `−√(c² − d²)`. The outer `(m, ln σ)` is searched on a grid, then refined by
-    /// Nelder–Mead from the two best grid points.
+    /// **Objective.** Minimises `Σ ((w_fit(kᵢ) − σᵢ²T) / ((ℓᵢ + σᵢ)·T))²` over the points kept —
+    /// at `ℓᵢ = σ_fit(kᵢ)` exactly the squared vol residual, since `w_fit − σᵢ²T = (σ_fit + σᵢ)(σ_fit − σᵢ)T`
+    /// — plus an exact (L1) penalty on negative `g(k)` on a grid spanning the listed range widened
+    /// by its width on each side and geometric points far into both wings. The levels `ℓᵢ` are
+    /// iterated: first the median listed vol (so that one tiny listed vol does not get an enormous
+    /// weight), then the previous fit's vols (iteratively reweighted least squares).
+    ///
+    /// **Outliers.** After each fit the vol residuals `rᵢ = σ_fit(kᵢ) − σᵢ` of all points are compared
+    /// with `τ = max(outlierScale · 1.4826 · MAD(r), minimumOutlierResidual)` (MAD over the points kept);
+    /// points with `|rᵢ| > τ` are left out of the next fit (a point can come back). At most a quarter of
+    /// the points are left out (the largest residuals first), and only while at least
+    /// `minimumStrikes` distinct strikes remain; with fewer than `minimumStrikes` distinct strikes
+    /// nothing is left out (three parameters through three strikes cannot tell an outlier).
+    ///
+    /// **Inner solve** (Zeliade's quasi-explicit method): for fixed `(m, σ)`, with `y = (k − m)/σ`, the
+    /// smile is linear, `w = a + d·y + c·√(y² + 1)` (`c = bσ`, `d = ρbσ`); the constraints are the
+    /// polygon `|d| ≤ ρmax·c`, `c + |d| ≤ wingSlopeCap·σ` in `(c, d)`, so the optimum is the
+    /// unconstrained solution (`LAPACKE_dgels` on the weighted design `[1, y, √(y²+1)]`) or lies on an
+    /// edge (a 2-column least squares with the edge parameter clamped). If the result has negative
+    /// minimum variance, `a` is raised to `−√(c² − d²)`. The outer `(m, ln σ)` is searched on a grid,
+    /// then refined by Nelder–Mead from the two best grid points.
+    ///
+    /// **No butterfly arbitrage.** The result is checked with `isAdmissible` (`g ≥ 0` on the whole
+    /// line, wing limits included). If it fails, the smile is blended towards the flat smile of the
+    /// mean listed total variance `w̄` — `a → (1−λ)a + λw̄`, `b → (1−λ)b` (`λ = 1` is flat, `g ≡ 1`) — with the
+    /// smallest `λ` found by bisection that passes.
     ///
     /// With 3 or 4 distinct strikes (fewer than `minimumStrikes`), `(m, σ)` are not fitted: `m` is the
     /// log-moneyness of the lowest vol listed and `σ` half the listed range (at least 0.05), and
@@ -106,7 +179,7 @@ public struct SmileFit: Equatable, Sendable {
     ///
     /// - Throws: `InputError` when the arrays differ in length, a value is not finite, a vol or
     ///   `years` is not positive, there are fewer than 3 distinct `k`, or LAPACK reports a failure.
-    public static func fit(logMoneyness ks: [Double], vols: [Double], years: Double) throws -> SmileFit {
+    public static func robustFit(logMoneyness ks: [Double], vols: [Double], years: Double) throws -> RobustFit {
         guard ks.count == vols.count else {
             throw InputError("smile fit: \(ks.count) log-moneyness values but \(vols.count) vols")
         }
@@ -121,40 +194,104 @@ public struct SmileFit: Equatable, Sendable {
         guard distinct >= minimumReducedStrikes else {
             throw InputError("smile fit: only \(distinct) distinct strikes, need at least \(minimumReducedStrikes)")
         }
-        var problem = Problem(ks: ks, vols: vols, years: years)
+        let n = ks.count
+        var levels = [Double](repeating: median(vols), count: n)
+        var kept = [Bool](repeating: true, count: n)
+        var smile = try core(ks, vols, levels, kept, years)
+        for pass in 0..<6 {
+            let fitted = ks.map { smile.vol(logMoneyness: $0) }
+            let residuals = (0..<n).map { fitted[$0] - vols[$0] }
+            // The next weights: the fitted vols (floored, so a zero-variance point keeps a weight).
+            levels = fitted.map { max($0, 1e-4) }
+            var next = [Bool](repeating: true, count: n)
+            if distinct >= minimumStrikes {
+                let keptResiduals = (0..<n).filter { kept[$0] }.map { residuals[$0] }
+                let centre = median(keptResiduals)
+                let mad = median(keptResiduals.map { abs($0 - centre) })
+                let tau = max(outlierScale * 1.4826 * mad, minimumOutlierResidual)
+                // Largest residuals first, at most a quarter of the points, keeping minimumStrikes strikes.
+                let order = (0..<n).filter { abs(residuals[$0]) > tau }.sorted { abs(residuals[$0]) > abs(residuals[$1]) }
+                var dropped = 0
+                for i in order where dropped < n / 4 {
+                    next[i] = false
+                    if Set((0..<n).filter { next[$0] }.map { ks[$0] }).count < minimumStrikes { next[i] = true } else { dropped += 1 }
+                }
+            }
+            if next == kept && pass > 0 { break }
+            kept = next
+            smile = try core(ks, vols, levels, kept, years)
+        }
+        return RobustFit(smile: smile, outliers: (0..<n).filter { !kept[$0] })
+    }
+
+    /// The median of `xs` (0 when empty).
+    static func median(_ xs: [Double]) -> Double {
+        guard !xs.isEmpty else { return 0 }
+        let s = xs.sorted(), h = s.count / 2
+        return s.count % 2 == 1 ? s[h] : (s[h - 1] + s[h]) / 2
+    }
+
+    /// One weighted fit of the kept points (weights `1/((levelᵢ + σᵢ)·T)`), made admissible.
+    static func core(_ allKs: [Double], _ allVols: [Double], _ allLevels: [Double], _ kept: [Bool],
+                     _ years: Double) throws -> SmileFit {
+        let idx = allKs.indices.filter { kept[$0] }
+        let ks = idx.map { allKs[$0] }, vols = idx.map { allVols[$0] }
+        var problem = Problem(ks: ks, vols: vols, levels: idx.map { allLevels[$0] }, years: years)
+        let distinct = Set(ks).count
         let lo = ks.min()!, hi = ks.max()!
         let span = hi - lo
+        var fit: SmileFit
         if distinct < minimumStrikes {
             let m = ks[vols.indices.min { vols[$0] < vols[$1] }!]
-            guard let fit = try problem.solve(m: m, sigma: max(0.05, span / 2)) else {
+            guard let c = try problem.solve(m: m, sigma: max(0.05, span / 2)) else {
                 throw InputError("smile fit: no admissible smile through the listed points")
             }
-            return fit.smile
-        }
-        // Grid over m (the listed range widened by a quarter on each side) and σ (log-spaced).
-        var grid: [(value: Double, m: Double, lnS: Double)] = []
-        let sigmaLo = max(1e-3, span / 200), sigmaHi = max(2 * span, 0.5)
-        for i in 0..<13 {
-            let m = lo - span / 4 + 1.5 * span * Double(i) / 12
-            for j in 0..<12 {
-                let lnS = log(sigmaLo) + (log(sigmaHi) - log(sigmaLo)) * Double(j) / 11
-                if let f = try problem.solve(m: m, sigma: exp(lnS)) { grid.append((f.objective, m, lnS)) }
+            fit = c.smile
+        } else {
+            // Grid over m (the listed range widened by a quarter on each side) and σ (log-spaced).
+            var grid: [(value: Double, m: Double, lnS: Double)] = []
+            let sigmaLo = max(1e-3, span / 200), sigmaHi = max(2 * span, 0.5)
+            for i in 0..<13 {
+                let m = lo - span / 4 + 1.5 * span * Double(i) / 12
+                for j in 0..<12 {
+                    let lnS = log(sigmaLo) + (log(sigmaHi) - log(sigmaLo)) * Double(j) / 11
+                    if let f = try problem.solve(m: m, sigma: exp(lnS)) { grid.append((f.objective, m, lnS)) }
+                }
             }
-        }
-        grid.sort { $0.value < $1.value }
-        guard !grid.isEmpty else { throw InputError("smile fit: no admissible smile through the listed points") }
-        var best: Candidate? = nil
-        for start in grid.prefix(2) {
-            let (m, lnS) = try nelderMead(start: (start.m, start.lnS), step: (span / 12, 0.4)) { m, lnS in
-                guard lnS > log(1e-4), lnS < log(10) else { return .infinity }
-                return try problem.solve(m: m, sigma: exp(lnS))?.objective ?? .infinity
+            grid.sort { $0.value < $1.value }
+            guard !grid.isEmpty else { throw InputError("smile fit: no admissible smile through the listed points") }
+            var best: Candidate? = nil
+            for start in grid.prefix(2) {
+                let (m, lnS) = try nelderMead(start: (start.m, start.lnS), step: (span / 12, 0.4)) { m, lnS in
+                    guard lnS > log(1e-4), lnS < log(10) else { return .infinity }
+                    return try problem.solve(m: m, sigma: exp(lnS))?.objective ?? .infinity
+                }
+                if let c = try problem.solve(m: m, sigma: exp(lnS)), c.objective < best?.objective ?? .infinity { best = c }
             }
-            if let c = try problem.solve(m: m, sigma: exp(lnS)), c.objective < best?.objective ?? .infinity { best = c }
+            guard let b = best?.smile, b.a.isFinite, b.b.isFinite, b.rho.isFinite else {
+                throw InputError("smile fit: the least-squares solution is not finite")
+            }
+            fit = b
         }
-        guard let fit = best?.smile, fit.a.isFinite, fit.b.isFinite, fit.rho.isFinite else {
-            throw InputError("smile fit: the least-squares solution is not finite")
+        if fit.isAdmissible { return fit }
+        // Blend towards the flat smile of the mean listed total variance until admissible.
+        let flat = problem.target.reduce(0, +) / Double(problem.target.count)
+        func blended(_ l: Double) -> SmileFit {
+            var s = fit
+            s.a = (1 - l) * fit.a + l * flat
+            s.b = (1 - l) * fit.b
+            return s
         }
-        return fit
+        var lo2 = 0.0, hi2 = 1.0
+        for _ in 0..<40 {
+            let mid = (lo2 + hi2) / 2
+            if blended(mid).isAdmissible { hi2 = mid } else { lo2 = mid }
+        }
+        let result = blended(hi2)
+        guard result.isAdmissible else {
+            throw InputError("smile fit: no admissible smile through the listed points")
+        }
+        return result
     }
 
     /// One inner solution: the smile and its objective.
@@ -164,22 +301,25 @@ public struct SmileFit: Equatable, Sendable {
     struct Problem {
         let ks: [Double]
         let target: [Double]   // σᵢ²T
-        let weight: [Double]   // 1/(2σᵢT)
+        let weight: [Double]   // 1/((ℓᵢ + σᵢ)T)
         let years: Double
-        let gridK: [Double]    // where g(k) ≥ 0 is checked
+        let gridK: [Double]    // where g(k) ≥ 2·densityFloor is aimed at
         var y: [Double], z: [Double], design: [Double], rhs: [Double]
 
-        /// Weight of the butterfly penalty `Σ max(−g, 0)` against the squared vol residuals: an
-        /// exact (L1) penalty, so a fit with g < 0 on the grid is never preferred for a small
-        /// gain in residual.
+        /// Weight of the butterfly penalty `Σ max(2·densityFloor − g, 0)` against the squared vol
+        /// residuals: an exact (L1) penalty, so a fit with g below the margin on the grid is never
+        /// preferred for a small gain in residual.
         static let densityPenalty = 10.0
 
-        init(ks: [Double], vols: [Double], years: Double) {
+        init(ks: [Double], vols: [Double], levels: [Double], years: Double) {
             self.ks = ks; self.years = years
             target = vols.map { $0 * $0 * years }
-            weight = vols.map { 1 / (2 * $0 * years) }
+            weight = zip(vols, levels).map { 1 / (($0 + $1) * years) }
             let lo = ks.min()!, hi = ks.max()!, span = max(hi - lo, 0.05)
+            // The listed range widened by its width on each side, and 40 geometric steps into each
+            // wing (out to |k| ≈ 3600): the density is checked where vols are returned.
             gridK = (0..<81).map { lo - span + 3 * span * Double($0) / 80 }
+                + (1...40).flatMap { j -> [Double] in let d = span * pow(1.3, Double(j)); return [lo - span - d, hi + span + d] }
             y = [Double](repeating: 0, count: ks.count); z = y; rhs = y
             design = [Double](repeating: 0, count: 3 * ks.count)
         }
@@ -225,7 +365,7 @@ public struct SmileFit: Equatable, Sendable {
             let info = LAPACKE_dgels(Int32(LAPACK_ROW_MAJOR), CChar(UInt8(ascii: "N")), Int32(n), 3, 1,
                                      &design, 3, &rhs, 1)
             guard info >= 0 else { throw InputError("smile fit: LAPACKE_dgels failed (info \(info))") }
-            let rl = SmileFit.rhoLimit, cap = 2 * sigma   // c + |d| ≤ 2σ ⇔ b(1 + |ρ|) ≤ 2
+            let rl = SmileFit.rhoLimit, cap = SmileFit.wingSlopeCap * sigma   // c + |d| ≤ capσ ⇔ b(1 + |ρ|) ≤ cap
             var (a, d, c) = (rhs[0], rhs[1], rhs[2])
             let feasible = info == 0 && c >= 0 && abs(d) <= rl * c && c + abs(d) <= cap
             if !feasible {
@@ -244,11 +384,14 @@ public struct SmileFit: Equatable, Sendable {
             a = max(a, -(max(c * c - d * d, 0)).squareRoot())
             guard a.isFinite, c.isFinite, d.isFinite else { return nil }
             let b = c / sigma
-            let smile = SmileFit(a: a, b: b, rho: c > 0 ? d / c : 0, m: m, sigma: sigma, years: years)
+            // ρ = d/c, clamped: at a polygon vertex the division can round just past ρmax.
+            let rho = c > 0 ? min(max(d / c, -rl), rl) : 0
+            let smile = SmileFit(a: a, b: b, rho: rho, m: m, sigma: sigma, years: years)
             var penalty = 0.0
             for k in gridK {
                 let g = smile.density(logMoneyness: k)
-                if g < 0 { penalty += g.isFinite ? -g : 1 }
+                let aim = 2 * SmileFit.densityFloor
+                if g < aim { penalty += g.isFinite ? aim - g : 1 }
             }
             return Candidate(smile: smile, objective: residual(a, c, d) + Self.densityPenalty * penalty)
         }
@@ -337,14 +480,28 @@ public struct VolSurface: Sendable {
         public var strikeCount: Int
         /// The fitted smile, or nil when fewer than 3 distinct strikes are listed.
         public var smile: SmileFit?
-        /// Largest `|σ_fit(k) − markIv|` over the expiry's listed options (0 when unfitted).
+        /// Largest `|σ_fit(k) − markIv|` over the expiry's listed options the fit kept (0 when unfitted).
         public var maxFitError: Double
-        /// Root mean square of `σ_fit(k) − markIv` over the expiry's listed options (0 when unfitted).
+        /// Root mean square of `σ_fit(k) − markIv` over the expiry's listed options the fit kept (0 when unfitted).
         public var rmsFitError: Double = 0
         /// The distinct listed strikes, ascending.
         public var listedStrikes: [Double] = []
         /// The mean `markIv` of the options listed at each of `listedStrikes`.
         public var listedVols: [Double] = []
+        /// The listed options the robust fit left out (`SmileFit.robustFit`), by strike then symbol.
+        public var outliers: [Outlier] = []
+    }
+
+    /// A listed option whose `markIv` the smile fit treated as an outlier and left out.
+    public struct Outlier: Equatable, Sendable {
+        /// The option's symbol.
+        public var symbol: String
+        /// Its strike.
+        public var strike: Double
+        /// Its listed `markIv`.
+        public var markIv: Double
+        /// The fitted smile's vol at its strike (before the calendar envelope and the floor).
+        public var fittedIv: Double
     }
 
     /// The base coin.
@@ -391,9 +548,14 @@ public struct VolSurface: Sendable {
                 let ks = options.map { log($0.strike! / forward) }
                 let vols = options.map { $0.markIv! }
                 do {
-                    let fit = try SmileFit.fit(logMoneyness: ks, vols: vols, years: years)
+                    let robust = try SmileFit.robustFit(logMoneyness: ks, vols: vols, years: years)
+                    let fit = robust.smile
                     slice.smile = fit
-                    let errors = zip(ks, vols).map { fit.vol(logMoneyness: $0.0) - $0.1 }
+                    let outliers = Set(robust.outliers)
+                    slice.outliers = robust.outliers.map { (symbol: options[$0].symbol, strike: options[$0].strike!, markIv: options[$0].markIv!, fittedIv: fit.vol(logMoneyness: ks[$0])) }
+                        .sorted { ($0.strike, $0.symbol) < ($1.strike, $1.symbol) }
+                        .map { Outlier(symbol: $0.symbol, strike: $0.strike, markIv: $0.markIv, fittedIv: $0.fittedIv) }
+                    let errors = ks.indices.filter { !outliers.contains($0) }.map { fit.vol(logMoneyness: ks[$0]) - vols[$0] }
                     slice.maxFitError = errors.reduce(0.0) { max($0, abs($1)) }
                     slice.rmsFitError = (errors.reduce(0.0) { $0 + $1 * $1 } / Double(errors.count)).squareRoot()
                 } catch let e as InputError {
@@ -452,10 +614,23 @@ public struct VolSurface: Sendable {
 
     /// `w̃ᵢ(k) = max(wⱼ(k), j ≤ i)` over the fitted slices up to `i` (calendar order, see the type's
     /// definition); slice `i` itself must have a smile.
+    /// Every smile used must pass the butterfly check `g(k) ≥ 0` at the queried `k` itself (the fit
+    /// guarantees it on the whole line, `SmileFit.isAdmissible`; this refuses rather than returning an
+    /// arbitrageable vol should that ever fail).
     private func orderedVariance(_ i: Int, _ k: Double, for expiry: Double) throws -> Double {
-        var w = max(try smile(i, for: expiry).totalVariance(logMoneyness: k), 0)
-        for j in 0..<i { if let s = slices[j].smile { w = max(w, s.totalVariance(logMoneyness: k)) } }
+        let own = try smile(i, for: expiry)
+        var w = max(own.totalVariance(logMoneyness: k), 0)
+        try checkDensity(own, k, i)
+        for j in 0..<i {
+            if let s = slices[j].smile { try checkDensity(s, k, j); w = max(w, s.totalVariance(logMoneyness: k)) }
+        }
         return w
+    }
+
+    private func checkDensity(_ s: SmileFit, _ k: Double, _ i: Int) throws {
+        guard s.density(logMoneyness: k) >= 0 else {
+            throw InputError("the \(baseCoin) smile at \(Self.isoDate(slices[i].expiry)) has butterfly arbitrage at log-moneyness \(NumberFormat.text(k)) (g(k) < 0, docs/smile.md §1): no vol is returned there")
+        }
     }
 
     // MARK: - Synthetic instruments

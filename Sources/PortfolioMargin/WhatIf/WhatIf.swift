@@ -185,4 +185,22 @@ extension WhatIf {
         let market = try MarketSnapshot(time: base.market.time, indexPrices: base.market.indexPrices, instruments: instruments)
         return PricedMarket(market: market, parameters: base.parameters)
     }
+
+    /// One line per listed option that the smile fit of a coin priced for an unlisted option symbol
+    /// left out as an outlier (docs/smile.md §1), so that it is never silent; empty when every
+    /// symbol is listed or no mark was left out.
+    public static func smileNotes(_ base: PricedMarket, listing symbols: [String]) -> [String] {
+        let missing = Set(symbols.filter { base.market.instrument($0) == nil })
+        let coins = Set(missing.compactMap { try? VolSurface.SymbolSpec.parse($0) }.filter { $0.kind == .option }.map(\.baseCoin)).sorted()
+        var notes: [String] = []
+        for coin in coins {
+            guard let surface = try? VolSurface(market: base.market, baseCoin: coin) else { continue }
+            for slice in surface.slices {
+                for o in slice.outliers {
+                    notes.append(InputError.escapingControls("note: \(InputError.shortLabel(coin)) \(VolSurface.isoDate(slice.expiry)): \(o.symbol) markIv \(NumberFormat.text(o.markIv)) left out of the smile fit as an outlier (fitted \(Table.fixed(o.fittedIv, digits: 4)))"))
+                }
+            }
+        }
+        return notes
+    }
 }
