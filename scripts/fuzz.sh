@@ -21,7 +21,7 @@ SECONDS_PER_TARGET=${1:-60}
 # 0 while the fixes of Fuzz/known-findings.txt are on other branches; 1 once they are merged.
 export PM_FUZZ_PENDING=${PM_FUZZ_PENDING:-1}
 shift || true
-ALL_TARGETS=(number date json csv batch market params account)
+ALL_TARGETS=(number date json csv batch market params account manifest)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 
@@ -80,6 +80,7 @@ for t in "${TARGETS[@]}"; do
     case $t in
         number|date) maxlen=64; dict=Fuzz/dict/number.dict ;;
         csv|batch) maxlen=4096; dict=Fuzz/dict/csv.dict ;;
+        manifest) maxlen=8192; dict=Fuzz/dict/json.dict ;;
         *) maxlen=16384; dict=Fuzz/dict/json.dict ;;
     esac
     corpus=$OUT/corpus/$t

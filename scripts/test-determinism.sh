@@ -12,9 +12,14 @@ cd "$(dirname "$0")/.."   # the shipped parameters (data/params)
 unset PM_DENSE_THRESHOLD
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pm-determinism.XXXXXX") || exit 2
 LOAD=()
+stop_load() {
+  # SIGKILL: a parent may start this script with SIGTERM ignored, which the loops would inherit.
+  for p in "${LOAD[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  for p in "${LOAD[@]}"; do wait "$p" 2>/dev/null; done
+  LOAD=()
+}
 cleanup() {
-  for p in "${LOAD[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
+  stop_load
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -50,12 +55,13 @@ variant() { run=$((run + 1)); batch "$WORK/v$run" "$@"; same "pm batch $*${LOADE
 variant --threads 2
 variant --threads 1
 # A concurrent CPU load (two busy processes): a timing measured now would differ from the first.
-for _ in 1 2; do ( while :; do :; done ) & LOAD+=($!); done
+for _ in 1 2; do ( trap - TERM; while :; do :; done ) </dev/null >/dev/null 2>&1 & LOAD+=($!); done
 LOADED=1
 for t in 1 2; do
   for b in 1 7 256; do variant --threads $t --block-size $b; done
   variant --threads $t
 done
+stop_load
 for n in 2 3 5; do
   dirs=()
   for ((i = 0; i < n; i++)); do

@@ -20,6 +20,7 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "market": MarketTarget.run,
     "params": ParamsTarget.run,
     "account": AccountTarget.run,
+    "manifest": ManifestTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

@@ -161,7 +161,14 @@ public enum ShardMerge {
                         throw InputError(file: r.path, record: "line \(r.recordLine)",
                                          "is an orphan row beyond the \(keys.count) that \(dirs[order[s]])/manifest.json lists (orphans)")
                     }
-                    tail.append((keys[count], r.bytes(row)))
+                    // The row's error names where its id first appears: it must be the key's place.
+                    let key = keys[count], bytes = r.bytes(row)
+                    let place = Array("\(Manifest.OrphanKey.files[key.file]): line \(key.line): ".utf8)
+                    guard bytes.firstRange(of: place) != nil else {
+                        throw InputError(file: dirs[order[s]] + "/manifest.json", field: "orphans[\(count)]",
+                                         "says \(Manifest.OrphanKey.files[key.file]) line \(key.line), which \(r.path) line \(r.recordLine) does not name")
+                    }
+                    tail.append((key, bytes))
                     count += 1
                 }
                 if count != keys.count {
