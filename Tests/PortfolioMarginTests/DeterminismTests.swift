@@ -28,6 +28,23 @@ import Testing
         #expect(text.contains("identical to the first run"), "\(text)")
     }
 
+    /// `--out` a one-character relative name: written there (Foundation's path splitting used to
+    /// trap on it, SIGILL).
+    @Test func oneCharacterRelativeOut() throws {
+        let dir = try ScaleOutTests.book("short-out", errors: false, count: 20)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["batch", "--input", ".", "--market", ScaleOutTests.market, "--params", TestSupport.path("data/params/pm-params.json"),
+                       "--out", "m", "--quiet"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(FileManager.default.fileExists(atPath: dir + "/m/margins.csv"))
+        #expect(OutputFiles.split("m") == ("", "m") && OutputFiles.split("/m") == ("/", "m") && OutputFiles.split("a/bc") == ("a", "bc"))
+    }
+
     /// A book whose orphan ids (not in accounts.csv) first appear in balances.csv and positions.csv
     /// in an order unrelated to their shards.
     static func orphanBook(_ name: String) throws -> String {

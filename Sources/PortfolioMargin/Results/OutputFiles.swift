@@ -73,8 +73,7 @@ public final class OutputFiles: @unchecked Sendable {
         // An existing OUT (or a symlink to one) is swapped by its real path, so a symlink the user
         // set up stays a symlink.
         if let real = realpath(path, nil) { path = String(cString: real); free(real) }
-        let parent = (path as NSString).deletingLastPathComponent
-        let base = (path as NSString).lastPathComponent
+        let (parent, base) = Self.split(path)
         guard !base.isEmpty, base != "/", base != ".", base != ".." else {
             throw InputError(file: directory, "cannot be replaced as a whole (use a folder below /)")
         }
@@ -176,7 +175,7 @@ public final class OutputFiles: @unchecked Sendable {
             }
         }
         try Self.syncDirectory(staging)
-        let parent = (target as NSString).deletingLastPathComponent
+        let parent = Self.split(target).parent
         if !exists {
             guard rename(staging, target) == 0 else {
                 throw InputError(file: directory, "cannot be put in place (\(String(cString: strerror(errno))))")
@@ -229,6 +228,16 @@ public final class OutputFiles: @unchecked Sendable {
     deinit { if !done { abandon() } }
 
     // MARK: - Helpers
+
+    /// A path's parent folder ("" for a bare name, "/" for a child of the root) and last component.
+    /// Not NSString's `deletingLastPathComponent`, which traps on a one-character relative path
+    /// (`--out m`) in this Foundation.
+    static func split(_ path: String) -> (parent: String, base: String) {
+        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
+        let base = String(path[path.index(after: slash)...])
+        let parent = slash == path.startIndex ? "/" : String(path[..<slash])
+        return (parent, base)
+    }
 
     static func stagingPrefix(_ base: String) -> String { "." + base + ".pm-tmp." }
 
