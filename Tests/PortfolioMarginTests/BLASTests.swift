@@ -157,7 +157,8 @@ struct DenseCrossoverTests {
     @Test func probeMeasuresThisMachine() {
         let t0 = Date()
         let m = DenseCrossover.probe(priced)
-        #expect(Date().timeIntervalSince(t0) < 0.5)
+        // Only bench runs it now (advice), never a batch: a loose bound, the machine may be busy.
+        #expect(Date().timeIntervalSince(t0) < 5)
         #expect(m.gatherSeconds > 0 && m.denseSeconds > 0 && m.rows == DenseCrossover.probeRows)
         #expect(m.instruments == priced.blockRows.max())
         #expect(m.threshold == DenseCrossover.threshold(gatherSecondsAtFullDensity: m.gatherSeconds, denseSeconds: m.denseSeconds))
