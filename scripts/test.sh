@@ -8,6 +8,8 @@ swift build --build-tests
 # The suite under a private TMPDIR: fails if the run leaves anything in the temporary directory.
 scripts/test-tmpclean.sh "$@"
 [ $# -eq 0 ] || exit 0
+# Same bytes every run (FORMATS.md "Reproducibility"), on a larger book than the suite's DeterminismTests.
+scripts/test-determinism.sh "$(swift build --show-bin-path)/pm" 20000
 # The Slurm array + merge on a real single-node cluster (docs/sharding.md): on a full run as root
 # (it installs slurm-wlm and munge when missing and starts the daemons); PM_SKIP_SLURM=1 skips it.
 if [ "${PM_SKIP_SLURM:-0}" != 1 ]; then

@@ -164,12 +164,11 @@ if section("aggregation") {
         if crossover == nil && td < ts { crossover = density }
     }
     report("BLAS overtakes gather at density", crossover ?? .nan, "", "in this table (first density where dgemm wins)")
-    if let m = DenseCrossover.measurement {
-        report("automatic mode's dense threshold (probe)", m.threshold, "",
-               String(format: "gather %.3f ms, dgemm %.3f ms for %d rows × %d instr.", m.gatherSeconds * 1e3, m.denseSeconds * 1e3, m.rows, m.instruments))
-    } else {
-        report("automatic mode's dense threshold (\(DenseCrossover.environmentVariable))", DenseCrossover.threshold(for: priced), "")
-    }
+    let m = DenseCrossover.probe(priced)
+    report("crossover measured here (advice for \(DenseCrossover.environmentVariable))", m.threshold, "",
+           String(format: "gather %.3f ms, dgemm %.3f ms for %d rows × %d instr.", m.gatherSeconds * 1e3, m.denseSeconds * 1e3, m.rows, m.instruments))
+    report("automatic mode's dense threshold in use", DenseCrossover.threshold, "",
+           "\(DenseCrossover.environmentVariable) or the default \(DenseCrossover.defaultThreshold)")
 }
 
 // MARK: What-if on a 50-position account, in process

@@ -26,6 +26,7 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "whatif": WhatIfTarget.run,
     "smile": SmileTarget.run,
     "smileargs": SmileArgsTarget.run,
+    "manifest": ManifestTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

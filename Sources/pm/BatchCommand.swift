@@ -102,7 +102,9 @@ struct BatchCommand: ParsableCommand {
                 try split?.check(read: streamed.digests, input: input)
                 let inputDigests = (split?.source ?? streamed.digests) + [("market", marketDigest), ("params", paramsDigest)]
                 do {
-                    let manifest = Manifest(shard: shardSpec, accounts: streamed.summary.accounts, errors: streamed.summary.errors, inputs: inputDigests)
+                    let manifest = Manifest(shard: shardSpec, accounts: streamed.summary.accounts, errors: streamed.summary.errors, inputs: inputDigests,
+                                            outputs: [("margins.csv", writer.digest(0)), ("units.csv", writer.digest(1))],
+                                            orphans: streamed.orphanFirstSeen)
                     try writer.write(2, manifest.json)
                     try writer.commit()
                 } catch { throw StreamingBatch.SinkError(underlying: error) }
@@ -142,7 +144,9 @@ struct BatchCommand: ParsableCommand {
                 try writer.write(0, m)
                 try writer.write(1, u)
             }
-            let manifest = Manifest(shard: shardSpec, accounts: summary.accounts, errors: summary.errors, inputs: inputDigests)
+            let manifest = Manifest(shard: shardSpec, accounts: summary.accounts, errors: summary.errors, inputs: inputDigests,
+                                    outputs: [("margins.csv", writer.digest(0)), ("units.csv", writer.digest(1))],
+                                    orphans: batch.orphanFirstSeen)
             try writer.write(2, manifest.json)
             try writer.commit()
         } catch {

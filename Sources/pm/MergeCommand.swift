@@ -25,7 +25,6 @@ struct MergeCommand: ParsableCommand {
         InterruptHandler.install()
         let outcome: ShardMerge.Outcome
         do { outcome = try ShardMerge.merge(shards: shards, accounts: accounts, out: out) } catch { throw Fatal(error) }
-        if let w = outcome.warning { Stderr.line(w) }
         let m = outcome.manifest
         Stderr.line("pm merge: \(shards.count) shards, \(m.accounts) accounts, \(m.errors) errors → \(out)")
         if m.errors > 0 { throw partialFailure }

@@ -152,16 +152,18 @@ struct DenseCrossoverTests {
         for (x, y) in zip(tFast.values, sparse.values) { #expect(TestSupport.close(x, y)) }
     }
 
-    /// The probe runs on the real risk arrays, takes milliseconds, and its result is cached.
+    /// The probe (bench's advice) runs on the real risk arrays and takes milliseconds; the engine's
+    /// threshold is not it: a constant, or PM_DENSE_THRESHOLD (which the test process pins).
     @Test func probeMeasuresThisMachine() {
         let t0 = Date()
         let m = DenseCrossover.probe(priced)
-        #expect(Date().timeIntervalSince(t0) < 0.5)
+        // Only bench runs it now (advice), never a batch: a loose bound, the machine may be busy.
+        #expect(Date().timeIntervalSince(t0) < 5)
         #expect(m.gatherSeconds > 0 && m.denseSeconds > 0 && m.rows == DenseCrossover.probeRows)
         #expect(m.instruments == priced.blockRows.max())
         #expect(m.threshold == DenseCrossover.threshold(gatherSecondsAtFullDensity: m.gatherSeconds, denseSeconds: m.denseSeconds))
-        let first = DenseCrossover.threshold(for: priced)
-        #expect(DenseCrossover.threshold(for: priced) == first)
+        let pinned = getenv(DenseCrossover.environmentVariable).flatMap { Double(String(cString: $0)) }
+        #expect(DenseCrossover.threshold == pinned ?? DenseCrossover.defaultThreshold)
     }
 }
 

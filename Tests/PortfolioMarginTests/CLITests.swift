@@ -5,9 +5,9 @@ import Testing
 /// Runs the real `pm` command built beside the tests.
 enum CLI {
     static let binary: String = {
-        // Tests compare the bytes of separate runs (shards and their merge, a killed run and a
-        // reference): every child takes the same aggregation path. Automatic mode otherwise measures
-        // its BLAS threshold per process, and BLAS and the gather agree only to rounding.
+        // Children take the same aggregation path as the test process (its in-process results
+        // are compared with theirs): the documented threshold, pinned. DeterminismTests runs
+        // children without it.
         setenv(DenseCrossover.environmentVariable, "0.75", 0)
         var dirs = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
         dirs += dirs.map { $0.deletingLastPathComponent() }

@@ -41,6 +41,14 @@ import Testing
         String(decoding: bytes(p) ?? Data(), as: UTF8.self).split(separator: "\n").filter { !$0.contains("\"finished\"") }.joined(separator: "\n")
     }
 
+    /// Makes `dir`'s manifest describe its (edited) margins.csv and units.csv, as a hostile edit
+    /// would, so that merge's row checks are reached (its digest check is tested apart).
+    static func reseal(_ dir: String) throws {
+        var m = try Manifest.load(path: dir + "/manifest.json")
+        m.outputs = ["margins.csv", "units.csv"].map { ($0, InputDigest([UInt8](bytes(dir + "/" + $0)!))) }
+        try Data(m.json).write(to: URL(fileURLWithPath: dir + "/manifest.json"))
+    }
+
     static func expectSame(_ a: String, _ b: String, _ what: String) {
         for f in ["margins.csv", "units.csv"] {
             let x = bytes(a + "/" + f), y = bytes(b + "/" + f)
@@ -95,9 +103,12 @@ import Testing
         let removed = rows.remove(at: 5)
         try rows.joined(separator: "\n").write(toFile: copy + "/margins.csv", atomically: true, encoding: .utf8)
         let missingId = String(removed.split(separator: ",")[0])
+        try refused([outs[0], copy, outs[2]], "the shard was changed after pm batch wrote it")
+        try Self.reseal(copy)
         try refused([outs[0], copy, outs[2]], "accounts.csv line")
         rows.insert(removed, at: 5); rows.insert(removed, at: 5)
         try rows.joined(separator: "\n").write(toFile: copy + "/margins.csv", atomically: true, encoding: .utf8)
+        try Self.reseal(copy)
         try refused([outs[0], copy, outs[2]], "account \"\(missingId)\" is present twice")
     }
 

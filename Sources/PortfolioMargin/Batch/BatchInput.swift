@@ -23,6 +23,8 @@ public struct BatchInput: Sendable {
     public private(set) var orphanRows: [InputError] = []
     /// How many accounts at the end of `accountIds` come from ids absent from accounts.csv.
     public private(set) var orphanAccountCount = 0
+    /// Per orphan account (in `accountIds` order): where its id first appears (`manifest.json`).
+    public private(set) var orphanFirstSeen: [Manifest.OrphanKey] = []
     /// The digest of each input file read (size in bytes, XXH64 seed 0 of its bytes, computed while
     /// reading), in the order read: `accounts.csv`, `balances.csv`, `positions.csv`, then
     /// `orders.csv` when present and not empty. For `manifest.json` (FORMATS.md "Scale-out").
@@ -90,6 +92,7 @@ public struct BatchInput: Sendable {
         input.spotHedging += [Bool](repeating: false, count: orphans.ids.count)
         input.accountErrors += orphans.errors.map { Optional($0) }
         input.orphanAccountCount = orphans.ids.count
+        input.orphanFirstSeen = orphans.firstSeen
         for k in [\BatchInput.balances, \BatchInput.positions, \BatchInput.orders] {
             input[keyPath: k].start += [Int](repeating: input[keyPath: k].start.last!, count: orphans.ids.count)
         }
@@ -405,10 +408,12 @@ public struct BatchInput: Sendable {
         var inShard: [Bool] = []
         var ids: [String] = []
         var errors: [InputError] = []
+        /// Per id of `ids`: its first row (file, line), for `manifest.json` (`pm merge` orders by it).
+        var firstSeen: [Manifest.OrphanKey] = []
 
-        /// Records the orphan rows of `chunk` (of file `file`, whose first line is `firstLine`):
-        /// a new id gets its error account; every row of an id of this shard an orphan row.
-        mutating func add(_ chunk: Chunk, file: String, firstLine: Int, rows: inout [InputError]) {
+        /// Records the orphan rows of `chunk` (of file `file`, row file `kind`, whose first line is
+        /// `firstLine`): a new id gets its error account; every row of an id of this shard an orphan row.
+        mutating func add(_ chunk: Chunk, file: String, kind: Kind, firstLine: Int, rows: inout [InputError]) {
             chunk.orphanBytes.withUnsafeBufferPointer { ob in
                 for o in chunk.orphans {
                     let id = ((ob.baseAddress ?? emptyKey) + o.start, o.length)
@@ -418,6 +423,7 @@ public struct BatchInput: Sendable {
                         inShard.append(mine)
                         if mine {
                             ids.append(fieldText(id))
+                            firstSeen.append(Manifest.OrphanKey(file: kind.index, line: firstLine + o.line))
                             errors.append(InputError(file: file, record: "line \(firstLine + o.line)", field: "account_id",
                                                      "account \(fieldEcho(id)) is not in accounts.csv (its first row is here); none of its rows is margined"))
                         }
@@ -434,6 +440,8 @@ public struct BatchInput: Sendable {
     enum Kind {
         case balances, positions, orders
         var fileName: String { self == .balances ? "balances.csv" : (self == .positions ? "positions.csv" : "orders.csv") }
+        /// The file's place in `Manifest.OrphanKey.files` (the order the files are read in).
+        var index: Int { self == .balances ? 0 : (self == .positions ? 1 : 2) }
         var required: [String] {
             switch self {
             case .balances: return ["account_id", "coin", "wallet_balance"]
@@ -529,7 +537,7 @@ public struct BatchInput: Sendable {
                 input.accountErrors[Int(e.account)] = InputError(file: csv.name, record: "line \(firstLine + e.line) (account \(input.accountIds[Int(e.account)]))",
                                                                  field: e.field, e.message)
             }
-            orphans.add(chunk, file: csv.name, firstLine: firstLine, rows: &input.orphanRows)
+            orphans.add(chunk, file: csv.name, kind: kind, firstLine: firstLine, rows: &input.orphanRows)
             firstLine += chunk.lines
         }
         return group(rows, accounts: input.accountCount)

@@ -48,6 +48,8 @@ public enum StreamingBatch {
         public var digests: [(name: String, digest: InputDigest)]
         /// As `BatchInput.orphanRows`.
         public var orphanRows: [InputError]
+        /// As `BatchInput.orphanFirstSeen`.
+        public var orphanFirstSeen: [Manifest.OrphanKey] = []
         /// Seconds spent reading accounts.csv (the summary's "parse").
         public var accountsSeconds: Double
         /// The most read buffers allocated at once (tests: memory is bounded).
@@ -535,7 +537,7 @@ private final class Stream: @unchecked Sendable {
             if totalBlocks == nil, nextEmit == regularBlocks, fileDone.allSatisfy({ $0 }) {
                 // Orphans in order of first appearance: balances.csv, positions.csv, orders.csv.
                 for f in 0..<3 {
-                    for (chunk, firstLine) in orphanChunks[f] { orphans.add(chunk, file: paths[f], firstLine: firstLine, rows: &orphanRows) }
+                    for (chunk, firstLine) in orphanChunks[f] { orphans.add(chunk, file: paths[f], kind: kinds[f], firstLine: firstLine, rows: &orphanRows) }
                 }
                 orphanChunks = [[], [], []]
                 let extra = (orphans.ids.count + blockSize - 1) / blockSize
@@ -567,7 +569,7 @@ private final class Stream: @unchecked Sendable {
         let peaks = stats.peaks
         summary.orphanRows = orphanRows.count
         return StreamingBatch.Outcome(summary: summary, digests: [("accounts.csv", table.digest)] + digests,
-                                      orphanRows: orphanRows, accountsSeconds: 0,
+                                      orphanRows: orphanRows, orphanFirstSeen: orphans.firstSeen, accountsSeconds: 0,
                                       peakBuffers: peaks.0, peakBufferBytes: peaks.1, peakHeldRows: peaks.2)
     }
 

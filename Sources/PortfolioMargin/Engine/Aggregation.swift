@@ -21,14 +21,16 @@ public struct EngineOptions: Sendable {
     /// The aggregation path; `.automatic` (the default) picks per portfolio row by density.
     public var aggregation: Aggregation = .automatic
     /// The density (holdings / instruments of the coin) from which a row goes to `dgemm` in
-    /// automatic mode. nil (the default): `DenseCrossover.threshold(for:)` — the
-    /// `PM_DENSE_THRESHOLD` environment variable when set, else measured once per process on this
-    /// machine. Never a constant: the crossover moves with the CPU and OpenBLAS's kernels (issue 13).
+    /// automatic mode. nil (the default): `DenseCrossover.threshold` — the `PM_DENSE_THRESHOLD`
+    /// environment variable when set, else ``DenseCrossover/defaultThreshold``. Never a timing:
+    /// BLAS and the gather sum in different orders, so the choice changes the last bits of a row and
+    /// must come from the data alone (FORMATS.md "Reproducibility"); `bench` measures this machine's
+    /// crossover (``DenseCrossover/probe(_:rows:)``) as advice for setting it.
     public var denseThreshold: Double?
     /// The code path of the scenario P&L gather (every path gives the same bits; tests pin one).
     public var kernel: KernelChoice = .automatic
 
-    /// Options with the given path, dense-crossover density (`nil`: measured, see ``DenseCrossover``)
+    /// Options with the given path, dense-crossover density (`nil`: see ``DenseCrossover/threshold``)
     /// and gather code path.
     public init(aggregation: Aggregation = .automatic, denseThreshold: Double? = nil, kernel: KernelChoice = .automatic) {
         self.aggregation = aggregation
@@ -37,16 +39,25 @@ public struct EngineOptions: Sendable {
     }
 }
 
-/// Where the automatic aggregation switches from the gather to `dgemm`, measured where it runs.
+/// Where the automatic aggregation switches from the gather to `dgemm`.
 ///
-/// The gather costs one risk-array row per holding, so a row of density ρ costs ρ · G, G being a
-/// row holding every instrument of the coin. The dense path fills a row of the positions matrix and
-/// multiplies it by the whole block, which costs about the same D at any density. Dense pays from
-/// ρ = D / G. The probe times both on the real risk arrays (the largest coin block of the first
-/// market aggregated) for a few milliseconds, once per process.
+/// The threshold is fixed per run — ``defaultThreshold`` or `PM_DENSE_THRESHOLD` — and each
+/// portfolio row is sent by its own density (holdings / instruments of its coin), so which path a
+/// row takes depends on the data alone, never on a timing, the block size, the thread count or the
+/// shard: the same inputs give the same bytes on every run (FORMATS.md "Reproducibility"; BLAS and
+/// the gather agree only to rounding).
+///
+/// Where the crossover lies on a machine is measured by ``probe(_:rows:)`` (`bench` reports it as
+/// advice): the gather costs one risk-array row per holding, so a row of density ρ costs ρ · G, G
+/// being a row holding every instrument of the coin. The dense path fills a row of the positions
+/// matrix and multiplies it by the whole block, which costs about the same D at any density. Dense
+/// pays from ρ = D / G.
 public enum DenseCrossover {
-    /// Overrides the measurement: a density (0 sends every row to `dgemm`, above 1 none).
+    /// Overrides ``defaultThreshold``: a density (0 sends every row to `dgemm`, above 1 none).
     public static let environmentVariable = "PM_DENSE_THRESHOLD"
+    /// The automatic mode's threshold when `PM_DENSE_THRESHOLD` is not set: the crossover measured
+    /// on the AVX-512 development machine (README "Performance": BLAS wins from density 0.75).
+    public static let defaultThreshold = 0.75
     /// Portfolio rows per probe run: of the order of a block's dense rows per coin.
     public static let probeRows = 256
 
@@ -71,40 +82,20 @@ public enum DenseCrossover {
         public var threshold: Double
     }
 
-    private static let lock = NSLockLite()
-    // nonisolated(unsafe): these three are read and written only inside `lock.locked` (below).
-    nonisolated(unsafe) private static var cached: Measurement?
-    nonisolated(unsafe) private static var overrideChecked = false
-    nonisolated(unsafe) private static var overrideValue: Double?
+    /// The threshold automatic mode uses: `PM_DENSE_THRESHOLD` when set (read once per process),
+    /// else ``defaultThreshold``.
+    public static var threshold: Double { configured }
 
-    /// The measurement this process made (nil before the first automatic aggregation, or when
-    /// `PM_DENSE_THRESHOLD` is set).
-    public static var measurement: Measurement? { lock.locked { cached } }
-
-    /// The threshold automatic mode uses: `PM_DENSE_THRESHOLD`, else the probe's (run on `priced`
-    /// the first time, then cached for the process).
-    public static func threshold(for priced: PricedMarket) -> Double {
-        lock.locked {
-            if !overrideChecked {
-                overrideChecked = true
-                if let raw = getenv(environmentVariable).map({ String(cString: $0) }) {
-                    if let v = Double(raw), v >= 0, !v.isNaN {
-                        overrideValue = v
-                    } else {
-                        writeStandardError("warning: \(environmentVariable)=\(InputError.echo(raw)) is not a density ≥ 0; measuring instead\n")
-                    }
-                }
-            }
-            if let v = overrideValue { return v }
-            if let m = cached { return m.threshold }
-            let m = probe(priced)
-            cached = m
-            return m.threshold
-        }
-    }
+    private static let configured: Double = {
+        guard let raw = getenv(environmentVariable).map({ String(cString: $0) }) else { return defaultThreshold }
+        if let v = Double(raw), v >= 0, !v.isNaN { return v }
+        writeStandardError("warning: \(environmentVariable)=\(InputError.echo(raw)) is not a density ≥ 0; using \(defaultThreshold)\n")
+        return defaultThreshold
+    }()
 
     /// Times the gather and the dense path (best of 3 each) for `rows` portfolios holding every
-    /// instrument of `priced`'s largest coin block.
+    /// instrument of `priced`'s largest coin block: advice for `PM_DENSE_THRESHOLD` (`bench`), never
+    /// the engine's choice.
     public static func probe(_ priced: PricedMarket, rows: Int = probeRows) -> Measurement {
         guard let slot = priced.grids.indices.max(by: { priced.blockRows[$0] * priced.grids[$0].scenarioCount
                                                        < priced.blockRows[$1] * priced.grids[$1].scenarioCount }),
@@ -278,7 +269,7 @@ struct PnlTables {
         var total = 0
         var denseRows = [[Int]](repeating: [], count: nSlots)
         var isDense = [Bool](repeating: false, count: 3 * book.unitCount)
-        let threshold = options.aggregation == .automatic ? (options.denseThreshold ?? DenseCrossover.threshold(for: p)) : 0
+        let threshold = options.aggregation == .automatic ? (options.denseThreshold ?? DenseCrossover.threshold) : 0
         for u in 0..<book.unitCount {
             let slot = Int(book.unitSlot[u])
             let w = risk.width[slot]

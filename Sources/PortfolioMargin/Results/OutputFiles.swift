@@ -54,6 +54,8 @@ public final class OutputFiles: @unchecked Sendable {
     private var fds: [Int32]
     /// Per file: bytes written, and up to where their writeback was started (`write`).
     private var written: [Int64] = []
+    /// Per file: the digest of the bytes written so far (``digest(_:)``, `manifest.json`'s outputs).
+    private var hashes: [XXH64Stream] = []
     private var writebackStarted: [Int64] = []
     private var done = false
     /// Guards `fds` and `done`: writers on several threads are serialized, and a commit or abandon
@@ -128,6 +130,7 @@ public final class OutputFiles: @unchecked Sendable {
             fds.append(fd)
         }
         written = [Int64](repeating: 0, count: fds.count)
+        hashes = [XXH64Stream](repeating: XXH64Stream(), count: fds.count)
         writebackStarted = written
     }
 
@@ -135,6 +138,7 @@ public final class OutputFiles: @unchecked Sendable {
     public func write(_ k: Int, _ bytes: [UInt8]) throws {
         lock.lock(); defer { lock.unlock() }
         try bytes.withUnsafeBytes { raw in
+            hashes[k].update(raw)
             var off = 0
             while off < raw.count {
                 let n = Glibc.write(fds[k], raw.baseAddress! + off, raw.count - off)
@@ -154,6 +158,13 @@ public final class OutputFiles: @unchecked Sendable {
             _ = pm_start_writeback(fds[k], writebackStarted[k], written[k] - writebackStarted[k])
             writebackStarted[k] = written[k]
         }
+    }
+
+    /// Size and XXH64 of everything written to file `k` so far (FORMATS.md "Scale-out": the
+    /// `outputs` of `manifest.json`).
+    public func digest(_ k: Int) -> InputDigest {
+        lock.lock(); defer { lock.unlock() }
+        return hashes[k].digest
     }
 
     /// How many written bytes of a file start their writeback together (`write`).

@@ -15,22 +15,22 @@ import Darwin
 /// Refused (exit 1, nothing written), naming what: a folder without a manifest; shards of different
 /// inputs, versions or shard counts; a shard missing or given twice; an `accounts.csv` that is not
 /// the one the shards read; an account missing from its shard, present twice, or in the wrong
-/// shard; a `units.csv` row of an account that has no such rows in the merged order.
+/// shard; a `units.csv` row of an account that has no such rows in the merged order, or that
+/// repeats a unit (base coin) of its account; a `margins.csv` or `units.csv` whose size or XXH64
+/// is not the one its manifest records (the shard was changed after `pm batch` wrote it); orphan
+/// rows that do not match the manifest's `orphans`.
 ///
 /// Rows after the `accounts.csv` rows (ids seen only in balances/positions/orders, FORMATS.md):
-/// when every shard lists the same such rows (each shard saw every row file), one copy is written —
-/// exactly the unsharded output. When the shards list different ones (each its own ids), they are
-/// written shard after shard, each shard's in its order: an unsharded run orders them by first
-/// appearance in the row files, which the shard outputs do not record, so then the order of these
-/// rows (only) can differ from one run's; `pm merge` says so on stderr. These rows are held in memory
-/// (they are few: rows no account owns).
+/// each shard lists its own, and its manifest where each one's id first appears (row file, line);
+/// the merge writes them all sorted by that, the order of first appearance one run writes them in.
+/// (Shards of split folders key them by lines of their own files, whose texts these rows also name:
+/// for them the merge keeps the rows but not one run's order or texts.)
+/// These rows are held in memory (they are few: rows no account owns).
 public enum ShardMerge {
     /// What a merge wrote.
     public struct Outcome: Sendable {
         /// The merged run's manifest (no shard; accounts and errors summed; the shards' common inputs).
         public var manifest: Manifest
-        /// A note for stderr (the order of orphan rows), or nil.
-        public var warning: String?
     }
 
     /// Merges the shard output folders `dirs` into `out`, in the order of the `accounts` file
@@ -76,8 +76,25 @@ public enum ShardMerge {
             throw InputError(file: accounts, "is not the accounts.csv the shards read (\(d), the manifests say \(want))")
         }
 
-        let margins = try order.map { try RecordReader(path: dirs[$0] + "/margins.csv", header: BatchOutput.marginsHeader) }
-        let units = try order.map { try RecordReader(path: dirs[$0] + "/units.csv", header: BatchOutput.unitsHeader) }
+        // Each shard's outputs must be the ones its manifest describes: the sizes now, the hashes
+        // once every byte has gone through the readers (below).
+        func recorded(_ k: Int, _ name: String) throws -> InputDigest {
+            guard let d = manifests[k].outputs.first(where: { $0.name == name })?.digest else {
+                throw InputError(file: dirs[k] + "/manifest.json", field: "outputs.\(name)",
+                                 "is missing (not the manifest of a pm \(PMVersion.string) batch run)")
+            }
+            return d
+        }
+        func reader(_ k: Int, _ name: String, _ header: [UInt8]) throws -> RecordReader {
+            let want = try recorded(k, name)
+            let r = try RecordReader(path: dirs[k] + "/" + name, header: header)
+            if r.fileSize != want.size {
+                throw InputError(file: r.path, "is \(r.fileSize) bytes, but \(dirs[k])/manifest.json says \(want.size): the shard was changed after pm batch wrote it")
+            }
+            return r
+        }
+        let margins = try order.map { try reader($0, "margins.csv", BatchOutput.marginsHeader) }
+        let units = try order.map { try reader($0, "units.csv", BatchOutput.unitsHeader) }
         let files = try OutputFiles(directory: out, names: ["margins.csv", "units.csv", "manifest.json"])
         do {
             var m = ByteBuffer(capacity: 1 << 20), u = ByteBuffer(capacity: 1 << 20)
@@ -109,7 +126,15 @@ public enum ShardMerge {
                     rows += 1
                     if r.isErrorRow(row) { errors += 1 }
                     let ur = units[s]
+                    // One row per unit (base coin) of the account.
+                    var coins: [[UInt8]] = []
                     while let unit = try ur.peek(), ur.firstFieldEquals(unit, id) {
+                        let coin = ur.secondField(unit)
+                        if coins.contains(coin) {
+                            throw InputError(file: ur.path, record: "line \(ur.recordLine)",
+                                             "repeats the \(InputError.echo(String(decoding: coin, as: UTF8.self))) unit of account \(fieldEcho(f[cId])) (one row per unit)")
+                        }
+                        coins.append(coin)
                         ur.copy(unit, to: &u)
                         ur.consume()
                     }
@@ -125,30 +150,57 @@ public enum ShardMerge {
                                      "units of account \(InputError.echo(ur.firstFieldText(extra))), which has no margins.csv row in this place (shard \(s)/\(n))")
                 }
             }
-            // The rows after accounts.csv's (ids only in the row files).
-            var tails: [[[UInt8]]] = []
-            for r in margins {
-                var t: [[UInt8]] = []
-                while let row = try r.next() { t.append(r.bytes(row)) }
-                tails.append(t)
+            // The rows after accounts.csv's (ids only in the row files), each shard's keyed by where
+            // its id first appears (its manifest's orphans), sorted: one run's order.
+            var tail: [(key: Manifest.OrphanKey, row: [UInt8])] = []
+            for (s, r) in margins.enumerated() {
+                let keys = manifests[order[s]].orphans
+                var count = 0
+                while let row = try r.next() {
+                    guard count < keys.count else {
+                        throw InputError(file: r.path, record: "line \(r.recordLine)",
+                                         "is an orphan row beyond the \(keys.count) that \(dirs[order[s]])/manifest.json lists (orphans)")
+                    }
+                    // The row's error names where its id first appears: it must be the key's place.
+                    let key = keys[count], bytes = r.bytes(row)
+                    let place = Array("\(Manifest.OrphanKey.files[key.file]): line \(key.line): ".utf8)
+                    guard bytes.firstRange(of: place) != nil else {
+                        throw InputError(file: dirs[order[s]] + "/manifest.json", field: "orphans[\(count)]",
+                                         "says \(Manifest.OrphanKey.files[key.file]) line \(key.line), which \(r.path) line \(r.recordLine) does not name")
+                    }
+                    tail.append((key, bytes))
+                    count += 1
+                }
+                if count != keys.count {
+                    throw InputError(file: dirs[order[s]] + "/manifest.json", field: "orphans",
+                                     "lists \(keys.count) ids not in accounts.csv, but \(r.path) has \(count) rows after the accounts.csv ones")
+                }
             }
-            var warning: String?
-            let same = tails.allSatisfy { $0 == tails[0] }
-            let tail: [[UInt8]] = same ? tails[0] : tails.flatMap { $0 }
-            if !same {
-                warning = "pm merge: the shards list different rows of ids not in accounts.csv; they are written shard after shard, so their order can differ from an unsharded run's"
-            }
-            for row in tail {
+            // Keys are unique in shards of one input; split folders key by their own files' lines,
+            // so ties keep shard order (the position in `tail`).
+            let sorted = tail.indices.sorted { (tail[$0].key, $0) < (tail[$1].key, $1) }.map { tail[$0] }
+            for (_, row) in sorted {
                 m.bytes.append(contentsOf: row)
                 rows += 1
                 if row.count >= 2, row[row.count - 2] != 44 { errors += 1 }
             }
+            // Every byte of every shard file has been read: the hashes must be the manifests'.
+            for (s, k) in order.enumerated() {
+                for (r, name) in [(margins[s], "margins.csv"), (units[s], "units.csv")] {
+                    let want = try recorded(k, name), got = r.digest
+                    if got != want {
+                        throw InputError(file: r.path, "does not match \(dirs[k])/manifest.json (xxh64 \(got.hex), the manifest says \(want.hex)): the shard was changed after pm batch wrote it")
+                    }
+                }
+            }
             try files.write(0, m.bytes)
             try files.write(1, u.bytes)
-            let manifest = Manifest(shard: nil, accounts: rows, errors: errors, inputs: manifests[0].inputs, pm: manifests[0].pm)
+            let manifest = Manifest(shard: nil, accounts: rows, errors: errors, inputs: manifests[0].inputs,
+                                    outputs: [("margins.csv", files.digest(0)), ("units.csv", files.digest(1))],
+                                    orphans: sorted.map(\.key), pm: manifests[0].pm)
             try files.write(2, manifest.json)
             try files.commit()
-            return Outcome(manifest: manifest, warning: warning)
+            return Outcome(manifest: manifest)
         } catch {
             files.abandon()
             throw error
@@ -169,11 +221,21 @@ final class RecordReader {
     private(set) var count = 0
     /// The id of the last row merged from this file, for the "present twice" message.
     var lastId: [UInt8] = []
+    /// The file's size when opened.
+    private(set) var fileSize = 0
+    /// XXH64 of every byte read so far (the whole file once `next` or `peek` returned nil).
+    private var hash = XXH64Stream()
+    /// The line (1-based, the header is line 1) on which the record `record()` last produced starts.
+    private(set) var recordLine = 0
+    /// The line on which the next record starts.
+    private var nextLine = 1
 
     init(path: String, header: [UInt8]) throws {
         self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw InputError(file: path, errno == ENOENT ? "no such file" : "cannot be read (\(String(cString: strerror(errno))))") }
+        var st = stat()
+        if fstat(fd, &st) == 0 { fileSize = Int(st.st_size) }
         buf = [UInt8](repeating: 0, count: 1 << 20)
         guard let h = try next(), bytes(h) == header else {
             throw InputError(file: path, record: "line 1", "is not the header pm batch writes")
@@ -198,16 +260,24 @@ final class RecordReader {
 
     func consume() { if pending != nil { pending = nil; count += 1 } }
 
+    /// The digest of the bytes read so far.
+    var digest: InputDigest { hash.digest }
+
     private func record() throws -> Range<Int>? {
         var scan = start
-        var quotes = 0
+        var quotes = 0, lines = 0
         while true {
             while scan < end {
                 let b = buf[scan]
-                if b == 34 { quotes += 1 } else if b == 10 && quotes % 2 == 0 {
-                    let r = start..<(scan + 1)
-                    start = scan + 1
-                    return r
+                if b == 34 { quotes += 1 } else if b == 10 {
+                    lines += 1
+                    if quotes % 2 == 0 {
+                        let r = start..<(scan + 1)
+                        start = scan + 1
+                        recordLine = nextLine
+                        nextLine += lines
+                        return r
+                    }
                 }
                 scan += 1
             }
@@ -224,7 +294,10 @@ final class RecordReader {
             if end == buf.count { buf.append(contentsOf: [UInt8](repeating: 0, count: buf.count)) }
             let n = buf.withUnsafeMutableBytes { b in read(fd, b.baseAddress! + end, b.count - end) }
             if n < 0 { if errno == EINTR { continue }; throw InputError(file: path, "cannot be read") }
-            if n == 0 { eof = true } else { end += n }
+            if n == 0 { eof = true } else {
+                buf.withUnsafeBytes { b in hash.update(UnsafeRawBufferPointer(rebasing: b[end..<(end + n)])) }
+                end += n
+            }
         }
     }
 
@@ -249,6 +322,21 @@ final class RecordReader {
         }
         while p < r.upperBound, buf[p] != 44, buf[p] != 10 { out.append(buf[p]); p += 1 }
         return out
+    }
+
+    /// The record's second field as written (quotes included, if any): a `units.csv` row's base coin.
+    func secondField(_ r: Range<Int>) -> [UInt8] {
+        var p = r.lowerBound, quoted = false
+        while p < r.upperBound {
+            if buf[p] == 34 { quoted.toggle() } else if buf[p] == 44 && !quoted { break }
+            p += 1
+        }
+        var q = p + 1, quotedEnd = false
+        while q < r.upperBound {
+            if buf[q] == 34 { quotedEnd.toggle() } else if (buf[q] == 44 || buf[q] == 10) && !quotedEnd { break }
+            q += 1
+        }
+        return p + 1 <= min(q, r.upperBound) ? Array(buf[(p + 1)..<min(q, r.upperBound)]) : []
     }
 
     func firstFieldText(_ r: Range<Int>) -> String { String(decoding: firstField(r), as: UTF8.self) }
