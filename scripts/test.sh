@@ -17,6 +17,16 @@ if [ "${PM_SKIP_SLURM:-0}" != 1 ]; then
   else echo "test.sh: Slurm test skipped (needs root)"; fi
 fi
 [ "${PM_SKIP_PEER:-0}" = 1 ] || scripts/test-peer.sh "$(swift build --show-bin-path)/pm"  # the Python peer agrees with pm batch (scripts/peer, issue 9)
+# Sanitizers: the suite under AddressSanitizer, the threaded tests under ThreadSanitizer
+# (scripts/test-sanitizers.sh); PM_SKIP_SANITIZERS=1 skips them.
+[ "${PM_SKIP_SANITIZERS:-0}" = 1 ] || scripts/test-sanitizers.sh
+# Every command's arguments, hostile, against the AddressSanitizer binary when it was built
+# (Fuzz/README.md "Arguments"); PM_FUZZ_ARGV_SECONDS (default 60, 0 skips).
+if [ "${PM_FUZZ_ARGV_SECONDS:-60}" != 0 ]; then
+  argv_pm=.build-asan/debug/pm
+  [ -x "$argv_pm" ] || argv_pm="$(swift build --show-bin-path)/pm"
+  python3 Fuzz/argv/fuzz-argv.py "$argv_pm" --seconds "${PM_FUZZ_ARGV_SECONDS:-60}" --seed "${PM_FUZZ_SEED:-1}"
+fi
 # Fuzzing (issue 7, Fuzz/README.md): every target briefly, about a minute in all plus the build.
 # PM_FUZZ_SECONDS per target (0 skips); a fixed libFuzzer seed keeps CI runs comparable.
 if [ "${PM_FUZZ_SECONDS:-7}" != 0 ]; then
