@@ -75,7 +75,7 @@ struct BybitReconcileCommand: ParsableCommand {
     @Option(name: .long, help: "Output: table (differences first, each with the model component behind it) or json.")
     var format: OutputFormat = .table
 
-    @Option(name: .long, help: "Absolute tolerance in USD (default 0.01); a relative difference up to 1e-6 also matches.")
+    @Option(name: .long, parsing: .unconditional, help: "Absolute tolerance in USD (default 0.01); a relative difference up to 1e-6 also matches.")
     var tolerance: Double = 0.01
 
     func validate() throws {

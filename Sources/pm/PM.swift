@@ -50,8 +50,10 @@ func terminate(_ code: Int32) -> Never { exit(code) }
 
 /// Writes to standard error, one line per message.
 enum Stderr {
+    /// `s` and a line end; a control character inside `s` (a newline in a path the user gave)
+    /// is written as an escape, so one message is always one line.
     static func line(_ s: String) {
-        writeStandardError(s + "\n")
+        writeStandardError(InputError.escapingControls(s) + "\n")
     }
 }
 

@@ -48,5 +48,40 @@ struct CLIArgumentTrustTests {
         }
         #expect(!FileManager.default.fileExists(atPath: out))
     }
-}
 
+    /// Found by the hostile review: a value repeated in a sweep list made two identical
+    /// combinations; a coin the market does not have swept nothing; both are refused.
+    @Test func sweepRefusesRepeatedValuesAndUnknownCoins() throws {
+        let input = dir.path("in")
+        try CLITrustTests.writeBatch(at: input, positions: "A1,BTCUSDT,0.1\n")
+        let out = dir.path("sweep")
+        let base = ["sweep", "--input", input, "--market", market, "--out", out]
+        try expectOneLineFailure(base + ["--shock", "BTC=0.1,0.1"], ["--shock", "0.1 is given twice"])
+        try expectOneLineFailure(base + ["--set", "BTC.priceRange=0.1,0.12,0.10"], ["--set", "0.1 is given twice"])
+        try expectOneLineFailure(base + ["--iv-scale", "1,2,1"], ["--iv-scale", "1 is given twice"])
+        try expectOneLineFailure(base + ["--set", "<x>.priceRange=0.1"], ["<x>.priceRange", "not a base coin of the market"])
+        try expectOneLineFailure(base + ["--shock", "XRP=0.1"], ["shock.XRP", "no index price"])
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let ok = try CLI.run(base + ["--set", "default.priceRange=0.1", "--shock", "USDT=0.01"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
+    /// `--tolerance -1` was read as an unknown option ("Missing value"); it reaches the range check.
+    @Test func aNegativeToleranceIsReportedAsOutOfRange() throws {
+        let bybit = "data/examples/bybit"
+        try expectOneLineFailure(["bybit", "reconcile", "\(bybit)/portfolio-margin-published.json", "--account", "\(bybit)/account.json",
+                                  "--market", "\(bybit)/market.json", "--tolerance", "-1"], ["--tolerance must be a finite number ≥ 0"])
+    }
+
+    /// A newline in a path the user gave printed raw and split the one-line summary in two.
+    @Test func aNewlineInTheOutputPathStaysOnTheSummaryLine() throws {
+        let input = dir.path("nl-in")
+        try CLITrustTests.writeBatch(at: input, positions: "A1,BTCUSDT,0.1\n")
+        let out = dir.path("nl\nout")
+        let r = try CLI.run(["batch", "--input", input, "--market", market, "--out", out, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.hasSuffix("\n") && r.stderr.dropLast().split(separator: "\n", omittingEmptySubsequences: false).count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("nl\\nout"), "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + "/margins.csv"))
+    }
+}

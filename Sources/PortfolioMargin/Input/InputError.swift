@@ -47,7 +47,7 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     /// Control characters (C0, DEL, C1) written as escapes: `\n`, `\r`, `\t`, `\0`, else `\u{XX}`.
-    static func escapingControls(_ s: String) -> String {
+    public static func escapingControls(_ s: String) -> String {
         guard s.unicodeScalars.contains(where: isControl) else { return s }
         var out = ""
         for u in s.unicodeScalars {

@@ -152,6 +152,17 @@ public enum Sweep {
         if let dup = settings.indices.first(where: { i in settings[..<i].contains { $0.name == settings[i].name } }) {
             throw InputError(record: "sweep", field: settings[dup].name, "setting given twice")
         }
+        // A coin the market does not know would sweep nothing: every combination equal to the base.
+        for s in settings {
+            switch s.kind {
+            case let .parameter(coin, _) where coin != "default" && !base.baseCoins.contains(coin):
+                throw InputError(record: "sweep", field: s.name,
+                                 "\(InputError.echo(coin)) is not a base coin of the market (\((base.baseCoins + ["default"]).joined(separator: ", ")))")
+            case let .shock(coin) where base.market.index(of: coin) == nil:
+                throw InputError(record: "sweep", field: s.name, "the market has no index price for \(InputError.echo(coin))")
+            default: break
+            }
+        }
         let combos = combinations(settings)
         let baseValues = settings.map { baseValue($0, parameters: base.parameters) }
         var markets = [base]

@@ -88,6 +88,11 @@ extension SweepSetting {
         guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0!.isFinite }) else {
             throw InputError(record: record, "expected a comma-separated list of finite numbers")
         }
-        return values.map { $0! }
+        // A value given twice would be two identical combinations.
+        let list = values.map { $0! }
+        if let i = list.indices.first(where: { i in list[..<i].contains(list[i]) }) {
+            throw InputError(record: record, "the value \(CoinParameters.number(list[i])) is given twice")
+        }
+        return list
     }
 }
