@@ -21,6 +21,15 @@ public struct BatchSummary: Sendable {
     public var totalMM = 0.0
     /// Σ totalIM over the accounts that are not errors, USD.
     public var totalIM = 0.0
+
+    /// Adds the counts and totals of one block written (every path folds its blocks here).
+    mutating func add(block s: BatchSummary) {
+        accounts += s.accounts
+        errors += s.errors
+        totalMM += s.totalMM
+        totalIM += s.totalIM
+        for k in 0..<stages.count { stages[k] += s.stages[k] }
+    }
 }
 
 /// Runs a parsed batch through the engine: blocks of accounts become books, margined on worker
@@ -106,11 +115,7 @@ public enum BatchRunner {
                 return r
             }
             try sink(m, u)
-            summary.accounts += s.accounts
-            summary.errors += s.errors
-            summary.totalMM += s.totalMM
-            summary.totalIM += s.totalIM
-            for k in 0..<summary.stages.count { summary.stages[k] += s.stages[k] }
+            summary.add(block: s)
             progress(min(n, (b + 1) * blockSize), n)
         }
         return summary

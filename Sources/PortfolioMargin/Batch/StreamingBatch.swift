@@ -210,7 +210,6 @@ final class StreamFile {
         do { try InputFile.checkUnchanged(fd, path: path, opened: opened) } catch let e as InputError { throw ReadFailure(error: e) }
         let d = hasher.digest
         digest = d
-        InputDigests.record(path, (d.size, d.hash))
         close(fd)
         closed = true
     }
@@ -513,11 +512,7 @@ private final class Stream: @unchecked Sendable {
                 do { try sink(m, u) } catch { throw StreamingBatch.SinkError(underlying: error) }
                 nextWrite += 1
                 written += s.accounts
-                summary.accounts += s.accounts
-                summary.errors += s.errors
-                summary.totalMM += s.totalMM
-                summary.totalIM += s.totalIM
-                for k in 0..<summary.stages.count { summary.stages[k] += s.stages[k] }
+                summary.add(block: s)
                 progress(min(written, n), n)
                 did = true
             }
