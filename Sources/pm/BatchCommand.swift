@@ -49,116 +49,26 @@ struct BatchCommand: ParsableCommand {
     func run() throws {
         InterruptHandler.install()
         let start = Date()
-        // accounts.csv is read (split, id table) on threads of its own while the market is loaded
-        // and priced and the output folder opened: they do not depend on each other (issue 9).
-        // Its errors still come where they always did (`StreamingBatch.run` throws them); a run
-        // that fails before stops it.
-        // (`validate` has checked --shard: `parsedShard` throws no more here.)
-        var accounts: StreamingBatch.AccountsReadAhead?
-        if case .success(let shard) = Result(catching: { try parsedShard() }) {
-            accounts = StreamingBatch.AccountsReadAhead(directory: input, shard: shard, threads: threads)
-        }
-        defer { accounts?.cancel() }
-        let priced = try options.pricedMarket()
-        // Digests of market and params for manifest.json, as computed while they were read.
-        let marketDigest: InputDigest, paramsDigest: InputDigest
-        do {
-            func digest(_ path: String) throws -> InputDigest {
-                if let d = InputDigests.digest(ofPath: path) { return InputDigest(d) }
-                return try InputDigest(path: path)   // a file not read through InputFile
-            }
-            marketDigest = try digest(options.market)
-            paramsDigest = try digest(try options.params ?? ShippedParameters.path())
-        } catch { throw Fatal(error) }
-        // Open (and check) the output folder before the work: a refused --out costs nothing.
-        let names = ["margins.csv", "units.csv", "manifest.json"]
-        var writer: OutputFiles
-        do { writer = try OutputFiles(directory: out, names: names) } catch { throw Fatal(error) }
+        let report: BatchReport
         let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
-        var engine = EngineOptions()
-        engine.aggregation = EngineOptions.Aggregation(rawValue: aggregation)!
-        let split: SplitInfo?
-        let shardSpec: ShardSpec?
         do {
-            split = try SplitInfo.load(directory: input)
-            shardSpec = try SplitInfo.shard(given: try parsedShard().map { ShardSpec(index: $0.index, count: $0.count) }, split: split, input: input)
+            var job = BatchJob(input: input, market: options.market, parameters: try options.params ?? ShippedParameters.path(), output: out)
+            // (`validate` has checked --shard: `parsedShard` throws no more here.)
+            job.shard = try parsedShard().map { ShardSpec(index: $0.index, count: $0.count) }
+            job.threads = threads
+            job.blockSize = blockSize
+            job.options.aggregation = EngineOptions.Aggregation(rawValue: aggregation)!
+            job.progress = progress.update
+            report = try job.run()
         } catch {
-            writer.abandon()
             throw Fatal(error)
         }
-        // Row files grouped by account in accounts.csv order are streamed block by block, in
-        // memory bounded by the block (docs/readings.md item 43); otherwise (nil) the staged output
-        // is dropped and the whole-file path below runs from the start.
-        var streamed: StreamingBatch.Outcome?
-        do {
-            do {
-                try writer.write(0, BatchOutput.marginsHeader)
-                try writer.write(1, BatchOutput.unitsHeader)
-            } catch { throw StreamingBatch.SinkError(underlying: error) }
-            streamed = try StreamingBatch.run(directory: input, priced: priced, shard: try parsedShard(), threads: threads,
-                                              blockSize: blockSize, options: engine, accounts: accounts, progress: progress.update,
-                                              sink: { m, u in try writer.write(0, m); try writer.write(1, u) })
-            if let streamed {
-                try split?.check(read: streamed.digests, input: input)
-                let inputDigests = (split?.source ?? streamed.digests) + [("market", marketDigest), ("params", paramsDigest)]
-                do {
-                    let manifest = Manifest(shard: shardSpec, accounts: streamed.summary.accounts, errors: streamed.summary.errors, inputs: inputDigests,
-                                            outputs: [("margins.csv", writer.digest(0)), ("units.csv", writer.digest(1))],
-                                            orphans: streamed.orphanFirstSeen)
-                    try writer.write(2, manifest.json)
-                    try writer.commit()
-                } catch { throw StreamingBatch.SinkError(underlying: error) }
-            }
-        } catch let e as StreamingBatch.SinkError {
-            writer.abandon()
-            throw Fatal("\(out): \(e.underlying)")
-        } catch {
-            writer.abandon()
-            throw Fatal(error)
-        }
-        if var streamed {
-            streamed.summary.seconds = Date().timeIntervalSince(start)
-            try finish(streamed.summary, orphanRows: streamed.orphanRows, parseSeconds: streamed.accountsSeconds, progress: progress)
-            return
-        }
-        writer.abandon()
-        do { writer = try OutputFiles(directory: out, names: names) } catch { throw Fatal(error) }
-        let batch: BatchInput
-        let inputDigests: [(name: String, digest: InputDigest)]
-        do {
-            batch = try BatchInput.load(directory: input, priced: priced, shard: try parsedShard(), threads: threads)
-            try split?.check(read: batch.digests, input: input)
-            inputDigests = (split?.source ?? batch.digests) + [("market", marketDigest), ("params", paramsDigest)]
-        } catch {
-            writer.abandon()
-            throw Fatal(error)
-        }
-        let parsed = Date()
-
-        var summary: BatchSummary
-        do {
-            try writer.write(0, BatchOutput.marginsHeader)
-            try writer.write(1, BatchOutput.unitsHeader)
-            summary = try BatchRunner.run(batch, priced: priced, threads: threads, blockSize: blockSize, options: engine,
-                                          progress: progress.update) { m, u in
-                try writer.write(0, m)
-                try writer.write(1, u)
-            }
-            let manifest = Manifest(shard: shardSpec, accounts: summary.accounts, errors: summary.errors, inputs: inputDigests,
-                                    outputs: [("margins.csv", writer.digest(0)), ("units.csv", writer.digest(1))],
-                                    orphans: batch.orphanFirstSeen)
-            try writer.write(2, manifest.json)
-            try writer.commit()
-        } catch {
-            writer.abandon()
-            throw Fatal("\(out): \(error)")
-        }
-        summary.seconds = Date().timeIntervalSince(start)
-        try finish(summary, orphanRows: batch.orphanRows, parseSeconds: parsed.timeIntervalSince(start), progress: progress)
+        try finish(report, progress: progress)
     }
 
-    /// The orphan rows and the one-line summary on stderr; exit 3 when some account failed (FORMATS.md).
-    func finish(_ summary: BatchSummary, orphanRows: [InputError], parseSeconds: Double, progress: Progress) throws {
+    /// The orphan rows and the one-line summary on stderr; exit 3 when some account failed (docs/formats.md).
+    func finish(_ report: BatchReport, progress: Progress) throws {
+        let summary = report.summary, orphanRows = report.orphanRows
         progress.finish()
         for e in orphanRows.prefix(20) { Stderr.line(e.description) }
         if orphanRows.count > 20 { Stderr.line("… and \(orphanRows.count - 20) more rows whose account is not in accounts.csv") }
@@ -166,7 +76,7 @@ struct BatchCommand: ParsableCommand {
         let rate = Double(summary.accounts) / max(summary.seconds, 1e-9)
         Stderr.line("pm batch: \(summary.accounts) accounts, \(summary.errors) errors, \(stages); "
                     + "BLAS core \(BLASKernel.check().description); "
-                    + "orphan rows \(summary.orphanRows); parse \(String(format: "%.2f", parseSeconds)) s, "
+                    + "orphan rows \(summary.orphanRows); parse \(String(format: "%.2f", report.parseSeconds)) s, "
                     + "total \(String(format: "%.2f", summary.seconds)) s (\(Int(rate)) accounts/s) → \(out)")
         if summary.errors > 0 || summary.orphanRows > 0 { throw partialFailure }
     }

@@ -21,6 +21,38 @@ public struct BatchSummary: Sendable {
     public var totalMM = 0.0
     /// Σ totalIM over the accounts that are not errors, USD.
     public var totalIM = 0.0
+
+    /// Adds the counts and totals of one block written (`BlockWriter`).
+    mutating func add(block s: BatchSummary) {
+        accounts += s.accounts
+        errors += s.errors
+        totalMM += s.totalMM
+        totalIM += s.totalIM
+        for k in 0..<stages.count { stages[k] += s.stages[k] }
+    }
+}
+
+/// The one writer of a batch, for both paths (streamed and whole-file): takes each finished block
+/// in block order, hands its margins.csv and units.csv rows to the sink, folds its counts into the
+/// summary and reports progress.
+struct BlockWriter {
+    /// What was written so far.
+    var summary = BatchSummary()
+    /// Accounts written so far.
+    private(set) var written = 0
+    /// The accounts progress counts towards.
+    let total: Int
+
+    init(total: Int) { self.total = total }
+
+    /// Writes one finished block (the next in order).
+    mutating func write(_ block: ([UInt8], [UInt8], BatchSummary), sink: ([UInt8], [UInt8]) throws -> Void,
+                        progress: (Int, Int) -> Void) throws {
+        try sink(block.0, block.1)
+        written += block.2.accounts
+        summary.add(block: block.2)
+        progress(min(written, total), total)
+    }
 }
 
 /// Runs a parsed batch through the engine: blocks of accounts become books, margined on worker
@@ -44,9 +76,9 @@ public enum BatchRunner {
                            blockSize: Int = defaultBlockSize, options: EngineOptions = EngineOptions(),
                            progress: (Int, Int) -> Void = { _, _ in },
                            sink: ([UInt8], [UInt8]) throws -> Void) throws -> BatchSummary {
-        var summary = BatchSummary()
-        summary.orphanRows = input.orphanRows.count
         let n = input.accountCount
+        var writer = BlockWriter(total: n)
+        writer.summary.orphanRows = input.orphanRows.count
         let blocks = (n + blockSize - 1) / blockSize
         let workers = max(1, min(threads, blocks))
         // A streaming pipeline, no waves: `workers` threads of our own (never the global pool, whose
@@ -98,22 +130,16 @@ public enum BatchRunner {
             worker()
         }
         for b in 0..<blocks {
-            let (m, u, s) = monitor.locked { () -> ([UInt8], [UInt8], BatchSummary) in
+            let block = monitor.locked { () -> ([UInt8], [UInt8], BatchSummary) in
                 monitor.wait { state.ready[b] != nil }
                 let r = state.ready.removeValue(forKey: b)!
                 state.written = b + 1
                 monitor.broadcast()
                 return r
             }
-            try sink(m, u)
-            summary.accounts += s.accounts
-            summary.errors += s.errors
-            summary.totalMM += s.totalMM
-            summary.totalIM += s.totalIM
-            for k in 0..<summary.stages.count { summary.stages[k] += s.stages[k] }
-            progress(min(n, (b + 1) * blockSize), n)
+            try writer.write(block, sink: sink, progress: progress)
         }
-        return summary
+        return writer.summary
     }
 }
 

@@ -210,7 +210,6 @@ final class StreamFile {
         do { try InputFile.checkUnchanged(fd, path: path, opened: opened) } catch let e as InputError { throw ReadFailure(error: e) }
         let d = hasher.digest
         digest = d
-        InputDigests.record(path, (d.size, d.hash))
         close(fd)
         closed = true
     }
@@ -489,8 +488,8 @@ private final class Stream: @unchecked Sendable {
         let n = table.count
         let regularBlocks = (n + blockSize - 1) / blockSize
         var totalBlocks: Int?
-        var nextEmit = 0, nextWrite = 0, written = 0
-        var summary = BatchSummary()
+        var nextEmit = 0, nextWrite = 0
+        var writer = BlockWriter(total: n)
         var orphans = BatchInput.Orphans(shard: shard)
         var orphanRows: [InputError] = []
         var seen = -1
@@ -509,16 +508,9 @@ private final class Stream: @unchecked Sendable {
                 return false
             }
             if failed { return nil }
-            for (m, u, s) in ready {
-                do { try sink(m, u) } catch { throw StreamingBatch.SinkError(underlying: error) }
+            for block in ready {
+                do { try writer.write(block, sink: sink, progress: progress) } catch { throw StreamingBatch.SinkError(underlying: error) }
                 nextWrite += 1
-                written += s.accounts
-                summary.accounts += s.accounts
-                summary.errors += s.errors
-                summary.totalMM += s.totalMM
-                summary.totalIM += s.totalIM
-                for k in 0..<summary.stages.count { summary.stages[k] += s.stages[k] }
-                progress(min(written, n), n)
                 did = true
             }
             for (f, c) in arrived {
@@ -567,8 +559,8 @@ private final class Stream: @unchecked Sendable {
         }
         for f in 0..<3 { if let d = files[f]?.digest { digests.append((kinds[f].fileName, d)) } }
         let peaks = stats.peaks
-        summary.orphanRows = orphanRows.count
-        return StreamingBatch.Outcome(summary: summary, digests: [("accounts.csv", table.digest)] + digests,
+        writer.summary.orphanRows = orphanRows.count
+        return StreamingBatch.Outcome(summary: writer.summary, digests: [("accounts.csv", table.digest)] + digests,
                                       orphanRows: orphanRows, orphanFirstSeen: orphans.firstSeen, accountsSeconds: 0,
                                       peakBuffers: peaks.0, peakBufferBytes: peaks.1, peakHeldRows: peaks.2)
     }

@@ -80,7 +80,6 @@ public final class InputFile: @unchecked Sendable {
             throw error
         }
         bytes = UnsafeBufferPointer(start: base, count: size)
-        InputDigests.record(path, digest)
     }
 
     /// A view of bytes this object does not own (a streaming reader's buffer: `StreamingBatch`),
@@ -244,30 +243,6 @@ public final class InputFile: @unchecked Sendable {
             }
         }
         if let failure { throw failure }
-        InputDigests.record(path, (size, hash))
         return (bytes, (size, hash))
-    }
-}
-
-/// The digest of every input file this process has read, by path as given (the last read wins):
-/// `manifest.json` records them (FORMATS.md "Scale-out"). `InputFile` and `readFile` record here.
-public enum InputDigests {
-    private static let lock = NSLockLite()
-    // nonisolated(unsafe): read and written only inside `lock.locked` (below), never elsewhere.
-    nonisolated(unsafe) private static var table: [String: (size: Int, hash: UInt64)] = [:]
-
-    static func record(_ path: String, _ digest: (size: Int, hash: UInt64)) {
-        lock.locked { table[path] = digest }
-    }
-
-    /// The size and XXH64 (seed 0) of `path` as it was read, or nil if this process has not read it.
-    public static func digest(ofPath path: String) -> (size: Int, hash: UInt64)? {
-        lock.locked { table[path] }
-    }
-
-    /// A digest as text: 16 lowercase hex digits of the hash.
-    public static func hex(_ hash: UInt64) -> String {
-        let s = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
     }
 }

@@ -142,9 +142,15 @@ public struct MarketSnapshot: Sendable {
 
     /// Loads `market.json`.
     public static func load(path: String) throws -> MarketSnapshot {
-        let bytes = try readFile(path)
+        try loadWithDigest(path: path).snapshot
+    }
+
+    /// Loads `market.json` and gives the digest of the bytes read (`manifest.json`, docs/formats.md
+    /// "Scale-out").
+    public static func loadWithDigest(path: String) throws -> (snapshot: MarketSnapshot, digest: InputDigest) {
+        let (bytes, digest) = try InputFile.readArray(path)
         do {
-            return try parse(JSON.parse(bytes), file: path)
+            return (try parse(JSON.parse(bytes), file: path), InputDigest(digest))
         } catch let e as InputError {
             throw e.inFile(path)
         }

@@ -247,9 +247,15 @@ public struct ParameterSet: Equatable, Sendable {
 
     /// Loads and validates a parameter file.
     public static func load(path: String) throws -> ParameterSet {
-        let bytes = try readFile(path)
+        try loadWithDigest(path: path).parameters
+    }
+
+    /// Loads and validates a parameter file and gives the digest of the bytes read
+    /// (`manifest.json`, docs/formats.md "Scale-out").
+    public static func loadWithDigest(path: String) throws -> (parameters: ParameterSet, digest: InputDigest) {
+        let (bytes, digest) = try InputFile.readArray(path)
         do {
-            return try parse(JSON.parse(bytes))
+            return (try parse(JSON.parse(bytes)), InputDigest(digest))
         } catch let e as InputError {
             throw e.inFile(path)
         }
@@ -352,7 +358,7 @@ public struct ParameterSet: Equatable, Sendable {
 
 /// Reads a whole file, with an `InputError` naming it when it cannot be read. The batch reader's
 /// `InputFile` does the reading: only regular files (a pipe is refused, not waited on), a file that
-/// changes while read is an error, and the digest is recorded for `manifest.json` (`InputDigests`).
+/// changes while read is an error.
 func readFile(_ path: String) throws -> [UInt8] {
     try InputFile.readArray(path).bytes
 }
