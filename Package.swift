@@ -15,7 +15,7 @@ let package = Package(
     ],
     targets: [
         // Vectorized Black-76 (run-time dispatched AVX-512 / AVX2 / scalar). No unsafe flags.
-        .target(name: "CKernels", path: "CKernels", exclude: ["NOTICE-dragonbox.txt"]),
+        .target(name: "CKernels", path: "CKernels", exclude: ["NOTICE-dragonbox.txt", "tests"]),
         // OpenBLAS (cblas) + LAPACKE, installed by scripts/setup.sh.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),

@@ -32,7 +32,7 @@ mkdir -p "$OUT/obj" "$OUT/module/CKernels"
 
 # ---- build (only when a source changed) ----
 SOURCES=$(find Sources/PortfolioMargin Fuzz/Sources -name '*.swift' | sort)
-CSOURCES=$(find CKernels -name '*.c' | sort)
+CSOURCES=$(find CKernels -maxdepth 1 -name '*.c' | sort)   # not CKernels/tests (a program)
 newest=$(ls -t $SOURCES $CSOURCES CKernels/*.h CKernels/include/*.h | head -1)
 if [ ! -x "$BIN" ] || [ "$newest" -nt "$BIN" ]; then
     echo "fuzz: building $BIN" >&2
