@@ -33,6 +33,7 @@ func best(_ reps: Int, _ body: () -> Void) -> Double {
 
 // OpenBLAS's kernels must fit the CPU (issue 13): re-executes once with OPENBLAS_CORETYPE when not.
 BLASKernel.reexecuteIfMisdetected()
+BLASKernel.runSingleThreaded()    // as `pm` does: the engine's threads each call BLAS single-threaded
 _ = pm_blas_stop_idle_threads()   // as `pm` does: the unused pool would spin during the first timings
 let args = CommandLine.arguments
 if args.contains("--help") || args.contains("-h") {
