@@ -5,6 +5,7 @@
 // reader's MB/s, and end-to-end `pm batch` at 100k and 1M accounts (5M with --big) at 1 and all threads,
 // with CPU seconds, peak memory and the thread scaling.
 import CKernels
+import CPlatform
 import Dispatch
 import Foundation
 import PortfolioMargin

@@ -1,4 +1,4 @@
-import CKernels
+import CPlatform
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -39,7 +39,7 @@ public struct BLASKernel: Sendable, Equatable, CustomStringConvertible {
             self.avx512f = avx512f; self.avx512dq = avx512dq; self.avx512bw = avx512bw; self.avx512vl = avx512vl
         }
 
-        /// This machine's CPU (`__builtin_cpu_supports`, CKernels).
+        /// This machine's CPU (`__builtin_cpu_supports`, CPlatform).
         public static var current: CPUFeatures {
             let f = pm_cpu_features()
             func has(_ bit: UInt32) -> Bool { f & bit != 0 }
