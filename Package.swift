@@ -14,26 +14,31 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
-        // Vectorized Black-76 (run-time dispatched AVX-512 / AVX2 / scalar). No unsafe flags.
-        .target(name: "CKernels", path: "CKernels", exclude: ["NOTICE-dragonbox.txt"]),
+        // The computation kernels: vectorized Black-76 (run-time dispatched AVX-512 / AVX2 / scalar),
+        // the P&L gather, CSV scanning, number formatting, hashing. No unsafe flags. CKernels/tests
+        // is a C program (scripts/test-arm64.sh), not part of the target.
+        .target(name: "CKernels", path: "CKernels", exclude: ["NOTICE-dragonbox.txt", "tests"]),
+        // Operating-system and process-wide calls from C: atomic rename, early writeback, interrupt
+        // cleanup, malloc tuning, OpenBLAS's thread pool, the CPU check for BLAS kernels.
+        .target(name: "CPlatform", path: "CPlatform"),
         // OpenBLAS (cblas) + LAPACKE, installed by scripts/setup.sh.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
-        .target(name: "PortfolioMargin", dependencies: ["CKernels", "CBLAS"]),
+        .target(name: "PortfolioMargin", dependencies: ["CKernels", "CPlatform", "CBLAS"]),
         // The synthetic market and account generator (`pm generate`, the tests, bench): not a product.
         .target(name: "PMGenerate", dependencies: ["PortfolioMargin", "CKernels"]),
         .executableTarget(name: "pm", dependencies: [
             "PortfolioMargin",
             "PMGenerate",
-            "CKernels",   // pm_malloc_tune, pm_blas_stop_idle_threads (PM.swift)
+            "CPlatform",   // pm_malloc_tune, pm_blas_stop_idle_threads (PM.swift)
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Not a product (nothing to export): `swift run -c release bench` runs it from this package.
-        .executableTarget(name: "bench", dependencies: ["PortfolioMargin", "CKernels"], path: "Benchmarks/bench"),
+        .executableTarget(name: "bench", dependencies: ["PortfolioMargin", "CKernels", "CPlatform"], path: "Benchmarks/bench"),
         // The README's "Embedding" example: `swift run embedding-example`.
         .executableTarget(name: "embedding-example", dependencies: ["PortfolioMargin"], path: "Examples/Embedding"),
         // Depends on `pm` so that the end-to-end tests find the command built beside them.
-        .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "PMGenerate", "CKernels", "pm"],
+        .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "PMGenerate", "CKernels", "CPlatform", "pm"],
                     exclude: ["Fixtures"]),
     ]
 )

@@ -28,12 +28,13 @@ TARGETS=("$@")
 
 OUT=$ROOT/.build-fuzz
 BIN=$OUT/pm-fuzz
-mkdir -p "$OUT/obj" "$OUT/module/CKernels"
+mkdir -p "$OUT/obj" "$OUT/module/CKernels" "$OUT/module/CPlatform"
 
 # ---- build (only when a source changed) ----
 SOURCES=$(find Sources/PortfolioMargin Fuzz/Sources -name '*.swift' | sort)
-CSOURCES=$(find CKernels -name '*.c' | sort)
-newest=$(ls -t $SOURCES $CSOURCES CKernels/*.h CKernels/include/*.h | head -1)
+# Both C targets: the kernels (not CKernels/tests, a program of its own) and the platform calls.
+CSOURCES=$(find CKernels CPlatform -maxdepth 1 -name '*.c' | sort)
+newest=$(ls -t $SOURCES $CSOURCES CKernels/*.h CKernels/include/*.h CPlatform/include/*.h | head -1)
 if [ ! -x "$BIN" ] || [ "$newest" -nt "$BIN" ]; then
     echo "fuzz: building $BIN" >&2
     cat > "$OUT/module/CKernels/module.modulemap" <<MAP
@@ -42,10 +43,16 @@ module CKernels {
     export *
 }
 MAP
+    cat > "$OUT/module/CPlatform/module.modulemap" <<MAP
+module CPlatform {
+    header "$ROOT/CPlatform/include/CPlatform.h"
+    export *
+}
+MAP
     objs=()
     for c in $CSOURCES; do
         o=$OUT/obj/$(basename "$c" .c).o
-        clang -O2 -g -fsanitize=fuzzer-no-link,address -ICKernels/include -ICKernels -c "$c" -o "$o"
+        clang -O2 -g -fsanitize=fuzzer-no-link,address -ICKernels/include -ICKernels -ICPlatform/include -c "$c" -o "$o"
         objs+=("$o")
     done
     # -O keeps executions fast; whole-module so that one compile job builds everything.
@@ -54,7 +61,7 @@ MAP
     for f in $SOURCES; do abs+=("$ROOT/$f"); done
     (cd "$OUT" && swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name PortfolioMargin -package-name PortfolioMargin -swift-version 5 \
         -wmo -num-threads 1 \
-        -I "$OUT/module/CKernels" -I "$ROOT/Sources/CBLAS" -Xcc -fmodule-map-file="$ROOT/Sources/CBLAS/module.modulemap" \
+        -I "$OUT/module/CKernels" -I "$OUT/module/CPlatform" -I "$ROOT/Sources/CBLAS" -Xcc -fmodule-map-file="$ROOT/Sources/CBLAS/module.modulemap" \
         "${abs[@]}" "${objs[@]}" -lopenblas -llapacke -use-ld=lld -o "$BIN.tmp")
     mv "$BIN.tmp" "$BIN"
 fi

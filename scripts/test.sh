@@ -16,6 +16,8 @@ if [ "${PM_SKIP_SLURM:-0}" != 1 ]; then
   if [ "$(id -u)" = 0 ]; then scripts/test-slurm.sh "$(swift build --show-bin-path)/pm"
   else echo "test.sh: Slurm test skipped (needs root)"; fi
 fi
+# The C kernels natively and for aarch64 under qemu-user (scripts/test-arm64.sh); PM_SKIP_ARM64=1 skips it.
+[ "${PM_SKIP_ARM64:-0}" = 1 ] || scripts/test-arm64.sh
 [ "${PM_SKIP_PEER:-0}" = 1 ] || scripts/test-peer.sh "$(swift build --show-bin-path)/pm"  # the Python peer agrees with pm batch (scripts/peer, issue 9)
 # Sanitizers: the suite under AddressSanitizer, the threaded tests under ThreadSanitizer
 # (scripts/test-sanitizers.sh); PM_SKIP_SANITIZERS=1 skips them.

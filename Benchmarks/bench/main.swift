@@ -5,6 +5,7 @@
 // reader's MB/s, and end-to-end `pm batch` at 100k and 1M accounts (5M with --big) at 1 and all threads,
 // with CPU seconds, peak memory and the thread scaling.
 import CKernels
+import CPlatform
 import Dispatch
 import Foundation
 import PortfolioMargin
@@ -33,6 +34,7 @@ func best(_ reps: Int, _ body: () -> Void) -> Double {
 
 // OpenBLAS's kernels must fit the CPU (issue 13): re-executes once with OPENBLAS_CORETYPE when not.
 BLASKernel.reexecuteIfMisdetected()
+BLASKernel.runSingleThreaded()    // as `pm` does: the engine's threads each call BLAS single-threaded
 _ = pm_blas_stop_idle_threads()   // as `pm` does: the unused pool would spin during the first timings
 let args = CommandLine.arguments
 if args.contains("--help") || args.contains("-h") {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import PortfolioMargin
-import CKernels
+import CPlatform
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +20,8 @@ struct PM: ParsableCommand {
     static func main() {
         BLASKernel.reexecuteIfMisdetected()  // OpenBLAS's kernels must fit the CPU (issue 13); at most once
         MallocTuning.apply()
-        _ = pm_blas_stop_idle_threads()   // OpenBLAS's unused pool would spin on a core for ~0.1 s (CKernels.h)
+        BLASKernel.runSingleThreaded()    // the engine's own threads call BLAS: one thread each (docs/readings.md item 45)
+        _ = pm_blas_stop_idle_threads()   // OpenBLAS's unused pool would spin on a core for ~0.1 s (CPlatform.h)
         if let name = CLIBounds.repeatedOption(Array(CommandLine.arguments.dropFirst())) {
             Stderr.line("Error: \(name) given twice (it takes one value)")
             terminate(1)

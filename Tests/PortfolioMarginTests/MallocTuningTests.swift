@@ -1,5 +1,5 @@
 import Testing
-import CKernels
+import CPlatform
 import CBLAS
 #if canImport(Glibc)
 import Glibc

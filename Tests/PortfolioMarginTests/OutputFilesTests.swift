@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 import CKernels
+import CPlatform
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -8,7 +8,13 @@ enum TestSupport {
     static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
-    static let shippedParams: ParameterSet = try! ParameterSet.load(path: path("data/params/pm-params.json"))
+    /// Loading it also runs OpenBLAS single-threaded for this test process, as `pm` does at start
+    /// (`BLASKernel.runSingleThreaded()`: the library leaves that process-wide choice to programs);
+    /// most tests that build books come through here first (the figures do not depend on it).
+    static let shippedParams: ParameterSet = {
+        BLASKernel.runSingleThreaded()
+        return try! ParameterSet.load(path: path("data/params/pm-params.json"))
+    }()
     static let sampleMarket: MarketSnapshot = try! MarketSnapshot.load(path: path("data/sample/market.json"))
 
     /// 2026-01-01T00:00:00Z

@@ -1,4 +1,3 @@
-import CBLAS
 import CKernels
 #if canImport(Glibc)
 import Glibc
@@ -102,7 +101,6 @@ public enum DenseCrossover {
               priced.blockRows[slot] > 0 else {
             return Measurement(gatherSeconds: 0, denseSeconds: 0, rows: 0, instruments: 0, threshold: .infinity)
         }
-        _ = blasSingleThreaded
         let k = priced.blockRows[slot], nS = priced.grids[slot].scenarioCount
         // Portfolio r holds every row of the block once (identity row map), sizes varying, in a
         // shuffled order: a real book's holdings jump between rows, and reading the block in row
@@ -159,10 +157,6 @@ public enum DenseCrossover {
                            threshold: threshold(gatherSecondsAtFullDensity: g, denseSeconds: d))
     }
 }
-
-/// OpenBLAS runs single-threaded: the engine spreads account blocks over its own threads, and the
-/// two must not fight (TOOLCHAIN.md) — OpenBLAS's idle workers spin in `sched_yield` otherwise.
-let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
 
 /// The risk arrays of one or more markets that share their instruments, side by side: per coin
 /// slot a row-major block `blockRows × width`, an instrument's row holding the risk array of the
@@ -262,7 +256,6 @@ struct PnlTables {
     /// whatever the row width); rows at or above the density threshold form one dense positions
     /// matrix X (rows × instruments) multiplied with `dgemm` by each column's own block.
     init(book: Book, risk: RiskColumns, options: EngineOptions) {
-        _ = blasSingleThreaded
         let p = book.priced
         let nSlots = p.grids.count
         offset = [Int](repeating: -1, count: 3 * book.unitCount)
@@ -368,8 +361,8 @@ struct PnlTables {
                 }
                 c.withUnsafeMutableBufferPointer { c in
                     for (b, (block, width)) in blocks.enumerated() {
-                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(panel), Int32(width), Int32(k),
-                                    1, x.baseAddress!, Int32(k), block, Int32(width), 0, c.baseAddress!, Int32(width))
+                        LinearAlgebra.multiply(m: panel, n: width, k: k, a: x.baseAddress!, lda: k,
+                                               b: block, ldb: width, c: c.baseAddress!, ldc: width)
                         for r in 0..<n { store(rows[first + r], b, c.baseAddress! + r * width) }
                     }
                 }

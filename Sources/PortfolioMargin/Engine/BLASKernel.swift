@@ -1,5 +1,4 @@
-import CBLAS
-import CKernels
+import CPlatform
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -40,7 +39,7 @@ public struct BLASKernel: Sendable, Equatable, CustomStringConvertible {
             self.avx512f = avx512f; self.avx512dq = avx512dq; self.avx512bw = avx512bw; self.avx512vl = avx512vl
         }
 
-        /// This machine's CPU (`__builtin_cpu_supports`, CKernels).
+        /// This machine's CPU (`__builtin_cpu_supports`, CPlatform).
         public static var current: CPUFeatures {
             let f = pm_cpu_features()
             func has(_ bit: UInt32) -> Bool { f & bit != 0 }
@@ -125,7 +124,7 @@ public struct BLASKernel: Sendable, Equatable, CustomStringConvertible {
     /// This process: OpenBLAS's choice, this CPU and this environment. For an embedder to log;
     /// when `advice` is not nil, set `OPENBLAS_CORETYPE` to `best` in the host's environment.
     public static func check() -> BLASKernel {
-        let name = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        let name = LinearAlgebra.coreName ?? "unknown"
         var env: [String: String] = [:]
         for key in [guardVariable, coreTypeVariable] {
             if let v = getenv(key) { env[key] = String(cString: v) }
@@ -139,6 +138,16 @@ public struct BLASKernel: Sendable, Equatable, CustomStringConvertible {
         if let from = reexecutedFrom { return "\(chosen) (re-executed; OpenBLAS had chosen \(from))" }
         if let best, Self.isBelow(chosen, best) { return "\(chosen) (below this CPU's \(best): set \(Self.coreTypeVariable)=\(best))" }
         return chosen
+    }
+
+    /// Makes OpenBLAS run every call on the calling thread (`openblas_set_num_threads(1)`), for the
+    /// whole process. The engine spreads account blocks over its own threads and calls BLAS from
+    /// each, so threaded BLAS inside them only oversubscribes the cores; the figures are the same
+    /// either way. A process-wide choice, so the library never makes it: `pm` and `bench` call this
+    /// first thing in `main`, and a host that embeds the library decides for itself (the
+    /// Embedding guide). A no-op cost when already single-threaded.
+    public static func runSingleThreaded() {
+        LinearAlgebra.setSingleThreaded()
     }
 
     /// For executables only, first thing in `main`: when OpenBLAS runs kernels below the CPU and

@@ -1,5 +1,5 @@
 import Foundation
-import CKernels
+import CPlatform
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -370,7 +370,7 @@ extension OutputFiles {
 }
 
 /// The staging files and folders in flight, for `OutputFiles.removeStagingAfterInterrupt()`. The
-/// removal is C (`CKernels/interrupt_cleanup.c`): it reads an immutable copy of the lists,
+/// removal is C (`CPlatform/interrupt_cleanup.c`): it reads an immutable copy of the lists,
 /// published atomically after every change, and calls only async-signal-safe functions.
 enum InterruptCleanup {
     // nonisolated(unsafe): both lists are read and written only inside `lock.locked` (below); the

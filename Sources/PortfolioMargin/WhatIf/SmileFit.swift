@@ -1,4 +1,3 @@
-import CBLAS
 import CKernels
 import Foundation
 
@@ -362,8 +361,7 @@ public struct SmileFit: Equatable, Sendable {
                 design[3 * i + 2] = weight[i] * z[i]
                 rhs[i] = weight[i] * target[i]
             }
-            let info = LAPACKE_dgels(Int32(LAPACK_ROW_MAJOR), CChar(UInt8(ascii: "N")), Int32(n), 3, 1,
-                                     &design, 3, &rhs, 1)
+            let info = LinearAlgebra.leastSquares(rows: n, columns: 3, a: &design, b: &rhs)
             guard info >= 0 else { throw InputError("smile fit: LAPACKE_dgels failed (info \(info))") }
             let rl = SmileFit.rhoLimit, cap = SmileFit.wingSlopeCap * sigma   // c + |d| ≤ capσ ⇔ b(1 + |ρ|) ≤ cap
             var (a, d, c) = (rhs[0], rhs[1], rhs[2])

@@ -7,7 +7,7 @@
 // (release; it loads with acquire), calls only async-signal-safe functions (unlink, rmdir), and
 // takes no lock. A list that is replaced is never freed — a handler on another thread
 // may still be reading it — which keeps a few hundred bytes per output folder a process writes.
-#include "CKernels.h"
+#include "CPlatform.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 // Process-wide tuning for the `pm` program (Sources/pm/PM.swift, MallocTuning): glibc malloc's two
 // thresholds (Swift's Glibc module does not export <malloc.h>), and OpenBLAS's idle threads.
 // Process-wide choices, so the library never calls them.
-#include "CKernels.h"
+#include "CPlatform.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>

@@ -9,7 +9,7 @@
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
-#include "CKernels.h"
+#include "CPlatform.h"
 
 int pm_rename_exchange(const char *from, const char *to) {
 #if defined(__linux__) && defined(SYS_renameat2)

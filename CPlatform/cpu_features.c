@@ -2,7 +2,7 @@
 // second round"): OpenBLAS 0.3.21 may not recognise a virtual machine's masked CPU model and fall
 // back to its Prescott (SSE3) kernels on a CPU with AVX-512. The Swift side compares
 // `openblas_get_corename()` with these bits (BLASKernel.swift).
-#include "CKernels.h"
+#include "CPlatform.h"
 
 uint32_t pm_cpu_features(void) {
     uint32_t f = 0;
