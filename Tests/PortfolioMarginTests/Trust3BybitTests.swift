@@ -163,7 +163,7 @@ struct Trust3BybitTests {
                                 (["--index", String(repeating: "A", count: 21) + "=5"], "--index: expected a coin of 1–20")] {
             let r = try importEdited("bybit-index", [], extra: args)
             defer { TestTemp.remove(r.dir) }
-            #expect(r.status != 0, "\(args)")
+            #expect(r.status == 1, "\(args)")
             #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
             #expect(!r.wrote)
         }
