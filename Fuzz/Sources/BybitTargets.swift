@@ -14,7 +14,9 @@ import Foundation
 /// Invariant: no crash; either an `InputError` of one line that starts with the name of one of the
 /// files given (or says no tickers were given at all), and no output folder; or `market.json` and
 /// `account.json` both written, which `MarketSnapshot.load` and `Account.load` read back, the
-/// account margined against that market with finite figures.
+/// account margined against that market with finite figures — and no instrument the account
+/// holds among the market's problem instruments (an import never writes an account `pm margin`
+/// refuses for its market data; instruments nobody holds may be bad, lazily).
 enum BybitImportTarget {
     static let marketFiles: [(path: String, bytes: [UInt8])] = {
         ["tickers-option.json", "tickers-linear.json", "instruments-option-page1.json", "instruments-option-page2.json", "instruments-linear.json"]
@@ -52,7 +54,10 @@ enum BybitImportTarget {
         } catch {
             Fuzz.fail("bybit: an imported document does not read back: \(error)")
         }
-        guard accounts.count == 1, case .success = accounts[0] else { Fuzz.fail("bybit: the imported account does not read back: \(accounts)") }
+        guard accounts.count == 1, case let .success(account) = accounts[0] else { Fuzz.fail("bybit: the imported account does not read back: \(accounts)") }
+        for s in account.positions.map(\.symbol) + account.orders.map(\.symbol) {
+            if let p = market.instrumentProblems[s] { Fuzz.fail("bybit: the account holds \(s.debugDescription), which the market refuses: \(p)") }
+        }
         Fuzz.margin(accounts, priced: PricedMarket(market: market, parameters: Fuzz.parameters), "bybit")
     }
 

@@ -33,14 +33,23 @@ struct BybitImportCommand: ParsableCommand {
     @Option(name: .long, help: "A USD index price COIN=PRICE, over what the responses give (stablecoins default to 1). Repeatable.")
     var index: [String] = []
 
+    /// `--index COIN=PRICE`s: a coin of 1–20 upper-case letters or digits (as Bybit names coins),
+    /// each at most once (a later one would silently replace an earlier one).
     func parsedIndex() throws -> [String: Double] {
         var m: [String: Double] = [:]
         for s in index {
-            let parts = s.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, !parts[0].isEmpty, let v = Double(parts[1]), v.isFinite, v > 0 else {
+            let parts = s.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let v = Double(parts[1]), v.isFinite, v > 0 else {
                 throw ValidationError("--index expects COIN=PRICE with a positive price, got \(InputError.echo(s))")
             }
-            m[String(parts[0])] = v
+            let coin = String(parts[0])
+            guard (1...20).contains(coin.utf8.count), coin.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) }) else {
+                throw ValidationError("--index: expected a coin of 1–20 upper-case letters or digits (e.g. BTC=70500), got \(InputError.echo(coin))")
+            }
+            guard m[coin] == nil else {
+                throw ValidationError("--index: coin \(InputError.echo(coin)) given twice (give each coin once)")
+            }
+            m[coin] = v
         }
         return m
     }
@@ -96,7 +105,7 @@ struct BybitReconcileCommand: ParsableCommand {
             let mine = BybitFormat.portfolioMargin(ours, account: acct, priced: priced)
             report = try BybitReconcile.compare(ours: mine, theirs: theirs, tolerance: tolerance, parameters: priced.parameters, file: response)
         } catch let f as Fatal { throw f } catch { throw Fatal(error) }
-        print(format == .json ? report.json.render() : report.table(), terminator: format == .json ? "\n" : "")
+        print(format == .json ? report.renderJSON() : report.table(), terminator: format == .json ? "\n" : "")
         if report.differing > 0 || !report.onlyTheirs.isEmpty || !report.onlyOurs.isEmpty { throw partialFailure }
     }
 }

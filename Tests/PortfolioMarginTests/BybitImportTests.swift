@@ -59,7 +59,7 @@ enum BybitFixture {
           {"coin": "USDC", "walletBalance": "100000", "equity": "100000"},
           {"coin": "SOL", "walletBalance": "12.5"},
           {"coin": "BTC", "walletBalance": "-0.25", "borrowAmount": "0.25"},
-          {"coin": "ETH", "walletBalance": ""}]}]}
+          {"coin": "ETH", "walletBalance": "0"}]}]}
         """#)
     static let info = response(#"{"marginMode": "PORTFOLIO_MARGIN", "spotHedgingStatus": "ON", "unifiedMarginStatus": 6}"#)
 
@@ -157,7 +157,7 @@ struct BybitImportTests {
         #expect(ords.count == 2)
         #expect(ords[0]["qty"] == .number(1.5) && ords[0]["side"] == .string("Buy") && ords[0]["price"] == .number(69000))
         #expect(ords[1]["symbol"] == .string("ETHUSDT") && ords[1]["side"] == .string("Sell") && ords[1]["qty"] == .number(3))
-        // Balances: walletBalance per coin, a liability negative, an empty one skipped.
+        // Balances: walletBalance per coin, a liability negative, a zero one skipped (an empty one is an error: Trust3BybitTests).
         #expect(bals.map { $0["coin"]! } == [.string("USDC"), .string("SOL"), .string("BTC")])
         #expect(bals[2]["walletBalance"] == .number(-0.25))
         // --index wins over everything.

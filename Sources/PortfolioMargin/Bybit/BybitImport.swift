@@ -47,7 +47,18 @@ public enum BybitImport {
     static func checkPages(_ responses: [BybitResponse]) throws {
         var lastPage: Set<String> = []   // endpoint names with a page that ends a chain
         var emptyLast: Set<String> = []  // categories ("" for none) of empty last pages
+        var byCursor: [String: String] = [:]  // "endpoint name + cursor" → the file that carries it
         for r in responses {
+            // Each page of a chain points to a different next page: two pages of one endpoint and
+            // category with the same cursor are one page given twice or a forked chain.
+            if let c = r.cursor, r.endpoint != .emptyList {
+                let key = r.endpoint.name + "\u{0}" + c
+                if let before = byCursor[key] {
+                    throw InputError(file: r.file, record: "result", field: "nextPageCursor",
+                                     "two \(r.endpoint.name) pages carry the same cursor \(InputError.echo(c)) (also \(before)): a page given twice or pages of two different fetches")
+                }
+                byCursor[key] = r.file
+            }
             if r.endpoint == .emptyList {
                 if let c = r.cursor {
                     throw InputError(file: r.file, record: "result", field: "nextPageCursor",
@@ -97,6 +108,31 @@ struct MarketBuilder {
     struct Entry {
         var instrument: Instrument
         var category: String
+        /// The ticker and instruments-info records the instrument was read from, and the record
+        /// and field its expiry came from: an error about the instrument names where its value was.
+        var ticker: BybitRecord
+        var info: BybitRecord?
+        var expirySource: (record: BybitRecord, field: String)?
+
+        /// The record and field behind a `MarketSnapshot.problem` field.
+        func source(of field: String) -> (record: BybitRecord, field: String) {
+            switch field {
+            case "markPrice", "underlyingPrice", "markIv": return (ticker, field)
+            case "indexPrices": return (ticker, "indexPrice")
+            case "expiry": return expirySource ?? (ticker, "deliveryTime")
+            case "optionType": return info.map { ($0, "optionsType") } ?? (ticker, "symbol")
+            case "settleCoin": return info.flatMap { $0.has("settleCoin") ? ($0, "settleCoin") : nil } ?? (ticker, "symbol")
+            default: return (ticker, "symbol")
+            }
+        }
+
+        /// Why `pm margin` would refuse an account holding this instrument (the market's lazy
+        /// instrument check, docs/model.md §11.14), or nil when it is usable.
+        func problem(time: Double, indexPrices: [String: Double]) -> (record: BybitRecord, field: String, message: String)? {
+            guard let p = MarketSnapshot.problem(of: instrument, time: time, indexPrices: indexPrices) else { return nil }
+            let (record, field) = source(of: p.0)
+            return (record, field, p.1)
+        }
     }
     var time: Double
     var indexPrices: [String: Double] = [:]
@@ -154,12 +190,12 @@ struct MarketBuilder {
                     unreadable[symbol] = rec.fail("symbol", "\(InputError.echo(symbol)) does not follow Bybit's \(category) symbol grammar; save its instruments-info too")
                     continue
                 }
-                let inst = try Self.instrument(rec, symbol: symbol, category: category, info: info[symbol])
+                let (inst, expirySource) = try Self.instrument(rec, symbol: symbol, category: category, info: info[symbol])
                 if let idx = try rec.decimal("indexPrice"), category != "linear" || derivedIndex[inst.baseCoin] == nil {
                     guard idx > 0 else { throw rec.fail("indexPrice", "expected a positive price") }
                     if derivedIndex[inst.baseCoin] == nil { derivedIndex[inst.baseCoin] = idx }
                 }
-                entries.append(Entry(instrument: inst, category: category))
+                entries.append(Entry(instrument: inst, category: category, ticker: rec, info: info[symbol]?.record, expirySource: expirySource))
             }
         }
         guard let first = tickerFiles.first else {
@@ -189,9 +225,10 @@ struct MarketBuilder {
         return nil
     }
 
-    /// One instrument from its ticker, with instruments-info where saved and the symbol grammar otherwise.
+    /// One instrument from its ticker, with instruments-info where saved and the symbol grammar
+    /// otherwise; with the record and field its expiry was read from.
     static func instrument(_ t: BybitRecord, symbol: String, category: String,
-                           info: (category: String, record: BybitRecord)?) throws -> Instrument {
+                           info: (category: String, record: BybitRecord)?) throws -> (Instrument, (record: BybitRecord, field: String)?) {
         let grammar = BybitSymbol.parse(symbol, category: category)
         let i = info?.record
         if let info, info.category != category {
@@ -218,10 +255,12 @@ struct MarketBuilder {
             guard let strike = grammar?.strike else {
                 throw t.fail("symbol", "cannot read the strike from \(InputError.echo(symbol)) (expected BASE-DDMMMYY-STRIKE-C|P[-SETTLE])")
             }
-            guard let expiry = try millis(i) ?? grammar?.expiry else { throw t.fail("symbol", "no expiry: neither deliveryTime nor a date in the symbol") }
-            return Instrument(symbol: symbol, kind: .option, baseCoin: base, settleCoin: settle!, markPrice: mark,
-                              expiry: expiry, optionType: type, strike: strike,
-                              underlyingPrice: try t.requiredDecimal("underlyingPrice"), markIv: try t.requiredDecimal("markIv"))
+            let fromInfo = try millis(i)
+            guard let expiry = fromInfo ?? grammar?.expiry else { throw t.fail("symbol", "no expiry: neither deliveryTime nor a date in the symbol") }
+            return (Instrument(symbol: symbol, kind: .option, baseCoin: base, settleCoin: settle!, markPrice: mark,
+                               expiry: expiry, optionType: type, strike: strike,
+                               underlyingPrice: try t.requiredDecimal("underlyingPrice"), markIv: try t.requiredDecimal("markIv")),
+                    fromInfo != nil ? (i!, "deliveryTime") : (t, "symbol"))
         }
         var kind = grammar?.kind ?? .perpetual
         if let ct = try i?.text("contractType") {
@@ -237,13 +276,14 @@ struct MarketBuilder {
         }
         let settle = try i?.text("settleCoin") ?? (category == "inverse" ? base : grammar?.settleCoin ?? "USDT")
         var inst = Instrument(symbol: symbol, kind: kind, baseCoin: base, settleCoin: settle, markPrice: mark)
+        var source: (record: BybitRecord, field: String)?
         if kind == .future {
-            guard let e = try millis(i) ?? millis(t) ?? grammar?.expiry else {
-                throw t.fail("deliveryTime", "a future needs its delivery time (from the ticker or instruments-info)")
-            }
-            inst.expiry = e
+            if let e = try millis(i) { inst.expiry = e; source = (i!, "deliveryTime") }
+            else if let e = try millis(t) { inst.expiry = e; source = (t, "deliveryTime") }
+            else if let e = grammar?.expiry { inst.expiry = e; source = (t, "symbol") }
+            else { throw t.fail("deliveryTime", "a future needs its delivery time (from the ticker or instruments-info)") }
         }
-        return inst
+        return (inst, source)
     }
 
     var json: JSON {
@@ -289,7 +329,15 @@ struct AccountBuilder {
             guard let n = market.bySymbol[symbol] else {
                 throw rec.fail("symbol", "no market data for \(InputError.echo(symbol)) (save GET /v5/market/tickers?category=\(category))")
             }
-            return market.instruments[n].instrument
+            // An instrument the account holds must be one `pm margin` can use: the market document
+            // records a bad instrument lazily (docs/model.md §11.14), so writing it would give an
+            // account that every later command refuses. Instruments nobody holds stay lazy.
+            let e = market.instruments[n]
+            if let p = e.problem(time: market.time, indexPrices: market.indexPrices) {
+                let hint = p.field == "indexPrice" ? " (save its spot ticker or pass --index COIN=PRICE)" : ""
+                throw p.record.fail(p.field, "\(p.message)\(hint); \(InputError.echo(symbol)) is held by \(rec.file) \(rec.record), so its margin could not be computed")
+            }
+            return e.instrument
         }
         for r in responses {
             switch r.endpoint {
@@ -308,7 +356,9 @@ struct AccountBuilder {
                         let rec = BybitRecord(value: c, file: r.file, record: "result.list[\(n)].coin[\(k)]")
                         let coin = try rec.requiredText("coin")
                         try once(&seenCoin, coin, rec, "coin", "coin \(InputError.echo(coin))")
-                        guard let wb = try rec.decimal("walletBalance"), wb != 0 else { continue }
+                        // An empty walletBalance is not a zero balance: an error, as any empty number.
+                        let wb = try rec.requiredDecimal("walletBalance")
+                        guard wb != 0 else { continue }
                         guard market.indexPrices[coin] != nil else {
                             throw rec.fail("coin", "no index price for \(InputError.echo(coin)) (save its spot ticker or pass --index \(coin)=PRICE)")
                         }
@@ -320,12 +370,12 @@ struct AccountBuilder {
                     let rec = r.record(n)
                     let symbol = try rec.requiredText("symbol")
                     // Hedge mode lists a symbol twice, positionIdx 1 (Buy side) and 2 (Sell side).
-                    let idx = BybitFormat.decimal(try rec.decimal("positionIdx") ?? 0)
+                    let idx = BybitFormat.decimal(try rec.presentDecimal("positionIdx") ?? 0)
                     try once(&seenPosition, "\(category) \(symbol) \(idx)", rec, "symbol",
                              "position \(InputError.echo(symbol)) (positionIdx \(InputError.echo(idx)))")
                     // One-way mode lists an empty side ("") with size 0 for no position.
                     let side = try rec.text("side")
-                    let size = try rec.decimal("size") ?? 0
+                    let size = try rec.requiredDecimal("size")
                     guard size != 0 else { continue }
                     guard let side, let s = Side(rawValue: side) else {
                         throw rec.fail("side", "expected Buy or Sell for a size of \(NumberFormat.text(size)), got \(InputError.echo(side ?? ""))")
@@ -333,7 +383,7 @@ struct AccountBuilder {
                     guard size > 0 else { throw rec.fail("size", "expected a size ≥ 0 (the side gives the sign)") }
                     let inst = try listed(rec, symbol, category)
                     var entry: Double?
-                    if inst.kind != .option, let p = try rec.decimal("avgPrice"), p > 0 { entry = p }
+                    if inst.kind != .option, let p = try rec.presentDecimal("avgPrice"), p > 0 { entry = p }
                     account.positions.append(Position(symbol: symbol, size: s.sign * size, entryPrice: entry))
                 }
             case let .openOrders(category):
@@ -344,7 +394,7 @@ struct AccountBuilder {
                     let symbol = try rec.requiredText("symbol")
                     if let id = try rec.text("orderId") { try once(&seenOrder, id, rec, "orderId", "order \(InputError.echo(id))") }
                     if let st = try rec.text("orderStatus"), !Self.activeStatuses.contains(st) { continue }
-                    guard let qty = try rec.decimal("leavesQty") ?? rec.decimal("qty") else { throw rec.fail("leavesQty", "missing") }
+                    guard let qty = try rec.presentDecimal("leavesQty") ?? rec.presentDecimal("qty") else { throw rec.fail("leavesQty", "missing") }
                     guard qty >= 0 else { throw rec.fail("leavesQty", "expected a quantity ≥ 0") }
                     guard qty > 0 else { continue }
                     let sideText = try rec.requiredText("side")

@@ -49,6 +49,18 @@ public enum BybitReconcile {
             ])
         }
 
+        /// `json` as text, the counts (`matched`, `differing`) as integers (`72`, not `72.0`).
+        public func renderJSON() -> String {
+            guard case let .object(members) = json else { return json.render() }
+            let body = members.map { k, v -> String in
+                var key = ""
+                JSON.quote(k, into: &key)
+                let count: Int? = k == "matched" ? matched : k == "differing" ? differing : nil
+                return "  " + key + ": " + (count.map(String.init) ?? v.render().replacingOccurrences(of: "\n", with: "\n  "))
+            }
+            return "{\n" + body.joined(separator: ",\n") + "\n}"
+        }
+
         /// What differs first, each with its model component; then what only one side has; then
         /// the matching figures.
         public func table() -> String {
@@ -164,11 +176,18 @@ public enum BybitReconcile {
         ]
         for (k, c) in walletParts { try add("wallet.\(k)", result["wallet"]?[k], "result.wallet", k, c) }
         guard case let .array(units)? = result["assetPnlRange"] else { return out }
+        var seenCoin: [String: Int] = [:]
         for (n, u) in units.enumerated() {
             let rec = "result.assetPnlRange[\(n)]"
             guard case let .string(coin)? = u["baseCoin"] else {
                 throw InputError(file: file, record: rec, field: "baseCoin", "missing (expected the base coin)")
             }
+            // One unit per coin: a coin listed twice would compare each of its paths twice.
+            if let before = seenCoin[coin] {
+                throw InputError(file: file, record: rec, field: "baseCoin",
+                                 "coin \(InputError.echo(coin)) listed twice (also result.assetPnlRange[\(before)])")
+            }
+            seenCoin[coin] = n
             let p = parameters.parameters(for: coin)
             func f(_ v: Double) -> String { BybitFormat.decimal(v) }
             let grid = "MODEL.md §2 grid (priceRange \(f(p.priceRange)), pricePoints \(p.pricePoints))"

@@ -41,6 +41,13 @@ extension JSONRecord {
         }
     }
 
+    /// As `decimal`, but an empty string is an error: for the numbers where "" has no documented
+    /// meaning (docs/bybit.md), absent and null still mean none.
+    func presentDecimal(_ key: String) throws -> Double? {
+        if case .string("")? = value[key] { throw fail(key, "empty (expected a decimal number)") }
+        return try decimal(key)
+    }
+
     func requiredDecimal(_ key: String) throws -> Double {
         guard let d = try decimal(key) else { throw fail(key, "missing or empty (expected a decimal number)") }
         return d
