@@ -48,6 +48,14 @@ public enum BybitFormat {
 
     static func str(_ v: Double) -> JSON { .string(decimal(v)) }
 
+    /// Bybit's `contingency` object: every add-on under its `ContingencyKind` key and the sum as
+    /// `contingencyComponents`, in Bybit's published order (`bybitRank`, `bybitTotalRank`).
+    static func contingencyFields(_ c: Contingencies) -> [(String, JSON)] {
+        let fields = ContingencyKind.all.map { (rank: $0.descriptor.bybitRank, key: $0.descriptor.jsonKey, value: c[$0]) }
+            + [(rank: ContingencyKind.bybitTotalRank, key: "contingencyComponents", value: c.total)]
+        return fields.sorted { $0.rank < $1.rank }.map { ($0.key, str($0.value)) }
+    }
+
     static func envelope(_ result: JSON, time: Double) -> JSON {
         .object([("retCode", .number(0)), ("retMsg", .string("OK")), ("result", result),
                  ("retExtInfo", .object([])), ("time", .number((time * 1000).rounded()))])
@@ -162,14 +170,7 @@ public enum BybitFormat {
                 ("totalPnlRanges", .object(totals)),
                 ("perpPositionPnlRanges", .array(linear)),
                 ("optionExpiryDatePnlRanges", .array(byExpiry)),
-                ("contingency", .object([
-                    ("optionContingency", str(c.optionContingency)),
-                    ("futureDeltaContingency", str(c.futureDeltaContingency)),
-                    ("optionVegaContingency", str(c.optionVegaContingency)),
-                    ("contingencyComponents", str(c.total)),
-                    ("usdtUsdcContingency", str(c.usdtUsdcContingency)),
-                    ("futureContingency", str(c.futureContingency)),
-                ])),
+                ("contingency", .object(contingencyFields(c))),
                 ("asset", .object([("coin", .string(u.baseCoin)), ("assetIM", str(u.im)), ("assetMM", str(u.mm))])),
                 ("maxLossPriceMove", .string(priceScale(u.maxLossPriceMove))),
                 ("maxLossIvShock", .string(shock(u.maxLossIvShock, params))),

@@ -241,14 +241,10 @@ public enum BybitReconcile {
                     }
                 }
             }
-            let contingency: [(String, String)] = [
-                ("optionContingency", "MODEL.md §5A short option: net short per (expiry, strike) × shortOptionFactor \(f(p.shortOptionFactor)) × index"),
-                ("optionVegaContingency", "MODEL.md §5B vega spread: hedged coin vega × tenor gap × vegaSpreadFactor \(f(p.vegaSpreadFactor))"),
-                ("usdtUsdcContingency", "MODEL.md §5C USDT–USDC–USD spread: stablecoinSpreadFactor \(f(p.stablecoinSpreadFactor))"),
-                ("futureDeltaContingency", "MODEL.md §5D delta spread: maturity mismatch × deltaSpreadFactor \(f(p.deltaSpreadFactor)) + spot basis × basisFactor \(f(p.basisFactor)) above basisThreshold \(f(p.basisThreshold))"),
-                ("futureContingency", "MODEL.md §5E perpetual and futures: Σ|delta| × futuresRiskFactor \(f(p.futuresRiskFactor)) × index"),
-                ("contingencyComponents", "MODEL.md §5 A+B+C+D+E"),
-            ]
+            let kinds = ContingencyKind.all
+            let contingency: [(String, String)] = kinds.map { k in
+                (k.descriptor.jsonKey, "MODEL.md §5\(k.descriptor.letter) " + k.component(p, format: f))
+            } + [("contingencyComponents", "MODEL.md §5 " + kinds.map(\.descriptor.letter).joined(separator: "+"))]
             for (k, c) in contingency { try add("\(coin).contingency.\(k)", u["contingency"]?[k], "\(rec).contingency", k, c) }
             try add("\(coin).asset.assetIM", u["asset"]?["assetIM"], "\(rec).asset", "assetIM", "MODEL.md §7 IM = MM × imFactor \(f(p.imFactor))")
             try add("\(coin).asset.assetMM", u["asset"]?["assetMM"], "\(rec).asset", "assetMM", "MODEL.md §7 MM = maxLoss + contingencyComponents (max over the order portfolios)")

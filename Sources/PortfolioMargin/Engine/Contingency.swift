@@ -1,7 +1,90 @@
-/// The five contingency add-ons of a unit, USD, each ≥ 0 (MODEL.md §5).
+/// The contingency add-ons of MODEL.md §5, one table: every place that names them — the
+/// `units.csv` columns and their byte bound (`BatchOutput`), the JSON result (`UnitResult.json`),
+/// the text table and what-if's per-unit lines, Bybit's `contingency` object and `pm reconcile`'s
+/// comparison — reads this declaration, in this order (the order of ``Contingencies/total``'s sum
+/// and of the CSV columns). Adding an add-on means a case here, its ``descriptor``, its stored value
+/// in ``Contingencies`` (and its ``Contingencies/subscript(_:)`` case) and its line in
+/// `ContingencyCalculator.compute`.
+public enum ContingencyKind: Int, CaseIterable, Sendable {
+    /// A. Short option (MODEL.md §5A).
+    case shortOption
+    /// B. Vega spread across expiries (MODEL.md §5B).
+    case vegaSpread
+    /// C. USDT–USDC–USD settlement spread (MODEL.md §5C).
+    case settlementSpread
+    /// D. Delta spread: maturity mismatch and spot–derivative basis (MODEL.md §5D).
+    case deltaSpread
+    /// E. Perpetual and futures (MODEL.md §5E).
+    case futures
+
+    /// How one add-on is named and explained wherever it appears.
+    public struct Descriptor: Sendable {
+        /// Its letter in MODEL.md §5 (`A` … `E`); `pm reconcile` cites it as `§5A`.
+        public let letter: String
+        /// Its key in the JSON result's `contingency` object, which is also Bybit's field name.
+        public let jsonKey: String
+        /// Its `units.csv` column (docs/formats.md).
+        public let csvColumn: String
+        /// Its row label in the text table and in what-if's per-unit lines.
+        public let label: String
+        /// Its place in Bybit's `contingency` object, whose published order is not ours;
+        /// `contingencyComponents` (the sum) sits at ``ContingencyKind/bybitTotalRank``.
+        public let bybitRank: Int
+        /// What `pm reconcile` says the figure is made of: `{name}` stands for that coin
+        /// parameter's value (formatted by the caller).
+        public let component: String
+    }
+
+    /// The table: one entry per add-on.
+    public var descriptor: Descriptor {
+        switch self {
+        case .shortOption:
+            return Descriptor(letter: "A", jsonKey: "optionContingency", csvColumn: "option_contingency",
+                              label: "short option", bybitRank: 0,
+                              component: "short option: net short per (expiry, strike) × shortOptionFactor {shortOptionFactor} × index")
+        case .vegaSpread:
+            return Descriptor(letter: "B", jsonKey: "optionVegaContingency", csvColumn: "option_vega_contingency",
+                              label: "vega spread", bybitRank: 2,
+                              component: "vega spread: hedged coin vega × tenor gap × vegaSpreadFactor {vegaSpreadFactor}")
+        case .settlementSpread:
+            return Descriptor(letter: "C", jsonKey: "usdtUsdcContingency", csvColumn: "usdt_usdc_contingency",
+                              label: "USDT-USDC-USD", bybitRank: 4,
+                              component: "USDT–USDC–USD spread: stablecoinSpreadFactor {stablecoinSpreadFactor}")
+        case .deltaSpread:
+            return Descriptor(letter: "D", jsonKey: "futureDeltaContingency", csvColumn: "future_delta_contingency",
+                              label: "delta spread", bybitRank: 1,
+                              component: "delta spread: maturity mismatch × deltaSpreadFactor {deltaSpreadFactor} + spot basis × basisFactor {basisFactor} above basisThreshold {basisThreshold}")
+        case .futures:
+            return Descriptor(letter: "E", jsonKey: "futureContingency", csvColumn: "future_contingency",
+                              label: "perp & futures", bybitRank: 5,
+                              component: "perpetual and futures: Σ|delta| × futuresRiskFactor {futuresRiskFactor} × index")
+        }
+    }
+
+    /// Every add-on in table order, held once (the hot paths loop over it without rebuilding
+    /// `allCases`).
+    public static let all = allCases
+
+    /// The place of the sum `contingencyComponents` in Bybit's `contingency` object.
+    public static let bybitTotalRank = 3
+
+    /// `component` with every `{name}` replaced by `format(p[numeric: name])`.
+    public func component(_ p: CoinParameters, format: (Double) -> String) -> String {
+        var out = "", rest = Substring(descriptor.component)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out += rest[..<open]
+            let name = String(rest[rest.index(after: open)..<close])
+            out += p[numeric: name].map(format) ?? name
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+}
+
+/// The contingency add-ons of a unit, USD, each ≥ 0 (MODEL.md §5), one per ``ContingencyKind``.
 ///
 /// Computed from the unshocked Black-76 deltas and vegas at the current market (§5) of the
-/// portfolio's net holdings; a unit of zero-size positions has all five 0. Each field is named as
+/// portfolio's net holdings; a unit of zero-size positions has every add-on 0. Each field is named as
 /// in Bybit's and our JSON output.
 public struct Contingencies: Equatable, Sendable {
     /// A. Short option, USD (MODEL.md §5A): options grouped by (expiry, strike), calls and puts and
@@ -20,13 +103,39 @@ public struct Contingencies: Equatable, Sendable {
     /// perpetual and future of the unit. 0 with none.
     public var futureContingency = 0.0
 
-    /// All five add-ons 0.
+    /// Every add-on 0.
     public init() {}
 
-    /// `contingencyComponents` = A + B + C + D + E, USD, ≥ 0 (MODEL.md §5); the second term of
-    /// `MM = maxLoss + contingencyComponents` (§7).
+    /// The add-on of `kind`, USD.
+    public subscript(_ kind: ContingencyKind) -> Double {
+        get {
+            switch kind {
+            case .shortOption: return optionContingency
+            case .vegaSpread: return optionVegaContingency
+            case .settlementSpread: return usdtUsdcContingency
+            case .deltaSpread: return futureDeltaContingency
+            case .futures: return futureContingency
+            }
+        }
+        set {
+            switch kind {
+            case .shortOption: optionContingency = newValue
+            case .vegaSpread: optionVegaContingency = newValue
+            case .settlementSpread: usdtUsdcContingency = newValue
+            case .deltaSpread: futureDeltaContingency = newValue
+            case .futures: futureContingency = newValue
+            }
+        }
+    }
+
+    /// `contingencyComponents`, the sum of every add-on in ``ContingencyKind`` order (A + B + C + D + E),
+    /// USD, ≥ 0 (MODEL.md §5); the second term of `MM = maxLoss + contingencyComponents` (§7).
+    /// Walks the raw values rather than `allCases` (an array): no allocation or reference count
+    /// on the engine's path, and the same left-to-right sum, so the same bits.
     public var total: Double {
-        optionContingency + optionVegaContingency + usdtUsdcContingency + futureDeltaContingency + futureContingency
+        var sum = self[ContingencyKind(rawValue: 0)!], raw = 1
+        while let k = ContingencyKind(rawValue: raw) { sum += self[k]; raw += 1 }
+        return sum
     }
 }
 
@@ -268,12 +377,12 @@ struct ContingencyCalculator {
     /// Everything of `p` that `compute` reads for a unit of coin `slot`, plus the deltas its spot
     /// hedge leg comes from (bit patterns): two pricings of the same instruments with equal keys give
     /// every portfolio of that coin the same contingencies (a sweep computes them once per distinct
-    /// key; MODEL.md §5). Keep in step with `compute`, `fill` and `ContingencyModel`.
+    /// key; MODEL.md §5). The factors are every `CoinParameter` of a §5 section; the holdings'
+    /// fields are what `fill` reads.
     static func inputsKey(_ p: PricedMarket, slot: Int) -> [UInt64] {
         let c = p.coinParams[slot]
         var bits: [UInt64] = [p.coinIndex[slot].bitPattern]
-        bits += [c.shortOptionFactor, c.vegaSpreadFactor, c.stablecoinSpreadFactor, c.deltaSpreadFactor,
-                 c.basisFactor, c.basisThreshold, c.futuresRiskFactor].map(\.bitPattern)
+        bits += CoinParameter.contingencyFactors.map { $0.value(c).bitPattern }
         bits += p.bucketDTE[slot].map(\.bitPattern)
         for i in p.coinSlot.indices where Int(p.coinSlot[i]) == slot {
             let h = p.contingencyInfo[i]

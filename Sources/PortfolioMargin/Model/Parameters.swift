@@ -86,70 +86,18 @@ public struct CoinParameters: Equatable, Sendable {
         self.borrowIMRate = borrowIMRate; self.sources = sources
     }
 
-    /// The numeric parameter names, as in the parameter file (FORMATS.md).
-    public static let numericKeys = [
-        "priceRange", "pricePoints", "ivUp", "ivDown", "vegaPowerShort", "vegaPowerLong", "minDTE",
-        "minShockedIv", "decaySeconds", "imFactor", "shortOptionFactor", "vegaSpreadFactor",
-        "stablecoinSpreadFactor", "deltaSpreadFactor", "basisFactor", "basisThreshold",
-        "futuresRiskFactor", "collateralValueRatio", "borrowMMRate", "borrowIMRate",
-    ]
-    /// Every parameter name (numeric ones and `spotHedgeEligible`).
-    public static let allKeys = numericKeys + ["spotHedgeEligible"]
+    /// The parameter names, as in the parameter file (docs/formats.md), in `CoinParameter.table` order.
+    public static let allKeys = CoinParameter.table.map(\.name)
+    /// The numeric parameter names (every one but the `spotHedgeEligible` flag).
+    public static let numericKeys = CoinParameter.table.filter(\.isNumeric).map(\.name)
 
-    /// Reads or writes a numeric parameter by its file name (for sweeps: `BTC.priceRange=0.15`).
+    /// Reads or writes a numeric parameter by its file name (for sweeps: `BTC.priceRange=0.15`);
+    /// nil for a name that is not one.
     public subscript(numeric key: String) -> Double? {
-        get {
-            switch key {
-            case "priceRange": return priceRange
-            case "pricePoints": return Double(pricePoints)
-            case "ivUp": return ivUp
-            case "ivDown": return ivDown
-            case "vegaPowerShort": return vegaPowerShort
-            case "vegaPowerLong": return vegaPowerLong
-            case "minDTE": return minDTE
-            case "minShockedIv": return minShockedIv
-            case "decaySeconds": return decaySeconds
-            case "imFactor": return imFactor
-            case "shortOptionFactor": return shortOptionFactor
-            case "vegaSpreadFactor": return vegaSpreadFactor
-            case "stablecoinSpreadFactor": return stablecoinSpreadFactor
-            case "deltaSpreadFactor": return deltaSpreadFactor
-            case "basisFactor": return basisFactor
-            case "basisThreshold": return basisThreshold
-            case "futuresRiskFactor": return futuresRiskFactor
-            case "collateralValueRatio": return collateralValueRatio
-            case "borrowMMRate": return borrowMMRate
-            case "borrowIMRate": return borrowIMRate
-            default: return nil
-            }
-        }
+        get { CoinParameter.named(key).flatMap { $0.isNumeric ? $0.value(self) : nil } }
         set {
-            guard let v = newValue else { return }
-            switch key {
-            case "priceRange": priceRange = v
-            // Never traps: a value that is no Int (9.9, 1e19, NaN) becomes 0, which
-            // `validationProblem` refuses; loaders and sweeps check `valueProblem` first.
-            case "pricePoints": pricePoints = Int(exactly: v) ?? 0
-            case "ivUp": ivUp = v
-            case "ivDown": ivDown = v
-            case "vegaPowerShort": vegaPowerShort = v
-            case "vegaPowerLong": vegaPowerLong = v
-            case "minDTE": minDTE = v
-            case "minShockedIv": minShockedIv = v
-            case "decaySeconds": decaySeconds = v
-            case "imFactor": imFactor = v
-            case "shortOptionFactor": shortOptionFactor = v
-            case "vegaSpreadFactor": vegaSpreadFactor = v
-            case "stablecoinSpreadFactor": stablecoinSpreadFactor = v
-            case "deltaSpreadFactor": deltaSpreadFactor = v
-            case "basisFactor": basisFactor = v
-            case "basisThreshold": basisThreshold = v
-            case "futuresRiskFactor": futuresRiskFactor = v
-            case "collateralValueRatio": collateralValueRatio = v; collateralTiers = nil
-            case "borrowMMRate": borrowMMRate = v
-            case "borrowIMRate": borrowIMRate = v
-            default: break
-            }
+            guard let v = newValue, let parameter = CoinParameter.named(key), parameter.isNumeric else { return }
+            parameter.set(&self, v)
         }
     }
 
@@ -157,38 +105,22 @@ public struct CoinParameters: Equatable, Sendable {
     /// array are allocated from it, so it must be bounded (1e8 points would ask for hundreds of GB).
     public static let maxPricePoints = 101
 
-    /// Checks the rules of MODEL.md §9 and FORMATS.md "Bounds": pricePoints an odd whole number
-    /// 3…101, priceRange in (0, 1), every other value finite and ≥ 0 (minShockedIv, minDTE and
-    /// decaySeconds > 0, collateralValueRatio ≤ 1). Returns the first problem as (parameter,
-    /// message), or nil.
+    /// Checks each parameter's `CoinParameter.Rule` (MODEL.md §9 and FORMATS.md "Bounds"):
+    /// pricePoints an odd whole number 3…101, priceRange in (0, 1), every other value finite and
+    /// ≥ 0 (minShockedIv, minDTE and decaySeconds > 0, collateralValueRatio ≤ 1). Returns the first
+    /// problem in table order as (parameter, message), or nil.
     public func validationProblem() -> (String, String)? {
-        for key in Self.numericKeys {
-            if let message = Self.valueProblem(key, self[numeric: key]!) { return (key, message) }
+        for parameter in CoinParameter.table where parameter.isNumeric {
+            if let message = parameter.rule.problem(parameter.value(self)) { return (parameter.name, message) }
         }
         return nil
     }
 
-    /// Why `value` cannot be parameter `key` (one of `numericKeys`), or nil. Checked before a value
-    /// is stored, so that neither a parameter file nor a sweep's `--set` can truncate or trap.
+    /// Why `value` cannot be parameter `key` (one of `numericKeys`; another name is held to
+    /// "finite and ≥ 0"), or nil. Checked before a value is stored, so that neither a parameter
+    /// file nor a sweep's `--set` can truncate or trap.
     public static func valueProblem(_ key: String, _ v: Double) -> String? {
-        switch key {
-        case "pricePoints":
-            guard v.isFinite, v == v.rounded(), v >= 3, v <= Double(maxPricePoints), Int(v) % 2 == 1 else {
-                return "must be an odd whole number from 3 to \(maxPricePoints), got \(number(v))"
-            }
-        case "priceRange":
-            guard v > 0 && v < 1 else { return "must be in (0, 1), got \(number(v))" }
-        default:
-            guard v.isFinite, v >= 0 else { return "must be a finite number ≥ 0, got \(number(v))" }
-            switch key {
-            case "minShockedIv" where v <= 0: return "must be > 0, got \(number(v))"
-            case "minDTE" where v <= 0: return "must be > 0 days, got \(number(v))"
-            case "decaySeconds" where v <= 0: return "must be > 0 seconds, got \(number(v))"
-            case "collateralValueRatio" where v > 1: return "must be at most 1, got \(number(v))"
-            default: break
-            }
-        }
-        return nil
+        (CoinParameter.named(key)?.rule ?? .nonNegative).problem(v)
     }
 
     /// A number as a message shows it (integers without `.0`; NaN and infinities as JSON tokens).
@@ -197,6 +129,171 @@ public struct CoinParameters: Equatable, Sendable {
         if v.isInfinite { return v > 0 ? "Infinity" : "-Infinity" }
         if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
         return "\(v)"
+    }
+}
+
+/// One parameter of a coin (MODEL.md §9), declared once in ``table``: the parameter file's loader,
+/// validation (``CoinParameters/validationProblem()``, ``CoinParameters/valueProblem(_:_:)``), the
+/// sweep's `--set` (``CoinParameters/subscript(numeric:)``), ``CoinParameters/allKeys`` and the
+/// parameter table of docs/formats.md (``markdownTable``, checked by a test) all read it.
+public struct CoinParameter: Sendable {
+    /// Where the value lives in ``CoinParameters``.
+    public enum Field: Sendable {
+        /// A number.
+        case real(WritableKeyPath<CoinParameters, Double> & Sendable)
+        /// A whole number (stored as `Int`; a value that is no `Int` is stored as 0, which its rule refuses).
+        case whole(WritableKeyPath<CoinParameters, Int> & Sendable)
+        /// `collateralValueRatio`: one number, or tiers (`CollateralTier`); setting the number drops the tiers.
+        case collateralRatio
+        /// A yes/no flag (not numeric: no rule, no `--set`).
+        case flag(WritableKeyPath<CoinParameters, Bool> & Sendable)
+    }
+
+    /// What a value must be; each case's message is the loader's and the sweep's error text.
+    public enum Rule: Sendable {
+        /// Finite and ≥ 0.
+        case nonNegative
+        /// Finite and > 0; `unit` follows the 0 in the message (`" days"`).
+        case positive(unit: String)
+        /// In [0, 1].
+        case fraction
+        /// In (0, 1).
+        case openFraction
+        /// An odd whole number from 3 to ``CoinParameters/maxPricePoints``.
+        case oddCount
+        /// `true` or `false`.
+        case flag
+
+        /// Why `v` breaks the rule, or nil.
+        public func problem(_ v: Double) -> String? {
+            let n = CoinParameters.number(v)
+            switch self {
+            case .oddCount:
+                let max = CoinParameters.maxPricePoints
+                guard v.isFinite, v == v.rounded(), v >= 3, v <= Double(max), Int(v) % 2 == 1 else {
+                    return "must be an odd whole number from 3 to \(max), got \(n)"
+                }
+            case .openFraction:
+                guard v > 0 && v < 1 else { return "must be in (0, 1), got \(n)" }
+            case .nonNegative, .positive, .fraction, .flag:
+                guard v.isFinite, v >= 0 else { return "must be a finite number ≥ 0, got \(n)" }
+                if case let .positive(unit) = self, v <= 0 { return "must be > 0\(unit), got \(n)" }
+                if case .fraction = self, v > 1 { return "must be at most 1, got \(n)" }
+            }
+            return nil
+        }
+
+        /// The rule as docs/formats.md's table states it.
+        public var text: String {
+            switch self {
+            case .nonNegative: return "≥ 0"
+            case let .positive(unit): return "> 0" + unit
+            case .fraction: return "in [0, 1], or tiers"
+            case .openFraction: return "in (0, 1)"
+            case .oddCount: return "odd, 3 to \(CoinParameters.maxPricePoints)"
+            case .flag: return "true or false"
+            }
+        }
+    }
+
+    /// Its key in the parameter file and in `--set COIN.name=…`.
+    public let name: String
+    /// Where its value lives.
+    public let field: Field
+    /// What its value must be.
+    public let rule: Rule
+    /// The sections of docs/model.md that read it (`§5A`); a parameter of a `§5` section is read by
+    /// the contingencies, so it is part of a sweep's contingency key (`ContingencyCalculator.inputsKey`).
+    public let model: String
+    /// One line for the docs' table.
+    public let doc: String
+
+    /// Whether it is a number (every parameter but a flag).
+    public var isNumeric: Bool { if case .flag = field { return false } else { return true } }
+
+    /// Whether the contingencies of MODEL.md §5 read it.
+    public var isContingencyFactor: Bool { model.hasPrefix("§5") }
+
+    /// Its value in `p` as a number (a flag as 0 or 1).
+    public func value(_ p: CoinParameters) -> Double {
+        switch field {
+        case let .real(path): return p[keyPath: path]
+        case let .whole(path): return Double(p[keyPath: path])
+        case .collateralRatio: return p.collateralValueRatio
+        case let .flag(path): return p[keyPath: path] ? 1 : 0
+        }
+    }
+
+    /// Stores `v` in `p` (unchecked: the caller checks `rule` first).
+    public func set(_ p: inout CoinParameters, _ v: Double) {
+        switch field {
+        case let .real(path): p[keyPath: path] = v
+        // Never traps: a value that is no Int (9.9, 1e19, NaN) becomes 0, which `validationProblem`
+        // refuses; loaders and sweeps check `rule` first.
+        case let .whole(path): p[keyPath: path] = Int(exactly: v) ?? 0
+        case .collateralRatio: p.collateralValueRatio = v; p.collateralTiers = nil
+        case let .flag(path): p[keyPath: path] = v != 0
+        }
+    }
+
+    /// The parameters the contingencies read (``isContingencyFactor``), in table order.
+    static let contingencyFactors = table.filter(\.isContingencyFactor)
+
+    /// The parameter called `name`, or nil.
+    public static func named(_ name: String) -> CoinParameter? { table.first { $0.name == name } }
+
+    /// Every parameter of a coin, in the parameter file's order (validation reports the first
+    /// problem in this order). Their values and sources are in docs/model.md §9.
+    public static let table: [CoinParameter] = [
+        .init(name: "priceRange", field: .real(\.priceRange), rule: .openFraction, model: "§2",
+              doc: "largest price move R of the grid (0.10 = ±10%)"),
+        .init(name: "pricePoints", field: .whole(\.pricePoints), rule: .oddCount, model: "§2",
+              doc: "price points N of the grid, each with three vol shocks"),
+        .init(name: "ivUp", field: .real(\.ivUp), rule: .nonNegative, model: "§2",
+              doc: "relative up-shock of implied vol at 30 days"),
+        .init(name: "ivDown", field: .real(\.ivDown), rule: .nonNegative, model: "§2",
+              doc: "relative down-shock of implied vol at 30 days"),
+        .init(name: "vegaPowerShort", field: .real(\.vegaPowerShort), rule: .nonNegative, model: "§2",
+              doc: "power of the shock scaling below 30 days"),
+        .init(name: "vegaPowerLong", field: .real(\.vegaPowerLong), rule: .nonNegative, model: "§2",
+              doc: "power of the shock scaling from 30 days"),
+        .init(name: "minDTE", field: .real(\.minDTE), rule: .positive(unit: " days"), model: "§2, §11.13",
+              doc: "floor of days to expiry in the shock scaling"),
+        .init(name: "minShockedIv", field: .real(\.minShockedIv), rule: .positive(unit: ""), model: "§2, §11.13",
+              doc: "lower bound of the down-shocked vol (0.01 = 1 vol point)"),
+        .init(name: "decaySeconds", field: .real(\.decaySeconds), rule: .positive(unit: " seconds"), model: "§2, §11.13",
+              doc: "near-expiry window in which price moves shrink linearly"),
+        .init(name: "imFactor", field: .real(\.imFactor), rule: .nonNegative, model: "§7",
+              doc: "IM = MM · imFactor per unit"),
+        .init(name: "shortOptionFactor", field: .real(\.shortOptionFactor), rule: .nonNegative, model: "§5A",
+              doc: "short option contingency per coin of net short per (expiry, strike)"),
+        .init(name: "vegaSpreadFactor", field: .real(\.vegaSpreadFactor), rule: .nonNegative, model: "§5B",
+              doc: "vega spread contingency per day of tenor mismatch"),
+        .init(name: "stablecoinSpreadFactor", field: .real(\.stablecoinSpreadFactor), rule: .nonNegative, model: "§5C",
+              doc: "USDT–USDC–USD settlement spread contingency"),
+        .init(name: "deltaSpreadFactor", field: .real(\.deltaSpreadFactor), rule: .nonNegative, model: "§5D",
+              doc: "maturity-mismatch delta spread D1 per day"),
+        .init(name: "basisFactor", field: .real(\.basisFactor), rule: .nonNegative, model: "§5D",
+              doc: "spot–derivative basis part D2, on the basis above basisThreshold"),
+        .init(name: "basisThreshold", field: .real(\.basisThreshold), rule: .nonNegative, model: "§5D",
+              doc: "basis (fraction of the index) below which D2 is 0"),
+        .init(name: "futuresRiskFactor", field: .real(\.futuresRiskFactor), rule: .nonNegative, model: "§5E",
+              doc: "perpetual and futures contingency per coin of absolute delta"),
+        .init(name: "collateralValueRatio", field: .collateralRatio, rule: .fraction, model: "§8",
+              doc: "share of a positive balance counted in the margin balance"),
+        .init(name: "borrowMMRate", field: .real(\.borrowMMRate), rule: .nonNegative, model: "§8",
+              doc: "maintenance margin rate on a liability"),
+        .init(name: "borrowIMRate", field: .real(\.borrowIMRate), rule: .nonNegative, model: "§8",
+              doc: "initial margin rate on a liability"),
+        .init(name: "spotHedgeEligible", field: .flag(\.spotHedgeEligible), rule: .flag, model: "§6",
+              doc: "whether the coin's spot balance may hedge its derivatives"),
+    ]
+
+    /// The parameter table of docs/formats.md, from ``table`` (a test checks the file holds it).
+    public static var markdownTable: String {
+        var out = "| parameter | rule | docs/model.md | meaning |\n|---|---|---|---|\n"
+        for p in table { out += "| `\(p.name)` | \(p.rule.text) | \(p.model) | \(p.doc) |\n" }
+        return out
     }
 }
 
@@ -333,15 +430,19 @@ public struct ParameterSet: Equatable, Sendable {
                                deltaSpreadFactor: 0, basisFactor: 0, basisThreshold: 0, futuresRiskFactor: 0,
                                spotHedgeEligible: false, collateralValueRatio: 0, borrowMMRate: 0, borrowIMRate: 0)
         }
-        for key in CoinParameters.numericKeys {
-            if key == "collateralValueRatio", case .array? = r.optional(key) { continue }   // tiers: read below
+        for parameter in CoinParameter.table where parameter.isNumeric {
+            let key = parameter.name
+            if case .collateralRatio = parameter.field, case .array? = r.optional(key) { continue }   // tiers: read below
             guard let v = try r.optionalNumber(key) else { continue }
             // Checked before it is stored: `pricePoints` of 9.9 must not become 9, nor 1e19 trap.
-            if let message = CoinParameters.valueProblem(key, v) { throw r.fail(key, message) }
-            p[numeric: key] = v
+            if let message = parameter.rule.problem(v) { throw r.fail(key, message) }
+            parameter.set(&p, v)
         }
         try CollateralTier.read(r, into: &p)
-        if r.optional("spotHedgeEligible") != nil { p.spotHedgeEligible = try r.bool("spotHedgeEligible", default: false) }
+        for parameter in CoinParameter.table {
+            guard case let .flag(path) = parameter.field, r.optional(parameter.name) != nil else { continue }
+            p[keyPath: path] = try r.bool(parameter.name, default: false)
+        }
         if let s = r.optional("sources") {
             guard case let .object(srcs) = s else { throw r.fail("sources", "expected an object") }
             var merged = base?.sources ?? [:]

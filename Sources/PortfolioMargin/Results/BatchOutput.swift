@@ -3,7 +3,25 @@ public enum BatchOutput {
     /// The header row of `margins.csv` (FORMATS.md), newline included.
     public static let marginsHeader = Array("account_id,margin_balance,order_loss,total_im,total_mm,im_rate,mm_rate,stage,error\n".utf8)
     /// The header row of `units.csv` (FORMATS.md), newline included.
-    public static let unitsHeader = Array("account_id,base_coin,max_loss,max_loss_price_move,max_loss_iv_shock,option_contingency,option_vega_contingency,usdt_usdc_contingency,future_delta_contingency,future_contingency,mm,im,governing_portfolio,hedge_spot_size\n".utf8)
+    public static let unitsHeader = Array((unitsColumns.map(\.name).joined(separator: ",") + "\n").utf8)
+
+    /// What a `units.csv` field holds, for its byte bound.
+    enum UnitsField {
+        /// The account id, escaped (its bound is per account).
+        case accountId
+        /// A base coin, a vol shock or a governing portfolio: the longest of the book's names.
+        case coin, ivShock, governing
+        /// A number (`NumberFormat.maxText`).
+        case number
+    }
+
+    /// The `units.csv` columns in order (docs/formats.md), the contingencies from `ContingencyKind`:
+    /// the header and the row bound come from this list; `append` writes the fields in this order.
+    static let unitsColumns: [(name: String, field: UnitsField)] =
+        [("account_id", .accountId), ("base_coin", .coin), ("max_loss", .number),
+         ("max_loss_price_move", .number), ("max_loss_iv_shock", .ivShock)]
+        + ContingencyKind.all.map { ($0.descriptor.csvColumn, .number) }
+        + [("mm", .number), ("im", .number), ("governing_portfolio", .governing), ("hedge_spot_size", .number)]
 
     /// Appends the rows of every account of `result`: one `margins.csv` row per account (an error
     /// row leaves the numbers and `stage` empty), one `units.csv` row per unit.
@@ -20,7 +38,18 @@ public enum BatchOutput {
         let stages = Stage.allCases.map { ($0, Array($0.rawValue.utf8)) }
         let number = NumberFormat.maxText
         let longest = { (names: [[UInt8]]) in names.map(\.count).max() ?? 0 }
-        let unitFixed = 1 + longest(coins) + 10 * (1 + number) + 1 + longest(shocks) + 1 + longest(governing) + 1
+        // Each field with its separator (a comma, or the newline after the last); the id's bytes
+        // are added per account.
+        let unitFixed = unitsColumns.reduce(0) { sum, column in
+            switch column.field {
+            case .accountId: return sum + 1
+            case .coin: return sum + 1 + longest(coins)
+            case .ivShock: return sum + 1 + longest(shocks)
+            case .governing: return sum + 1 + longest(governing)
+            case .number: return sum + 1 + number
+            }
+        }
+        let kinds = ContingencyKind.all
         let marginsFixed = 6 * (1 + number) + 1 + (stages.map(\.1.count).max() ?? 0) + 2
 
         // Numbers that repeat are formatted once: a grid's price moves (a few dozen per slot, the
@@ -97,11 +126,7 @@ public enum BatchOutput {
                                 u.copy(UnsafeBufferPointer(start: moveText + 32 * k, count: Int(moveLength[k])))
                             }
                             u.byte(44); u.copy(shocks[worst % 3])
-                            u.byte(44); u.number(c.optionContingency)
-                            u.byte(44); u.number(c.optionVegaContingency)
-                            u.byte(44); u.number(c.usdtUsdcContingency)
-                            u.byte(44); u.number(c.futureDeltaContingency)
-                            u.byte(44); u.number(c.futureContingency)
+                            for k in kinds { u.byte(44); u.number(c[k]) }
                             u.byte(44)
                             if result.unitMM[x].bitPattern == totalMM { u.copy(mmText) } else { u.number(result.unitMM[x]) }
                             u.byte(44)

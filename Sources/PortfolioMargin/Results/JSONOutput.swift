@@ -104,14 +104,8 @@ extension UnitResult {
             ("maxLossPriceMove", .num(maxLossPriceMove)),
             ("maxLossIvShock", .string(maxLossIvShock.name)),
             ("maxLossIvShockList", .array(maxLossIvShockList.map { .string($0.name) })),
-            ("contingency", .object([
-                ("optionContingency", .num(c.optionContingency)),
-                ("optionVegaContingency", .num(c.optionVegaContingency)),
-                ("usdtUsdcContingency", .num(c.usdtUsdcContingency)),
-                ("futureDeltaContingency", .num(c.futureDeltaContingency)),
-                ("futureContingency", .num(c.futureContingency)),
-                ("contingencyComponents", .num(c.total)),
-            ])),
+            ("contingency", .object(ContingencyKind.all.map { ($0.descriptor.jsonKey, .num(c[$0])) }
+                                    + [("contingencyComponents", .num(c.total))])),
             ("hedgeSpotSize", .num(hedgeSpotSize)),
             ("spotHedgePnl", .array(spotHedgePnl.map(JSON.num))),
             ("spotHedgeMaxLossContribution", .num(spotHedgeMaxLossContribution)),

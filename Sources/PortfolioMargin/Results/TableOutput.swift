@@ -29,7 +29,7 @@ extension MarginResult {
 
 extension UnitResult {
     /// The unit as a readable text table: the price × IV ladder of the governing portfolio with the
-    /// worst cell starred (MODEL.md §4), the five contingencies (§5), MM and IM (§7).
+    /// worst cell starred (MODEL.md §4), the contingencies (§5, `ContingencyKind`), MM and IM (§7).
     public func table() -> String {
         var out = "Unit \(baseCoin) — governing portfolio: \(governingPortfolio.name)"
         if hedgeSpotSize != 0 { out += ", spot hedge leg \(Table.plain(hedgeSpotSize)) \(baseCoin)" }
@@ -46,17 +46,9 @@ extension UnitResult {
         }
         out += "  * worst scenario: move \(Table.percent(maxLossPriceMove, digits: 1)), iv \(maxLossIvShock.name)\n"
         let c = contingency
-        let rows: [(String, Double)] = [
-            ("max loss", maxLoss),
-            ("short option", c.optionContingency),
-            ("vega spread", c.optionVegaContingency),
-            ("USDT-USDC-USD", c.usdtUsdcContingency),
-            ("delta spread", c.futureDeltaContingency),
-            ("perp & futures", c.futureContingency),
-            ("contingencies", c.total),
-            ("MM", mm),
-            ("IM", im),
-        ]
+        let rows: [(String, Double)] = [("max loss", maxLoss)]
+            + ContingencyKind.all.map { ($0.descriptor.label, c[$0]) }
+            + [("contingencies", c.total), ("MM", mm), ("IM", im)]
         for (k, v) in rows { out += "  " + Table.pad(k, 16) + Table.lpad(Table.money(v), 20) + "\n" }
         let alternatives = GoverningPortfolio.allCases.compactMap { g in portfolioMM[g.rawValue].map { "\(g.name) \(Table.money($0))" } }
         if alternatives.count > 1 { out += "  MM by portfolio: " + alternatives.joined(separator: ", ") + "\n" }

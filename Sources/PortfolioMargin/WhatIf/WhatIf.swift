@@ -136,11 +136,7 @@ public enum WhatIf {
             out += "Unit \(coin): governing \(ub?.governingPortfolio.name ?? "—") → \(ua?.governingPortfolio.name ?? "—")\n"
             func v(_ u: UnitResult?, _ f: (UnitResult) -> Double) -> Double { u.map(f) ?? 0 }
             line("max loss", v(ub) { $0.maxLoss }, v(ua) { $0.maxLoss })
-            line("short option", v(ub) { $0.contingency.optionContingency }, v(ua) { $0.contingency.optionContingency })
-            line("vega spread", v(ub) { $0.contingency.optionVegaContingency }, v(ua) { $0.contingency.optionVegaContingency })
-            line("USDT-USDC-USD", v(ub) { $0.contingency.usdtUsdcContingency }, v(ua) { $0.contingency.usdtUsdcContingency })
-            line("delta spread", v(ub) { $0.contingency.futureDeltaContingency }, v(ua) { $0.contingency.futureDeltaContingency })
-            line("perp & futures", v(ub) { $0.contingency.futureContingency }, v(ua) { $0.contingency.futureContingency })
+            for k in ContingencyKind.all { line(k.descriptor.label, v(ub) { $0.contingency[k] }, v(ua) { $0.contingency[k] }) }
             line("MM", v(ub) { $0.mm }, v(ua) { $0.mm })
             line("IM", v(ub) { $0.im }, v(ua) { $0.im })
             // Which holding carries the max loss, before and after (MODEL.md §12), largest
