@@ -172,10 +172,13 @@ public struct SmileFit: Equatable, Sendable {
     /// put, usually carry the same mark, so leaving out one point alone would let its twin hold the
     /// fit). Rounds: the strikes are refitted without in turn (every kept strike while at most
     /// `smallSmileStrikes` are kept, else the `outlierCandidates` worst against the fit of all kept
-    /// points, by deviation over tolerance, those above a third of it), the strike with the
-    /// outlying point farthest from its `σ̂` as a ratio (`|ln(σᵢ/σ̂)|`) loses its outlying points, and
-    /// the next round starts from the fit without them; until no strike has an outlier. Limits: a test needs 3 distinct other strikes
-    /// (so an expiry with 3 strikes drops nothing: two points cannot say which of three is wrong),
+    /// points, by deviation over tolerance, those above a third of it); among the strikes with an
+    /// outlier, the one whose removal leaves the best fit of the others (least sum of squared vol
+    /// residuals) loses its outlying points at least half as far from `σ̂` as the farthest (as a
+    /// ratio, `|ln(σᵢ/σ̂)|`), and the next round starts from the fit without them; until no strike
+    /// has an outlier. Then a point left out that lies within `outlierTolerance` of the final
+    /// fit (a fit without it) comes back, and the kept points are refitted. Limits: a test needs 3
+    /// distinct other strikes (so an expiry with 3 strikes drops nothing: two points cannot say which of three is wrong),
     /// and fewer than half of the expiry's distinct strikes may lose points.
     ///
     /// **Inner solve** (Zeliade's quasi-explicit method): for fixed `(m, σ)`, with `y = (k − m)/σ`, the
@@ -230,24 +233,40 @@ public struct SmileFit: Equatable, Sendable {
                 let scored = keptStrikes.map { (k: $0, s: score($0, smile)) }.filter { $0.s > 1.0 / 3 }
                 candidates = scored.sorted { ($0.s, $1.k) > ($1.s, $0.k) }.prefix(outlierCandidates).map(\.k)
             }
-            // The strike whose outlying points lie farthest from the fit without it, as a ratio of
-            // vols: a deviation over tolerance would rank a good point first whenever wrong marks
-            // have pulled the fit of the others down to a few vol points.
-            var worst: (k: Double, s: Double, fit: SmileFit)? = nil
+            // Among the strikes with outlying points, the one whose removal leaves the best fit (least
+            // sum of squared vol residuals of the other kept points): while a wrong mark elsewhere
+            // still pulls the fit, every other strike looks bad against it, but only leaving out the
+            // wrong mark itself lets the rest fit.
+            var worst: (k: Double, s: Double, rss: Double, fit: SmileFit)? = nil
             for k in candidates where 2 * (touched.count + (touched.contains(k) ? 0 : 1)) < distinct {
                 let others = (0..<n).map { kept[$0] && ks[$0] != k }
                 let fit = try weightedFit(ks, vols, others, years)
                 let v = fit.vol(logMoneyness: k)
                 let far = (0..<n).filter { kept[$0] && ks[$0] == k && abs(vols[$0] - v) > outlierTolerance(fittedVol: v) }
                 guard let s = far.map({ abs(log(vols[$0] / max(v, 1e-4))) }).max() else { continue }
-                if s > worst?.s ?? -1 { worst = (k, s, fit) }
+                let rss = (0..<n).filter { others[$0] }.reduce(0.0) { let r = fit.vol(logMoneyness: ks[$1]) - vols[$1]; return $0 + r * r }
+                if rss < worst?.rss ?? .infinity { worst = (k, s, rss, fit) }
             }
             guard let worst else { break }
+            // Its outlying points at least half as far (as a ratio) as the farthest: a twin with the
+            // same wrong mark goes with it, a good twin that another wrong mark still pulls the fit
+            // away from stays.
             let v = worst.fit.vol(logMoneyness: worst.k)
-            for i in 0..<n where kept[i] && ks[i] == worst.k && abs(vols[i] - v) > outlierTolerance(fittedVol: v) {
+            for i in 0..<n where kept[i] && ks[i] == worst.k && abs(vols[i] - v) > outlierTolerance(fittedVol: v)
+                && abs(log(vols[i] / max(v, 1e-4))) >= worst.s / 2 {
                 kept[i] = false
             }
             touched.insert(worst.k)
+            smile = try weightedFit(ks, vols, kept, years)
+        }
+        // A point left out while other wrong marks still pulled the fit comes back if it lies within
+        // tolerance of the final fit (which is a fit without it).
+        let back = (0..<n).filter { i in
+            let v = smile.vol(logMoneyness: ks[i])
+            return !kept[i] && abs(vols[i] - v) <= outlierTolerance(fittedVol: v)
+        }
+        if !back.isEmpty {
+            for i in back { kept[i] = true }
             smile = try weightedFit(ks, vols, kept, years)
         }
         return RobustFit(smile: smile, outliers: (0..<n).filter { !kept[$0] })
