@@ -91,7 +91,7 @@ struct SmileOutlierTests {
     /// reported as outliers.
     @Test func wildMarksOnACleanSmileAreLeftOut() throws {
         var rng = SplitMix(seed: 0x5EED_0F_0071)
-        for trial in 0..<30 {
+        for trial in 0..<24 {
             let strikes = Int.random(in: 4...14, using: &rng)
             let years = Double.random(in: 3...180, using: &rng) / 365
             let level = Double.random(in: 0.3...0.9, using: &rng)
