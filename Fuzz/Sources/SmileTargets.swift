@@ -13,8 +13,8 @@ import FoundationXML
 /// Invariant: no crash; a refusal is an `InputError`; every vol returned is finite and positive;
 /// every fitted slice satisfies the constraints of docs/smile.md §1 — `b ≥ 0`, `|ρ| < 1`, `σ > 0`,
 /// minimum total variance `a + bσ√(1−ρ²) ≥ 0`, Lee's bound `b(1+|ρ|) < 2`, `g(k) ≥ 0` at every
-/// queried `k` and `SmileFit.isAdmissible`; outliers are listed points of their slice; the SVG
-/// parses as XML.
+/// queried `k` and `SmileFit.isAdmissible`; outliers are listed points of their slice, from fewer
+/// than half of its strikes (none with 3); the SVG parses as XML.
 enum SmileTarget {
     /// Reads the input front to back; 0 once it is exhausted.
     struct Reader {
@@ -135,14 +135,20 @@ enum SmileTarget {
         for o in s.outliers where !s.listedStrikes.contains(o.strike) {
             Fuzz.fail("smile: outlier \(o) is not a listed strike")
         }
+        // Fewer than half of the strikes lose options, none with 3 strikes (docs/smile.md §1).
+        let lost = Set(s.outliers.map(\.strike)).count
+        if 2 * lost >= max(s.strikeCount, 1) || (s.strikeCount <= 3 && lost > 0) {
+            Fuzz.fail("smile: \(lost) of \(s.strikeCount) strikes lost options as outliers")
+        }
+        for o in s.outliers where !(o.fittedIv.isFinite && o.fittedIv >= 0) { Fuzz.fail("smile: outlier fitted vol \(o)") }
     }
 }
 
 /// Bytes → text → `SmileReport.parseStrikes` (`--strikes`) and `SmileReport.views(expiry:)`
 /// (`--expiry`) on a fixed small market.
 ///
-/// Invariant: a refusal is an `InputError` naming `--strikes` / `--expiry` (or a past expiry or a
-/// strike out of bound); strikes accepted are finite, positive, one per comma-separated entry, and
+/// Invariant: a refusal is an `InputError` naming `--strikes` / `--expiry` (a strike out of bound
+/// too); an accepted expiry is at most twice as far out as the listed one; strikes accepted are finite, positive, one per comma-separated entry, and
 /// what `Double` reads from the decimal text; views of an accepted expiry give finite positive vols.
 enum SmileArgsTarget {
     static let market: MarketSnapshot = {
@@ -180,13 +186,19 @@ enum SmileArgsTarget {
                 }
             } catch { Fuzz.checkMessage(error, "smileargs") }
         } else {
+            // The only listed expiry is 30 days out: an accepted instant is at most 60 days out
+            // (docs/smile.md §2); every refusal names --expiry.
             do {
                 for v in try SmileReport.views(market: market, coin: "BTC", expiry: String(text.dropFirst())) {
                     if !(v.forward.isFinite && v.forward > 0) { Fuzz.fail("smileargs: forward \(v.forward)") }
+                    if !(v.years > 0 && v.years * 365 <= 60 * (1 + 1e-12)) { Fuzz.fail("smileargs: accepted an expiry \(v.years * 365) days out") }
                     for p in v.points { if let f = p.fittedIv, !(f.isFinite && f > 0) { Fuzz.fail("smileargs: vol \(f)") } }
                     _ = SmileReport.table([v])
                 }
-            } catch { Fuzz.checkMessage(error, "smileargs") }
+            } catch {
+                Fuzz.checkMessage(error, "smileargs")
+                if let e = error as? InputError, e.record != "--expiry" { Fuzz.fail("smileargs: \(e) does not name --expiry") }
+            }
         }
     }
 }

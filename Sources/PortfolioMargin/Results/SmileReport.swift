@@ -54,8 +54,9 @@ public enum SmileReport {
     /// For an unlisted `expiry` the "listed strikes" are those of its neighbouring listed expiries
     /// (the nearest one when it lies outside them), with no listed vol.
     ///
-    /// - Throws: `InputError` for an unparseable or past `expiry`, a coin without options, a strike
-    ///   that is not finite and positive, or an `expiry` whose smile cannot be built.
+    /// - Throws: `InputError` for an unparseable, past or too distant `expiry` (record `--expiry`), a
+    ///   `coin` without usable options (record `--coin`), a strike that is not finite and positive
+    ///   or out of bounds (record `--strikes`), or an `expiry` whose smile cannot be built.
     public static func views(market: MarketSnapshot, coin: String? = nil, expiry: String? = nil,
                              strikes: [Double] = []) throws -> [SmileView] {
         for k in strikes where !(k.isFinite && k > 0) {
@@ -69,7 +70,12 @@ public enum SmileReport {
             instant = t
         }
         let coins: [String]
-        if let coin { coins = [coin] } else {
+        if let coin {
+            guard !VolSurface.usableOptions(market: market, baseCoin: coin).isEmpty else {
+                throw InputError(record: "--coin", "no usable listed options for \(InputError.echo(coin)) in the market snapshot")
+            }
+            coins = [coin]
+        } else {
             coins = Set(market.instruments.filter { $0.kind == .option }.map(\.baseCoin)).sorted()
         }
         var views: [SmileView] = []
@@ -84,7 +90,10 @@ public enum SmileReport {
                 throw InputError(record: "--strikes", "strike \(NumberFormat.text(k)) must be within a factor 10^6 of the \(InputError.shortLabel(c)) \(what) \(NumberFormat.text(reference)) (\(NumberFormat.text(lo)) … \(NumberFormat.text(hi)))")
             }
             if let instant {
-                views.append(try view(surface, expiry: instant, extra: strikes, strict: true))
+                do { views.append(try view(surface, expiry: instant, extra: strikes, strict: true)) } catch var e as InputError {
+                    if e.record.isEmpty { e.record = "--expiry" }
+                    throw e
+                }
             } else {
                 for s in surface.slices { views.append(try view(surface, expiry: s.expiry, extra: strikes, strict: false)) }
             }

@@ -50,11 +50,24 @@ public struct SmileFit: Equatable, Sendable {
     /// margin above 0 so that `g` cannot dip below 0 between grid points (its change over one grid
     /// step is far smaller), and the fit's penalty aims at twice this.
     public static let densityFloor = 1e-3
-    /// Vol residuals up to this size (decimal: 0.05 = 5 vol points) are never treated as outliers.
+    /// Vol deviations up to this size (decimal: 0.05 = 5 vol points) are never treated as outliers.
     public static let minimumOutlierResidual = 0.05
-    /// A listed vol is an outlier when its residual exceeds this many robust standard deviations
-    /// (1.4826 · median absolute deviation) of the expiry's residuals (and `minimumOutlierResidual`).
-    public static let outlierScale = 5.0
+    /// Relative vol deviations up to this fraction of the vol fitted without the point are never
+    /// treated as outliers (see `outlierTolerance`).
+    public static let outlierRelativeResidual = 0.3
+    /// With at most this many distinct strikes kept, the outlier test refits without each strike in
+    /// turn; above it, only without the `outlierCandidates` strikes that sit worst against the fit
+    /// of all the kept points (a smile through few strikes can bend through a wrong mark, so its
+    /// residual there says little; through many it cannot).
+    static let smallSmileStrikes = 8
+    /// Most strikes refitted without, per round of the outlier test, above `smallSmileStrikes`.
+    static let outlierCandidates = 6
+
+    /// The largest deviation `|σᵢ − σ̂|` of a listed vol from `σ̂`, the vol at its strike of the fit
+    /// of the other strikes, that is not an outlier: `max(minimumOutlierResidual, outlierRelativeResidual·σ̂)`.
+    public static func outlierTolerance(fittedVol v: Double) -> Double {
+        max(minimumOutlierResidual, outlierRelativeResidual * v)
+    }
 
     /// A smile from its five raw-SVI parameters and its time to expiry; not checked against the bounds.
     public init(a: Double, b: Double, rho: Double, m: Double, sigma: Double, years: Double) {
@@ -147,16 +160,25 @@ public struct SmileFit: Equatable, Sendable {
     /// **Objective.** Minimises `Σ ((w_fit(kᵢ) − σᵢ²T) / ((ℓᵢ + σᵢ)·T))²` over the points kept —
     /// at `ℓᵢ = σ_fit(kᵢ)` exactly the squared vol residual, since `w_fit − σᵢ²T = (σ_fit + σᵢ)(σ_fit − σᵢ)T`
     /// — plus an exact (L1) penalty on negative `g(k)` on a grid spanning the listed range widened
-    /// by its width on each side and geometric points far into both wings. The levels `ℓᵢ` are
-    /// iterated: first the median listed vol (so that one tiny listed vol does not get an enormous
-    /// weight), then the previous fit's vols (iteratively reweighted least squares).
+    /// by its width on each side and geometric points far into both wings. Each fit of a set of
+    /// points is two weighted fits (`weightedFit`): first with every `ℓᵢ` the median vol of the
+    /// points (so that one tiny listed vol does not get an enormous weight), then with `ℓᵢ` the first
+    /// fit's vols (reweighted least squares).
     ///
-    /// **Outliers.** After each fit the vol residuals `rᵢ = σ_fit(kᵢ) − σᵢ` of all points are compared
-    /// with `τ = max(outlierScale · 1.4826 · MAD(r), minimumOutlierResidual)` (MAD over the points kept);
-    /// points with `|rᵢ| > τ` are left out of the next fit (a point can come back). At most a quarter of
-    /// the points are left out (the largest residuals first), and only while at least
-    /// `minimumStrikes` distinct strikes remain; with fewer than `minimumStrikes` distinct strikes
-    /// nothing is left out (three parameters through three strikes cannot tell an outlier).
+    /// **Outliers** (leave one strike out). A listed vol `σᵢ` at strike `kⱼ` is an outlier when it
+    /// lies farther than `outlierTolerance(σ̂)` — `max(5 vol points, 30% of σ̂)` — from `σ̂`, the vol at
+    /// `kⱼ` of the fit of the kept points at the *other* strikes (the points of one strike, a call and a
+    /// put, usually carry the same mark, so leaving out one point alone would let its twin hold the
+    /// fit). Rounds: the strikes are refitted without in turn (every kept strike while at most
+    /// `smallSmileStrikes` are kept, else the `outlierCandidates` worst against the fit of all kept
+    /// points, by deviation over tolerance, those above a third of it); among the strikes with an
+    /// outlier, the one whose removal leaves the best fit of the others (least sum of squared vol
+    /// residuals) loses its outlying points at least half as far from `σ̂` as the farthest (as a
+    /// ratio, `|ln(σᵢ/σ̂)|`), and the next round starts from the fit without them; until no strike
+    /// has an outlier. Then a point left out that lies within `outlierTolerance` of the final
+    /// fit (a fit without it) comes back, and the kept points are refitted. Limits: a test needs 3
+    /// distinct other strikes (so an expiry with 3 strikes drops nothing: two points cannot say which of three is wrong),
+    /// and fewer than half of the expiry's distinct strikes may lose points.
     ///
     /// **Inner solve** (Zeliade's quasi-explicit method): for fixed `(m, σ)`, with `y = (k − m)/σ`, the
     /// smile is linear, `w = a + d·y + c·√(y² + 1)` (`c = bσ`, `d = ρbσ`); the constraints are the
@@ -168,11 +190,11 @@ public struct SmileFit: Equatable, Sendable {
     ///
     /// **No butterfly arbitrage.** The result is checked with `isAdmissible` (`g ≥ 0` on the whole
     /// line, wing limits included). If it fails, the smile is blended towards the flat smile of the
-    /// mean listed total variance `w̄` — `a → (1−λ)a + λw̄`, `b → (1−λ)b` (`λ = 1` is flat, `g ≡ 1`) — with the
-    /// smallest `λ` found by bisection that passes.
+    /// mean total variance `w̄` of the points kept — `a → (1−λ)a + λw̄`, `b → (1−λ)b` (`λ = 1` is
+    /// flat, `g ≡ 1`) — with the smallest `λ` found by bisection that passes.
     ///
-    /// With 3 or 4 distinct strikes (fewer than `minimumStrikes`), `(m, σ)` are not fitted: `m` is the
-    /// log-moneyness of the lowest vol listed and `σ` half the listed range (at least 0.05), and
+    /// With 3 or 4 distinct strikes kept (fewer than `minimumStrikes`), `(m, σ)` are not fitted: `m` is
+    /// the log-moneyness of the lowest vol kept and `σ` half the kept range (at least 0.05), and
     /// only `(a, b, ρ)` are solved, under the same constraints. Repeated points are allowed (they
     /// weigh twice, as a call and a put of the same strike should).
     ///
@@ -194,33 +216,67 @@ public struct SmileFit: Equatable, Sendable {
             throw InputError("smile fit: only \(distinct) distinct strikes, need at least \(minimumReducedStrikes)")
         }
         let n = ks.count
-        var levels = [Double](repeating: median(vols), count: n)
         var kept = [Bool](repeating: true, count: n)
-        var smile = try core(ks, vols, levels, kept, years)
-        for pass in 0..<6 {
-            let fitted = ks.map { smile.vol(logMoneyness: $0) }
-            let residuals = (0..<n).map { fitted[$0] - vols[$0] }
-            // The next weights: the fitted vols (floored, so a zero-variance point keeps a weight).
-            levels = fitted.map { max($0, 1e-4) }
-            var next = [Bool](repeating: true, count: n)
-            if distinct >= minimumStrikes {
-                let keptResiduals = (0..<n).filter { kept[$0] }.map { residuals[$0] }
-                let centre = median(keptResiduals)
-                let mad = median(keptResiduals.map { abs($0 - centre) })
-                let tau = max(outlierScale * 1.4826 * mad, minimumOutlierResidual)
-                // Largest residuals first, at most a quarter of the points, keeping minimumStrikes strikes.
-                let order = (0..<n).filter { abs(residuals[$0]) > tau }.sorted { abs(residuals[$0]) > abs(residuals[$1]) }
-                var dropped = 0
-                for i in order where dropped < n / 4 {
-                    next[i] = false
-                    if Set((0..<n).filter { next[$0] }.map { ks[$0] }).count < minimumStrikes { next[i] = true } else { dropped += 1 }
-                }
+        var smile = try weightedFit(ks, vols, kept, years)
+        var touched = Set<Double>()   // strikes that lost points
+        while true {
+            let keptStrikes = Set((0..<n).filter { kept[$0] }.map { ks[$0] }).sorted()
+            guard keptStrikes.count - 1 >= minimumReducedStrikes else { break }
+            // Deviation over tolerance of the worst kept point at strike k against `fit`.
+            func score(_ k: Double, _ fit: SmileFit) -> Double {
+                let v = fit.vol(logMoneyness: k)
+                return (0..<n).filter { kept[$0] && ks[$0] == k }.map { abs(vols[$0] - v) / outlierTolerance(fittedVol: v) }.max() ?? 0
             }
-            if next == kept && pass > 0 { break }
-            kept = next
-            smile = try core(ks, vols, levels, kept, years)
+            var candidates = keptStrikes
+            if keptStrikes.count > smallSmileStrikes {
+                let scored = keptStrikes.map { (k: $0, s: score($0, smile)) }.filter { $0.s > 1.0 / 3 }
+                candidates = scored.sorted { ($0.s, $1.k) > ($1.s, $0.k) }.prefix(outlierCandidates).map(\.k)
+            }
+            // Among the strikes with outlying points, the one whose removal leaves the best fit (least
+            // sum of squared vol residuals of the other kept points): while a wrong mark elsewhere
+            // still pulls the fit, every other strike looks bad against it, but only leaving out the
+            // wrong mark itself lets the rest fit.
+            var worst: (k: Double, s: Double, rss: Double, fit: SmileFit)? = nil
+            for k in candidates where 2 * (touched.count + (touched.contains(k) ? 0 : 1)) < distinct {
+                let others = (0..<n).map { kept[$0] && ks[$0] != k }
+                let fit = try weightedFit(ks, vols, others, years)
+                let v = fit.vol(logMoneyness: k)
+                let far = (0..<n).filter { kept[$0] && ks[$0] == k && abs(vols[$0] - v) > outlierTolerance(fittedVol: v) }
+                guard let s = far.map({ abs(log(vols[$0] / max(v, 1e-4))) }).max() else { continue }
+                let rss = (0..<n).filter { others[$0] }.reduce(0.0) { let r = fit.vol(logMoneyness: ks[$1]) - vols[$1]; return $0 + r * r }
+                if rss < worst?.rss ?? .infinity { worst = (k, s, rss, fit) }
+            }
+            guard let worst else { break }
+            // Its outlying points at least half as far (as a ratio) as the farthest: a twin with the
+            // same wrong mark goes with it, a good twin that another wrong mark still pulls the fit
+            // away from stays.
+            let v = worst.fit.vol(logMoneyness: worst.k)
+            for i in 0..<n where kept[i] && ks[i] == worst.k && abs(vols[i] - v) > outlierTolerance(fittedVol: v)
+                && abs(log(vols[i] / max(v, 1e-4))) >= worst.s / 2 {
+                kept[i] = false
+            }
+            touched.insert(worst.k)
+            smile = try weightedFit(ks, vols, kept, years)
+        }
+        // A point left out while other wrong marks still pulled the fit comes back if it lies within
+        // tolerance of the final fit (which is a fit without it).
+        let back = (0..<n).filter { i in
+            let v = smile.vol(logMoneyness: ks[i])
+            return !kept[i] && abs(vols[i] - v) <= outlierTolerance(fittedVol: v)
+        }
+        if !back.isEmpty {
+            for i in back { kept[i] = true }
+            smile = try weightedFit(ks, vols, kept, years)
         }
         return RobustFit(smile: smile, outliers: (0..<n).filter { !kept[$0] })
+    }
+
+    /// The fit of the kept points: weighted by the median kept vol, then reweighted by that fit's
+    /// vols (floored, so a zero-variance point keeps a weight); see `robustFit`.
+    static func weightedFit(_ ks: [Double], _ vols: [Double], _ kept: [Bool], _ years: Double) throws -> SmileFit {
+        let level = median((0..<ks.count).filter { kept[$0] }.map { vols[$0] })
+        let first = try core(ks, vols, [Double](repeating: level, count: ks.count), kept, years)
+        return try core(ks, vols, ks.map { max(first.vol(logMoneyness: $0), 1e-4) }, kept, years)
     }
 
     /// The median of `xs` (0 when empty).
@@ -273,7 +329,7 @@ public struct SmileFit: Equatable, Sendable {
             fit = b
         }
         if fit.isAdmissible { return fit }
-        // Blend towards the flat smile of the mean listed total variance until admissible.
+        // Blend towards the flat smile of the mean total variance of the kept points until admissible.
         let flat = problem.target.reduce(0, +) / Double(problem.target.count)
         func blended(_ l: Double) -> SmileFit {
             var s = fit
@@ -458,13 +514,17 @@ public struct SmileFit: Equatable, Sendable {
 /// **Floor.** The result is clamped to at least `minimumVol` (0.01).
 ///
 /// **Refusals** (`InputError`, message naming the coin, the expiry as an ISO date and the reason):
-/// the coin has no usable listed options (at construction); the expiry is not finite or is at or
-/// before the snapshot time; a smile needed (the listed expiry itself, either neighbour, or the
+/// the coin has no usable listed options (at construction); the expiry is not finite, is at or
+/// before the snapshot time, or is unlisted and more than `extrapolationFactor` (2) times as far
+/// from the snapshot time as the last listed expiry; a smile needed (the listed expiry itself, either neighbour, or the
 /// nearest expiry when extrapolating) has fewer than 3 strikes. `forward(expiry:)` needs no smile, so
 /// thin expiries still serve as forward points.
 public struct VolSurface: Sendable {
     /// The lower bound applied to every vol the surface returns (decimal: 0.01 = 1%).
     public static let minimumVol = 0.01
+    /// An unlisted expiry's time to expiry may be at most this multiple of the last listed expiry's
+    /// (docs/smile.md §2); farther out is refused.
+    public static let extrapolationFactor = 2.0
 
     /// One listed option expiry of the coin.
     public struct Slice: Equatable, Sendable {
@@ -513,6 +573,16 @@ public struct VolSurface: Sendable {
 
     static let secondsPerYear = 365.0 * 86400
 
+    /// The listed options of `baseCoin` the surface is built from: no problem recorded in
+    /// `MarketSnapshot.instrumentProblems`, expiry, strike, `underlyingPrice` and a positive `markIv`
+    /// present (a zero mark vol carries no smile information, and SVI fits in σ²T).
+    public static func usableOptions(market: MarketSnapshot, baseCoin: String) -> [Instrument] {
+        market.instruments.filter { inst in
+            inst.kind == .option && inst.baseCoin == baseCoin && market.instrumentProblems[inst.symbol] == nil
+                && inst.expiry != nil && inst.strike != nil && inst.underlyingPrice != nil && (inst.markIv ?? 0) > 0
+        }
+    }
+
     /// Builds the surface of `baseCoin` from the usable listed options of `market`.
     ///
     /// - Throws: `InputError` when the coin has no usable listed option, or a smile fit fails.
@@ -521,13 +591,7 @@ public struct VolSurface: Sendable {
         self.time = market.time
         self.indexPrice = market.index(of: baseCoin)
         var byExpiry: [Double: [Instrument]] = [:]
-        for inst in market.instruments where inst.kind == .option && inst.baseCoin == baseCoin {
-            guard market.instrumentProblems[inst.symbol] == nil,
-                  let e = inst.expiry, let _ = inst.strike, let _ = inst.underlyingPrice, let iv = inst.markIv,
-                  iv > 0   // a zero mark vol carries no smile information (and SVI fits in σ²T)
-            else { continue }
-            byExpiry[e, default: []].append(inst)
-        }
+        for inst in Self.usableOptions(market: market, baseCoin: baseCoin) { byExpiry[inst.expiry!, default: []].append(inst) }
         guard !byExpiry.isEmpty else {
             throw InputError("no usable listed options for \(baseCoin): cannot build its volatility surface")
         }
@@ -781,6 +845,13 @@ public struct VolSurface: Sendable {
         guard expiry.isFinite else { throw InputError("\(baseCoin): expected a finite expiry, got \(expiry)") }
         guard expiry > time else {
             throw InputError("\(baseCoin) expiry \(Self.isoDate(expiry)) is at or before the snapshot time \(ISO8601.format(time))")
+        }
+        // Extrapolation bound (docs/smile.md §2): an unlisted expiry at most twice as far out as
+        // the last listed one; beyond, the extrapolated forward and vol mean nothing.
+        let last = slices[slices.count - 1].expiry
+        let bound = time + Self.extrapolationFactor * (last - time)
+        guard expiry <= bound || listedIndex(expiry) != nil else {
+            throw InputError("\(baseCoin) expiry \(Self.isoDate(expiry)) is too far out: an unlisted expiry may be at most twice as far from the snapshot time as the last listed \(baseCoin) expiry \(Self.isoDate(last)), i.e. not after \(ISO8601.format(bound)) (docs/smile.md §2)")
         }
     }
 
