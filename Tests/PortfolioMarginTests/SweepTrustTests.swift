@@ -182,7 +182,7 @@ struct SweepTrustTests {
         #expect(message([], [], ["1", "2"])?.contains("--iv-scale given twice") == true)
         #expect(message(["BTC.priceRange=0.1", "default.priceRange=0.2", "ETH.priceRange=0.1"], ["BTC=0.1", "ETH=0.1"], ["2"]) == nil)
         #expect(message(["BTC.priceRange=0.1,,0.2"], [], []) != nil)
-        let many = (0..<200).map { "0.\($0 + 1)" }.joined(separator: ",")
+        let many = (0..<200).map { "\(Double($0 + 1) / 1000)" }.joined(separator: ",")   // 200 distinct moves
         #expect(message([], ["BTC=" + many, "ETH=" + many], [])?.contains("combinations") == true)
         let (input, base) = try Self.fixture()
         let twice = [SweepSetting(kind: .ivScale, values: [1]), SweepSetting(kind: .ivScale, values: [2])]
