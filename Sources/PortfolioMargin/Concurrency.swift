@@ -35,3 +35,13 @@ package func writeStandardError(_ text: String) {
         }
     }
 }
+
+extension Array {
+    /// `count` elements left uninitialized, for element types without references whose every
+    /// element the caller writes before reading. A count of 0 gives `[]`: the initializer would
+    /// store its count into the standard library's one shared empty-array storage, a write
+    /// ThreadSanitizer reports when two workers make empty arrays at once.
+    @inlinable static func uninitialized(count: Int) -> [Element] {
+        count == 0 ? [] : Self(unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+}

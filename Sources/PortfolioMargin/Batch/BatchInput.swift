@@ -503,10 +503,10 @@ public struct BatchInput: Sendable {
         let total = slotStart.last!
         var rows = Rows()
         rows.account = [Int32](repeating: -1, count: total)
-        rows.ref = [Int32](unsafeUninitializedCapacity: total) { _, n in n = total }
-        rows.x = [Double](unsafeUninitializedCapacity: total) { _, n in n = total }
-        rows.y = [Double](unsafeUninitializedCapacity: total) { _, n in n = total }
-        if kind == .orders { rows.side = [Int8](unsafeUninitializedCapacity: total) { _, n in n = total } }
+        rows.ref = .uninitialized(count: total)
+        rows.x = .uninitialized(count: total)
+        rows.y = .uninitialized(count: total)
+        if kind == .orders { rows.side = .uninitialized(count: total) }
         var chunks = [Chunk](repeating: Chunk(), count: ranges.count)
         var fatal = [CSVRecordError?](repeating: nil, count: ranges.count)
         rows.account.withUnsafeMutableBufferPointer { acc in

@@ -283,7 +283,7 @@ struct PnlTables {
         denseRowCount = denseRows.reduce(0) { $0 + $1.count }
         // Every evaluated portfolio's row is written whole below (gathered, or each column stored
         // from dgemm), so the buffer needs no zeroing.
-        values = [Double](unsafeUninitializedCapacity: total) { _, count in count = total }
+        values = .uninitialized(count: total)
         let offset = self.offset
         values.withUnsafeMutableBufferPointer { out in
             risk.values.withUnsafeBufferPointer { riskValues in
