@@ -16,13 +16,7 @@ struct CLIArgumentTrustTests {
     }
 
     func expectOneLineFailure(_ args: [String], _ words: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let out = try CLI.run(args)
-        let what = "pm \(args.joined(separator: " ")) → status \(out.status): \(out.stderr.prefix(600))"
-        #expect(out.status == 1, "\(what)", sourceLocation: sourceLocation)
-        #expect(out.stdout.isEmpty, "\(what)", sourceLocation: sourceLocation)
-        #expect(out.stderr.hasSuffix("\n") && out.stderr.dropLast().split(separator: "\n", omittingEmptySubsequences: false).count == 1,
-                "\(what)", sourceLocation: sourceLocation)
-        for w in words { #expect(out.stderr.contains(w), "missing \(w): \(what)", sourceLocation: sourceLocation) }
+        try CLITrustTests.expectOneLineFailure(args, words, sourceLocation: sourceLocation)
     }
 
     /// A single-valued option given twice was taken from its last occurrence without a word

@@ -67,6 +67,11 @@ struct CLITrustTests {
 
     /// Exit 1, nothing on stdout, exactly one line on stderr holding every one of `words`.
     func expectOneLineFailure(_ args: [String], _ words: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try Self.expectOneLineFailure(args, words, sourceLocation: sourceLocation)
+    }
+
+    /// Exit 1, nothing on stdout, exactly one line on stderr holding every one of `words`.
+    static func expectOneLineFailure(_ args: [String], _ words: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let out = try CLI.run(args)
         let what = "pm \(args.joined(separator: " ")) → status \(out.status): \(out.stderr.prefix(600))"
         #expect(out.status == 1, "\(what)", sourceLocation: sourceLocation)
