@@ -24,11 +24,15 @@ enum CLI {
         var stderr: String
     }
 
-    static func run(_ args: [String]) throws -> Output {
+    /// Runs `executable` (default `pm`) with `args` in `cwd` (default the repository root), with
+    /// `environment` (default this process's), and collects its status and output.
+    static func run(_ args: [String], executable: String = binary, cwd: URL = TestSupport.root,
+                    environment: [String: String]? = nil) throws -> Output {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
-        p.currentDirectoryURL = TestSupport.root
+        p.currentDirectoryURL = cwd
+        if let environment { p.environment = environment }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

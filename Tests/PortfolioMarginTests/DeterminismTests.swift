@@ -10,21 +10,11 @@ import Testing
     /// 1/7/256/default under a concurrent CPU load, and 2/3/5 `--shard` runs merged must all give
     /// the first run's margins.csv and units.csv byte for byte.
     @Test func sameBytesAnyRunLoadThreadsBlockSizeAndShards() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [TestSupport.path("scripts/test-determinism.sh"), CLI.binary, "3000"]
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: DenseCrossover.environmentVariable)   // CLI.binary pins it for the other tests
-        p.environment = env
-        p.currentDirectoryURL = TestSupport.root
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let (o, e) = TestSupport.drain(out, err)
-        p.waitUntilExit()
-        let text = String(decoding: o + e, as: UTF8.self)
-        #expect(p.terminationStatus == 0, "\(text)")
+        let r = try CLI.run([TestSupport.path("scripts/test-determinism.sh"), CLI.binary, "3000"], executable: "/bin/bash", environment: env)
+        let text = r.stdout + r.stderr
+        #expect(r.status == 0, "\(text)")
         #expect(text.contains("identical to the first run"), "\(text)")
     }
 

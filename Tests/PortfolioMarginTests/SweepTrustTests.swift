@@ -12,18 +12,7 @@ struct SweepTrustTests {
 
     /// Runs the real `pm` in `cwd`.
     static func pm(_ args: [String], cwd: String) throws -> CLI.Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let (o, e) = TestSupport.drain(out, err)
-        p.waitUntilExit()
-        return CLI.Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                          stderr: String(decoding: e, as: UTF8.self))
+        try CLI.run(args, cwd: URL(fileURLWithPath: cwd))
     }
 
     static func oneLine(_ s: String) -> Bool { s.split(separator: "\n").count == 1 }
