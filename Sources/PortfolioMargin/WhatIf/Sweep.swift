@@ -156,10 +156,10 @@ public enum Sweep {
         for s in settings {
             switch s.kind {
             case let .parameter(coin, _) where coin != "default" && !base.baseCoins.contains(coin):
-                throw InputError(record: "sweep", field: s.name,
+                throw InputError(record: "--set", field: s.name,
                                  "\(InputError.echo(coin)) is not a base coin of the market (\((base.baseCoins + ["default"]).joined(separator: ", ")))")
             case let .shock(coin) where base.market.index(of: coin) == nil:
-                throw InputError(record: "sweep", field: s.name, "the market has no index price for \(InputError.echo(coin))")
+                throw InputError(record: "--shock", field: s.name, "the market has no index price for \(InputError.echo(coin))")
             default: break
             }
         }
