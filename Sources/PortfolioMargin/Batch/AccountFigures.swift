@@ -1,4 +1,3 @@
-import Dispatch
 
 /// Per-account MM, IM and stage of a whole input (no CSV text): what sweeps compare.
 public struct AccountFigures: Sendable {
@@ -109,12 +108,4 @@ extension BatchRunner {
     static func parallelBlocks(_ blocks: Int, threads: Int, _ body: (Int) -> Void) {
         Workers.forEach(blocks, threads: threads, body)
     }
-}
-
-/// A shared counter for work stealing between worker threads.
-// @unchecked Sendable: `value` is read and written only inside `lock.locked`.
-final class AtomicCounter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLockLite()
-    func increment() -> Int { lock.locked { defer { value += 1 }; return value } }
 }
