@@ -483,7 +483,7 @@ public struct BatchInput: Sendable {
         var rows = 0
         /// The first and the largest account index of the chunk's rows, problem rows included
         /// (−1: none), and whether those indexes never decrease (the streaming path's test of a
-        /// file grouped in accounts.csv order: docs/readings.md item 43).
+        /// file grouped in accounts.csv order: docs/performance.md "Batch memory").
         var firstAccount: Int32 = -1
         var lastAccount: Int32 = -1
         var ordered = true

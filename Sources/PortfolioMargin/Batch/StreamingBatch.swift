@@ -6,7 +6,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The streaming batch (docs/readings.md item 43, issue 9): when balances.csv, positions.csv and
+/// The streaming batch (docs/performance.md "Batch memory"): when balances.csv, positions.csv and
 /// orders.csv each list their rows grouped by account in accounts.csv order (what `pm generate`
 /// writes and what a database export ordered by id gives), the three files are read as cursors
 /// that advance together one block of accounts at a time, so memory is bounded by the block and
