@@ -8,15 +8,6 @@ public struct AccountFigures: Sendable {
     /// The stage per account (MODEL.md §8); `nil` for an error account.
     public var stage: [Stage?]
 
-    func summarize(into c: inout SweepCombination) {
-        for a in 0..<mm.count {
-            guard let s = stage[a] else { c.errors += 1; continue }
-            c.totalMM += mm[a]
-            c.totalIM += im[a]
-            c.stages[Stage.allCases.firstIndex(of: s)!] += 1
-        }
-    }
-
     /// The `count` accounts with the largest MM increase over `base` (errors excluded), largest
     /// first; ties by input order.
     func largestIncreases(over base: AccountFigures, count: Int) -> [(account: Int, mmBase: Double, mm: Double)] {
