@@ -35,7 +35,7 @@ struct AttributionTests {
                 if u.hedgeSpotSize != 0 { hedged += 1 }
                 if u.maxLoss > 0 {
                     positive += 1
-                    #expect(abs(Self.sum(u) - u.maxLoss) <= 1e-9 * max(1, u.maxLoss), "\(account.id) \(u.baseCoin): \(Self.sum(u)) vs \(u.maxLoss)")
+                    #expect(TestSupport.near(Self.sum(u), u.maxLoss, within: 1e-9 * max(1, u.maxLoss)), "\(account.id) \(u.baseCoin): \(Self.sum(u)) vs \(u.maxLoss)")
                 }
                 // The table lists holdings by contribution, largest first.
                 let c = u.attribution.map(\.contribution)
@@ -57,7 +57,7 @@ struct AttributionTests {
         let c = Dictionary(uniqueKeysWithValues: u.positions.map { ($0.symbol, $0.maxLossContribution) })
         #expect(u.maxLoss > 0)
         #expect(c["BTCUSDT"]! != 0 && abs(c["BTCUSDT"]! + c["BTCUSDC"]!) < 1e-9)
-        #expect(abs(c["P50-30"]! - u.maxLoss) < 1e-9 * u.maxLoss)
+        #expect(TestSupport.near(c["P50-30"]!, u.maxLoss, within: 1e-9 * u.maxLoss))
         #expect(u.attribution.first?.symbol == "P50-30")
         // JSON and table carry them.
         let text = r.json.render()
@@ -76,9 +76,9 @@ struct AttributionTests {
         #expect(ub.maxLossPriceMove > 0 && ua.maxLossPriceMove < 0)
         let callBefore = ub.positions.first { $0.symbol == "C50-30" }!.maxLossContribution
         let callAfter = ua.positions.first { $0.symbol == "C50-30" }!.maxLossContribution
-        #expect(abs(callBefore - ub.maxLoss) < 1e-9 * ub.maxLoss)
+        #expect(TestSupport.near(callBefore, ub.maxLoss, within: 1e-9 * ub.maxLoss))
         #expect(callAfter < 0)   // at a down move the short call gains
-        #expect(abs(Self.sum(ua) - ua.maxLoss) < 1e-9 * ua.maxLoss)
+        #expect(TestSupport.near(Self.sum(ua), ua.maxLoss, within: 1e-9 * ua.maxLoss))
         // The what-if table shows both, per holding.
         let table = WhatIf.table(before: before, after: after)
         #expect(table.contains("contribution to max loss") && table.contains("P50-30"))

@@ -19,11 +19,11 @@ struct Black76Tests {
     @Test func referencePricesTo1e12() {
         for r in Self.references {
             let scalar = TestSupport.b76(r.f, r.k, r.t, r.s, call: r.call).price
-            #expect(abs(scalar - r.price) <= 1e-12 * max(r.price, 1e-300) || abs(scalar - r.price) < 1e-12, "scalar \(r)")
+            #expect(TestSupport.near(scalar, r.price, within: 1e-12 * max(r.price, 1e-300)) || TestSupport.near(scalar, r.price, within: 1e-12), "scalar \(r)")
             for path in [KernelChoice.scalar, .avx2, .avx512] {
                 var out = [0.0]
                 pm_black76_batch_isa(path.rawValue, 1, [r.f], [r.k], [r.t], [r.s], [r.call ? 1 : 0], &out)
-                #expect(abs(out[0] - r.price) <= 1e-12 * max(r.price, 1e-300) || abs(out[0] - r.price) < 1e-12 * r.f,
+                #expect(TestSupport.near(out[0], r.price, within: 1e-12 * max(r.price, 1e-300)) || TestSupport.near(out[0], r.price, within: 1e-12 * r.f),
                         "isa \(path.pathName) \(r): \(out[0])")
             }
         }
@@ -33,7 +33,7 @@ struct Black76Tests {
         for (f, k, t, s) in [(50000.0, 45000.0, 0.1, 0.6), (3000, 3500, 1.5, 0.9), (140, 140, 0.003, 1.1)] {
             let c = TestSupport.b76(f, k, t, s, call: true).price
             let p = TestSupport.b76(f, k, t, s, call: false).price
-            #expect(abs((c - p) - (f - k)) < 1e-9 * f)
+            #expect(TestSupport.near((c - p), (f - k), within: 1e-9 * f))
         }
     }
 
@@ -41,8 +41,8 @@ struct Black76Tests {
         // T → 0 and σ → 0 both give the forward intrinsic value.
         for (f, k) in [(50000.0, 48000.0), (50000, 52000)] {
             for (t, s) in [(1e-12, 0.5), (1.0, 1e-9)] {
-                #expect(abs(TestSupport.b76(f, k, t, s, call: true).price - max(f - k, 0)) < 1e-6)
-                #expect(abs(TestSupport.b76(f, k, t, s, call: false).price - max(k - f, 0)) < 1e-6)
+                #expect(TestSupport.near(TestSupport.b76(f, k, t, s, call: true).price, max(f - k, 0), within: 1e-6))
+                #expect(TestSupport.near(TestSupport.b76(f, k, t, s, call: false).price, max(k - f, 0), within: 1e-6))
             }
         }
     }
@@ -53,19 +53,19 @@ struct Black76Tests {
                 let g = TestSupport.b76(f, k, t, s, call: call)
                 let h = f * 1e-5
                 let fd = (TestSupport.b76(f + h, k, t, s, call: call).price - TestSupport.b76(f - h, k, t, s, call: call).price) / (2 * h)
-                #expect(abs(fd - g.delta) < 1e-7, "delta \(call) \(f) \(k)")
+                #expect(TestSupport.near(fd, g.delta, within: 1e-7), "delta \(call) \(f) \(k)")
                 let hv = 1e-5
                 let fv = (TestSupport.b76(f, k, t, s + hv, call: call).price - TestSupport.b76(f, k, t, s - hv, call: call).price) / (2 * hv)
-                #expect(abs(fv - g.vega) < 1e-6 * max(1, g.vega), "vega \(call) \(f) \(k)")
+                #expect(TestSupport.near(fv, g.vega, within: 1e-6 * max(1, g.vega)), "vega \(call) \(f) \(k)")
             }
         }
     }
 
     @Test func normalCdfIsErfcQuality() {
         // Φ(−5) and Φ(−20) to full relative precision (mpmath).
-        #expect(abs(pm_norm_cdf(-5) / 2.866515718791939116737523e-7 - 1) < 1e-14)
-        #expect(abs(pm_norm_cdf(-20) / 2.753624118606233695075623e-89 - 1) < 1e-13)
-        #expect(abs(pm_norm_cdf(0.3) - 0.6179114221889526) < 1e-15)
+        #expect(TestSupport.near(pm_norm_cdf(-5) / 2.866515718791939116737523e-7, 1, within: 1e-14))
+        #expect(TestSupport.near(pm_norm_cdf(-20) / 2.753624118606233695075623e-89, 1, within: 1e-13))
+        #expect(TestSupport.near(pm_norm_cdf(0.3), 0.6179114221889526, within: 1e-15))
     }
 
     /// Every code path of the vector kernel against the scalar libm reference, 1e-13 relative.

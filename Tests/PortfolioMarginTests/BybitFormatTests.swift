@@ -53,23 +53,23 @@ struct BybitFormatTests {
         let option = strings(exp?["pnlRanges"])
         #expect(option.count == 11)
         for k in 0..<11 {
-            #expect(abs(option[k][1] - PublishedExample.option[k][1]) < 0.01, "move \(k): \(option[k][1]) vs \(PublishedExample.option[k][1])")
+            #expect(TestSupport.near(option[k][1], PublishedExample.option[k][1], within: 0.01), "move \(k): \(option[k][1]) vs \(PublishedExample.option[k][1])")
             // The shocked columns differ through the vol-shock scale: ours uses the exact DTE
             // (185.23 days), the published shocks imply about 186.24 (docs/readings.md 9): within 0.035.
-            #expect(abs(option[k][0] - PublishedExample.option[k][0]) < 0.035)
-            #expect(abs(option[k][2] - PublishedExample.option[k][2]) < 0.035)
+            #expect(TestSupport.near(option[k][0], PublishedExample.option[k][0], within: 0.035))
+            #expect(TestSupport.near(option[k][2], PublishedExample.option[k][2], within: 0.035))
         }
         let perps = unit?["perpPositionPnlRanges"].flatMap { if case let .array(p) = $0 { return p.first }; return nil }
         let perp = strings(perps?["pnlRanges"])
-        for k in 0..<11 { #expect(abs(perp[k][0] - PublishedExample.perpetual[k]) < 1e-6, "move \(k)") }
-        #expect(strings(unit?["totalPnlRanges"]?["PERPETUAL"]?["pnlRanges"]).map { $0[0] }.enumerated().allSatisfy { abs($1 - PublishedExample.perpetual[$0]) < 1e-6 })
+        for k in 0..<11 { #expect(TestSupport.near(perp[k][0], PublishedExample.perpetual[k], within: 1e-6), "move \(k)") }
+        #expect(strings(unit?["totalPnlRanges"]?["PERPETUAL"]?["pnlRanges"]).map { $0[0] }.enumerated().allSatisfy { TestSupport.near($1, PublishedExample.perpetual[$0], within: 1e-6) })
         guard case let .string(fc)? = unit?["contingency"]?["futureContingency"],
               case let .string(im)? = unit?["asset"]?["assetIM"], case let .string(mm)? = unit?["asset"]?["assetMM"] else {
             Issue.record("fields missing"); return
         }
-        #expect(abs(Double(fc)! - PublishedExample.futureContingency) < 1e-5)
-        #expect(abs(Double(im)! / Double(mm)! - PublishedExample.assetIM / PublishedExample.assetMM) < 1e-12)
-        #expect(abs(Double(im)! / Double(mm)! - 1.2) < 1e-12)
+        #expect(TestSupport.near(Double(fc)!, PublishedExample.futureContingency, within: 1e-5))
+        #expect(TestSupport.near(Double(im)! / Double(mm)!, PublishedExample.assetIM / PublishedExample.assetMM, within: 1e-12))
+        #expect(TestSupport.near(Double(im)! / Double(mm)!, 1.2, within: 1e-12))
         // The worst scenario is Bybit's: −10% with IV down, "-0.2" (the shock itself) on every row.
         #expect(unit?["maxLossPriceMove"] == .string("-0.1") && unit?["maxLossIvShock"] == .string("-0.2"))
         #expect(unit?["maxLossIvShockList"] == .array(Array(repeating: .string("-0.2"), count: 11)))
@@ -171,7 +171,7 @@ struct BybitFormatTests {
         guard case let .array(fu)? = fdoc["result"]?["assetPnlRange"], case let .object(totals)? = fu[0]["totalPnlRanges"] else { Issue.record("shape"); return }
         #expect(totals.map(\.0) == ["ALL", "FUTURE"])
         // −1 BTC future marked 70,650 (USDC at 1): +7,065 at −10%.
-        #expect(abs(strings(fu[0]["totalPnlRanges"]?["FUTURE"]?["pnlRanges"])[0][0] - 7065) < 1e-9)
+        #expect(TestSupport.near(strings(fu[0]["totalPnlRanges"]?["FUTURE"]?["pnlRanges"])[0][0], 7065, within: 1e-9))
         #expect(fu[0]["perpPositionPnlRanges"].map { if case let .array(a) = $0 { return a.count }; return 0 } == 1)
     }
 

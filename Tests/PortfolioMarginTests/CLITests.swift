@@ -149,10 +149,10 @@ struct MarginCommandTests {
                 // The starred row is labelled with the worst move, and the cell shows its P&L.
                 let row = Array(rows[k])
                 let label = String(row[2..<10]).trimmingCharacters(in: .whitespaces)
-                #expect(abs(Double(label.dropLast().replacingOccurrences(of: "+", with: ""))! / 100 - worstMove) < 0.0005, "\(label)")
+                #expect(TestSupport.near(Double(label.dropLast().replacingOccurrences(of: "+", with: ""))! / 100, worstMove, within: 0.0005), "\(label)")
                 let cell = String(row[(10 + 18 * j)..<(10 + 18 * j + 17)]).trimmingCharacters(in: .whitespaces)
                 guard case let .array(worstRow) = pnl[k], case let .number(v) = worstRow[j] else { Issue.record("pnl"); continue }
-                #expect(abs(Double(cell.replacingOccurrences(of: ",", with: ""))! - v) <= 0.005 + 1e-9 * abs(v), "\(cell) vs \(v)")
+                #expect(TestSupport.near(Double(cell.replacingOccurrences(of: ",", with: ""))!, v, within: 0.005 + 1e-9 * abs(v)), "\(cell) vs \(v)")
             }
         }
     }

@@ -331,7 +331,7 @@ struct ReduceUnitTests {
     @Test func startingPointIsAsWorkedOut() {
         let r = TestSupport.margin(Self.account)
         #expect(TestSupport.close(r.totalMM, 14315, 1e-9), "\(r.totalMM)")
-        #expect(TestSupport.close(r.mmRate, 14315 / 13378.5, 1e-9) && abs(r.mmRate - 1.07) < 1e-6 && r.stage == .liquidation)
+        #expect(TestSupport.close(r.mmRate, 14315 / 13378.5, 1e-9) && TestSupport.near(r.mmRate, 1.07, within: 1e-6) && r.stage == .liquidation)
         #expect(r.units[0].maxLoss < 1e-6)
     }
 

@@ -76,7 +76,7 @@ struct GenerateTests {
         // The index levels move by at most ±1%.
         for coin in ["BTC", "ETH", "SOL"] {
             let r = m.indexPrices[coin]! / Self.market.indexPrices[coin]!
-            #expect(abs(r - 1) <= 0.0101)
+            #expect(TestSupport.near(r, 1, within: 0.0101))
         }
         #expect(m.indexPrices["USDT"] == 0.9998 && m.indexPrices["USDC"] == 1.0)
     }
@@ -157,7 +157,7 @@ struct GenerateTests {
             #expect(qty != nil && qty! > 0)
             #expect(price != nil && price! > 0)
             if let inst, let price, inst.kind != .option {
-                #expect(abs(price / inst.markPrice - 1) < 0.2, "limit price \(price) far from mark \(inst.markPrice)")
+                #expect(TestSupport.near(price / inst.markPrice, 1, within: 0.2), "limit price \(price) far from mark \(inst.markPrice)")
             }
         }
         let mean = Double(positionsOf.values.reduce(0, +)) / 2000
@@ -170,7 +170,7 @@ struct GenerateTests {
         var seen = Set<SyntheticAccounts.Archetype>()
         for a in 0..<n { seen.insert(gen.archetype(of: a)) }
         #expect(seen == Set(SyntheticAccounts.Archetype.allCases))
-        #expect(abs(SyntheticAccounts.mix.reduce(0) { $0 + $1.1 } - 1) < 1e-12)
+        #expect(TestSupport.near(SyntheticAccounts.mix.reduce(0) { $0 + $1.1 }, 1, within: 1e-12))
 
         let accounts = Self.accounts(try Self.generate(n, seed: 1))
         let inverse = { (s: String) in Self.market.instrument(s)?.isInverse == true }

@@ -12,9 +12,9 @@ struct OrderRuleTests {
                                                     Order(symbol: "BTCUSDT", side: .sell, qty: 0.5, price: 50000)]))
         let u = r.units[0]
         #expect(u.governingPortfolio == .buyOrders)
-        #expect(abs(u.mm - 10030) < 1e-9)
-        #expect(abs(u.portfolioMM[0]! - 5015) < 1e-9)
-        #expect(abs(u.portfolioMM[2]! - 7522.5) < 1e-9)
+        #expect(TestSupport.near(u.mm, 10030, within: 1e-9))
+        #expect(TestSupport.near(u.portfolioMM[0]!, 5015, within: 1e-9))
+        #expect(TestSupport.near(u.portfolioMM[2]!, 7522.5, within: 1e-9))
         #expect(u.positions.map(\.size) == [2])
     }
 
@@ -24,7 +24,7 @@ struct OrderRuleTests {
                                            orders: [Order(symbol: "BTCUSDT", side: .buy, qty: 0.5, price: 50000),
                                                     Order(symbol: "BTCUSDT", side: .sell, qty: 4, price: 50000)]))
         #expect(r.units[0].governingPortfolio == .sellOrders)
-        #expect(abs(r.units[0].mm - 15045) < 1e-9)
+        #expect(TestSupport.near(r.units[0].mm, 15045, within: 1e-9))
     }
 
     @Test func sideIsDecidedBySideAndKind() {
@@ -53,7 +53,7 @@ struct OrderRuleTests {
                                                     Order(symbol: "BTCUSD", side: .sell, qty: 100000, price: 49000),
                                                     Order(symbol: "BTCUSDC", side: .buy, qty: 1, price: 49000)]))
         let expected = -500 + 100000 * (1 / 50000.0 - 1 / 49000.0) * 50000
-        #expect(abs(r.orderLoss - expected) < 1e-9)
+        #expect(TestSupport.near(r.orderLoss, expected, within: 1e-9))
     }
 }
 
@@ -63,7 +63,7 @@ struct SpotHedgeTests {
         let r = TestSupport.margin(Account(id: "S", spotHedging: true, balances: [Balance(coin: "BTC", walletBalance: 1.5)],
                                            positions: [Position(symbol: "BTCUSDT", size: -2)]))
         #expect(r.units[0].hedgeSpotSize == 1.5)
-        #expect(abs(r.units[0].maxLoss - 2500) < 1e-9)
+        #expect(TestSupport.near(r.units[0].maxLoss, 2500, within: 1e-9))
     }
 
     @Test func liabilityCountsOnlyItsGains() {
@@ -73,8 +73,8 @@ struct SpotHedgeTests {
                                            positions: [Position(symbol: "BTCUSDT", size: 2)]))
         let u = r.units[0]
         #expect(u.hedgeSpotSize == -1)
-        #expect(abs(u.maxLoss - 5000) < 1e-9)
-        #expect(abs(u.pnl[10][1] - 10000) < 1e-9)
+        #expect(TestSupport.near(u.maxLoss, 5000, within: 1e-9))
+        #expect(TestSupport.near(u.pnl[10][1], 10000, within: 1e-9))
         #expect(u.maxLossPriceMove == -0.1)
     }
 
@@ -83,14 +83,14 @@ struct SpotHedgeTests {
         let r = TestSupport.margin(Account(id: "X", spotHedging: true, balances: [Balance(coin: "XRP", walletBalance: 100)],
                                            positions: [Position(symbol: "XRPUSDT", size: -100)]))
         #expect(r.units[0].hedgeSpotSize == 0)
-        #expect(abs(r.units[0].maxLoss - 30) < 1e-9)
+        #expect(TestSupport.near(r.units[0].maxLoss, 30, within: 1e-9))
     }
 
     @Test func hedgingOffDoesNotHedge() {
         let r = TestSupport.margin(Account(id: "O", spotHedging: false, balances: [Balance(coin: "BTC", walletBalance: 2)],
                                            positions: [Position(symbol: "BTCUSDT", size: -2)]))
         #expect(r.units[0].hedgeSpotSize == 0)
-        #expect(abs(r.units[0].maxLoss - 10000) < 1e-9)
+        #expect(TestSupport.near(r.units[0].maxLoss, 10000, within: 1e-9))
     }
 
     @Test func hedgeIsRecomputedPerPortfolio() {
@@ -101,7 +101,7 @@ struct SpotHedgeTests {
         let u = r.units[0]
         #expect(u.governingPortfolio == .sellOrders)
         #expect(u.hedgeSpotSize == 3)
-        #expect(abs(u.maxLoss - 10000) < 1e-9)
+        #expect(TestSupport.near(u.maxLoss, 10000, within: 1e-9))
     }
 }
 
@@ -132,11 +132,11 @@ struct StageTests {
                                                              Balance(coin: "BTC", walletBalance: 0.1),
                                                              Balance(coin: "USDC", walletBalance: -1000)],
                                            positions: [Position(symbol: "BTCUSDT", size: 1, entryPrice: 49000)]))
-        #expect(abs(r.marginBalance - (10000 + 4750 - 1000 + 1000)) < 1e-9)
-        #expect(abs(r.totalMM - 5065) < 1e-9)
+        #expect(TestSupport.near(r.marginBalance, (10000 + 4750 - 1000 + 1000), within: 1e-9))
+        #expect(TestSupport.near(r.totalMM, 5065, within: 1e-9))
         // IM: 5,015 × 1.2 + 1,000 × 0.10 = 6,118.
-        #expect(abs(r.totalIM - 6118) < 1e-9)
-        #expect(abs(r.mmRate - 5065 / 14750) < 1e-12)
+        #expect(TestSupport.near(r.totalIM, 6118, within: 1e-9))
+        #expect(TestSupport.near(r.mmRate, 5065 / 14750, within: 1e-12))
         #expect(r.stage == .healthy)
     }
 }
@@ -200,11 +200,11 @@ struct PropertyTests {
             // Rounding of the cancelling sums is relative to the gross scenario P&L of both legs.
             let gross = ps.reduce(0.0) { $0 + abs($1.symbol == "BTCUSD" ? $1.size : $1.size * 50000) } * 0.2 + 1
             #expect(hedged.maxLoss <= alone.maxLoss + 1e-9 * gross, "\(ps) λ \(lambda): \(hedged.maxLoss) > \(alone.maxLoss)")
-            #expect(abs(hedged.maxLoss - (1 - lambda) * alone.maxLoss) <= 1e-9 * gross,
+            #expect(TestSupport.near(hedged.maxLoss, (1 - lambda) * alone.maxLoss, within: 1e-9 * gross),
                     "\(ps) λ \(lambda): \(hedged.maxLoss) vs \((1 - lambda) * alone.maxLoss)")
             // Every scenario cell scales by 1 − λ, not only the worst one.
             for (rh, ra) in zip(hedged.pnl, alone.pnl) {
-                for (h, a) in zip(rh, ra) { #expect(abs(h - (1 - lambda) * a) <= 1e-9 * gross) }
+                for (h, a) in zip(rh, ra) { #expect(TestSupport.near(h, (1 - lambda) * a, within: 1e-9 * gross)) }
             }
             if lambda == 1 { #expect(hedged.maxLoss <= 1e-9 * gross) }
             if alone.maxLoss > 1 { positive += 1 }

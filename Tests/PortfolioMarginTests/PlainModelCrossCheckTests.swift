@@ -31,10 +31,7 @@ import Testing
 
     // MARK: Comparison
 
-    static func close(_ a: Double, _ b: Double) -> Bool {
-        if a == b { return true }   // also equal infinities
-        return abs(a - b) <= 1e-9 * max(1, abs(a), abs(b))
-    }
+    static func close(_ a: Double, _ b: Double) -> Bool { TestSupport.close(a, b) }
 
     static func governingName(_ g: GoverningPortfolio) -> String {
         switch g {
@@ -446,7 +443,7 @@ import Testing
         let snapshot = try Self.nearExpiryMarket(secondsLeft: 900)
         let p = Self.params.parameters(for: "BTC")
         let option = snapshot.instrument("BTC-NEAR-91000-C-USDC")!
-        #expect(abs(PlainModel.optionMove(0.1, option, snapshot, p) - 0.05) < 1e-15)
+        #expect(TestSupport.near(PlainModel.optionMove(0.1, option, snapshot, p), 0.05, within: 1e-15))
         #expect(PlainModel.optionMove(-0.1, snapshot.instrument("BTC-FAR-95000-C-USDC")!, snapshot, p) == -0.1)
     }
 }

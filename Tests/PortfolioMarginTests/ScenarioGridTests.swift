@@ -10,33 +10,33 @@ struct ScenarioGridTests {
         let moves = ScenarioGrid(priceRange: btc.priceRange, pricePoints: btc.pricePoints).priceMoves
         #expect(moves.count == 11)
         let expected = [-0.10, -0.08, -0.06, -0.04, -0.02, 0, 0.02, 0.04, 0.06, 0.08, 0.10]
-        for (m, e) in zip(moves, expected) { #expect(abs(m - e) < 1e-15) }
+        for (m, e) in zip(moves, expected) { #expect(TestSupport.near(m, e, within: 1e-15)) }
         #expect(moves[5] == 0)
     }
 
     @Test func shockedVolsOfA30DayOption() {
         // scale = (30/30)^0.3 = 1: up ×1.24, down ×0.80.
         let v = ScenarioGrid.shockedVols(sigma: 0.5, dte: 30, btc)
-        #expect(abs(v.up - 0.62) < 1e-15)
+        #expect(TestSupport.near(v.up, 0.62, within: 1e-15))
         #expect(v.unchanged == 0.5)
-        #expect(abs(v.down - 0.40) < 1e-15)
+        #expect(TestSupport.near(v.down, 0.40, within: 1e-15))
     }
 
     @Test func shockedVolsOfA186DayOptionMatchTheOfficialExample() {
         // The published example: a "186-day" option shocked by ×1.13878 and ×0.88437; both factors
         // imply DTE ≈ 186.24 (0.13878/0.24 = 0.11563/0.20 = (30/DTE)^0.3), i.e. 186 days and ~6 hours.
         let v = ScenarioGrid.shockedVols(sigma: 1, dte: 186.24, btc)
-        #expect(abs(v.up - 1.13878) < 5e-6)
-        #expect(abs(v.down - 0.88437) < 2.5e-5)  // the published factors are rounded to 5 digits
+        #expect(TestSupport.near(v.up, 1.13878, within: 5e-6))
+        #expect(TestSupport.near(v.down, 0.88437, within: 2.5e-5))  // the published factors are rounded to 5 digits
         // And exactly: scale = (30/186.24)^0.3.
         let scale = pow(30.0 / 186.24, 0.3)
-        #expect(abs(v.up - (1 + 0.24 * scale)) < 1e-15)
+        #expect(TestSupport.near(v.up, (1 + 0.24 * scale), within: 1e-15))
     }
 
     @Test func minDTEFloorAndMinShockedIv() {
         // Half a day uses minDTE = 1: scale = 30^0.3.
         let v = ScenarioGrid.shockedVols(sigma: 0.02, dte: 0.5, btc)
-        #expect(abs(v.up - 0.02 * (1 + 0.24 * pow(30.0, 0.3))) < 1e-15)
+        #expect(TestSupport.near(v.up, 0.02 * (1 + 0.24 * pow(30.0, 0.3)), within: 1e-15))
         // 1 − 0.2·30^0.3 < 0: the down vol is floored at minShockedIv.
         #expect(v.down == btc.minShockedIv)
     }
@@ -57,12 +57,12 @@ struct ScenarioGridTests {
         for (k, move) in [(0, -0.075), (10, 0.075)] {
             for (j, vol) in [vols.up, vols.unchanged, vols.down].enumerated() {
                 let expected = TestSupport.b76(50000 * (1 + move), 50000, T, vol, call: true).price - opt.markPrice
-                #expect(abs(risk[k * 3 + j] - expected) < 1e-8, "k \(k) j \(j)")
+                #expect(TestSupport.near(risk[k * 3 + j], expected, within: 1e-8), "k \(k) j \(j)")
             }
         }
         let perp = priced.riskArray(of: market.indexOf("BTCUSDT")!)
-        #expect(abs(perp[0] - 50000 * -0.15) < 1e-9)
-        #expect(abs(perp[30] - 50000 * 0.15) < 1e-9)
+        #expect(TestSupport.near(perp[0], 50000 * -0.15, within: 1e-9))
+        #expect(TestSupport.near(perp[30], 50000 * 0.15, within: 1e-9))
         _ = t
     }
 
@@ -77,10 +77,10 @@ struct ScenarioGridTests {
         let priced = PricedMarket(market: market, parameters: TestSupport.shippedParams)
         // Linear USDT: mark · s · USDT index.
         let lin = priced.riskArray(of: market.indexOf("BTCUSDT")!)
-        #expect(abs(lin[0] - 50000 * -0.1 * 0.9998) < 1e-9)
+        #expect(TestSupport.near(lin[0], 50000 * -0.1 * 0.9998, within: 1e-9))
         // Inverse: s per USD contract, in USD.
         let inv = priced.riskArray(of: market.indexOf("BTCUSD")!)
-        #expect(abs(inv[0] - -0.1) < 1e-15 && abs(inv[32] - 0.1) < 1e-15)
+        #expect(TestSupport.near(inv[0], -0.1, within: 1e-15) && TestSupport.near(inv[32], 0.1, within: 1e-15))
     }
 }
 

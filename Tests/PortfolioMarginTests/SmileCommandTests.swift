@@ -19,14 +19,14 @@ struct SmileCommandTests {
             #expect(f.count == 7)
             let expiry = ISO8601.seconds(f[0])!, strike = Double(f[1])!
             let slice = surface.slices.first { $0.expiry == expiry }!
-            #expect(abs(Double(f[2])! - slice.forward) < 1e-9 * slice.forward)
-            #expect(abs(Double(f[3])! - log(strike / slice.forward)) < 1e-12)
-            #expect(abs(Double(f[4])! - (try surface.impliedVol(strike: strike, expiry: expiry))) < 1e-12)
+            #expect(TestSupport.near(Double(f[2])!, slice.forward, within: 1e-9 * slice.forward))
+            #expect(TestSupport.near(Double(f[3])!, log(strike / slice.forward), within: 1e-12))
+            #expect(TestSupport.near(Double(f[4])!, (try surface.impliedVol(strike: strike, expiry: expiry)), within: 1e-12))
             if strike == 95500 { extra += 1; #expect(f[5].isEmpty && f[6].isEmpty) } else {
                 #expect(f[6] == "0")   // the sample market's marks are all kept
                 let i = slice.listedStrikes.firstIndex(of: strike)!
                 #expect(Double(f[5])! == slice.listedVols[i])
-                #expect(abs(Double(f[4])! - Double(f[5])!) < 0.005)   // within 0.5 vol point
+                #expect(TestSupport.near(Double(f[4])!, Double(f[5])!, within: 0.005))   // within 0.5 vol point
             }
         }
         #expect(extra == surface.slices.count)

@@ -41,7 +41,7 @@ struct SmileFitTests {
             #expect(err <= 0.005, "\(inst.symbol): fit \(fit) vs markIv \(inst.markIv!)")
         }
         #expect(n > 100)
-        #expect(worst == surface.slices.map(\.maxFitError).max()! || abs(worst - surface.slices.map(\.maxFitError).max()!) < 1e-12)
+        #expect(worst == surface.slices.map(\.maxFitError).max()! || TestSupport.near(worst, surface.slices.map(\.maxFitError).max()!, within: 1e-12))
         print("SmileFit max fit error \(coin): \(worst) over \(n) listed options")
     }
 
@@ -51,7 +51,7 @@ struct SmileFitTests {
         let ks = [-0.5, -0.3, -0.2, -0.1, 0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.4]
         let fit = try SmileFit.fit(logMoneyness: ks, vols: ks.map { truth.vol(logMoneyness: $0) }, years: 0.25)
         for k in stride(from: -0.6, through: 0.6, by: 0.05) {
-            #expect(abs(fit.vol(logMoneyness: k) - truth.vol(logMoneyness: k)) < 1e-4, "k \(k)")
+            #expect(TestSupport.near(fit.vol(logMoneyness: k), truth.vol(logMoneyness: k), within: 1e-4), "k \(k)")
         }
         #expect(throws: InputError.self) { try SmileFit.fit(logMoneyness: [0.1, 0.1, 0.2], vols: [0.5, 0.5, 0.6], years: 0.1) }
         #expect(throws: InputError.self) { try SmileFit.fit(logMoneyness: [0.1, 0.2], vols: [0.5], years: 0.1) }
@@ -158,13 +158,13 @@ struct SmileFitTests {
         let early = s.time + 0.5 * (first.expiry - s.time)
         let fEarly = try s.forward(expiry: early)
         #expect(fEarly >= min(s.indexPrice!, first.forward) && fEarly <= max(s.indexPrice!, first.forward))
-        #expect(abs(try s.impliedVol(strike: fEarly * 1.02, expiry: early) - first.smile!.vol(logMoneyness: log(1.02))) < 1e-12)
+        #expect(TestSupport.near(try s.impliedVol(strike: fEarly * 1.02, expiry: early), first.smile!.vol(logMoneyness: log(1.02)), within: 1e-12))
         // After the last: the log-forward slope of the last two expiries carries on.
         let late = last.expiry + 180 * Self.day
         let fLate = try s.forward(expiry: late)
         let slope = (log(last.forward) - log(prev.forward)) / (last.years - prev.years)
-        #expect(abs(log(fLate) - (log(last.forward) + slope * 180 / 365)) < 1e-12)
-        #expect(abs(try s.impliedVol(strike: fLate * 0.9, expiry: late) - (try s.impliedVol(strike: last.forward * 0.9, expiry: last.expiry))) < 1e-12)
+        #expect(TestSupport.near(log(fLate), (log(last.forward) + slope * 180 / 365), within: 1e-12))
+        #expect(TestSupport.near(try s.impliedVol(strike: fLate * 0.9, expiry: late), (try s.impliedVol(strike: last.forward * 0.9, expiry: last.expiry)), within: 1e-12))
         // The floor holds far in the wings.
         #expect(try s.impliedVol(strike: 1e-3, expiry: late) >= VolSurface.minimumVol)
     }
@@ -182,12 +182,12 @@ struct SmileFitTests {
                 : try surface.instrument(for: VolSurface.SymbolSpec.parse(inst.symbol))
             #expect(syn.kind == .option && syn.optionType == inst.optionType && syn.strike == inst.strike
                     && syn.expiry == inst.expiry && syn.settleCoin == inst.settleCoin && syn.baseCoin == coin)
-            #expect(abs(syn.markIv! - inst.markIv!) <= 0.005, "\(inst.symbol) iv")
-            #expect(abs(syn.underlyingPrice! - inst.underlyingPrice!) <= 1e-9 * inst.underlyingPrice!)
+            #expect(TestSupport.near(syn.markIv!, inst.markIv!, within: 0.005), "\(inst.symbol) iv")
+            #expect(TestSupport.near(syn.underlyingPrice!, inst.underlyingPrice!, within: 1e-9 * inst.underlyingPrice!))
             let t = (inst.expiry! - market.time) / Self.year
             let vega = Self.b76(inst.underlyingPrice!, inst.strike!, t, inst.markIv!, call: inst.optionType == .call).vega
             let tol = max(0.02 * inst.markPrice, 0.005 * vega)
-            #expect(abs(syn.markPrice - inst.markPrice) <= tol, "\(inst.symbol): \(syn.markPrice) vs \(inst.markPrice)")
+            #expect(TestSupport.near(syn.markPrice, inst.markPrice, within: tol), "\(inst.symbol): \(syn.markPrice) vs \(inst.markPrice)")
         }
     }
 
@@ -200,9 +200,9 @@ struct SmileFitTests {
         let s = try VolSurface(market: market, baseCoin: "BTC")
         let fresh = try VolSurface.syntheticInstrument(symbol: "BTC-11DEC26-95500-C-USDC", market: market)
         #expect(fresh.expiry == Self.expiry("2026-12-11T08:00:00Z"))
-        #expect(abs(fresh.markIv! - (try s.impliedVol(strike: 95500, expiry: fresh.expiry!))) < 1e-15)
+        #expect(TestSupport.near(fresh.markIv!, (try s.impliedVol(strike: 95500, expiry: fresh.expiry!)), within: 1e-15))
         let t = (fresh.expiry! - market.time) / Self.year
-        #expect(abs(fresh.markPrice - Self.b76(fresh.underlyingPrice!, 95500, t, fresh.markIv!, call: true).price) < 1e-9)
+        #expect(TestSupport.near(fresh.markPrice, Self.b76(fresh.underlyingPrice!, 95500, t, fresh.markIv!, call: true).price, within: 1e-9))
         #expect(market.instrumentProblems.isEmpty)
         #expect(MarketSnapshot.problem(of: fresh, time: market.time, indexPrices: market.indexPrices) == nil)
         // Futures: listed linear and inverse futures reproduce their marks; a new date gets the forward.
@@ -210,7 +210,7 @@ struct SmileFitTests {
             let listed = market.instrument(sym)!
             let f = try VolSurface.syntheticInstrument(symbol: sym, market: market)
             #expect(f.kind == .future && f.settleCoin == listed.settleCoin && f.expiry == listed.expiry && f.isInverse == listed.isInverse)
-            #expect(abs(f.markPrice - listed.markPrice) <= 1e-9 * listed.markPrice, "\(sym)")
+            #expect(TestSupport.near(f.markPrice, listed.markPrice, within: 1e-9 * listed.markPrice), "\(sym)")
         }
         let sol = try VolSurface.syntheticInstrument(symbol: "SOLUSDT-1JAN27", market: market)
         #expect(sol.kind == .future && sol.baseCoin == "SOL" && sol.settleCoin == "USDT")

@@ -59,7 +59,7 @@ struct SmileOutlierTests {
             #expect(slice.outliers.map(\.symbol) == expected, "\(code): \(slice.outliers.map(\.symbol))")
             for k in [80.0, 90, 100, 110, 120] {
                 let v = try surface.impliedVol(strike: k, expiry: slice.expiry)
-                #expect(abs(v - Self.cleanVol(k)) < 0.01, "\(code) \(k): fitted \(v), clean \(Self.cleanVol(k))")
+                #expect(TestSupport.near(v, Self.cleanVol(k), within: 0.01), "\(code) \(k): fitted \(v), clean \(Self.cleanVol(k))")
             }
             #expect(slice.maxFitError < 0.01, "\(code): \(slice.maxFitError)")
             #expect(try #require(slice.smile).isAdmissible)
@@ -68,7 +68,7 @@ struct SmileOutlierTests {
         let symbol = "BTC-27MAR26-105-C-USDT"
         let priced = try WhatIf.pricedMarket(PricedMarket(market: market, parameters: TestSupport.shippedParams), listing: [symbol])
         let iv = try #require(priced.market.instrument(symbol)?.markIv)
-        #expect(abs(iv - Self.cleanVol(105)) < 0.01, "\(iv)")
+        #expect(TestSupport.near(iv, Self.cleanVol(105), within: 0.01), "\(iv)")
         // End to end: the CSV marks exactly the wrong strikes, and the fitted column is ~0.50.
         let csv = try CLI.run(["smile", "--market", path, "--format", "csv"])
         #expect(csv.status == 0, "\(csv.stderr)")
@@ -76,7 +76,7 @@ struct SmileOutlierTests {
         #expect(rows.count == 10)
         #expect(rows.filter { $0[6] == "1" }.map { "\($0[0].prefix(10)) \($0[1])" }
                 == ["2026-03-27 90.0", "2026-03-27 110.0", "2026-04-24 100.0", "2026-04-24 120.0"], "\(csv.stdout)")
-        for r in rows { #expect(abs(Double(r[4])! - Self.cleanVol(Double(r[1])!)) < 0.01, "\(r)") }
+        for r in rows { #expect(TestSupport.near(Double(r[4])!, Self.cleanVol(Double(r[1])!), within: 0.01), "\(r)") }
         #expect(csv.stderr.split(separator: "\n").count == 8, "\(csv.stderr)")
         let whatif = try CLI.run(["whatif", TestSupport.path("data/examples/short-strangle.json"), "--market", path, "--add", "\(symbol):-1"])
         #expect(whatif.stderr.contains("BTC-24APR26-120-P-USDT markIv 0.011 left out of the smile fit as an outlier"), "\(whatif.stderr)")
@@ -123,7 +123,7 @@ struct SmileOutlierTests {
             #expect(clean.outliers.isEmpty, "\(what): clean outliers \(clean.outliers)")
             for i in keep {
                 let a = robust.smile.vol(logMoneyness: ks[i]), b = clean.smile.vol(logMoneyness: ks[i])
-                #expect(abs(a - b) < 0.01, "\(what): at k \(ks[i]) \(a) vs clean-only \(b)")
+                #expect(TestSupport.near(a, b, within: 0.01), "\(what): at k \(ks[i]) \(a) vs clean-only \(b)")
             }
             #expect(robust.smile.isAdmissible, "\(what)")
         }

@@ -105,12 +105,12 @@ struct SmileTrustTests {
     @Test func oneTinyMarkIvIsAnOutlierNotADrag() throws {
         let expiry = ISO8601.seconds("2027-03-26T08:00:00Z")!
         let clean = try VolSurface(market: TestSupport.sampleMarket, baseCoin: "BTC").impliedVol(strike: 93500, expiry: expiry)
-        #expect(abs(clean - 0.517) < 0.002)
+        #expect(TestSupport.near(clean, 0.517, within: 0.002))
         for symbol in ["BTC-26MAR27-94000-C-USDC", "BTC-26MAR27-93000-P-USDC", "BTC-26MAR27-140000-C-USDC"] {
             for iv in [0.01, 1e-300] {
                 let surface = try VolSurface(market: try Self.market(marking: symbol, iv: iv), baseCoin: "BTC")
                 let v = try surface.impliedVol(strike: 93500, expiry: expiry)
-                #expect(abs(v - clean) < 0.005, "\(symbol) \(iv): \(v) vs clean \(clean)")
+                #expect(TestSupport.near(v, clean, within: 0.005), "\(symbol) \(iv): \(v) vs clean \(clean)")
                 let slice = try #require(surface.slices.first { $0.expiry == expiry })
                 #expect(slice.outliers.map(\.symbol) == [symbol], "\(slice.outliers)")
                 #expect(slice.rmsFitError < 0.005)
@@ -159,8 +159,8 @@ struct SmileTrustTests {
         }
         let clean = try afterMM(TestSupport.sampleMarket)
         let dirty = try afterMM(try Self.market(marking: "BTC-26MAR27-94000-C-USDC", iv: 0.01))
-        #expect(abs(clean.iv - 0.517) < 0.002 && abs(dirty.iv - clean.iv) < 0.005, "\(clean) \(dirty)")
-        #expect(abs(dirty.mm - clean.mm) < 1e-3 * clean.mm, "\(clean) \(dirty)")
+        #expect(TestSupport.near(clean.iv, 0.517, within: 0.002) && TestSupport.near(dirty.iv, clean.iv, within: 0.005), "\(clean) \(dirty)")
+        #expect(TestSupport.near(dirty.mm, clean.mm, within: 1e-3 * clean.mm), "\(clean) \(dirty)")
         let dir = TestTemp.dir("smile-whatif")
         defer { TestTemp.remove(dir) }
         let path = try Self.write("BTC-26MAR27-94000-C-USDC", iv: 0.01, into: dir)

@@ -65,10 +65,19 @@ enum TestSupport {
         }
     }
 
+    /// The tests' approximate equalities, relative (`close`) and absolute (`near`); both hold for
+    /// equal values, equal infinities included, and never for a NaN.
+    ///
     /// |a − b| ≤ tol · max(1, |a|, |b|)
     static func close(_ a: Double, _ b: Double, _ tol: Double = 1e-9) -> Bool {
         if a == b { return true }
         return abs(a - b) <= tol * max(1, abs(a), abs(b))
+    }
+
+    /// |a − b| ≤ tolerance (absolute).
+    static func near(_ a: Double, _ b: Double, within tolerance: Double) -> Bool {
+        if a == b { return true }
+        return abs(a - b) <= tolerance
     }
 }
 

@@ -46,7 +46,7 @@ struct WhatIfTests {
         let after = WhatIf.apply([t], to: account, market: priced.market, asOrders: false)
         #expect(after.balances.count == account.balances.count)
         let (b, a) = try WhatIf.run(account, trades: [t], asOrders: false, priced: priced).get()
-        #expect(abs(a.marginBalance - b.marginBalance) < 1e-6)
+        #expect(TestSupport.near(a.marginBalance, b.marginBalance, within: 1e-6))
     }
 
     /// An unlisted strike and expiry take vol and forward from the smile and margin like a listed one.
@@ -127,7 +127,7 @@ struct SweepTests {
         var params = TestSupport.shippedParams
         params.coins["BTC"]!.priceRange = 0.15
         let market = try Sweep.shocked(TestSupport.sampleMarket, moves: ["BTC": -0.2], ivScale: 1.5)
-        #expect(abs(market.indexPrices["BTC"]! - TestSupport.sampleMarket.indexPrices["BTC"]! * 0.8) < 1e-6)
+        #expect(TestSupport.near(market.indexPrices["BTC"]!, TestSupport.sampleMarket.indexPrices["BTC"]! * 0.8, within: 1e-6))
         let byHand = PricedMarket(market: market, parameters: params)
         let rerun = try BatchInput.load(directory: dir, priced: byHand)
         let figures = BatchRunner.accountFigures(rerun, priced: byHand)
@@ -150,11 +150,11 @@ struct SweepTests {
         let m = TestSupport.sampleMarket
         let s = try Sweep.shocked(m, moves: ["ETH": 0.1], ivScale: 1.2)
         let perp = m.instrument("ETHUSDT")!, perp2 = s.instrument("ETHUSDT")!
-        #expect(abs(perp2.markPrice / perp.markPrice - 1.1) < 1e-12)
+        #expect(TestSupport.near(perp2.markPrice / perp.markPrice, 1.1, within: 1e-12))
         let opt = m.instruments.first { $0.baseCoin == "ETH" && $0.kind == .option }!
         let opt2 = s.instrument(opt.symbol)!
-        #expect(abs(opt2.underlyingPrice! / opt.underlyingPrice! - 1.1) < 1e-12)
-        #expect(abs(opt2.markIv! / opt.markIv! - 1.2) < 1e-12)
+        #expect(TestSupport.near(opt2.underlyingPrice! / opt.underlyingPrice!, 1.1, within: 1e-12))
+        #expect(TestSupport.near(opt2.markIv! / opt.markIv!, 1.2, within: 1e-12))
         #expect(s.instrument("BTCUSDT")!.markPrice == m.instrument("BTCUSDT")!.markPrice)
     }
 
@@ -198,7 +198,7 @@ struct LiquidationPlanTests {
             previousMM = s.mm
             // At most 10% of the position's starting size per step.
             let start = account.positions.filter { $0.symbol == s.symbol }.reduce(0) { $0 + $1.size }
-            #expect(abs(s.sizeBefore! - s.sizeAfter!) <= 0.1 * abs(start) + 1e-9)
+            #expect(TestSupport.near(s.sizeBefore!, s.sizeAfter!, within: 0.1 * abs(start) + 1e-9))
             #expect(abs(s.sizeAfter!) < abs(s.sizeBefore!))
         }
         #expect(plan.stageAfter != .liquidation)

@@ -453,7 +453,7 @@ struct ContingencyCalculator {
     /// time. Each sum an instrument does not belong to adds 0 instead (`BranchFree.keep(v, mask)`):
     /// every sum here starts at +0 and so is never −0, and y + 0 = y for every other y, NaN and
     /// ±∞ included — the bits are those of the branches (checked against the branchy pass,
-    /// EngineSpeedTests). Non-options add their size to the spare group, which is never listed.
+    /// BranchFreeEngineEquivalenceTests). Non-options add their size to the spare group, which is never listed.
     /// A first touch writes the next list entry always and keeps it only when the slot was unseen.
     @inline(__always)
     private func fill(info: UnsafeBufferPointer<PricedMarket.ContingencyInfo>, days: UnsafeBufferPointer<Double>,

@@ -9,7 +9,7 @@ import Testing
 /// one `MarginEngine.run` per combination's `PricedMarket` on the book repriced to it. Bit for bit,
 /// per account (MM, IM, stage), for settings that reach one part of the engine, one coin, every
 /// coin, or change the grid size — a reuse that reuses what it should not fails here.
-struct SweepSpeedTests {
+struct SweepPlanEquivalenceTests {
     /// The shipped parameters with ETH and SOL on the `default` entry, so `default.…` reaches them
     /// (and not BTC, which keeps its own entry).
     static let paramsWithDefaults: ParameterSet = {

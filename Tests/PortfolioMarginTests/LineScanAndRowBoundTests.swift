@@ -3,10 +3,10 @@ import Testing
 import CKernels
 @testable import PortfolioMargin
 
-/// The cheaper input side of `pm batch` (issue 9): the line scan flags non-ASCII lines (so files
+/// The cheaper input side of `pm batch` : the line scan flags non-ASCII lines (so files
 /// and stream buffers are no longer validated as UTF-8 up front), and a stream buffer's rows go
 /// into storage sized from a bound instead of a count of its lines.
-struct ParseSpeedTests {
+struct LineScanAndRowBoundTests {
     let priced = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams)
 
     /// `pm_csv_line`'s flags against a byte-by-byte reading: a quote or a byte ≥ 0x80 before the

@@ -1,12 +1,12 @@
 import Testing
 @testable import PortfolioMargin
 
-/// `BookBuilder` builds units in raw scratch memory and appends them in bulk (issue 9). Its units,
+/// `BookBuilder` builds units in raw scratch memory and appends them in bulk . Its units,
 /// portfolios and entries must be those of the straightforward construction below — same order,
 /// same netted sizes to the bit (sums in row order) — on the JSON path (`Book(priced:accounts:)`,
 /// one account per `end`) and on the batch path (rows set directly, failed accounts keeping their
 /// rows in range, `buildUnitsOfAllAccounts`).
-struct BookBuildSpeedTests {
+struct BookBuilderEquivalenceTests {
     struct Units: Equatable {
         var unitStart: [Int] = [0]
         var unitSlot: [Int32] = []

@@ -8,7 +8,7 @@ import Testing
 /// on generated accounts over the sample market: options (USDC and USDT), futures, perpetuals,
 /// inverse instruments, spot hedging with balances and liabilities, orders on both sides, nets
 /// of zero and sizes whose products overflow (MODEL.md §10: NaN must stay NaN).
-struct EngineSpeedTests {
+struct BranchFreeEngineEquivalenceTests {
     /// The sample market with its perpetuals and futures marked 8–15% off their index (cycling
     /// both ways), so §5D2's basis passes its 5% threshold and the basis term is exercised.
     let priced: PricedMarket = {

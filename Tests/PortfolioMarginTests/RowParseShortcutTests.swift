@@ -7,11 +7,11 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The cheaper per-row parse of `pm batch` (issue 9): `FastNumber.short` (a
+/// The cheaper per-row parse of `pm batch` : `FastNumber.short` (a
 /// 1–8 byte decimal in one 64-bit word), `ShortKeyTable` (symbols and coins inline in their hash
 /// slots) and `ByteKeyTable.scan` (the account ids a few rows ahead). Each must give exactly the
 /// answer of the path it shortcuts.
-struct RowParseSpeedTests {
+struct RowParseShortcutTests {
     /// Random text of every shape — short decimals like the generator's ("-0.29", "730.68"),
     /// 15–20 significant digits, leading zeros, exponents, powers of ten and their neighbours,
     /// signs in odd places, several dots, stray bytes — at a random place in a buffer of random
