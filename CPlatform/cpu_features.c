@@ -1,5 +1,4 @@
-// What the CPU supports, for the OpenBLAS kernel check (issue 13, TOOLCHAIN.md "Measured in the
-// second round"): OpenBLAS 0.3.21 may not recognise a virtual machine's masked CPU model and fall
+// What the CPU supports, for the OpenBLAS kernel check (docs/readings.md item 26): OpenBLAS 0.3.21 may not recognise a virtual machine's masked CPU model and fall
 // back to its Prescott (SSE3) kernels on a CPU with AVX-512. The Swift side compares
 // `openblas_get_corename()` with these bits (BLASKernel.swift).
 #include "CPlatform.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Renovation check (issue 8): run the same commands with two `pm` binaries and compare every output
+# Renovation check: run the same commands with two `pm` binaries and compare every output
 # byte for byte. Usage: scripts/compare-outputs.sh REF_BIN NEW_BIN [WORKDIR]
 # Exits non-zero on any difference (stdout, stderr, exit status or written file).
 # Without WORKDIR it works in a new `mktemp -d` folder ($TMPDIR or /tmp), removed on exit unless the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing (libFuzzer) of the input readers and the batch path (issue 7).
+# Coverage-guided fuzzing (libFuzzer) of the input readers and the batch path.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The Python peer (scripts/peer, issue 9) against `pm batch`: the same margins.csv and units.csv
+# The Python peer (scripts/peer) against `pm batch`: the same margins.csv and units.csv
 # numbers, within compare.py's tolerance (1e-9 relative + 1e-6 absolute, text columns equal), on
 # `pm generate` accounts (2,000, with their synthetic market), on data/sample (10,000) and on the 2,000 with a
 # varied market and parameter file (near expiry, other grids, collateral tiers). Then a negative

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test suite under sanitizers (issue 17: a heap corruption is what they exist to catch):
+# The test suite under sanitizers (a heap corruption is what they exist to catch):
 #   - AddressSanitizer: the whole suite, library, C kernels and the `pm` binary the end-to-end
 #     tests run, built with `--sanitize=address` into .build-asan;
 #   - ThreadSanitizer: the tests that run work on several threads (the batch pipeline, its

@@ -1,5 +1,5 @@
 #!/bin/bash
-# A real single-node Slurm cluster on this machine (TOOLCHAIN.md): installs Debian's slurm-wlm and
+# A real single-node Slurm cluster on this machine (docs/sharding.md): installs Debian's slurm-wlm and
 # munge if missing (apt-get, as root), starts munged, slurmctld and slurmd with a configuration of
 # its own in a temporary folder (own ports, own munge socket: /etc is not touched), submits the
 # shard array and the merge (scripts/slurm/submit.sh) on a generated book, both with --shard on

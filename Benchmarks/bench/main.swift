@@ -32,7 +32,7 @@ func best(_ reps: Int, _ body: () -> Void) -> Double {
     return b
 }
 
-// OpenBLAS's kernels must fit the CPU (issue 13): re-executes once with OPENBLAS_CORETYPE when not.
+// OpenBLAS's kernels must fit the CPU (docs/readings.md item 26): re-executes once with OPENBLAS_CORETYPE when not.
 BLASKernel.reexecuteIfMisdetected()
 BLASKernel.runSingleThreaded()    // as `pm` does: the engine's threads each call BLAS single-threaded
 _ = pm_blas_stop_idle_threads()   // as `pm` does: the unused pool would spin during the first timings
@@ -262,7 +262,7 @@ func endToEnd(n: Int, dir: String) throws -> Double {
 }
 
 // --big: 5M accounts end to end too (~2.8 GB of generated CSV in the data folder; deleted after).
-// The 5M wall, for its ratio to 1M's (issue 9: ≤ 5.5×, memory flat).
+// The 5M wall, for its ratio to 1M's (goal ≤ 5.5×, memory flat).
 var bigWall: Double?
 if args.contains("--big") && section("batch") {
     let dir = try generate(5_000_000)
@@ -292,7 +292,7 @@ for n in quick ? [100_000] : [100_000, 1_000_000] where section("batch") || (sec
         // End to end: the real command at --threads 1 and --threads \(cores), alternating in the same
         // run, through /usr/bin/time when present: wall, user and system CPU, peak RSS of the batch
         // process itself. On a shared machine the wall time follows the neighbours; the ratio of two
-        // interleaved runs and the CPU seconds drift much less (issue 9).
+        // interleaved runs and the CPU seconds drift much less.
         let w = try endToEnd(n: n, dir: dir)
         if n == 1_000_000, let bigWall {
             report("pm batch 5M / 1M wall", bigWall / w, "×", "all threads, best of each (goal ≤ 5.5×)")
@@ -301,7 +301,7 @@ for n in quick ? [100_000] : [100_000, 1_000_000] where section("batch") || (sec
     }
 
     // A 10-combination sweep (plus the base) over the same book, parse included (what `pm sweep`
-    // does before writing its two small files): the shared one-pass evaluation (issue 13: one
+    // does before writing its two small files): the shared one-pass evaluation (one
     // aggregation for all combinations, each part of the engine once per distinct input), then one
     // engine pass per combination (the reference path), alternating.
     if section("sweep") && n == (quick ? 100_000 : 1_000_000) {

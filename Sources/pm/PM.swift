@@ -18,7 +18,7 @@ struct PM: ParsableCommand {
     /// Runs the command; every failure exits 1 with one line on stderr (FORMATS.md), except
     /// `--help`, which exits 0.
     static func main() {
-        BLASKernel.reexecuteIfMisdetected()  // OpenBLAS's kernels must fit the CPU (issue 13); at most once
+        BLASKernel.reexecuteIfMisdetected()  // OpenBLAS's kernels must fit the CPU (docs/readings.md item 26); at most once
         MallocTuning.apply()
         BLASKernel.runSingleThreaded()    // the engine's own threads call BLAS: one thread each (docs/performance.md "OpenBLAS's idle threads")
         _ = pm_blas_stop_idle_threads()   // OpenBLAS's unused pool would spin on a core for ~0.1 s (CPlatform.h)

@@ -1,7 +1,7 @@
 import Testing
 @testable import PortfolioMargin
 
-/// `BatchOutput.append` writes a block's rows raw into reserved memory (issue 9); its bytes must
+/// `BatchOutput.append` writes a block's rows raw into reserved memory; its bytes must
 /// equal the plain field-by-field writer it replaced (kept here as the reference), including error
 /// rows, ids that need CSV quoting, and appending to a buffer that already holds rows.
 struct BatchOutputTests {

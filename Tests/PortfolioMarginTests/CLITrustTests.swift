@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The real `pm` on small hostile files and out-of-range options (issue 7): every command exits 1
+/// The real `pm` on small hostile files and out-of-range options: every command exits 1
 /// with one line on stderr naming the file — never a trap, a hang or a silently different margin.
 struct CLITrustTests {
     let dir: TrustTempDir

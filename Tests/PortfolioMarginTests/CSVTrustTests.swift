@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The batch CSV reader can be trusted (issue 7): quoting, line endings, non-numbers, bad bytes,
+/// The batch CSV reader can be trusted: quoting, line endings, non-numbers, bad bytes,
 /// odd files and ids absent from accounts.csv never change a margin silently or stop the batch
 /// without a message (FORMATS.md "CSV is RFC 4180", per-account errors).
 struct CSVTrustTests {

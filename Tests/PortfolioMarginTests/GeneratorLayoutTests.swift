@@ -3,7 +3,7 @@ import Testing
 @testable import PMGenerate
 @testable import PortfolioMargin
 
-/// The generator as its own target (issue 8): it is the only generator, so the shipped sample must be
+/// The generator as its own target: it is the only generator, so the shipped sample must be
 /// its output byte for byte, and it takes its model numbers from the parameter set it is given.
 @Suite struct GeneratorLayoutTests {
     static func files(_ params: ParameterSet, count: Int, seed: UInt64 = 1) throws -> GenerateTests.Files {

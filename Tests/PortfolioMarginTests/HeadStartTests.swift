@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The head of `pm batch` overlapped (issue 9): accounts.csv is split by helper
+/// The head of `pm batch` overlapped: accounts.csv is split by helper
 /// threads while the id table is built from the chunks already split (`BatchInput.loadAccounts`),
 /// and the whole read runs on a thread of its own while the market is loaded
 /// (`StreamingBatch.AccountsReadAhead`). The table, the bytes and every error and its precedence

@@ -3,7 +3,7 @@ import Testing
 @testable import PortfolioMargin
 @testable import pm
 
-/// JSON, dates, parameters and market values that can be trusted (issue 7; FORMATS.md "JSON" and
+/// JSON, dates, parameters and market values that can be trusted (docs/formats.md "JSON" and
 /// "Bounds", MODEL.md §10): every hostile input is an `InputError` naming where it is, never a trap,
 /// a silently changed value or a whole file lost for one bad instrument.
 struct JSONTrustTests {

@@ -4,7 +4,7 @@ import Testing
 import CKernels
 @testable import PortfolioMargin
 
-/// The kernel's code path is a value passed to each call (issue 8): calls on different paths at the
+/// The kernel's code path is a value passed to each call: calls on different paths at the
 /// same time each run their own path, and the automatic path is the widest this CPU runs.
 struct KernelChoiceTests {
     /// Random Black-76 inputs over the kernels' whole domain (as `vectorPathsMatchReference`).
@@ -48,7 +48,7 @@ struct KernelChoiceTests {
 
     /// Four workers price the same inputs on alternating paths, many times over, at once; each result
     /// equals, bit for bit, that path's result computed alone. With a process-wide switch a worker
-    /// could run another worker's path (the bug of issue 8).
+    /// could run another worker's path (a path chosen per process, not per call, did).
     @Test func pathsRunConcurrentlyEachItsOwn() {
         let x = Self.inputs(4000, seed: 5)
         let paths = KernelChoice.allCases

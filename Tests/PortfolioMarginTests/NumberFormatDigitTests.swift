@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The formatter's digit and layout paths (issue 9: digits 8 at a time by fixed-point
+/// The formatter's digit and layout paths (digits 8 at a time by fixed-point
 /// multiplication, the digit count from the bit length, zero written in Swift) print exactly
 /// `Double.description` (MODEL.md §11.17) at every boundary they introduce.
 ///

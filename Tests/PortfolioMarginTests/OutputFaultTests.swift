@@ -78,7 +78,7 @@ struct ManifestTests {
 }
 
 /// SIGKILL of `pm batch` at several moments (FORMATS.md "Commands": all three outputs from one run
-/// or none, also under SIGKILL; issue 7 case 12).
+/// or none, also under SIGKILL).
 @Suite(.serialized) struct OutputFaultTests {
     /// A 200,000-account book, generated once per test run.
     static let book: String = {

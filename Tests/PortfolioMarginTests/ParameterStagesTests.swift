@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The shipped parameter file states the §8 stage thresholds explicitly (issue 8), with sources.
+/// The shipped parameter file states the §8 stage thresholds explicitly, with sources.
 @Suite struct ParameterStagesTests {
     /// The file's `stages` are MODEL.md §8's values (1.00, 0.85, 1.00, 0.90, 10%): stating them
     /// explicitly changes no result. Read from the file's text, not from the loader's defaults.

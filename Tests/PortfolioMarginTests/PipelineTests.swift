@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// `--threads N` means N workers (issue 9), and the streaming batch pipeline writes the same bytes
+/// `--threads N` means N workers, and the streaming batch pipeline writes the same bytes
 /// whatever the thread count and block size.
 struct PipelineTests {
     let priced = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams)

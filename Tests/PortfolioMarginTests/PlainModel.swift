@@ -6,7 +6,7 @@ import Foundation
 /// It shares nothing with the engine but the model value types (`Account`, `MarketSnapshot`,
 /// `Instrument`, `ParameterSet`): no book, no risk-array cache, no kernels. Every number is
 /// recomputed from the snapshot with dictionaries, per-scenario loops and `erfc`, so that it
-/// can cross-check the fast engine (STYLE.md). It assumes a valid account (the engine checks
+/// can cross-check the fast engine. It assumes a valid account (the engine checks
 /// input, MODEL.md §10).
 enum PlainModel {
 

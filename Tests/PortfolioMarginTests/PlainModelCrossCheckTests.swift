@@ -3,7 +3,7 @@ import Testing
 @testable import PortfolioMargin
 
 /// Cross-checks the fast engine against `PlainModel`, the plain re-statement of MODEL.md
-/// (STYLE.md: "a deliberately plain, slow re-statement of the model belongs in the tests").
+/// (a deliberately plain, slow re-statement of the model).
 ///
 /// Figures agree to 1e-9 relative (`|a − b| ≤ 1e-9·max(1, |a|, |b|)`); the worst scenario, the
 /// governing portfolio and the stage agree exactly.

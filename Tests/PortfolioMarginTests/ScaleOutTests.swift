@@ -2,13 +2,12 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// `pm merge` and `pm split` (FORMATS.md "Scale-out"; issue 11), through the real `pm`.
+/// `pm merge` and `pm split` (FORMATS.md "Scale-out"), through the real `pm`.
 @Suite(.serialized) struct ScaleOutTests {
     static let market = TestSupport.path("data/sample/market.json")
 
     /// A book with error rows (bad spot_hedging, an unknown symbol, a duplicated id, an empty id)
-    /// and a row of an id that is not in accounts.csv. (No quoted id yet: today's reader hashes a
-    /// quoted id's scratch bytes for --shard, issue 7 case 2, fixed on the reader's branch.)
+    /// and a row of an id that is not in accounts.csv.
     static func book(_ name: String, errors: Bool = true, count: Int = 240) throws -> String {
         let dir = BatchFiles.tempDir(name)
         let accounts = RandomAccounts.make(count, seed: 77)

@@ -45,7 +45,7 @@ struct SmileFitTests {
         print("SmileFit max fit error \(coin): \(worst) over \(n) listed options")
     }
 
-    /// Exact SVI points are reproduced (the fit was a quadratic in vol before issue 12; now SVI).
+    /// Exact SVI points are reproduced.
     @Test func sviThroughExactPoints() throws {
         let truth = SmileFit(a: 0.01, b: 0.1, rho: -0.4, m: 0.02, sigma: 0.15, years: 0.25)
         let ks = [-0.5, -0.3, -0.2, -0.1, 0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.4]

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// Validation of the SVI smile (issue 12, docs/smile.md): smiles of known shapes with noise, fit
+/// Validation of the SVI smile (docs/smile.md): smiles of known shapes with noise, fit
 /// error on the listed strikes, leave-one-out error per expiry, butterfly (g(k) ≥ 0) and calendar
 /// (total variance non-decreasing in maturity) checks.
 struct SmileValidationTests {
@@ -146,7 +146,7 @@ struct SmileValidationTests {
     // MARK: - The sample market and the calendar
 
     /// Every expiry of the sample market: fit RMS ≤ 0.5 vol point, leave-one-out within the goals
-    /// of issue 12 (1.5 points from 7 days, 3 points for 1–7 days), admissible.
+    /// of the smile goals (1.5 points from 7 days, 3 points for 1–7 days), admissible.
     @Test(arguments: ["BTC", "ETH", "SOL"])
     func sampleMarketLeaveOneOut(coin: String) throws {
         let market = TestSupport.sampleMarket

@@ -119,9 +119,7 @@ public struct BatchInput: Sendable {
     ///
     /// The lines are split (ids turned into Strings) in chunks by `threads − 1` helper threads
     /// while this thread builds the id table from the chunks already split, in file order — a
-    /// pipeline (issue 9): before, every chunk was split on all threads and then
-    /// the table built on one, so the second core idled for the whole table pass (~100 ms of
-    /// 1M accounts). This thread splits a chunk itself only when no helper has taken it yet (with
+    /// pipeline, so the second core does not idle while the table is built on one. This thread splits a chunk itself only when no helper has taken it yet (with
     /// `--threads 1`: every chunk, split then inserted in turn).
     static func loadAccounts(directory dir: String, shard: (index: Int, count: Int)?, threads: Int,
                              cancelled: @escaping @Sendable () -> Bool = { false },

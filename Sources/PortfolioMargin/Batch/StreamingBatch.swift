@@ -96,8 +96,8 @@ public enum StreamingBatch {
 extension StreamingBatch {
     /// accounts.csv read (split and its id table built, `BatchInput.loadAccounts`) on a thread of
     /// its own from the start of a run, while the caller loads and prices the market, opens the
-    /// output folder and so on (issue 9: the market took the first ~20 ms of a
-    /// run alone on one core). Only with two or more threads (`--threads 1` stays on one core:
+    /// output folder and so on (otherwise the market would have the first moments of a run alone
+    /// on one core). Only with two or more threads (`--threads 1` stays on one core:
     /// then `take` reads the file). Its error, if any, is thrown by `take`, where reading it
     /// would have thrown it: a run that fails before (a bad market) reports its own error, and
     /// `cancel` stops the read.

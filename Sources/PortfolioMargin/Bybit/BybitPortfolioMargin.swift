@@ -1,4 +1,4 @@
-/// The shapes Bybit's own endpoints answer in (BYBIT.md "What Bybit computes"), written from this
+/// The shapes Bybit's own endpoints answer in (docs/bybit-api.md "What Bybit computes"), written from this
 /// engine's results: `GET /v5/asset/portfolio-margin` and `POST /v5/order/pre-check`.
 public enum BybitFormat {
     /// A number as Bybit writes it: a decimal string, never an exponent. The digits are the

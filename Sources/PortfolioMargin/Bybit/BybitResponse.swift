@@ -3,7 +3,7 @@
 /// each error); the accessors below read Bybit's shapes.
 typealias BybitRecord = JSONRecord
 
-/// Reading Bybit V5 responses (BYBIT.md "Every response"): every number is a string, an empty
+/// Reading Bybit V5 responses (docs/bybit-api.md "Every response"): every number is a string, an empty
 /// string means "none", timestamps are milliseconds since the epoch. Built on `JSON`'s parser;
 /// what Bybit's shapes need beyond it lives here.
 extension JSONRecord {

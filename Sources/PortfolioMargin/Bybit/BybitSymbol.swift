@@ -1,4 +1,4 @@
-/// Bybit's symbol grammar (BYBIT.md "Symbols"), for instruments whose instruments-info entry was
+/// Bybit's symbol grammar (docs/bybit-api.md), for instruments whose instruments-info entry was
 /// not saved: the symbol alone then says what the instrument is.
 ///
 /// - Options `BTC-27MAR26-70000-P-USDT` (settled in the suffix coin) and legacy USDC options

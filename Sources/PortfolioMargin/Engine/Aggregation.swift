@@ -161,7 +161,7 @@ public enum DenseCrossover {
 /// The risk arrays of one or more markets that share their instruments, side by side: per coin
 /// slot a row-major block `blockRows × width`, an instrument's row holding the risk array of the
 /// slot's first column market, then the second's, and so on (`width` = Σ the columns' scenario
-/// counts). A sweep aggregates every combination in one pass over the holdings this way (issue 13),
+/// counts). A sweep aggregates every combination in one pass over the holdings this way,
 /// and lays out per slot only the markets whose risk arrays differ there (`columns`): a combination
 /// that moves BTC leaves ETH's column shared with the base.
 final class RiskColumns: Sendable {

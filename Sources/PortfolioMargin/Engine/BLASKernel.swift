@@ -9,8 +9,8 @@ import Darwin
 ///
 /// OpenBLAS picks its kernels once, when it loads, from the CPU model. A virtual machine's masked
 /// model ("Intel(R) Xeon(R) Processor") can make OpenBLAS 0.3.21 fall back to its Prescott (SSE3)
-/// kernels on a CPU with AVX-512, which halves `dgemm` (TOOLCHAIN.md "Measured in the second
-/// round"). `OPENBLAS_CORETYPE` overrides the choice, but only in the environment the process
+/// kernels on a CPU with AVX-512, which halves `dgemm` (docs/readings.md
+/// item 26). `OPENBLAS_CORETYPE` overrides the choice, but only in the environment the process
 /// starts with. A library cannot restart its host, so it only reports (`check()`); the `pm` and
 /// `bench` executables call `reexecuteIfMisdetected()` first thing in `main`.
 ///

@@ -1,4 +1,4 @@
-/// Accounts flattened into struct-of-arrays, ready for the engine (STYLE.md: input files → model
+/// Accounts flattened into struct-of-arrays, ready for the engine (the data flow: input files → model
 /// values → a flat book → risk arrays → per-unit aggregation → account results).
 ///
 /// Per account (compressed lists, `xStart[a] ..< xStart[a+1]`): balance rows, position rows, order
@@ -84,10 +84,9 @@ public struct Book: Sendable {
 /// Rows are validated by the caller (it knows the file, line and field); the builder resolves the
 /// risk units and nets positions and orders per symbol.
 ///
-/// Speed (issue 9): building units was ~12% of the 1M batch's CPU while it appended every unit,
-/// portfolio and entry to the book's arrays one element at a time (each append checks uniqueness
-/// and capacity) and read `priced` (a class) and its per-instrument arrays per row. Units are now
-/// built through raw pointers (`UnitScratch.build`) from per-instrument and per-slot tables taken
+/// Speed: appending every unit, portfolio and entry to the book's arrays one element at a time
+/// (each append checks uniqueness and capacity) and reading `priced` (a class) per row would make
+/// building a large share of a batch's CPU. Units are therefore built through raw pointers (`UnitScratch.build`) from per-instrument and per-slot tables taken
 /// from `priced` once per builder: on the batch path straight into the book's new arrays, once per
 /// block (`buildUnitsOfAllAccounts`); on `end` in scratch memory appended in bulk. The units,
 /// portfolios and entries, their order and the additions that net them (row order) are the same

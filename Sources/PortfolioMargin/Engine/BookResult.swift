@@ -53,7 +53,7 @@ public struct BookResult: Sendable {
 
     /// The figure arrays as pointers, for the engine's writes (`MarginEngine.run` →
     /// `UnitEvaluator.account`): ~17 writes per account, each an `Array` subscript set with its
-    /// uniqueness and bounds checks when made on the arrays (2.5% of the 1M batch's CPU, issue 9).
+    /// uniqueness and bounds checks when made on the arrays (docs/performance.md).
     /// Valid only inside ``withFigures(_:)``; indices are the engine's own (book order).
     struct Figures {
         let marginBalance, orderLoss, totalIM, totalMM, imRate, mmRate: UnsafeMutablePointer<Double>

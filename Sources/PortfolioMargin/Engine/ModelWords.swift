@@ -1,4 +1,4 @@
-/// The model's words as small engine types (issue 8): the portfolios of a unit, the vol shocks and
+/// The model's words as small engine types: the portfolios of a unit, the vol shocks and
 /// scenarios of a grid, the settlement buckets, the order sides of a unit, and the time units.
 /// Each is a one-byte enum or an `Int32`/`Int` index, laid out as the integer codes they replace.
 

@@ -19,7 +19,7 @@ struct ByteKeyTable: Sendable {
         mask = size - 1
         storage.reserveCapacity(capacity * 12)
         // Room for `capacity` keys up front: accounts.csv's million inserts otherwise regrow these
-        // arrays ~20 times each, copying 20 MB and faulting in fresh pages twice (issue 9).
+        // arrays ~20 times each, copying 20 MB and faulting in fresh pages twice.
         keyStart.reserveCapacity(capacity)
         keyLength.reserveCapacity(capacity)
         hashes.reserveCapacity(capacity)

@@ -1,6 +1,6 @@
 /// The keys of 1–24 bytes of a `ByteKeyTable` (symbols, coins), each stored inline in a 32-byte
 /// slot, so that a lookup is a hash of the field's three words and, usually, one cache line: the
-/// batch reader's per-row symbol lookup (issue 9). `ByteKeyTable.find` reads the slot, then the
+/// batch reader's per-row symbol lookup. `ByteKeyTable.find` reads the slot, then the
 /// key's length and offset, then its bytes — three dependent loads — after a serial hash; position
 /// rows almost never repeat the previous row's symbol, so that chain was ~25% of the row parse.
 ///

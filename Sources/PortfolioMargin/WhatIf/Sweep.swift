@@ -137,7 +137,7 @@ public enum Sweep {
 
     /// Runs every combination over `input`. `progress(k, total)` is called after each combination.
     ///
-    /// The combinations share the positions, so they are evaluated together (issue 13): per block
+    /// The combinations share the positions, so they are evaluated together: per block
     /// of accounts one pass over the holdings fills the P&L tables of every combination side by side
     /// (`RiskColumns`), then each account's units and totals are evaluated once per distinct input
     /// (`SweepPlan`): a combination that moves BTC shares the base's ETH and SOL units, one that
