@@ -258,16 +258,16 @@ struct PnlTables {
     init(book: Book, risk: RiskColumns, options: EngineOptions) {
         let p = book.priced
         let nSlots = p.grids.count
-        offset = [Int](repeating: -1, count: 3 * book.unitCount)
+        offset = [Int](repeating: -1, count: Portfolio.count * book.unitCount)
         var total = 0
         var denseRows = [[Int]](repeating: [], count: nSlots)
-        var isDense = [Bool](repeating: false, count: 3 * book.unitCount)
+        var isDense = [Bool](repeating: false, count: Portfolio.count * book.unitCount)
         let threshold = options.aggregation == .automatic ? (options.denseThreshold ?? DenseCrossover.threshold) : 0
         for u in 0..<book.unitCount {
             let slot = Int(book.unitSlot[u])
             let w = risk.width[slot]
-            for q in 0..<3 where book.pfPresent[3 * u + q] {
-                let pf = 3 * u + q
+            for q in 0..<Portfolio.count where book.pfPresent[Portfolio.count * u + q] {
+                let pf = Portfolio.count * u + q
                 offset[pf] = total
                 total += w
                 let holdings = book.pfStart[pf + 1] - book.pfStart[pf]
@@ -295,8 +295,8 @@ struct PnlTables {
                                 let slot = Int(book.unitSlot[u])
                                 let w = risk.width[slot]
                                 let block = riskValues.baseAddress! + risk.blockOffset[slot]
-                                for q in 0..<3 where book.pfPresent[3 * u + q] && !isDense[3 * u + q] {
-                                    let pf = 3 * u + q
+                                for q in 0..<Portfolio.count where book.pfPresent[Portfolio.count * u + q] && !isDense[Portfolio.count * u + q] {
+                                    let pf = Portfolio.count * u + q
                                     let from = book.pfStart[pf], count = book.pfStart[pf + 1] - from
                                     // An empty book has no entry arrays; a portfolio without holdings reads none.
                                     let instr = ins.baseAddress.map { $0 + from } ?? UnsafePointer(bitPattern: 8)!

@@ -275,8 +275,8 @@ public enum Sweep {
                             for u in book.unitStart[a]..<book.unitStart[a + 1] {
                                 let slot = Int(book.unitSlot[u])
                                 let columns = plan.risk.columns[slot], contRep = plan.contRep[slot]
-                                for q in 0..<3 where book.pfPresent[3 * u + q] {
-                                    let pf = 3 * u + q, portfolio = Portfolio.allCases[q]
+                                for q in 0..<Portfolio.count where book.pfPresent[Portfolio.count * u + q] {
+                                    let pf = Portfolio.count * u + q, portfolio = Portfolio.allCases[q]
                                     // MODEL.md §6, §4: spot leg and max loss, per column (one market's table).
                                     for (c, m) in columns.enumerated() {
                                         let priced = markets[m], grid = priced.grids[slot]
@@ -304,8 +304,8 @@ public enum Sweep {
                                 for (v, variant) in plan.variants[slot].enumerated() {
                                     var mm = (-Double.infinity, -Double.infinity, -Double.infinity)
                                     var check = 0.0
-                                    for q in 0..<3 where book.pfPresent[3 * u + q] {
-                                        let pf = 3 * u + q
+                                    for q in 0..<Portfolio.count where book.pfPresent[Portfolio.count * u + q] {
+                                        let pf = Portfolio.count * u + q
                                         let ml = maxLoss[3 * variant.column + q]
                                         let x = book.pfStart[pf + 1] > book.pfStart[pf] ? ml + contTotal[3 * variant.cont + q] : ml
                                         check += x - x
