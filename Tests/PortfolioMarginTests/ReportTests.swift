@@ -46,9 +46,12 @@ enum ReportPageReader {
             guard let v = Double(b["data-value"] ?? ""), v > 0, let h = Double(b[dimension] ?? "") else { return nil }
             return h / v
         }
-        guard let r0 = ratios.first else { return true }
-        // Coordinates are written to 0.01: the ratio may differ by that much over the value.
-        return zip(ratios, bars.compactMap { Double($0["data-value"] ?? "") }.filter { $0 > 0 }).allSatisfy { abs($0 - r0) * $1 <= 0.006 }
+        let values = bars.compactMap { Double($0["data-value"] ?? "") }.filter { $0 > 0 }
+        guard let top = values.indices.max(by: { values[$0] < values[$1] }) else { return true }
+        // Coordinates are written to 0.01 (error ≤ 0.005 each): against the largest bar's ratio, a
+        // bar of value v is off by at most 0.005 + 0.005·v/vmax ≤ 0.01 in length.
+        let r0 = ratios[top]
+        return zip(ratios, values).allSatisfy { abs($0 - r0) * $1 <= 0.0101 }
     }
 }
 
@@ -94,7 +97,7 @@ enum ReportFolders {
                 continue
             }
             // MM values with ties (rounded to hundreds) so the top-N tie rule matters.
-            let mm = (rng.uniform(0, 50_000) / 100).rounded() * 100
+            let mm = k == 3 ? 60_000 : (rng.uniform(0, 50_000) / 100).rounded() * 100   // the hostile id is listed first
             let im = mm * 1.2
             let infinite = k % 23 == 7
             let balance = infinite ? -rng.uniform(1, 100) : rng.uniform(mm * 0.5, mm * 12 + 1)

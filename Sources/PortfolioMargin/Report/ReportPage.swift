@@ -111,7 +111,8 @@ public enum Report {
     .sub{color:var(--muted);margin:0 0 16px;overflow-wrap:anywhere}
     .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:8px;margin:0 0 20px}
     .fact{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:8px 10px}
-    .fact b{display:block;font-size:18px}
+    .fact.wide{grid-column:span 2}
+    .fact b{display:block;font-size:18px;overflow-wrap:anywhere}
     .fact span{color:var(--muted);font-size:12px}
     .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
     section{border:1px solid var(--line);border-radius:6px;padding:12px 14px;margin:0 0 16px;break-inside:avoid;page-break-inside:avoid}
@@ -142,8 +143,11 @@ public enum Report {
         return out
     }
 
+    /// Labelled figures in boxes; a value longer than 18 characters gets a box twice as wide.
     static func facts(_ items: [(String, String)]) -> String {
-        "<div class=\"facts\">" + items.map { "<div class=\"fact\"><b>\($0.1)</b><span>\($0.0)</span></div>" }.joined() + "</div>"
+        "<div class=\"facts\">" + items.map {
+            "<div class=\"fact\(($0.1.count > 18) ? " wide" : "")\"><b>\($0.1)</b><span>\($0.0)</span></div>"
+        }.joined() + "</div>"
     }
 
     static func section(_ title: String, _ content: String, note: String? = nil, id: String) -> String {
@@ -183,8 +187,10 @@ public enum Report {
 
     /// A vertical bar chart with a y axis from 0; `gapBefore` puts a wider gap before that bar (a
     /// bin counted apart). Bar heights are proportional to the values.
-    static func columns(_ bars: [Bar], id: String, axis: String, integer: Bool = true, gapBefore: Int? = nil) -> String {
-        let w = 640.0, h = 260.0, left = 56.0, right = 12.0, top = 18.0, bottom = 40.0
+    /// `edges`: a histogram's bin edges, written under the boundaries of the first `edges.count − 1`
+    /// bars instead of each bar's key (short labels that do not collide); later bars keep their key.
+    static func columns(_ bars: [Bar], id: String, axis: String, integer: Bool = true, gapBefore: Int? = nil, edges: [String] = []) -> String {
+        let w = 560.0, h = 250.0, left = 52.0, right = 10.0, top = 18.0, bottom = 36.0
         let plotH = h - top - bottom, plotW = w - left - right
         let maxV = bars.map(\.value).max() ?? 0
         var step = niceStep(maxV)
@@ -210,14 +216,21 @@ public enum Report {
             let y = top + plotH - bh
             out += "<rect class=\"bar\" data-key=\"\(escape(b.key))\" data-value=\"\(integer ? String(Int(b.value)) : c(b.value))\" x=\"\(c(x))\" y=\"\(c(y))\" width=\"\(c(bw))\" height=\"\(c(bh))\" fill=\"\(b.color)\"><title>\(escape(b.key)): \(b.label)</title></rect>"
             out += "<text x=\"\(c(x + bw / 2))\" y=\"\(c(y - 4))\" text-anchor=\"middle\">\(b.label)</text>"
-            out += "<text x=\"\(c(x + bw / 2))\" y=\"\(c(top + plotH + 16))\" text-anchor=\"middle\">\(escape(b.key))</text>"
+            if k >= max(edges.count - 1, 0) {
+                out += "<text x=\"\(c(x + bw / 2))\" y=\"\(c(top + plotH + 16))\" text-anchor=\"middle\">\(escape(b.key))</text>"
+            }
+        }
+        for (k, e) in edges.enumerated() {
+            let x = left + slot * Double(k)
+            out += "<line class=\"axis\" x1=\"\(c(x))\" y1=\"\(c(top + plotH))\" x2=\"\(c(x))\" y2=\"\(c(top + plotH + 4))\"/>"
+            out += "<text x=\"\(c(x))\" y=\"\(c(top + plotH + 16))\" text-anchor=\"middle\">\(escape(e))</text>"
         }
         return out + "</svg>"
     }
 
     /// Horizontal grouped bars: per row (a coin), one bar per series, lengths proportional to the values.
     static func groupedRows(_ rows: [(key: String, values: [Double])], series: [(name: String, color: String)], id: String) -> String {
-        let w = 640.0, left = 110.0, right = 96.0, top = 26.0, barH = 11.0, gap = 10.0
+        let w = 1100.0, left = 130.0, right = 110.0, top = 28.0, barH = 13.0, gap = 12.0
         let rowH = Double(series.count) * barH + gap
         let h = top + Double(max(rows.count, 1)) * rowH + 8
         let plotW = w - left - right
@@ -231,7 +244,7 @@ public enum Report {
         out += "<line class=\"axis\" x1=\"\(c(left))\" y1=\"\(c(top - 4))\" x2=\"\(c(left))\" y2=\"\(c(h - 6))\"/>"
         for (r, row) in rows.enumerated() {
             let y0 = top + Double(r) * rowH
-            let name = row.key.count > 16 ? String(row.key.prefix(15)) + "…" : row.key
+            let name = row.key.count > 18 ? String(row.key.prefix(17)) + "…" : row.key
             out += "<text x=\"\(c(left - 6))\" y=\"\(c(y0 + Double(series.count) * barH / 2 + 4))\" text-anchor=\"end\">\(escape(name))<title>\(escape(row.key))</title></text>"
             for (k, v) in row.values.enumerated() {
                 let y = y0 + Double(k) * barH
@@ -275,7 +288,8 @@ public enum Report {
         }
         rateBars.append(Bar(key: "> 1", value: Double(d.rateBins[edges.count - 1]), color: "#c0392b", label: count(d.rateBins[edges.count - 1])))
         rateBars.append(Bar(key: "error", value: Double(d.errors), color: errorColor, label: count(d.errors)))
-        charts.append(section("Distribution of MM rates", columns(rateBars, id: "mm-rates", axis: "accounts", gapBefore: rateBars.count - 1),
+        let rateEdges = edges.map { $0 == 0 ? "0" : $0 == 1 ? "1" : String(format: "%.1f", $0) }
+        charts.append(section("Distribution of MM rates", columns(rateBars, id: "mm-rates", axis: "accounts", gapBefore: rateBars.count - 1, edges: rateEdges),
                               note: "MM rate = total MM ÷ (margin balance + order loss); bins include their lower edge, the 0.9–1.0 bin also 1; "
                                 + "\"> 1\" includes infinite rates (no positive equity).", id: "rate-section"))
         body.append("<div class=\"grid\">" + charts.joined(separator: "\n") + "</div>")
@@ -425,11 +439,11 @@ public enum Report {
         var covBars: [Bar] = []
         for k in 0..<(edges.count - 1) {
             let key = k == 0 ? "< 90%" : String(format: "%g–%g%%", edges[k] * 100, edges[k + 1] * 100)
-            covBars.append(Bar(key: key, value: Double(d.coverageBins[k]), color: k < 4 ? "#c0392b" : "#4a7fb5", label: count(d.coverageBins[k])))
+            covBars.append(Bar(key: key, value: Double(d.coverageBins[k]), color: edges[k + 1] <= d.confidence ? "#c0392b" : "#4a7fb5", label: count(d.coverageBins[k])))
         }
         covBars.append(Bar(key: "100%", value: Double(d.coverageBins[edges.count - 1]), color: "#2e8b57", label: count(d.coverageBins[edges.count - 1])))
         charts.append(section("Coverage across accounts", columns(covBars, id: "coverage", axis: "accounts"),
-                              note: "coverage_mm: the share of scenario dates on which MM covered the account's loss; bins include their lower edge. Accounts with an error are not counted.",
+                              note: "coverage_mm: the share of scenario dates on which MM covered the account's loss; bins include their lower edge; red: below the confidence \(percent(d.confidence)). Accounts with an error are not counted.",
                               id: "coverage-section"))
         let zoneBars = BacktestReportData.zones.enumerated().map { k, z in
             Bar(key: z, value: Double(d.zoneCounts[k]), color: zoneColors[k], label: count(d.zoneCounts[k]))
