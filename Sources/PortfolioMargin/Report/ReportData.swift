@@ -136,7 +136,8 @@ public struct BatchReportData: Equatable, Sendable {
             let imRate = row.equals(5, "inf") ? Double.infinity : try row.nonNegative(5)
             let mmRate = row.equals(6, "inf") ? Double.infinity : try row.nonNegative(6)
             _ = imRate
-            guard let stage = Self.stages.firstIndex(where: { row.text(7) == $0 }) else {
+            guard let stage = row.equals(7, "healthy") ? 0 : row.equals(7, "imBreach") ? 1 : row.equals(7, "autoRepay") ? 2
+                    : row.equals(7, "liquidation") ? 3 : nil else {
                 throw row.fail(7, "expected one of \(Self.stages.joined(separator: ", ")), got \(InputError.echo(row.text(7)))")
             }
             stageCounts[stage] += 1
@@ -157,9 +158,16 @@ public struct BatchReportData: Equatable, Sendable {
     @discardableResult
     mutating func readUnits(path: String, bytes: [UInt8]? = nil, bufferSize: Int = ReportCSV.bufferSize) throws -> InputDigest {
         var sums: [String: (im: Double, mm: Double, units: Int)] = [:]
+        var lastBytes: [UInt8] = [], lastCoin = ""
         let (_, digest) = try ReportCSV.read(path: path, bytes: bytes, required: Self.unitColumns, bufferSize: bufferSize) { row in
-            let coin = row.text(1)
-            guard !coin.isEmpty else { throw row.fail(1, "empty") }
+            // Consecutive rows mostly repeat a few coins: the text is made only when the bytes change.
+            let f = row.raw(1)
+            guard f.1 > 0 else { throw row.fail(1, "empty") }
+            if !(f.1 == lastBytes.count && lastBytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, f.0, f.1) == 0 })) {
+                lastBytes = Array(UnsafeBufferPointer(start: f.0, count: f.1))
+                lastCoin = row.text(1)
+            }
+            let coin = lastCoin
             let mm = try row.nonNegative(10)
             let im = try row.nonNegative(11)
             var s = sums[coin] ?? (0, 0, 0)
@@ -364,7 +372,7 @@ public struct BacktestReportData: Equatable, Sendable {
             guard worstDate.isEmpty || Self.day(worstDate) != nil else {
                 throw row.fail(8, "expected a date YYYY-MM-DD, got \(InputError.echo(worstDate))")
             }
-            guard let zone = Self.zones.firstIndex(where: { row.text(12) == $0 }) else {
+            guard let zone = row.equals(12, "green") ? 0 : row.equals(12, "yellow") ? 1 : row.equals(12, "red") ? 2 : nil else {
                 throw row.fail(12, "expected green, yellow or red, got \(InputError.echo(row.text(12)))")
             }
             zoneCounts[zone] += 1
