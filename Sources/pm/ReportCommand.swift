@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import PortfolioMargin
+
+/// `pm report OUT [--out report.html]`
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "One self-contained HTML page (inline SVG charts, no script) of a batch or backtest output folder.",
+        discussion: "The folder's kind is told by its files: backtest.csv (pm backtest) or margins.csv (pm batch, pm merge). The page is written whole or not at all; the output folder is only read.")
+
+    @Argument(help: "The output folder of pm batch, pm merge or pm backtest.")
+    var folder: String
+
+    @Option(name: .long, help: "The page to write (default: report.html in the current folder).")
+    var out: String = "report.html"
+
+    func validate() throws {
+        guard !folder.isEmpty else { throw ValidationError("OUT must name a folder, got an empty argument") }
+        guard !out.isEmpty else { throw ValidationError("--out must name a file, got an empty argument") }
+        guard !out.hasSuffix("/") else { throw ValidationError("--out must name a file, got a folder \(InputError.echo(out))") }
+    }
+
+    func run() throws {
+        let kind: Report.Kind
+        do { kind = try Report.kind(of: folder) } catch { throw Fatal(error) }
+        // The page never replaces a file the report reads (an output of the run it describes).
+        var target = stat()
+        if stat(out, &target) == 0 {
+            for input in Report.inputs(of: folder, kind: kind) {
+                var st = stat()
+                if stat(input, &st) == 0, st.st_dev == target.st_dev, st.st_ino == target.st_ino {
+                    throw Fatal("--out \(InputError.echo(out)) is \(input), which the report reads; choose another file")
+                }
+            }
+        }
+        let page: String
+        do { page = try Report.html(folder: folder) } catch { throw Fatal(error) }
+        do { try SmileReport.writeWhole(page, to: out) } catch { throw Fatal("--out \(error)") }
+    }
+}
