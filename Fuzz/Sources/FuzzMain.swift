@@ -27,6 +27,8 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "smile": SmileTarget.run,
     "smileargs": SmileArgsTarget.run,
     "manifest": ManifestTarget.run,
+    "maxsize": MaxSizeArgsTarget.run,
+    "hedgeargs": HedgeArgsTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")
