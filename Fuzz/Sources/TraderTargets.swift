@@ -71,7 +71,7 @@ enum MaxSizeArgsTarget {
             let initiallyKept = keeps(a.before)
             if a.maxSize > 0 && !keeps(a.atMax) { Fuzz.fail("maxsize: the limit is broken at the answer \(a.maxSize)") }
             if initiallyKept && !a.capped {
-                let next = WhatIf.apply([Trade(symbol: symbol, size: side.sign * (a.maxSize + a.step))], to: account, market: priced.market, asOrders: false)
+                let next = WhatIf.apply([Trade(symbol: symbol, size: side.sign * TradeArguments.gridSize(n + 1, step: a.step))], to: account, market: priced.market, asOrders: false)
                 if keeps(try? MarginEngine.margin(next, priced: priced).get()) {
                     Fuzz.fail("maxsize: the limit still holds one step past the answer \(a.maxSize)")
                 }

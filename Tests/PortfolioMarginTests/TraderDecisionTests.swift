@@ -31,10 +31,10 @@ struct TraderDecisionTests {
     func bruteForce(_ account: Account, _ symbol: String, side: Side, limit: MarginLimit, step: Double, count: Int) -> (Double, Bool) {
         let stage0 = full(account, symbol, 0)!.stage
         guard keeps(full(account, symbol, 0), limit, stage0) else { return (0, false) }
-        for n in 1...count where !keeps(full(account, symbol, side.sign * Double(n) * step), limit, stage0) {
-            return (Double(n - 1) * step, false)
+        for n in 1...count where !keeps(full(account, symbol, side.sign * TradeArguments.gridSize(Double(n), step: step)), limit, stage0) {
+            return (TradeArguments.gridSize(Double(n - 1), step: step), false)
         }
-        return (Double(count) * step, true)
+        return (TradeArguments.gridSize(Double(count), step: step), true)
     }
 
     func check(_ account: Account, _ symbol: String, side: Side, limit: MarginLimit, step: Double, count: Int,

@@ -127,7 +127,7 @@ public enum HedgeSuggestion {
         // On the step grid (the sizes a trader can send), each size once.
         var sizes: Set<Double> = [0]
         for k in gridExponents {
-            let q = Swift.max(1, (r * pow2(Double(k) / 4) / step).rounded()) * step
+            let q = TradeArguments.gridSize(Swift.max(1, (r * pow2(Double(k) / 4) / step).rounded()), step: step)
             sizes.insert(q); sizes.insert(-q)
         }
         return sizes.sorted()
@@ -180,7 +180,7 @@ public enum HedgeSuggestion {
         let n = (q / step).rounded(.down)
         var pick = sizes[best], fpick = values[best]   // the best grid point is on the step grid
         for m in [n, n + 1] where m != 0 {
-            let s = m * step
+            let s = TradeArguments.gridSize(m, step: step)
             let v = im(s)
             if v < fpick || (v == fpick && abs(s) < abs(pick)) { pick = s; fpick = v }
         }
@@ -227,7 +227,7 @@ extension HedgeSuggestion {
     /// imAfter, imRemoved, cost, notional, imRemovedPer1000}]}`; `candidates` is empty when no trade lowers IM.
     public static func json(_ r: HedgeReport) -> JSON {
         let list = r.candidates.map { c -> JSON in
-            .object([("symbol", .string(c.symbol)), ("side", .string(c.side.rawValue))]
+            .object([("symbol", .string(c.symbol)), ("side", .string(TradeArguments.word(c.side)))]
                     + zip(fields.dropFirst(2), numbers(c)).map { ($0, JSON.number($1)) })
         }
         return .object([("accountId", .string(r.before.accountId)), ("coin", .string(r.coin)), ("imBefore", .number(r.before.totalIM)),
@@ -238,7 +238,7 @@ extension HedgeSuggestion {
     public static func csv(_ r: HedgeReport) -> String {
         var out = fields.joined(separator: ",") + "\n"
         for c in r.candidates {
-            out += ([csvField(c.symbol), c.side.rawValue] + numbers(c).map(NumberFormat.text)).joined(separator: ",") + "\n"
+            out += ([csvField(c.symbol), TradeArguments.word(c.side)] + numbers(c).map(NumberFormat.text)).joined(separator: ",") + "\n"
         }
         return out
     }
@@ -251,7 +251,7 @@ extension HedgeSuggestion {
         out += "  " + Table.pad("symbol", width) + " " + Table.pad("side", 5) + Table.lpad("size", 12) + Table.lpad("IM after", 17)
             + Table.lpad("IM removed", 17) + Table.lpad("cost", 17) + Table.lpad("notional", 17) + Table.lpad("per 1000", 10) + "\n"
         for c in r.candidates {
-            out += "  " + Table.pad(c.symbol, width) + " " + Table.pad(c.side.rawValue, 5) + Table.lpad(NumberFormat.text(c.size), 12)
+            out += "  " + Table.pad(c.symbol, width) + " " + Table.pad(TradeArguments.word(c.side), 5) + Table.lpad(NumberFormat.text(c.size), 12)
                 + Table.lpad(Table.money(c.imAfter), 17) + Table.lpad(Table.money(c.imRemoved), 17) + Table.lpad(Table.money(c.cost), 17)
                 + Table.lpad(Table.money(c.notional), 17) + Table.lpad(Table.fixed(c.imRemovedPer1000, digits: 2), 10) + "\n"
         }

@@ -98,7 +98,7 @@ public enum MaxSize {
         let count = points.isFinite && points > 0 ? Int(points) : 0
         let sign = side.sign
         let stage0 = before.stage
-        var answer = MaxSizeAnswer(symbol: symbol, side: side, limit: limit, step: step, maxSize: 0, capped: false, cap: Double(count) * step,
+        var answer = MaxSizeAnswer(symbol: symbol, side: side, limit: limit, step: step, maxSize: 0, capped: false, cap: TradeArguments.gridSize(Double(count), step: step),
                                    before: before, atMax: before)
         guard keeps(limit, imRate: before.imRate, mmRate: before.mmRate, stage: before.stage, stage0: stage0) else { return .success(answer) }
         guard let slot = priced.coinSlotByName[inst.baseCoin],
@@ -108,14 +108,14 @@ public enum MaxSize {
         // The plain scan with the fast evaluator.
         var n = 0
         while n < count {
-            let f = evaluator.evaluate(sign * Double(n + 1) * step)
+            let f = evaluator.evaluate(sign * TradeArguments.gridSize(Double(n + 1), step: step))
             guard keeps(limit, imRate: f.imRate, mmRate: f.mmRate, stage: f.stage, stage0: stage0) else { break }
             n += 1
         }
         // The full engine confirms: n keeps the limit, n + 1 breaks it (or is beyond the cap).
         func engine(_ k: Int) -> MarginResult? {
             if k == 0 { return before }
-            let trial = evaluator.account(with: sign * Double(k) * step)
+            let trial = evaluator.account(with: sign * TradeArguments.gridSize(Double(k), step: step))
             return try? MarginEngine.run(Book(priced: priced, accounts: [trial], file: file)).result(of: 0).get()
         }
         func engineKeeps(_ r: MarginResult?) -> Bool {
@@ -131,7 +131,7 @@ public enum MaxSize {
             n += 1; atMax = next; moves += 1
         }
         guard let atMax, engineKeeps(atMax) else { return .success(answer) }
-        answer.maxSize = Double(n) * step
+        answer.maxSize = TradeArguments.gridSize(Double(n), step: step)
         answer.capped = n == count
         answer.atMax = atMax
         return .success(answer)
@@ -139,7 +139,7 @@ public enum MaxSize {
 
     /// `{"symbol", "side", "limit", "step", "maxSize", "capped", "before": RESULT, "atMax": RESULT}`.
     public static func json(_ a: MaxSizeAnswer) -> JSON {
-        .object([("symbol", .string(a.symbol)), ("side", .string(a.side.rawValue)), ("limit", .string(a.limit.rawValue)),
+        .object([("symbol", .string(a.symbol)), ("side", .string(TradeArguments.word(a.side))), ("limit", .string(a.limit.rawValue)),
                  ("step", .number(a.step)), ("maxSize", .number(a.maxSize)), ("capped", .bool(a.capped)),
                  ("before", a.before.json), ("atMax", a.atMax.json)])
     }
@@ -152,7 +152,7 @@ public enum MaxSize {
         case .mm: what = "MM rate below 100%"
         case .stage: what = "stage \(a.before.stage.rawValue)"
         }
-        var out = "Largest \(a.side.rawValue) of \(a.symbol) keeping \(what): \(NumberFormat.text(a.maxSize))"
+        var out = "Largest \(TradeArguments.word(a.side)) of \(a.symbol) keeping \(what): \(NumberFormat.text(a.maxSize))"
         out += " (step \(NumberFormat.text(a.step))"
         out += a.capped ? "; capped at \(NumberFormat.text(a.cap)): the limit still holds there)\n" : ")\n"
         return out + WhatIf.table(before: a.before, after: a.atMax)

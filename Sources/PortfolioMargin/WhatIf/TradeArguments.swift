@@ -35,8 +35,30 @@ public enum TradeArguments {
 
     /// `buy` or `sell`.
     public static func side(_ text: String) throws -> Side {
-        guard let s = Side(rawValue: text) else { throw InputError(record: "--side", "expected buy or sell, got \(InputError.echo(text))") }
-        return s
+        switch text {
+        case "buy": return .buy
+        case "sell": return .sell
+        default: throw InputError(record: "--side", "expected buy or sell, got \(InputError.echo(text))")
+        }
+    }
+
+    /// `buy` or `sell`, as the outputs write a side.
+    public static func word(_ side: Side) -> String { side == .buy ? "buy" : "sell" }
+
+    /// `n · step`, written as the decimal it stands for: with a step of d ≤ 12 decimals, the nearest
+    /// double to n·step rounded to d decimals (14.54, not 14.540000000000001), else `n · step`.
+    public static func gridSize(_ n: Double, step: Double) -> Double {
+        let x = n * step
+        var scale = 1.0
+        for _ in 0...12 {
+            let scaled = step * scale
+            if scaled == scaled.rounded() {
+                let y = (x * scale).rounded() / scale
+                return y.isFinite ? y : x
+            }
+            scale *= 10
+        }
+        return x
     }
 
     /// `im`, `mm` or `stage`.
