@@ -19,7 +19,7 @@ struct HedgeCommand: ParsableCommand {
     @Option(name: .long, help: "Candidate kinds, a comma list of perpetual, future, option, spot (default: all; spot only with spot hedging on).")
     var kinds: String?
 
-    @Option(name: .long, help: "How many candidates to print, 1…1000000 (default 10).")
+    @Option(name: .long, parsing: .unconditional, help: "How many candidates to print, 1…1000000 (default 10).")
     var top: String?
 
     @Option(name: .long, help: "Output: table (default), json or csv.")

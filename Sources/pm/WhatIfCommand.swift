@@ -22,16 +22,16 @@ struct WhatIfCommand: ParsableCommand {
     @Option(name: .customLong("max-size"), help: "Instead of --add: the largest order of SYMBOL (a listed instrument) such that every size from 0 up to it, on the --step grid, keeps --limit.")
     var maxSize: String?
 
-    @Option(name: .long, help: "With --max-size: buy (default) or sell.")
+    @Option(name: .long, parsing: .unconditional, help: "With --max-size: buy (default) or sell.")
     var side: String?
 
-    @Option(name: .long, help: "With --max-size: im (imRate ≤ 1, default), mm (mmRate < 1) or stage (the stage unchanged).")
+    @Option(name: .long, parsing: .unconditional, help: "With --max-size: im (imRate ≤ 1, default), mm (mmRate < 1) or stage (the stage unchanged).")
     var limit: String?
 
-    @Option(name: .long, help: "With --max-size: the grid step, > 0 (default 0.001 coin; 1 USD contract for inverse instruments).")
+    @Option(name: .long, parsing: .unconditional, help: "With --max-size: the grid step, > 0 (default 0.001 coin; 1 USD contract for inverse instruments).")
     var step: String?
 
-    @Option(name: .long, help: "With --max-size: the largest size searched (default: a notional of 100 × the margin balance, at most 10^6 steps); capped: true when reached.")
+    @Option(name: .long, parsing: .unconditional, help: "With --max-size: the largest size searched (default: a notional of 100 × the margin balance, at most 10^6 steps); capped: true when reached.")
     var max: String?
 
     @Option(name: .long, help: "Output: json ({\"before\", \"after\"}), table (side by side with changes) or bybit (POST /v5/order/pre-check).")

@@ -98,7 +98,7 @@ struct TraderCLITests {
             try fails([cmd[0], dup] + rest, ["id"])
             try fails([cmd[0], strangle, "--market", folder] + Array(cmd.dropFirst()), [folder])
         }
-        let huge = dir.write("huge.json", #"{"id": "H", "balances": [{"coin": "USDC", "walletBalance": 1e300}], "positions": [{"symbol": "BTCUSDT", "size": 1e300}]}"#)
+        let huge = dir.write("huge.json", #"{"id": "H", "balances": [{"coin": "USDC", "walletBalance": 1e308}], "positions": [{"symbol": "BTCUSDT", "size": 1e308}]}"#)
         try fails(["whatif", huge, "--market", market, "--max-size", "BTCUSDT"], ["out of range"])
         try fails(["hedge", huge, "--market", market], ["out of range"])
     }

@@ -53,7 +53,7 @@ struct TraderDecisionTests {
     /// A long perpetual hedged by selling another: IM first falls (the hedge), then rises; the
     /// answer lies past the turning point, where the plain scan finds the first crossing.
     @Test func aHedgesTurningPointIsPassedAndTheFirstCrossingFound() throws {
-        let account = Account(id: "T-HEDGE", balances: [Balance(coin: "USDC", walletBalance: 9_000)],
+        let account = Account(id: "T-HEDGE", balances: [Balance(coin: "USDC", walletBalance: 60_000)],
                               positions: [Position(symbol: "BTCUSDT", size: 4)])
         let before = full(account, "BTCUSDC", 0)!
         #expect(before.imRate < 1 && before.imRate > 0.5, "\(before.imRate)")

@@ -48,21 +48,24 @@ public struct HedgeReport: Sendable {
     public var candidates: [HedgeCandidate]
 }
 
-/// Hedge suggestions (MODEL.md §14; docs/model.md §14).
+/// Hedge suggestions (docs/model.md §14).
 ///
 /// Per candidate, the total IM after a trade of size q is searched on a grid on both sides:
-/// `q = ±r · 2^(k/4)`, k = −16…8 (1/16 to 4 times r), where r is the size that cancels the unit's
-/// net derivative delta (`|D| / |δ|`, the candidate's delta per unit δ, floored at 0.05 coin for
-/// an option), or with a zero net delta the unit's gross delta `Σ|size·δ|` over |δ| (1 coin when
-/// that is 0 too); r is at least one step. The best grid point is refined by a golden-section
-/// search between its two neighbours (q = 0 among them), then rounded to the step (the better of
+/// `q = ±r · 2^(k/4)`, where `r = Σ|size·δ_i| / |δ|` is the size whose delta equals the unit's gross
+/// derivative delta (δ the candidate's delta per unit, at least 0.05 coin for an option; `1 / |δ|`
+/// for a unit without delta), k from −16 — or lower, down to a sixteenth of the size `|D| / |δ|`
+/// that cancels the unit's net delta D, at most k = −64 — to 8 (4r). The best grid point is refined by a golden-section
+/// search between its two neighbours (q = 0 among them; until the bracket is narrower than a
+/// quarter step, at most 40 iterations), then rounded to the step (the better of
 /// the two neighbouring multiples). The grid's sizes are themselves rounded to the step (at least
 /// one step), so the answer is never worse than the grid's best point. Each trial uses the trade-size evaluator; the reported IM
 /// after is the full engine's on the chosen size, and a candidate that does not lower it is left out.
 public enum HedgeSuggestion {
-    /// The grid's exponents k of `2^(k/4)`.
+    /// The grid's exponents k of `2^(k/4)` relative to the gross-delta size (the lower end reaches
+    /// further down for a book whose net delta is much smaller, see `grid`).
     public static let gridExponents = -16...8
-    /// Golden-section iterations on the bracket around the best grid point.
+    /// The most golden-section iterations on the bracket around the best grid point; it stops
+    /// earlier once the bracket is narrower than a quarter step.
     public static let refineIterations = 40
 
     /// The candidates for `account`'s unit of `coin` (nil: the unit with the largest IM).
@@ -119,15 +122,26 @@ public enum HedgeSuggestion {
         return .success(HedgeReport(coin: unitCoin, before: before, searched: searched, candidates: shown))
     }
 
-    /// The grid sizes of a candidate with delta `delta` per unit and step `step`, ascending, 0 included.
+    /// The grid sizes of a candidate with delta `delta` per unit and step `step`, ascending, 0 included:
+    /// `±r · 2^(k/4)` for `k = kMin … 8`, with `r = Σ|size·δ_i| / |δ|` (the gross delta; `1 / |δ|` when
+    /// it is 0) and `kMin` reaching a sixteenth of `|D| / |δ|` (the net delta), at least `k = −16` and
+    /// at most `k = −64`; `|δ|` at least 0.05 for an option. Each size rounded to the step, at least one step.
     static func grid(delta: Double, isOption: Bool, net: Double, gross: Double, step: Double) -> [Double] {
         let d = isOption ? max(abs(delta), 0.05) : abs(delta)
-        var r = net != 0 ? abs(net) / d : (gross > 0 ? gross / d : 1 / d)
-        if !r.isFinite || r < step { r = step }
+        var r = max(gross, abs(net)) / d
+        if !(r.isFinite && r > 0) { r = 1 / d }
+        if !(r.isFinite && r > 0) { r = step }
+        let low = abs(net) / d
+        var kMin = gridExponents.lowerBound
+        if low > 0 && low.isFinite && low < r {
+            kMin = Swift.max(-64, Swift.min(kMin, Int((4 * log2(low / r)).rounded(.down)) - 16))
+        }
         // On the step grid (the sizes a trader can send), each size once.
         var sizes: Set<Double> = [0]
-        for k in gridExponents {
-            let q = TradeArguments.gridSize(Swift.max(1, (r * pow2(Double(k) / 4) / step).rounded()), step: step)
+        for k in kMin...gridExponents.upperBound {
+            let n = Swift.max(1, (r * pow2(Double(k) / 4) / step).rounded())
+            guard n.isFinite else { continue }
+            let q = TradeArguments.gridSize(n, step: step)
             sizes.insert(q); sizes.insert(-q)
         }
         return sizes.sorted()
@@ -168,7 +182,7 @@ public enum HedgeSuggestion {
         let g = 0.6180339887498949
         var x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo)
         var f1 = im(x1), f2 = im(x2)
-        for _ in 0..<refineIterations {
+        for _ in 0..<refineIterations where hi - lo >= step / 4 {
             if f1 <= f2 { hi = x2; x2 = x1; f2 = f1; x1 = hi - g * (hi - lo); f1 = im(x1) } else {
                 lo = x1; x1 = x2; f1 = f2; x2 = lo + g * (hi - lo); f2 = im(x2)
             }
@@ -251,7 +265,7 @@ extension HedgeSuggestion {
         out += "  " + Table.pad("symbol", width) + " " + Table.pad("side", 5) + Table.lpad("size", 12) + Table.lpad("IM after", 17)
             + Table.lpad("IM removed", 17) + Table.lpad("cost", 17) + Table.lpad("notional", 17) + Table.lpad("per 1000", 10) + "\n"
         for c in r.candidates {
-            out += "  " + Table.pad(c.symbol, width) + " " + Table.pad(TradeArguments.word(c.side), 5) + Table.lpad(NumberFormat.text(c.size), 12)
+            out += "  " + Table.pad(c.symbol, width) + " " + Table.pad(TradeArguments.word(c.side), 5) + Table.lpad(TradeArguments.sizeText(c.size), 12)
                 + Table.lpad(Table.money(c.imAfter), 17) + Table.lpad(Table.money(c.imRemoved), 17) + Table.lpad(Table.money(c.cost), 17)
                 + Table.lpad(Table.money(c.notional), 17) + Table.lpad(Table.fixed(c.imRemovedPer1000, digits: 2), 10) + "\n"
         }

@@ -1,4 +1,4 @@
-/// Which limit the largest order keeps (MODEL.md §14; docs/model.md §14).
+/// Which limit the largest order keeps (docs/model.md §14).
 public enum MarginLimit: String, CaseIterable, Sendable {
     /// `imRate ≤ 1`.
     case im
@@ -30,7 +30,7 @@ public struct MaxSizeAnswer: Sendable {
     public var atMax: MarginResult
 }
 
-/// The largest order (MODEL.md §14; docs/model.md §14).
+/// The largest order (docs/model.md §14).
 ///
 /// Margin is not monotone in size (a hedge first lowers it), so the answer is the first crossing
 /// on the grid, not the last: every grid size from 0 up is evaluated in turn, each with the
@@ -152,9 +152,9 @@ public enum MaxSize {
         case .mm: what = "MM rate below 100%"
         case .stage: what = "stage \(a.before.stage.rawValue)"
         }
-        var out = "Largest \(TradeArguments.word(a.side)) of \(a.symbol) keeping \(what): \(NumberFormat.text(a.maxSize))"
-        out += " (step \(NumberFormat.text(a.step))"
-        out += a.capped ? "; capped at \(NumberFormat.text(a.cap)): the limit still holds there)\n" : ")\n"
+        var out = "Largest \(TradeArguments.word(a.side)) of \(a.symbol) keeping \(what): \(TradeArguments.sizeText(a.maxSize))"
+        out += " (step \(TradeArguments.sizeText(a.step))"
+        out += a.capped ? "; capped at \(TradeArguments.sizeText(a.cap)): the limit still holds there)\n" : ")\n"
         return out + WhatIf.table(before: a.before, after: a.atMax)
     }
 }

@@ -45,6 +45,12 @@ public enum TradeArguments {
     /// `buy` or `sell`, as the outputs write a side.
     public static func word(_ side: Side) -> String { side == .buy ? "buy" : "sell" }
 
+    /// A size for a table: a whole number without a decimal point (`14`, not `14.0`), otherwise
+    /// the shortest decimal that reads back (`14.54`).
+    public static func sizeText(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : NumberFormat.text(x)
+    }
+
     /// `n · step`, written as the decimal it stands for: with a step of d ≤ 12 decimals, the nearest
     /// double to n·step rounded to d decimals (14.54, not 14.540000000000001), else `n · step`.
     public static func gridSize(_ n: Double, step: Double) -> Double {

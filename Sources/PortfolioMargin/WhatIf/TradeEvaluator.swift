@@ -19,7 +19,7 @@ enum TradeLeg: Equatable {
 }
 
 /// The account's margin with one trade of size `q` added, for many `q`, without rebuilding the
-/// book: a trade's scenario P&L is `q ×` its risk array (MODEL.md §3), so the unit's P&L table of
+/// book: a trade's scenario P&L is `q ×` its risk array (docs/model.md §3), so the unit's P&L table of
 /// every portfolio is its holdings' table (computed once) plus `q ×` one row; the spot leg,
 /// max loss, contingencies, governing portfolio, totals, rates and stage are then recomputed as
 /// the engine does (the same functions). The other units' MM and IM are the full engine's.
