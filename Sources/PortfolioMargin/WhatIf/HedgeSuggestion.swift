@@ -262,12 +262,14 @@ extension HedgeSuggestion {
         var out = "Hedge suggestions for \(r.before.accountId), unit \(r.coin.isEmpty ? "—" : r.coin): total IM \(Table.money(r.before.totalIM)), \(r.searched) instruments searched\n"
         guard !r.candidates.isEmpty else { return out + "  no trade lowers IM\n" }
         let width = max(24, (r.candidates.map(\.symbol.count).max() ?? 0) + 1)
-        out += "  " + Table.pad("symbol", width) + " " + Table.pad("side", 5) + Table.lpad("size", 12) + Table.lpad("IM after", 17)
-            + Table.lpad("IM removed", 17) + Table.lpad("cost", 17) + Table.lpad("notional", 17) + Table.lpad("per 1000", 10) + "\n"
+        func row(_ cells: [String]) -> String {
+            "  " + Table.pad(cells[0], width) + " " + Table.pad(cells[1], 4)
+                + zip(cells.dropFirst(2), [12, 16, 16, 16, 16, 10]).map { " " + Table.lpad($0, $1) }.joined() + "\n"
+        }
+        out += row(["symbol", "side", "size", "IM after", "IM removed", "cost", "notional", "per 1000"])
         for c in r.candidates {
-            out += "  " + Table.pad(c.symbol, width) + " " + Table.pad(TradeArguments.word(c.side), 5) + Table.lpad(TradeArguments.sizeText(c.size), 12)
-                + Table.lpad(Table.money(c.imAfter), 17) + Table.lpad(Table.money(c.imRemoved), 17) + Table.lpad(Table.money(c.cost), 17)
-                + Table.lpad(Table.money(c.notional), 17) + Table.lpad(Table.fixed(c.imRemovedPer1000, digits: 2), 10) + "\n"
+            out += row([c.symbol, TradeArguments.word(c.side), TradeArguments.sizeText(c.size), Table.money(c.imAfter),
+                        Table.money(c.imRemoved), Table.money(c.cost), Table.money(c.notional), Table.fixed(c.imRemovedPer1000, digits: 2)])
         }
         return out
     }

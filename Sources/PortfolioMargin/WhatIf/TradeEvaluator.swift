@@ -36,10 +36,22 @@ final class TradeEvaluator {
     /// The symbol of the trade (`spot` trades: the coin).
     let symbol: String
 
-    // Account totals: the balance rows (coin id, amount), the changes per unit of q.
-    private var balCoin: [Int32]
-    private var balAmount: [Double]
-    private var balPerUnit: [Double]
+    // Account totals: per balance row its amount, change per unit of q, USD index, collateral
+    // ratio (or tiers), borrowing rates and whether it is the hedge coin (read per trial, so
+    // taken out of `priced` once).
+    private struct BalanceRow {
+        var amount: Double
+        var perUnit: Double
+        var usd: Double
+        var ratio: Double
+        var tiers: Int          // index into `tiers`, −1 without
+        var borrowMM: Double
+        var borrowIM: Double
+        var isHedgeCoin: Bool
+    }
+    private let rows: UnsafeMutableBufferPointer<BalanceRow>
+    private let rowCount: Int
+    private let tiers: [[CollateralTier]]
     private let positionsValue: Double
     private let orderLoss: Double
     private let valuePerUnit: Double
@@ -51,35 +63,50 @@ final class TradeEvaluator {
     private let hedgeCoin: Int32
 
     /// One portfolio of the trade's unit: its holdings net per symbol (the trade's entry, if any, at
-    /// `tradeEntry`, sized `prefix + q` then plus `orderAdds` in row order, as the book nets them),
-    /// the others' P&L table and delta.
+    /// `tradeEntry`, sized `prefix + q` then plus the `orderAdds` in row order, as the book nets
+    /// them), the other holdings' P&L table and delta. Memory owned by the evaluator (freed in `deinit`).
     private struct PF {
-        var instr: [Int32]
-        var size: [Double]
+        var instr: UnsafeMutablePointer<Int32>
+        var size: UnsafeMutablePointer<Double>
+        var count: Int
         var tradeEntry: Int
-        var prefix: Double?
-        var orderAdds: [Double]
-        var basePnl: [Double]
+        var hasPrefix: Bool
+        var prefix: Double
+        var orderAdds: UnsafeMutablePointer<Double>
+        var orderAddCount: Int
+        var basePnl: UnsafeMutablePointer<Double>
         var baseDelta: Double
     }
-    private var pfs: [PF?]
-    private let risk: [Double]
+    private var pfs: (PF?, PF?, PF?)
+    private let risk: UnsafeMutablePointer<Double>
+    private let hasRisk: Bool
     private let tradeDelta: Double
-    private var scratch: [Double]
+    private let scratch: UnsafeMutablePointer<Double>
+    private let scenarios: Int
+    private let moves: [Double]
+    private let index: Double
     private let contingency: ContingencyCalculator
     private let imFactor: Double
+    private let stages: StagePolicy
 
     /// The figures without the trade (the full engine's).
     let before: MarginResult
 
-    deinit { contingency.deallocate() }
+    deinit {
+        contingency.deallocate()
+        rows.deallocate()
+        for pf in [pfs.0, pfs.1, pfs.2] {
+            guard let pf else { continue }
+            pf.instr.deallocate(); pf.size.deallocate(); pf.orderAdds.deallocate(); pf.basePnl.deallocate()
+        }
+        risk.deallocate(); scratch.deallocate()
+    }
 
     /// An evaluator of `leg` (on coin `slot`) for `account`, whose full-engine result is `before`.
     /// nil when the leg cannot be traded on this account (spot without a unit of that coin, or a
     /// coin without an index price).
     init?(account: Account, before: MarginResult, leg: TradeLeg, slot: Int, priced p: PricedMarket) {
         self.priced = p; self.account = account; self.leg = leg; self.slot = slot; self.before = before
-        contingency = ContingencyCalculator(priced: p)
         imFactor = p.coinParams[slot].imFactor
         let coinName = p.baseCoins[slot]
         switch leg {
@@ -114,7 +141,9 @@ final class TradeEvaluator {
             guard let usdt = p.coinIdByName["USDT"], let c = p.coinIdOfSlot[slot] else { return nil }
             guard move(coinName, 1), move("USDT", -p.coinUSD[Int(c)] / p.coinUSD[Int(usdt)]) else { return nil }
         }
-        balCoin = coins; balAmount = amounts; balPerUnit = perUnit; valuePerUnit = value
+        valuePerUnit = value
+        let hedgeCoinId = account.spotHedging && p.coinParams[slot].spotHedgeEligible ? (p.coinIdOfSlot[slot] ?? -1) : -1
+        hedgeCoin = hedgeCoinId
 
         // Positions and orders, with their instrument indexes (the account margined, so all resolve).
         var posInstr: [Int32] = [], posSize: [Double] = []
@@ -146,7 +175,21 @@ final class TradeEvaluator {
         target = ordered.firstIndex(of: slot)!
         unitMM = ordered.map { s in before.units.first { $0.baseCoin == p.baseCoins[s] }?.mm ?? 0 }
         unitIM = ordered.map { s in before.units.first { $0.baseCoin == p.baseCoins[s] }?.im ?? 0 }
-        hedgeCoin = account.spotHedging && p.coinParams[slot].spotHedgeEligible ? (p.coinIdOfSlot[slot] ?? -1) : -1
+
+        // No failure past this point: the memory below is freed in deinit.
+        contingency = ContingencyCalculator(priced: p)
+        var tierList: [[CollateralTier]] = []
+        rows = .allocate(capacity: max(1, coins.count))
+        for r in coins.indices {
+            let c = Int(coins[r])
+            let params = p.coinParamsById[c]
+            var t = -1
+            if let ts = params.collateralTiers { t = tierList.count; tierList.append(ts) }
+            rows[r] = BalanceRow(amount: amounts[r], perUnit: perUnit[r], usd: p.coinUSD[c], ratio: params.collateralValueRatio, tiers: t,
+                                 borrowMM: params.borrowMMRate, borrowIM: params.borrowIMRate, isHedgeCoin: coins[r] == hedgeCoinId)
+        }
+        rowCount = coins.count
+        tiers = tierList
 
         // The trade's unit: C nets the positions in row order (the trade's row last), A+C and B+C
         // copy C and net that side's orders in row order (BookBuilder's rule).
@@ -165,6 +208,11 @@ final class TradeEvaluator {
             }
         }
         func block(_ i: Int32) -> Int { p.blockOffset[slot] + Int(p.row[Int(i)]) * n }
+        func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+            let ptr = UnsafeMutablePointer<T>.allocate(capacity: max(1, a.count))
+            if !a.isEmpty { ptr.initialize(from: a, count: a.count) }
+            return ptr
+        }
         func makePF(_ instr: [Int32], _ size: [Double], orderAdds: [Double]) -> PF {
             var pnl = [Double](repeating: 0, count: n)
             var d = 0.0
@@ -173,7 +221,8 @@ final class TradeEvaluator {
                 for s in 0..<n { pnl[s] += size[e] * p.riskArrays[from + s] }
                 d += size[e] * p.delta[Int(instr[e])]
             }
-            return PF(instr: instr, size: size, tradeEntry: cTrade, prefix: tradePrefix, orderAdds: orderAdds, basePnl: pnl, baseDelta: d)
+            return PF(instr: copy(instr), size: copy(size), count: instr.count, tradeEntry: cTrade, hasPrefix: tradePrefix != nil,
+                      prefix: tradePrefix ?? 0, orderAdds: copy(orderAdds), orderAddCount: orderAdds.count, basePnl: copy(pnl), baseDelta: d)
         }
         var list: [PF?] = [makePF(cInstr, cSize, orderAdds: [])]
         for positive in [true, false] {
@@ -188,15 +237,20 @@ final class TradeEvaluator {
             }
             list.append(makePF(instr, size, orderAdds: adds))
         }
-        pfs = list
+        pfs = (list[0], list[1], list[2])
         if tradeInstr >= 0 {
             let from = block(tradeInstr)
-            risk = Array(p.riskArrays[from..<from + n])
+            risk = copy(Array(p.riskArrays[from..<from + n]))
+            hasRisk = true
             tradeDelta = p.delta[Int(tradeInstr)]
         } else {
-            risk = []; tradeDelta = 0
+            risk = copy([Double](repeating: 0, count: n)); hasRisk = false; tradeDelta = 0
         }
-        scratch = [Double](repeating: 0, count: n)
+        scratch = copy([Double](repeating: 0, count: n))
+        scenarios = n
+        moves = grid.priceMoves
+        index = p.coinIndex[slot]
+        stages = p.parameters.stages
     }
 
     /// The account with the trade of size `q` (signed) added, as the full engine should see it.
@@ -219,66 +273,52 @@ final class TradeEvaluator {
         }
     }
 
+    /// The MM of one portfolio with the trade of size `q`, its spot balance `spot`.
+    @inline(__always)
+    private func portfolioMM(_ pf: PF, q: Double, spot: Double) -> Double {
+        var tradeSize = 0.0
+        if pf.tradeEntry >= 0 {
+            tradeSize = pf.hasPrefix ? pf.prefix + q : q
+            for k in 0..<pf.orderAddCount { tradeSize += pf.orderAdds[k] }
+            pf.size[pf.tradeEntry] = tradeSize
+        }
+        let h = SpotHedge.legSize(balance: spot, derivativeDelta: pf.baseDelta + tradeSize * tradeDelta)
+        let pnl = scratch, base = pf.basePnl, n = scenarios
+        if hasRisk {
+            for s in 0..<n { pnl[s] = base[s] + tradeSize * risk[s] }
+        } else {
+            pnl.update(from: base, count: n)
+        }
+        SpotHedge.addLegPnl(h, index: index, moves: moves, into: pnl)
+        let loss = MaxLoss.worst(pnl, count: n).maxLoss
+        guard pf.count > 0 else { return loss }
+        return loss + contingency.compute(priced: priced, slot: slot, instr: pf.instr, size: pf.size, count: pf.count, hedge: h).total
+    }
+
     /// The figures with the trade of size `q` (signed; 0: none).
     func evaluate(_ q: Double) -> TrialFigures {
-        let p = priced
         var t = AccountTotals()
         var spot = 0.0
-        for r in balCoin.indices {
-            let c = Int(balCoin[r])
-            let amount = balAmount[r] + balPerUnit[r] * q
-            if balCoin[r] == hedgeCoin { spot += amount }
-            let usd = amount * p.coinUSD[c]
+        for r in 0..<rowCount {
+            let row = rows[r]
+            let amount = row.amount + row.perUnit * q
+            if row.isHedgeCoin { spot += amount }
+            let usd = amount * row.usd
             if amount < 0 {
                 t.hasLiability = true
                 t.marginBalance += usd
-                t.borrowMM += -usd * p.coinParamsById[c].borrowMMRate
-                t.borrowIM += -usd * p.coinParamsById[c].borrowIMRate
-            } else if let tiers = p.coinParamsById[c].collateralTiers {
-                t.marginBalance += CollateralTier.value(of: amount, tiers) * p.coinUSD[c]
+                t.borrowMM += -usd * row.borrowMM
+                t.borrowIM += -usd * row.borrowIM
+            } else if row.tiers >= 0 {
+                t.marginBalance += CollateralTier.value(of: amount, tiers[row.tiers]) * row.usd
             } else {
-                t.marginBalance += usd * p.coinParamsById[c].collateralValueRatio
+                t.marginBalance += usd * row.ratio
             }
         }
         t.marginBalance += positionsValue + q * valuePerUnit
-        let grid = p.grids[slot]
-        let n = grid.scenarioCount
-        var mm: (Double, Double, Double) = (0, -.infinity, -.infinity)
-        for k in 0..<3 {
-            guard pfs[k] != nil else { continue }
-            var tradeSize = 0.0
-            let e = pfs[k]!.tradeEntry
-            if e >= 0 {
-                tradeSize = pfs[k]!.prefix.map { $0 + q } ?? q
-                for x in pfs[k]!.orderAdds { tradeSize += x }
-                pfs[k]!.size[e] = tradeSize  // in place: no copy of the holdings per trial
-            }
-            let pf = pfs[k]!
-            let d = pf.baseDelta + tradeSize * tradeDelta
-            let h = SpotHedge.legSize(balance: spot, derivativeDelta: d)
-            let v: Double = scratch.withUnsafeMutableBufferPointer { buf in
-                let pnl = buf.baseAddress!
-                if risk.isEmpty {
-                    for s in 0..<n { pnl[s] = pf.basePnl[s] }
-                } else {
-                    for s in 0..<n { pnl[s] = pf.basePnl[s] + tradeSize * risk[s] }
-                }
-                SpotHedge.addLegPnl(h, index: p.coinIndex[slot], moves: grid.priceMoves, into: pnl)
-                let loss = MaxLoss.worst(pnl, count: n).maxLoss
-                guard !pf.instr.isEmpty else { return loss }
-                let c = pf.instr.withUnsafeBufferPointer { ins in
-                    pf.size.withUnsafeBufferPointer { sz in
-                        contingency.compute(priced: p, slot: slot, instr: ins.baseAddress!, size: sz.baseAddress!, count: pf.instr.count, hedge: h)
-                    }
-                }
-                return loss + c.total
-            }
-            switch k {
-            case 0: mm.0 = v
-            case 1: mm.1 = v
-            default: mm.2 = v
-            }
-        }
+        let mm = (pfs.0.map { portfolioMM($0, q: q, spot: spot) } ?? 0,
+                  pfs.1.map { portfolioMM($0, q: q, spot: spot) } ?? -.infinity,
+                  pfs.2.map { portfolioMM($0, q: q, spot: spot) } ?? -.infinity)
         let g = OrderRule.governing(mm)
         let unit = g == .positions ? mm.0 : (g == .buyOrders ? mm.1 : mm.2)
         var f = TrialFigures()
@@ -294,7 +334,7 @@ final class TradeEvaluator {
         f.mmRate = AccountTotals.rate(totalMM, denominator)
         f.imRate = AccountTotals.rate(totalIM, denominator)
         let check = (totalMM - totalMM) + (totalIM - totalIM) + (denominator - denominator)
-        f.stage = check == 0 ? AccountTotals.stage(mmRate: f.mmRate, imRate: f.imRate, hasLiability: t.hasLiability, p.parameters.stages) : nil
+        f.stage = check == 0 ? AccountTotals.stage(mmRate: f.mmRate, imRate: f.imRate, hasLiability: t.hasLiability, stages) : nil
         return f
     }
 }
