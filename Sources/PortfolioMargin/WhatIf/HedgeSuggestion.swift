@@ -51,19 +51,19 @@ public struct HedgeReport: Sendable {
 /// Hedge suggestions (docs/model.md §14).
 ///
 /// Per candidate, the total IM after a trade of size q is searched on a grid on both sides:
-/// `q = ±r · 2^(k/4)`, where `r = Σ|size·δ_i| / |δ|` is the size whose delta equals the unit's gross
+/// `q = ±r · 2^(k/2)`, where `r = Σ|size·δ_i| / |δ|` is the size whose delta equals the unit's gross
 /// derivative delta (δ the candidate's delta per unit, at least 0.05 coin for an option; `1 / |δ|`
-/// for a unit without delta), k from −16 — or lower, down to a sixteenth of the size `|D| / |δ|`
-/// that cancels the unit's net delta D, at most k = −64 — to 8 (4r). The best grid point is refined by a golden-section
+/// for a unit without delta), k from −8 — or lower, down to a sixteenth of the size `|D| / |δ|`
+/// that cancels the unit's net delta D, at most k = −32 — to 4 (4r). The best grid point is refined by a golden-section
 /// search between its two neighbours (q = 0 among them; until the bracket is narrower than a
 /// quarter step, at most 40 iterations), then rounded to the step (the better of
 /// the two neighbouring multiples). The grid's sizes are themselves rounded to the step (at least
 /// one step), so the answer is never worse than the grid's best point. Each trial uses the trade-size evaluator; the reported IM
 /// after is the full engine's on the chosen size, and a candidate that does not lower it is left out.
 public enum HedgeSuggestion {
-    /// The grid's exponents k of `2^(k/4)` relative to the gross-delta size (the lower end reaches
+    /// The grid's exponents k of `2^(k/2)` relative to the gross-delta size (the lower end reaches
     /// further down for a book whose net delta is much smaller, see `grid`).
-    public static let gridExponents = -16...8
+    public static let gridExponents = -8...4
     /// The most golden-section iterations on the bracket around the best grid point; it stops
     /// earlier once the bracket is narrower than a quarter step.
     public static let refineIterations = 40
@@ -123,9 +123,9 @@ public enum HedgeSuggestion {
     }
 
     /// The grid sizes of a candidate with delta `delta` per unit and step `step`, ascending, 0 included:
-    /// `±r · 2^(k/4)` for `k = kMin … 8`, with `r = Σ|size·δ_i| / |δ|` (the gross delta; `1 / |δ|` when
-    /// it is 0) and `kMin` reaching a sixteenth of `|D| / |δ|` (the net delta), at least `k = −16` and
-    /// at most `k = −64`; `|δ|` at least 0.05 for an option. Each size rounded to the step, at least one step.
+    /// `±r · 2^(k/2)` for `k = kMin … 4`, with `r = Σ|size·δ_i| / |δ|` (the gross delta; `1 / |δ|` when
+    /// it is 0) and `kMin` reaching a sixteenth of `|D| / |δ|` (the net delta), at least `k = −8` and
+    /// at most `k = −32`; `|δ|` at least 0.05 for an option. Each size rounded to the step, at least one step.
     static func grid(delta: Double, isOption: Bool, net: Double, gross: Double, step: Double) -> [Double] {
         let d = isOption ? max(abs(delta), 0.05) : abs(delta)
         var r = max(gross, abs(net)) / d
@@ -134,12 +134,12 @@ public enum HedgeSuggestion {
         let low = abs(net) / d
         var kMin = gridExponents.lowerBound
         if low > 0 && low.isFinite && low < r {
-            kMin = Swift.max(-64, Swift.min(kMin, Int((4 * log2(low / r)).rounded(.down)) - 16))
+            kMin = Swift.max(-32, Swift.min(kMin, Int((2 * log2(low / r)).rounded(.down)) - 8))
         }
         // On the step grid (the sizes a trader can send), each size once.
         var sizes: Set<Double> = [0]
         for k in kMin...gridExponents.upperBound {
-            let n = Swift.max(1, (r * pow2(Double(k) / 4) / step).rounded())
+            let n = Swift.max(1, (r * pow2(Double(k) / 2) / step).rounded())
             guard n.isFinite else { continue }
             let q = TradeArguments.gridSize(n, step: step)
             sizes.insert(q); sizes.insert(-q)
@@ -147,7 +147,7 @@ public enum HedgeSuggestion {
         return sizes.sorted()
     }
 
-    /// `2^x`, exact for the quarter steps used (`exp2` is not in the portable Swift standard library).
+    /// `2^x`, exact for the half steps used (`exp2` is not in the portable Swift standard library).
     static func pow2(_ x: Double) -> Double {
         let whole = x.rounded(.down)
         let frac = x - whole
