@@ -44,7 +44,7 @@ if args.contains("--help") || args.contains("-h") {
       --big            also 5M accounts end to end (≈2.8 GB generated in the data folder, deleted after)
       --json PATH      also write the figures as JSON (default bench-results.json)
       --data DIR       where generated account sets live (default $TMPDIR/pm-bench-data)
-      --only SECTIONS  comma-separated subset of: kernel, memory, risk, aggregation, whatif, batch, sweep
+      --only SECTIONS  comma-separated subset of: kernel, memory, risk, aggregation, whatif, trader, batch, sweep
                        (batch and sweep generate the account sets; sweep alone skips the batch figures)
     environment: OPENBLAS_CORETYPE, PM_BLAS_CORE_CHECK (off | force), PM_DENSE_THRESHOLD
     """)
@@ -57,7 +57,7 @@ let dataDir = option("--data") ?? NSTemporaryDirectory() + "pm-bench-data"
 let root = FileManager.default.currentDirectoryPath
 let binDir = URL(fileURLWithPath: args[0]).deletingLastPathComponent().path
 let pmBinary = binDir + "/pm"
-let sections = Set((option("--only") ?? "kernel,memory,risk,aggregation,whatif,batch,sweep").split(separator: ",").map(String.init))
+let sections = Set((option("--only") ?? "kernel,memory,risk,aggregation,whatif,trader,batch,sweep").split(separator: ",").map(String.init))
 func section(_ name: String) -> Bool { sections.contains(name) }
 
 let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
@@ -182,6 +182,27 @@ if section("whatif") {
     let reps = quick ? 200 : 2000
     let t = best(3) { for _ in 0..<reps { _ = WhatIf.run(account, trades: trade, asOrders: false, priced: priced) } }
     report("what-if, 50-position account (before + after)", t / Double(reps) * 1e6, "µs", "goal ≤ 100 µs; full breakdown of both")
+}
+
+// MARK: A trader's decisions (docs/model.md §14): the largest order and the hedge search
+if section("trader") {
+    let symbols = market.instruments.filter { market.instrumentProblems[$0.symbol] == nil && ($0.baseCoin == "BTC" || $0.baseCoin == "ETH") }
+    var account = Account(id: "W", balances: [Balance(coin: "USDC", walletBalance: 5e6)])
+    for k in 0..<50 { account.positions.append(Position(symbol: symbols[(k * 17) % symbols.count].symbol, size: Double(k % 7) - 3)) }
+    let strangle = try! Account.load(path: root + "/data/examples/short-strangle.json").accounts[0].get()
+    var answer = 0.0
+    let reps = quick ? 3 : 10
+    let t1 = best(reps) { answer = (try? MaxSize.run(strangle, symbol: "BTCUSDT", side: .buy, limit: .im, priced: priced).get())?.maxSize ?? .nan }
+    report("max-size, short strangle, BTCUSDT buy (step 0.001)", t1 * 1e3, "ms",
+           "goal ≤ 5 ms; \(Int((answer / 0.001).rounded())) grid sizes scanned, answer \(answer)")
+    let t2 = best(reps) { answer = (try? MaxSize.run(account, symbol: "BTCUSDT", side: .buy, limit: .im, max: 10, priced: priced).get())?.maxSize ?? .nan }
+    report("max-size, 50-position account, 10^4 grid sizes", t2 * 1e3, "ms", "capped at 10 BTC")
+    var found = 0, searched = 0
+    let t3 = best(reps) {
+        let r = try? HedgeSuggestion.run(account, coin: "BTC", priced: priced).get()
+        found = r?.candidates.count ?? 0; searched = r?.searched ?? 0
+    }
+    report("hedge, 50-position account, all BTC candidates", t3 * 1e3, "ms", "goal ≤ 50 ms; \(searched) instruments searched, \(found) shown")
 }
 
 // MARK: SVI smile fit per expiry (docs/smile.md): the BTC surface of the snapshot, refitted

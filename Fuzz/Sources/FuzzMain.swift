@@ -28,6 +28,8 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "smileargs": SmileArgsTarget.run,
     "manifest": ManifestTarget.run,
     "report": ReportTarget.run,
+    "maxsize": MaxSizeArgsTarget.run,
+    "hedgeargs": HedgeArgsTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

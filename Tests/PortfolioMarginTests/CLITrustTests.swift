@@ -54,6 +54,8 @@ struct CLITrustTests {
             ["margin", acc] + mp,
             ["whatif", acc, "--add", "BTCUSDT:0.1"] + mp,
             ["liquidate", acc] + mp,
+            ["whatif", acc, "--max-size", "BTCUSDT", "--max", "0.01"] + mp,
+            ["hedge", acc, "--kinds", "perpetual"] + mp,
         ]
         if a == nil {
             commands += [
