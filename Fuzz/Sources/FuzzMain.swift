@@ -27,6 +27,7 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "smile": SmileTarget.run,
     "smileargs": SmileArgsTarget.run,
     "manifest": ManifestTarget.run,
+    "explainargs": ExplainArgsTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

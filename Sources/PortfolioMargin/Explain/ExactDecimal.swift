@@ -20,25 +20,40 @@ struct ExactDecimal: Equatable {
     /// The decimal of `v` as the outputs print it (shortest round trip). `v` must be finite.
     init(_ v: Double) {
         precondition(v.isFinite, "ExactDecimal: a finite value")
-        if v == 0 { return }
-        let text = Array(NumberFormat.text(v).utf8)
+        self = v == 0 ? ExactDecimal() : ExactDecimal(text: NumberFormat.text(v))!
+    }
+
+    /// The value of a decimal text: an optional `-`, digits with at most one `.`, an optional
+    /// exponent `e±N` (what ``text`` and ``NumberFormat`` write); nil for anything else.
+    init?(text: String) {
+        let t = Array(text.utf8)
         var i = 0
-        if text[0] == 45 { negative = true; i = 1 }   // "-"
-        var fractionDigits = 0, inFraction = false, exp10 = 0
-        while i < text.count {
-            let c = text[i]
-            if c == 46 { inFraction = true } else if c == 101 || c == 69 {   // "e"
+        if i < t.count, t[i] == 45 { negative = true; i = 1 }   // "-"
+        var fractionDigits = 0, inFraction = false, exp10 = 0, sawDigit = false
+        while i < t.count {
+            let c = t[i]
+            if c == 46 {   // "."
+                guard !inFraction else { return nil }
+                inFraction = true
+            } else if c == 101 || c == 69 {   // "e"
                 var sign = 1, j = i + 1, e = 0
-                if j < text.count, text[j] == 45 || text[j] == 43 { sign = text[j] == 45 ? -1 : 1; j += 1 }
-                while j < text.count { e = e * 10 + Int(text[j] - 48); j += 1 }
+                if j < t.count, t[j] == 45 || t[j] == 43 { sign = t[j] == 45 ? -1 : 1; j += 1 }
+                guard j < t.count, t.count - j <= 6 else { return nil }
+                while j < t.count {
+                    guard t[j] >= 48 && t[j] <= 57 else { return nil }
+                    e = e * 10 + Int(t[j] - 48); j += 1
+                }
                 exp10 = sign * e
                 break
             } else {
+                guard c >= 48 && c <= 57 else { return nil }
                 digits.append(c - 48)
+                sawDigit = true
                 if inFraction { fractionDigits += 1 }
             }
             i += 1
         }
+        guard sawDigit else { return nil }
         exponent = exp10 - fractionDigits
         normalize()
     }
