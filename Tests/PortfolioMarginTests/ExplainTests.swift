@@ -284,6 +284,10 @@ import Testing
         #expect((ExactDecimal(0.3) - ExactDecimal(0.1)).text == "0.2")
         #expect((ExactDecimal(1e20) - ExactDecimal(1e-10)).text == "9.99999999999999999999999999999e+19")
         #expect((ExactDecimal(5) - ExactDecimal(7.25)).text == "-2.25")
+        // Around 2^53, where the outputs switch to the exponent form.
+        for v in [9007199254740992.0, 9007199254740990.0, 9.0e15, 1e16, 0.0001, 0.00009999] { #expect(ExactDecimal(v).text == NumberFormat.text(v), "\(v)") }
+        #expect(ExactDecimal(text: "9007199254740991.5")!.text == "9007199254740991.5")
+        #expect(ExactDecimal(text: "9007199254740992.5")!.text == "9.0071992547409925e+15")
     }
 
     // MARK: New, gone, stages, order, errors

@@ -129,16 +129,23 @@ struct ExactDecimal: Equatable {
         return 0
     }
 
-    /// The text, in the style of every other number (``NumberFormat``): plain with at least one
-    /// fraction digit (`12.5`, `3.0`, `0.0001`) when the first digit's power of ten is in −4…15,
-    /// otherwise `d.ddde±XX` (`1.25e-07`, `3e+16`). Every digit is kept: the text is the value.
+    /// The text, in the style of every other number (``NumberFormat``, Swift's `description`):
+    /// plain with at least one fraction digit (`12.5`, `3.0`, `0.0001`) when 10^−4 ≤ |value| ≤ 2^53,
+    /// otherwise `d.ddde±XX` (`1.25e-07`, `9.1e+15`). Every digit is kept: the text is the value.
     var text: String {
         if digits.isEmpty { return "0.0" }
         var s = negative ? "-" : ""
         let n = digits.count
         let first = n + exponent - 1   // power of ten of the first digit
         let chars = digits.map { Character(Unicode.Scalar($0 + 48)) }
-        if first >= -4 && first < 16 {
+        // Up to 2^53 = 9007199254740992 (16 digits): compare the integer part's digits with it.
+        var belowTwo53 = first < 15
+        if first == 15 {
+            let limit: [UInt8] = [9, 0, 0, 7, 1, 9, 9, 2, 5, 4, 7, 4, 0, 9, 9, 2]
+            let integer = (0..<16).map { $0 < n ? digits[$0] : 0 }
+            belowTwo53 = integer.lexicographicallyPrecedes(limit) || (integer == limit && n <= 16)   // 2^53 itself is plain
+        }
+        if first >= -4 && belowTwo53 {
             if exponent >= 0 {
                 s += String(chars) + String(repeating: "0", count: exponent) + ".0"
             } else if first >= 0 {
