@@ -98,7 +98,7 @@ enum ExplainArgsTarget {
 
     /// Every row: the terms add up to the change, the change is after − before (exactly, as texts).
     static func check(_ bytes: [UInt8], units: Bool, report: ExplainReport) {
-        let rows = BatchTarget.parse(bytes)
+        let rows = OutputCSV.parse(bytes)
         guard let header = rows.first else { Fuzz.fail("explainargs: an empty output") }
         func col(_ name: String) -> Int {
             guard let k = header.firstIndex(of: name) else { Fuzz.fail("explainargs: no column \(name)") }

@@ -284,6 +284,17 @@ import Testing
         #expect((ExactDecimal(0.3) - ExactDecimal(0.1)).text == "0.2")
         #expect((ExactDecimal(1e20) - ExactDecimal(1e-10)).text == "9.99999999999999999999999999999e+19")
         #expect((ExactDecimal(5) - ExactDecimal(7.25)).text == "-2.25")
+        // The allocation-free path gives the general path's text, on close and on far exponents.
+        for _ in 0..<20_000 {
+            func draw() -> Double {
+                [rng.uniform(-1e6, 1e6), rng.uniform(0, 1) * 1e-12, (rng.uniform(0, 1e6) * 100).rounded() / 100, 0,
+                 rng.uniform(1e15, 1e18), Double(Int(rng.uniform(-1e6, 1e6)))][rng.int(0, 5)]
+            }
+            let a = draw(), b = draw()
+            #expect(ExactDecimal.differenceText(a, b) == (ExactDecimal(b) - ExactDecimal(a)).text, "\(b) − \(a)")
+            #expect(Self.canonical(ExactDecimal.differenceText(a, b)) == Self.exactSum([NumberFormat.text(b)], minus: [NumberFormat.text(a)]), "\(b) − \(a)")
+        }
+        #expect(ExactDecimal.differenceText(nil, 1) == "" && ExactDecimal.differenceText(1, nil) == "")
         // Around 2^53, where the outputs switch to the exponent form.
         for v in [9007199254740992.0, 9007199254740990.0, 9.0e15, 1e16, 0.0001, 0.00009999] { #expect(ExactDecimal(v).text == NumberFormat.text(v), "\(v)") }
         #expect(ExactDecimal(text: "9007199254740991.5")!.text == "9007199254740991.5")

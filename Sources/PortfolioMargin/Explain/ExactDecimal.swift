@@ -133,32 +133,129 @@ struct ExactDecimal: Equatable {
     /// plain with at least one fraction digit (`12.5`, `3.0`, `0.0001`) when 10^−4 ≤ |value| ≤ 2^53,
     /// otherwise `d.ddde±XX` (`1.25e-07`, `9.1e+15`). Every digit is kept: the text is the value.
     var text: String {
-        if digits.isEmpty { return "0.0" }
-        var s = negative ? "-" : ""
+        digits.withUnsafeBufferPointer { Self.text(negative: negative, digits: $0, exponent: exponent) }
+    }
+
+    /// The text of `±digits × 10^exponent` (``text``'s rules); `digits` most significant first,
+    /// without leading or trailing zeros (empty for zero).
+    static func text(negative: Bool, digits: UnsafeBufferPointer<UInt8>, exponent: Int) -> String {
         let n = digits.count
+        if n == 0 { return "0.0" }
+        var out: [UInt8] = []
+        out.reserveCapacity(n + 24)
+        if negative { out.append(45) }
+        func put(_ range: Range<Int>) { for k in range { out.append(digits[k] + 48) } }
+        func zeros(_ count: Int) { for _ in 0..<max(0, count) { out.append(48) } }
         let first = n + exponent - 1   // power of ten of the first digit
-        let chars = digits.map { Character(Unicode.Scalar($0 + 48)) }
         // Up to 2^53 = 9007199254740992 (16 digits): compare the integer part's digits with it.
-        var belowTwo53 = first < 15
+        var upToTwo53 = first < 15
         if first == 15 {
             let limit: [UInt8] = [9, 0, 0, 7, 1, 9, 9, 2, 5, 4, 7, 4, 0, 9, 9, 2]
             let integer = (0..<16).map { $0 < n ? digits[$0] : 0 }
-            belowTwo53 = integer.lexicographicallyPrecedes(limit) || (integer == limit && n <= 16)   // 2^53 itself is plain
+            upToTwo53 = integer.lexicographicallyPrecedes(limit) || (integer == limit && n <= 16)   // 2^53 itself is plain
         }
-        if first >= -4 && belowTwo53 {
+        if first >= -4 && upToTwo53 {
             if exponent >= 0 {
-                s += String(chars) + String(repeating: "0", count: exponent) + ".0"
+                put(0..<n); zeros(exponent); out += [46, 48]
             } else if first >= 0 {
-                s += String(chars[0...first]) + "." + String(chars[(first + 1)...])
+                put(0..<(first + 1)); out.append(46); put((first + 1)..<n)
             } else {
-                s += "0." + String(repeating: "0", count: -first - 1) + String(chars)
+                out += [48, 46]; zeros(-first - 1); put(0..<n)
             }
         } else {
-            s += String(chars[0])
-            if n > 1 { s += "." + String(chars[1...]) }
+            put(0..<1)
+            if n > 1 { out.append(46); put(1..<n) }
             let e = abs(first)
-            s += (first < 0 ? "e-" : "e+") + (e < 10 ? "0" : "") + String(e)
+            out += first < 0 ? [101, 45] : [101, 43]
+            if e < 10 { out.append(48) }
+            out += Array(String(e).utf8)
         }
-        return s
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The text of `b − a`, the exact difference of the two figures' printed decimals; empty when
+    /// either is nil (not computed).
+    static func differenceText(_ a: Double?, _ b: Double?) -> String {
+        guard let a, let b else { return "" }
+        if let d = ShortDecimal.difference(ShortDecimal(a), ShortDecimal(b)) {
+            return d.withDigits { text(negative: d.negative, digits: d.sig == 0 ? UnsafeBufferPointer(start: nil, count: 0) : $0, exponent: d.exp) }
+        }
+        return (ExactDecimal(b) - ExactDecimal(a)).text
+    }
+}
+/// A decimal `±sig × 10^exp` whose digits fit a `UInt64`: the allocation-free path of
+/// ``ExactDecimal`` for the differences `pm explain` writes (most figures have ≤ 17 digits on
+/// close exponents). Same values and the same text as the general path.
+struct ShortDecimal: Equatable {
+    var negative = false
+    var sig: UInt64 = 0
+    var exp = 0
+
+    static let powersOfTen: [UInt64] = (0...19).map { k in (0..<k).reduce(UInt64(1)) { p, _ in p * 10 } }
+
+    /// The printed decimal of a finite `v` (``NumberFormat``'s shortest text, at most 17 digits).
+    init(_ v: Double) {
+        if v == 0 { return }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: NumberFormat.maxLength) { t in
+            let n = NumberFormat.write(v, t.baseAddress!)
+            var i = 0, fraction = 0, inFraction = false, e10 = 0
+            if t[0] == 45 { negative = true; i = 1 }
+            while i < n {
+                let c = UInt8(bitPattern: t[i])
+                if c == 46 { inFraction = true } else if c == 101 {
+                    var sign = 1, j = i + 1, e = 0
+                    if j < n, t[j] == 45 || t[j] == 43 { sign = t[j] == 45 ? -1 : 1; j += 1 }
+                    while j < n { e = e * 10 + Int(t[j] - 48); j += 1 }
+                    e10 = sign * e
+                    break
+                } else {
+                    sig = sig * 10 + UInt64(c - 48)
+                    if inFraction { fraction += 1 }
+                }
+                i += 1
+            }
+            exp = e10 - fraction
+        }
+        normalize()
+    }
+
+    init(negative: Bool, sig: UInt64, exp: Int) {
+        self.negative = negative; self.sig = sig; self.exp = exp
+        normalize()
+    }
+
+    private mutating func normalize() {
+        if sig == 0 { negative = false; exp = 0; return }
+        while sig % 10 == 0 { sig /= 10; exp += 1 }
+    }
+
+    /// `b − a` exactly, or nil when it does not fit (then the general path takes it).
+    static func difference(_ a: ShortDecimal, _ b: ShortDecimal) -> ShortDecimal? {
+        var na = a
+        na.negative = a.sig != 0 && !a.negative
+        if na.sig == 0 { return b }
+        if b.sig == 0 { return na }
+        let e = min(na.exp, b.exp)
+        func aligned(_ x: ShortDecimal) -> UInt64? {
+            let g = x.exp - e
+            guard g < powersOfTen.count else { return nil }
+            let (m, o) = x.sig.multipliedReportingOverflow(by: powersOfTen[g])
+            return o ? nil : m
+        }
+        guard let x = aligned(na), let y = aligned(b) else { return nil }
+        if na.negative == b.negative {
+            let (s, o) = x.addingReportingOverflow(y)
+            return o ? nil : ShortDecimal(negative: b.negative, sig: s, exp: e)
+        }
+        return x >= y ? ShortDecimal(negative: na.negative, sig: x - y, exp: e) : ShortDecimal(negative: b.negative, sig: y - x, exp: e)
+    }
+
+    /// The digits (values 0…9, most significant first) written to `body`.
+    func withDigits<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+            var v = sig, n = 0
+            repeat { buf[19 - n] = UInt8(v % 10); v /= 10; n += 1 } while v > 0
+            return body(UnsafeBufferPointer(rebasing: buf[(20 - n)...]))
+        }
     }
 }

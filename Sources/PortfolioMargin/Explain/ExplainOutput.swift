@@ -57,17 +57,14 @@ enum ExplainOutput {
         var stageMoves: [ExplainReport.Row] = []
     }
 
-    /// A figure of one pricing: its decimal, or nil when the account was not computed there.
-    typealias Figure = ExactDecimal?
+    /// A figure of one pricing, or nil when the account was not computed there.
+    typealias Figure = Double?
 
     /// The four figures of one quantity (MM or IM) and the texts of its change and terms.
     struct Terms {
         var change = "", market = "", parameters = "", positions = ""
         init(_ f00: Figure, _ f10: Figure, _ f11: Figure, _ f1: Figure) {
-            func diff(_ a: Figure, _ b: Figure) -> String {
-                guard let a, let b else { return "" }
-                return (b - a).text
-            }
+            func diff(_ a: Figure, _ b: Figure) -> String { ExactDecimal.differenceText(a, b) }
             change = diff(f00, f1)
             market = diff(f00, f10)
             parameters = diff(f10, f11)
@@ -83,7 +80,7 @@ enum ExplainOutput {
         // Which pricings computed the account.
         let k00 = i0 >= 0 && f.r00.known(i0), k10 = i0 >= 0 && i1 >= 0 && f.r10.known(i0)
         let k11 = i0 >= 0 && i1 >= 0 && f.r11.known(i0), k1 = i1 >= 0 && f.r1.known(i1)
-        func fig(_ known: Bool, _ v: Double) -> Figure { known ? ExactDecimal(v) : nil }
+        func fig(_ known: Bool, _ v: Double) -> Figure { known ? v : nil }
         // Errors, each once: a problem of the before input repeats in every pricing of it.
         var errors: [String] = []
         if i0 >= 0, let e = f.r00.error[i0] { errors.append("before: \(e)") }
@@ -162,10 +159,10 @@ enum ExplainOutput {
             for (run, a, known) in runs {
                 guard known else { mmF.append(nil); imF.append(nil); mmValue.append(nil); imValue.append(nil); present.append(false); continue }
                 if let u = unit(run, a, coin) {
-                    mmF.append(ExactDecimal(run.unitMM[u])); imF.append(ExactDecimal(run.unitIM[u]))
+                    mmF.append(run.unitMM[u]); imF.append(run.unitIM[u])
                     mmValue.append(run.unitMM[u]); imValue.append(run.unitIM[u]); present.append(true)
                 } else {
-                    mmF.append(ExactDecimal()); imF.append(ExactDecimal()); mmValue.append(0); imValue.append(0); present.append(false)
+                    mmF.append(0); imF.append(0); mmValue.append(0); imValue.append(0); present.append(false)
                 }
             }
             // With both days computed, the coin's own presence; otherwise the account's status.
