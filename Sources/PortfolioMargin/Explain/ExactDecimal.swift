@@ -177,9 +177,12 @@ struct ExactDecimal: Equatable {
     /// either is nil (not computed).
     static func differenceText(_ a: Double?, _ b: Double?) -> String {
         guard let a, let b else { return "" }
-        if let d = ShortDecimal.difference(ShortDecimal(a), ShortDecimal(b)) {
-            return d.withDigits { text(negative: d.negative, digits: d.sig == 0 ? UnsafeBufferPointer(start: nil, count: 0) : $0, exponent: d.exp) }
-        }
+        return differenceText(a, ShortDecimal(a), b, ShortDecimal(b))
+    }
+
+    /// ``differenceText(_:_:)`` with the two figures' decimals already taken (`sa` of `a`, `sb` of `b`).
+    static func differenceText(_ a: Double, _ sa: ShortDecimal, _ b: Double, _ sb: ShortDecimal) -> String {
+        if let d = ShortDecimal.difference(sa, sb) { return d.text }
         return (ExactDecimal(b) - ExactDecimal(a)).text
     }
 }
@@ -248,6 +251,12 @@ struct ShortDecimal: Equatable {
             return o ? nil : ShortDecimal(negative: b.negative, sig: s, exp: e)
         }
         return x >= y ? ShortDecimal(negative: na.negative, sig: x - y, exp: e) : ShortDecimal(negative: b.negative, sig: y - x, exp: e)
+    }
+
+    /// The text (``ExactDecimal/text``'s rules).
+    var text: String {
+        if sig == 0 { return "0.0" }
+        return withDigits { ExactDecimal.text(negative: negative, digits: $0, exponent: exp) }
     }
 
     /// The digits (values 0…9, most significant first) written to `body`.

@@ -134,8 +134,7 @@ extension ExplainJob {
                 + [("before/market", m0Digest), ("before/params", p0Digest)]
                 + input1.digests.map { ("after/" + $0.name, $0.digest) }
                 + [("after/market", m1Digest), ("after/params", p1Digest)]
-            let figures = ExplainFigures(ids0: input0.accountIds, ids1: input1.accountIds,
-                                         r00: runs0.0, r10: runs0.1, r11: runs0.2, r1: run1)
+            let figures = ExplainFigures(ids0: input0.accountIds, ids1: input1.accountIds, runs: [runs0.0, runs0.1, runs0.2, run1])
             try Self.writing {
                 try writer.write(0, Array(Self.accountsHeader.utf8))
                 try writer.write(1, Array(Self.unitsHeader.utf8))
@@ -277,6 +276,7 @@ struct RunFigures {
 /// The four pricings, for the writer.
 struct ExplainFigures {
     let ids0: [String], ids1: [String]
-    /// B0 under (M0, P0), (M1, P0), (M1, P1); B1 under (M1, P1).
-    let r00: RunFigures, r10: RunFigures, r11: RunFigures, r1: RunFigures
+    /// B0 under (M0, P0), (M1, P0), (M1, P1); B1 under (M1, P1): read in place (`runs[r].mm[a]`),
+    /// never bound to a local (a copy retains every array of the run).
+    let runs: [RunFigures]
 }

@@ -64,11 +64,17 @@ enum ExplainOutput {
     struct Terms {
         var change = "", market = "", parameters = "", positions = ""
         init(_ f00: Figure, _ f10: Figure, _ f11: Figure, _ f1: Figure) {
-            func diff(_ a: Figure, _ b: Figure) -> String { ExactDecimal.differenceText(a, b) }
-            change = diff(f00, f1)
-            market = diff(f00, f10)
-            parameters = diff(f10, f11)
-            positions = diff(f11, f1)
+            // Each figure's decimal once (each is in two differences).
+            let s00 = f00.map(ShortDecimal.init), s10 = f10.map(ShortDecimal.init)
+            let s11 = f11.map(ShortDecimal.init), s1 = f1.map(ShortDecimal.init)
+            func diff(_ a: Figure, _ sa: ShortDecimal?, _ b: Figure, _ sb: ShortDecimal?) -> String {
+                guard let a, let sa, let b, let sb else { return "" }
+                return ExactDecimal.differenceText(a, sa, b, sb)
+            }
+            change = diff(f00, s00, f1, s1)
+            market = diff(f00, s00, f10, s10)
+            parameters = diff(f10, s10, f11, s11)
+            positions = diff(f11, s11, f1, s1)
         }
     }
 
@@ -78,25 +84,25 @@ enum ExplainOutput {
         let status = i0 >= 0 && i1 >= 0 ? "both" : (i1 >= 0 ? "new" : "gone")
         let id = i1 >= 0 ? f.ids1[i1] : f.ids0[i0]
         // Which pricings computed the account.
-        let k00 = i0 >= 0 && f.r00.known(i0), k10 = i0 >= 0 && i1 >= 0 && f.r10.known(i0)
-        let k11 = i0 >= 0 && i1 >= 0 && f.r11.known(i0), k1 = i1 >= 0 && f.r1.known(i1)
+        let k00 = i0 >= 0 && f.runs[0].known(i0), k10 = i0 >= 0 && i1 >= 0 && f.runs[1].known(i0)
+        let k11 = i0 >= 0 && i1 >= 0 && f.runs[2].known(i0), k1 = i1 >= 0 && f.runs[3].known(i1)
         func fig(_ known: Bool, _ v: Double) -> Figure { known ? v : nil }
         // Errors, each once: a problem of the before input repeats in every pricing of it.
         var errors: [String] = []
-        if i0 >= 0, let e = f.r00.error[i0] { errors.append("before: \(e)") }
-        if i0 >= 0, i1 >= 0, f.r00.error[i0] == nil {
-            if let e = f.r10.error[i0] { errors.append("before book under the after market: \(e)") }
-            else if let e = f.r11.error[i0] { errors.append("before book under the after market and parameters: \(e)") }
+        if i0 >= 0, let e = f.runs[0].error[i0] { errors.append("before: \(e)") }
+        if i0 >= 0, i1 >= 0, f.runs[0].error[i0] == nil {
+            if let e = f.runs[1].error[i0] { errors.append("before book under the after market: \(e)") }
+            else if let e = f.runs[2].error[i0] { errors.append("before book under the after market and parameters: \(e)") }
         }
-        if i1 >= 0, let e = f.r1.error[i1] { errors.append("after: \(e)") }
+        if i1 >= 0, let e = f.runs[3].error[i1] { errors.append("after: \(e)") }
         let error = errors.joined(separator: "; ")
 
-        let mm = Terms(fig(k00, k00 ? f.r00.mm[i0] : 0), fig(k10, k10 ? f.r10.mm[i0] : 0),
-                       fig(k11, k11 ? f.r11.mm[i0] : 0), fig(k1, k1 ? f.r1.mm[i1] : 0))
-        let im = Terms(fig(k00, k00 ? f.r00.im[i0] : 0), fig(k10, k10 ? f.r10.im[i0] : 0),
-                       fig(k11, k11 ? f.r11.im[i0] : 0), fig(k1, k1 ? f.r1.im[i1] : 0))
-        let stageBefore = k00 ? f.r00.stage[i0]!.rawValue : "", stageAfter = k1 ? f.r1.stage[i1]!.rawValue : ""
-        let mmBefore = k00 ? NumberFormat.text(f.r00.mm[i0]) : "", mmAfter = k1 ? NumberFormat.text(f.r1.mm[i1]) : ""
+        let mm = Terms(fig(k00, k00 ? f.runs[0].mm[i0] : 0), fig(k10, k10 ? f.runs[1].mm[i0] : 0),
+                       fig(k11, k11 ? f.runs[2].mm[i0] : 0), fig(k1, k1 ? f.runs[3].mm[i1] : 0))
+        let im = Terms(fig(k00, k00 ? f.runs[0].im[i0] : 0), fig(k10, k10 ? f.runs[1].im[i0] : 0),
+                       fig(k11, k11 ? f.runs[2].im[i0] : 0), fig(k1, k1 ? f.runs[3].im[i1] : 0))
+        let stageBefore = k00 ? f.runs[0].stage[i0]!.rawValue : "", stageAfter = k1 ? f.runs[3].stage[i1]!.rawValue : ""
+        let mmBefore = k00 ? NumberFormat.text(f.runs[0].mm[i0]) : "", mmAfter = k1 ? NumberFormat.text(f.runs[3].mm[i1]) : ""
 
         // Taken out of the chunk while written (a copy would make the append copy the whole buffer).
         var b = ByteBuffer(capacity: 0)
@@ -104,9 +110,9 @@ enum ExplainOutput {
         b.field(id); b.byte(44); b.append(status); b.byte(44)
         b.append(mmBefore); b.byte(44); b.append(mmAfter); b.byte(44)
         for t in [mm.change, mm.market, mm.parameters, mm.positions] { b.append(t); b.byte(44) }
-        if k00 { b.number(f.r00.im[i0]) }
+        if k00 { b.number(f.runs[0].im[i0]) }
         b.byte(44)
-        if k1 { b.number(f.r1.im[i1]) }
+        if k1 { b.number(f.runs[3].im[i1]) }
         b.byte(44)
         b.append(stageBefore); b.byte(44); b.append(stageAfter); b.byte(44)
         for t in [im.change, im.market, im.parameters, im.positions] { b.append(t); b.byte(44) }
@@ -129,7 +135,7 @@ enum ExplainOutput {
                 if chunk.stageMoves.count < top { chunk.stageMoves.append(text) }
             }
             if top > 0 {
-                chunk.largest.append((r, f.r1.mm[i1] - f.r00.mm[i0], text))
+                chunk.largest.append((r, f.runs[3].mm[i1] - f.runs[0].mm[i0], text))
                 if chunk.largest.count >= 4 * top + 64 { chunk.largest = largestFirst(chunk.largest, top: top) }
             }
         }
@@ -140,45 +146,54 @@ enum ExplainOutput {
     /// coin order. In a pricing that computed the account, a coin it has no unit of counts 0.
     static func formatUnits(id: String, status: String, i0: Int, i1: Int, known k: (Bool, Bool, Bool, Bool), error: String,
                             _ f: ExplainFigures, into chunk: inout Chunk) {
-        let runs: [(RunFigures, Int, Bool)] = [(f.r00, i0, k.0), (f.r10, i0, k.1), (f.r11, i0, k.2), (f.r1, i1, k.3)]
-        var coins = Set<String>()
-        for (run, a, known) in runs where known {
-            for u in run.unitStart[a]..<run.unitStart[a + 1] { coins.insert(run.unitCoin[u]) }
+        // Pricing r's account index and whether it computed the account (no copies of the runs).
+        func at(_ r: Int) -> (account: Int, known: Bool) {
+            switch r {
+            case 0: return (i0, k.0)
+            case 1: return (i0, k.1)
+            case 2: return (i0, k.2)
+            default: return (i1, k.3)
+            }
+        }
+        var coins: [String] = []   // a handful per account: a list, not a set
+        for r in 0..<4 {
+            let (a, known) = at(r)
+            guard known else { continue }
+            for u in f.runs[r].unitStart[a]..<f.runs[r].unitStart[a + 1] where !coins.contains(f.runs[r].unitCoin[u]) {
+                coins.append(f.runs[r].unitCoin[u])
+            }
         }
         guard !coins.isEmpty else { return }
-        func unit(_ run: RunFigures, _ a: Int, _ coin: String) -> Int? {
-            for u in run.unitStart[a]..<run.unitStart[a + 1] where run.unitCoin[u] == coin { return u }
-            return nil
-        }
+        coins.sort()
         var b = ByteBuffer(capacity: 0)
         swap(&b, &chunk.units)
-        for coin in coins.sorted() {
-            var mmF: [Figure] = [], imF: [Figure] = []
-            var mmValue: [Double?] = [], imValue: [Double?] = []
-            var present: [Bool] = []
-            for (run, a, known) in runs {
-                guard known else { mmF.append(nil); imF.append(nil); mmValue.append(nil); imValue.append(nil); present.append(false); continue }
-                if let u = unit(run, a, coin) {
-                    mmF.append(run.unitMM[u]); imF.append(run.unitIM[u])
-                    mmValue.append(run.unitMM[u]); imValue.append(run.unitIM[u]); present.append(true)
-                } else {
-                    mmF.append(0); imF.append(0); mmValue.append(0); imValue.append(0); present.append(false)
+        for coin in coins {
+            // Pricing r's unit MM and IM of the coin (0 when it has none), nil when not computed.
+            func figures(_ r: Int) -> (mm: Double?, im: Double?, present: Bool) {
+                let (a, known) = at(r)
+                guard known else { return (nil, nil, false) }
+                for u in f.runs[r].unitStart[a]..<f.runs[r].unitStart[a + 1] where f.runs[r].unitCoin[u] == coin {
+                    return (f.runs[r].unitMM[u], f.runs[r].unitIM[u], true)
                 }
+                return (0, 0, false)
             }
+            let x0 = figures(0), x1 = figures(1), x2 = figures(2), x3 = figures(3)
             // With both days computed, the coin's own presence; otherwise the account's status.
-            let unitStatus = status == "both" && k.0 && k.3 ? (present[0] && present[3] ? "both" : (present[3] ? "new" : "gone")) : status
-            let mm = Terms(mmF[0], mmF[1], mmF[2], mmF[3]), im = Terms(imF[0], imF[1], imF[2], imF[3])
+            let unitStatus = status == "both" && k.0 && k.3 ? (x0.present && x3.present ? "both" : (x3.present ? "new" : "gone")) : status
+            let mm = Terms(x0.mm, x1.mm, x2.mm, x3.mm), im = Terms(x0.im, x1.im, x2.im, x3.im)
             b.field(id); b.byte(44); b.field(coin); b.byte(44); b.append(unitStatus); b.byte(44)
-            if let v = mmValue[0] { b.number(v) }
+            if let v = x0.mm { b.number(v) }
             b.byte(44)
-            if let v = mmValue[3] { b.number(v) }
+            if let v = x3.mm { b.number(v) }
             b.byte(44)
-            for t in [mm.change, mm.market, mm.parameters, mm.positions] { b.append(t); b.byte(44) }
-            if let v = imValue[0] { b.number(v) }
+            b.append(mm.change); b.byte(44); b.append(mm.market); b.byte(44)
+            b.append(mm.parameters); b.byte(44); b.append(mm.positions); b.byte(44)
+            if let v = x0.im { b.number(v) }
             b.byte(44)
-            if let v = imValue[3] { b.number(v) }
+            if let v = x3.im { b.number(v) }
             b.byte(44)
-            for t in [im.change, im.market, im.parameters, im.positions] { b.append(t); b.byte(44) }
+            b.append(im.change); b.byte(44); b.append(im.market); b.byte(44)
+            b.append(im.parameters); b.byte(44); b.append(im.positions); b.byte(44)
             b.field(error); b.byte(10)
             chunk.counts.units += 1
         }
