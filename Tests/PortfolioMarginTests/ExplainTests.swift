@@ -122,7 +122,8 @@ import Testing
         }
         let all = texts.map { (parse($0), 1) } + minus.map { (parse($0), -1) }
         let scale = all.map(\.0.scale).max() ?? 0
-        let width = (all.map { $0.0.digits.count + scale - $0.0.scale }.max() ?? 0) + 4
+        // Room for every digit and for the integer digit of a value below 1 (scale + 1).
+        let width = max(scale + 1, all.map { $0.0.digits.count + scale - $0.0.scale }.max() ?? 0) + 4
         var acc = [Int](repeating: 0, count: width)
         for (p, sign) in all {
             let shift = scale - p.scale
@@ -299,6 +300,14 @@ import Testing
         for v in [9007199254740992.0, 9007199254740990.0, 9.0e15, 1e16, 0.0001, 0.00009999] { #expect(ExactDecimal(v).text == NumberFormat.text(v), "\(v)") }
         #expect(ExactDecimal(text: "9007199254740991.5")!.text == "9007199254740991.5")
         #expect(ExactDecimal(text: "9007199254740992.5")!.text == "9.0071992547409925e+15")
+    }
+
+    /// docs/formats.md names the columns the code writes.
+    @Test func theDocumentedColumnsAreTheOnesWritten() throws {
+        let docs = try String(contentsOfFile: TestSupport.path("docs/formats.md"), encoding: .utf8)
+        for (file, header) in [("explain.csv", ExplainJob.accountsHeader), ("explain-units.csv", ExplainJob.unitsHeader)] {
+            #expect(docs.contains("| `\(file)` | `\(header.dropLast())` |"), "\(file)")
+        }
     }
 
     // MARK: New, gone, stages, order, errors
