@@ -12,29 +12,37 @@ enum ExplainOutput {
     static func write(rows: [(before: Int32, after: Int32)], figures: ExplainFigures, threads: Int, top: Int,
                       report: inout ExplainReport, sink: ([UInt8], [UInt8]) throws -> Void) throws {
         let chunks = (rows.count + chunkRows - 1) / chunkRows
-        var out = [Chunk?](repeating: nil, count: chunks)
-        out.withUnsafeMutableBufferPointer { buffer in
-            let slots = DisjointSlots(buffer)   // chunk c writes only slot c
-            Workers.forEach(chunks, threads: threads) { c in
-                var chunk = Chunk()
-                for r in (c * chunkRows)..<min(rows.count, (c + 1) * chunkRows) {
-                    format(row: r, rows[r], figures, top: top, into: &chunk)
-                }
-                slots[c] = chunk
-            }
-        }
         var candidates: [(row: Int, change: Double, text: ExplainReport.Row)] = []
-        for c in 0..<chunks {
-            let chunk = out[c]!
-            out[c] = nil
-            try sink(chunk.accounts.bytes, chunk.units.bytes)
-            report.accounts += chunk.counts.accounts; report.both += chunk.counts.both
-            report.new += chunk.counts.new; report.gone += chunk.counts.gone
-            report.errors += chunk.counts.errors; report.units += chunk.counts.units
-            report.stageMoveCount += chunk.counts.stageMoves
-            for m in chunk.stageMoves where report.stageMoves.count < top { report.stageMoves.append(m) }
-            candidates += chunk.largest
-            candidates = largestFirst(candidates, top: top)
+        // A window of chunks at a time, formatted in parallel and then written in order: the text
+        // of the whole output (hundreds of MB at a million accounts) is never held at once.
+        let window = max(2, 4 * threads)
+        var first = 0
+        while first < chunks {
+            let count = min(window, chunks - first)
+            var out = [Chunk?](repeating: nil, count: count)
+            out.withUnsafeMutableBufferPointer { buffer in
+                let slots = DisjointSlots(buffer)   // chunk first + c writes only slot c
+                Workers.forEach(count, threads: threads) { c in
+                    var chunk = Chunk()
+                    for r in ((first + c) * chunkRows)..<min(rows.count, (first + c + 1) * chunkRows) {
+                        format(row: r, rows[r], figures, top: top, into: &chunk)
+                    }
+                    slots[c] = chunk
+                }
+            }
+            for c in 0..<count {
+                let chunk = out[c]!
+                out[c] = nil
+                try sink(chunk.accounts.bytes, chunk.units.bytes)
+                report.accounts += chunk.counts.accounts; report.both += chunk.counts.both
+                report.new += chunk.counts.new; report.gone += chunk.counts.gone
+                report.errors += chunk.counts.errors; report.units += chunk.counts.units
+                report.stageMoveCount += chunk.counts.stageMoves
+                for m in chunk.stageMoves where report.stageMoves.count < top { report.stageMoves.append(m) }
+                candidates += chunk.largest
+                candidates = largestFirst(candidates, top: top)
+            }
+            first += count
         }
         report.largest = candidates.map(\.text)
     }
