@@ -44,7 +44,7 @@ if args.contains("--help") || args.contains("-h") {
       --big            also 5M accounts end to end (≈2.8 GB generated in the data folder, deleted after)
       --json PATH      also write the figures as JSON (default bench-results.json)
       --data DIR       where generated account sets live (default $TMPDIR/pm-bench-data)
-      --only SECTIONS  comma-separated subset of: kernel, memory, risk, aggregation, whatif, trader, batch, sweep
+      --only SECTIONS  comma-separated subset of: kernel, memory, risk, aggregation, whatif, trader, batch, sweep, explain
                        (batch and sweep generate the account sets; sweep alone skips the batch figures)
     environment: OPENBLAS_CORETYPE, PM_BLAS_CORE_CHECK (off | force), PM_DENSE_THRESHOLD
     """)
@@ -57,7 +57,7 @@ let dataDir = option("--data") ?? NSTemporaryDirectory() + "pm-bench-data"
 let root = FileManager.default.currentDirectoryPath
 let binDir = URL(fileURLWithPath: args[0]).deletingLastPathComponent().path
 let pmBinary = binDir + "/pm"
-let sections = Set((option("--only") ?? "kernel,memory,risk,aggregation,whatif,trader,batch,sweep").split(separator: ",").map(String.init))
+let sections = Set((option("--only") ?? "kernel,memory,risk,aggregation,whatif,trader,batch,sweep,explain").split(separator: ",").map(String.init))
 func section(_ name: String) -> Bool { sections.contains(name) }
 
 let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
@@ -353,6 +353,37 @@ for n in quick ? [100_000] : [100_000, 1_000_000] where section("batch") || (sec
         }
         print("sweep paths give the same totals, stages and top lists, bit for bit: \(same)")
     }
+}
+
+// MARK: pm explain: two days of one generated book (the after day's market: BTC −4% a day later,
+// the after parameters: BTC priceRange 0.12, both from data/examples/explain), end to end against
+// `pm batch` of the same book, interleaved (goal: explain ≤ 4× batch at 1M).
+if section("explain") {
+    let n = quick ? 100_000 : 1_000_000
+    let dir = try generate(n)
+    let out = "\(dataDir)/out-explain-\(n)"
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    func wall(_ arguments: [String]) throws -> Double {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: pmBinary)
+        p.arguments = arguments
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        let t0 = now()
+        try p.run(); p.waitUntilExit()
+        return now() - t0
+    }
+    let ex = root + "/data/examples/explain"
+    var batchWall = Double.infinity, explainWall = Double.infinity
+    for _ in 0..<(quick ? 1 : 2) {
+        batchWall = min(batchWall, try wall(["batch", "--input", dir, "--market", root + "/data/sample/market.json", "--out", out, "--quiet",
+                                             "--threads", "\(cores)"]))
+        explainWall = min(explainWall, try wall(["explain", "--before", dir, "--before-market", root + "/data/sample/market.json",
+                                                 "--after", dir, "--after-market", ex + "/market-after.json",
+                                                 "--after-params", ex + "/params-after.json", "--out", out, "--threads", "\(cores)"]))
+    }
+    report("pm explain end to end, \(n) accounts", explainWall, "s", "\(cores) threads; both days the same book, market and parameters moved")
+    report("pm explain / pm batch wall, \(n) accounts", explainWall / batchWall, "×", "best of each, interleaved (goal ≤ 4×)")
 }
 
 // MARK: JSON

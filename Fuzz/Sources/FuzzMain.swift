@@ -30,6 +30,7 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "report": ReportTarget.run,
     "maxsize": MaxSizeArgsTarget.run,
     "hedgeargs": HedgeArgsTarget.run,
+    "explainargs": ExplainArgsTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

@@ -227,12 +227,19 @@ def base_invocation(rng, cmd, s):
         return (["bybit", "reconcile", os.path.join(BYBIT, "portfolio-margin-published.json"),
                  "--account", os.path.join(BYBIT, "account.json"), "--market", os.path.join(BYBIT, "market.json")],
                 None, [], {"--params": "file", "--format": "format", "--tolerance": "number"})
+    if cmd == "explain":
+        return (["explain", "--before", BATCH, "--before-market", SMALL_MARKET, "--after", BATCH,
+                 "--after-market", rng.choice([SMALL_MARKET, SAMPLE_MARKET]), "--out", out], out,
+                ["explain.csv", "explain-units.csv", "manifest.json"],
+                {"--before-params": "file", "--after-params": "file", "--top": "number", "--threads": "number",
+                 "--block-size": "number"})
     raise ValueError(cmd)
 
 
 COMMANDS = ["margin", "liquidate", "whatif", "batch", "sweep", "generate", "split", "smile",
-            "bybit-import", "bybit-reconcile"]
-PATH_OPTIONS = {"--market", "--input", "--params", "--account", "--plot", "--out"}
+            "bybit-import", "bybit-reconcile", "explain"]
+PATH_OPTIONS = {"--market", "--input", "--params", "--account", "--plot", "--out",
+                "--before", "--after", "--before-market", "--after-market", "--before-params", "--after-params"}
 OUTPUT_OPTIONS = {"--out", "--plot"}
 
 
@@ -255,7 +262,7 @@ def mutate(rng, argv, kinds, s):
         i = rng.choice(opts)
         name = argv[i]
         if name in PATH_OPTIONS:
-            argv[i + 1] = s.odd_path("out" if name in OUTPUT_OPTIONS else ("dir" if name == "--input" else "file"))
+            argv[i + 1] = s.odd_path("out" if name in OUTPUT_OPTIONS else ("dir" if name in ("--input", "--before", "--after") else "file"))
         else:
             argv[i + 1] = grammar_value(rng, kinds.get(name) or "number")
     elif m == 2 and opts:  # drop an option with its value

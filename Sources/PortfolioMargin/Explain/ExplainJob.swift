@@ -1,0 +1,282 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One day-over-day explanation (docs/model.md §14 "Explain"), as a value: the two days' input
+/// folders, market snapshots and parameter files, the output folder and how to run. ``run()`` is
+/// the whole of `pm explain` (the command only parses its arguments into a job and prints the
+/// ``ExplainReport``).
+///
+/// Each day's folder is read once (``BatchInput/load(directory:priced:shard:threads:)``). The engine
+/// then runs four times over the two parsed books, block by block: the before book `B0` under
+/// (before market, before parameters), (after market, before parameters) and (after market, after
+/// parameters) — its instrument ids moved to the after market's layout once, the third pricing a
+/// `Book.repriced` of the second's book when the parameters keep the layout — and the after book
+/// `B1` under (after market, after parameters). `explain.csv`, `explain-units.csv` and
+/// `manifest.json` are written all three or none (``OutputFiles``).
+public struct ExplainJob {
+    /// One day: its input folder (docs/formats.md "Batch input"), market snapshot and parameter file.
+    public struct Day: Sendable {
+        /// The input folder: accounts.csv, balances.csv, positions.csv and (optional) orders.csv.
+        public var input: String
+        /// The market snapshot file.
+        public var market: String
+        /// The parameter file.
+        public var parameters: String
+        /// A day of these three paths.
+        public init(input: String, market: String, parameters: String) {
+            self.input = input
+            self.market = market
+            self.parameters = parameters
+        }
+    }
+
+    /// The before day (`B0`, `M0`, `P0`).
+    public var before: Day
+    /// The after day (`B1`, `M1`, `P1`).
+    public var after: Day
+    /// The output folder (created if missing) for explain.csv, explain-units.csv and manifest.json.
+    public var output: String
+    /// Worker threads (blocks in parallel), exactly.
+    public var threads = 2
+    /// Accounts per block of work; the outputs do not depend on it.
+    public var blockSize = BatchRunner.defaultBlockSize
+    /// The aggregation path.
+    public var options = EngineOptions()
+    /// How many rows ``ExplainReport/largest`` and ``ExplainReport/stageMoves`` keep.
+    public var top = 10
+
+    /// A job with the default threads, block size, engine options and `top`.
+    public init(before: Day, after: Day, output: String) {
+        self.before = before
+        self.after = after
+        self.output = output
+    }
+}
+
+/// What an explanation found: counts, the largest MM changes, the stage moves and the digests
+/// written to `manifest.json`.
+public struct ExplainReport: Sendable {
+    /// One row of `explain.csv`, as text (the numbers exactly as written).
+    public struct Row: Sendable, Equatable {
+        /// The account id.
+        public var accountId: String
+        /// `both`, `new` or `gone`.
+        public var status: String
+        /// `mm_before`, `mm_after`, `mm_change`, `market`, `parameters`, `positions` (empty when unknown).
+        public var mmBefore, mmAfter, mmChange, market, parameters, positions: String
+        /// `stage_before`, `stage_after` (empty when unknown).
+        public var stageBefore, stageAfter: String
+    }
+    /// Rows of explain.csv (accounts of either day).
+    public var accounts = 0
+    /// Rows with status `both`, `new`, `gone`.
+    public var both = 0, new = 0, gone = 0
+    /// Rows that carry an error (either day, or the before book under the after market).
+    public var errors = 0
+    /// Rows of explain-units.csv.
+    public var units = 0
+    /// Accounts on both days whose stage differs (both stages known).
+    public var stageMoveCount = 0
+    /// The accounts on both days with the largest |MM change|, largest first (ties: file order);
+    /// at most ``ExplainJob/top``.
+    public var largest: [Row] = []
+    /// The first stage moves in file order; at most ``ExplainJob/top``.
+    public var stageMoves: [Row] = []
+    /// Seconds from the start of ``ExplainJob/run()`` to the output committed.
+    public var seconds = 0.0
+    /// The input digests written to manifest.json (`before/…`, then `after/…`).
+    public var inputs: [(name: String, digest: InputDigest)] = []
+    /// The digests of explain.csv and explain-units.csv as written.
+    public var outputs: [(name: String, digest: InputDigest)] = []
+}
+
+extension ExplainJob {
+    /// The files written to ``output``, in ``OutputFiles`` order.
+    static let outputNames = ["explain.csv", "explain-units.csv", "manifest.json"]
+    /// The header of explain.csv (docs/formats.md), newline included.
+    static let accountsHeader = "account_id,status,mm_before,mm_after,mm_change,market,parameters,positions,im_before,im_after,"
+        + "stage_before,stage_after,im_change,im_market,im_parameters,im_positions,error\n"
+    /// The header of explain-units.csv (docs/formats.md), newline included.
+    static let unitsHeader = "account_id,base_coin,status,mm_before,mm_after,mm_change,market,parameters,positions,im_before,im_after,"
+        + "im_change,im_market,im_parameters,im_positions,error\n"
+
+    /// Runs the explanation. Throws the inputs' problems (an `InputError` and the like, whose text is
+    /// the message to print) and ``BatchOutputError``; nothing is left in ``output`` then.
+    public func run() throws -> ExplainReport {
+        let start = BatchJob.now()
+        let threads = max(1, self.threads), blockSize = max(1, self.blockSize)
+        let (p0, p0Digest) = try ParameterSet.loadWithDigest(path: before.parameters)
+        let (m0, m0Digest) = try MarketSnapshot.loadWithDigest(path: before.market)
+        let (p1, p1Digest) = try ParameterSet.loadWithDigest(path: after.parameters)
+        let (m1, m1Digest) = try MarketSnapshot.loadWithDigest(path: after.market)
+        let priced00 = PricedMarket(market: m0, parameters: p0)
+        let priced10 = PricedMarket(market: m1, parameters: p0)
+        let priced11 = PricedMarket(market: m1, parameters: p1)
+        // Open (and check) the output folder before the work: a refused folder costs nothing.
+        let writer = try OutputFiles(directory: output, names: Self.outputNames)
+        do {
+            let input0 = try BatchInput.load(directory: before.input, priced: priced00, threads: threads)
+            let input1 = try BatchInput.load(directory: after.input, priced: priced11, threads: threads)
+            // B0 on the after market's layout, once; under the after parameters too only when they
+            // change the layout (spot hedging eligibility, an instrument they make unusable).
+            let relaid10 = input0.relaid(from: priced00, to: priced10, targetName: "the after market \(after.market)")
+            let relaid11 = priced11.hasLayout(of: priced10) ? nil
+                : input0.relaid(from: priced00, to: priced11, targetName: "the after market \(after.market) under the after parameters")
+            let runs0 = Self.runBefore(input0, relaid10, relaid11, priced00, priced10, priced11,
+                                       threads: threads, blockSize: blockSize, options: options)
+            let run1 = Self.runAfter(input1, priced11, threads: threads, blockSize: blockSize, options: options)
+            let rows = Self.join(before: input0.accountIds, after: input1.accountIds)
+            var report = ExplainReport()
+            report.inputs = input0.digests.map { ("before/" + $0.name, $0.digest) }
+                + [("before/market", m0Digest), ("before/params", p0Digest)]
+                + input1.digests.map { ("after/" + $0.name, $0.digest) }
+                + [("after/market", m1Digest), ("after/params", p1Digest)]
+            let figures = ExplainFigures(ids0: input0.accountIds, ids1: input1.accountIds, runs: [runs0.0, runs0.1, runs0.2, run1])
+            try Self.writing {
+                try writer.write(0, Array(Self.accountsHeader.utf8))
+                try writer.write(1, Array(Self.unitsHeader.utf8))
+                try ExplainOutput.write(rows: rows, figures: figures, threads: threads, top: max(0, top), report: &report) { a, u in
+                    try writer.write(0, a)
+                    try writer.write(1, u)
+                }
+                report.outputs = [("explain.csv", writer.digest(0)), ("explain-units.csv", writer.digest(1))]
+                let manifest = Manifest(shard: nil, accounts: report.accounts, errors: report.errors,
+                                        inputs: report.inputs, outputs: report.outputs)
+                try writer.write(2, manifest.json)
+                try writer.commit()
+            }
+            report.seconds = BatchJob.now() - start
+            return report
+        } catch let e as StreamingBatch.SinkError {
+            writer.abandon()
+            throw BatchOutputError(folder: output, underlying: e.underlying)
+        } catch {
+            writer.abandon()
+            throw error
+        }
+    }
+
+    /// Runs `body`, marking what it throws as an output error.
+    private static func writing<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw StreamingBatch.SinkError(underlying: error) }
+    }
+
+    /// The before book's three pricings, block by block: each block's book is built once per layout
+    /// and margined, then dropped.
+    static func runBefore(_ input0: BatchInput, _ relaid10: BatchInput, _ relaid11: BatchInput?,
+                          _ priced00: PricedMarket, _ priced10: PricedMarket, _ priced11: PricedMarket,
+                          threads: Int, blockSize: Int, options: EngineOptions) -> (RunFigures, RunFigures, RunFigures) {
+        let n = input0.accountCount
+        let blocks = (n + blockSize - 1) / blockSize
+        var out = [(RunFigures, RunFigures, RunFigures)?](repeating: nil, count: blocks)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let slots = DisjointSlots(buffer)   // block b writes only slot b
+            Workers.forEach(blocks, threads: threads) { b in
+                let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
+                let r00 = RunFigures(MarginEngine.run(input0.book(accounts: range, priced: priced00), options: options))
+                let book10 = relaid10.book(accounts: range, priced: priced10)
+                let r10 = RunFigures(MarginEngine.run(book10, options: options))
+                let book11 = relaid11.map { $0.book(accounts: range, priced: priced11) } ?? book10.repriced(priced11)
+                let r11 = RunFigures(MarginEngine.run(book11, options: options))
+                slots[b] = (r00, r10, r11)
+            }
+        }
+        var all = (RunFigures(), RunFigures(), RunFigures())
+        for block in out {
+            all.0.append(block!.0); all.1.append(block!.1); all.2.append(block!.2)
+        }
+        return all
+    }
+
+    /// The after book under the after market and parameters, block by block.
+    static func runAfter(_ input1: BatchInput, _ priced11: PricedMarket, threads: Int, blockSize: Int,
+                         options: EngineOptions) -> RunFigures {
+        let n = input1.accountCount
+        let blocks = (n + blockSize - 1) / blockSize
+        var out = [RunFigures?](repeating: nil, count: blocks)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let slots = DisjointSlots(buffer)
+            Workers.forEach(blocks, threads: threads) { b in
+                let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
+                slots[b] = RunFigures(MarginEngine.run(input1.book(accounts: range, priced: priced11), options: options))
+            }
+        }
+        var all = RunFigures()
+        for block in out { all.append(block!) }
+        return all
+    }
+
+    /// The rows of explain.csv: every after-day account in its order (matched with the before
+    /// day's account of the same id: the k-th occurrence of a duplicated id with the k-th), then
+    /// the unmatched before-day accounts in their order.
+    static func join(before ids0: [String], after ids1: [String]) -> [(before: Int32, after: Int32)] {
+        var first = [String: Int32](minimumCapacity: ids0.count)
+        var nextSame = [Int32](repeating: -1, count: ids0.count)
+        var last = [String: Int32]()
+        for (i, id) in ids0.enumerated() {
+            if let f = first[id] {
+                // A duplicated id (rare): chain its occurrences in order.
+                var tail = last[id] ?? f
+                nextSame[Int(tail)] = Int32(i)
+                tail = Int32(i)
+                last[id] = tail
+            } else {
+                first[id] = Int32(i)
+            }
+        }
+        var matched = [Bool](repeating: false, count: ids0.count)
+        var rows: [(before: Int32, after: Int32)] = []
+        rows.reserveCapacity(ids1.count)
+        for (j, id) in ids1.enumerated() {
+            var i = first[id] ?? -1
+            while i >= 0 && matched[Int(i)] { i = nextSame[Int(i)] }
+            if i >= 0 { matched[Int(i)] = true }
+            rows.append((i, Int32(j)))
+        }
+        for i in 0..<ids0.count where !matched[i] { rows.append((Int32(i), -1)) }
+        return rows
+    }
+}
+
+/// Per-account and per-unit figures of one pricing of one book, in book order: what explain reads.
+struct RunFigures {
+    var mm: [Double] = [], im: [Double] = []
+    var stage: [Stage?] = []
+    var error: [InputError?] = []
+    /// Units of account a: `unitStart[a] ..< unitStart[a+1]`.
+    var unitStart: [Int] = [0]
+    var unitCoin: [String] = []
+    var unitMM: [Double] = [], unitIM: [Double] = []
+
+    init() {}
+
+    init(_ r: BookResult) {
+        let book = r.book
+        mm = r.totalMM; im = r.totalIM; stage = r.stage
+        error = book.accountErrors
+        unitStart = book.unitStart
+        unitCoin = book.unitSlot.map { book.priced.baseCoins[Int($0)] }
+        unitMM = r.unitMM; unitIM = r.unitIM
+    }
+
+    mutating func append(_ o: RunFigures) {
+        let base = unitStart.last!
+        mm += o.mm; im += o.im; stage += o.stage; error += o.error
+        unitStart += o.unitStart.dropFirst().map { $0 + base }
+        unitCoin += o.unitCoin; unitMM += o.unitMM; unitIM += o.unitIM
+    }
+
+    /// Whether account a was computed (no error, finite figures).
+    func known(_ a: Int) -> Bool { error[a] == nil && stage[a] != nil && mm[a].isFinite && im[a].isFinite }
+}
+
+/// The four pricings, for the writer.
+struct ExplainFigures {
+    let ids0: [String], ids1: [String]
+    /// B0 under (M0, P0), (M1, P0), (M1, P1); B1 under (M1, P1): read in place (`runs[r].mm[a]`),
+    /// never bound to a local (a copy retains every array of the run).
+    let runs: [RunFigures]
+}
