@@ -1,0 +1,153 @@
+import CKernels
+
+/// How a backtest runs (docs/model.md §13): horizon, window and confidence.
+public struct BacktestOptions: Sendable, Equatable {
+    /// The horizon h in whole days (1…365).
+    public var horizon = 1
+    /// The first scenario date (day number, days since 1970-01-01); nil: the first date of the history.
+    public var from: Int?
+    /// The last scenario date (inclusive); nil: the last date of the history.
+    public var to: Int?
+    /// The confidence level c; the target breach probability is `1 − c`.
+    public var confidence = 0.99
+
+    /// The defaults: h = 1, the whole history, c = 0.99.
+    public init() {}
+}
+
+/// The scenarios of a backtest (docs/model.md §13): the usable dates of the window, in date order,
+/// with each book coin's return and IV ratio over the horizon.
+public struct BacktestScenarios: Sendable {
+    /// Scenario dates d (day numbers), ascending.
+    public let days: [Int]
+    /// The book coins, alphabetical.
+    public let coins: [String]
+    /// `r_c` of coin `coins[c]` in scenario s at `returns[c * count + s]`.
+    public let returns: [Double]
+    /// Whether coin `coins[c]` has an IV history (it then has an `iv_ratio` column).
+    public let hasIv: [Bool]
+    /// `v_c` at `ivRatios[c * count + s]`: 1 when the IV history lacks d or d + h.
+    public let ivRatios: [Double]
+    /// The window asked for (or taken from the history), as day numbers.
+    public let from: Int, to: Int
+    /// The horizon in days.
+    public let horizon: Int
+
+    /// S, the number of scenarios.
+    public var count: Int { days.count }
+
+    /// The scenarios of `coins` (the base coins of the backtested accounts' units) over the window
+    /// of `options`. Throws an ``InputError`` naming a coin the history lacks, or the window when
+    /// no date in it is usable.
+    public init(history: History, coins bookCoins: [String], options: BacktestOptions) throws {
+        let coins = Array(Set(bookCoins)).sorted()
+        for c in coins where !history.coins.contains(c) {
+            throw InputError(file: History.indexFile, field: "coin",
+                             "the book holds \(c) but the history has no closes for it (history coins: \(history.coins.joined(separator: ", ")))")
+        }
+        let allDays = history.closes.values.flatMap { $0.keys }
+        let from = options.from ?? allDays.min() ?? 0
+        let to = options.to ?? allDays.max() ?? 0
+        let h = options.horizon
+        var days: [Int] = []
+        if from <= to {
+            for d in from...to where coins.allSatisfy({ history.close($0, day: d) != nil && history.close($0, day: d + h) != nil }) {
+                days.append(d)
+            }
+        }
+        guard !days.isEmpty else {
+            let held = coins.isEmpty ? "" : " for \(coins.joined(separator: ", "))"
+            throw InputError(field: "window",
+                             "no usable scenario date in \(History.dateText(from))…\(History.dateText(to)): no date d with closes at d and d + \(h) days\(held)")
+        }
+        let s = days.count
+        var returns = [Double](repeating: 0, count: coins.count * s)
+        var ratios = [Double](repeating: 1, count: coins.count * s)
+        var hasIv = [Bool](repeating: false, count: coins.count)
+        for (c, coin) in coins.enumerated() {
+            hasIv[c] = history.ivCoins.contains(coin)
+            for (k, d) in days.enumerated() {
+                returns[c * s + k] = history.close(coin, day: d + h)! / history.close(coin, day: d)! - 1
+                if let a = history.iv(coin, day: d), let b = history.iv(coin, day: d + h) { ratios[c * s + k] = b / a }
+            }
+        }
+        self.days = days; self.coins = coins; self.returns = returns; self.hasIv = hasIv; self.ivRatios = ratios
+        self.from = from; self.to = to; self.horizon = h
+    }
+}
+
+/// The scenario P&L of one unit long of every instrument of the book coins, under every scenario
+/// (docs/model.md §13 "Revaluation"): computed once per instrument, read by every account.
+struct Revaluation: Sendable {
+    /// S.
+    let count: Int
+    /// The table row of instrument i, or −1 (not on a book coin, or invalid).
+    let row: [Int32]
+    /// `table[row[i] * count + s]`.
+    let table: [Double]
+    /// The scenario coin of each priced slot (`priced.baseCoins`), or −1.
+    let coinOfSlot: [Int]
+    /// `index_c · r_c` per scenario coin: `spotMove[c * count + s]` (the spot leg's P&L per coin).
+    let spotMove: [Double]
+
+    init(priced: PricedMarket, scenarios: BacktestScenarios, kernel: KernelChoice = .automatic) {
+        let s = scenarios.count
+        count = s
+        let coinIndex = Dictionary(uniqueKeysWithValues: scenarios.coins.enumerated().map { ($1, $0) })
+        coinOfSlot = priced.baseCoins.map { coinIndex[$0] ?? -1 }
+        var spot = [Double](repeating: 0, count: scenarios.coins.count * s)
+        for (slot, c) in coinOfSlot.enumerated() where c >= 0 {
+            for k in 0..<s { spot[c * s + k] = priced.coinIndex[slot] * scenarios.returns[c * s + k] }
+        }
+        spotMove = spot
+        let market = priced.market
+        var row = [Int32](repeating: -1, count: market.instruments.count)
+        var rows = 0
+        for i in market.instruments.indices where priced.problem[i] == nil && priced.coinSlot[i] >= 0 && coinOfSlot[Int(priced.coinSlot[i])] >= 0 {
+            row[i] = Int32(rows)
+            rows += 1
+        }
+        var table = [Double](repeating: 0, count: rows * s)
+        let hYears = Double(scenarios.horizon) / 365
+        var f = [Double](repeating: 0, count: s), k = [Double](repeating: 0, count: s)
+        var t = [Double](repeating: 0, count: s), vol = [Double](repeating: 0, count: s)
+        var call = [Int8](repeating: 0, count: s), out = [Double](repeating: 0, count: s)
+        for i in market.instruments.indices where row[i] >= 0 {
+            let inst = market.instruments[i]
+            let slot = Int(priced.coinSlot[i])
+            let c = coinOfSlot[slot]
+            let base = Int(row[i]) * s
+            let r = scenarios.returns[(c * s)..<(c * s + s)]
+            let settle = priced.settleIndex[i]
+            switch inst.kind {
+            case .perpetual, .future:
+                // Linear: mark·r·settleIndex per coin; inverse: r per USD contract (§3 with s → r).
+                let perUnit = priced.isInverse[i] ? 1 : inst.markPrice * settle
+                for q in 0..<s { table[base + q] = perUnit * r[r.startIndex + q] }
+            case .option:
+                let fwd = inst.underlyingPrice!, strike = inst.strike!, sigma = inst.markIv!
+                let isCall = inst.optionType == .call
+                let tNew = (inst.expiry! - market.time) / TimeUnit.secondsPerYear - hYears
+                let minIv = priced.coinParams[slot].minShockedIv
+                if tNew > 0 {
+                    for q in 0..<s {
+                        f[q] = fwd * (1 + r[r.startIndex + q]); k[q] = strike; t[q] = tNew
+                        vol[q] = max(sigma * scenarios.ivRatios[c * s + q], minIv)
+                        call[q] = isCall ? 1 : 0
+                    }
+                    pm_black76_batch_isa(kernel.rawValue, s, f, k, t, vol, call, &out)
+                    for q in 0..<s { table[base + q] = (out[q] - inst.markPrice) * settle }
+                } else {
+                    // Expired within the horizon: settles at the intrinsic value at the moved forward.
+                    for q in 0..<s {
+                        let moved = fwd * (1 + r[r.startIndex + q])
+                        let value = isCall ? max(0, moved - strike) : max(0, strike - moved)
+                        table[base + q] = (value - inst.markPrice) * settle
+                    }
+                }
+            }
+        }
+        self.row = row
+        self.table = table
+    }
+}
