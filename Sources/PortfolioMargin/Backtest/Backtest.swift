@@ -243,6 +243,13 @@ public struct BacktestTotals: Sendable, Equatable {
     /// The backtested accounts (not errors).
     public var backtested: Int { accounts - errors }
 
+    /// The (up to) 10 scenarios with the largest total shortfall above 0, largest first (ties:
+    /// the earlier date first), as scenario indices.
+    public func worstScenarios() -> [Int] {
+        let hit = shortfall.indices.filter { shortfall[$0] > 0 }
+        return Array(hit.sorted { shortfall[$0] != shortfall[$1] ? shortfall[$0] > shortfall[$1] : $0 < $1 }.prefix(10))
+    }
+
     /// Adds another block's or shard's totals (same coins and scenarios).
     mutating func add(_ o: BacktestTotals) {
         accounts += o.accounts; errors += o.errors; breaches += o.breaches

@@ -28,7 +28,7 @@ public struct BacktestScenarios: Sendable {
     public let hasIv: [Bool]
     /// `v_c` at `ivRatios[c * count + s]`: 1 when the IV history lacks d or d + h.
     public let ivRatios: [Double]
-    /// The window asked for (or taken from the history), as day numbers.
+    /// The window as given, as day numbers; an end not given is the first (last) usable date.
     public let from: Int, to: Int
     /// The horizon in days.
     public let horizon: Int
@@ -46,8 +46,8 @@ public struct BacktestScenarios: Sendable {
                              "the book holds \(c) but the history has no closes for it (history coins: \(history.coins.joined(separator: ", ")))")
         }
         let allDays = history.closes.values.flatMap { $0.keys }
-        let from = options.from ?? allDays.min() ?? 0
-        let to = options.to ?? allDays.max() ?? 0
+        var from = options.from ?? allDays.min() ?? 0
+        var to = options.to ?? allDays.max() ?? 0
         let h = options.horizon
         var days: [Int] = []
         if from <= to {
@@ -60,6 +60,9 @@ public struct BacktestScenarios: Sendable {
             throw InputError(field: "window",
                              "no usable scenario date in \(History.dateText(from))…\(History.dateText(to)): no date d with closes at d and d + \(h) days\(held)")
         }
+        // A window not given ends at the first / last usable date.
+        if options.from == nil { from = days.first! }
+        if options.to == nil { to = days.last! }
         let s = days.count
         var returns = [Double](repeating: 0, count: coins.count * s)
         var ratios = [Double](repeating: 1, count: coins.count * s)
