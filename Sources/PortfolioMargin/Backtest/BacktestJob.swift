@@ -103,7 +103,8 @@ extension BacktestJob {
                 try writer.write(2, out.scenariosCSV(totals))
                 try writer.write(3, out.summaryJSON(totals, confidence: options.confidence))
                 let outputs = (0..<4).map { (name: Self.outputNames[$0], digest: writer.digest($0)) }
-                let m = Manifest(shard: shard, accounts: totals.accounts, errors: totals.errors, inputs: manifestInputs, outputs: outputs)
+                let m = Manifest(shard: shard, accounts: totals.accounts, errors: totals.errors, inputs: manifestInputs, outputs: outputs,
+                                     orphans: batch.orphanFirstSeen)
                 try writer.write(4, BacktestManifest.json(m, scenarios: scenarios, confidence: options.confidence, totals: totals))
                 try writer.commit()
             }

@@ -36,6 +36,13 @@ public struct BacktestScenarios: Sendable {
     /// S, the number of scenarios.
     public var count: Int { days.count }
 
+    /// Scenarios as a merge reads them back (dates, coins, IV columns, window, horizon); the
+    /// returns and ratios are not needed there and stay empty.
+    init(days: [Int], coins: [String], hasIv: [Bool], from: Int, to: Int, horizon: Int) {
+        self.days = days; self.coins = coins; self.hasIv = hasIv; self.from = from; self.to = to; self.horizon = horizon
+        returns = []; ivRatios = []
+    }
+
     /// The scenarios of `coins` (the base coins of the backtested accounts' units) over the window
     /// of `options`. Throws an ``InputError`` naming a coin the history lacks, or the window when
     /// no date in it is usable.
