@@ -27,6 +27,8 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "smile": SmileTarget.run,
     "smileargs": SmileArgsTarget.run,
     "manifest": ManifestTarget.run,
+    "history": HistoryTarget.run,
+    "backtestargs": BacktestArgsTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

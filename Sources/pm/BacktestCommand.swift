@@ -17,17 +17,17 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "History folder with index-daily.csv and (optional) iv-daily.csv (default: the shipped data/history).")
     var history: String?
 
-    @Option(name: .long, parsing: .unconditional, help: "Horizon in whole days, 1…365 (default 1).", transform: { try CLIBounds.integer($0) })
-    var horizon: Int = 1
+    @Option(name: .long, parsing: .unconditional, help: "Horizon in whole days, 1…365 (default 1).")
+    var horizon: String?
 
-    @Option(name: .long, help: "First scenario date YYYY-MM-DD (default: the history's first date).")
+    @Option(name: .long, help: "First scenario date YYYY-MM-DD (default: the first usable date of the history).")
     var from: String?
 
-    @Option(name: .long, help: "Last scenario date YYYY-MM-DD, inclusive (default: the history's last date).")
+    @Option(name: .long, help: "Last scenario date YYYY-MM-DD, inclusive (default: the last usable date of the history).")
     var to: String?
 
     @Option(name: .long, parsing: .unconditional, help: "Confidence level, strictly between 0 and 1 (default 0.99).")
-    var confidence: String = "0.99"
+    var confidence: String?
 
     @Option(name: .long, help: "Output folder (created if missing); replaced as a whole when the run completes.")
     var out: String
@@ -45,34 +45,18 @@ struct BacktestCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress bar, even on a terminal.")
     var quiet = false
 
-    static let horizonRange = 1...365
-
-    /// The confidence as a number in (0, 1).
-    func parsedConfidence() throws -> Double {
-        let t = confidence.trimmingCharacters(in: .whitespaces)
-        guard let c = Double(t), c.isFinite, c > 0, c < 1 else {
-            throw ValidationError("--confidence must be a number strictly between 0 and 1, got \(InputError.echo(confidence))")
-        }
-        return c
-    }
-
-    /// A `--from`/`--to` date as a day number.
-    static func parsedDate(_ option: String, _ text: String?) throws -> Int? {
-        guard let text else { return nil }
-        switch History.day(text) {
-        case .success(let d): return d
-        case .failure(let e): throw ValidationError("\(option): \(e.message)")
+    /// The backtest options from their texts (`BacktestOptions.parse`), as a validation error.
+    func parsedOptions() throws -> BacktestOptions {
+        do { return try BacktestOptions.parse(horizon: horizon, from: from, to: to, confidence: confidence) } catch let e as InputError {
+            throw ValidationError(e.description)
         }
     }
 
     func validate() throws {
         if let shard { _ = try CLIBounds.shard(shard) }
-        try CLIBounds.check("--horizon", horizon, Self.horizonRange)
+        _ = try parsedOptions()
         try CLIBounds.check("--threads", threads, CLIBounds.threads)
         try CLIBounds.check("--block-size", blockSize, CLIBounds.blockSize)
-        _ = try parsedConfidence()
-        let f = try Self.parsedDate("--from", from), t = try Self.parsedDate("--to", to)
-        if let f, let t, f > t { throw ValidationError("--from \(from!) is after --to \(to!)") }
     }
 
     func run() throws {
@@ -83,10 +67,7 @@ struct BacktestCommand: ParsableCommand {
         do {
             var job = BacktestJob(input: input, market: options.market, parameters: try options.params ?? ShippedParameters.path(),
                                   history: try history ?? ShippedHistory.path(), output: out)
-            job.options.horizon = horizon
-            job.options.from = try Self.parsedDate("--from", from)
-            job.options.to = try Self.parsedDate("--to", to)
-            job.options.confidence = try parsedConfidence()
+            job.options = try parsedOptions()
             job.shard = try shard.map { s in let p = try CLIBounds.shard(s); return ShardSpec(index: p.index, count: p.count) }
             job.threads = threads
             job.blockSize = blockSize

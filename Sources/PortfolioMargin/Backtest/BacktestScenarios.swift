@@ -161,3 +161,47 @@ struct Revaluation: Sendable {
         self.table = table
     }
 }
+
+extension BacktestOptions {
+    /// The horizons accepted, in days.
+    public static let horizons = 1...365
+
+    /// The options from their command-line texts (nil: not given). A refusal is an
+    /// ``InputError`` whose record names the option (`--horizon must be between 1 and 365`, a
+    /// date that is not `YYYY-MM-DD` or not in the calendar, a confidence outside (0, 1), a
+    /// `--from` after `--to`).
+    public static func parse(horizon: String?, from: String?, to: String?, confidence: String?) throws -> BacktestOptions {
+        var o = BacktestOptions()
+        if let horizon {
+            let t = horizon.trimmingCharacters(in: .whitespaces)
+            let digits = t.hasPrefix("+") || t.hasPrefix("-") ? t.dropFirst() : Substring(t)
+            guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+                throw InputError(record: "--horizon", "expected a whole number of days, got \(InputError.echo(horizon))")
+            }
+            guard let h = Int(t), horizons.contains(h) else {
+                throw InputError(record: "--horizon", "must be between \(horizons.lowerBound) and \(horizons.upperBound), got \(InputError.echo(horizon))")
+            }
+            o.horizon = h
+        }
+        func date(_ option: String, _ text: String?) throws -> Int? {
+            guard let text else { return nil }
+            switch History.day(text) {
+            case .success(let d): return d
+            case .failure(let e): throw InputError(record: option, e.message)
+            }
+        }
+        o.from = try date("--from", from)
+        o.to = try date("--to", to)
+        if let f = o.from, let t = o.to, f > t {
+            throw InputError(record: "--from", "\(History.dateText(f)) is after --to \(History.dateText(t))")
+        }
+        if let confidence {
+            let t = confidence.trimmingCharacters(in: .whitespaces)
+            guard let c = Double(t), c.isFinite, c > 0, c < 1 else {
+                throw InputError(record: "--confidence", "must be a number strictly between 0 and 1, got \(InputError.echo(confidence))")
+            }
+            o.confidence = c
+        }
+        return o
+    }
+}
