@@ -83,7 +83,8 @@ public struct History: Sendable {
         var firstLine: [String: [Int: Int]] = [:]
         let b = csv.file.bytes
         guard b.count > csv.dataStart else { return (out, digest) }
-        try csv.forEachLine(in: csv.dataStart..<b.count, firstLine: csv.headerLines) { line, f in
+        do { try csv.forEachLine(in: csv.dataStart..<b.count) { relative, f in
+            let line = csv.headerLines + relative   // physical line in the file (the header is line 1)
             let record = "line \(line)"
             if !csv.isValidUTF8, let k = csv.invalidUTF8Field(f) {
                 throw InputError(file: path, record: record, field: csv.columns[k], "invalid UTF-8: \(fieldEcho(f[k]))")
@@ -110,7 +111,7 @@ public struct History: Sendable {
             }
             firstLine[coin, default: [:]][day] = line
             out[coin, default: [:]][day] = v
-        }
+        } } catch let e as CSVRecordError { throw e.inputError(lineOffset: csv.headerLines) }
         return (out, digest)
     }
 }
