@@ -195,4 +195,19 @@ import Testing
         #expect(r.error[1] == nil && r.totals.errors == 1 && r.totals.backtested == 1)
         #expect(TestSupport.close(r.worstLoss[1], 0.01 * 50000 * 0.1, 1e-12))   // 0.01 BTC, −10%
     }
+
+    @Test func onlyDatesOfTheHistoryAreScenariosEvenForABookWithoutCoins() throws {
+        let f = dir.path("emptyh")
+        try FileManager.default.createDirectory(atPath: f, withIntermediateDirectories: true)
+        dir.write("emptyh/index-daily.csv", "date,coin,close\n")
+        let empty = try History.load(directory: f)
+        do { _ = try BacktestScenarios(history: empty, coins: [], options: options()); Issue.record("accepted") } catch {
+            #expect("\(error)".contains("window"))
+        }
+        // Closes on days 0, 1, 2 (h = 1: days 0 and 1 usable), a window far wider: still 2 scenarios.
+        let h = try history(btc: [1, 2, 3], name: "three")
+        let s = try BacktestScenarios(history: h, coins: [], options: options(from: -100, to: 100))
+        #expect(s.days == [0, 1].map(Self.day))
+        #expect(s.from == Self.day(-100) && s.to == Self.day(100))
+    }
 }

@@ -47,6 +47,12 @@ public enum Backtest {
             for q in 0..<s { accountLoss[q] = 0 }
             unitRows.removeAll(keepingCapacity: true)
             var finite = true
+            // Every unit's coin has scenarios (the book coins are the units' coins); checked, not assumed.
+            if let u = (book.unitStart[a]..<book.unitStart[a + 1]).first(where: { reval.coinOfSlot[Int(book.unitSlot[$0])] < 0 }) {
+                r.fail(a, InputError(record: "account \(book.accountIds[a])", field: "backtest",
+                                     "coin \(priced.baseCoins[Int(book.unitSlot[u])]) has no scenarios").description)
+                continue
+            }
             for u in book.unitStart[a]..<book.unitStart[a + 1] {
                 let slot = Int(book.unitSlot[u])
                 let c = reval.coinOfSlot[slot]

@@ -53,12 +53,16 @@ public struct BacktestScenarios: Sendable {
                              "the book holds \(c) but the history has no closes for it (history coins: \(history.coins.joined(separator: ", ")))")
         }
         let allDays = history.closes.values.flatMap { $0.keys }
-        var from = options.from ?? allDays.min() ?? 0
-        var to = options.to ?? allDays.max() ?? 0
+        let first = allDays.min(), last = allDays.max()
+        var from = options.from ?? first ?? 0
+        var to = options.to ?? last ?? 0
         let h = options.horizon
         var days: [Int] = []
-        if from <= to {
-            for d in from...to where coins.allSatisfy({ history.close($0, day: d) != nil && history.close($0, day: d + h) != nil }) {
+        // Only dates the history has closes on can be scenarios (also when the book holds no coin).
+        if let first, let last, max(from, first) <= min(to, last) {
+            for d in max(from, first)...min(to, last)
+            where coins.allSatisfy({ history.close($0, day: d) != nil && history.close($0, day: d + h) != nil })
+                && (!coins.isEmpty || history.closes.values.contains { $0[d] != nil && $0[d + h] != nil }) {
                 days.append(d)
             }
         }
