@@ -39,8 +39,21 @@ public enum Backtest {
         let priced = book.priced
         var r = BacktestResult(accounts: book.accountCount, coins: scenarios.coins.count, scenarios: s)
         r.accountIds = book.accountIds
-        var unitLoss = [Double](repeating: 0, count: s)
-        var accountLoss = [Double](repeating: 0, count: s)
+        // Scratch and the block's per-scenario accumulators, as raw memory: the per-scenario loops
+        // below run S times per account and unit, without array uniqueness or bounds checks.
+        let unitLoss = UnsafeMutablePointer<Double>.allocate(capacity: max(s, 1))
+        let accountLoss = UnsafeMutablePointer<Double>.allocate(capacity: max(s, 1))
+        let breachedMM = UnsafeMutablePointer<Int>.allocate(capacity: max(s, 1))
+        let breachedIM = UnsafeMutablePointer<Int>.allocate(capacity: max(s, 1))
+        let bookLoss = UnsafeMutablePointer<Int128>.allocate(capacity: max(s, 1))
+        let shortfall = UnsafeMutablePointer<Int128>.allocate(capacity: max(s, 1))
+        breachedMM.initialize(repeating: 0, count: s); breachedIM.initialize(repeating: 0, count: s)
+        bookLoss.initialize(repeating: 0, count: s); shortfall.initialize(repeating: 0, count: s)
+        unitLoss.initialize(repeating: 0, count: s); accountLoss.initialize(repeating: 0, count: s)
+        defer {
+            unitLoss.deallocate(); accountLoss.deallocate(); breachedMM.deallocate(); breachedIM.deallocate()
+            bookLoss.deallocate(); shortfall.deallocate()
+        }
         var unitRows: [BacktestResult.UnitRow] = []
         for a in 0..<book.accountCount {
             if let e = margins.book.accountErrors[a] { r.fail(a, e.description); continue }
@@ -59,14 +72,12 @@ public enum Backtest {
                 let pf = Portfolio.positions.slot(ofUnit: u)
                 let start = book.pfStart[pf], n = book.pfStart[pf + 1] - start
                 // P_u(s) = Σ size·pnl (the gather writes every entry, also for n = 0).
-                unitLoss.withUnsafeMutableBufferPointer { out in
-                    reval.table.withUnsafeBufferPointer { table in
-                        reval.row.withUnsafeBufferPointer { row in
-                            book.entInstr.withUnsafeBufferPointer { ins in
-                                book.entSize.withUnsafeBufferPointer { size in
-                                    pm_gather_pnl(out.baseAddress!, s, table.baseAddress!, row.baseAddress!,
-                                                  ins.baseAddress! + start, size.baseAddress! + start, n)
-                                }
+                reval.table.withUnsafeBufferPointer { table in
+                    reval.row.withUnsafeBufferPointer { row in
+                        book.entInstr.withUnsafeBufferPointer { ins in
+                            book.entSize.withUnsafeBufferPointer { size in
+                                pm_gather_pnl(unitLoss, s, table.baseAddress!, row.baseAddress!,
+                                              ins.baseAddress! + start, size.baseAddress! + start, n)
                             }
                         }
                     }
@@ -74,22 +85,27 @@ public enum Backtest {
                 // The spot leg of portfolio C (§6, §11.3); a liability's leg counts only its gains.
                 let h = UnitEvaluator.hedge(book: book, unit: u, portfolio: .positions, delta: priced.delta)
                 if h != 0 {
-                    for q in 0..<s {
-                        var v = h * reval.spotMove[c * s + q]
-                        if h < 0 { v = max(0, v) }
-                        unitLoss[q] += v
+                    reval.spotMove.withUnsafeBufferPointer { move in
+                        let m = move.baseAddress! + c * s
+                        for q in 0..<s {
+                            var v = h * m[q]
+                            if h < 0 { v = max(0, v) }
+                            unitLoss[q] += v
+                        }
                     }
                 }
                 let mm = margins.unitMM[u]
                 var seq = BreachSequence()
                 var worst = -Double.infinity, worstAt = 0
+                var check = 0.0   // x − x: 0 for every finite loss, NaN otherwise
                 for q in 0..<s {
                     let loss = -unitLoss[q]
                     seq.add(loss > mm)
                     if loss > worst { worst = loss; worstAt = q }
+                    check += loss - loss
                     accountLoss[q] += loss
                 }
-                if !worst.isFinite || unitLoss.contains(where: { !$0.isFinite }) { finite = false }
+                if check != 0 || !worst.isFinite { finite = false }
                 unitRows.append(.init(coin: c, mm: mm, breaches: seq.breaches, worstLoss: worst, worstScenario: worstAt,
                                       kupiecP: BacktestStatistics.kupiecP(breaches: seq.breaches, scenarios: s, p: p),
                                       christoffersenP: seq.christoffersenP(),
@@ -111,11 +127,10 @@ public enum Backtest {
                 let loss = accountLoss[q]
                 let mmBreach = loss > totalMM
                 seq.add(mmBreach)
-                if mmBreach { r.totals.breachedMM[q] += 1 }
-                if loss > totalIM { breachesIM += 1; r.totals.breachedIM[q] += 1 }
+                if mmBreach { breachedMM[q] += 1; shortfall[q] += quanta(loss - totalMM) }
+                if loss > totalIM { breachesIM += 1; breachedIM[q] += 1 }
                 if loss > worst { worst = loss; worstAt = q }
-                r.totals.bookLoss[q] += quanta(loss)
-                if loss > totalMM { r.totals.shortfall[q] += quanta(loss - totalMM) }
+                bookLoss[q] += quanta(loss)
             }
             let zone = BacktestStatistics.zone(breaches: seq.breaches, scenarios: s, p: p)
             r.setAccount(a, totalMM: totalMM, totalIM: totalIM, breachesMM: seq.breaches, breachesIM: breachesIM,
@@ -123,6 +138,10 @@ public enum Backtest {
                          kupiecP: BacktestStatistics.kupiecP(breaches: seq.breaches, scenarios: s, p: p),
                          christoffersenP: seq.christoffersenP(), zone: zone, stage: margins.stage[a], units: unitRows)
         }
+        r.totals.breachedMM = Array(UnsafeBufferPointer(start: breachedMM, count: s))
+        r.totals.breachedIM = Array(UnsafeBufferPointer(start: breachedIM, count: s))
+        r.totals.bookLoss = Array(UnsafeBufferPointer(start: bookLoss, count: s))
+        r.totals.shortfall = Array(UnsafeBufferPointer(start: shortfall, count: s))
         return r
     }
 
