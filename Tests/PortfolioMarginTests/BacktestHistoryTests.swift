@@ -70,5 +70,8 @@ import Testing
         refusal(ivFolder, ["iv-daily.csv"])
         refusal(try folder("emptycoin", index: "date,coin,close\n2024-01-01,,1\n"), ["line 2", "coin"])
         refusal(try folder("fields", index: "date,coin,close\n2024-01-01,BTC\n"), ["index-daily.csv", "line 2"])
+        // Unterminated quotes, in the header and in a record (the header case found by the history fuzz target).
+        refusal(try folder("quotehead", index: "date,coin,\"close\n2024-01-01,BTC,1\n"), ["index-daily.csv", "line 1", "quote"])
+        refusal(try folder("quoterow", index: "date,coin,close\n2024-01-01,BTC,\"1\n"), ["index-daily.csv", "line 2", "quote"])
     }
 }

@@ -76,7 +76,11 @@ public struct History: Sendable {
 
     /// One series file: coin → day → value (> 0, finite), and its digest.
     static func readSeries(path: String, value: String) throws -> ([String: [Int: Double]], InputDigest) {
-        let csv = try CSVFile(path: path, required: ["date", "coin", value])
+        let csv: CSVFile
+        // Broken quoting in the header is a CSV record error of line 1: an InputError like the rest.
+        do { csv = try CSVFile(path: path, required: ["date", "coin", value]) } catch let e as CSVRecordError {
+            throw e.inputError(lineOffset: 0)
+        }
         let digest = InputDigest(csv.file.bytes)
         let cDate = csv.column("date")!, cCoin = csv.column("coin")!, cValue = csv.column(value)!
         var out: [String: [Int: Double]] = [:]
