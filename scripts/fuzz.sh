@@ -8,7 +8,7 @@
 # runs each target for SECONDS_PER_TARGET (default 60) on one worker with a seed corpus from data/
 # and Fuzz/seeds/. Prints executions and findings per target; exits 1 on a finding, the input kept
 # in .build-fuzz/findings/TARGET/. Targets: number date json csv batch market params account
-# bybit reconcile sweep whatif smile smileargs manifest report maxsize hedgeargs explainargs.
+# bybit reconcile sweep whatif smile smileargs manifest report maxsize hedgeargs explainargs history backtestargs.
 #
 # Environment: PM_FUZZ_PENDING=1 turns on the contract checks that wait for other fixes of issue 7
 # and makes the findings of Fuzz/known-findings.txt failures again (Fuzz/README.md); PM_FUZZ_SEED
@@ -22,7 +22,7 @@ SECONDS_PER_TARGET=${1:-60}
 # 0 while the fixes of Fuzz/known-findings.txt are on other branches; 1 once they are merged.
 export PM_FUZZ_PENDING=${PM_FUZZ_PENDING:-1}
 shift || true
-ALL_TARGETS=(number date json csv batch market params account bybit reconcile sweep whatif smile smileargs manifest report maxsize hedgeargs explainargs)
+ALL_TARGETS=(number date json csv batch market params account bybit reconcile sweep whatif smile smileargs manifest report maxsize hedgeargs explainargs history backtestargs)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 
@@ -96,6 +96,8 @@ for t in "${TARGETS[@]}"; do
         manifest) maxlen=8192; dict=Fuzz/dict/json.dict ;;
         report) maxlen=8192; dict=Fuzz/dict/report.dict ;;
         explainargs) maxlen=2048; dict=Fuzz/dict/csv.dict ;;
+        history) maxlen=4096; dict=Fuzz/dict/csv.dict ;;
+        backtestargs) maxlen=256; dict=Fuzz/dict/number.dict ;;
         *) maxlen=16384; dict=Fuzz/dict/json.dict ;;
     esac
     corpus=$OUT/corpus/$t

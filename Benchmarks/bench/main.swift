@@ -44,7 +44,7 @@ if args.contains("--help") || args.contains("-h") {
       --big            also 5M accounts end to end (≈2.8 GB generated in the data folder, deleted after)
       --json PATH      also write the figures as JSON (default bench-results.json)
       --data DIR       where generated account sets live (default $TMPDIR/pm-bench-data)
-      --only SECTIONS  comma-separated subset of: kernel, memory, risk, aggregation, whatif, trader, batch, sweep, explain
+      --only SECTIONS  comma-separated subset of: kernel, memory, risk, aggregation, whatif, trader, batch, sweep, explain, backtest
                        (batch and sweep generate the account sets; sweep alone skips the batch figures)
     environment: OPENBLAS_CORETYPE, PM_BLAS_CORE_CHECK (off | force), PM_DENSE_THRESHOLD
     """)
@@ -57,7 +57,7 @@ let dataDir = option("--data") ?? NSTemporaryDirectory() + "pm-bench-data"
 let root = FileManager.default.currentDirectoryPath
 let binDir = URL(fileURLWithPath: args[0]).deletingLastPathComponent().path
 let pmBinary = binDir + "/pm"
-let sections = Set((option("--only") ?? "kernel,memory,risk,aggregation,whatif,trader,batch,sweep,explain").split(separator: ",").map(String.init))
+let sections = Set((option("--only") ?? "kernel,memory,risk,aggregation,whatif,trader,batch,sweep,explain,backtest").split(separator: ",").map(String.init))
 func section(_ name: String) -> Bool { sections.contains(name) }
 
 let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
@@ -384,6 +384,37 @@ if section("explain") {
     }
     report("pm explain end to end, \(n) accounts", explainWall, "s", "\(cores) threads; both days the same book, market and parameters moved")
     report("pm explain / pm batch wall, \(n) accounts", explainWall / batchWall, "×", "best of each, interleaved (goal ≤ 4×)")
+}
+
+// MARK: 7. Coverage backtest end to end
+// `pm backtest` on the generated 1M (--quick: 100k) accounts against every usable day of the shipped
+// history (data/history), every core. Goal: ≤ 10 s and ≤ 2 GiB peak at 1M on 2 cores.
+if section("backtest") {
+    let n = quick ? 100_000 : 1_000_000
+    let dir = try generate(n)
+    let out = "\(dataDir)/backtest-\(n)"
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let statsFile = NSTemporaryDirectory() + "pm-bench-backtest-time"
+    let btArgs = ["backtest", "--input", dir, "--market", root + "/data/sample/market.json", "--history", root + "/data/history",
+                  "--out", out, "--quiet", "--threads", "\(cores)"]
+    let p = Process()
+    let timeTool = FileManager.default.isExecutableFile(atPath: "/usr/bin/time")
+    if timeTool {
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+        p.arguments = ["-f", "%e %U %S %M", "-o", statsFile, pmBinary] + btArgs
+    } else {
+        p.executableURL = URL(fileURLWithPath: pmBinary)
+        p.arguments = btArgs
+    }
+    p.standardError = FileHandle.nullDevice
+    let t0 = now()
+    try p.run(); p.waitUntilExit()
+    let wall = now() - t0
+    let f = (try? String(contentsOfFile: statsFile, encoding: .utf8))?.split(separator: "\n").last?.split(separator: " ") ?? []
+    let scenarios = (try? String(contentsOfFile: out + "/scenarios.csv", encoding: .utf8))?.split(separator: "\n").count ?? 1
+    report("pm backtest end to end, \(n) accounts × \(scenarios - 1) days, \(cores) threads", wall, "s",
+           String(format: "exit %d; CPU user %@ s; peak %@ MB; goal ≤ 10 s, ≤ 2 GiB at 1M", p.terminationStatus,
+                  f.count == 4 ? String(f[1]) : "?", f.count == 4 ? String(Double(f[3]).map { $0 / 1024 }.map { String(format: "%.0f", $0) } ?? "?") : "?"))
 }
 
 // MARK: JSON

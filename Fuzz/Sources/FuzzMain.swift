@@ -31,6 +31,8 @@ let fuzzTargets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     "maxsize": MaxSizeArgsTarget.run,
     "hedgeargs": HedgeArgsTarget.run,
     "explainargs": ExplainArgsTarget.run,
+    "history": HistoryTarget.run,
+    "backtestargs": BacktestArgsTarget.run,
 ]
 
 @_cdecl("LLVMFuzzerInitialize")

@@ -5,7 +5,7 @@ import PortfolioMargin
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Join the output folders of the N shards of one run into one margins.csv, units.csv and manifest.json.",
+        abstract: "Join the output folders of the N shards of one run (pm batch, or pm backtest) into one folder.",
         discussion: """
             The result is byte for byte what one unsharded pm batch writes, in accounts.csv order. \
             Refused (exit 1, nothing written): shards of different inputs, a shard missing or given \
@@ -23,9 +23,15 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         InterruptHandler.install()
-        let outcome: ShardMerge.Outcome
-        do { outcome = try ShardMerge.merge(shards: shards, accounts: accounts, out: out) } catch { throw Fatal(error) }
-        let m = outcome.manifest
+        let m: Manifest
+        do {
+            // Backtest shards (pm backtest --shard) are recognised by their manifest.
+            if let first = shards.first, BacktestMerge.isBacktest(directory: first) {
+                m = try BacktestMerge.merge(shards: shards, accounts: accounts, out: out).manifest
+            } else {
+                m = try ShardMerge.merge(shards: shards, accounts: accounts, out: out).manifest
+            }
+        } catch { throw Fatal(error) }
         Stderr.line("pm merge: \(shards.count) shards, \(m.accounts) accounts, \(m.errors) errors → \(out)")
         if m.errors > 0 { throw partialFailure }
     }

@@ -13,7 +13,8 @@ struct PM: ParsableCommand {
         abstract: "Portfolio Margin for crypto derivatives accounts (options, perpetuals, futures, spot).",
         discussion: "The model is documented in docs/model.md; files and fields in docs/formats.md.",
         subcommands: [MarginCommand.self, BatchCommand.self, LiquidateCommand.self, WhatIfCommand.self, SweepCommand.self, GenerateCommand.self,
-                      MergeCommand.self, SplitCommand.self, BybitCommand.self, SmileCommand.self, ReportCommand.self, HedgeCommand.self, ExplainCommand.self])
+                      MergeCommand.self, SplitCommand.self, BybitCommand.self, SmileCommand.self, ReportCommand.self, HedgeCommand.self, ExplainCommand.self,
+                      BacktestCommand.self])
 
     /// Runs the command; every failure exits 1 with one line on stderr (FORMATS.md), except
     /// `--help`, which exits 0.

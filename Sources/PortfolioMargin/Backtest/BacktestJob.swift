@@ -1,0 +1,193 @@
+/// One `pm backtest` run, as a value (docs/formats.md "Coverage backtest"): the batch input
+/// folder, market, parameters, history folder, options and the output folder. ``run()`` reads
+/// everything, backtests the accounts block by block on `threads` workers and writes
+/// `backtest.csv`, `backtest-units.csv`, `scenarios.csv`, `summary.json` and `manifest.json`, all
+/// five or none (``OutputFiles``).
+///
+/// The book coins (hence the scenarios) are those of every account of the input that the reader
+/// did not reject, also with `shard`: every shard of a run has the same scenarios, so `pm merge`
+/// can add their per-scenario totals.
+public struct BacktestJob {
+    /// The batch input folder (accounts.csv, balances.csv, positions.csv, orders.csv).
+    public var input: String
+    /// The market snapshot file.
+    public var market: String
+    /// The parameter file.
+    public var parameters: String
+    /// The history folder (``History``).
+    public var history: String
+    /// The output folder.
+    public var output: String
+    /// Horizon, window and confidence.
+    public var options = BacktestOptions()
+    /// Only the accounts of this shard; nil: all.
+    public var shard: ShardSpec?
+    /// Worker threads.
+    public var threads = 2
+    /// Accounts per block.
+    public var blockSize = 4096
+    /// The engine's options (aggregation path, kernel).
+    public var engine = EngineOptions()
+    /// Called on the calling thread after each block written with (accounts done, total).
+    public var progress: (Int, Int) -> Void = { _, _ in }
+
+    /// A job with the default options.
+    public init(input: String, market: String, parameters: String, history: String, output: String) {
+        self.input = input; self.market = market; self.parameters = parameters; self.history = history; self.output = output
+    }
+
+    /// The files written, in ``OutputFiles`` order.
+    public static let outputNames = ["backtest.csv", "backtest-units.csv", "scenarios.csv", "summary.json", "manifest.json"]
+    /// `backtest.csv`'s header.
+    public static let accountsHeader = "account_id,total_mm,total_im,scenarios,breaches_mm,breaches_im,coverage_mm,worst_loss,worst_date,worst_shortfall,kupiec_p,christoffersen_p,zone,error\n"
+    /// `backtest-units.csv`'s header.
+    public static let unitsHeader = "account_id,base_coin,mm,breaches,coverage,worst_loss,worst_date,kupiec_p,christoffersen_p,zone\n"
+}
+
+/// What a backtest run did.
+public struct BacktestReport: Sendable {
+    /// The scenarios.
+    public var scenarios: BacktestScenarios
+    /// The totals over the accounts of the run.
+    public var totals: BacktestTotals
+    /// The confidence.
+    public var confidence: Double
+}
+
+extension BacktestJob {
+    /// Runs the backtest. Throws the inputs' problems (``InputError``) and ``BatchOutputError``;
+    /// nothing is left in ``output`` then.
+    public func run() throws -> BacktestReport {
+        let threads = max(1, self.threads)
+        let (parameters, paramsDigest) = try ParameterSet.loadWithDigest(path: self.parameters)
+        let (snapshot, marketDigest) = try MarketSnapshot.loadWithDigest(path: market)
+        let priced = PricedMarket(market: snapshot, parameters: parameters, kernel: engine.kernel)
+        let history = try History.load(directory: self.history)
+        let writer = try OutputFiles(directory: output, names: Self.outputNames)
+        do {
+            let all = try BatchInput.load(directory: input, priced: priced, shard: nil, threads: threads)
+            let scenarios = try BacktestScenarios(history: history, coins: Self.bookCoins(all, priced: priced), options: options)
+            let batch = shard == nil ? all : try BatchInput.load(directory: input, priced: priced,
+                                                                 shard: shard.map { ($0.index, $0.count) }, threads: threads)
+            let reval = Revaluation(priced: priced, scenarios: scenarios, kernel: engine.kernel)
+            let dates = scenarios.days.map { Array(History.dateText($0).utf8) }
+            let out = BacktestOutput(scenarios: scenarios, dates: dates)
+            var totals = BacktestTotals(coins: scenarios.coins.count, scenarios: scenarios.count)
+            try Self.writing {
+                try writer.write(0, Array(Self.accountsHeader.utf8))
+                try writer.write(1, Array(Self.unitsHeader.utf8))
+            }
+            let n = batch.accountCount
+            let block = max(1, blockSize)
+            let blocks = (n + block - 1) / block
+            let work = UnsafeSendable((batch, priced, engine, scenarios, reval, out, options.confidence))
+            var done = 0
+            try OrderedBlocks.run(blocks, threads: threads, compute: { b -> ([UInt8], [UInt8], BacktestTotals, Int) in
+                let (batch, priced, engine, scenarios, reval, out, confidence) = work.value
+                let range = (b * block)..<min(n, (b + 1) * block)
+                let book = batch.book(accounts: range, priced: priced)
+                let r = Backtest.evaluate(book, margins: MarginEngine.run(book, options: engine), scenarios: scenarios,
+                                          revaluation: reval, confidence: confidence)
+                var a = ByteBuffer(capacity: range.count * 200), u = ByteBuffer(capacity: range.count * 150)
+                out.append(r, accounts: &a, units: &u)
+                return (a.bytes, u.bytes, r.totals, range.count)
+            }, consume: { (a, u, t, count) in
+                try Self.writing { try writer.write(0, a); try writer.write(1, u) }
+                totals.add(t)
+                done += count
+                progress(done, n)
+            })
+            var manifestInputs = batch.digests + [(name: "market", digest: marketDigest), (name: "params", digest: paramsDigest)]
+            manifestInputs += history.digests
+            try Self.writing {
+                try writer.write(2, out.scenariosCSV(totals))
+                try writer.write(3, out.summaryJSON(totals, confidence: options.confidence))
+                let outputs = (0..<4).map { (name: Self.outputNames[$0], digest: writer.digest($0)) }
+                let m = Manifest(shard: shard, accounts: totals.accounts, errors: totals.errors, inputs: manifestInputs, outputs: outputs,
+                                     orphans: batch.orphanFirstSeen)
+                try writer.write(4, BacktestManifest.json(m, scenarios: scenarios, confidence: options.confidence, totals: totals))
+                try writer.commit()
+            }
+            return BacktestReport(scenarios: scenarios, totals: totals, confidence: options.confidence)
+        } catch let e as StreamingBatch.SinkError {
+            writer.abandon()
+            throw BatchOutputError(folder: output, underlying: e.underlying)
+        } catch {
+            writer.abandon()
+            throw error
+        }
+    }
+
+    /// The base coins of the units of every account the reader did not reject: the coins of its
+    /// position rows and orders (docs/model.md §11.5).
+    static func bookCoins(_ input: BatchInput, priced: PricedMarket) -> [String] {
+        var seen = [Bool](repeating: false, count: priced.baseCoins.count)
+        for a in 0..<input.accountCount where input.accountErrors[a] == nil {
+            for rows in [input.positions, input.orders] where a + 1 < rows.start.count {
+                for r in rows.start[a]..<rows.start[a + 1] {
+                    let slot = priced.coinSlot[Int(rows.ref[r])]
+                    if slot >= 0 { seen[Int(slot)] = true }
+                }
+            }
+        }
+        return priced.baseCoins.indices.filter { seen[$0] }.map { priced.baseCoins[$0] }
+    }
+
+    private static func writing<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as StreamingBatch.SinkError { throw e } catch { throw StreamingBatch.SinkError(underlying: error) }
+    }
+}
+
+/// The shared state of ``OrderedBlocks``.
+// @unchecked Sendable: every field is read and written only inside the monitor's lock.
+final class OrderedBlocksState: @unchecked Sendable {
+    var ready: [Int: Any] = [:]
+    var consumed = 0
+    var stop = false
+}
+
+/// Blocks computed on worker threads and consumed in block order on the calling thread, at most
+/// `2 · threads + 1` blocks ahead of the consumer (the pattern of `BatchRunner`).
+enum OrderedBlocks {
+    static func run<T>(_ blocks: Int, threads: Int, compute: @escaping (Int) -> T, consume: (T) throws -> Void) throws {
+        let workers = max(1, min(threads, blocks))
+        let window = 2 * workers + 1
+        let monitor = Monitor()
+        let state = OrderedBlocksState()
+        let next = WorkCounter()
+        let body = UnsafeSendable(compute)
+        let worker: @Sendable () -> Void = {
+            while true {
+                let b = next.take()
+                guard b < blocks else { return }
+                let go = monitor.locked { () -> Bool in
+                    monitor.wait { state.stop || b < state.consumed + window }
+                    return !state.stop
+                }
+                guard go else { return }
+                let done = body.value(b)
+                monitor.locked { state.ready[b] = done; monitor.broadcast() }
+            }
+        }
+        var spawned: [PortableThread] = []
+        for _ in 0..<workers { if let t = PortableThread(start: worker) { spawned.append(t) } }
+        defer {
+            monitor.locked { state.stop = true; monitor.broadcast() }
+            for t in spawned { t.join() }
+        }
+        if spawned.isEmpty {
+            monitor.locked { state.consumed = blocks + window }
+            worker()
+        }
+        for b in 0..<blocks {
+            let item = monitor.locked { () -> Any in
+                monitor.wait { state.ready[b] != nil }
+                let r = state.ready.removeValue(forKey: b)!
+                state.consumed = b + 1
+                monitor.broadcast()
+                return r
+            }
+            try consume(item as! T)
+        }
+    }
+}
