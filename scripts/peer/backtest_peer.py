@@ -46,6 +46,7 @@ from pm_peer import Market, black76, instant, load_params  # noqa: E402  (the ma
 STAGES = ["healthy", "imBreach", "autoRepay", "liquidation"]
 ZONES = np.array(["green", "yellow", "red"])
 QUANTUM_BITS = 32          # per-scenario sums: each account's amount in units of 2^-32 USD, summed exactly
+QUANTUM = float(1 << QUANTUM_BITS)
 
 
 def fail(msg):
@@ -355,19 +356,39 @@ def main(argv=None):
     sc_mm = np.zeros(S, np.int64); sc_im = np.zeros(S, np.int64)
     sums = {k: [np.zeros(S, np.int64), np.zeros(S, np.int64)] for k in ("shortfall", "book_loss")}
 
-    def transitions(x):
-        prev, nxt = x[:, :-1], x[:, 1:]
-        return np.stack([(~prev & nxt).sum(1), (prev & ~nxt).sum(1), (prev & nxt).sum(1)], axis=1)
+    def counts(x):
+        """Breaches per row and the transition counts n01, n10, n11 (t = 2…S) of a breach matrix:
+        n01 + n11 = the breaches after day 1, n10 + n11 = the breaches before day S."""
+        n = np.count_nonzero(x, axis=1)
+        if S < 2:
+            return n, np.zeros((len(x), 3), np.int64)
+        n11 = np.count_nonzero(x[:, 1:] & x[:, :-1], axis=1)
+        return n, np.stack([n - x[:, 0] - n11, n - x[:, -1] - n11, n11], axis=1)
 
-    def exact_add(key, values):
-        """Add each account's amount, rounded to a multiple of 2^-32 USD, exactly (two int64 halves)."""
-        q = np.rint(np.ldexp(values, QUANTUM_BITS))
-        hi = np.floor(np.ldexp(q, -QUANTUM_BITS))
-        lo = q - np.ldexp(hi, QUANTUM_BITS)
-        sums[key][0] += hi.astype(np.int64).sum(0)
-        sums[key][1] += lo.astype(np.int64).sum(0)
+    def exact_add(key, cols, values):
+        """Add amounts (each in its scenario column), each rounded to a multiple of 2^-32 USD
+        (ties to even), exactly: q = hi·2^32 + lo with 0 ≤ lo < 2^32, the halves summed per column as
+        integers (in doubles while every partial sum stays below 2^53, else in int64)."""
+        q = np.rint(values * QUANTUM)
+        hi = np.floor(q * (1.0 / QUANTUM))
+        lo = q - hi * QUANTUM
+        if q.size == 0:
+            return
+        if cols is None:                                   # values: rows × S
+            small = (np.abs(hi).max() + 1.0) * len(q) < 2.0 ** 52
+            col_sum = (lambda v: v.sum(0)) if small else (lambda v: v.astype(np.int64).sum(0))
+            sums[key][0] += col_sum(hi).astype(np.int64)
+            sums[key][1] += col_sum(lo).astype(np.int64)
+        elif (np.abs(hi).max() + 1.0) * len(q) < 2.0 ** 52:
+            sums[key][0] += np.bincount(cols, hi, minlength=S).astype(np.int64)
+            sums[key][1] += np.bincount(cols, lo, minlength=S).astype(np.int64)
+        else:
+            for k in range(S):
+                sel = cols == k
+                sums[key][0][k] += hi[sel].astype(np.int64).sum()
+                sums[key][1][k] += lo[sel].astype(np.int64).sum()
 
-    # Chunks of whole accounts, at most ~chunk_units units each (accounts without units cost nothing).
+    # Chunks of whole accounts, at most chunk_units units (and accounts) each.
     units_before = np.searchsorted(u_acc, np.arange(n_ok + 1))     # units of account a: [ub[a], ub[a+1])
     a0 = 0
     while a0 < n_ok:
@@ -375,14 +396,15 @@ def main(argv=None):
         a1 = min(max(a1, a0 + 1), a0 + a.chunk_units, n_ok)
         ua, ub = int(units_before[a0]), int(units_before[a1])
         P = np.asarray(H[ua:ub] @ table) if ub > ua else np.zeros((0, S))
-        # Spot leg: h·index·r_c; a liability's leg (h < 0) only its gains, max(0, h·index·r_c).
-        leg = (hleg[ua:ub] * u_index[ua:ub])[:, None] * r[u_crow[ua:ub]]
-        leg = np.where(hleg[ua:ub, None] < 0, np.maximum(0.0, leg), leg)
-        P += leg
-        Lu = -P
+        # Spot leg (units with h ≠ 0): h·index·r_c; a liability's leg (h < 0) only its gains.
+        hu = np.flatnonzero(hleg[ua:ub])
+        if len(hu):
+            g = ua + hu
+            leg = (hleg[g] * u_index[g])[:, None] * r[u_crow[g]]
+            P[hu] += np.where(hleg[g, None] < 0, np.maximum(0.0, leg), leg)
+        Lu = np.negative(P, out=P)
         xu = Lu > u_mm[ua:ub, None]
-        u_x[ua:ub] = xu.sum(1)
-        u_n[ua:ub] = transitions(xu)
+        u_x[ua:ub], u_n[ua:ub] = counts(xu)
         w = Lu.argmax(1) if S else np.zeros(ub - ua, np.int64)
         u_worst[ua:ub] = Lu[np.arange(ub - ua), w]
         u_worst_day[ua:ub] = dates[w]
@@ -391,14 +413,15 @@ def main(argv=None):
         La = np.asarray(agg @ Lu) if ub > ua else np.zeros((a1 - a0, S))
         mm_c, im_c = total_mm[a0:a1, None], total_im[a0:a1, None]
         xm, xi = La > mm_c, La > im_c
-        acc_x_mm[a0:a1] = xm.sum(1); acc_x_im[a0:a1] = xi.sum(1)
-        acc_n[a0:a1] = transitions(xm)
+        acc_x_mm[a0:a1], acc_n[a0:a1] = counts(xm)
+        acc_x_im[a0:a1] = np.count_nonzero(xi, axis=1)
         w = La.argmax(1)
         acc_worst[a0:a1] = La[np.arange(a1 - a0), w]
         acc_worst_day[a0:a1] = dates[w]
-        sc_mm += xm.sum(0); sc_im += xi.sum(0)
-        exact_add("shortfall", np.maximum(0.0, La - mm_c))
-        exact_add("book_loss", La)
+        sc_mm += np.count_nonzero(xm, axis=0); sc_im += np.count_nonzero(xi, axis=0)
+        rows, cols = np.nonzero(xm)                       # shortfall: only the breaches are > 0
+        exact_add("shortfall", cols, La[rows, cols] - total_mm[a0 + rows])
+        exact_add("book_loss", None, La)
         a0 = a1
     t_pass = time.perf_counter()
 

@@ -103,7 +103,9 @@ def run(tmp_path_factory):
     read = lambda n: list(csv.DictReader(open(out / n)))
     return {"bt": {r["account_id"]: r for r in read("backtest.csv")},
             "units": {r["account_id"]: r for r in read("backtest-units.csv")},
-            "scen": read("scenarios.csv"), "summary": json.load(open(out / "summary.json"))}
+            "scen": read("scenarios.csv"), "summary": json.load(open(out / "summary.json")),
+            "paths": {"book": str(book), "market": str(t / "market.json"), "hist": str(hist),
+                      "margins": str(margins), "out": str(out)}}
 
 
 def losses():
@@ -221,3 +223,14 @@ def test_kupiec_and_christoffersen_edges():
     assert bp.christoffersen_lr(249, 0, 0, 0) == 0.0
     # Every day a breach: only n11; π = π11 = 1 → LR = 0.
     assert bp.christoffersen_lr(0, 0, 0, 249) == 0.0
+
+
+def test_chunking_does_not_change_bytes(run, tmp_path):
+    """Chunks of 1 unit give the same bytes as the default chunk (the per-scenario sums are exact)."""
+    t = tmp_path
+    args = ["--input", run["paths"]["book"], "--market", run["paths"]["market"], "--params", PARAMS,
+            "--history", run["paths"]["hist"], "--margins", run["paths"]["margins"], "--horizon", "1",
+            "--from", "2026-01-01", "--to", "2026-01-04"]
+    bp.main(args + ["--out", str(t / "one"), "--chunk-units", "1"])
+    for name in ("backtest.csv", "backtest-units.csv", "scenarios.csv", "summary.json"):
+        assert open(t / "one" / name, "rb").read() == open(os.path.join(run["paths"]["out"], name), "rb").read(), name
