@@ -487,10 +487,12 @@ def main(argv=None):
         by_coin[c] = 1.0 - int(u_x[sel].sum()) / (int(sel.sum()) * S)
     order = sorted(range(S), key=lambda k: (-shortfall[k], dates[k]))[:10]
     summary = {
-        "window": {"from": day_text(first), "to": day_text(last)},
+        # The window as tested: the first and the last scenario date (inside the asked [from, to]).
+        "window": {"from": day_text(dates[0]), "to": day_text(dates[-1])},
         "scenarios": S, "horizon": h, "confidence": a.confidence,
         "coinsWithIv": with_iv, "coinsWithoutIv": [c for c in book_coins if c not in with_iv],
-        "accounts": n_ok, "errors": int(n_all - n_ok),
+        # As pm batch counts: every row of backtest.csv, of which `errors` carry an error.
+        "accounts": int(n_all), "errors": int(n_all - n_ok),
         "breachRate": (int(acc_x_mm.sum()) / (n_ok * S)) if n_ok else 0.0,
         "zones": {"green": int(zone_counts[0]), "yellow": int(zone_counts[1]), "red": int(zone_counts[2])},
         "coverageByStage": by_stage, "coverageByCoin": by_coin,

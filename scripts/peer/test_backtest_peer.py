@@ -133,9 +133,9 @@ def test_scenarios_and_window(run):
         assert float(row["return_BTC"]) == pytest.approx(r, abs=1e-15)
         assert float(row["iv_ratio_BTC"]) == pytest.approx(v, rel=1e-15)
     s = run["summary"]
-    assert s["scenarios"] == 3 and s["horizon"] == 1 and s["window"] == {"from": "2026-01-01", "to": "2026-01-04"}
+    assert s["scenarios"] == 3 and s["horizon"] == 1 and s["window"] == {"from": "2026-01-01", "to": "2026-01-03"}
     assert s["coinsWithIv"] == ["BTC"] and s["coinsWithoutIv"] == []
-    assert s["accounts"] == 5 and s["errors"] == 1
+    assert s["accounts"] == 6 and s["errors"] == 1
 
 
 def test_account_losses_breaches_and_worst(run):
