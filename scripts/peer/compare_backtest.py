@@ -43,6 +43,18 @@ SUMMARY_EXACT = {"from", "to", "scenarios", "horizon", "accounts", "errors", "gr
 class Report:
     def __init__(self, limit):
         self.limit, self.count, self.checked = limit, 0, 0
+        self.dev = {}   # (file, column) → [max |Δ|, max relative Δ, where]
+
+    def track(self, key, a, b, where):
+        if not (math.isfinite(a) and math.isfinite(b)) or a == b:
+            return
+        d = abs(a - b)
+        rel = d / max(abs(a), abs(b))
+        cur = self.dev.setdefault(key, [0.0, 0.0, ""])
+        if d > cur[0]:
+            cur[0] = d
+        if rel > cur[1]:
+            cur[1], cur[2] = rel, where
 
     def diff(self, where, a, b, why=""):
         self.count += 1
@@ -97,6 +109,8 @@ def compare_csv(name, pa, pb, rep, rel, abs_):
             continue
         for col, u, w in zip(header, x, y):
             rep.checked += 1
+            if col not in EXACT and u and w and number(u) is not None and number(w) is not None:
+                rep.track((name, col), float(u), float(w), f"line {line}")
             why = compare_field(col, u, w, rel, abs_)
             if why:
                 key = x[0] + ("/" + x[1] if name == "backtest-units.csv" else "")
@@ -151,6 +165,8 @@ def main(argv=None):
         else:
             compare_csv(name, pa, pb, rep, o.rel, o.abs_)
         print(f"compare_backtest: {name}: {rep.count - before} differences")
+    for (name, col), (d, rel, where) in sorted(rep.dev.items()):
+        print(f"  largest deviation {name} {col}: |Δ| {d:.3g}, relative {rel:.3g} ({where})")
     if rep.count:
         print(f"compare_backtest: FAIL: {rep.count} differences in {rep.checked} fields "
               f"(rel {o.rel:g}, abs {o.abs_:g}); first {min(rep.count, o.max_report)} above")
