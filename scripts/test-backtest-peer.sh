@@ -51,7 +51,7 @@ if ! "$PY" -m pip install -q --disable-pip-version-check -r "$req" >"$work/pip.l
 fi
 
 # 1. The peer's hand-worked checks.
-"$PY" -m pytest -q -p no:cacheprovider "$root/scripts/peer/test_backtest_peer.py"
+"$PY" -m pytest -q -p no:cacheprovider --basetemp="$work/pytest" "$root/scripts/peer/test_backtest_peer.py"
 
 # 2. Only with a pm that has the command.
 if ! "$PM" backtest --help 2>/dev/null | grep -q 'USAGE: pm backtest'; then
