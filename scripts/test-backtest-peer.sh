@@ -4,7 +4,8 @@
 # 2. when PM has the `backtest` command: on a generated book (2,000 accounts, seed 19, its synthetic
 #    market), `pm batch` for the margins, then `pm backtest` and the peer with the shipped history
 #    at h = 1 (the default window) and h = 5 (an explicit window), and once more on the book with
-#    an error account and an orphan row added (exit 3 from both pm commands); each pair compared
+#    an error account and an orphan row added (exit 3 from both pm commands), and on a variant
+#    (snapshot 15 minutes before an expiry, minShockedIv raised so it binds); each pair compared
 #    with scripts/peer/compare_backtest.py (counts and dates exact, numbers to 1e-9);
 # 3. a negative control: the peer on a history with one BTC close moved by 1 part in 10^7 must be
 #    caught by compare_backtest.py, so a comparison that cannot fail never passes.
@@ -91,6 +92,25 @@ echo "ERR-1,NOPE-PERP,1," >>"$work/err/positions.csv"
 echo "ORPHAN-1,USDT,5" >>"$work/err/balances.csv"
 check errors "$work/err" "$work/gen/market.json" 3 --horizon 1 --from 2024-01-01 --to 2024-12-31
 
+# A variant the generated files do not reach: the snapshot 15 minutes before the first option expiry
+# (every option of that expiry settles at intrinsic within h = 1) and minShockedIv raised to 0.5
+# (BTC) and 0.45 (others), so σ' = max(σ·v, minShockedIv) binds on many options in both directions.
+"$PY" - "$work/gen/market.json" "$params" "$work/near-market.json" "$work/floor-params.json" <<'PY'
+import datetime, json, sys
+m = json.load(open(sys.argv[1]))
+first = min(i["expiry"] for i in m["instruments"] if i["kind"] == "option")
+t = datetime.datetime.fromisoformat(first.replace("Z", "+00:00")) - datetime.timedelta(minutes=15)
+m["time"] = t.strftime("%Y-%m-%dT%H:%M:%S.250Z")
+json.dump(m, open(sys.argv[3], "w"))
+p = json.load(open(sys.argv[2]))
+p["coins"]["default"]["minShockedIv"] = 0.45
+p["coins"]["BTC"]["minShockedIv"] = 0.5
+json.dump(p, open(sys.argv[4], "w"))
+PY
+params_shipped=$params; params="$work/floor-params.json"
+check near "$work/gen" "$work/near-market.json" 0 --horizon 1 --from 2021-01-01 --to 2023-12-31
+params=$params_shipped
+
 # 3. Negative control: the 2024-06-03 BTC close × (1 + 1e-7) must make the peer disagree with pm.
 mkdir -p "$work/hist-moved"
 cp "$history/"*.csv "$work/hist-moved/"
@@ -115,4 +135,4 @@ if "$PY" "$root/scripts/peer/compare_backtest.py" "$work/errors-pm" "$work/moved
   echo "test-backtest-peer: FAIL: compare_backtest.py did not catch a BTC close moved by 1e-7" >&2; exit 1
 fi
 echo "test-backtest-peer: negative control caught (one BTC close × (1 + 1e-7) disagrees)"
-echo "test-backtest-peer: 3 comparisons passed, 0 failed"
+echo "test-backtest-peer: 4 comparisons passed, 0 failed"
