@@ -230,12 +230,20 @@ def read_rows(folder, ok_ids, m):
     """Balance and position rows of the backtested accounts: (acc index, coin, amount) and
     (acc index, instrument index, size); spot-hedging flags per backtested account."""
     idx = pl.DataFrame({"account_id": ok_ids, "acc": np.arange(len(ok_ids), dtype=np.int64)})
-    accounts = pl.read_csv(os.path.join(folder, "accounts.csv"), infer_schema=False)
+    def read(name, cols, numeric=None):
+        schema = {c: pl.String for c in cols}
+        if numeric:
+            schema[numeric] = pl.Float64
+        return pl.read_csv(os.path.join(folder, name), columns=list(schema), schema_overrides=schema)
+
+    accounts = read("accounts.csv", ["account_id", "spot_hedging"])
     spot = np.zeros(len(ok_ids), dtype=bool)
     a = accounts.join(idx, on="account_id", how="inner")
     spot[a["acc"].to_numpy()] = (a["spot_hedging"] == "true").to_numpy()
-    bal = pl.read_csv(os.path.join(folder, "balances.csv"), infer_schema=False).join(idx, on="account_id", how="inner")
-    pos = pl.read_csv(os.path.join(folder, "positions.csv"), infer_schema=False).join(idx, on="account_id", how="inner")
+    bal = read("balances.csv", ["account_id", "coin"], "wallet_balance").join(idx, on="account_id", how="inner",
+                                                                             maintain_order="left")
+    pos = read("positions.csv", ["account_id", "symbol"], "size").join(idx, on="account_id", how="inner",
+                                                                        maintain_order="left")
     sym = pl.DataFrame({"symbol": m.symbols, "ins": np.arange(len(m.symbols), dtype=np.int64)})
     pos = pos.join(sym, on="symbol", how="left", maintain_order="left")
     if pos["ins"].null_count():
@@ -245,8 +253,8 @@ def read_rows(folder, ok_ids, m):
     b_coin = np.array([coin_id.get(c, -1) for c in bal["coin"].to_list()], dtype=np.int64)
     return dict(
         spot=spot,
-        b_acc=bal["acc"].to_numpy(), b_coin=b_coin, b_amt=bal["wallet_balance"].cast(pl.Float64).to_numpy(),
-        p_acc=pos["acc"].to_numpy(), p_ins=pos["ins"].to_numpy(), p_size=pos["size"].cast(pl.Float64).to_numpy(),
+        b_acc=bal["acc"].to_numpy(), b_coin=b_coin, b_amt=bal["wallet_balance"].to_numpy(),
+        p_acc=pos["acc"].to_numpy(), p_ins=pos["ins"].to_numpy(), p_size=pos["size"].to_numpy(),
     )
 
 
