@@ -234,3 +234,32 @@ def test_chunking_does_not_change_bytes(run, tmp_path):
     bp.main(args + ["--out", str(t / "one"), "--chunk-units", "1"])
     for name in ("backtest.csv", "backtest-units.csv", "scenarios.csv", "summary.json"):
         assert open(t / "one" / name, "rb").read() == open(os.path.join(run["paths"]["out"], name), "rb").read(), name
+
+
+def test_compare_backtest_catches_and_tolerates(run, tmp_path, capsys):
+    """compare_backtest.py: a breach count off by one fails; a p-value of 1 against one 3e-9 below it
+    passes (their LRs, 0 and ~1.4e-17, agree) while one 1e-5 below it fails; a loss moved by 1e-7
+    relative fails."""
+    import shutil
+    import compare_backtest as cb
+    out = run["paths"]["out"]
+
+    def edited(name, column, account, value):
+        d = tmp_path / f"{column}-{value}"
+        shutil.copytree(out, d)
+        rows = list(csv.reader(open(d / name)))
+        col = rows[0].index(column)
+        for row in rows[1:]:
+            if row[0] == account:
+                row[col] = value(row[col]) if callable(value) else value
+        with open(d / name, "w", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+        return str(d)
+
+    assert cb.main([out, out]) == 0
+    assert cb.main([out, edited("backtest.csv", "breaches_mm", "PERP", "2")]) == 1
+    assert cb.main([out, edited("backtest.csv", "worst_loss", "PERP", lambda v: repr(float(v) * (1 + 1e-7)))]) == 1
+    assert run["bt"]["LIAB"]["christoffersen_p"] == "1.0"
+    assert cb.main([out, edited("backtest.csv", "christoffersen_p", "LIAB", repr(1.0 - 3e-9))]) == 0
+    assert cb.main([out, edited("backtest.csv", "christoffersen_p", "LIAB", repr(1.0 - 1e-5))]) == 1   # LR 1.6e-10
+    capsys.readouterr()
