@@ -3,34 +3,44 @@
 # With arguments (e.g. --filter X) only `swift test` runs; a full run adds the Slurm and fuzz steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each step's wall time, so a slow CI run shows where its minutes went.
+START=$SECONDS; LAST=$SECONDS
+step() { echo "test.sh: [$((SECONDS - START)) s, +$((SECONDS - LAST)) s] $*" >&2; LAST=$SECONDS; }
+trap 'step "end (status $?)"' EXIT
 scripts/setup.sh
+step "setup"
 swift build --build-tests
+step "debug build"
 # The suite under a private TMPDIR: fails if the run leaves anything in the temporary directory.
 scripts/test-tmpclean.sh "$@"
+step "suite"
 [ $# -eq 0 ] || exit 0
 # Same bytes every run (FORMATS.md "Reproducibility"), on a larger book than the suite's DeterminismTests.
 scripts/test-determinism.sh "$(swift build --show-bin-path)/pm" 20000
+step "determinism"
 # The Slurm array + merge on a real single-node cluster (docs/sharding.md): on a full run as root
 # (it installs slurm-wlm and munge when missing and starts the daemons); PM_SKIP_SLURM=1 skips it.
 if [ "${PM_SKIP_SLURM:-0}" != 1 ]; then
   if [ "$(id -u)" = 0 ]; then scripts/test-slurm.sh "$(swift build --show-bin-path)/pm"
   else echo "test.sh: Slurm test skipped (needs root)"; fi
+  step "slurm"
 fi
 # The C kernels natively and for aarch64 under qemu-user (scripts/test-arm64.sh); PM_SKIP_ARM64=1 skips it.
-[ "${PM_SKIP_ARM64:-0}" = 1 ] || scripts/test-arm64.sh
-[ "${PM_SKIP_PEER:-0}" = 1 ] || scripts/test-peer.sh "$(swift build --show-bin-path)/pm"  # the Python peer agrees with pm batch (scripts/peer, issue 9)
-[ "${PM_SKIP_PEER:-0}" = 1 ] || scripts/test-backtest-peer.sh "$(swift build --show-bin-path)/pm"  # the backtest's Python peer agrees with pm backtest (scripts/peer)
+[ "${PM_SKIP_ARM64:-0}" = 1 ] || { scripts/test-arm64.sh; step "arm64"; }
+[ "${PM_SKIP_PEER:-0}" = 1 ] || { scripts/test-peer.sh "$(swift build --show-bin-path)/pm"; step "peer"; }  # the Python peer agrees with pm batch (scripts/peer)
+[ "${PM_SKIP_PEER:-0}" = 1 ] || { scripts/test-backtest-peer.sh "$(swift build --show-bin-path)/pm"; step "backtest peer"; }  # the backtest's Python peer agrees with pm backtest (scripts/peer)
 # Sanitizers: the suite under AddressSanitizer, the threaded tests under ThreadSanitizer
 # (scripts/test-sanitizers.sh); PM_SKIP_SANITIZERS=1 skips them.
-[ "${PM_SKIP_SANITIZERS:-0}" = 1 ] || scripts/test-sanitizers.sh
+[ "${PM_SKIP_SANITIZERS:-0}" = 1 ] || { scripts/test-sanitizers.sh; step "sanitizers"; }
 # Every command's arguments, hostile, against the AddressSanitizer binary when it was built
 # (Fuzz/README.md "Arguments"); PM_FUZZ_ARGV_SECONDS (default 60, 0 skips).
 if [ "${PM_FUZZ_ARGV_SECONDS:-60}" != 0 ]; then
   argv_pm=.build-asan/debug/pm
   [ -x "$argv_pm" ] || argv_pm="$(swift build --show-bin-path)/pm"
   python3 Fuzz/argv/fuzz-argv.py "$argv_pm" --seconds "${PM_FUZZ_ARGV_SECONDS:-60}" --seed "${PM_FUZZ_SEED:-1}"
+  step "argv fuzzer"
 fi
-# Fuzzing (issue 7, Fuzz/README.md): every target briefly, about a minute in all plus the build.
+# Fuzzing (Fuzz/README.md): every target briefly, about a minute in all plus the build.
 # PM_FUZZ_SECONDS per target (0 skips); a fixed libFuzzer seed keeps CI runs comparable.
 if [ "${PM_FUZZ_SECONDS:-7}" != 0 ]; then
   PM_FUZZ_SEED=${PM_FUZZ_SEED:-1} scripts/fuzz.sh "${PM_FUZZ_SECONDS:-7}"

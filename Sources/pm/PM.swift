@@ -20,7 +20,7 @@ struct PM: ParsableCommand {
     static func main() {
         BLASKernel.reexecuteIfMisdetected()  // OpenBLAS's kernels must fit the CPU (issue 13); at most once
         MallocTuning.apply()
-        BLASKernel.runSingleThreaded()    // the engine's own threads call BLAS: one thread each (docs/readings.md item 45)
+        BLASKernel.runSingleThreaded()    // the engine's own threads call BLAS: one thread each (docs/performance.md "OpenBLAS's idle threads")
         _ = pm_blas_stop_idle_threads()   // OpenBLAS's unused pool would spin on a core for ~0.1 s (CPlatform.h)
         if let name = CLIBounds.repeatedOption(Array(CommandLine.arguments.dropFirst())) {
             Stderr.line("Error: \(name) given twice (it takes one value)")
@@ -95,7 +95,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 /// them (mmap only above 32 MiB, trim only above 1 GiB free) cut `pm batch`'s page faults at 200k
 /// accounts from ~59k to ~23k and its system time from 0.28 s to 0.17 s; peak memory rises by the
 /// pool kept (+20 MB at 1M). A process-wide choice, so the program makes it, not the library; a
-/// user's own `GLIBC_TUNABLES` or `MALLOC_*_` settings win (docs/readings.md item 44).
+/// user's own `GLIBC_TUNABLES` or `MALLOC_*_` settings win (docs/performance.md "malloc tuning").
 enum MallocTuning {
     static func apply() {
         #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import Synchronization
 import Dispatch
 import Testing
 import CKernels
@@ -54,17 +55,15 @@ struct KernelChoiceTests {
         let alone = paths.map { Self.prices($0, x) }
         // The test can only see a mix-up if some paths differ in some bit on this CPU.
         let distinct = Set(alone.map { $0.map(\.bitPattern) }).count
-        final class Mismatches: @unchecked Sendable {   // written only inside `lock.locked`
-            let lock = NSLockLite(); var list: [String] = []
-        }
-        let bad = Mismatches()
+        let bad = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { w in
             for round in 0..<30 {
                 let p = (w + round) % paths.count
-                if Self.prices(paths[p], x) != alone[p] { bad.lock.locked { bad.list.append("worker \(w) round \(round) \(paths[p])") } }
+                if Self.prices(paths[p], x) != alone[p] { bad.withLock { $0.append("worker \(w) round \(round) \(paths[p])") } }
             }
         }
-        #expect(bad.list.isEmpty, "\(bad.list.prefix(5))")
+        let list = bad.withLock { $0 }
+        #expect(list.isEmpty, "\(list.prefix(5))")
         if distinct < 2 { print("note: every kernel path gives the same bits on this CPU (\(KernelChoice.automatic.pathName))") }
     }
 

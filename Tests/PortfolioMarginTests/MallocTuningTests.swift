@@ -5,8 +5,8 @@ import CBLAS
 import Glibc
 #endif
 
-/// `pm`'s process-wide tuning (Sources/pm/PM.swift): malloc thresholds (docs/readings.md item 44)
-/// and OpenBLAS's idle thread pool (item 45).
+/// `pm`'s process-wide tuning (Sources/pm/PM.swift): malloc thresholds (docs/performance.md "malloc tuning")
+/// and OpenBLAS's idle thread pool (docs/performance.md).
 struct MallocTuningTests {
     /// glibc takes the thresholds `pm` sets (the wrapper reports a refusal as −1, so a tuning
     /// that did not take is not mistaken for one in effect).

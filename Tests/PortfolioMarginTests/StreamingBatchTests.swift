@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The streaming batch path (docs/readings.md item 43) writes the bytes of the whole-file path
+/// The streaming batch path (docs/performance.md "Batch memory") writes the bytes of the whole-file path
 /// (`BatchInput.load` + `BatchRunner.run`) for every input, block size, thread count and read
 /// buffer size; falls back (nil) on files not grouped in accounts.csv order and on fatal input
 /// problems; and holds a bounded number of buffers and rows whatever the number of accounts.

@@ -1,4 +1,3 @@
-import Dispatch
 
 /// Per-account MM, IM and stage of a whole input (no CSV text): what sweeps compare.
 public struct AccountFigures: Sendable {
@@ -8,15 +7,6 @@ public struct AccountFigures: Sendable {
     public var im: [Double]
     /// The stage per account (MODEL.md §8); `nil` for an error account.
     public var stage: [Stage?]
-
-    func summarize(into c: inout SweepCombination) {
-        for a in 0..<mm.count {
-            guard let s = stage[a] else { c.errors += 1; continue }
-            c.totalMM += mm[a]
-            c.totalIM += im[a]
-            c.stages[Stage.allCases.firstIndex(of: s)!] += 1
-        }
-    }
 
     /// The `count` accounts with the largest MM increase over `base` (errors excluded), largest
     /// first; ties by input order.
@@ -109,12 +99,4 @@ extension BatchRunner {
     static func parallelBlocks(_ blocks: Int, threads: Int, _ body: (Int) -> Void) {
         Workers.forEach(blocks, threads: threads, body)
     }
-}
-
-/// A shared counter for work stealing between worker threads.
-// @unchecked Sendable: `value` is read and written only inside `lock.locked`.
-final class AtomicCounter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLockLite()
-    func increment() -> Int { lock.locked { defer { value += 1 }; return value } }
 }

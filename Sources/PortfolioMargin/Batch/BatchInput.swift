@@ -1,4 +1,3 @@
-import Dispatch
 import CKernels
 
 /// A batch input folder (FORMATS.md), parsed into per-account row lists ready for `BookBuilder`.
@@ -484,7 +483,7 @@ public struct BatchInput: Sendable {
         var rows = 0
         /// The first and the largest account index of the chunk's rows, problem rows included
         /// (−1: none), and whether those indexes never decrease (the streaming path's test of a
-        /// file grouped in accounts.csv order: docs/readings.md item 43).
+        /// file grouped in accounts.csv order: docs/performance.md "Batch memory").
         var firstAccount: Int32 = -1
         var lastAccount: Int32 = -1
         var ordered = true
@@ -547,7 +546,7 @@ public struct BatchInput: Sendable {
     // @unchecked Sendable: the pointers are the arrays' buffers, alive for the whole parallel parse
     // (taken inside their `withUnsafeMutableBufferPointer`); chunk c writes only its own slots
     // `slotStart[c]..<slotStart[c+1]`, so no two workers touch one element; the arrays are read only
-    // after `concurrentPerform` returns.
+    // after the parallel parse has joined its workers.
     struct RowSink: @unchecked Sendable {
         let account: UnsafeMutablePointer<Int32>?
         let ref: UnsafeMutablePointer<Int32>?

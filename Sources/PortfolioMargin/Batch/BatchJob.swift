@@ -10,7 +10,7 @@ import Darwin
 ///
 /// The run reads `accounts.csv` ahead while the market is loaded and priced, opens (and checks)
 /// the output folder, then margins every account through the streaming path (row files grouped
-/// by account in `accounts.csv` order, docs/readings.md item 43) or, when the row files are not
+/// by account in `accounts.csv` order, docs/performance.md "Batch memory") or, when the row files are not
 /// grouped or have a structural problem, the whole-file path, which reports any such problem with
 /// its exact message. `margins.csv`, `units.csv` and `manifest.json` are written all three or none
 /// (``OutputFiles``).

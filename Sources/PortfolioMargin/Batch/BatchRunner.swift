@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -96,13 +95,13 @@ public enum BatchRunner {
             var stop = false
         }
         let state = State()
-        let next = AtomicCounter()
+        let next = WorkCounter()
         let work = UnsafeSendable((input, priced, options))
         var spawned: [PortableThread] = []
         let worker: @Sendable () -> Void = {
             let (input, priced, options) = work.value
             while true {
-                let b = next.increment()
+                let b = next.take()
                 guard b < blocks else { return }
                 let go = monitor.locked { () -> Bool in
                     monitor.wait { state.stop || b < state.written + window }
@@ -152,17 +151,6 @@ extension BatchRunner {
         var u = ByteBuffer(capacity: n * 256)
         BatchOutput.append(result, margins: &m, units: &u)
         return (m.bytes, u.bytes, result.summary())
-    }
-}
-
-/// The first error of the writer thread.
-// @unchecked Sendable: `stored` is read and written only inside `lock.locked`.
-final class ErrorBox: @unchecked Sendable {
-    private let lock = NSLockLite()
-    private var stored: Error?
-    var error: Error? {
-        get { lock.locked { stored } }
-        set { lock.locked { if stored == nil { stored = newValue } } }
     }
 }
 

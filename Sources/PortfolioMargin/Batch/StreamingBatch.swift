@@ -1,11 +1,12 @@
 import CKernels
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// The streaming batch (docs/readings.md item 43, issue 9): when balances.csv, positions.csv and
+/// The streaming batch (docs/performance.md "Batch memory"): when balances.csv, positions.csv and
 /// orders.csv each list their rows grouped by account in accounts.csv order (what `pm generate`
 /// writes and what a database export ordered by id gives), the three files are read as cursors
 /// that advance together one block of accounts at a time, so memory is bounded by the block and
@@ -335,44 +336,43 @@ final class RowStore: @unchecked Sendable {
 
 /// Row stores not in use, handed out again (mapping and unmapping each would cost page faults on
 /// the same rows every time).
-final class RowStorePool: @unchecked Sendable {
-    private let lock = NSLockLite()
-    private var free: [RowStore] = []
+final class RowStorePool: Sendable {
+    private let free = Mutex<[RowStore]>([])
     /// The capacity of a store for a regular buffer (one carrying a longer record may need more).
     let standard: Int
     init(standard: Int) { self.standard = standard }
 
     func take(capacity: Int) -> RowStore {
-        if let s = lock.locked({ () -> RowStore? in
+        let found = free.withLock { free -> RowStore? in
             guard let k = free.lastIndex(where: { $0.capacity >= capacity }) else { return nil }
             return free.remove(at: k)
-        }) { return s }
-        return RowStore(capacity: max(capacity, standard))
+        }
+        return found ?? RowStore(capacity: max(capacity, standard))
     }
 
-    func give(_ s: RowStore) { lock.locked { free.append(s) } }
+    func give(_ s: RowStore) { free.withLock { $0.append(s) } }
 }
 
 /// Counters of what the streaming path holds (tests check the bound).
-final class StreamStats: @unchecked Sendable {
-    private let lock = NSLockLite()
-    private var buffers = 0, bytes = 0, rows = 0
-    private(set) var peakBuffers = 0, peakBytes = 0, peakRows = 0
+final class StreamStats: Sendable {
+    private struct Counts { var buffers = 0, bytes = 0, rows = 0, peakBuffers = 0, peakBytes = 0, peakRows = 0 }
+    private let counts = Mutex(Counts())
     func buffer(_ count: Int, bytes b: Int) {
-        lock.locked {
-            buffers += count
-            bytes += b
-            peakBuffers = max(peakBuffers, buffers)
-            peakBytes = max(peakBytes, bytes)
+        counts.withLock {
+            $0.buffers += count
+            $0.bytes += b
+            $0.peakBuffers = max($0.peakBuffers, $0.buffers)
+            $0.peakBytes = max($0.peakBytes, $0.bytes)
         }
     }
     func rowsHeld(_ n: Int) {
-        lock.locked {
-            rows += n
-            peakRows = max(peakRows, rows)
+        counts.withLock {
+            $0.rows += n
+            $0.peakRows = max($0.peakRows, $0.rows)
         }
     }
-    var peaks: (Int, Int, Int) { lock.locked { (peakBuffers, peakBytes, peakRows) } }
+    /// The most buffers, bytes and rows held at once.
+    var peaks: (Int, Int, Int) { counts.withLock { ($0.peakBuffers, $0.peakBytes, $0.peakRows) } }
 }
 
 /// One streamed run (`StreamingBatch.run`).

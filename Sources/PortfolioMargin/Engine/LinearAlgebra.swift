@@ -4,7 +4,7 @@ import CBLAS
 // target): the three calls it makes, as internal functions. No other file imports CBLAS, so a
 // reader sees here everything the library asks of the linear-algebra library, and another BLAS
 // would be wired in here alone. Nothing here changes a process-wide setting: how many threads
-// OpenBLAS runs is the program's choice (`BLASKernel.runSingleThreaded()`, docs/readings.md item 45).
+// OpenBLAS runs is the program's choice (`BLASKernel.runSingleThreaded()`, docs/performance.md "OpenBLAS's idle threads").
 enum LinearAlgebra {
     /// C = A·B, row-major, double precision (`cblas_dgemm` with α = 1, β = 0): A is m × k with row
     /// stride lda, B k × n with row stride ldb, C m × n with row stride ldc. The dense aggregation's

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import CKernels
-import Dispatch
 
 // @unchecked Sendable: every stored property is a `let`, and the bytes behind `bytes`/`storage` are
 // written only inside `init` (before the object is shared), then only read until `deinit` frees them.
@@ -147,13 +146,13 @@ public final class InputFile: @unchecked Sendable {
         var hashed = 0
         if split < size {
             // @unchecked Sendable: part k writes only failure[k] (and part 0 its `hashed`), read after
-            // `concurrentPerform` returns.
+            // `Workers.run` has joined both parts.
             final class Failure: @unchecked Sendable { var error: Error?; var hashed = 0 }
             let failure = [Failure(), Failure()]
             let dstAddress = UInt(bitPattern: dst)
             withUnsafeMutablePointer(to: &state) { sp in
                 let stateAddress = UInt(bitPattern: sp)
-                DispatchQueue.concurrentPerform(iterations: 2) { part in
+                Workers.run(threads: 2) { part in
                     let d = UnsafeMutablePointer<UInt8>(bitPattern: dstAddress)!
                     do {
                         if part == 0 {

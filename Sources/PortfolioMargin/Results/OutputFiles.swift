@@ -1,14 +1,15 @@
 import Foundation
 import CPlatform
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-// @unchecked Sendable: the mutable state (`fds`, `done`) is read and written only while holding
-// `lock` (`write`, `commit`, `abandon`; `init` and `deinit` run before and after any sharing); every
-// other stored property is a `let` of a Sendable type.
+// @unchecked Sendable: the mutable state (`fds`, `done`, `written`, `hashes`, `writebackStarted`) is
+// read and written only inside `lock.withLock` (`write`, `digest`, `commit`, `abandon`; `init` and
+// `deinit` run before and after any sharing); every other stored property is a Sendable `let`.
 /// Output files that appear together or not at all, also under SIGKILL or power loss (FORMATS.md
 /// "Commands": `margins.csv`, `units.csv` and `manifest.json` all from one run or none).
 ///
@@ -60,7 +61,7 @@ public final class OutputFiles: @unchecked Sendable {
     private var done = false
     /// Guards `fds` and `done`: writers on several threads are serialized, and a commit or abandon
     /// never races a write.
-    private let lock = NSLockLite()
+    private let lock = Mutex(())
 
     /// `path`'s parent folder and last component, by its last `/` (trailing `/`s already
     /// removed): `o` → ("", "o"), `a/b` → ("a", "b"), `a//b` → ("a", "b"), `/o` → ("/", "o"),
@@ -136,35 +137,36 @@ public final class OutputFiles: @unchecked Sendable {
 
     /// Appends bytes to file `k`.
     public func write(_ k: Int, _ bytes: [UInt8]) throws {
-        lock.lock(); defer { lock.unlock() }
-        try bytes.withUnsafeBytes { raw in
-            hashes[k].update(raw)
-            var off = 0
-            while off < raw.count {
-                let n = Glibc.write(fds[k], raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw InputError(file: finalPaths[k], "write failed (\(String(cString: strerror(errno))))")
+        try lock.withLock { _ in
+            try bytes.withUnsafeBytes { raw in
+                hashes[k].update(raw)
+                var off = 0
+                while off < raw.count {
+                    let n = Glibc.write(fds[k], raw.baseAddress! + off, raw.count - off)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw InputError(file: finalPaths[k], "write failed (\(String(cString: strerror(errno))))")
+                    }
+                    off += n
                 }
-                off += n
             }
-        }
-        // Start the device writes as the file grows (8 MB at a time) instead of leaving all of
-        // them to the `fsync` in `commit`: the disk then works while the engine does, and the run
-        // no longer ends waiting for it (issue 9: at 200k accounts the final fsync of 55 MB was
-        // the last ~25 ms of a ~0.3 s run). Durability still comes from `commit`'s fsync.
-        written[k] += Int64(bytes.count)
-        if written[k] - writebackStarted[k] >= Self.writebackStep {
-            _ = pm_start_writeback(fds[k], writebackStarted[k], written[k] - writebackStarted[k])
-            writebackStarted[k] = written[k]
+            // Start the device writes as the file grows (8 MB at a time) instead of leaving all of
+            // them to the `fsync` in `commit`: the disk then works while the engine does, and the run
+            // does not end waiting for it. Durability still comes from `commit`'s fsync.
+            written[k] += Int64(bytes.count)
+            if written[k] - writebackStarted[k] >= Self.writebackStep {
+                _ = pm_start_writeback(fds[k], writebackStarted[k], written[k] - writebackStarted[k])
+                writebackStarted[k] = written[k]
+            }
         }
     }
 
     /// Size and XXH64 of everything written to file `k` so far (FORMATS.md "Scale-out": the
     /// `outputs` of `manifest.json`).
     public func digest(_ k: Int) -> InputDigest {
-        lock.lock(); defer { lock.unlock() }
-        return hashes[k].digest
+        return lock.withLock { _ in
+            hashes[k].digest
+        }
     }
 
     /// How many written bytes of a file start their writeback together (`write`).
@@ -173,75 +175,77 @@ public final class OutputFiles: @unchecked Sendable {
     /// Makes the files durable and swaps them into place together. On a throw nothing visible
     /// changed: `directory` still holds the previous outputs (or does not exist).
     public func commit() throws {
-        lock.lock(); defer { lock.unlock() }
-        for (k, fd) in fds.enumerated() {
-            if fsync(fd) != 0 && errno != EINVAL {
-                let reason = String(cString: strerror(errno))
-                throw InputError(file: finalPaths[k], "cannot be flushed (\(reason))")
+        try lock.withLock { _ in
+            for (k, fd) in fds.enumerated() {
+                if fsync(fd) != 0 && errno != EINVAL {
+                    let reason = String(cString: strerror(errno))
+                    throw InputError(file: finalPaths[k], "cannot be flushed (\(reason))")
+                }
+                close(fd)
             }
-            close(fd)
-        }
-        fds = []
-        // Carry over the user's other files (hard links, no copy); refuse what cannot be carried.
-        var exists = false
-        var st = stat()
-        if lstat(target, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw InputError(file: directory, "exists and is not a folder") }
-            exists = true
-            try Self.checkCarriable(target, names: names)
-            for name in Self.entries(target) where !names.contains(name) && !Self.isLegacyLitter(name) {
-                try Self.carry(from: target + "/" + name, to: staging + "/" + name)
-            }
-        }
-        try Self.syncDirectory(staging)
-        let parent = Self.splitPath(target).parent
-        if !exists {
-            guard rename(staging, target) == 0 else {
-                throw InputError(file: directory, "cannot be put in place (\(String(cString: strerror(errno))))")
-            }
-        } else if pm_rename_exchange(staging, target) != 0 {
-            guard errno == ENOSYS || errno == EINVAL || errno == ENOTSUP else {
-                throw InputError(file: directory, "cannot be swapped in place (\(String(cString: strerror(errno))))")
-            }
-            // No atomic exchange here: two renames, with a moment of no OUT at all (never a mix).
-            let old = staging + ".old"
-            guard rename(target, old) == 0 else {
-                throw InputError(file: directory, "cannot be moved aside (\(String(cString: strerror(errno))))")
-            }
-            guard rename(staging, target) == 0 else {
-                let reason = String(cString: strerror(errno))
-                _ = rename(old, target)   // put the previous outputs back
-                throw InputError(file: directory, "cannot be put in place (\(reason))")
-            }
-            _ = rename(old, staging)
-        }
-        done = true
-        try? Self.syncDirectory(parent.isEmpty ? "." : parent)
-        // The staging name now holds the previous folder: files added to OUT during the run go to
-        // the new folder; the rest (old outputs, links to carried files) is removed.
-        if exists {
-            for name in Self.entries(staging) where !names.contains(name) && !Self.isLegacyLitter(name) {
-                var a = stat(), b = stat()
-                let from = staging + "/" + name, to = target + "/" + name
-                if lstat(to, &b) == 0 {
-                    if lstat(from, &a) == 0, a.st_ino == b.st_ino, a.st_dev == b.st_dev { unlink(from) }
-                } else {
-                    _ = rename(from, to)
+            fds = []
+            // Carry over the user's other files (hard links, no copy); refuse what cannot be carried.
+            var exists = false
+            var st = stat()
+            if lstat(target, &st) == 0 {
+                guard (st.st_mode & S_IFMT) == S_IFDIR else { throw InputError(file: directory, "exists and is not a folder") }
+                exists = true
+                try Self.checkCarriable(target, names: names)
+                for name in Self.entries(target) where !names.contains(name) && !Self.isLegacyLitter(name) {
+                    try Self.carry(from: target + "/" + name, to: staging + "/" + name)
                 }
             }
-            Self.removeTree(staging)
+            try Self.syncDirectory(staging)
+            let parent = Self.splitPath(target).parent
+            if !exists {
+                guard rename(staging, target) == 0 else {
+                    throw InputError(file: directory, "cannot be put in place (\(String(cString: strerror(errno))))")
+                }
+            } else if pm_rename_exchange(staging, target) != 0 {
+                guard errno == ENOSYS || errno == EINVAL || errno == ENOTSUP else {
+                    throw InputError(file: directory, "cannot be swapped in place (\(String(cString: strerror(errno))))")
+                }
+                // No atomic exchange here: two renames, with a moment of no OUT at all (never a mix).
+                let old = staging + ".old"
+                guard rename(target, old) == 0 else {
+                    throw InputError(file: directory, "cannot be moved aside (\(String(cString: strerror(errno))))")
+                }
+                guard rename(staging, target) == 0 else {
+                    let reason = String(cString: strerror(errno))
+                    _ = rename(old, target)   // put the previous outputs back
+                    throw InputError(file: directory, "cannot be put in place (\(reason))")
+                }
+                _ = rename(old, staging)
+            }
+            done = true
+            try? Self.syncDirectory(parent.isEmpty ? "." : parent)
+            // The staging name now holds the previous folder: files added to OUT during the run go to
+            // the new folder; the rest (old outputs, links to carried files) is removed.
+            if exists {
+                for name in Self.entries(staging) where !names.contains(name) && !Self.isLegacyLitter(name) {
+                    var a = stat(), b = stat()
+                    let from = staging + "/" + name, to = target + "/" + name
+                    if lstat(to, &b) == 0 {
+                        if lstat(from, &a) == 0, a.st_ino == b.st_ino, a.st_dev == b.st_dev { unlink(from) }
+                    } else {
+                        _ = rename(from, to)
+                    }
+                }
+                Self.removeTree(staging)
+            }
+            InterruptCleanup.unregister(stagingPaths, directory: staging)
         }
-        InterruptCleanup.unregister(stagingPaths, directory: staging)
     }
 
     /// Removes the staging folder; `directory` is untouched.
     public func abandon() {
-        lock.lock(); defer { lock.unlock() }
-        for fd in fds { close(fd) }
-        fds = []
-        if !done { Self.removeTree(staging) }
-        InterruptCleanup.unregister(stagingPaths, directory: staging)
-        done = true
+        lock.withLock { _ in
+            for fd in fds { close(fd) }
+            fds = []
+            if !done { Self.removeTree(staging) }
+            InterruptCleanup.unregister(stagingPaths, directory: staging)
+            done = true
+        }
     }
 
     deinit { if !done { abandon() } }
@@ -250,10 +254,8 @@ public final class OutputFiles: @unchecked Sendable {
 
     static func stagingPrefix(_ base: String) -> String { "." + base + ".pm-tmp." }
 
-    private static let serialLock = NSLockLite()
-    // nonisolated(unsafe): read and written only inside `serialLock.locked` (nextSerial).
-    nonisolated(unsafe) private static var serial = 0
-    static func nextSerial() -> Int { serialLock.locked { serial += 1; return serial } }
+    private static let serial = Atomic<Int>(0)
+    static func nextSerial() -> Int { serial.wrappingAdd(1, ordering: .relaxed).newValue }
 
     static let host: String = {
         var buf = [CChar](repeating: 0, count: 256)
@@ -373,54 +375,32 @@ extension OutputFiles {
 /// removal is C (`CPlatform/interrupt_cleanup.c`): it reads an immutable copy of the lists,
 /// published atomically after every change, and calls only async-signal-safe functions.
 enum InterruptCleanup {
-    // nonisolated(unsafe): both lists are read and written only inside `lock.locked` (below); the
-    // signal handler never reads them, only the C copy `publish()` hands over.
-    nonisolated(unsafe) private static var paths: [String] = []
-    nonisolated(unsafe) private static var directories: [String] = []
-    private static let lock = NSLockLite()
+    /// The staging files and folders in flight; the signal handler never reads them, only the C
+    /// copy `publish` hands over.
+    private static let lists = Mutex<(paths: [String], directories: [String])>(([], []))
 
     static func register(_ list: [String], directory: String? = nil) {
-        lock.locked {
-            paths += list
-            if let directory { directories.append(directory) }
-            publish()
+        lists.withLock {
+            $0.paths += list
+            if let directory { $0.directories.append(directory) }
+            publish($0.paths, $0.directories)
         }
     }
 
     static func unregister(_ list: [String], directory: String? = nil) {
-        lock.locked {
-            paths.removeAll { list.contains($0) }
-            if let directory { directories.removeAll { $0 == directory } }
-            publish()
+        lists.withLock {
+            $0.paths.removeAll { list.contains($0) }
+            if let directory { $0.directories.removeAll { $0 == directory } }
+            publish($0.paths, $0.directories)
         }
     }
 
-    /// Hands the handler a C copy of both lists (and installs it the first time). Under `lock`.
-    private static func publish() {
+    /// Hands the handler a C copy of both lists (and installs it the first time). Under `lists`' lock.
+    private static func publish(_ paths: [String], _ directories: [String]) {
         let f = paths.map { UnsafePointer(strdup($0)) }, d = directories.map { UnsafePointer(strdup($0)) }
         defer { for p in f + d { free(UnsafeMutablePointer(mutating: p)) } }
         _ = f.withUnsafeBufferPointer { fb in
             d.withUnsafeBufferPointer { db in pm_interrupt_cleanup_publish(fb.baseAddress, fb.count, db.baseAddress, db.count) }
         }
-    }
-}
-
-/// A minimal mutex (pthread), so the library needs no Foundation lock here.
-// @unchecked Sendable: its only state is the mutex, which is made for use from any thread; it lives
-// at a fixed heap address (a pthread mutex must not move, and `&storedProperty` does not promise one).
-final class NSLockLite: @unchecked Sendable {
-    private let m: UnsafeMutablePointer<pthread_mutex_t>
-    init() {
-        m = .allocate(capacity: 1)
-        m.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(m, nil)
-    }
-    deinit { pthread_mutex_destroy(m); m.deallocate() }
-    func lock() { pthread_mutex_lock(m) }
-    func unlock() { pthread_mutex_unlock(m) }
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(m)
-        defer { pthread_mutex_unlock(m) }
-        return try body()
     }
 }

@@ -5,7 +5,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 
 /// One varied setting of a sweep and the values it takes.
 public struct SweepSetting: Equatable, Sendable {

@@ -4,14 +4,14 @@ import Glibc
 import Darwin
 #endif
 
-/// A buffer that the workers of one `DispatchQueue.concurrentPerform` fill, each slot by one worker.
+/// A buffer that the workers of one `Workers.forEach` fill, each slot by one worker.
 ///
 /// `@unchecked Sendable` — safe because of how every use goes: (1) each index is written by
 /// exactly one worker (the slot of its chunk or block number, or the chunk's own range of slots),
 /// (2) no worker reads a slot another one writes, and (3) the owner of the memory reads the slots
-/// only after `concurrentPerform` has returned, which happens after every worker's writes. The
+/// only after `Workers.forEach` has returned, which happens after every worker's writes. The
 /// memory outlives the workers (it is the buffer of a `withUnsafeMutableBufferPointer` around the
-/// `concurrentPerform` call).
+/// `Workers.forEach` call).
 package struct DisjointSlots<Element>: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<Element>
     package init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }

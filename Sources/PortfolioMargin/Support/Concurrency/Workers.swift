@@ -6,11 +6,8 @@ import Darwin
 
 /// Exactly `threads` workers: the calling thread plus `threads − 1` threads of our own.
 ///
-/// Why not `DispatchQueue.concurrentPerform(iterations: chunks)`: it runs on the global pool,
-/// whose width is the core count whatever `--threads` says, so `--threads 1` used both cores in
-/// parsing and compute (measured on the reference binary, 1M accounts, `--threads 1`: 2.95 s of
-/// CPU on the main thread and 1.9 s on pool threads) and `--threads 1` vs `--threads 2` compared
-/// two two-core runs (issue 9: 0.99×).
+/// Not Dispatch's global pool: its width is the core count whatever `--threads` says, so
+/// `--threads 1` would use every core (docs/performance.md).
 enum Workers {
     /// Runs `body(worker)` on `threads` workers (worker 0 is the calling thread) and returns when
     /// all are done. With `threads == 1` nothing is spawned.
@@ -27,12 +24,12 @@ enum Workers {
     /// Runs `body(item)` for every item of `0..<count` on `threads` workers, items taken in order
     /// (work stealing through a shared counter: no wave waits for its slowest item).
     static func forEach(_ count: Int, threads: Int, _ body: (Int) -> Void) {
-        let next = AtomicCounter()
+        let next = WorkCounter()
         withoutActuallyEscaping(body) { body in
             let box = UnsafeSendable(body)
             run(threads: min(max(1, threads), max(1, count))) { _ in
                 while true {
-                    let i = next.increment()
+                    let i = next.take()
                     guard i < count else { break }
                     box.value(i)
                 }
@@ -89,21 +86,4 @@ final class PortableThread {
         if let handle { pthread_join(handle, nil) }
         #endif
     }
-}
-
-/// A mutex with one condition: the batch pipeline's hand-over between workers and the writer.
-// @unchecked Sendable: its state is a pthread mutex and condition, made for use from any thread.
-final class Monitor: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    private var c = pthread_cond_t()
-    init() { pthread_mutex_init(&m, nil); pthread_cond_init(&c, nil) }
-    deinit { pthread_cond_destroy(&c); pthread_mutex_destroy(&m) }
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return try body()
-    }
-    /// Waits (lock held) until `ready()`; the lock is held again on return.
-    func wait(until ready: () -> Bool) { while !ready() { pthread_cond_wait(&c, &m) } }
-    func broadcast() { pthread_cond_broadcast(&c) }
 }
