@@ -263,3 +263,38 @@ def test_compare_backtest_catches_and_tolerates(run, tmp_path, capsys):
     assert cb.main([out, edited("backtest.csv", "christoffersen_p", "LIAB", repr(1.0 - 3e-9))]) == 0
     assert cb.main([out, edited("backtest.csv", "christoffersen_p", "LIAB", repr(1.0 - 1e-5))]) == 1   # LR 1.6e-10
     capsys.readouterr()
+
+
+def test_compare_backtest_knife_edge(run, tmp_path, capsys):
+    """A worst loss equal to the margin to rounding (a long-option book losing exactly its premium):
+    breach counts that differ there are tolerated and reported; the same edit elsewhere fails."""
+    import shutil
+    import compare_backtest as cb
+    out = run["paths"]["out"]
+
+    def copy(tag, edit):
+        d = tmp_path / tag
+        shutil.copytree(out, d)
+        rows = list(csv.reader(open(d / "backtest.csv")))
+        h = rows[0]
+        for row in rows[1:]:
+            if row[0] == "EXPIRY":
+                edit(h, row)
+        with open(d / "backtest.csv", "w", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+        return d
+
+    def at_margin(h, row):       # total_mm := worst_loss (to the last digit but one)
+        row[h.index("total_mm")] = repr(float(row[h.index("worst_loss")]) * (1 - 1e-15))
+
+    def breach_more(h, row):
+        at_margin(h, row)
+        row[h.index("breaches_mm")] = str(int(row[h.index("breaches_mm")]) + 1)
+
+    a, b = copy("a", at_margin), copy("b", breach_more)
+    assert cb.main([str(a), str(b)]) == 0
+    assert "knife edges tolerated: 1 accounts" in capsys.readouterr().out
+    # Not at the margin: the same count difference is a failure.
+    c = copy("c", lambda h, row: row.__setitem__(h.index("breaches_mm"), str(int(row[h.index("breaches_mm")]) + 1)))
+    assert cb.main([out, str(c)]) == 1
+    capsys.readouterr()
