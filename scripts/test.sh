@@ -28,6 +28,7 @@ fi
 # The C kernels natively and for aarch64 under qemu-user (scripts/test-arm64.sh); PM_SKIP_ARM64=1 skips it.
 [ "${PM_SKIP_ARM64:-0}" = 1 ] || { scripts/test-arm64.sh; step "arm64"; }
 [ "${PM_SKIP_PEER:-0}" = 1 ] || { scripts/test-peer.sh "$(swift build --show-bin-path)/pm"; step "peer"; }  # the Python peer agrees with pm batch (scripts/peer)
+[ "${PM_SKIP_PEER:-0}" = 1 ] || { scripts/test-backtest-peer.sh "$(swift build --show-bin-path)/pm"; step "backtest peer"; }  # the backtest's Python peer agrees with pm backtest (scripts/peer)
 # Sanitizers: the suite under AddressSanitizer, the threaded tests under ThreadSanitizer
 # (scripts/test-sanitizers.sh); PM_SKIP_SANITIZERS=1 skips them.
 [ "${PM_SKIP_SANITIZERS:-0}" = 1 ] || { scripts/test-sanitizers.sh; step "sanitizers"; }
