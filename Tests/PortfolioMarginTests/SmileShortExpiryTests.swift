@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+import CKernels
+@testable import PortfolioMargin
+
+/// Short-expiry smiles (docs/smile.md §3, "Short expiries"): synthetic BTC-like chains with the
+/// features a raw-SVI slice cannot follow — a 7-day smile with a sharp bottom at the money and a
+/// put wing that rises ~110 vol points and then lies flat at ~180%, 1- and 3-day smiles as steep,
+/// a 14-day expiry with only 5 strikes, a 35- and a 91-day smile with moderate skew — held to the
+/// leave-one-out goals (1.5 vol points from 7 days, 3 points below) and to the no-arbitrage checks.
+///
+/// **How the chains are made.** Each expiry's vol is a known smooth function of `k = ln(K/F)`,
+/// forward `F = 10,000` (`Shape.vol`): a call side `σ₀ + β·h(k)` with `h = √(k² + δ²) − δ` (a
+/// bottom of curvature radius `δ` at the money) and a put side that rises from `σ₀` to a plateau
+/// `P` as `P − (P − σ₀ − c·h)·e^{−(h/λ)^p}`, the two sides joined by a logistic weight of width 0.01.
+/// Its total variance `σ(k)²T` is free of butterfly arbitrage (`truthIsFreeOfArbitrage` checks
+/// Gatheral's `g ≥ 0.02` by finite differences on `k ∈ [−3, 2]`, without the code under test) and
+/// increases with the expiry at every `k` (no calendar arbitrage). The listed marks are the
+/// function at the chain's strikes plus uniform noise of ±0.3 vol point from a fixed-seed LCG.
+struct SmileShortExpiryTests {
+    static let forward = 10_000.0
+
+    /// A smooth arbitrage-free smile (see the type's documentation).
+    struct Shape {
+        var atm: Double, beta: Double, delta: Double, plateau: Double, lambda: Double, power: Double, lift: Double
+
+        func vol(_ k: Double) -> Double {
+            let h = (k * k + delta * delta).squareRoot() - delta
+            let s = 1 / (1 + exp(k / 0.01))   // 1 on the put side, 0 on the call side
+            let e = exp(-pow(h / lambda, power))
+            let put = plateau - (plateau - atm) * e + lift * h * e
+            return s * put + (1 - s) * (atm + beta * h)
+        }
+    }
+
+    /// One expiry of the chain.
+    struct Chain {
+        var days: Double
+        var shape: Shape
+        var strikes: [Double]
+        var years: Double { days / 365 }
+        var ks: [Double] { strikes.map { log($0 / SmileShortExpiryTests.forward) } }
+        /// The listed marks: the shape plus ±0.3 vol point of deterministic noise.
+        var vols: [Double] {
+            var noise = SmileValidationTests.Noise(state: UInt64(days * 7919))
+            return ks.map { shape.vol($0) + noise.next(0.003) }
+        }
+    }
+
+    static func range(_ lo: Double, _ hi: Double, _ step: Double) -> [Double] {
+        stride(from: lo, through: hi + step / 2, by: step).map { $0 }
+    }
+
+    static let chains: [Chain] = [
+        Chain(days: 1, shape: Shape(atm: 0.75, beta: 1.6, delta: 0.005, plateau: 1.40, lambda: 0.12, power: 2, lift: 1),
+              strikes: range(9000, 11000, 250)),
+        Chain(days: 3, shape: Shape(atm: 0.72, beta: 1.2, delta: 0.008, plateau: 1.60, lambda: 0.22, power: 2, lift: 1),
+              strikes: range(8000, 12000, 250)),
+        Chain(days: 7, shape: Shape(atm: 0.70, beta: 0.9, delta: 0.01, plateau: 1.80, lambda: 0.35, power: 2, lift: 1),
+              strikes: range(5000, 8500, 500) + range(9000, 11000, 250) + range(11500, 13000, 500)),
+        Chain(days: 14, shape: Shape(atm: 0.66, beta: 0.7, delta: 0.02, plateau: 1.50, lambda: 0.45, power: 1.6, lift: 0.5),
+              strikes: [8000, 9000, 10000, 11000, 12000]),
+        Chain(days: 35, shape: Shape(atm: 0.62, beta: 0.35, delta: 0.06, plateau: 1.20, lambda: 0.6, power: 1.3, lift: 0),
+              strikes: range(6000, 16000, 500)),
+        Chain(days: 91, shape: Shape(atm: 0.60, beta: 0.25, delta: 0.10, plateau: 1.10, lambda: 0.9, power: 1.2, lift: 0),
+              strikes: range(4000, 20000, 1000)),
+    ]
+
+    /// Gatheral's `g(k)` of the total variance `w(k)` by central differences (independent of `SmileFit`).
+    static func density(_ w: (Double) -> Double, _ k: Double) -> Double {
+        let h = 1e-4
+        let w0 = w(k), w1 = (w(k + h) - w(k - h)) / (2 * h), w2 = (w(k + h) - 2 * w0 + w(k - h)) / (h * h)
+        let t = 1 - k * w1 / (2 * w0)
+        return t * t - w1 * w1 / 4 * (1 / w0 + 0.25) + w2 / 2
+    }
+
+    /// The generating smiles are free of butterfly arbitrage (g ≥ 0.02 on k ∈ [−3, 2]) and of
+    /// calendar arbitrage (total variance increasing with the expiry at every k), and they have the
+    /// features named: the 7-day smile has its bottom at the money (70%), rises 8–16 points within
+    /// ±10% moneyness and is flat within 8 points at ~175–180% below strike 6,000.
+    @Test func truthIsFreeOfArbitrage() {
+        let grid = Self.range(-3, 2, 0.0025)
+        var previous: [Double]? = nil
+        for c in Self.chains {
+            let w = { (k: Double) in c.shape.vol(k) * c.shape.vol(k) * c.years }
+            let g = grid.map { Self.density(w, $0) }.min()!
+            #expect(g >= 0.02, "\(c.days) d: g \(g)")
+            let ws = grid.map(w)
+            if let p = previous { #expect(zip(ws, p).allSatisfy { $0 > $1 }, "\(c.days) d: calendar") }
+            previous = ws
+        }
+        let s7 = Self.chains[2].shape
+        #expect(abs(s7.vol(0) - 0.70) < 1e-9)
+        #expect(Self.range(-0.3, 0.3, 0.001).allSatisfy { s7.vol($0) >= 0.70 - 1e-9 })
+        for k in [log(0.9), log(1.1)] { #expect(s7.vol(k) - 0.70 > 0.075 && s7.vol(k) - 0.70 < 0.17, "k \(k): \(s7.vol(k))") }
+        let wing = [5000.0, 5500, 6000].map { s7.vol(log($0 / Self.forward)) }
+        #expect(wing.max()! - wing.min()! < 0.08 && wing.min()! > 1.7, "\(wing)")
+    }
+
+    /// The leave-one-strike-out RMS error of every expiry meets the goal: ≤ 1.5 vol points from 7
+    /// days, ≤ 3 below; the fit is admissible and within 1 vol point RMS of the marks.
+    @Test(arguments: [1.0, 3, 7, 14, 35, 91])
+    func leaveOneOutMeetsTheGoal(days: Double) throws {
+        let c = try #require(Self.chains.first { $0.days == days })
+        let ks = c.ks, vols = c.vols
+        let fit = try SmileFit.fit(logMoneyness: ks, vols: vols, years: c.years)
+        let rms = SmileValidationTests.rms(fit, ks, vols)
+        let loo = try SmileValidationTests.leaveOneOut(ks, vols, years: c.years)
+        print("short-expiry chain \(Int(days)) d (\(ks.count) strikes): RMS \(rms * 100), leave-one-out \(loo * 100) vol pts")
+        #expect(loo <= (days >= 7 ? 0.015 : 0.03), "\(days) d: leave-one-out \(loo)")
+        #expect(rms <= 0.01, "\(days) d: RMS \(rms)")
+        #expect(fit.isAdmissible)
+        SmileValidationTests.checkAdmissible(fit, ks, "\(days) d")
+    }
+}
+
+struct SmileTuningScratch {
+    static func loo(_ ks: [Double], _ vols: [Double], _ t: Double, _ s: SmileFit.CorrectionSettings) throws -> Double {
+        var e = 0.0
+        for i in ks.indices {
+            var k = ks, v = vols
+            k.remove(at: i); v.remove(at: i)
+            let fit = try SmileFit.robustFit(logMoneyness: k, vols: v, years: t, settings: s).smile
+            e += pow(fit.vol(logMoneyness: ks[i]) - vols[i], 2)
+        }
+        return (e / Double(ks.count)).squareRoot()
+    }
+    @Test func tuning() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let list = env["PM_TUNE"] else { return }
+        for item in list.split(separator: ";") {
+            let f = item.split(separator: ",").map { Double($0)! }
+            let s = SmileFit.CorrectionSettings(smoothing: f[0], maxKnots: Int(f[1]), minimumStrikes: 6, iterations: Int(f[2]))
+            var line = "TUNE \(item):"
+            for c in SmileShortExpiryTests.chains {
+                let start = Date()
+                let fit = try SmileFit.robustFit(logMoneyness: c.ks, vols: c.vols, years: c.years, settings: s).smile
+                let ms = Date().timeIntervalSince(start) * 1000
+                let l = try Self.loo(c.ks, c.vols, c.years, s)
+                line += String(format: " %gd rms %.2f loo %.2f (%.0fms, adm %d corr %d)", c.days, SmileValidationTests.rms(fit, c.ks, c.vols) * 100, l * 100, ms, fit.isAdmissible ? 1 : 0, fit.correction == nil ? 0 : 1)
+            }
+            print(line)
+        }
+    }
+}
+struct SmileDebugScratch {
+    @Test func debug7() throws {
+        guard ProcessInfo.processInfo.environment["PM_DEBUGFIT"] != nil else { return }
+        let c = SmileShortExpiryTests.chains[2]
+        let fit = try SmileFit.fit(logMoneyness: c.ks, vols: c.vols, years: c.years)
+        for (k, v) in zip(c.ks, c.vols) { print(String(format: "DBG k %.3f listed %.2f fit %.2f truth %.2f", k, v * 100, fit.vol(logMoneyness: k) * 100, c.shape.vol(k) * 100)) }
+    }
+}
