@@ -109,9 +109,9 @@ extension SmileFit {
         /// Fewest distinct strikes kept for a correction; below, the smile is plain SVI.
         var minimumStrikes: Int
         /// Most Levenberg–Marquardt iterations.
-        var iterations: Int = 60
+        var iterations: Int
 
-        static let standard = CorrectionSettings(smoothing: 1e-7, maxKnots: 12, minimumStrikes: 6)
+        static let standard = CorrectionSettings(smoothing: 1e-7, maxKnots: 12, minimumStrikes: 6, iterations: 150)
     }
 
     /// Weight of the penalties on `g < 2·densityFloor` and on wing slopes outside `[0, wingSlopeCap]`
@@ -201,9 +201,7 @@ extension SmileFit {
         var c = [Double](repeating: 0, count: nk)
         guard var current = evaluate(c, jacobian: true) else { return base }
         var damping = 1e-3
-        var debugIters = 0
         for _ in 0..<settings.iterations {
-            debugIters += 1
             var a = [Double](repeating: 0, count: nk * nk), grad = [Double](repeating: 0, count: nk)
             for (row, value) in zip(current.j, current.r) {
                 for p in 0..<nk where row[p] != 0 {
@@ -239,9 +237,6 @@ extension SmileFit {
             return s
         }
         let full = scaled(1)
-        if ProcessInfo.processInfo.environment["PM_DEBUGFIT"] != nil {
-            print("DEBUG nk \(nk) n \(ks.count) cost \(current.cost) adm \(full.isAdmissible) gmin \(full.minimumDensityEverywhere()) slopes \(full.wingSlopes) iters \(debugIters)")
-        }
         if full.isAdmissible { return full }
         var lo = 0.0, hi = 1.0
         for _ in 0..<30 {
