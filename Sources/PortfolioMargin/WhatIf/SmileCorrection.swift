@@ -163,36 +163,47 @@ extension SmileFit {
             for j in c.indices { s += a[j] * c[j] }
             return s
         }
-        // Residuals and Jacobian rows at `c`; nil when the total variance is not positive at a point.
-        func evaluate(_ c: [Double], jacobian: Bool) -> (cost: Double, r: [Double], j: [[Double]])? {
-            var r: [Double] = [], j: [[Double]] = []
-            func add(_ value: Double, _ row: @autoclosure () -> [Double]) {
-                r.append(value)
-                if jacobian { j.append(row()) }
-            }
+        // Residuals and (flat, row-major) Jacobian at `c`; nil when the total variance is not
+        // positive at a point or the sum of squares is not finite.
+        func evaluate(_ c: [Double], jacobian: Bool) -> (cost: Double, r: [Double], j: [Double])? {
+            var r: [Double] = [], j: [Double] = []
+            r.reserveCapacity(data.count + rough.count + grid.count + 4)
+            if jacobian { j.reserveCapacity(r.capacity * nk) }
             for (i, p) in data.enumerated() {
                 let w = p.svi + dot(p.basis, c)
                 guard w > 0, w.isFinite else { return nil }
                 let v = (w / t).squareRoot()
-                add(v - vols[i], p.basis.map { $0 / (2 * t * v) })
+                r.append(v - vols[i])
+                if jacobian { for q in 0..<nk { j.append(p.basis[q] / (2 * t * v)) } }
             }
-            for row in rough { add(dot(row, c), row) }
+            for row in rough {
+                r.append(dot(row, c))
+                if jacobian { j.append(contentsOf: row) }
+            }
             for q in grid {
                 let w = q.w + dot(q.b.n, c), w1 = q.w1 + dot(q.b.n1, c), w2 = q.w2 + dot(q.b.n2, c)
                 guard w > 0, w.isFinite else { return nil }
                 let g = density(q.k, w, w1, w2)
                 guard g < aim else { continue }
-                let tt = 1 - q.k * w1 / (2 * w)
-                let gw = tt * q.k * w1 / (w * w) + w1 * w1 / (4 * w * w)
-                let gw1 = -tt * q.k / w - w1 / 2 * (1 / w + 0.25)
-                add(mu * (aim - g), (0..<nk).map { -mu * (gw * q.b.n[$0] + gw1 * q.b.n1[$0] + 0.5 * q.b.n2[$0]) })
+                r.append(mu * (aim - g))
+                if jacobian {
+                    let tt = 1 - q.k * w1 / (2 * w)
+                    let gw = tt * q.k * w1 / (w * w) + w1 * w1 / (4 * w * w)
+                    let gw1 = -tt * q.k / w - w1 / 2 * (1 / w + 0.25)
+                    for p in 0..<nk { j.append(-mu * (gw * q.b.n[p] + gw1 * q.b.n1[p] + 0.5 * q.b.n2[p])) }
+                }
             }
             let left = sviLeft - c[1] / span, right = sviRight + dot(rightBasis, c)
+            func slope(_ excess: Double, _ sign: Double, _ row: [Double]) {
+                guard excess > 0 else { return }
+                r.append(mu * excess)
+                if jacobian { j.append(contentsOf: row.map { sign * mu * $0 }) }
+            }
             let leftRow = (0..<nk).map { $0 == 1 ? -1 / span : 0 }
-            if left < 0 { add(-mu * left, leftRow.map { -mu * $0 }) }
-            if left > wingSlopeCap { add(mu * (left - wingSlopeCap), leftRow.map { mu * $0 }) }
-            if right < 0 { add(-mu * right, rightBasis.map { -mu * $0 }) }
-            if right > wingSlopeCap { add(mu * (right - wingSlopeCap), rightBasis.map { mu * $0 }) }
+            slope(-left, -1, leftRow)
+            slope(left - wingSlopeCap, 1, leftRow)
+            slope(-right, -1, rightBasis)
+            slope(right - wingSlopeCap, 1, rightBasis)
             let cost = r.reduce(0) { $0 + $1 * $1 }
             guard cost.isFinite else { return nil }
             return (cost, r, j)
@@ -203,31 +214,33 @@ extension SmileFit {
         var damping = 1e-3
         for _ in 0..<settings.iterations {
             var a = [Double](repeating: 0, count: nk * nk), grad = [Double](repeating: 0, count: nk)
-            for (row, value) in zip(current.j, current.r) {
-                for p in 0..<nk where row[p] != 0 {
-                    grad[p] += row[p] * value
-                    for q in 0..<nk { a[p * nk + q] += row[p] * row[q] }
+            for (i, value) in current.r.enumerated() {
+                let o = i * nk
+                for p in 0..<nk where current.j[o + p] != 0 {
+                    let jp = current.j[o + p]
+                    grad[p] += jp * value
+                    for q in 0..<nk { a[p * nk + q] += jp * current.j[o + q] }
                 }
             }
             let scale = (0..<nk).map { a[$0 * nk + $0] }.max() ?? 0
             guard scale > 0, scale.isFinite else { break }
-            var next: (c: [Double], e: (cost: Double, r: [Double], j: [[Double]]))? = nil
+            var accepted: [Double]? = nil
             while damping < 1e12 {
                 var m = a
                 for p in 0..<nk { m[p * nk + p] += damping * max(a[p * nk + p], 1e-12 * scale) }
                 if let step = solveSymmetric(m, grad.map { -$0 }, nk) {
                     let trial = zip(c, step).map { $0 + $1 }
-                    if let e = evaluate(trial, jacobian: true), e.cost < current.cost {
-                        next = (trial, e)
+                    if let e = evaluate(trial, jacobian: false), e.cost < current.cost {
+                        accepted = trial
                         damping = max(damping / 4, 1e-12)
                         break
                     }
                 }
                 damping *= 4
             }
-            guard let next else { break }
-            let gain = current.cost - next.e.cost
-            c = next.c; current = next.e
+            guard let accepted, let next = evaluate(accepted, jacobian: true) else { break }
+            let gain = current.cost - next.cost
+            c = accepted; current = next
             if gain <= 1e-12 * current.cost { break }
         }
         guard c.contains(where: { $0 != 0 }) else { return base }

@@ -11,14 +11,16 @@ import Foundation
 // - `VolSurface`: the smiles and forwards of one coin's listed expiries, interpolated in time;
 // - `VolSurface.syntheticInstrument(symbol:market:)`: a whole `Instrument` for an unlisted symbol.
 
-/// A raw-SVI smile (Gatheral 2004) in total implied variance against log-moneyness `k = ln(K/F)`:
+/// A raw-SVI smile (Gatheral 2004) in total implied variance against log-moneyness `k = ln(K/F)`,
+/// plus an optional spline `s(k)` (`correction`, `SmileCorrection`):
 ///
-///     w(k) = a + b·(ρ·(k − m) + √((k − m)² + σ²)),   σ_impl(k) = √(w(k)/T)
+///     w(k) = a + b·(ρ·(k − m) + √((k − m)² + σ²)) + s(k),   σ_impl(k) = √(w(k)/T)
 ///
 /// Fitted smiles satisfy `b ≥ 0`, `|ρ| ≤ 0.999`, `σ > 0`, `b·(1 + |ρ|) ≤ 1.96` (strictly inside
 /// Lee's moment bound 2: both wings at most linear in `k`), `a + b·σ·√(1 − ρ²) > 0` (the minimum
 /// total variance is positive) and Gatheral's `g(k) ≥ 0` on the whole line (no butterfly
-/// arbitrage): `isAdmissible`. See docs/smile.md.
+/// arbitrage): `isAdmissible`. With a correction, the sum's wing slopes lie in `[0, 1.96]` and its
+/// `g ≥ 0` on the whole line too. See docs/smile.md.
 public struct SmileFit: Equatable, Sendable {
     /// SVI `a`: the level of total variance (years × vol²).
     public var a: Double
@@ -229,6 +231,10 @@ public struct SmileFit: Equatable, Sendable {
     /// edge (a 2-column least squares with the edge parameter clamped). If the result has negative
     /// minimum variance, `a` is raised to `−√(c² − d²)`. The outer `(m, ln σ)` is searched on a grid,
     /// then refined by Nelder–Mead from the two best grid points.
+    ///
+    /// **Spline correction.** Every fit of a set of points with 6 or more distinct strikes adds the
+    /// `SmileCorrection` fitted to its vol residuals (`corrected`), so the outlier test uses the
+    /// corrected smile as well.
     ///
     /// **No butterfly arbitrage.** The result is checked with `isAdmissible` (`g ≥ 0` on the whole
     /// line, wing limits included). If it fails, the smile is blended towards the flat smile of the
