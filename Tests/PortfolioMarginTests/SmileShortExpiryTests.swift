@@ -174,3 +174,69 @@ extension SmileShortExpiryTests {
         }
     }
 }
+
+/// `SmileCorrection`, the natural cubic spline of docs/smile.md §1 "Beyond SVI".
+struct SmileCorrectionTests {
+    static let knots = [-0.4, -0.25, -0.1, 0.0, 0.15, 0.3]
+    static let spline = SmileCorrection(knots: knots, coefficients: [0.01, -0.02, 0.03, -0.05, 0.04, 0.02])
+
+    /// Linear outside the knots (value, slope and zero curvature agree with the end tangents, also
+    /// far out where the cubes of the basis would cancel), twice continuously differentiable at the
+    /// knots (finite differences from both sides agree), and the first two coefficients alone are
+    /// the line `c₁ + c₂·(k − ξ₁)/(ξ_K − ξ₁)`.
+    @Test func naturalSplineProperties() {
+        let s = Self.spline, lo = Self.knots.first!, hi = Self.knots.last!
+        let left = s.derivatives(logMoneyness: lo), right = s.derivatives(logMoneyness: hi)
+        #expect(abs(left.curvature) < 1e-9 && abs(right.curvature) < 1e-9)
+        for d in [0.1, 3.0, 1e4, 1e9] {
+            let l = s.derivatives(logMoneyness: lo - d), r = s.derivatives(logMoneyness: hi + d)
+            #expect(abs(l.value - (left.value - d * left.slope)) <= 1e-9 * max(1, d), "left \(d)")
+            #expect(abs(r.value - (right.value + d * right.slope)) <= 1e-9 * max(1, d), "right \(d)")
+            #expect(l.curvature == 0 && r.curvature == 0 && l.slope == left.slope && abs(r.slope - right.slope) < 1e-12)
+        }
+        #expect(abs(s.leftSlope - left.slope) < 1e-12 && abs(s.rightSlope - right.slope) < 1e-12)
+        let h = 1e-6
+        for k in Self.knots.dropFirst().dropLast() {
+            let below = s.derivatives(logMoneyness: k - h), above = s.derivatives(logMoneyness: k + h)
+            #expect(abs(below.value - above.value) < 1e-8 && abs(below.slope - above.slope) < 1e-6)
+            #expect(abs(below.curvature - above.curvature) < 1e-3, "curvature jumps at \(k)")
+            // The slope is the derivative of the value.
+            let fd = (s.value(logMoneyness: k + h) - s.value(logMoneyness: k - h)) / (2 * h)
+            #expect(abs(fd - s.derivatives(logMoneyness: k).slope) < 1e-6)
+        }
+        let line = SmileCorrection(knots: Self.knots, coefficients: [0.02, 0.07, 0, 0, 0, 0])
+        for k in stride(from: -1.0, through: 1.0, by: 0.05) {
+            #expect(abs(line.value(logMoneyness: k) - (0.02 + 0.07 * (k - lo) / (hi - lo))) < 1e-12)
+        }
+    }
+
+    /// A malformed correction evaluates to 0 without trapping and makes its smile not admissible;
+    /// a correction that turns a wing's total variance downwards is not admissible either.
+    @Test func malformedOrArbitrageableCorrectionsAreRefused() {
+        let svi = SmileFit(a: 0.01, b: 0.1, rho: -0.4, m: 0.02, sigma: 0.15, years: 0.25)
+        #expect(svi.isAdmissible)
+        for bad in [SmileCorrection(knots: [0, 1], coefficients: [0, 1]),
+                    SmileCorrection(knots: [0, 1, 2], coefficients: [1]),
+                    SmileCorrection(knots: [0, 0, 1], coefficients: [0, 0, 0]),
+                    SmileCorrection(knots: [0, .nan, 1], coefficients: [0, 0, 0])] {
+            var s = svi
+            s.correction = bad
+            #expect(!bad.isWellFormed && !s.isAdmissible)
+        }
+        #expect(SmileCorrection(knots: [0, 1, 2], coefficients: [1]).value(logMoneyness: 0.5) == 0)
+        // Right wing slope b(1 + ρ) = 0.06; a correction of slope −0.1 right of its knots makes it negative.
+        var down = svi
+        down.correction = SmileCorrection(knots: [-0.5, 0, 0.5], coefficients: [0, -0.1, 0])
+        #expect(down.wingSlopes.right < 0 && !down.isAdmissible)
+    }
+
+    /// `pm smile --format json` gives each listed expiry's correction (knots and coefficients) and
+    /// the table names it.
+    @Test func smileReportShowsTheCorrection() throws {
+        let json = try CLI.run(["smile", "--market", "data/sample/market.json", "--coin", "BTC", "--format", "json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        #expect(json.stdout.contains("\"correction\": {") && json.stdout.contains("\"knots\": [") && json.stdout.contains("\"coefficients\": ["))
+        let table = try CLI.run(["smile", "--market", "data/sample/market.json", "--coin", "BTC"])
+        #expect(table.status == 0 && table.stdout.contains("+ spline correction ("), "\(table.stdout.prefix(400))")
+    }
+}
