@@ -198,7 +198,9 @@ struct SmileCorrectionTests {
         let h = 1e-6
         for k in Self.knots.dropFirst().dropLast() {
             let below = s.derivatives(logMoneyness: k - h), above = s.derivatives(logMoneyness: k + h)
-            #expect(abs(below.value - above.value) < 1e-8 && abs(below.slope - above.slope) < 1e-6)
+            // One-sided Taylor steps from both sides meet: value and slope continuous.
+            #expect(abs((below.value + h * below.slope) - (above.value - h * above.slope)) < 1e-10)
+            #expect(abs((below.slope + h * below.curvature) - (above.slope - h * above.curvature)) < 1e-8)
             #expect(abs(below.curvature - above.curvature) < 1e-3, "curvature jumps at \(k)")
             // The slope is the derivative of the value.
             let fd = (s.value(logMoneyness: k + h) - s.value(logMoneyness: k - h)) / (2 * h)
