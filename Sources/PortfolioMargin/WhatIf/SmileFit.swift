@@ -232,9 +232,9 @@ public struct SmileFit: Equatable, Sendable {
     /// minimum variance, `a` is raised to `−√(c² − d²)`. The outer `(m, ln σ)` is searched on a grid,
     /// then refined by Nelder–Mead from the two best grid points.
     ///
-    /// **Spline correction.** Every fit of a set of points with 6 or more distinct strikes adds the
-    /// `SmileCorrection` fitted to its vol residuals (`corrected`), so the outlier test uses the
-    /// corrected smile as well.
+    /// **Spline correction.** The final fit, with 6 or more distinct strikes kept, adds the
+    /// `SmileCorrection` fitted to its vol residuals (`corrected`); the outlier test compares with
+    /// the SVI fits.
     ///
     /// **No butterfly arbitrage.** The result is checked with `isAdmissible` (`g ≥ 0` on the whole
     /// line, wing limits included). If it fails, the smile is blended towards the flat smile of the
@@ -271,7 +271,7 @@ public struct SmileFit: Equatable, Sendable {
         }
         let n = ks.count
         var kept = [Bool](repeating: true, count: n)
-        var smile = try weightedFit(ks, vols, kept, years, settings)
+        var smile = try weightedFit(ks, vols, kept, years)
         var touched = Set<Double>()   // strikes that lost points
         while true {
             let keptStrikes = Set((0..<n).filter { kept[$0] }.map { ks[$0] }).sorted()
@@ -293,7 +293,7 @@ public struct SmileFit: Equatable, Sendable {
             var worst: (k: Double, s: Double, rss: Double, fit: SmileFit)? = nil
             for k in candidates where 2 * (touched.count + (touched.contains(k) ? 0 : 1)) < distinct {
                 let others = (0..<n).map { kept[$0] && ks[$0] != k }
-                let fit = try weightedFit(ks, vols, others, years, settings)
+                let fit = try weightedFit(ks, vols, others, years)
                 let v = fit.vol(logMoneyness: k)
                 let far = (0..<n).filter { kept[$0] && ks[$0] == k && abs(vols[$0] - v) > outlierTolerance(fittedVol: v) }
                 guard let s = far.map({ abs(log(vols[$0] / max(v, 1e-4))) }).max() else { continue }
@@ -310,7 +310,7 @@ public struct SmileFit: Equatable, Sendable {
                 kept[i] = false
             }
             touched.insert(worst.k)
-            smile = try weightedFit(ks, vols, kept, years, settings)
+            smile = try weightedFit(ks, vols, kept, years)
         }
         // A point left out while other wrong marks still pulled the fit comes back if it lies within
         // tolerance of the final fit (which is a fit without it).
@@ -320,19 +320,20 @@ public struct SmileFit: Equatable, Sendable {
         }
         if !back.isEmpty {
             for i in back { kept[i] = true }
-            smile = try weightedFit(ks, vols, kept, years, settings)
+            smile = try weightedFit(ks, vols, kept, years)
         }
-        return RobustFit(smile: smile, outliers: (0..<n).filter { !kept[$0] })
+        // The spline correction is fitted once, to the options finally kept (the outlier test
+        // compares with SVI fits: a refit per left-out strike with the correction would cost its
+        // Levenberg–Marquardt each time).
+        return RobustFit(smile: corrected(smile, ks, vols, kept, years, settings), outliers: (0..<n).filter { !kept[$0] })
     }
 
     /// The fit of the kept points: weighted by the median kept vol, then reweighted by that fit's
     /// vols (floored, so a zero-variance point keeps a weight); see `robustFit`.
-    static func weightedFit(_ ks: [Double], _ vols: [Double], _ kept: [Bool], _ years: Double,
-                            _ settings: CorrectionSettings = .standard) throws -> SmileFit {
+    static func weightedFit(_ ks: [Double], _ vols: [Double], _ kept: [Bool], _ years: Double) throws -> SmileFit {
         let level = median((0..<ks.count).filter { kept[$0] }.map { vols[$0] })
         let first = try core(ks, vols, [Double](repeating: level, count: ks.count), kept, years)
-        let svi = try core(ks, vols, ks.map { max(first.vol(logMoneyness: $0), 1e-4) }, kept, years)
-        return corrected(svi, ks, vols, kept, years, settings)
+        return try core(ks, vols, ks.map { max(first.vol(logMoneyness: $0), 1e-4) }, kept, years)
     }
 
     /// The median of `xs` (0 when empty).
