@@ -213,6 +213,21 @@ do {
     report("SVI smile fit, per expiry (BTC, \(expiries) expiries)", t / Double(reps * max(expiries, 1)) * 1e3, "ms", "grid + Nelder–Mead over (m, σ), LAPACKE inner solve")
 }
 
+// MARK: Smile fit of a typical short chain (docs/smile.md §1): 21 strikes, 7 days, a sharp bottom
+// and a put wing rising to a flat ~180% (the shape of SmileShortExpiryTests' 7-day chain, no noise)
+do {
+    let strikes = stride(from: 5000.0, through: 8500, by: 500).map { $0 } + stride(from: 9000.0, through: 11000, by: 250).map { $0 }
+        + stride(from: 11500.0, through: 13000, by: 500).map { $0 }
+    let ks = strikes.map { log($0 / 10000) }
+    let vols = ks.map { k -> Double in
+        let h = (k * k + 1e-4).squareRoot() - 0.01, s = 1 / (1 + exp(k / 0.01)), e = exp(-pow(h / 0.35, 2))
+        return s * (1.8 - 1.1 * e + h * e) + (1 - s) * (0.7 + 0.9 * h)
+    }
+    let reps = quick ? 5 : 20
+    let t = best(3) { for _ in 0..<reps { _ = try? SmileFit.robustFit(logMoneyness: ks, vols: vols, years: 7 / 365) } }
+    report("smile fit, typical short chain (21 strikes, 7 days)", t / Double(reps) * 1e3, "ms", "SVI + spline correction, robust (outlier test included)")
+}
+
 // MARK: 4–6. Generated mix: compute only, CSV reader, end to end
 func generate(_ n: Int) throws -> String {
     let dir = "\(dataDir)/\(n)"

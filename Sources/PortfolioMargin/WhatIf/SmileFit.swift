@@ -11,14 +11,16 @@ import Foundation
 // - `VolSurface`: the smiles and forwards of one coin's listed expiries, interpolated in time;
 // - `VolSurface.syntheticInstrument(symbol:market:)`: a whole `Instrument` for an unlisted symbol.
 
-/// A raw-SVI smile (Gatheral 2004) in total implied variance against log-moneyness `k = ln(K/F)`:
+/// A raw-SVI smile (Gatheral 2004) in total implied variance against log-moneyness `k = ln(K/F)`,
+/// plus an optional spline `s(k)` (`correction`, `SmileCorrection`):
 ///
-///     w(k) = a + b·(ρ·(k − m) + √((k − m)² + σ²)),   σ_impl(k) = √(w(k)/T)
+///     w(k) = a + b·(ρ·(k − m) + √((k − m)² + σ²)) + s(k),   σ_impl(k) = √(w(k)/T)
 ///
 /// Fitted smiles satisfy `b ≥ 0`, `|ρ| ≤ 0.999`, `σ > 0`, `b·(1 + |ρ|) ≤ 1.96` (strictly inside
 /// Lee's moment bound 2: both wings at most linear in `k`), `a + b·σ·√(1 − ρ²) > 0` (the minimum
 /// total variance is positive) and Gatheral's `g(k) ≥ 0` on the whole line (no butterfly
-/// arbitrage): `isAdmissible`. See docs/smile.md.
+/// arbitrage): `isAdmissible`. With a correction, the sum's wing slopes lie in `[0, 1.96]` and its
+/// `g ≥ 0` on the whole line too. See docs/smile.md.
 public struct SmileFit: Equatable, Sendable {
     /// SVI `a`: the level of total variance (years × vol²).
     public var a: Double
@@ -74,17 +76,29 @@ public struct SmileFit: Equatable, Sendable {
         self.a = a; self.b = b; self.rho = rho; self.m = m; self.sigma = sigma; self.years = years
     }
 
-    /// Total implied variance `w(k)`.
-    @inlinable
+    /// The spline added to the SVI total variance where the listed marks demand a shape SVI cannot
+    /// take (a flat or concave wing, an asymmetric bottom), or nil for a plain SVI smile; see
+    /// `SmileCorrection` and docs/smile.md §1.
+    public var correction: SmileCorrection? = nil
+
+    /// Total implied variance `w(k)`: the SVI total variance plus the correction, if any.
     public func totalVariance(logMoneyness k: Double) -> Double {
         let x = k - m
-        return a + b * (rho * x + (x * x + sigma * sigma).squareRoot())
+        let svi = a + b * (rho * x + (x * x + sigma * sigma).squareRoot())
+        guard let correction else { return svi }
+        return svi + correction.value(logMoneyness: k)
     }
 
     /// Implied vol `√(max(w, 0)/T)`.
-    @inlinable
     public func vol(logMoneyness k: Double) -> Double {
         (max(totalVariance(logMoneyness: k), 0) / years).squareRoot()
+    }
+
+    /// The slopes of total variance in `k` far out in the wings, outward: `b·(1 − ρ)` minus the
+    /// correction's slope left of its first knot, and `b·(1 + ρ)` plus its slope right of its last.
+    /// Lee's moment formula needs both at most 2; total variance stays positive only if both are ≥ 0.
+    public var wingSlopes: (left: Double, right: Double) {
+        (b * (1 - rho) - (correction?.leftSlope ?? 0), b * (1 + rho) + (correction?.rightSlope ?? 0))
     }
 
     /// Gatheral's density function `g(k) = (1 − k·w′/(2w))² − (w′²/4)·(1/w + 1/4) + w″/2`: the
@@ -93,12 +107,22 @@ public struct SmileFit: Equatable, Sendable {
     public func density(logMoneyness k: Double) -> Double {
         let x = k - m
         let r = (x * x + sigma * sigma).squareRoot()
-        let w = a + b * (rho * x + r)
+        var w = a + b * (rho * x + r)
+        var w1 = b * (rho + x / r)
+        var w2 = b * sigma * sigma / (r * r * r)
+        if let correction {
+            let s = correction.derivatives(logMoneyness: k)
+            w += s.value; w1 += s.slope; w2 += s.curvature
+        }
+        return Self.density(k, w, w1, w2)
+    }
+
+    /// `g` from `w`, `w′`, `w″` at `k` (`−∞` where `w ≤ 0` or the result is not a number).
+    static func density(_ k: Double, _ w: Double, _ w1: Double, _ w2: Double) -> Double {
         guard w > 0 else { return -.infinity }
-        let w1 = b * (rho + x / r)
-        let w2 = b * sigma * sigma / (r * r * r)
         let t = 1 - k * w1 / (2 * w)
-        return t * t - w1 * w1 / 4 * (1 / w + 0.25) + w2 / 2
+        let g = t * t - w1 * w1 / 4 * (1 / w + 0.25) + w2 / 2
+        return g.isNaN ? -.infinity : g
     }
 
     /// `g` over the whole real line: the smallest `density(logMoneyness:)` on 4001 points
@@ -106,14 +130,25 @@ public struct SmileFit: Equatable, Sendable {
     /// 2.5% of `|k − m|` in the wings, out to `|k − m| ≈ 3.6·10^10·σ`), and the wing limits
     /// `g(±∞) = (1 − s±²/4)/4` for the wing slopes `s± = b·(1 ± ρ)` (−∞ when a wing reaches Lee's
     /// bound, where `g` tends to 0 from below).
+    ///
+    /// With a correction the wing slopes are those of `wingSlopes` (−∞ also when one is negative:
+    /// total variance would turn negative), and `g` is also taken at the knots and on 2001 evenly
+    /// spaced points from the first knot minus the knots' span to the last knot plus it (the
+    /// correction's curvature is piecewise linear between knots; steps of 0.15% of the span).
     public func minimumDensityEverywhere() -> Double {
         var g = Double.infinity
-        for s in [b * (1 + rho), b * (1 - rho)] {
-            g = min(g, s < Self.wingSlopeLimit ? (1 - s * s / 4) / 4 : -.infinity)
+        let slopes = wingSlopes
+        for s in [slopes.left, slopes.right] {
+            g = min(g, s >= 0 && s < Self.wingSlopeLimit ? (1 - s * s / 4) / 4 : -.infinity)
         }
         for i in 0...4000 {
             let t = -25 + 50 * Double(i) / 4000
             g = min(g, density(logMoneyness: m + sigma * sinh(t)))
+        }
+        if let c = correction, let lo = c.knots.first, let hi = c.knots.last {
+            let span = hi - lo
+            for i in 0...2000 { g = min(g, density(logMoneyness: lo - span + 3 * span * Double(i) / 2000)) }
+            for k in c.knots { g = min(g, density(logMoneyness: k)) }
         }
         return g.isNaN ? -.infinity : g
     }
@@ -122,10 +157,19 @@ public struct SmileFit: Equatable, Sendable {
     /// `|ρ| ≤ rhoLimit`, `σ > 0`, `b·(1 + |ρ|) ≤ wingSlopeCap`, minimum total variance
     /// `a + b·σ·√(1 − ρ²) > 0`, and `g(k) ≥ densityFloor` on the check grid of
     /// `minimumDensityEverywhere` (so `g ≥ 0` everywhere).
+    ///
+    /// With a correction: its knots and coefficients are finite and well formed
+    /// (`SmileCorrection.isWellFormed`), and both `wingSlopes` of the sum lie in `[0, wingSlopeCap]`;
+    /// the SVI part keeps its own constraints (it is itself an admissible smile).
     public var isAdmissible: Bool {
         guard [a, b, rho, m, sigma, years].allSatisfy(\.isFinite), b >= 0, abs(rho) <= Self.rhoLimit, sigma > 0,
               b * (1 + abs(rho)) <= Self.wingSlopeCap * (1 + 1e-12),
               a + b * sigma * (max(1 - rho * rho, 0)).squareRoot() > 0 else { return false }
+        if let c = correction {
+            let slopes = wingSlopes
+            guard c.isWellFormed, slopes.left >= 0, slopes.right >= 0,
+                  max(slopes.left, slopes.right) <= Self.wingSlopeCap * (1 + 1e-12) else { return false }
+        }
         return minimumDensityEverywhere() >= Self.densityFloor
     }
 
@@ -188,6 +232,10 @@ public struct SmileFit: Equatable, Sendable {
     /// minimum variance, `a` is raised to `−√(c² − d²)`. The outer `(m, ln σ)` is searched on a grid,
     /// then refined by Nelder–Mead from the two best grid points.
     ///
+    /// **Spline correction.** The final fit, with 6 or more distinct strikes kept, adds the
+    /// `SmileCorrection` fitted to its vol residuals (`corrected`); the outlier test compares with
+    /// the SVI fits.
+    ///
     /// **No butterfly arbitrage.** The result is checked with `isAdmissible` (`g ≥ 0` on the whole
     /// line, wing limits included). If it fails, the smile is blended towards the flat smile of the
     /// mean total variance `w̄` of the points kept — `a → (1−λ)a + λw̄`, `b → (1−λ)b` (`λ = 1` is
@@ -201,6 +249,12 @@ public struct SmileFit: Equatable, Sendable {
     /// - Throws: `InputError` when the arrays differ in length, a value is not finite, a vol or
     ///   `years` is not positive, there are fewer than 3 distinct `k`, or LAPACK reports a failure.
     public static func robustFit(logMoneyness ks: [Double], vols: [Double], years: Double) throws -> RobustFit {
+        try robustFit(logMoneyness: ks, vols: vols, years: years, settings: .standard)
+    }
+
+    /// `robustFit(logMoneyness:vols:years:)` with the spline correction's settings given.
+    static func robustFit(logMoneyness ks: [Double], vols: [Double], years: Double,
+                          settings: CorrectionSettings) throws -> RobustFit {
         guard ks.count == vols.count else {
             throw InputError("smile fit: \(ks.count) log-moneyness values but \(vols.count) vols")
         }
@@ -268,7 +322,10 @@ public struct SmileFit: Equatable, Sendable {
             for i in back { kept[i] = true }
             smile = try weightedFit(ks, vols, kept, years)
         }
-        return RobustFit(smile: smile, outliers: (0..<n).filter { !kept[$0] })
+        // The spline correction is fitted once, to the options finally kept (the outlier test
+        // compares with SVI fits: a refit per left-out strike with the correction would cost its
+        // Levenberg–Marquardt each time).
+        return RobustFit(smile: corrected(smile, ks, vols, kept, years, settings), outliers: (0..<n).filter { !kept[$0] })
     }
 
     /// The fit of the kept points: weighted by the median kept vol, then reweighted by that fit's
@@ -349,6 +406,16 @@ public struct SmileFit: Equatable, Sendable {
         return result
     }
 
+    /// Where the fits aim at `g ≥ 2·densityFloor`: the listed range widened by its width (at least
+    /// 0.05) on each side on 81 points, and 40 geometric steps into each wing (out to |k| ≈ 3600):
+    /// the density is checked where vols are returned.
+    static func penaltyGrid(_ ks: [Double]) -> [Double] {
+        guard let lo = ks.min(), let hi = ks.max() else { return [] }
+        let span = max(hi - lo, 0.05)
+        return (0..<81).map { lo - span + 3 * span * Double($0) / 80 }
+            + (1...40).flatMap { j -> [Double] in let d = span * pow(1.3, Double(j)); return [lo - span - d, hi + span + d] }
+    }
+
     /// One inner solution: the smile and its objective.
     struct Candidate { var smile: SmileFit; var objective: Double }
 
@@ -370,11 +437,7 @@ public struct SmileFit: Equatable, Sendable {
             self.ks = ks; self.years = years
             target = vols.map { $0 * $0 * years }
             weight = zip(vols, levels).map { 1 / (($0 + $1) * years) }
-            let lo = ks.min()!, hi = ks.max()!, span = max(hi - lo, 0.05)
-            // The listed range widened by its width on each side, and 40 geometric steps into each
-            // wing (out to |k| ≈ 3600): the density is checked where vols are returned.
-            gridK = (0..<81).map { lo - span + 3 * span * Double($0) / 80 }
-                + (1...40).flatMap { j -> [Double] in let d = span * pow(1.3, Double(j)); return [lo - span - d, hi + span + d] }
+            gridK = SmileFit.penaltyGrid(ks)
             y = [Double](repeating: 0, count: ks.count); z = y; rhs = y
             design = [Double](repeating: 0, count: 3 * ks.count)
         }

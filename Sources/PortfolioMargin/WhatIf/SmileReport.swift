@@ -178,8 +178,9 @@ public enum SmileReport {
         return out
     }
 
-    /// `{"smiles": [{baseCoin, expiry, years, forward, listed, svi, rmsFitError, problem, outliers,
-    /// points}]}`; `outliers` lists `{symbol, strike, markIv, fittedIv}` of the options the fit left
+    /// `{"smiles": [{baseCoin, expiry, years, forward, listed, svi, correction, rmsFitError, problem,
+    /// outliers, points}]}`; `correction` is the spline added to the SVI total variance
+    /// (`{knots, coefficients}`, `SmileCorrection`) or null; `outliers` lists `{symbol, strike, markIv, fittedIv}` of the options the fit left
     /// out, each point carries `outlier` (null where nothing is listed).
     public static func json(_ views: [SmileView]) -> JSON {
         .object([("smiles", .array(views.map { v in
@@ -192,6 +193,12 @@ public enum SmileReport {
                                                 ("m", .num(s.m)), ("sigma", .num(s.sigma))])))
             } else {
                 members.append(("svi", .null))
+            }
+            if let c = v.smile?.correction {
+                members.append(("correction", .object([("knots", .array(c.knots.map(JSON.num))),
+                                                       ("coefficients", .array(c.coefficients.map(JSON.num)))])))
+            } else {
+                members.append(("correction", .null))
             }
             members.append(("rmsFitError", v.rmsFitError.map(JSON.num) ?? .null))
             members.append(("problem", v.problem.map(JSON.string) ?? .null))
@@ -215,6 +222,7 @@ public enum SmileReport {
             out += "\(v.baseCoin) \(ISO8601.format(v.expiry)) (\(Table.fixed(v.years * 365, digits: 2)) days, \(v.listed ? "listed" : "interpolated")), forward \(Table.plain(v.forward))\n"
             if let s = v.smile {
                 out += "  SVI a \(fmt(s.a)) b \(fmt(s.b)) rho \(fmt(s.rho)) m \(fmt(s.m)) sigma \(fmt(s.sigma))"
+                if let c = s.correction { out += " + spline correction (\(c.knots.count) knots)" }
                 if let r = v.rmsFitError { out += ", RMS fit error \(Table.fixed(r * 100, digits: 2)) vol points" }
                 out += "\n"
             }
