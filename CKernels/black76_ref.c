@@ -16,7 +16,7 @@ static const double INV_SQRT2_LO = -0x1.bdd3413b26456p-55;
 static const double TWO_OVER_SQRTPI = 0x1.20dd750429b6dp+0;
 static const double INV_SQRT_2PI = 0x1.9884533d43651p-2;
 
-// The reference N(x) of the Black-76 paths (MODEL.md §3), deliberately the textbook expression.
+// The reference N(x) of the Black-76 paths (docs/model.md §3), deliberately the textbook expression.
 static double ref_cdf(double x) { return 0.5 * erfc(-x / SQRT2); }
 
 double pm_norm_cdf(double x) {

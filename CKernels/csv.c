@@ -2,7 +2,7 @@
 // no run-time dispatch), scalar elsewhere. A byte-at-a-time loop in Swift was the reader's largest
 // cost (one unpredictable branch per byte).
 //
-// Lines end in LF, CRLF or CR (FORMATS.md "CSV is RFC 4180"): a line ends at the first '\n' or
+// Lines end in LF, CRLF or CR (docs/formats.md "CSV is RFC 4180"): a line ends at the first '\n' or
 // '\r'; "\r\n" is one line end. A quoted field may hold commas and line breaks: these functions
 // only report that a line has a '"' (the caller then parses the record with quoting rules), and
 // `pm_csv_next_record` finds record starts with the same quoting grammar for splitting a file

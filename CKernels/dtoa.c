@@ -1,5 +1,5 @@
 // Shortest round-trip text of a double, byte for byte what Swift's `Double.description` prints
-// (MODEL.md §11.17: numbers print in shortest round-trip form). The batch writes ~19 numbers per
+// (docs/model.md §11.17: numbers print in shortest round-trip form). The batch writes ~19 numbers per
 // account; `description` allocates a String per number and was a third of the end-to-end time.
 //
 // Digits: Dragonbox (see `shortest`) — the shortest decimal in the rounding interval of the

@@ -1,4 +1,4 @@
-// The scenario P&L of a portfolio (MODEL.md §3): out[s] = Σ_e size[e] · block[row[instr[e]]·nS + s].
+// The scenario P&L of a portfolio (docs/model.md §3): out[s] = Σ_e size[e] · block[row[instr[e]]·nS + s].
 //
 // Swift compiles at the baseline x86-64 target (2-wide SSE2); this loop is the engine's hottest,
 // so it gets AVX-512 and AVX2 variants chosen at run time. Scenarios are done in tiles of 40
@@ -6,7 +6,7 @@
 // holdings. The sum runs over holdings in order, as a separate multiply and add (no FMA), in every
 // variant: all paths give the same bits as plain `acc + size·risk`. That matters for ties — close
 // to expiry an option's three vol scenarios differ only by rounding, and the worst one is the
-// first minimum (MODEL.md §11.6).
+// first minimum (docs/model.md §11.6).
 #include "CKernels.h"
 
 #pragma clang fp contract(off)

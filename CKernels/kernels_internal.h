@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// The largest total volatility v = sigma sqrt(T) the pricers use (MODEL.md §10: a price stays
+// The largest total volatility v = sigma sqrt(T) the pricers use (docs/model.md §10: a price stays
 // within its no-arbitrage bounds whatever the vol). Beyond about 1.34e154, v^2/2 overflows and
 // d1 = d2 = +inf, which prices a call at F - K (negative out of the money) instead of its limit F.
 // At v = 1e100, d1 = +5e99 and d2 = -5e99 already give N = 1 and 0 exactly, the limit prices

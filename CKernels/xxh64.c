@@ -1,4 +1,4 @@
-// The input digest (FORMATS.md "Scale-out": a file's size and a fast 64-bit hash of its bytes):
+// The input digest (docs/formats.md "Scale-out": a file's size and a fast 64-bit hash of its bytes):
 // XXH64, seed 0 — Yann Collet's xxHash64 algorithm (public specification, BSD), written here from
 // the specification, nothing copied. Four independent 64-bit lanes over 32-byte stripes: about one
 // multiply per 8 bytes, ~10 GB/s on one x86-64 core, so hashing every input while it is read costs

@@ -1,4 +1,4 @@
-// Atomic exchange of two paths, for outputs that appear whole or not at all (pm batch, FORMATS.md
+// Atomic exchange of two paths, for outputs that appear whole or not at all (pm batch, docs/formats.md
 // "Commands"). Swift cannot call the variadic syscall(2), and Glibc's renameat2 wrapper is not
 // visible to Swift on every distribution, so the call lives here.
 #define _GNU_SOURCE

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Same bytes every run (FORMATS.md "Reproducibility"): one generated book with orphan rows (ids only
+# Same bytes every run (docs/formats.md "Reproducibility"): one generated book with orphan rows (ids only
 # in balances.csv / positions.csv) is margined by `pm batch` in automatic aggregation (no
 # PM_DENSE_THRESHOLD) several ways — repeated, under a concurrent CPU load, at --threads 1 and 2,
 # at --block-size 1, 7, 256 and the default, and as N = 2, 3, 5 `--shard` runs joined by

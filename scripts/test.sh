@@ -15,7 +15,7 @@ step "debug build"
 scripts/test-tmpclean.sh "$@"
 step "suite"
 [ $# -eq 0 ] || exit 0
-# Same bytes every run (FORMATS.md "Reproducibility"), on a larger book than the suite's DeterminismTests.
+# Same bytes every run (docs/formats.md "Reproducibility"), on a larger book than the suite's DeterminismTests.
 scripts/test-determinism.sh "$(swift build --show-bin-path)/pm" 20000
 step "determinism"
 # The Slurm array + merge on a real single-node cluster (docs/sharding.md): on a full run as root

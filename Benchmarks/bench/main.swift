@@ -100,7 +100,7 @@ if section("memory") {
     src.deallocate(); dst.deallocate()
 }
 
-// MARK: Number formatting, the output side of the batch (shortest round trip, MODEL.md §11.17)
+// MARK: Number formatting, the output side of the batch (shortest round trip, docs/model.md §11.17)
 do {
     var rng = SystemRandomNumberGenerator()
     let n = quick ? 200_000 : 2_000_000

@@ -46,7 +46,7 @@ void pm_black76_batch_isa(int isa, size_t n, const double *F, const double *K, c
 void pm_black76_batch_ref(size_t n, const double *F, const double *K, const double *T,
                           const double *sigma, const int8_t *isCall, double *out);
 
-/// Risk arrays of nOptions options over an nMoves x 3 scenario grid (MODEL.md §3).
+/// Risk arrays of nOptions options over an nMoves x 3 scenario grid (docs/model.md §3).
 /// Row-major output, nS = nMoves * 3 columns:
 ///   out[i*nS + k*3 + j] = (B76(F[i]*(1 + moves[k]*moveScale[i]), K[i], T[i], vol_j[i], isCall[i])
 ///                          - mark[i]) * settleIndex[i]
@@ -63,7 +63,7 @@ void pm_risk_arrays_isa(int isa, size_t nOptions, size_t nMoves, const double *m
                         const double *moveScale, const int8_t *isCall,
                         const double *mark, const double *settleIndex, double *out);
 
-/// The scenario P&L of a portfolio (MODEL.md §3): for s < nS,
+/// The scenario P&L of a portfolio (docs/model.md §3): for s < nS,
 ///   out[s] = Σ_e size[e] · block[row[instr[e]] · nS + s],  e = 0 … count−1 (in that order).
 /// `block` is a coin's risk arrays (row-major, nS per instrument), `row` maps an instrument index
 /// to its row. Uses the same code path as the pricing functions.

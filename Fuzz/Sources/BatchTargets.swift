@@ -42,7 +42,7 @@ enum CSVTarget {
 /// format. A success must be consistent:
 /// - margins.csv has one row per account of accounts.csv, in order, each id once (a duplicated id:
 ///   one row per line); units.csv rows belong to computed accounts;
-/// - no `nan` or `inf` in any figure, except `inf` in `im_rate`/`mm_rate` (FORMATS.md);
+/// - no `nan` or `inf` in any figure, except `inf` in `im_rate`/`mm_rate` (docs/formats.md);
 /// - the output does not depend on the number of parse threads (chunking) or block size;
 /// - pending fixes (`PM_FUZZ_PENDING=1`): ids found only in the row files get an error row; the
 ///   same files with every field quoted and CRLF line ends give the same bytes out.
@@ -185,7 +185,7 @@ enum BatchTarget {
         }
     }
 
-    /// Every id seen in a row file but not in accounts.csv has an error row (FORMATS.md).
+    /// Every id seen in a row file but not in accounts.csv has an error row (docs/formats.md).
     static func checkOrphans(margins: [UInt8], input: BatchInput) {
         let out = Set(OutputCSV.parse(margins).dropFirst().map { $0[0] })
         for k in 1..<4 {

@@ -128,7 +128,7 @@ enum Fuzz {
         return out
     }()
 
-    /// An error message must be one line (FORMATS.md: errors go to stderr, one line each).
+    /// An error message must be one line (docs/formats.md: errors go to stderr, one line each).
     static func checkMessage(_ e: Error, _ target: String) {
         guard let ie = e as? InputError else {
             if let ae = e as? AccountError { checkMessage(ae.error, target); return }
@@ -146,7 +146,7 @@ enum Fuzz {
     }
 
     /// Every result of a margined account: amounts finite, rates never NaN nor −∞ (+∞ is the
-    /// documented infinite rate, FORMATS.md), per-unit figures and scenario P&L finite.
+    /// documented infinite rate, docs/formats.md), per-unit figures and scenario P&L finite.
     static func checkResult(_ r: MarginResult, _ target: String) {
         func finite(_ v: Double, _ name: String) {
             if !v.isFinite { fail("\(target): account \(r.accountId.debugDescription): \(name) = \(v)") }

@@ -6,7 +6,7 @@ import Glibc
 
 /// FastNumber.parse: a value it returns must be finite and what `strtod` reads from the same text,
 /// with `strtod` consuming the whole text (bit for bit). Strict decimal text (the grammar of
-/// FORMATS.md numbers) that `strtod` reads as a finite value must be accepted.
+/// docs/formats.md numbers) that `strtod` reads as a finite value must be accepted.
 enum NumberTarget {
     static func run(_ data: UnsafeBufferPointer<UInt8>) {
         guard let base = data.baseAddress, data.count > 0 else {
@@ -32,7 +32,7 @@ enum NumberTarget {
             if !got.isFinite { fail("\(show(data)) → non-finite \(got)") }
         } else if isStrictDecimal(data), data.count < 400, consumedAll, ref.isFinite {
             // A decimal beyond a double (strtod: ±inf) is refused on purpose: FastNumber never
-            // returns a non-finite value (FORMATS.md: non-finite values are errors).
+            // returns a non-finite value (docs/formats.md: non-finite values are errors).
             fail("rejected the plain decimal \(show(data)) (strtod: \(ref))")
         }
     }
@@ -91,7 +91,7 @@ enum DateTarget {
 }
 
 /// JSON.parse: no crash; an accepted document renders and re-parses to an equal value (only
-/// checked when every number is finite: non-finite tokens render as text, FORMATS.md).
+/// checked when every number is finite: non-finite tokens render as text, docs/formats.md).
 enum JSONTarget {
     static func run(_ data: UnsafeBufferPointer<UInt8>) {
         let bytes = Array(data)

@@ -75,7 +75,7 @@ enum SmileTarget {
             n += 1
         }
         let market: MarketSnapshot
-        // Every instrument needs the index of its settle coin as well (MODEL.md §10).
+        // Every instrument needs the index of its settle coin as well (docs/model.md §10).
         do { market = try MarketSnapshot(time: time, indexPrices: [coin: index, "USDC": 1], instruments: instruments) } catch {
             Fuzz.checkMessage(error, "smile"); return
         }

@@ -3,7 +3,7 @@ import Foundation
 import PortfolioMargin
 
 /// Synthetic Portfolio Margin accounts against a market snapshot, streamed as the four batch CSV
-/// files of FORMATS.md (`accounts.csv`, `balances.csv`, `positions.csv`, `orders.csv`).
+/// files of docs/formats.md (`accounts.csv`, `balances.csv`, `positions.csv`, `orders.csv`).
 ///
 /// Deterministic: account n draws from its own SynthSplitMix64 stream keyed by (seed, n), so the bytes
 /// depend only on the seed, the account count and the market — not on the machine, the number of
@@ -294,7 +294,7 @@ final class SynthCatalog: @unchecked Sendable {
         var name: String
         var index: Double
         var major: Bool            // BTC or ETH: the archetypes' preferred coins
-        var params: CoinParameters  // this coin's entry of the parameter set (MODEL.md §9)
+        var params: CoinParameters  // this coin's entry of the parameter set (docs/model.md §9)
         var weight: Double
         var linearPerps: [Int] = []
         var inversePerps: [Int] = []
@@ -492,7 +492,7 @@ final class SynthCatalog: @unchecked Sendable {
     }
 
     /// Estimated maintenance risk per unit long and short (worst scenario loss over the coin's
-    /// grid of MODEL.md §2 — shipped: BTC/ETH ±10%, IV ×(1 + 0.24 s) / ×(1 − 0.20 s); others ±15%,
+    /// grid of docs/model.md §2 — shipped: BTC/ETH ±10%, IV ×(1 + 0.24 s) / ×(1 − 0.20 s); others ±15%,
     /// +30% / −25% — plus the short-option add-on of §5A), and the Black-76 delta.
     static func optionRisk(_ inst: Instrument, time: Double, settleIndex: Double, index: Double, params: CoinParameters) -> (long: Double, short: Double, delta: Double) {
         let F = inst.underlyingPrice!, K = inst.strike!, iv = inst.markIv!

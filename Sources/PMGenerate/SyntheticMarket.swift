@@ -2,7 +2,7 @@ import CKernels
 import Foundation
 import PortfolioMargin
 
-/// A realistic, deterministic market snapshot (FORMATS.md `market.json`); seed 1 is the shipped
+/// A realistic, deterministic market snapshot (docs/formats.md `market.json`); seed 1 is the shipped
 /// `data/sample/market.json`. (It began as a port of a Python script, since retired: this is the only generator.)
 ///
 /// Contents: BTC, ETH and SOL option chains (USDC-settled on every expiry, USDT-settled twins on

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import PortfolioMargin
 
-/// `pm bybit import|reconcile`: Bybit V5 interop (FORMATS.md "Bybit V5 interop").
+/// `pm bybit import|reconcile`: Bybit V5 interop (docs/formats.md "Bybit V5 interop").
 struct BybitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bybit",

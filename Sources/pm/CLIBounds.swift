@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import PortfolioMargin
 
-/// Integer options and their bounds (FORMATS.md "Bounds": `--threads` 1…256, `--block-size`
+/// Integer options and their bounds (docs/formats.md "Bounds": `--threads` 1…256, `--block-size`
 /// 1…10^7, `--shard I/N` with 0 ≤ I < N ≤ 10^6, `--top` ≥ 1, `pm generate --accounts` 1…10^8).
 ///
 /// Integer options are declared with `parsing: .unconditional` and `transform: CLIBounds.integer`:
@@ -60,7 +60,7 @@ enum CLIBounds {
         return nil
     }
 
-    /// `--shard I/N` with 0 ≤ I < N ≤ 10^6 (MODEL.md §11.16).
+    /// `--shard I/N` with 0 ≤ I < N ≤ 10^6 (docs/model.md §11.16).
     static func shard(_ text: String) throws -> (index: Int, count: Int) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let i = try? integer(String(parts[0])), let n = try? integer(String(parts[1])) else {

@@ -6,7 +6,7 @@ import PortfolioMargin
 /// `pm generate --accounts N [--seed S] --out DIR [--market PATH] [--no-market-copy] [--params P]`
 ///
 /// Writes a synthetic market snapshot (or uses an existing one) and N synthetic accounts as the batch
-/// CSV folder of FORMATS.md. Every file is written as `NAME.tmp` and renamed into place when complete.
+/// CSV folder of docs/formats.md. Every file is written as `NAME.tmp` and renamed into place when complete.
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",

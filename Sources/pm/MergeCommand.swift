@@ -1,7 +1,7 @@
 import ArgumentParser
 import PortfolioMargin
 
-/// `pm merge SHARD_OUT... --accounts accounts.csv --out DIR` (FORMATS.md "Scale-out").
+/// `pm merge SHARD_OUT... --accounts accounts.csv --out DIR` (docs/formats.md "Scale-out").
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",

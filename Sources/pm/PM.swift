@@ -16,7 +16,7 @@ struct PM: ParsableCommand {
                       MergeCommand.self, SplitCommand.self, BybitCommand.self, SmileCommand.self, ReportCommand.self, HedgeCommand.self, ExplainCommand.self,
                       BacktestCommand.self])
 
-    /// Runs the command; every failure exits 1 with one line on stderr (FORMATS.md), except
+    /// Runs the command; every failure exits 1 with one line on stderr (docs/formats.md), except
     /// `--help`, which exits 0.
     static func main() {
         BLASKernel.reexecuteIfMisdetected()  // OpenBLAS's kernels must fit the CPU (docs/readings.md item 26); at most once
@@ -44,7 +44,7 @@ struct PM: ParsableCommand {
     }
 }
 
-/// Exit status 3: outputs complete, some accounts carry an error (FORMATS.md).
+/// Exit status 3: outputs complete, some accounts carry an error (docs/formats.md).
 let partialFailure = ExitCode(3)
 
 /// `exit(3)` under another name: inside a `ParsableCommand`, `exit` means the parser's `exit(withError:)`.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// Margin attribution (MODEL.md §12, FORMATS.md "Margin attribution"): each holding's
+/// Margin attribution (docs/model.md §12, docs/formats.md "Margin attribution"): each holding's
 /// `maxLossContribution` and the spot leg's, summing to the unit's `maxLoss`.
 struct AttributionTests {
     let priced = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams)

@@ -3,7 +3,7 @@ import Testing
 @testable import PMGenerate
 @testable import PortfolioMargin
 
-/// Writes accounts as a FORMATS.md batch folder, and reads batch outputs back.
+/// Writes accounts as a docs/formats.md batch folder, and reads batch outputs back.
 enum BatchFiles {
     /// A new empty folder under the test process's temporary root (TestTemp: removed at exit).
     static func tempDir(_ name: String) -> String { TestTemp.dir(name) }
@@ -235,7 +235,7 @@ struct BatchTests {
         #expect(margins.filter { $0["account_id"] == "R-4-20" }.allSatisfy { $0["error"]!.contains("duplicate") })
         #expect(margins.filter { $0["account_id"] == "R-4-20" }.count == 2)
         #expect(summary.orphanRows == 1)
-        // An id only in positions.csv gets an error row after the accounts.csv rows (FORMATS.md).
+        // An id only in positions.csv gets an error row after the accounts.csv rows (docs/formats.md).
         #expect(margins.last?["account_id"] == "GHOST")
         #expect(error("GHOST").contains("positions.csv: line") && error("GHOST").contains("not in accounts.csv"))
         let failed = Set(["R-4-3", "R-4-7", "R-4-9", "R-4-11", "R-4-12", "R-4-20", "R-4-X", "GHOST"])

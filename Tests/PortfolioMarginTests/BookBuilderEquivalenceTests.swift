@@ -35,7 +35,7 @@ struct BookBuilderEquivalenceTests {
               pfPresent: b.pfPresent, entInstr: b.entInstr, entSizeBits: b.entSize.map(\.bitPattern))
     }
 
-    /// The units of a book's rows, built plainly (MODEL.md §6, §7, §11.1–2): a unit per base coin
+    /// The units of a book's rows, built plainly (docs/model.md §6, §7, §11.1–2): a unit per base coin
     /// with a position or an order, by slot; its spot balance when hedging and eligible; C nets the
     /// coin's positions per symbol in row order (first appearance order); A+C / B+C start from C
     /// and net that side's orders, absent without any.

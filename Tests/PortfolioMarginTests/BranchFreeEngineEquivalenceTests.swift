@@ -7,7 +7,7 @@ import Testing
 /// checked here bit for bit against the code it replaced (kept below, verbatim in its formulas),
 /// on generated accounts over the sample market: options (USDC and USDT), futures, perpetuals,
 /// inverse instruments, spot hedging with balances and liabilities, orders on both sides, nets
-/// of zero and sizes whose products overflow (MODEL.md §10: NaN must stay NaN).
+/// of zero and sizes whose products overflow (docs/model.md §10: NaN must stay NaN).
 struct BranchFreeEngineEquivalenceTests {
     /// The sample market with its perpetuals and futures marked 8–15% off their index (cycling
     /// both ways), so §5D2's basis passes its 5% threshold and the basis term is exercised.
@@ -268,7 +268,7 @@ struct BranchFreeEngineEquivalenceTests {
             // Few distinct values, so ties and repeated minima are common; ±0 both appear.
             var t = (0..<n).map { _ in [-2.0, -1, -0.0, 0, 1, 3][rng.int(0, 5)] * (rng.chance(0.5) ? 1 : 1.5) }
             if n > 0 && rng.chance(0.2) { t[rng.int(0, n - 1)] = -7 }
-            // Now and then a non-finite entry anywhere: NaN loss at scenario 0 (MODEL.md §10).
+            // Now and then a non-finite entry anywhere: NaN loss at scenario 0 (docs/model.md §10).
             if n > 0 && rng.chance(0.05) { t[rng.int(0, n - 1)] = [Double.nan, .infinity, -.infinity][rng.int(0, 2)] }
             let (loss, at, best) = t.withUnsafeBufferPointer {
                 let p = $0.baseAddress ?? UnsafePointer(bitPattern: 8)!

@@ -43,7 +43,7 @@ struct BybitFormatTests {
         }
     }
 
-    /// MODEL.md §3: the published option ladder on the unchanged column within 0.01 USDT; the
+    /// docs/model.md §3: the published option ladder on the unchanged column within 0.01 USDT; the
     /// perpetual ladder to the published 8 decimals; futureContingency 0.80370; assetIM/assetMM 1.2.
     @Test func theExampleAccountReproducesThePublishedLadders() throws {
         let doc = try PublishedExample.ours()
@@ -76,7 +76,7 @@ struct BybitFormatTests {
     }
 
     /// Every key of the published response is in ours, at the same place, except the fields the
-    /// model has not (FORMATS.md: fees, session average price, contract type codes, cash and
+    /// model has not (docs/formats.md: fees, session average price, contract type codes, cash and
     /// available balance); every value is a decimal string.
     @Test func keyByKeyAgainstThePublishedShape() throws {
         let published = try JSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: "\(PublishedExample.dir)/portfolio-margin-published.json"))))

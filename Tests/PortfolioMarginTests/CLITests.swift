@@ -78,7 +78,7 @@ struct MarginCommandTests {
         let priced = PricedMarket(market: try MarketSnapshot.load(path: TestSupport.path(market)), parameters: TestSupport.shippedParams)
         let lib = try MarginEngine.margin(account, priced: priced).get()
         #expect(sameJSON(doc, lib.json).isEmpty, "\(sameJSON(doc, lib.json))")
-        // Every field of FORMATS.md "One result".
+        // Every field of docs/formats.md "One result".
         for k in ["accountId", "marginBalance", "orderLoss", "totalIM", "totalMM", "imRate", "mmRate", "stage", "units"] {
             #expect(doc[k] != nil, "missing \(k)")
         }
@@ -173,7 +173,7 @@ struct MarginCommandTests {
         #expect(liq["stage"] == .string("liquidation"))
     }
 
-    /// MODEL.md §10: each bad input is one line on stderr naming file, record and field; exit 1; no stdout.
+    /// docs/model.md §10: each bad input is one line on stderr naming file, record and field; exit 1; no stdout.
     @Test(arguments: [
         ("unknown-instrument", "positions[0].symbol", "NOPE"),
         ("expired-instrument", "positions[0].symbol", "expired"),

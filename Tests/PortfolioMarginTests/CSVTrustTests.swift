@@ -4,7 +4,7 @@ import Testing
 
 /// The batch CSV reader can be trusted: quoting, line endings, non-numbers, bad bytes,
 /// odd files and ids absent from accounts.csv never change a margin silently or stop the batch
-/// without a message (FORMATS.md "CSV is RFC 4180", per-account errors).
+/// without a message (docs/formats.md "CSV is RFC 4180", per-account errors).
 struct CSVTrustTests {
     let priced = PricedMarket(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams)
 

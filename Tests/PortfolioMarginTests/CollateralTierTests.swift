@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// MODEL.md §8 margin balance with tiered collateral ratios (`collateralValueRatio` as a list).
+/// docs/model.md §8 margin balance with tiered collateral ratios (`collateralValueRatio` as a list).
 struct CollateralTierTests {
     /// The shipped parameter file with BTC's `collateralValueRatio` replaced by `ratio` (JSON text).
     func params(btc ratio: String, defaultRatio: String? = nil) throws -> ParameterSet {

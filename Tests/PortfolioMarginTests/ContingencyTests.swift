@@ -1,7 +1,7 @@
 import Testing
 @testable import PortfolioMargin
 
-/// Each contingency of MODEL.md §5 on a hand-worked portfolio (index 50,000; BTC factors of §9).
+/// Each contingency of docs/model.md §5 on a hand-worked portfolio (index 50,000; BTC factors of §9).
 struct ContingencyTests {
     func unit(_ positions: [Position], balances: [Balance] = [], hedging: Bool = false) -> UnitResult {
         TestSupport.margin(Account(id: "T", spotHedging: hedging, balances: balances, positions: positions)).units[0]

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// Same inputs ⇒ same output bytes on every run (FORMATS.md "Reproducibility"), through the real
-/// `pm`; and `pm merge`'s checks of what the shards hold (FORMATS.md "Scale-out").
+/// Same inputs ⇒ same output bytes on every run (docs/formats.md "Reproducibility"), through the real
+/// `pm`; and `pm merge`'s checks of what the shards hold (docs/formats.md "Scale-out").
 @Suite(.serialized) struct DeterminismTests {
     /// Runs `scripts/test-determinism.sh` on a 3,000-account generated book with orphan rows, in
     /// automatic aggregation (PM_DENSE_THRESHOLD unset): repeated runs, --threads 1/2, --block-size

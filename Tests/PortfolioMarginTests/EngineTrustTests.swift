@@ -3,8 +3,8 @@ import Testing
 import CKernels
 @testable import PortfolioMargin
 
-/// Issue 7: the engine is never silently wrong on extreme values (MODEL.md §10), and the
-/// liquidation plan's `reduceUnit` step (MODEL.md §8).
+/// Issue 7: the engine is never silently wrong on extreme values (docs/model.md §10), and the
+/// liquidation plan's `reduceUnit` step (docs/model.md §8).
 struct EngineTrustTests {
     static let params = TestSupport.shippedParams
 
@@ -150,7 +150,7 @@ struct EngineTrustTests {
     @Test func shortCallAtAbsurdVolKeepsItsMargin() throws {
         // A short call whose shocked vol is absurd: before, the up scenarios priced it at F − K < 0,
         // so the short looked like a gain there and its MM collapsed. A markIv of 1e155 is refused
-        // at load now (markIv ≤ 10, MODEL.md §10), but an up shock of 1e160 (a finite factor the
+        // at load now (markIv ≤ 10, docs/model.md §10), but an up shock of 1e160 (a finite factor the
         // bounds allow) still makes the shocked vol absurd.
         let call = TestSupport.option("C-ABSURD", call: true, strike: 60000, days: 30, forward: 50000, iv: 0.5)
         var wild = call
@@ -249,7 +249,7 @@ struct EngineTrustTests {
         return path
     }
 
-    /// An account as FORMATS.md JSON (numbers in Swift's shortest round-trip form).
+    /// An account as docs/formats.md JSON (numbers in Swift's shortest round-trip form).
     static func jsonText(_ a: Account) -> String {
         let b = a.balances.map { "{\"coin\": \"\($0.coin)\", \"walletBalance\": \($0.walletBalance)}" }
         let p = a.positions.map { "{\"symbol\": \"\($0.symbol)\", \"size\": \($0.size)}" }
@@ -314,7 +314,7 @@ struct EngineTrustTests {
     }
 }
 
-/// MODEL.md §8: the `reduceUnit` step of the liquidation plan.
+/// docs/model.md §8: the `reduceUnit` step of the liquidation plan.
 struct ReduceUnitTests {
     /// Long 11 BTCUSDT perpetual (mark 50,000) against short 10 BTCUSDC-F90X (mark 55,000, 90 days):
     /// equal USD deltas, so every scenario P&L is 0 (11·50,000·s − 10·55,000·s) and MM is the

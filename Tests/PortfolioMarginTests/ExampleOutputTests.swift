@@ -4,17 +4,17 @@ import Testing
 
 /// The shipped example outputs (`pm margin data/examples/*.json`, and the CLI fixture account)
 /// compared field by field with figures worked out independently of the engine: the plain
-/// re-statement of the model (`PlainModel`, MODEL.md §2–§8), plus the few extra result fields it
+/// re-statement of the model (`PlainModel`, docs/model.md §2–§8), plus the few extra result fields it
 /// does not carry, derived here from their definitions (spot leg P&L, §6; margin attribution, §12;
 /// `portfolioMM`, docs/readings.md 10). Nothing here is a snapshot the code wrote.
 ///
-/// Every field of the JSON is compared: the expected document has exactly the keys of FORMATS.md
+/// Every field of the JSON is compared: the expected document has exactly the keys of docs/formats.md
 /// "One result" (plus the documented additions), and `sameJSON` fails on a missing or extra key, a
 /// different string, or a number more than 1e-9 relative apart.
 struct ExampleOutputTests {
     static let sampleMarket = "data/sample/market.json"
 
-    /// A number as FORMATS.md writes it: non-finite values as the strings `inf`, `-inf`, `nan`.
+    /// A number as docs/formats.md writes it: non-finite values as the strings `inf`, `-inf`, `nan`.
     static func num(_ v: Double) -> JSON {
         if v.isNaN { return .string("nan") }
         if v.isInfinite { return .string(v > 0 ? "inf" : "-inf") }

@@ -1,7 +1,7 @@
 import Testing
 @testable import PortfolioMargin
 
-/// Error messages stay one line and echo at most 80 characters of a value (FORMATS.md).
+/// Error messages stay one line and echo at most 80 characters of a value (docs/formats.md).
 struct InputErrorTests {
     @Test func controlCharactersAreEscapedSoAMessageIsOneLine() {
         let e = InputError(file: "positions.csv", record: "line 3", field: "symbol", "unknown instrument \"BTC\u{0}USDT\nX\"")

@@ -4,7 +4,7 @@ import Testing
 @testable import pm
 
 /// JSON, dates, parameters and market values that can be trusted (docs/formats.md "JSON" and
-/// "Bounds", MODEL.md §10): every hostile input is an `InputError` naming where it is, never a trap,
+/// "Bounds", docs/model.md §10): every hostile input is an `InputError` naming where it is, never a trap,
 /// a silently changed value or a whole file lost for one bad instrument.
 struct JSONTrustTests {
     /// The InputError `body` throws, or nil.
@@ -344,7 +344,7 @@ struct JSONTrustTests {
 
     /// Seeded mutations of the fixtures (hostile tokens spliced in, bytes replaced or dropped):
     /// parsing and loading never trap, every error is one short line, and whatever loads obeys
-    /// the bounds (MODEL.md §10, FORMATS.md "Bounds").
+    /// the bounds (docs/model.md §10, docs/formats.md "Bounds").
     @Test func mutatedFixturesNeverTrapAndLoadOnlySaneValues() throws {
         let seeds = try ["\(CLI.fixtures)/market.json", "\(CLI.fixtures)/account.json", "\(CLI.fixtures)/accounts-array.json",
                          "data/params/pm-params.json"].map { try [UInt8](Data(contentsOf: URL(fileURLWithPath: TestSupport.path($0)))) }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The liquidation plan of a small single-position account pinned step by step (MODEL.md §8
+/// The liquidation plan of a small single-position account pinned step by step (docs/model.md §8
 /// "Liquidation plan"; the hedged, pro-rata `reduceUnit` case is pinned in EngineTrustTests'
 /// `ReduceUnitTests`). Hand-checkable market (`TestSupport.smallMarket`): BTC index 50,000,
 /// BTCUSDT mark 50,000, USDT index 1; shipped BTC parameters: priceRange 0.10, futuresRiskFactor

@@ -4,7 +4,7 @@ import Testing
 
 /// The formatter's digit and layout paths (digits 8 at a time by fixed-point
 /// multiplication, the digit count from the bit length, zero written in Swift) print exactly
-/// `Double.description` (MODEL.md §11.17) at every boundary they introduce.
+/// `Double.description` (docs/model.md §11.17) at every boundary they introduce.
 ///
 /// `PM_FORMAT_CHECK=N` runs the large check on N doubles of seven bit-pattern distributions
 /// (a 120M run is reported in the issue-9 notes); without it, 700k run.

@@ -4,7 +4,7 @@ import CKernels
 @testable import PortfolioMargin
 
 /// The output number formatter (CKernels `pm_format_double`, Dragonbox's digits; Ryu's before) prints exactly what
-/// `Double.description` prints (MODEL.md §11.17), so moving to it changed no byte of any output.
+/// `Double.description` prints (docs/model.md §11.17), so moving to it changed no byte of any output.
 struct NumberFormatTests {
     func ours(_ v: Double) -> String { NumberFormat.text(v) }
 

@@ -1,7 +1,7 @@
 import Testing
 @testable import PortfolioMargin
 
-/// The order rule (MODEL.md §7, §11.1–2) and spot hedging (§6, §11.3–4).
+/// The order rule (docs/model.md §7, §11.1–2) and spot hedging (§6, §11.3–4).
 struct OrderRuleTests {
     // A linear BTCUSDT coin risks 50,000 × 10% = 5,000 at the grid's edge and costs 0.0003 × 50,000 = 15 in E.
 
@@ -168,7 +168,7 @@ struct PropertyTests {
     }
 
     /// The exact hedge of a position in the small market: a holding whose risk array is exactly
-    /// the negative of the position's in every scenario (MODEL.md §3), on a different row.
+    /// the negative of the position's in every scenario (docs/model.md §3), on a different row.
     ///   BTCUSDT ↔ BTCUSDC: same mark 50,000, settle indices USDT = USDC = 1 → 50,000 · s each;
     ///   C50-30 ↔ C50-30-USDT: same strike, expiry, forward, vol and mark, both indices 1;
     ///   BTCUSD (n USD contracts, P&L n · s) ↔ BTCUSDT of −n / 50,000 BTC (50,000 · s per BTC);

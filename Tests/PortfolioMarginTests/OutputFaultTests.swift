@@ -27,7 +27,7 @@ enum Child {
     static func dataRows(_ d: Data) -> Int { d.reduce(0) { $0 + ($1 == 10 ? 1 : 0) } - 1 }
 }
 
-/// `manifest.json` beside every `pm batch` output (FORMATS.md "Scale-out").
+/// `manifest.json` beside every `pm batch` output (docs/formats.md "Scale-out").
 struct ManifestTests {
     func book(_ name: String) throws -> String {
         let dir = BatchFiles.tempDir(name)
@@ -77,7 +77,7 @@ struct ManifestTests {
     }
 }
 
-/// SIGKILL of `pm batch` at several moments (FORMATS.md "Commands": all three outputs from one run
+/// SIGKILL of `pm batch` at several moments (docs/formats.md "Commands": all three outputs from one run
 /// or none, also under SIGKILL).
 @Suite(.serialized) struct OutputFaultTests {
     /// A 200,000-account book, generated once per test run.

@@ -4,7 +4,7 @@ import Testing
 
 /// The shipped parameter file states the §8 stage thresholds explicitly, with sources.
 @Suite struct ParameterStagesTests {
-    /// The file's `stages` are MODEL.md §8's values (1.00, 0.85, 1.00, 0.90, 10%): stating them
+    /// The file's `stages` are docs/model.md §8's values (1.00, 0.85, 1.00, 0.90, 10%): stating them
     /// explicitly changes no result. Read from the file's text, not from the loader's defaults.
     @Test func shippedFileStatesTheStageThresholds() throws {
         let doc = try JSON.parse(Array(try String(contentsOfFile: TestSupport.path("data/params/pm-params.json"), encoding: .utf8).utf8))

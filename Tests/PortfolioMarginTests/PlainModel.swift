@@ -1,18 +1,18 @@
 import Foundation
 @testable import PortfolioMargin
 
-/// A deliberately plain, slow re-statement of MODEL.md §2–§8 and §11, written from the text alone.
+/// A deliberately plain, slow re-statement of docs/model.md §2–§8 and §11, written from the text alone.
 ///
 /// It shares nothing with the engine but the model value types (`Account`, `MarketSnapshot`,
 /// `Instrument`, `ParameterSet`): no book, no risk-array cache, no kernels. Every number is
 /// recomputed from the snapshot with dictionaries, per-scenario loops and `erfc`, so that it
 /// can cross-check the fast engine. It assumes a valid account (the engine checks
-/// input, MODEL.md §10).
+/// input, docs/model.md §10).
 enum PlainModel {
 
     // MARK: Results
 
-    /// The five contingencies of MODEL.md §5.
+    /// The five contingencies of docs/model.md §5.
     struct PlainContingencies: Equatable {
         var option = 0.0            // §5 A
         var vega = 0.0              // §5 B
@@ -54,7 +54,7 @@ enum PlainModel {
         var positions: [PlainHolding]
     }
 
-    /// The account figures of MODEL.md §8 and its units.
+    /// The account figures of docs/model.md §8 and its units.
     struct PlainResult {
         var accountId: String
         var marginBalance: Double
@@ -72,7 +72,7 @@ enum PlainModel {
     static let ivShockNames = ["up", "unchanged", "down"]
     static let portfolioNames = ["positions", "positions+buyOrders", "positions+sellOrders"]
 
-    // MARK: Black-76 (MODEL.md §3, §5)
+    // MARK: Black-76 (docs/model.md §3, §5)
 
     /// Standard normal distribution function, N(x) = ½·erfc(−x/√2).
     static func normalCDF(_ x: Double) -> Double { 0.5 * erfc(-x / sqrt(2.0)) }
@@ -86,7 +86,7 @@ enum PlainModel {
         return (log(forward / strike) + 0.5 * sd * sd) / sd
     }
 
-    /// Black-76 price with zero rate (MODEL.md §3).
+    /// Black-76 price with zero rate (docs/model.md §3).
     static func black76(forward: Double, strike: Double, years: Double, vol: Double, type: OptionType) -> Double {
         let sd = vol * sqrt(years)
         let a = d1(forward: forward, strike: strike, years: years, vol: vol)
@@ -97,7 +97,7 @@ enum PlainModel {
         }
     }
 
-    // MARK: Time (MODEL.md §1)
+    // MARK: Time (docs/model.md §1)
 
     static let secondsPerDay = 86400.0
     static let secondsPerYear = 365.0 * 86400.0

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// Cross-checks the fast engine against `PlainModel`, the plain re-statement of MODEL.md
+/// Cross-checks the fast engine against `PlainModel`, the plain re-statement of docs/model.md
 /// (a deliberately plain, slow re-statement of the model).
 ///
 /// Figures agree to 1e-9 relative (`|a − b| ≤ 1e-9·max(1, |a|, |b|)`); the worst scenario, the
@@ -20,7 +20,7 @@ import Testing
     static let market: MarketSnapshot = try! MarketSnapshot.load(path: path("data/sample/market.json"))
     static let params: ParameterSet = try! ParameterSet.load(path: path("data/params/pm-params.json"))
 
-    /// The shipped set with BTC on the pre-2025 ±15% grid (MODEL.md §2).
+    /// The shipped set with BTC on the pre-2025 ±15% grid (docs/model.md §2).
     static let widerBTC: ParameterSet = {
         var set = params
         var btc = set.parameters(for: "BTC")
@@ -379,7 +379,7 @@ import Testing
         #expect(Self.disagreements(engine, plain).count == 4)   // pnl, vega, total, stage
     }
 
-    // MARK: Near expiry (MODEL.md §2 decay)
+    // MARK: Near expiry (docs/model.md §2 decay)
 
     /// A snapshot with a BTC option `secondsLeft` before expiry, beside a perpetual, a future and
     /// a long-dated option of the same unit.

@@ -20,7 +20,7 @@ struct RowParseRulesTests {
             }
         }
         #expect(checked == Self.values.count * (Self.values.count + 1))
-        // Spot checks of the rules themselves (FORMATS.md positions.csv).
+        // Spot checks of the rules themselves (docs/formats.md positions.csv).
         #expect(RowRules.positionOK(size: -0.29, entryPrice: nil))
         #expect(!RowRules.positionOK(size: 1, entryPrice: 0))
         #expect(!RowRules.positionOK(size: .nan, entryPrice: nil))

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// `pm merge` and `pm split` (FORMATS.md "Scale-out"), through the real `pm`.
+/// `pm merge` and `pm split` (docs/formats.md "Scale-out"), through the real `pm`.
 @Suite(.serialized) struct ScaleOutTests {
     static let market = TestSupport.path("data/sample/market.json")
 

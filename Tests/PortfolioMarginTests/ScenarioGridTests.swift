@@ -2,7 +2,7 @@ import Testing
 import Foundation
 @testable import PortfolioMargin
 
-/// The scenario grid of MODEL.md §2.
+/// The scenario grid of docs/model.md §2.
 struct ScenarioGridTests {
     let btc = TestSupport.shippedParams.parameters(for: "BTC")
 
@@ -84,7 +84,7 @@ struct ScenarioGridTests {
     }
 }
 
-/// Max loss (MODEL.md §4): the SIMD reduction against a plain scan, ties included.
+/// Max loss (docs/model.md §4): the SIMD reduction against a plain scan, ties included.
 struct MaxLossTests {
     func plain(_ v: [Double]) -> (Double, Int) {
         var best = v[0], at = 0

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// `pm smile` (FORMATS.md "Smiles"): CSV columns and values, an interpolated expiry with extra
+/// `pm smile` (docs/formats.md "Smiles"): CSV columns and values, an interpolated expiry with extra
 /// strikes, the SVG plot, and refusals.
 struct SmileCommandTests {
     @Test func csvMatchesTheSurface() throws {

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 
-/// The `stages` object of a parameter file (MODEL.md §8, FORMATS.md): custom thresholds move an
-/// account's stage exactly at the threshold; a file without `stages` gives MODEL.md's values.
+/// The `stages` object of a parameter file (docs/model.md §8, docs/formats.md): custom thresholds move an
+/// account's stage exactly at the threshold; a file without `stages` gives docs/model.md's values.
 struct StageParameterTests {
     /// The shipped parameter document with its `stages` replaced by `stages` (removed when nil).
     static func document(stages: [(String, Double)]?) throws -> String {
@@ -38,7 +38,7 @@ struct StageParameterTests {
 
     @Test func aFileWithoutStagesGivesTheModelValues() throws {
         let (set, _) = try Self.load(try Self.document(stages: nil), "none")
-        // MODEL.md §8: liquidation at 100%, auto-repay at 85%, IM breach at 100%; plan to 90% in 10% steps.
+        // docs/model.md §8: liquidation at 100%, auto-repay at 85%, IM breach at 100%; plan to 90% in 10% steps.
         #expect(set.stages.liquidationMMRate == 1.0)
         #expect(set.stages.autoRepayMMRate == 0.85)
         #expect(set.stages.imBreachIMRate == 1.0)
@@ -59,7 +59,7 @@ struct StageParameterTests {
     /// Each custom threshold, at the account's rate exactly and one ulp above it.
     @Test func customThresholdsMoveTheStageExactlyAtThem() throws {
         let shipped = TestSupport.shippedParams
-        // A healthy account under MODEL.md's thresholds: mmRate 5,015/20,000 = 0.25075, imRate 0.3009.
+        // A healthy account under docs/model.md's thresholds: mmRate 5,015/20,000 = 0.25075, imRate 0.3009.
         let a = Self.account(usdt: 20000)
         let r = TestSupport.margin(a, params: shipped)
         #expect(r.stage == .healthy)

@@ -65,7 +65,7 @@ struct SweepPlanEquivalenceTests {
         let dir = BatchFiles.tempDir("sweepspeed")
         _ = try SyntheticAccounts(market: priced.market, parameters: params, seed: seed).write(count: count, to: dir)
         // Accounts at the edges, appended in accounts.csv order: an input error, figures that
-        // overflow (MODEL.md §10: an error in every combination), one near the overflow, and a
+        // overflow (docs/model.md §10: an error in every combination), one near the overflow, and a
         // spot-hedged unit whose leg every column adds.
         func append(_ file: String, _ rows: String) throws {
             let h = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/" + file))

@@ -83,7 +83,7 @@ struct WhatIfTests {
         // A far strike (1 USDC) of the 2-day expiry takes its vol from the smile (docs/smile.md):
         // at log-moneyness ln(1/F) ≈ −11.4 the fitted wing (slope ≈ 0.06 in total variance, under
         // the no-butterfly cap) gives w ≈ 0.65 over T ≈ 0.0034 years, a vol ≈ 13.9 above the bound
-        // `markIv` ≤ 10 (FORMATS.md), so the trade cannot be margined: exit 1, nothing on stdout,
+        // `markIv` ≤ 10 (docs/formats.md), so the trade cannot be margined: exit 1, nothing on stdout,
         // one line naming the file, the added position (positions[2]: the example holds two), the
         // symbol and the field, with the same vol as the library's extended market.
         let far = "BTC-25NOV26-1-C-USDC"
@@ -205,7 +205,7 @@ struct LiquidationPlanTests {
     }
 
     /// Random distressed accounts: every step's MM and rate are those of the plain model
-    /// (`PlainModel`, MODEL.md §2–§8) on the account with the step's sizes, each `reduce` takes at
+    /// (`PlainModel`, docs/model.md §2–§8) on the account with the step's sizes, each `reduce` takes at
     /// most 10% of the position's starting size and the first one is the plain model's best candidate
     /// (largest MM decrease per USD of notional, §11.15), and a plan that stops above the target
     /// says why, truly. (This test once asserted only what the planner's own guards enforce —

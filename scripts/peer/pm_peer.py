@@ -38,7 +38,7 @@ PARAM_KEYS = [
     "stablecoinSpreadFactor", "deltaSpreadFactor", "basisFactor", "basisThreshold",
     "futuresRiskFactor", "spotHedgeEligible", "collateralValueRatio", "borrowMMRate", "borrowIMRate",
 ]
-# MODEL.md §8 thresholds; docs/readings.md 4: the parameter file's optional `stages` object overrides.
+# docs/model.md §8 thresholds; docs/readings.md 4: the parameter file's optional `stages` object overrides.
 STAGE_DEFAULTS = {"liquidationMMRate": 1.0, "autoRepayMMRate": 0.85, "imBreachIMRate": 1.0}
 STAGE_NAMES = np.array(["healthy", "imBreach", "autoRepay", "liquidation"])
 SHOCK_NAMES = np.array(["up", "unchanged", "down"])
@@ -65,7 +65,7 @@ def instant(text):
 
 
 # ----------------------------------------------------------------------------------------------
-# Parameters (MODEL.md §9, FORMATS.md "Parameters"; tiers: docs/model.md §8 "Collateral tiers")
+# Parameters (docs/model.md §9, docs/formats.md "Parameters"; tiers: docs/model.md §8 "Collateral tiers")
 
 def load_params(path):
     doc = json.load(open(path))
@@ -106,7 +106,7 @@ def tier_value(amount, tiers):
 
 
 # ----------------------------------------------------------------------------------------------
-# Black-76 with zero rate (MODEL.md §3, §5)
+# Black-76 with zero rate (docs/model.md §3, §5)
 
 def black76(forward, strike, years, vol, is_call):
     sd = vol * np.sqrt(years)
@@ -118,7 +118,7 @@ def black76(forward, strike, years, vol, is_call):
 
 
 # ----------------------------------------------------------------------------------------------
-# The market priced once (MODEL.md §2, §3, §5): per instrument arrays, per base coin risk arrays.
+# The market priced once (docs/model.md §2, §3, §5): per instrument arrays, per base coin risk arrays.
 
 class Market:
     def __init__(self, path, resolve):
@@ -476,7 +476,7 @@ def margin(d, m, stages):
     stage = np.where(mm_rate >= stages["liquidationMMRate"], 3,
                      np.where(has_liability & (mm_rate >= stages["autoRepayMMRate"]), 2,
                               np.where(im_rate >= stages["imBreachIMRate"], 1, 0)))
-    # units.csv (FORMATS.md): the governing portfolio's figures, by account then base coin.
+    # units.csv (docs/formats.md): the governing portfolio's figures, by account then base coin.
     g = pf_of_key[np.arange(n_units) * 3 + gov]
     units = dict(
         u_acc=u_acc, base_coin=np.array(m.base_coins)[u_slot], max_loss=max_loss[g], max_loss_price_move=worst_move[g],

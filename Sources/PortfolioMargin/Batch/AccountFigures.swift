@@ -5,7 +5,7 @@ public struct AccountFigures: Sendable {
     public var mm: [Double]
     /// totalIM per account, USD, in input order (`NaN` for an error account).
     public var im: [Double]
-    /// The stage per account (MODEL.md §8); `nil` for an error account.
+    /// The stage per account (docs/model.md §8); `nil` for an error account.
     public var stage: [Stage?]
 
     /// The `count` accounts with the largest MM increase over `base` (errors excluded), largest

@@ -1,6 +1,6 @@
 import CKernels
 
-/// A batch input folder (FORMATS.md), parsed into per-account row lists ready for `BookBuilder`.
+/// A batch input folder (docs/formats.md), parsed into per-account row lists ready for `BookBuilder`.
 ///
 /// `accounts.csv` fixes the accounts and their order. The row files are read whole (`InputFile`)
 /// and parsed in parallel chunks; symbols, coins and account ids are resolved from the bytes
@@ -8,11 +8,11 @@ import CKernels
 /// then line, is kept); structural problems (missing file or column, wrong field count, broken
 /// quoting, an account id that is not UTF-8) throw. An account id that appears only in the row
 /// files becomes an error account after the `accounts.csv` ones, in order of first appearance
-/// (FORMATS.md: every account id seen appears in `margins.csv`).
+/// (docs/formats.md: every account id seen appears in `margins.csv`).
 public struct BatchInput: Sendable {
     /// The input folder read.
     public let directory: String
-    /// Account ids in output order: `accounts.csv`'s order, then the orphan ids (FORMATS.md).
+    /// Account ids in output order: `accounts.csv`'s order, then the orphan ids (docs/formats.md).
     public private(set) var accountIds: [String] = []
     var spotHedging: [Bool] = []
     /// The first problem of each account, or nil.
@@ -26,7 +26,7 @@ public struct BatchInput: Sendable {
     public private(set) var orphanFirstSeen: [Manifest.OrphanKey] = []
     /// The digest of each input file read (size in bytes, XXH64 seed 0 of its bytes, computed while
     /// reading), in the order read: `accounts.csv`, `balances.csv`, `positions.csv`, then
-    /// `orders.csv` when present and not empty. For `manifest.json` (FORMATS.md "Scale-out").
+    /// `orders.csv` when present and not empty. For `manifest.json` (docs/formats.md "Scale-out").
     public internal(set) var digests: [(name: String, digest: InputDigest)] = []
 
     var balances = Rows()
@@ -49,7 +49,7 @@ public struct BatchInput: Sendable {
     public var accountCount: Int { accountIds.count }
 
     /// Reads `dir` against `priced`. With `shard` (I, N) only accounts whose id hashes to I are kept
-    /// (FNV-1a 64 of the id's UTF-8 bytes, modulo N: MODEL.md §11.16) — ids absent from
+    /// (FNV-1a 64 of the id's UTF-8 bytes, modulo N: docs/model.md §11.16) — ids absent from
     /// accounts.csv too.
     public static func load(directory dir: String, priced: PricedMarket, shard: (index: Int, count: Int)? = nil,
                             threads: Int = 2) throws -> BatchInput {
@@ -78,7 +78,7 @@ public struct BatchInput: Sendable {
                                        context: context, threads: threads, input: &input, orphans: &orphans)
         input.positions = try parseRows(CSVFile(file: rowFiles.take(1)!, required: Kind.positions.required), kind: .positions,
                                         context: context, threads: threads, input: &input, orphans: &orphans)
-        // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
+        // orders.csv may be absent; an empty (0-byte) one counts as absent (docs/formats.md).
         let ordersFile = try rowFiles.take(2)
         if let ordersFile {
             input.orders = try parseRows(CSVFile(file: ordersFile, required: Kind.orders.required), kind: .orders,
@@ -157,7 +157,7 @@ public struct BatchInput: Sendable {
         firstLineOf.reserveCapacity(total)
         table.accountIds.reserveCapacity(shard == nil ? total : total / max(1, shard!.count) + 16)
         table.spotHedging.reserveCapacity(table.accountIds.capacity)
-        // Every accounts.csv line of a duplicated id gets its own error row (FORMATS.md).
+        // Every accounts.csv line of a duplicated id gets its own error row (docs/formats.md).
         var duplicates: [Int32: (lines: [Int], rows: [Int])] = [:]
         whileTableBuilds()
         var chunkFirstLine = file.headerLines
@@ -335,7 +335,7 @@ public struct BatchInput: Sendable {
         return (chunk, fatal)
     }
 
-    /// balances.csv, positions.csv and orders.csv (nil when absent or empty: FORMATS.md), read in
+    /// balances.csv, positions.csv and orders.csv (nil when absent or empty: docs/formats.md), read in
     /// that order on a background thread or, without one, when taken. Errors surface at `take`, so
     /// they come in the same order as reading each file when its turn comes.
     final class RowFilePrefetch: @unchecked Sendable {
@@ -366,7 +366,7 @@ public struct BatchInput: Sendable {
             case 0: return try InputFile(path: dir + "/balances.csv", parallelAbove: parallelAbove)
             case 1: return try InputFile(path: dir + "/positions.csv", parallelAbove: parallelAbove)
             default:
-                // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
+                // orders.csv may be absent; an empty (0-byte) one counts as absent (docs/formats.md).
                 let path = dir + "/orders.csv"
                 guard access(path, F_OK) == 0 || errno != ENOENT else { return nil }
                 let f = try InputFile(path: path, parallelAbove: parallelAbove)
@@ -660,7 +660,7 @@ public struct BatchInput: Sendable {
             switch kind {
             case .balances: break
             case .positions:
-                // Only an empty cell means "no entry price" (FORMATS.md); `NaN` text is an error.
+                // Only an empty cell means "no entry price" (docs/formats.md); `NaN` text is an error.
                 if let cY, f[cY].1 > 0 {
                     let e = number(f[cY])
                     guard e.isFinite else {

@@ -8,11 +8,11 @@ import Darwin
 public struct BatchSummary: Sendable {
     /// Accounts margined or failed: every account id of the input (orphans included).
     public var accounts = 0
-    /// Accounts that are errors (input problems or out-of-range figures, MODEL.md §10).
+    /// Accounts that are errors (input problems or out-of-range figures, docs/model.md §10).
     public var errors = 0
     /// Accounts per stage, in `Stage.allCases` order.
     public var stages = [Int](repeating: 0, count: Stage.allCases.count)
-    /// Rows naming an account id absent from `accounts.csv` (FORMATS.md); their ids become error accounts.
+    /// Rows naming an account id absent from `accounts.csv` (docs/formats.md); their ids become error accounts.
     public var orphanRows = 0
     /// Wall-clock seconds of the run, reading excluded.
     public var seconds = 0.0

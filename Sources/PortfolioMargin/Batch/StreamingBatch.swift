@@ -468,7 +468,7 @@ private final class Stream: @unchecked Sendable {
         do {
             files[0] = try StreamFile(path: paths[0])
             files[1] = try StreamFile(path: paths[1])
-            // orders.csv may be absent; an empty (0-byte) one counts as absent (FORMATS.md).
+            // orders.csv may be absent; an empty (0-byte) one counts as absent (docs/formats.md).
             if access(paths[2], F_OK) == 0 || errno != ENOENT {
                 let f = try StreamFile(path: paths[2])
                 if f.size > 0 { files[2] = f }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// `pm bybit import`: saved Bybit V5 responses → `market.json` and `account.json` (FORMATS.md
+/// `pm bybit import`: saved Bybit V5 responses → `market.json` and `account.json` (docs/formats.md
 /// "Bybit V5 interop"). Every problem is an `InputError` naming the file and the list index; a
 /// problem anywhere means nothing is written.
 public enum BybitImport {
@@ -11,9 +11,9 @@ public enum BybitImport {
 
     /// The two documents an import writes.
     public struct Output: Sendable {
-        /// The market snapshot document (FORMATS.md `market.json`).
+        /// The market snapshot document (docs/formats.md `market.json`).
         public var market: JSON
-        /// The account document (FORMATS.md `account.json`).
+        /// The account document (docs/formats.md `account.json`).
         public var account: JSON
     }
 
@@ -39,7 +39,7 @@ public enum BybitImport {
         try run(paths.map { ($0, try readFile($0)) }, accountId: accountId, indexOverrides: indexOverrides)
     }
 
-    /// The page rule (FORMATS.md "Bybit V5 interop"). A response does not say which cursor fetched
+    /// The page rule (docs/formats.md "Bybit V5 interop"). A response does not say which cursor fetched
     /// it, so pages cannot be matched to cursors; what can be told is that a chain ends in a page
     /// with an empty `nextPageCursor`. Among the responses of one endpoint and category, at least
     /// one must be such a last page (an empty page of that category, or of none, counts as one);
@@ -208,7 +208,7 @@ struct MarketBuilder {
         }
         _ = first
         time = latest.time
-        // Stablecoins at 1 unless spot tickers or --index say otherwise (FORMATS.md).
+        // Stablecoins at 1 unless spot tickers or --index say otherwise (docs/formats.md).
         indexPrices = ["USDT": 1.0, "USDC": 1.0]
         for (k, v) in spotIndex { indexPrices[k] = v }
         for (k, v) in derivedIndex where !["USDT", "USDC"].contains(k) { indexPrices[k] = v }
@@ -387,7 +387,7 @@ struct AccountBuilder {
                     account.positions.append(Position(symbol: symbol, size: s.sign * size, entryPrice: entry))
                 }
             case let .openOrders(category):
-                // Spot orders are not derivative orders of the model (MODEL.md §7).
+                // Spot orders are not derivative orders of the model (docs/model.md §7).
                 guard category != "spot" else { continue }
                 for n in r.list.indices {
                     let rec = r.record(n)

@@ -36,7 +36,7 @@ public enum BybitFormat {
         return r == 0 ? "0.0" : decimal(r)
     }
 
-    /// A vol shock as Bybit writes it (FORMATS.md): ivUp for up (`"0.24"`), `"0"` unchanged,
+    /// A vol shock as Bybit writes it (docs/formats.md): ivUp for up (`"0.24"`), `"0"` unchanged,
     /// −ivDown for down (`"-0.2"`).
     static func shock(_ s: IvShock, _ p: CoinParameters) -> String {
         switch s {
@@ -69,7 +69,7 @@ public enum BybitFormat {
     }
 
     /// Equity (our reading, docs/readings.md): every balance at full index value (no collateral
-    /// ratio), plus perpetual/futures unrealised P&L and option value — MODEL.md §8's margin
+    /// ratio), plus perpetual/futures unrealised P&L and option value — docs/model.md §8's margin
     /// balance before collateral ratios.
     static func equity(_ account: Account, _ p: PricedMarket) -> Double {
         var eq = 0.0
@@ -90,7 +90,7 @@ public enum BybitFormat {
         return eq
     }
 
-    /// The `GET /v5/asset/portfolio-margin` response for one margined account (FORMATS.md): the
+    /// The `GET /v5/asset/portfolio-margin` response for one margined account (docs/formats.md): the
     /// wallet, then per unit the P&L ladders, contingencies, asset IM/MM, worst scenario and spot
     /// hedge. Fields the model does not have (fees, session average price, contract type codes,
     /// available and cash balance) are left out.
@@ -104,7 +104,7 @@ public enum BybitFormat {
             ("accountIMRate", str(r.imRate)),
         ])
         // `position` is the account's position and `orderSize` its open orders; the ladders are the
-        // governing portfolio's holding (orders included when they govern, MODEL.md §7).
+        // governing portfolio's holding (orders included when they govern, docs/model.md §7).
         var orderSize: [String: Double] = [:], positionSize: [String: Double] = [:]
         for o in account.orders { orderSize[o.symbol, default: 0] += o.side.sign * o.qty }
         for q in account.positions { positionSize[q.symbol, default: 0] += q.size }
@@ -187,7 +187,7 @@ public enum BybitFormat {
     }
 
     /// A rate × 10⁴ rounded to the nearest integer, as `POST /v5/order/pre-check` writes it; an
-    /// infinite (or larger than Int32) rate is 2147483647 (FORMATS.md).
+    /// infinite (or larger than Int32) rate is 2147483647 (docs/formats.md).
     public static func rateE4(_ rate: Double) -> Int {
         let v = (rate * 1e4).rounded()
         guard v.isFinite, v < 2147483647 else { return 2147483647 }

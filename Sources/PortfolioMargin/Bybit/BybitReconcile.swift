@@ -1,5 +1,5 @@
 /// `pm bybit reconcile`: Bybit's own `GET /v5/asset/portfolio-margin` response against this
-/// engine's, field by field (FORMATS.md "Bybit V5 interop"). Both documents are read through the
+/// engine's, field by field (docs/formats.md "Bybit V5 interop"). Both documents are read through the
 /// same flattening, so a path names the same figure on both sides; each path also names the model
 /// component behind it, which is how a user finds the parameter where we and the exchange part.
 public enum BybitReconcile {

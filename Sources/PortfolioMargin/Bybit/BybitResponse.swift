@@ -87,7 +87,7 @@ extension JSONRecord {
     }
 }
 
-/// What a saved response is, recognised by its content (FORMATS.md "Bybit V5 interop").
+/// What a saved response is, recognised by its content (docs/formats.md "Bybit V5 interop").
 enum BybitEndpoint: Equatable {
     case tickers(category: String)
     case instrumentsInfo(category: String)

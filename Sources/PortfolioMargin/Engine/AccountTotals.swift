@@ -1,4 +1,4 @@
-/// Account-level figures that do not depend on the scenario grid (MODEL.md §8): margin balance,
+/// Account-level figures that do not depend on the scenario grid (docs/model.md §8): margin balance,
 /// order loss and borrowing margin, from the account's raw rows.
 struct AccountTotals {
     var marginBalance = 0.0
@@ -11,7 +11,7 @@ struct AccountTotals {
     init() {}
 
     /// Margin balance = Σ balances · index · collateral ratio (positive rows; liabilities at full
-    /// value) + perpetual/futures unrealised P&L + option value (MODEL.md §8, §11.11).
+    /// value) + perpetual/futures unrealised P&L + option value (docs/model.md §8, §11.11).
     init(book: Book, account a: Int) {
         self.init(book: book, priced: book.priced, account: a)
     }
@@ -29,7 +29,7 @@ struct AccountTotals {
                 borrowMM += -usd * p.coinParamsById[c].borrowMMRate
                 borrowIM += -usd * p.coinParamsById[c].borrowIMRate
             } else if let tiers = p.coinParamsById[c].collateralTiers {
-                // MODEL.md §8 collateral tiers: each tier's ratio on the part of the balance inside it.
+                // docs/model.md §8 collateral tiers: each tier's ratio on the part of the balance inside it.
                 marginBalance += CollateralTier.value(of: amount, tiers) * p.coinUSD[c]
             } else {
                 marginBalance += usd * p.coinParamsById[c].collateralValueRatio
@@ -80,7 +80,7 @@ struct AccountTotals {
         }
     }
 
-    /// The loss (≤ 0, USD) of filling one order at its limit price rather than at mark (MODEL.md §8,
+    /// The loss (≤ 0, USD) of filling one order at its limit price rather than at mark (docs/model.md §8,
     /// §11.10): linear and options in settle currency × its index; inverse in coins × base index.
     static func orderLoss(_ p: PricedMarket, instrument i: Int, side: Int8, qty: Double, price: Double) -> Double {
         let mark = p.mark[i]
@@ -93,18 +93,18 @@ struct AccountTotals {
     }
 
     /// `min(0, x)`, except that a NaN stays NaN: `Swift.min(0, .nan)` is 0, which would hide an
-    /// order whose loss overflowed (MODEL.md §10).
+    /// order whose loss overflowed (docs/model.md §10).
     @inline(__always)
     static func lossPart(_ x: Double) -> Double { x >= 0 ? 0 : x }
 
     /// `total / denominator`; 0 when the total is 0, +∞ when the denominator is not positive
-    /// (MODEL.md §11.12).
+    /// (docs/model.md §11.12).
     static func rate(_ total: Double, _ denominator: Double) -> Double {
         if total == 0 { return 0 }
         return denominator > 0 ? total / denominator : .infinity
     }
 
-    /// The first stage that applies, in MODEL.md §8's order.
+    /// The first stage that applies, in docs/model.md §8's order.
     ///
     /// The engine never stages an account whose figures are not finite (it is an error, §10); should
     /// a NaN rate still arrive here, it is never `healthy`: every test is written so that NaN passes.

@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// How the engine turns holdings into scenario P&L tables (MODEL.md §3: `Σ size · riskArray`).
+/// How the engine turns holdings into scenario P&L tables (docs/model.md §3: `Σ size · riskArray`).
 public struct EngineOptions: Sendable {
     /// Which path sums `size × riskArray` into a portfolio's P&L table (same figures either way, up to
     /// floating-point summation order).
@@ -23,7 +23,7 @@ public struct EngineOptions: Sendable {
     /// automatic mode. nil (the default): `DenseCrossover.threshold` — the `PM_DENSE_THRESHOLD`
     /// environment variable when set, else ``DenseCrossover/defaultThreshold``. Never a timing:
     /// BLAS and the gather sum in different orders, so the choice changes the last bits of a row and
-    /// must come from the data alone (FORMATS.md "Reproducibility"); `bench` measures this machine's
+    /// must come from the data alone (docs/formats.md "Reproducibility"); `bench` measures this machine's
     /// crossover (``DenseCrossover/probe(_:rows:)``) as advice for setting it.
     public var denseThreshold: Double?
     /// The code path of the scenario P&L gather (every path gives the same bits; tests pin one).
@@ -43,7 +43,7 @@ public struct EngineOptions: Sendable {
 /// The threshold is fixed per run — ``defaultThreshold`` or `PM_DENSE_THRESHOLD` — and each
 /// portfolio row is sent by its own density (holdings / instruments of its coin), so which path a
 /// row takes depends on the data alone, never on a timing, the block size, the thread count or the
-/// shard: the same inputs give the same bytes on every run (FORMATS.md "Reproducibility"; BLAS and
+/// shard: the same inputs give the same bytes on every run (docs/formats.md "Reproducibility"; BLAS and
 /// the gather agree only to rounding).
 ///
 /// Where the crossover lies on a machine is measured by ``probe(_:rows:)`` (`bench` reports it as

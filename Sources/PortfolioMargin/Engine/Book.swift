@@ -4,7 +4,7 @@
 /// Per account (compressed lists, `xStart[a] ..< xStart[a+1]`): balance rows, position rows, order
 /// rows and risk units. Per unit: its base-coin slot, its hedgeable spot balance and three
 /// portfolios — C (positions), A+C (with the positive-delta orders), B+C (with the negative ones),
-/// each a list of net holdings per symbol (MODEL.md §7, §11.1–2). There are no per-position objects.
+/// each a list of net holdings per symbol (docs/model.md §7, §11.1–2). There are no per-position objects.
 public struct Book: Sendable {
     /// The priced market the book's instrument and coin ids refer to.
     public private(set) var priced: PricedMarket
@@ -43,7 +43,7 @@ public struct Book: Sendable {
     /// The number of accounts, errors included; 0 for an empty book.
     public var accountCount: Int { accountIds.count }
     /// The number of risk units over all accounts (one per base coin with a position row or an order,
-    /// MODEL.md §11.5); error accounts have none.
+    /// docs/model.md §11.5); error accounts have none.
     public var unitCount: Int { unitSlot.count }
 
     /// An empty book against `priced`; accounts are added with `append` (or built by ``BatchInput``).
@@ -182,7 +182,7 @@ struct BookBuilder {
         book.unitStart = unitStart
     }
 
-    /// Whether an order joins the positive-delta set A (MODEL.md §11.2: by side and kind).
+    /// Whether an order joins the positive-delta set A (docs/model.md §11.2: by side and kind).
     static func isPositiveDelta(side: Int8, kind: InstrumentKind, isCall: Bool) -> Bool {
         if kind == .option && !isCall { return side < 0 }   // sell put
         return side > 0                                    // buy perpetual, future or call
@@ -302,12 +302,12 @@ private final class UnitScratch {
     /// The number of base-coin slots (`priced.baseCoins`).
     let slotCount: Int
     /// Per instrument: its base-coin slot (−1: invalid), whether it is a put option (a sell put
-    /// joins A, MODEL.md §11.2), and the entry of its holding in the portfolio being built (−1:
+    /// joins A, docs/model.md §11.2), and the entry of its holding in the portfolio being built (−1:
     /// none; all −1 between portfolios).
     let slotOf: UnsafeMutablePointer<Int32>
     let isPut: UnsafeMutablePointer<Bool>
     let entryOf: UnsafeMutablePointer<Int32>
-    /// Per slot: the coin id of the balances that may hedge its unit (MODEL.md §6), −1 when the
+    /// Per slot: the coin id of the balances that may hedge its unit (docs/model.md §6), −1 when the
     /// coin is not eligible or has no index price; and what the account being built holds in it
     /// (`listed`, `ordersA`, `ordersB`; 0 between accounts).
     let hedgeCoin: UnsafeMutablePointer<Int32>
@@ -342,7 +342,7 @@ private final class UnitScratch {
     /// (`BookBuilder.unitBounds`); returns the numbers of units and entries written.
     ///
     /// Per account: one pass tags every row with its coin slot (orders also with their side, A or
-    /// B, MODEL.md §11.2) and lists the account's slots; units follow in slot (coin name) order,
+    /// B, docs/model.md §11.2) and lists the account's slots; units follow in slot (coin name) order,
     /// each with its hedgeable spot balance (§6) and portfolios C, A+C, B+C (§7, §11.1–2): C nets
     /// the unit's positions per symbol in row order; A+C and B+C start from C's holdings and net
     /// that side's orders in row order, and are absent (not evaluated) without such orders.

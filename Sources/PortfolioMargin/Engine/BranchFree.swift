@@ -1,4 +1,4 @@
-/// Branch-free selects for the engine's per-holding contingency pass (MODEL.md §5).
+/// Branch-free selects for the engine's per-holding contingency pass (docs/model.md §5).
 ///
 /// `keep(x, masks[c ? 1 : 0])` is x when c holds and +0 otherwise, bit for bit (NaN and ±∞ kept as
 /// they are). Added to a running sum that started at +0 — such a sum is never −0 (IEEE round to
@@ -12,7 +12,7 @@
 /// the compiler cannot see through stays an AND.
 enum BranchFree {
     /// The mask table: entries 0–1: none, all. Entries `2 + 3k ..< 5 + 3k`: the lane masks of case
-    /// k of three (all ones in lane k): settlement buckets usdt, usdc, usd (MODEL.md §5C).
+    /// k of three (all ones in lane k): settlement buckets usdt, usdc, usd (docs/model.md §5C).
     static let count = 11
 
     /// A new mask table (the owner deallocates it). The hot loop reads a table it owns (the

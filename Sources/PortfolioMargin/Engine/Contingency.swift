@@ -1,4 +1,4 @@
-/// The contingency add-ons of MODEL.md §5, one table: every place that names them — the
+/// The contingency add-ons of docs/model.md §5, one table: every place that names them — the
 /// `units.csv` columns and their byte bound (`BatchOutput`), the JSON result (`UnitResult.json`),
 /// the text table and what-if's per-unit lines, Bybit's `contingency` object and `pm reconcile`'s
 /// comparison — reads this declaration, in this order (the order of ``Contingencies/total``'s sum
@@ -6,20 +6,20 @@
 /// in ``Contingencies`` (and its ``Contingencies/subscript(_:)`` case) and its line in
 /// `ContingencyCalculator.compute`.
 public enum ContingencyKind: Int, CaseIterable, Sendable {
-    /// A. Short option (MODEL.md §5A).
+    /// A. Short option (docs/model.md §5A).
     case shortOption
-    /// B. Vega spread across expiries (MODEL.md §5B).
+    /// B. Vega spread across expiries (docs/model.md §5B).
     case vegaSpread
-    /// C. USDT–USDC–USD settlement spread (MODEL.md §5C).
+    /// C. USDT–USDC–USD settlement spread (docs/model.md §5C).
     case settlementSpread
-    /// D. Delta spread: maturity mismatch and spot–derivative basis (MODEL.md §5D).
+    /// D. Delta spread: maturity mismatch and spot–derivative basis (docs/model.md §5D).
     case deltaSpread
-    /// E. Perpetual and futures (MODEL.md §5E).
+    /// E. Perpetual and futures (docs/model.md §5E).
     case futures
 
     /// How one add-on is named and explained wherever it appears.
     public struct Descriptor: Sendable {
-        /// Its letter in MODEL.md §5 (`A` … `E`); `pm reconcile` cites it as `§5A`.
+        /// Its letter in docs/model.md §5 (`A` … `E`); `pm reconcile` cites it as `§5A`.
         public let letter: String
         /// Its key in the JSON result's `contingency` object, which is also Bybit's field name.
         public let jsonKey: String
@@ -81,25 +81,25 @@ public enum ContingencyKind: Int, CaseIterable, Sendable {
     }
 }
 
-/// The contingency add-ons of a unit, USD, each ≥ 0 (MODEL.md §5), one per ``ContingencyKind``.
+/// The contingency add-ons of a unit, USD, each ≥ 0 (docs/model.md §5), one per ``ContingencyKind``.
 ///
 /// Computed from the unshocked Black-76 deltas and vegas at the current market (§5) of the
 /// portfolio's net holdings; a unit of zero-size positions has every add-on 0. Each field is named as
 /// in Bybit's and our JSON output.
 public struct Contingencies: Equatable, Sendable {
-    /// A. Short option, USD (MODEL.md §5A): options grouped by (expiry, strike), calls and puts and
+    /// A. Short option, USD (docs/model.md §5A): options grouped by (expiry, strike), calls and puts and
     /// settle coins together (§11.7); `Σ max(0, −Σ size) · shortOptionFactor · index`. 0 with no net short group.
     public var optionContingency = 0.0
-    /// B. Vega spread across expiries, USD (MODEL.md §5B, §11.8): `|T_L − T_S| · min(L, S) · vegaSpreadFactor · index`
+    /// B. Vega spread across expiries, USD (docs/model.md §5B, §11.8): `|T_L − T_S| · min(L, S) · vegaSpreadFactor · index`
     /// over the coin vegas per expiry; 0 when either the long or the short vega side is empty.
     public var optionVegaContingency = 0.0
-    /// C. USDT–USDC–USD settlement spread, USD (MODEL.md §5C): `(Σ_b |δ_b| − |Σ_b δ_b|) / 2 ·
+    /// C. USDT–USDC–USD settlement spread, USD (docs/model.md §5C): `(Σ_b |δ_b| − |Σ_b δ_b|) / 2 ·
     /// stablecoinSpreadFactor · index` over the settlement buckets; 0 unless the unit hedges across them.
     public var usdtUsdcContingency = 0.0
-    /// D. Delta spread, USD (MODEL.md §5D): the maturity-mismatch part D1 plus the spot–derivative basis
+    /// D. Delta spread, USD (docs/model.md §5D): the maturity-mismatch part D1 plus the spot–derivative basis
     /// part D2 (only with a spot hedge leg h ≠ 0, §11.9). 0 for a single maturity bucket and no basis.
     public var futureDeltaContingency = 0.0
-    /// E. Perpetual and futures, USD (MODEL.md §5E): `Σ |δ_i| · futuresRiskFactor · index` over every
+    /// E. Perpetual and futures, USD (docs/model.md §5E): `Σ |δ_i| · futuresRiskFactor · index` over every
     /// perpetual and future of the unit. 0 with none.
     public var futureContingency = 0.0
 
@@ -129,7 +129,7 @@ public struct Contingencies: Equatable, Sendable {
     }
 
     /// `contingencyComponents`, the sum of every add-on in ``ContingencyKind`` order (A + B + C + D + E),
-    /// USD, ≥ 0 (MODEL.md §5); the second term of `MM = maxLoss + contingencyComponents` (§7).
+    /// USD, ≥ 0 (docs/model.md §5); the second term of `MM = maxLoss + contingencyComponents` (§7).
     /// Walks the raw values rather than `allCases` (an array): no allocation or reference count
     /// on the engine's path, and the same left-to-right sum, so the same bits.
     public var total: Double {
@@ -143,7 +143,7 @@ public struct Contingencies: Equatable, Sendable {
 /// (`ContingencyCalculator.compute`). The per-group and per-bucket sums live in the calculator's
 /// scratch and are valid only during that call.
 ///
-/// MODEL.md §10: every add-on below returns NaN when a sum it reads is not finite (an overflowed
+/// docs/model.md §10: every add-on below returns NaN when a sum it reads is not finite (an overflowed
 /// sum must make the account an error, never vanish in a `max(0, ·)` or a sign test, as NaN
 /// compares false). `x − x` is 0 for finite x and NaN otherwise.
 struct UnitExposure {
@@ -171,7 +171,7 @@ struct UnitExposure {
     var futuresAbsDelta = 0.0
 }
 
-/// Coin delta per settlement bucket (MODEL.md §5C).
+/// Coin delta per settlement bucket (docs/model.md §5C).
 struct SettlementDelta {
     var usdt = 0.0, usdc = 0.0, usd = 0.0
 }
@@ -233,7 +233,7 @@ struct MaturitySides {
     }
 }
 
-/// The §5 factors of a coin's parameters (MODEL.md §9), plain values: the engine reads these per
+/// The §5 factors of a coin's parameters (docs/model.md §9), plain values: the engine reads these per
 /// portfolio from `PricedMarket.contingencyFactors` rather than copying the whole `CoinParameters`
 /// (its collateral tiers are an array, so each copy was a retain and a release).
 struct ContingencyFactors {
@@ -247,7 +247,7 @@ struct ContingencyFactors {
     }
 }
 
-/// The add-ons of MODEL.md §5, one pure function each, from a portfolio's `UnitExposure`.
+/// The add-ons of docs/model.md §5, one pure function each, from a portfolio's `UnitExposure`.
 enum ContingencyModel {
     /// §5A Short option: `Σ_groups max(0, −Σ size) · shortOptionFactor · index`.
     ///
@@ -268,7 +268,7 @@ enum ContingencyModel {
         return sum.netShort * params.shortOptionFactor * index
     }
 
-    /// §5A's sum over option groups, `Σ max(0, −size)`, and its `x − x` check (MODEL.md §10).
+    /// §5A's sum over option groups, `Σ max(0, −size)`, and its `x − x` check (docs/model.md §10).
     struct NetShort {
         var netShort = 0.0, check = 0.0
 
@@ -377,7 +377,7 @@ struct ContingencyCalculator {
     /// Everything of `p` that `compute` reads for a unit of coin `slot`, plus the deltas its spot
     /// hedge leg comes from (bit patterns): two pricings of the same instruments with equal keys give
     /// every portfolio of that coin the same contingencies (a sweep computes them once per distinct
-    /// key; MODEL.md §5). The factors are every `CoinParameter` of a §5 section; the holdings'
+    /// key; docs/model.md §5). The factors are every `CoinParameter` of a §5 section; the holdings'
     /// fields are what `fill` reads.
     static func inputsKey(_ p: PricedMarket, slot: Int) -> [UInt64] {
         let c = p.coinParams[slot]
@@ -446,7 +446,7 @@ struct ContingencyCalculator {
     }
 
     /// The one pass over the holdings: per-group net size, per-bucket vega and delta,
-    /// per-settlement delta, basis weights and futures |δ| (MODEL.md §5).
+    /// per-settlement delta, basis weights and futures |δ| (docs/model.md §5).
     ///
     /// No branch on the data: options and linear instruments, settlement buckets and first
     /// touches mix at random in a book, and their mispredicted branches were most of this loop's
@@ -464,7 +464,7 @@ struct ContingencyCalculator {
                              days: days, masks: masks)
         x.hedge = hedge
         var groupCount = 0, bucketCount = 0
-        // The spot leg sits in the DTE-0 bucket at full size (MODEL.md §11.4).
+        // The spot leg sits in the DTE-0 bucket at full size (docs/model.md §11.4).
         bucketSeen[0] = true; buckets[0] = 0; bucketCount = 1
         delta[0] += hedge
         var usdt = 0.0, usdc = 0.0, usd = 0.0, futuresAbsDelta = 0.0, basisWeight = 0.0, basisWeightedBasis = 0.0

@@ -1,6 +1,6 @@
 import CKernels
 
-/// Which code path the C kernels take: Black-76 pricing of the risk arrays (MODEL.md §3) and the
+/// Which code path the C kernels take: Black-76 pricing of the risk arrays (docs/model.md §3) and the
 /// scenario P&L gather. A value passed in (`PricedMarket(kernel:)`, `EngineOptions.kernel`), never
 /// process-wide state: two computations on different paths can run at the same time.
 ///

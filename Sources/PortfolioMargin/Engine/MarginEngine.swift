@@ -9,7 +9,7 @@ public enum MarginEngine {
     /// `options`), then each account's units, totals and stage.
     ///
     /// Accounts the book already marks as errors, and accounts whose figures are not finite
-    /// (MODEL.md §10), get `NaN` figures and no stage in the result (their reason is in
+    /// (docs/model.md §10), get `NaN` figures and no stage in the result (their reason is in
     /// `result.book.accountErrors`); the others are unaffected. An empty book gives an empty result.
     public static func run(_ book: Book, options: EngineOptions = EngineOptions()) -> BookResult {
         var result = BookResult(book: book)
@@ -19,7 +19,7 @@ public enum MarginEngine {
         // `tables.offset` there retained and released the array once per account (1M batch: a
         // `swift_retain`/`swift_release` pair per `account` call).
         let offsets = tables.offset
-        // Accounts found out of range (MODEL.md §10) become errors after the pass: `fail` changes
+        // Accounts found out of range (docs/model.md §10) become errors after the pass: `fail` changes
         // the book, which the pointers' scope excludes; their figures stay NaN / nil meanwhile.
         var failed: [(Int, InputError)] = []
         tables.values.withUnsafeMutableBufferPointer { pnl in
@@ -36,7 +36,7 @@ public enum MarginEngine {
         return result
     }
 
-    /// The aggregation stage alone (MODEL.md §3): the positions' scenario P&L table of every
+    /// The aggregation stage alone (docs/model.md §3): the positions' scenario P&L table of every
     /// evaluated portfolio of `book`, before spot legs. Portfolio p of unit u starts at
     /// `offsets[p.slot(ofUnit: u)]` = `offsets[3u + p]` (−1 when not evaluated) and has its coin's `scenarioCount` entries.
     public static func aggregate(_ book: Book, options: EngineOptions = EngineOptions()) -> (values: [Double], offsets: [Int]) {
@@ -47,7 +47,7 @@ public enum MarginEngine {
     /// Margins one account (a book of one): the same code path as a batch of millions.
     ///
     /// - Returns: the full breakdown, or an ``AccountError`` when the account references an unknown,
-    ///   invalid or expired instrument or an unknown coin, or its figures are not finite (MODEL.md
+    ///   invalid or expired instrument or an unknown coin, or its figures are not finite (docs/model.md
     ///   §10). An account with no positions and no orders has no units; its MM and IM are its
     ///   borrowing margin (0 without liabilities), and its rates follow §11.12.
     public static func margin(_ account: Account, priced: PricedMarket) -> Result<MarginResult, AccountError> {
@@ -77,7 +77,7 @@ struct UnitEvaluator {
 
     /// Computes account `a` of `book` into `result`, from its portfolios' aggregated P&L tables.
     ///
-    /// MODEL.md §10: an account whose figures are not all finite is that account's error, never a
+    /// docs/model.md §10: an account whose figures are not all finite is that account's error, never a
     /// staged result. Every evaluated portfolio's MM (max loss — NaN for a non-finite table — plus
     /// contingencies) and every total is folded into one `x − x` sum, 0 only when all are finite:
     /// a few operations per unit, none per scenario. The error names what overflowed
@@ -95,7 +95,7 @@ struct UnitEvaluator {
         var check = 0.0
         for u in book.unitStart[a]..<book.unitStart[a + 1] {
             let slot = Int(book.unitSlot[u])
-            // C always; A+C and B+C only when that side has orders (MODEL.md §11.2).
+            // C always; A+C and B+C only when that side has orders (docs/model.md §11.2).
             let c = Portfolio.positions.slot(ofUnit: u), ac = Portfolio.buyOrders.slot(ofUnit: u)
             let bc = Portfolio.sellOrders.slot(ofUnit: u)
             let positions = finish(book: book, unit: u, portfolio: .positions, pnl: pnl + offsets[c])
@@ -116,7 +116,7 @@ struct UnitEvaluator {
         return nil
     }
 
-    /// The error of an account with a non-finite figure (MODEL.md §10), naming the first quantity
+    /// The error of an account with a non-finite figure (docs/model.md §10), naming the first quantity
     /// that is not finite: a balance, position or order row, a unit's scenario P&L, contingency,
     /// MM or IM, or a total. Only called for such accounts, so it may take its time.
     func outOfRange(_ a: Int, book: Book, totals: AccountTotals, result: BookResult.Figures) -> InputError {
@@ -174,7 +174,7 @@ struct UnitEvaluator {
         return error("totals", "the account's total MM or IM")
     }
     /// The spot hedge leg of portfolio `p` of unit `u`: its h depends on that portfolio's derivative
-    /// delta (MODEL.md §11.3).
+    /// delta (docs/model.md §11.3).
     func hedge(book: Book, unit u: Int, portfolio p: Portfolio) -> Double {
         Self.hedge(book: book, unit: u, portfolio: p, delta: priced.delta)
     }

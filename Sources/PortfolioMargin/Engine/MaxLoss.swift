@@ -1,7 +1,7 @@
-/// Maximum loss over the scenario grid (MODEL.md §4).
+/// Maximum loss over the scenario grid (docs/model.md §4).
 enum MaxLoss {
     /// The worst scenario of a P&L table of `count` scenarios in grid order: the first minimum in
-    /// the order price move ascending, then up, unchanged, down (MODEL.md §11.6), and
+    /// the order price move ascending, then up, unchanged, down (docs/model.md §11.6), and
     /// `maxLoss = max(0, −min)`. A worst scenario is reported even when the loss is 0.
     ///
     /// The minimum is found four lanes at a time with `SIMD4<Double>`, as `minimum` does (the same
@@ -11,10 +11,10 @@ enum MaxLoss {
     /// that index is above its minimum — or, when no lane holds it, the first such entry of the
     /// tail. This replaced a forward scan after the minimum, whose exit at a random scenario was a
     /// mispredicted branch per portfolio (perf annotate of the 1M batch: about a quarter of
-    /// `UnitEvaluator.finish`); the rule (MODEL.md §11.6) is unchanged, ±0 ties included.
+    /// `UnitEvaluator.finish`); the rule (docs/model.md §11.6) is unchanged, ±0 ties included.
     ///
     /// A table holding a NaN or an infinity gives `maxLoss` NaN (scenario 0): the account is then
-    /// out of range (MODEL.md §10). A NaN never compares below the running minimum, so without this
+    /// out of range (docs/model.md §10). A NaN never compares below the running minimum, so without this
     /// it would be skipped silently (or, in a table of NaNs only, the scan would find nothing);
     /// `x − x` is 0 for every finite x and NaN otherwise, one subtraction per lane.
     @inline(__always)

@@ -2,7 +2,7 @@
 /// scenarios of a grid, the settlement buckets, the order sides of a unit, and the time units.
 /// Each is a one-byte enum or an `Int32`/`Int` index, laid out as the integer codes they replace.
 
-/// The portfolios of a unit (MODEL.md §7): C, A+C, B+C. Per-portfolio arrays of the engine
+/// The portfolios of a unit (docs/model.md §7): C, A+C, B+C. Per-portfolio arrays of the engine
 /// (`Book.pfStart`, `pfPresent`, the aggregation offsets, `BookResult.unitPortfolioMM`) hold
 /// `Portfolio.count` entries per unit, portfolio `p` of unit `u` at `p.slot(ofUnit: u)`.
 typealias Portfolio = GoverningPortfolio
@@ -18,7 +18,7 @@ extension GoverningPortfolio {
     func slot(ofUnit u: Int) -> Int { u * Self.count + rawValue }
 }
 
-/// The vol shock of a scenario (MODEL.md §2): up, unchanged, down.
+/// The vol shock of a scenario (docs/model.md §2): up, unchanged, down.
 typealias VolShock = IvShock
 
 extension IvShock {
@@ -26,9 +26,9 @@ extension IvShock {
     static let count = 3
 }
 
-/// A scenario of a grid (MODEL.md §2): price move `move` (ascending) under vol shock `shock`. Its
+/// A scenario of a grid (docs/model.md §2): price move `move` (ascending) under vol shock `shock`. Its
 /// index in a P&L table or risk array is `move · VolShock.count + shock` — grid order, which is
-/// also the tie-break order of MODEL.md §11.6.
+/// also the tie-break order of docs/model.md §11.6.
 struct Scenario {
     var move: Int
     var shock: VolShock
@@ -45,7 +45,7 @@ struct Scenario {
     static func first(ofMove k: Int) -> Int { k * VolShock.count }
 }
 
-/// Settlement bucket of an instrument for the USDT–USDC–USD spread (MODEL.md §5C).
+/// Settlement bucket of an instrument for the USDT–USDC–USD spread (docs/model.md §5C).
 enum SettlementBucket: UInt8 {
     /// Linear, settled in USDT.
     case usdt = 0
@@ -55,7 +55,7 @@ enum SettlementBucket: UInt8 {
     case usd = 2
 }
 
-/// The order set of one unit an order joins (MODEL.md §11.2): `A` (positive delta: buy
+/// The order set of one unit an order joins (docs/model.md §11.2): `A` (positive delta: buy
 /// perpetual/future/call, sell put) or `B`, packed in an `Int32` as the unit's coin slot `s`
 /// (side A) or `~s` (side B).
 struct OrderSideTag: Equatable {
@@ -69,7 +69,7 @@ struct OrderSideTag: Equatable {
     init(slot: Int32, portfolio: Portfolio) { self.init(slot: slot, positiveDelta: portfolio == .buyOrders) }
 }
 
-/// Time units of the model: DTE in days, Black-76 time in years of 365 days (MODEL.md §2–3).
+/// Time units of the model: DTE in days, Black-76 time in years of 365 days (docs/model.md §2–3).
 enum TimeUnit {
     static let secondsPerDay = 86400.0
     static let secondsPerYear = 365 * secondsPerDay

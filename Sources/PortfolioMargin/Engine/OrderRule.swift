@@ -1,7 +1,7 @@
-/// Which of the three portfolios of a unit set its requirement (MODEL.md §7).
+/// Which of the three portfolios of a unit set its requirement (docs/model.md §7).
 ///
 /// `MM_unit = max(MM[C], MM[A+C], MM[B+C])`; the governing portfolio is the first maximum in the
-/// order positions, buyOrders, sellOrders (MODEL.md §11.6), so a later one governs only with a
+/// order positions, buyOrders, sellOrders (docs/model.md §11.6), so a later one governs only with a
 /// strictly larger MM, and a unit without orders is always governed by `positions`.
 public enum GoverningPortfolio: Int, CaseIterable, Sendable {
     /// C: the open positions.
@@ -23,7 +23,7 @@ public enum GoverningPortfolio: Int, CaseIterable, Sendable {
 
 enum OrderRule {
     /// `MM_unit = max(MM[C], MM[A+C], MM[B+C])`: the first maximum in the order C, A+C, B+C — a later
-    /// portfolio governs only with a strictly larger MM (MODEL.md §11.6). The caller passes −∞ for a
+    /// portfolio governs only with a strictly larger MM (docs/model.md §11.6). The caller passes −∞ for a
     /// side without orders, so it never governs.
     @inline(__always)
     static func governing(_ mm: (Double, Double, Double)) -> GoverningPortfolio {

@@ -1,6 +1,6 @@
 import CKernels
 
-/// The market priced once for a parameter set: every valid instrument's risk array (MODEL.md §3),
+/// The market priced once for a parameter set: every valid instrument's risk array (docs/model.md §3),
 /// its delta and vega (§5) and the buckets the contingencies group it by — the SPAN idea: pricing
 /// cost follows the number of instruments, never the number of accounts.
 ///
@@ -9,7 +9,7 @@ import CKernels
 public final class PricedMarket: Sendable {
     /// The snapshot priced; instrument indices refer to its `instruments`.
     public let market: MarketSnapshot
-    /// The parameters the risk arrays, deltas and vegas were priced with (MODEL.md §9).
+    /// The parameters the risk arrays, deltas and vegas were priced with (docs/model.md §9).
     public let parameters: ParameterSet
 
     // MARK: Base coins (units). Slots are sorted by coin name, so units sort alphabetically by slot.
@@ -97,7 +97,7 @@ public final class PricedMarket: Sendable {
     /// market gives empty arrays. Costs one Black-76 evaluation per option and scenario.
     /// - Parameters:
     ///   - market: the snapshot; its instrument order is the instrument index.
-    ///   - parameters: the parameter set (MODEL.md §9); each base coin takes its own entry or `default`.
+    ///   - parameters: the parameter set (docs/model.md §9); each base coin takes its own entry or `default`.
     ///   - kernel: the Black-76 code path for the options' risk arrays (`.scalar`: the plain libm
     ///     reference, for cross-checks); `.automatic` by default.
     public convenience init(market: MarketSnapshot, parameters: ParameterSet, kernel: KernelChoice = .automatic) {
@@ -105,7 +105,7 @@ public final class PricedMarket: Sendable {
     }
 
     /// Prices `market` on the instrument layout of `layout` (a sweep's combination on its base,
-    /// MODEL.md §10): the same valid instruments, coin slots, rows, groups, buckets and coin ids, so a
+    /// docs/model.md §10): the same valid instruments, coin slots, rows, groups, buckets and coin ids, so a
     /// book built against `layout` can be `Book.repriced` to it. `market` must list the same
     /// instruments in the same order. An instrument valid in `layout` that `market` makes unusable
     /// (a shock that moves its strike out of range, a vol scaled past `maxMarkIv`, an overflowing
@@ -225,7 +225,7 @@ public final class PricedMarket: Sendable {
                                 kernel: kernel)
         }
 
-        // MODEL.md §10: an instrument whose delta, vega or risk array is not finite (a strike or a
+        // docs/model.md §10: an instrument whose delta, vega or risk array is not finite (a strike or a
         // mark so extreme that the pricing overflows) cannot be margined; the accounts that hold it
         // are errors, the others are computed. Once per instrument, never per account.
         for i in 0..<n where problem[i] == nil {
@@ -300,7 +300,7 @@ public final class PricedMarket: Sendable {
                 isCall.append(inst.optionType == .call ? 1 : 0)
                 optMark.append(inst.markPrice); optSettle.append(settleIndex[i]); optRows.append(r)
             case .perpetual, .future:
-                // Linear: mark·s·settleIndex per coin. Inverse: s per USD contract (MODEL.md §3).
+                // Linear: mark·s·settleIndex per coin. Inverse: s per USD contract (docs/model.md §3).
                 let perUnit = inst.isInverse ? 1 : inst.markPrice * settleIndex[i]
                 for k in 0..<moves.count {
                     let v = perUnit * moves[k]

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The implied-volatility scenario of a price point (MODEL.md §2), in grid order.
+/// The implied-volatility scenario of a price point (docs/model.md §2), in grid order.
 public enum IvShock: Int, CaseIterable, Sendable {
     case up = 0, unchanged = 1, down = 2
     /// The name used in results: `up`, `unchanged`, `down`.
@@ -17,17 +17,17 @@ public enum IvShock: Int, CaseIterable, Sendable {
     }
 }
 
-/// The scenario grid of one base coin: N price moves × `VolShock.count` vol shocks (MODEL.md §2).
+/// The scenario grid of one base coin: N price moves × `VolShock.count` vol shocks (docs/model.md §2).
 ///
 /// Scenario `k·VolShock.count + j` (`Scenario`) is price move `k` (ascending) with vol shock `j` (up, unchanged, down); this is
-/// also the tie-break order of MODEL.md §11.6.
+/// also the tie-break order of docs/model.md §11.6.
 public struct ScenarioGrid: Equatable, Sendable {
     /// The price moves `s_k = −R + k·2R/(N−1)`, ascending.
     public let priceMoves: [Double]
     /// The number of price moves × `IvShock.count` (up, unchanged, down).
     public var scenarioCount: Int { priceMoves.count * IvShock.count }
 
-    /// The grid of range R = `priceRange` with N = `pricePoints` moves (MODEL.md §2). The parameters are
+    /// The grid of range R = `priceRange` with N = `pricePoints` moves (docs/model.md §2). The parameters are
     /// validated before (N odd from 3 to ``CoinParameters/maxPricePoints``, R in (0, 1)).
     public init(priceRange: Double, pricePoints: Int) {
         priceMoves = Self.priceMoves(range: priceRange, points: pricePoints)
@@ -46,14 +46,14 @@ public struct ScenarioGrid: Equatable, Sendable {
 
     /// The up, unchanged and down vols of an option with implied vol `sigma` and `dte` days left.
     /// `σ_up = σ(1 + ivUp·scale)`, `σ_down = max(σ(1 − ivDown·scale), minShockedIv)`; the floor bounds
-    /// only the down shock (MODEL.md §11.13).
+    /// only the down shock (docs/model.md §11.13).
     public static func shockedVols(sigma: Double, dte: Double, _ p: CoinParameters) -> (up: Double, unchanged: Double, down: Double) {
         let scale = ivScale(dte: dte, p)
         return (sigma * (1 + p.ivUp * scale), sigma, max(sigma * (1 - p.ivDown * scale), p.minShockedIv))
     }
 
     /// Multiplier of an option's price moves: `secondsToExpiry / decaySeconds` inside the decay
-    /// window, else 1 (MODEL.md §2 "Near expiry").
+    /// window, else 1 (docs/model.md §2 "Near expiry").
     public static func moveScale(secondsToExpiry: Double, _ p: CoinParameters) -> Double {
         secondsToExpiry < p.decaySeconds ? secondsToExpiry / p.decaySeconds : 1
     }

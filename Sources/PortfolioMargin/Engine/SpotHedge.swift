@@ -1,4 +1,4 @@
-/// Spot hedging (MODEL.md §6, §11.3–4).
+/// Spot hedging (docs/model.md §6, §11.3–4).
 enum SpotHedge {
     /// The hedge leg h of a balance `b` against the unit's derivative delta `d` (coins): a positive
     /// balance hedges a negative delta, `h = min(b, −d)`; a liability hedges a positive delta,
@@ -11,7 +11,7 @@ enum SpotHedge {
     }
 
     /// Adds the leg's scenario P&L, `h·index·s_k` per price move (the same under every vol shock).
-    /// A liability's leg (h < 0) counts only its gains: `max(0, h·index·s_k)` (MODEL.md §11.4).
+    /// A liability's leg (h < 0) counts only its gains: `max(0, h·index·s_k)` (docs/model.md §11.4).
     @inline(__always)
     static func addLegPnl(_ h: Double, index: Double, moves: [Double], into pnl: UnsafeMutablePointer<Double>) {
         guard h != 0 else { return }

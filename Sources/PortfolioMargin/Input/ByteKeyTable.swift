@@ -1,7 +1,7 @@
 import CKernels
 /// An open-addressing hash table from byte strings to dense indices (account ids, symbols, coins),
 /// looked up straight from a CSV field's bytes — no `String` per row. `fnv1a` is the shard hash
-/// (MODEL.md §11.16); the table itself uses a faster word hash.
+/// (docs/model.md §11.16); the table itself uses a faster word hash.
 struct ByteKeyTable: Sendable {
     private var storage: [UInt8] = []
     private var keyStart: [Int] = []
@@ -31,7 +31,7 @@ struct ByteKeyTable: Sendable {
 
     var count: Int { keyStart.count }
 
-    /// FNV-1a 64-bit (MODEL.md §11.16 uses it for shards too).
+    /// FNV-1a 64-bit (docs/model.md §11.16 uses it for shards too).
     @inline(__always)
     static func fnv1a(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
         var h: UInt64 = 0xcbf29ce484222325

@@ -1,7 +1,7 @@
 import Foundation
 import CKernels
 
-/// A CSV file with a header row, parsed in place from the bytes of an `InputFile` (FORMATS.md
+/// A CSV file with a header row, parsed in place from the bytes of an `InputFile` (docs/formats.md
 /// batch input; "CSV is RFC 4180").
 ///
 /// Fields are comma-separated; a field may be double-quoted (with `""` for a quote inside), and a
@@ -9,7 +9,7 @@ import CKernels
 /// LF, CRLF or CR (CRLF is one line end, for line numbers too); blank lines are skipped; an
 /// optional UTF-8 BOM starts the file. Every data record must have as many fields as the header,
 /// and quoting must be well formed (a closing quote followed by a comma or a line end) — otherwise
-/// the run cannot proceed (FORMATS.md: exit 1). Line numbers are physical lines: a record that
+/// the run cannot proceed (docs/formats.md: exit 1). Line numbers are physical lines: a record that
 /// spans lines is named by its first line.
 ///
 /// Unquoted lines — nearly all of a batch — take a vector fast path (`pm_csv_line`); a line with a
@@ -28,7 +28,7 @@ struct CSVFile: Sendable {
     /// Whether the data has a `"` anywhere (then chunk boundaries need the quote-aware scan).
     let hasQuotes: Bool
     /// Whether the whole file is valid UTF-8 (checked once). When it is not, callers check each
-    /// record's fields with `invalidUTF8Field` and report the line (FORMATS.md).
+    /// record's fields with `invalidUTF8Field` and report the line (docs/formats.md).
     let isValidUTF8: Bool
 
     /// Opens `path` and checks that every `required` column is in its header.
@@ -285,7 +285,7 @@ protocol CSVRecordError: Error {
     func inputError(lineOffset: Int) -> InputError
 }
 
-/// A line whose field count differs from the header's (fatal: FORMATS.md).
+/// A line whose field count differs from the header's (fatal: docs/formats.md).
 struct FieldCountError: CSVRecordError {
     let file: String
     let line: Int

@@ -11,7 +11,7 @@ import Darwin
 /// else (still decimal text: many digits, a large exponent) falls back to `strtod` on a copy.
 /// Returns nil for text that is not a decimal number — `nan`, `inf`, `Infinity` (any case), hex
 /// floats — and for a value beyond the double range (`1e999`): the result is always finite, so
-/// no non-finite value reaches the engine silently (FORMATS.md: per-account errors).
+/// no non-finite value reaches the engine silently (docs/formats.md: per-account errors).
 enum FastNumber {
     // Literals (each exact: 10^k < 2^53·2^k up to 10^22), so the table is static data — computed
     // with `pow` it was a lazily initialized global, a `swift_once` check on every parse.

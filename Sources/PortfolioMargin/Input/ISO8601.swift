@@ -1,7 +1,7 @@
 /// Parsing of ISO-8601 UTC instants (`2026-03-24T02:28:10.506Z`) to seconds since the Unix epoch.
 ///
 /// Accepted: `YYYY-MM-DDTHH:MM[:SS[.fraction]](Z|±HH:MM|±HHMM)`, and a date alone (`YYYY-MM-DD`,
-/// midnight UTC). Offsets are applied. Every part is range-checked (FORMATS.md "JSON": `2026-02-30`
+/// midnight UTC). Offsets are applied. Every part is range-checked (docs/formats.md "JSON": `2026-02-30`
 /// is an error, not 2 March): month 1…12, day within the month (leap years by the Gregorian rule),
 /// hour 0…23, minute 0…59, second 0…59 — or 60 in a minute 59, a leap second, read as the next
 /// minute's first second as POSIX time does — and offsets up to ±23:59.
@@ -117,7 +117,7 @@ enum ISO8601 {
     /// 9999-12-31T23:59:59.999Z (a four-digit year), in seconds since the epoch.
     static let readable: ClosedRange<Double> = -62_167_219_200 ... 253_402_300_799.999
 
-    /// The instants an import accepts from milliseconds since the epoch (FORMATS.md "Bybit V5
+    /// The instants an import accepts from milliseconds since the epoch (docs/formats.md "Bybit V5
     /// interop"): 1970-01-01T00:00:00Z up to 9999-12-31T23:59:59.999Z, in seconds.
     static let epochRange: ClosedRange<Double> = 0 ... 253_402_300_799.999
 

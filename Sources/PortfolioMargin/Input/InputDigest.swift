@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The digest of one input file in `manifest.json` (FORMATS.md "Scale-out"): its size in bytes and
+/// The digest of one input file in `manifest.json` (docs/formats.md "Scale-out"): its size in bytes and
 /// XXH64 (seed 0) of its bytes — the 64-bit xxHash of Yann Collet, a published, fixed algorithm
 /// (`xxh64sum` from the xxhash tools prints the same 16 hex digits), several GB/s in this plain
 /// Swift code, so hashing adds little to reading.

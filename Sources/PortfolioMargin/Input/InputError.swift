@@ -1,4 +1,4 @@
-/// A problem with the input, located precisely enough for a user to fix it (MODEL.md §10).
+/// A problem with the input, located precisely enough for a user to fix it (docs/model.md §10).
 ///
 /// Rendered as `file: record: field: message`, e.g.
 /// `positions.csv: line 17 (account A-1001): size: expected a finite number, got "abc"`.
@@ -24,12 +24,12 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
 
     /// One line, whatever the parts hold: control characters (a NUL, a line break from a quoted
     /// CSV field, …) are escaped, so a message never ends early or spills onto the next line
-    /// (FORMATS.md: errors are one line each).
+    /// (docs/formats.md: errors are one line each).
     public var description: String {
         Self.escapingControls([file, record, field, message].filter { !$0.isEmpty }.joined(separator: ": "))
     }
 
-    /// The longest part of an offending value a message echoes (FORMATS.md: at most 80 characters).
+    /// The longest part of an offending value a message echoes (docs/formats.md: at most 80 characters).
     public static let echoLimit = 80
 
     /// `value` as a message quotes it: in double quotes, control characters escaped, cut to

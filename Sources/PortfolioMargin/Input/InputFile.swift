@@ -7,7 +7,7 @@ import CKernels
 
 // @unchecked Sendable: every stored property is a `let`, and the bytes behind `bytes`/`storage` are
 // written only inside `init` (before the object is shared), then only read until `deinit` frees them.
-/// An input file read whole into memory this object owns, with its digest (FORMATS.md: inputs
+/// An input file read whole into memory this object owns, with its digest (docs/formats.md: inputs
 /// are regular files; one that changes or shrinks while it is read gives exit 1 with a message).
 ///
 /// Why not a memory map: a file truncated while mapped turns the next access to the lost pages
@@ -18,7 +18,7 @@ import CKernels
 ///
 /// Each block is hashed right after it is read, while it is still in cache: the digest is the
 /// file's size and its XXH64 (seed 0, `pm_xxh64`; `xxhsum -H1` prints the same value) — what
-/// `manifest.json` records (FORMATS.md "Scale-out").
+/// `manifest.json` records (docs/formats.md "Scale-out").
 public final class InputFile: @unchecked Sendable {
     /// The path as given, used in every message.
     public let path: String

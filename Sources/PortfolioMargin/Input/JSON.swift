@@ -46,7 +46,7 @@ public indirect enum JSON: Equatable, Sendable {
         }
     }
 
-    /// Parses a whole document (RFC 8259, plus `NaN`, `Infinity` and `-Infinity`, FORMATS.md "JSON").
+    /// Parses a whole document (RFC 8259, plus `NaN`, `Infinity` and `-Infinity`, docs/formats.md "JSON").
     /// Errors name the line and column (the record) and the path of the value being read (the field,
     /// `instruments[3].symbol`): malformed syntax, invalid UTF-8, an unpaired surrogate escape, a
     /// duplicate key in one object. An optional UTF-8 byte order mark is skipped.
@@ -90,7 +90,7 @@ struct JSONParser {
     }
 
     /// A key as a path step: plain when short and made of letters, digits, `_` and `-`; otherwise
-    /// echoed in brackets (at most 80 characters, control characters escaped, FORMATS.md "JSON").
+    /// echoed in brackets (at most 80 characters, control characters escaped, docs/formats.md "JSON").
     static func keyLabel(_ k: String, first: Bool) -> String {
         let plain = !k.isEmpty && k.utf8.count <= InputError.echoLimit && k.utf8.allSatisfy {
             ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45
@@ -127,7 +127,7 @@ struct JSONParser {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
                 let keyStart = i
                 let key = try string()
-                // A duplicate key is an error (FORMATS.md "JSON"): which one wins is not defined
+                // A duplicate key is an error (docs/formats.md "JSON"): which one wins is not defined
                 // by RFC 8259, and silently taking either could change a margin.
                 let duplicate: Bool
                 if members.count < 16 {
@@ -175,7 +175,7 @@ struct JSONParser {
         case UInt8(ascii: "f"): return try literal("false", .bool(false))
         case UInt8(ascii: "n"): return try literal("null", .null)
         // Python's json module (and many exporters) write these for non-finite floats; they read
-        // as non-finite numbers, which every numeric field then refuses (FORMATS.md "JSON").
+        // as non-finite numbers, which every numeric field then refuses (docs/formats.md "JSON").
         case UInt8(ascii: "N"): return try literal("NaN", .number(.nan))
         case UInt8(ascii: "I"): return try literal("Infinity", .number(.infinity))
         case UInt8(ascii: "-") where i + 1 < bytes.count && bytes[i + 1] == UInt8(ascii: "I"):
@@ -252,7 +252,7 @@ struct JSONParser {
                 case UInt8(ascii: "u"):
                     var code = try hex4()
                     // UTF-16 surrogates must come in pairs (high D800–DBFF, then low DC00–DFFF);
-                    // an unpaired one is no character at all (FORMATS.md "JSON").
+                    // an unpaired one is no character at all (docs/formats.md "JSON").
                     if (0xD800..<0xDC00).contains(code) {
                         guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
                             throw error("unpaired surrogate escape \\u\(hex(code)) (a high surrogate not followed by a low one)", at: escapeStart)
@@ -274,7 +274,7 @@ struct JSONParser {
                 out.append(c)
                 i += 1
             } else {
-                // Raw UTF-8 must be valid (FORMATS.md "JSON"): decoding it leniently would turn
+                // Raw UTF-8 must be valid (docs/formats.md "JSON"): decoding it leniently would turn
                 // different bytes into the same U+FFFD, so two different ids could print alike.
                 let n = utf8SequenceLength(at: i)
                 guard n > 0 else { throw error("invalid UTF-8 (byte 0x\(String(c, radix: 16, uppercase: true)))") }
@@ -372,7 +372,7 @@ struct JSONRecord {
     func number(_ key: String) throws -> Double {
         guard let v = optional(key) else { throw fail(key, "missing (expected a number)") }
         guard case let .number(d) = v else { throw fail(key, "expected a number, got \(v.typeName)") }
-        // NaN and ±Infinity parse (FORMATS.md "JSON") but no field takes them.
+        // NaN and ±Infinity parse (docs/formats.md "JSON") but no field takes them.
         guard d.isFinite else { throw fail(key, "expected a finite number, got \(d.isNaN ? "NaN" : d > 0 ? "Infinity" : "-Infinity")") }
         return d
     }
@@ -398,7 +398,7 @@ struct JSONRecord {
 extension InputError {
     /// A name (symbol, account id, key) as a message's record or field: as it is when at most
     /// `echoLimit` characters, else echoed (quoted, cut to 80 characters) so that a megabyte-long
-    /// name gives a short message (FORMATS.md "JSON"). Control characters are escaped by `description`.
+    /// name gives a short message (docs/formats.md "JSON"). Control characters are escaped by `description`.
     package static func shortLabel(_ name: String) -> String {
         var n = 0
         for _ in name.unicodeScalars {

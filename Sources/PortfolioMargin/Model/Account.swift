@@ -1,9 +1,9 @@
 /// A wallet balance of one coin; negative is a liability.
 public struct Balance: Equatable, Sendable {
-    /// The coin (BTC, USDT, …); it must have an index price in the market snapshot (MODEL.md §10).
+    /// The coin (BTC, USDT, …); it must have an index price in the market snapshot (docs/model.md §10).
     public var coin: String
     /// The wallet balance in coins. Negative is a liability: it counts at full value in the margin
-    /// balance and carries borrowing margin (MODEL.md §8); 0 counts nothing. Must be finite.
+    /// balance and carries borrowing margin (docs/model.md §8); 0 counts nothing. Must be finite.
     public var walletBalance: Double
     /// A balance of `walletBalance` coins of `coin`.
     public init(coin: String, walletBalance: Double) { self.coin = coin; self.walletBalance = walletBalance }
@@ -11,12 +11,12 @@ public struct Balance: Equatable, Sendable {
 
 /// A position: signed size (short < 0; inverse instruments in USD contracts), optional entry price.
 public struct Position: Equatable, Sendable {
-    /// The instrument's symbol; it must be in the market snapshot and not expired (MODEL.md §10).
+    /// The instrument's symbol; it must be in the market snapshot and not expired (docs/model.md §10).
     public var symbol: String
     /// Signed size: coins for options and linear contracts, USD contracts for inverse ones; short < 0.
-    /// A size of 0 still makes a unit for its base coin (MODEL.md §11.5) with no risk.
+    /// A size of 0 still makes a unit for its base coin (docs/model.md §11.5) with no risk.
     public var size: Double
-    /// The entry price for unrealised P&L of perpetuals and futures (MODEL.md §11.11); `nil` counts no
+    /// The entry price for unrealised P&L of perpetuals and futures (docs/model.md §11.11); `nil` counts no
     /// unrealised P&L. Ignored for options (they count at mark value).
     public var entryPrice: Double?
     /// A position of `size` on `symbol`, with an optional entry price.
@@ -25,7 +25,7 @@ public struct Position: Equatable, Sendable {
     }
 }
 
-/// Order side: `buy` (input text `Buy`) or `sell` (`Sell`), as Bybit spells them (FORMATS.md).
+/// Order side: `buy` (input text `Buy`) or `sell` (`Sell`), as Bybit spells them (docs/formats.md).
 public enum Side: String, Sendable {
     case buy = "Buy", sell = "Sell"
     /// +1 for a buy, −1 for a sell.
@@ -34,16 +34,16 @@ public enum Side: String, Sendable {
 
 /// An active order: remaining quantity (> 0) at a limit price.
 public struct Order: Equatable, Sendable {
-    /// The instrument's symbol; it must be in the market snapshot and not expired (MODEL.md §10).
+    /// The instrument's symbol; it must be in the market snapshot and not expired (docs/model.md §10).
     public var symbol: String
     /// Buy or sell; with the instrument's kind it decides whether the order is in portfolio A or B
-    /// (MODEL.md §11.2).
+    /// (docs/model.md §11.2).
     public var side: Side
-    /// The remaining quantity, > 0 (a negative quantity is an input error, MODEL.md §10); same units as
+    /// The remaining quantity, > 0 (a negative quantity is an input error, docs/model.md §10); same units as
     /// ``Position/size``.
     public var qty: Double
     /// The limit price (settle-currency units; USD for inverse contracts). Used for the order loss
-    /// (MODEL.md §8, §11.10); the risk of the order is taken at mark (§7).
+    /// (docs/model.md §8, §11.10); the risk of the order is taken at mark (§7).
     public var price: Double
     /// An order of `qty` on `symbol` at limit `price`.
     public init(symbol: String, side: Side, qty: Double, price: Double) {
@@ -51,17 +51,17 @@ public struct Order: Equatable, Sendable {
     }
 }
 
-/// One account (FORMATS.md `account.json`).
+/// One account (docs/formats.md `account.json`).
 public struct Account: Equatable, Sendable {
     /// The account's id (any string; echoed in results and errors).
     public var id: String
-    /// Whether spot balances of eligible coins hedge the unit's derivative delta (MODEL.md §6). Default `false`.
+    /// Whether spot balances of eligible coins hedge the unit's derivative delta (docs/model.md §6). Default `false`.
     public var spotHedging: Bool
-    /// Wallet balances; rows of one coin count one by one (MODEL.md §11.11). Empty: no collateral.
+    /// Wallet balances; rows of one coin count one by one (docs/model.md §11.11). Empty: no collateral.
     public var balances: [Balance]
-    /// Open positions; rows of one symbol net (MODEL.md §11.1). Each base coin with a row is a risk unit.
+    /// Open positions; rows of one symbol net (docs/model.md §11.1). Each base coin with a row is a risk unit.
     public var positions: [Position]
-    /// Active orders, split into portfolios A and B by side and kind (MODEL.md §7, §11.2).
+    /// Active orders, split into portfolios A and B by side and kind (docs/model.md §7, §11.2).
     public var orders: [Order]
     /// An account; an account with no positions and no orders has no unit and margins to 0 (borrowing aside).
     public init(id: String, spotHedging: Bool = false, balances: [Balance] = [], positions: [Position] = [], orders: [Order] = []) {
@@ -154,7 +154,7 @@ extension Account {
 public struct AccountError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The account's id ("" when the input gave none or it could not be read).
     public var accountId: String
-    /// The reason, naming file, record and field (MODEL.md §10).
+    /// The reason, naming file, record and field (docs/model.md §10).
     public var error: InputError
     /// An error for account `accountId`.
     public init(accountId: String, error: InputError) { self.accountId = accountId; self.error = error }

@@ -1,4 +1,4 @@
-/// One tier of a tiered collateral value ratio (MODEL.md §8 margin balance; Bybit's
+/// One tier of a tiered collateral value ratio (docs/model.md §8 margin balance; Bybit's
 /// `collateralRatioList` of `{minQty, maxQty, collateralRatio}`).
 ///
 /// In the parameter file a coin's `collateralValueRatio` is one number or a list of tiers

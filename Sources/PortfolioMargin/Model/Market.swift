@@ -1,4 +1,4 @@
-/// What an instrument is (MODEL.md §1).
+/// What an instrument is (docs/model.md §1).
 public enum InstrumentKind: String, Sendable {
     case option, perpetual, future
 }
@@ -8,18 +8,18 @@ public enum OptionType: String, Sendable {
     case call = "Call", put = "Put"
 }
 
-/// One instrument of the market snapshot with its market data (FORMATS.md `instruments[]`).
+/// One instrument of the market snapshot with its market data (docs/formats.md `instruments[]`).
 ///
 /// An instrument whose `settleCoin` equals its `baseCoin` is inverse: sizes are USD contracts.
 public struct Instrument: Equatable, Sendable {
     /// The exchange symbol (e.g. `BTC-27JUN25-70000-C`, `BTCUSDT`); unique in a snapshot.
     public var symbol: String
-    /// Option, perpetual or future (MODEL.md §1).
+    /// Option, perpetual or future (docs/model.md §1).
     public var kind: InstrumentKind
-    /// The base coin: the risk unit the instrument belongs to (MODEL.md §1).
+    /// The base coin: the risk unit the instrument belongs to (docs/model.md §1).
     public var baseCoin: String
     /// The settlement coin: USDT or USDC (linear, and every option), or the base coin (inverse).
-    /// It picks the settlement bucket of contingency C (MODEL.md §5C).
+    /// It picks the settlement bucket of contingency C (docs/model.md §5C).
     public var settleCoin: String
     /// Mark price in settle-currency units (USD for inverse instruments).
     public var markPrice: Double
@@ -28,7 +28,7 @@ public struct Instrument: Equatable, Sendable {
     /// Call or put (options only; `nil` otherwise).
     public var optionType: OptionType?
     /// The strike, settle-currency units (options only); must be finite, positive and within a factor
-    /// `priceFactorBound` of the coin's index (MODEL.md §10).
+    /// `priceFactorBound` of the coin's index (docs/model.md §10).
     public var strike: Double?
     /// The forward of the option's expiry.
     public var underlyingPrice: Double?
@@ -36,7 +36,7 @@ public struct Instrument: Equatable, Sendable {
     public var markIv: Double?
 
     /// An instrument; its values are checked when it joins a ``MarketSnapshot`` (a bad one is kept with
-    /// its problem, MODEL.md §11.14).
+    /// its problem, docs/model.md §11.14).
     public init(symbol: String, kind: InstrumentKind, baseCoin: String, settleCoin: String, markPrice: Double,
                 expiry: Double? = nil, optionType: OptionType? = nil, strike: Double? = nil,
                 underlyingPrice: Double? = nil, markIv: Double? = nil) {
@@ -49,10 +49,10 @@ public struct Instrument: Equatable, Sendable {
     public var isInverse: Bool { settleCoin == baseCoin && kind != .option }
 }
 
-/// A market snapshot: its instant, USD index prices and instrument market data (FORMATS.md).
+/// A market snapshot: its instant, USD index prices and instrument market data (docs/formats.md).
 ///
 /// Bad instruments are kept with their problem and fail only the accounts that use them
-/// (MODEL.md §11.14); a malformed document, a missing `time`, `indexPrices` or `instruments`, or a
+/// (docs/model.md §11.14); a malformed document, a missing `time`, `indexPrices` or `instruments`, or a
 /// duplicate symbol is fatal.
 public struct MarketSnapshot: Sendable {
     /// The snapshot instant, seconds since the Unix epoch.
@@ -61,14 +61,14 @@ public struct MarketSnapshot: Sendable {
     public var indexPrices: [String: Double]
     /// Every instrument listed, valid or not, in file order.
     public private(set) var instruments: [Instrument]
-    /// Problems of listed instruments, by symbol (MODEL.md §10).
+    /// Problems of listed instruments, by symbol (docs/model.md §10).
     public private(set) var instrumentProblems: [String: InputError]
     private var bySymbol: [String: Int]
 
-    /// The largest implied volatility a snapshot may give (10 = 1000%, MODEL.md §10): beyond it
+    /// The largest implied volatility a snapshot may give (10 = 1000%, docs/model.md §10): beyond it
     /// Black-76 loses all precision (a vol of 1e155 gives a negative call price).
     public static let maxMarkIv = 10.0
-    /// Strikes and forwards must lie within this factor of the base coin's index (MODEL.md §10):
+    /// Strikes and forwards must lie within this factor of the base coin's index (docs/model.md §10):
     /// index / 1e6 ≤ x ≤ index · 1e6. Further out, scenario P&L is not finite (a strike of 1e-305).
     public static let priceFactorBound = 1e6
 
@@ -116,7 +116,7 @@ public struct MarketSnapshot: Sendable {
             if bad(i.strike) { return ("strike", "expected a finite positive strike, got \(i.strike.map { "\($0)" } ?? "none")") }
             if bad(i.underlyingPrice) { return ("underlyingPrice", "expected a finite positive forward, got \(i.underlyingPrice.map { "\($0)" } ?? "none")") }
             if bad(i.markIv) { return ("markIv", "expected a finite positive volatility, got \(i.markIv.map { "\($0)" } ?? "none")") }
-            // Sane values (MODEL.md §10): a vol of at most 1000%, strike and forward within a factor
+            // Sane values (docs/model.md §10): a vol of at most 1000%, strike and forward within a factor
             // 10^6 of the index, so that every scenario price and P&L stays finite and exact enough.
             if let v = i.markIv, v > maxMarkIv { return ("markIv", "must be at most \(maxMarkIv) (1000%), got \(v)") }
             if let index = indexPrices[i.baseCoin] {
@@ -156,7 +156,7 @@ public struct MarketSnapshot: Sendable {
         }
     }
 
-    /// Parses a snapshot document (FORMATS.md).
+    /// Parses a snapshot document (docs/formats.md).
     public static func parse(_ doc: JSON, file: String = "market.json") throws -> MarketSnapshot {
         guard case .object = doc else { throw InputError(file: file, "expected a JSON object") }
         let top = JSONRecord(value: doc, file: file, record: "")

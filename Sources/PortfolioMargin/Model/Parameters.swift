@@ -1,72 +1,72 @@
 import Foundation
 
-/// The Portfolio Margin parameters of one coin (MODEL.md §9). Every number of the model is one of these.
+/// The Portfolio Margin parameters of one coin (docs/model.md §9). Every number of the model is one of these.
 public struct CoinParameters: Equatable, Sendable {
-    /// Largest price move of the grid, R (MODEL.md §2, §9): moves run `s_k = −R + k·2R/(N−1)`, from −R to +R
+    /// Largest price move of the grid, R (docs/model.md §2, §9): moves run `s_k = −R + k·2R/(N−1)`, from −R to +R
     /// (0.10 = ±10%). Must lie in (0, 1). BTC/ETH 0.10, others 0.15.
     public var priceRange: Double
-    /// Number of price points N of the grid (MODEL.md §2, §9); each has three vol shocks, so 3N scenarios.
+    /// Number of price points N of the grid (docs/model.md §2, §9); each has three vol shocks, so 3N scenarios.
     /// Odd (the middle move is the unmoved price), 3…``maxPricePoints``. Shipped 11.
     public var pricePoints: Int
-    /// Relative up-shock of implied vol at 30 days (MODEL.md §2, §9): `σ_up = σ·(1 + ivUp·scale(DTE))`
+    /// Relative up-shock of implied vol at 30 days (docs/model.md §2, §9): `σ_up = σ·(1 + ivUp·scale(DTE))`
     /// (0.24 = +24%). ≥ 0; 0 leaves vol unchanged in the `up` scenarios. BTC/ETH 0.24, others 0.30.
     public var ivUp: Double
-    /// Relative down-shock of implied vol at 30 days (MODEL.md §2, §9):
+    /// Relative down-shock of implied vol at 30 days (docs/model.md §2, §9):
     /// `σ_down = max(σ·(1 − ivDown·scale(DTE)), minShockedIv)`. ≥ 0. BTC/ETH 0.20, others 0.25.
     public var ivDown: Double
     /// Vega power p of the shock scaling `scale(DTE) = (30 / max(DTE, minDTE))^p` for DTE < 30
-    /// (MODEL.md §2, §9); 0 makes the shock flat in tenor. Shipped 0.30.
+    /// (docs/model.md §2, §9); 0 makes the shock flat in tenor. Shipped 0.30.
     public var vegaPowerShort: Double
-    /// Vega power p of the shock scaling for DTE ≥ 30 (MODEL.md §2, §9). Shipped 0.30 (Deribit documents 0.13).
+    /// Vega power p of the shock scaling for DTE ≥ 30 (docs/model.md §2, §9). Shipped 0.30 (Deribit documents 0.13).
     public var vegaPowerLong: Double
-    /// Floor of DTE in the shock scaling, days (MODEL.md §2, §9, §11.13): an option closer to expiry is
+    /// Floor of DTE in the shock scaling, days (docs/model.md §2, §9, §11.13): an option closer to expiry is
     /// shocked as if it had `minDTE` days left. > 0. Shipped 1.
     public var minDTE: Double
-    /// Lower bound of the down-shocked vol, absolute (0.01 = 1 vol point; MODEL.md §2, §11.13). Bounds
+    /// Lower bound of the down-shocked vol, absolute (0.01 = 1 vol point; docs/model.md §2, §11.13). Bounds
     /// only the down shock. > 0.
     public var minShockedIv: Double
-    /// Near-expiry window, seconds (MODEL.md §2, §11.13): an option with fewer seconds left has its price
+    /// Near-expiry window, seconds (docs/model.md §2, §11.13): an option with fewer seconds left has its price
     /// moves shrunk linearly, `s_k · secondsToExpiry / decaySeconds`. > 0. Shipped 1800.
     public var decaySeconds: Double
-    /// `IM = MM · imFactor` per unit (MODEL.md §7, §9). ≥ 0. BTC/ETH 1.2 (verified), others 1.25.
+    /// `IM = MM · imFactor` per unit (docs/model.md §7, §9). ≥ 0. BTC/ETH 1.2 (verified), others 1.25.
     public var imFactor: Double
     /// Factor of the short option contingency A, per coin of net short per (expiry, strike), times the
-    /// index (MODEL.md §5A, §9). ≥ 0; 0 turns A off. BTC/ETH 0.01, others 0.015.
+    /// index (docs/model.md §5A, §9). ≥ 0; 0 turns A off. BTC/ETH 0.01, others 0.015.
     public var shortOptionFactor: Double
-    /// Factor of the vega spread contingency B, per day of tenor mismatch (MODEL.md §5B, §9). ≥ 0.
+    /// Factor of the vega spread contingency B, per day of tenor mismatch (docs/model.md §5B, §9). ≥ 0.
     /// BTC/ETH 0.0003, others 0.0005.
     public var vegaSpreadFactor: Double
-    /// Factor of the USDT–USDC–USD settlement spread contingency C (MODEL.md §5C, §9). ≥ 0. Shipped 0.001.
+    /// Factor of the USDT–USDC–USD settlement spread contingency C (docs/model.md §5C, §9). ≥ 0. Shipped 0.001.
     public var stablecoinSpreadFactor: Double
-    /// Factor of the maturity-mismatch delta spread D1, per day (MODEL.md §5D, §9). ≥ 0.
+    /// Factor of the maturity-mismatch delta spread D1, per day (docs/model.md §5D, §9). ≥ 0.
     /// BTC/ETH 0.0003, others 0.0005.
     public var deltaSpreadFactor: Double
-    /// Factor of the spot–derivative basis part D2 (MODEL.md §5D, §9, §11.9), applied to
+    /// Factor of the spot–derivative basis part D2 (docs/model.md §5D, §9, §11.9), applied to
     /// `max(0, |basis| − basisThreshold)`. ≥ 0. BTC/ETH 0.45, others 0.60.
     public var basisFactor: Double
-    /// Basis (as a fraction of the index) below which D2 is 0 (MODEL.md §5D, §9). ≥ 0. Shipped 0.05.
+    /// Basis (as a fraction of the index) below which D2 is 0 (docs/model.md §5D, §9). ≥ 0. Shipped 0.05.
     public var basisThreshold: Double
     /// Factor of the perpetual and futures contingency E: `Σ |δ_i| · futuresRiskFactor · index`
-    /// (MODEL.md §5E, §9). ≥ 0. BTC 0.0003 (verified), others 0.0005.
+    /// (docs/model.md §5E, §9). ≥ 0. BTC 0.0003 (verified), others 0.0005.
     public var futuresRiskFactor: Double
     /// Whether this coin's spot balance may hedge its derivatives when the account has `spotHedging`
-    /// on (MODEL.md §6, §9). BTC, ETH, SOL, ADA, AVAX, DOT in the shipped file.
+    /// on (docs/model.md §6, §9). BTC, ETH, SOL, ADA, AVAX, DOT in the shipped file.
     public var spotHedgeEligible: Bool
-    /// Collateral value ratio of a positive balance in the margin balance (MODEL.md §8, §9), in [0, 1];
+    /// Collateral value ratio of a positive balance in the margin balance (docs/model.md §8, §9), in [0, 1];
     /// liabilities always count at full value. BTC/ETH 0.95, USDT/USDC 1.0, others 0.90.
     public var collateralValueRatio: Double
-    /// Tiered collateral ratios by quantity (MODEL.md §8, `CollateralTier`); nil for one ratio.
+    /// Tiered collateral ratios by quantity (docs/model.md §8, `CollateralTier`); nil for one ratio.
     public var collateralTiers: [CollateralTier]? = nil
     /// Maintenance margin rate on a liability: `MM_borrow = Σ liability · index · borrowMMRate`
-    /// (MODEL.md §8, §9). ≥ 0. BTC/ETH 0.02, others 0.05.
+    /// (docs/model.md §8, §9). ≥ 0. BTC/ETH 0.02, others 0.05.
     public var borrowMMRate: Double
-    /// Initial margin rate on a liability, as `borrowMMRate` for IM (MODEL.md §8, §9). ≥ 0.
+    /// Initial margin rate on a liability, as `borrowMMRate` for IM (docs/model.md §8, §9). ≥ 0.
     /// BTC/ETH 0.05, others 0.10.
     public var borrowIMRate: Double
     /// Where each value comes from, keyed by parameter name.
     public var sources: [String: String]
 
-    /// Makes a coin's parameters from every value of MODEL.md §9 (not validated: call
+    /// Makes a coin's parameters from every value of docs/model.md §9 (not validated: call
     /// ``validationProblem()``); `collateralTiers` starts `nil` (one ratio).
     public init(priceRange: Double, pricePoints: Int, ivUp: Double, ivDown: Double,
                 vegaPowerShort: Double, vegaPowerLong: Double, minDTE: Double, minShockedIv: Double,
@@ -101,11 +101,11 @@ public struct CoinParameters: Equatable, Sendable {
         }
     }
 
-    /// The largest number of price points (FORMATS.md "Bounds"): the scenario grid and every risk
+    /// The largest number of price points (docs/formats.md "Bounds"): the scenario grid and every risk
     /// array are allocated from it, so it must be bounded (1e8 points would ask for hundreds of GB).
     public static let maxPricePoints = 101
 
-    /// Checks each parameter's `CoinParameter.Rule` (MODEL.md §9 and FORMATS.md "Bounds"):
+    /// Checks each parameter's `CoinParameter.Rule` (docs/model.md §9 and docs/formats.md "Bounds"):
     /// pricePoints an odd whole number 3…101, priceRange in (0, 1), every other value finite and
     /// ≥ 0 (minShockedIv, minDTE and decaySeconds > 0, collateralValueRatio ≤ 1). Returns the first
     /// problem in table order as (parameter, message), or nil.
@@ -132,7 +132,7 @@ public struct CoinParameters: Equatable, Sendable {
     }
 }
 
-/// One parameter of a coin (MODEL.md §9), declared once in ``table``: the parameter file's loader,
+/// One parameter of a coin (docs/model.md §9), declared once in ``table``: the parameter file's loader,
 /// validation (``CoinParameters/validationProblem()``, ``CoinParameters/valueProblem(_:_:)``), the
 /// sweep's `--set` (``CoinParameters/subscript(numeric:)``), ``CoinParameters/allKeys`` and the
 /// parameter table of docs/formats.md (``markdownTable``, checked by a test) all read it.
@@ -211,7 +211,7 @@ public struct CoinParameter: Sendable {
     /// Whether it is a number (every parameter but a flag).
     public var isNumeric: Bool { if case .flag = field { return false } else { return true } }
 
-    /// Whether the contingencies of MODEL.md §5 read it.
+    /// Whether the contingencies of docs/model.md §5 read it.
     public var isContingencyFactor: Bool { model.hasPrefix("§5") }
 
     /// Its value in `p` as a number (a flag as 0 or 1).
@@ -297,9 +297,9 @@ public struct CoinParameter: Sendable {
     }
 }
 
-/// The account-level thresholds of MODEL.md §8 (liquidation staging and the liquidation plan).
+/// The account-level thresholds of docs/model.md §8 (liquidation staging and the liquidation plan).
 ///
-/// Read from the parameter file's optional `stages` object; absent keys take MODEL.md's values.
+/// Read from the parameter file's optional `stages` object; absent keys take docs/model.md's values.
 public struct StagePolicy: Equatable, Sendable {
     /// `liquidation` at mmRate ≥ this (1.00).
     public var liquidationMMRate = 1.0
@@ -314,25 +314,25 @@ public struct StagePolicy: Equatable, Sendable {
     /// Where each value comes from, keyed by threshold name (the `stages` object's `sources`).
     public var sources: [String: String] = [:]
 
-    /// MODEL.md §8's thresholds: liquidation at 1.00, auto-repay at 0.85, IM breach at 1.00, plan target
+    /// docs/model.md §8's thresholds: liquidation at 1.00, auto-repay at 0.85, IM breach at 1.00, plan target
     /// 0.90, plan step 10%.
     public init() {}
 
     static let keys = ["liquidationMMRate", "autoRepayMMRate", "imBreachIMRate", "liquidationTargetMMRate", "liquidationStepFraction"]
 }
 
-/// A parameter file: per-coin entries over a `default` entry (MODEL.md §9, FORMATS.md).
+/// A parameter file: per-coin entries over a `default` entry (docs/model.md §9, docs/formats.md).
 public struct ParameterSet: Equatable, Sendable {
     /// The file's `name`.
     public var name: String
-    /// Account-level thresholds (MODEL.md §8).
+    /// Account-level thresholds (docs/model.md §8).
     public var stages = StagePolicy()
     /// The `default` entry: every coin without its own entry uses it.
     public var defaults: CoinParameters
     /// Coins with their own entry, fully resolved (missing keys taken from `default`).
     public var coins: [String: CoinParameters]
 
-    /// A parameter set from its `default` entry and resolved per-coin entries; `stages` take MODEL.md's values.
+    /// A parameter set from its `default` entry and resolved per-coin entries; `stages` take docs/model.md's values.
     public init(name: String, defaults: CoinParameters, coins: [String: CoinParameters]) {
         self.name = name
         self.defaults = defaults

@@ -1,4 +1,4 @@
-/// The validation rules of account rows (MODEL.md §10), shared by the JSON and CSV readers.
+/// The validation rules of account rows (docs/model.md §10), shared by the JSON and CSV readers.
 enum RowRules {
     /// (field, message) of a bad position row, or nil.
     static func position(size: Double, entryPrice: Double?) -> (String, String)? {

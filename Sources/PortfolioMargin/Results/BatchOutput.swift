@@ -1,8 +1,8 @@
-/// The batch output files (FORMATS.md "Batch output — CSV").
+/// The batch output files (docs/formats.md "Batch output — CSV").
 public enum BatchOutput {
-    /// The header row of `margins.csv` (FORMATS.md), newline included.
+    /// The header row of `margins.csv` (docs/formats.md), newline included.
     public static let marginsHeader = Array("account_id,margin_balance,order_loss,total_im,total_mm,im_rate,mm_rate,stage,error\n".utf8)
-    /// The header row of `units.csv` (FORMATS.md), newline included.
+    /// The header row of `units.csv` (docs/formats.md), newline included.
     public static let unitsHeader = Array((unitsColumns.map(\.name).joined(separator: ",") + "\n").utf8)
 
     /// What a `units.csv` field holds, for its byte bound.

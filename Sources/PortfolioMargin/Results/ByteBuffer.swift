@@ -1,5 +1,5 @@
 /// An append-only byte buffer for output text (CSV rows), with number formatting that follows
-/// MODEL.md §11.17 (shortest round trip, `inf`).
+/// docs/model.md §11.17 (shortest round trip, `inf`).
 struct ByteBuffer {
     var bytes: [UInt8] = []
 
@@ -86,7 +86,7 @@ struct RawWriter {
 
     @inline(__always) mutating func copy(_ a: [UInt8]) { a.withUnsafeBufferPointer { copy($0) } }
 
-    /// The number's text (MODEL.md §11.17): at most `NumberFormat.maxText` bytes; the formatter
+    /// The number's text (docs/model.md §11.17): at most `NumberFormat.maxText` bytes; the formatter
     /// may scribble up to `NumberFormat.maxLength` bytes, which later writes overwrite.
     @inline(__always) mutating func number(_ v: Double) {
         p += p.withMemoryRebound(to: CChar.self, capacity: NumberFormat.maxLength) { NumberFormat.write(v, $0) }

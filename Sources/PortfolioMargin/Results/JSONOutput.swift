@@ -1,5 +1,5 @@
 extension JSON {
-    /// A number, or the string `"inf"` / `"-inf"` / `"nan"` when it is not finite (FORMATS.md).
+    /// A number, or the string `"inf"` / `"-inf"` / `"nan"` when it is not finite (docs/formats.md).
     static func num(_ v: Double) -> JSON { v.isFinite ? .number(v) : .string(NumberFormat.text(v)) }
 
     /// Renders the document. `pretty` indents objects and arrays of containers by two spaces and
@@ -75,7 +75,7 @@ extension JSON {
 }
 
 extension MarginResult {
-    /// The result object of FORMATS.md ("One result").
+    /// The result object of docs/formats.md ("One result").
     public var json: JSON {
         .object([
             ("accountId", .string(accountId)),
@@ -92,8 +92,8 @@ extension MarginResult {
 }
 
 extension UnitResult {
-    /// The unit as FORMATS.md's JSON result object (an element of `units`); a non-finite number
-    /// would be the string `"inf"`/`"-inf"`/`"nan"`, though unit figures are always finite (MODEL.md §10).
+    /// The unit as docs/formats.md's JSON result object (an element of `units`); a non-finite number
+    /// would be the string `"inf"`/`"-inf"`/`"nan"`, though unit figures are always finite (docs/model.md §10).
     public var json: JSON {
         let c = contingency
         return .object([
@@ -123,6 +123,6 @@ extension UnitResult {
 }
 
 extension AccountError {
-    /// `{"accountId": …, "error": …}` (FORMATS.md, `pm margin` on an array).
+    /// `{"accountId": …, "error": …}` (docs/formats.md, `pm margin` on an array).
     public var json: JSON { .object([("accountId", .string(accountId)), ("error", .string(error.description))]) }
 }

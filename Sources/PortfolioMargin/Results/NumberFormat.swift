@@ -1,6 +1,6 @@
 import CKernels
 
-/// Number formatting of every output (MODEL.md §11.17): shortest round-trip decimal, `inf` for
+/// Number formatting of every output (docs/model.md §11.17): shortest round-trip decimal, `inf` for
 /// infinity, zero as `0.0` (−0 folded).
 ///
 /// The text is what Swift's `Double.description` prints, written by `pm_format_double` in

@@ -10,7 +10,7 @@ import Darwin
 // @unchecked Sendable: the mutable state (`fds`, `done`, `written`, `hashes`, `writebackStarted`) is
 // read and written only inside `lock.withLock` (`write`, `digest`, `commit`, `abandon`; `init` and
 // `deinit` run before and after any sharing); every other stored property is a Sendable `let`.
-/// Output files that appear together or not at all, also under SIGKILL or power loss (FORMATS.md
+/// Output files that appear together or not at all, also under SIGKILL or power loss (docs/formats.md
 /// "Commands": `margins.csv`, `units.csv` and `manifest.json` all from one run or none).
 ///
 /// Layout — the output folder itself is the unit that is replaced:
@@ -161,7 +161,7 @@ public final class OutputFiles: @unchecked Sendable {
         }
     }
 
-    /// Size and XXH64 of everything written to file `k` so far (FORMATS.md "Scale-out": the
+    /// Size and XXH64 of everything written to file `k` so far (docs/formats.md "Scale-out": the
     /// `outputs` of `manifest.json`).
     public func digest(_ k: Int) -> InputDigest {
         return lock.withLock { _ in

@@ -29,7 +29,7 @@ extension MarginResult {
 
 extension UnitResult {
     /// The unit as a readable text table: the price × IV ladder of the governing portfolio with the
-    /// worst cell starred (MODEL.md §4), the contingencies (§5, `ContingencyKind`), MM and IM (§7).
+    /// worst cell starred (docs/model.md §4), the contingencies (§5, `ContingencyKind`), MM and IM (§7).
     public func table() -> String {
         var out = "Unit \(baseCoin) — governing portfolio: \(governingPortfolio.name)"
         if hedgeSpotSize != 0 { out += ", spot hedge leg \(Table.plain(hedgeSpotSize)) \(baseCoin)" }

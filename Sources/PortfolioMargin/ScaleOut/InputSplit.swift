@@ -6,7 +6,7 @@ import Darwin
 
 /// `pm split --input DIR --shards N --out DIR`: one pass over each input file writes N input folders
 /// `OUT/shard-I`, each holding only the rows whose account id hashes to I (FNV-1a 64 modulo N, the
-/// function of `pm batch --shard`, MODEL.md §11.16), so a worker reads 1/N of the data.
+/// function of `pm batch --shard`, docs/model.md §11.16), so a worker reads 1/N of the data.
 ///
 /// - Every row keeps its file and its order; rows are written back field by field (quoted where a
 ///   field needs it, LF line ends), so the split files hold the same values, not necessarily the same

@@ -11,7 +11,7 @@ public enum PMVersion {
     public static let string = "0.9.0"
 }
 
-/// One shard of a run: accounts whose id hash modulo `count` is `index` (MODEL.md §11.16).
+/// One shard of a run: accounts whose id hash modulo `count` is `index` (docs/model.md §11.16).
 public struct ShardSpec: Equatable, Sendable, CustomStringConvertible {
     /// This shard's number I, 0 ≤ I < N.
     public var index: Int
@@ -22,14 +22,14 @@ public struct ShardSpec: Equatable, Sendable, CustomStringConvertible {
     /// `I/N`, as `--shard` takes it.
     public var description: String { "\(index)/\(count)" }
 
-    /// Parses `I/N` with 0 ≤ I < N ≤ 10^6 (FORMATS.md bounds).
+    /// Parses `I/N` with 0 ≤ I < N ≤ 10^6 (docs/formats.md bounds).
     public init?(_ text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, n <= 1_000_000, i >= 0, i < n else { return nil }
         index = i; count = n
     }
 
-    /// The shard of an account id: FNV-1a 64 of its UTF-8 bytes modulo `count` (MODEL.md §11.16,
+    /// The shard of an account id: FNV-1a 64 of its UTF-8 bytes modulo `count` (docs/model.md §11.16,
     /// the same function `pm batch --shard` uses).
     public static func of(_ id: UnsafeRawBufferPointer, count: Int) -> Int {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -38,7 +38,7 @@ public struct ShardSpec: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// `manifest.json` (FORMATS.md "Scale-out"): which shard, how many rows and errors, a digest of
+/// `manifest.json` (docs/formats.md "Scale-out"): which shard, how many rows and errors, a digest of
 /// every input and of both outputs, where each orphan id first appears, the version and the finish
 /// instant.
 ///
@@ -54,7 +54,7 @@ public struct ShardSpec: Equatable, Sendable, CustomStringConvertible {
 public struct Manifest: Equatable, Sendable {
     /// Where an id absent from `accounts.csv` first appears: the row file (`balances.csv`,
     /// `positions.csv`, `orders.csv`) and its line. One run writes these ids' rows in this order:
-    /// by file in that order, then by line (FORMATS.md).
+    /// by file in that order, then by line (docs/formats.md).
     public struct OrphanKey: Equatable, Sendable, Comparable {
         /// The row files in the order one run reads them.
         public static let files = ["balances.csv", "positions.csv", "orders.csv"]

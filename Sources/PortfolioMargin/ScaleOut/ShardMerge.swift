@@ -4,11 +4,11 @@ import Glibc
 import Darwin
 #endif
 
-/// `pm merge` (FORMATS.md "Scale-out"): the outputs of the N shards of one run joined into one
+/// `pm merge` (docs/formats.md "Scale-out"): the outputs of the N shards of one run joined into one
 /// `margins.csv` / `units.csv` / `manifest.json`, byte for byte what one unsharded run writes.
 ///
 /// Streaming, memory bounded: `accounts.csv` is read in order (memory-mapped); each id's shard is
-/// its FNV-1a hash modulo N (MODEL.md §11.16), and that shard's next `margins.csv` row must be this
+/// its FNV-1a hash modulo N (docs/model.md §11.16), and that shard's next `margins.csv` row must be this
 /// id — it is copied, then the shard's `units.csv` rows of the id. Each shard's rows are already in
 /// `accounts.csv` order, so one pass interleaves them with a read buffer per file.
 ///
@@ -20,7 +20,7 @@ import Darwin
 /// is not the one its manifest records (the shard was changed after `pm batch` wrote it); orphan
 /// rows that do not match the manifest's `orphans`.
 ///
-/// Rows after the `accounts.csv` rows (ids seen only in balances/positions/orders, FORMATS.md):
+/// Rows after the `accounts.csv` rows (ids seen only in balances/positions/orders, docs/formats.md):
 /// each shard lists its own, and its manifest where each one's id first appears (row file, line);
 /// the merge writes them all sorted by that, the order of first appearance one run writes them in.
 /// (Shards of split folders key them by lines of their own files, whose texts these rows also name:

@@ -1,6 +1,6 @@
 /// One step of a liquidation plan.
 public struct LiquidationStep: Equatable, Sendable {
-    /// What a step does (MODEL.md §8 "Liquidation plan"): `cancelOrders` cancels every active
+    /// What a step does (docs/model.md §8 "Liquidation plan"): `cancelOrders` cancels every active
     /// order (always the first step when there are orders); `reduce` cuts one position at mark;
     /// `reduceUnit` scales every derivative position of one unit down pro rata (a hedged book).
     public enum Action: String, Sendable { case cancelOrders, reduce, reduceUnit }
@@ -28,13 +28,13 @@ public struct LiquidationStep: Equatable, Sendable {
 }
 
 /// The concrete steps that bring an account in `liquidation` to an MM rate at or below the target
-/// (MODEL.md §8 "Liquidation plan").
+/// (docs/model.md §8 "Liquidation plan").
 public struct LiquidationPlan: Equatable, Sendable {
     /// The account's id.
     public var accountId: String
-    /// The account's stage before any step (MODEL.md §8).
+    /// The account's stage before any step (docs/model.md §8).
     public var stageBefore: Stage
-    /// The MM rate before any step (MODEL.md §8, §11.12; may be `+∞`).
+    /// The MM rate before any step (docs/model.md §8, §11.12; may be `+∞`).
     public var mmRateBefore: Double
     /// The steps in order; empty when the account is not in `liquidation`.
     public var steps: [LiquidationStep]
@@ -47,12 +47,12 @@ public struct LiquidationPlan: Equatable, Sendable {
     /// `no reduction lowers MM further`.
     public var outcome: String
 
-    /// Plans the liquidation of `account` (MODEL.md §8, our reading in docs/readings.md):
+    /// Plans the liquidation of `account` (docs/model.md §8, our reading in docs/readings.md):
     ///
     /// 1. cancel all active orders (their order loss goes with them);
     /// 2. repeatedly reduce, at mark, the position whose reduction lowers total MM the most per USD
     ///    of notional (|size| × index for options and linear instruments, |size| USD for inverse
-    ///    ones, MODEL.md §11.15), by at most `liquidationStepFraction` (10%) of its size at the start
+    ///    ones, docs/model.md §11.15), by at most `liquidationStepFraction` (10%) of its size at the start
     ///    of the plan, until the MM rate is at most `liquidationTargetMMRate` (0.90) or nothing is left;
     /// 3. when no such single-position step lowers MM (a hedged book), reduce every derivative
     ///    position of the unit with the largest MM pro rata (`reduceUnit`): all of them are scaled
@@ -90,7 +90,7 @@ public struct LiquidationPlan: Equatable, Sendable {
         let fraction = policy.liquidationStepFraction
 
         /// The account with these sizes, margined; nil when it cannot be (an out-of-range value,
-        /// MODEL.md §10): such a candidate is not taken.
+        /// docs/model.md §10): such a candidate is not taken.
         func margin(_ sizes: [String: Double]) -> MarginResult? {
             let a = Account(id: account.id, spotHedging: account.spotHedging, balances: account.balances,
                             positions: symbols.map { Position(symbol: $0, size: sizes[$0]!) })
@@ -136,7 +136,7 @@ public struct LiquidationPlan: Equatable, Sendable {
                 continue
             }
             // No single position helps: the unit with the largest MM (first in coin order on a tie)
-            // is reduced pro rata (MODEL.md §8 `reduceUnit`).
+            // is reduced pro rata (docs/model.md §8 `reduceUnit`).
             if let unit = current.units.filter({ $0.mm > 0 }).max(by: { $0.mm < $1.mm }),
                let step = reduceUnit(unit.baseCoin) {
                 current = step.result
@@ -174,7 +174,7 @@ public struct LiquidationPlan: Equatable, Sendable {
 }
 
 extension LiquidationPlan {
-    /// The object of FORMATS.md (`pm liquidate --format json`), plus `outcome`.
+    /// The object of docs/formats.md (`pm liquidate --format json`), plus `outcome`.
     public var json: JSON {
         .object([
             ("accountId", .string(accountId)),

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// `pm smile` (FORMATS.md "Smiles"): the fitted smile of each listed expiry (or of one instant) at
+/// `pm smile` (docs/formats.md "Smiles"): the fitted smile of each listed expiry (or of one instant) at
 /// the listed strikes and at extra strikes, as a table, CSV, JSON or an SVG plot. The model is
 /// `VolSurface` (docs/smile.md); this file only reads it.
 public struct SmileView: Sendable {
@@ -27,7 +27,7 @@ public struct SmileView: Sendable {
     public var baseCoin: String
     /// The expiry instant, seconds since the Unix epoch.
     public var expiry: Double
-    /// Time to expiry in years (ACT/365, MODEL.md §1) from the snapshot's `time`.
+    /// Time to expiry in years (ACT/365, docs/model.md §1) from the snapshot's `time`.
     public var years: Double
     /// The forward of the expiry (listed, or interpolated by the surface).
     public var forward: Double
@@ -81,7 +81,7 @@ public enum SmileReport {
         var views: [SmileView] = []
         for c in coins {
             let surface = try VolSurface(market: market, baseCoin: c)
-            // The market's strike bound (FORMATS.md "Bounds"): within a factor 10^6 of the index
+            // The market's strike bound (docs/formats.md "Bounds"): within a factor 10^6 of the index
             // (of the first listed forward when the coin has no usable index price).
             let reference = surface.indexPrice ?? surface.slices[0].forward
             let lo = reference / MarketSnapshot.priceFactorBound, hi = reference * MarketSnapshot.priceFactorBound

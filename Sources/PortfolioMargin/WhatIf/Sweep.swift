@@ -19,7 +19,7 @@ public struct SweepSetting: Equatable, Sendable {
     }
     /// What is varied.
     public var kind: Kind
-    /// The values it takes, in the order given (a parameter's values are checked against FORMATS.md
+    /// The values it takes, in the order given (a parameter's values are checked against docs/formats.md
     /// "Bounds" by the parsers; a shock is > −1, an IV scale > 0).
     public var values: [Double]
 
@@ -49,13 +49,13 @@ public struct SweepCombination: Sendable {
     /// Accounts per stage, in `Stage.allCases` order.
     public var stages = [Int](repeating: 0, count: Stage.allCases.count)
     /// Accounts that are errors in this combination (input problems, or figures the changed market
-    /// or parameters made non-finite, MODEL.md §10).
+    /// or parameters made non-finite, docs/model.md §10).
     public var errors = 0
     /// The accounts whose MM rises most against the base: (account, base MM, MM).
     public var top: [(account: Int, mmBase: Double, mm: Double)] = []
 }
 
-/// Sweeps (FORMATS.md `pm sweep`): the book is parsed once; per combination only the market and
+/// Sweeps (docs/formats.md `pm sweep`): the book is parsed once; per combination only the market and
 /// parameters change, so only the risk arrays, the aggregation and the account figures are redone.
 public enum Sweep {
     /// Every combination: 0 is the unmodified base, then the cartesian product of the settings'
@@ -102,7 +102,7 @@ public enum Sweep {
         }
         let market = shocks.isEmpty && ivScale == 1 ? base.market : try shocked(base.market, moves: shocks, ivScale: ivScale)
         // On the base's layout: the book built against the base is repriced to every combination,
-        // and a holding the combination makes unusable turns its account into an error (MODEL.md §10).
+        // and a holding the combination makes unusable turns its account into an error (docs/model.md §10).
         return PricedMarket(market: market, parameters: params, onLayoutOf: base)
     }
 
@@ -127,7 +127,7 @@ public enum Sweep {
                 i.underlyingPrice = inst.underlyingPrice! * f
                 i.markIv = inst.markIv! * ivScale
                 pm_black76_greeks(i.underlyingPrice!, inst.strike!, t, i.markIv!, call, &p1, &d, &v)
-                // Keep the mark positive (MODEL.md §10) if the model offset would push it to 0.
+                // Keep the mark positive (docs/model.md §10) if the model offset would push it to 0.
                 i.markPrice = max(p1 + (inst.markPrice - p0), inst.markPrice * 1e-6)
             }
             return i
@@ -277,7 +277,7 @@ public enum Sweep {
                                 let columns = plan.risk.columns[slot], contRep = plan.contRep[slot]
                                 for q in 0..<Portfolio.count where book.pfPresent[Portfolio.count * u + q] {
                                     let pf = Portfolio.count * u + q, portfolio = Portfolio.allCases[q]
-                                    // MODEL.md §6, §4: spot leg and max loss, per column (one market's table).
+                                    // docs/model.md §6, §4: spot leg and max loss, per column (one market's table).
                                     for (c, m) in columns.enumerated() {
                                         let priced = markets[m], grid = priced.grids[slot]
                                         let table = pnl.baseAddress! + offsets[pf] + plan.risk.columnOffset[slot][c]
@@ -285,7 +285,7 @@ public enum Sweep {
                                         SpotHedge.addLegPnl(h, index: priced.coinIndex[slot], moves: grid.priceMoves, into: table)
                                         maxLoss[3 * c + q] = MaxLoss.loss(table, count: grid.scenarioCount)
                                     }
-                                    // MODEL.md §5: the add-ons, per contingency class (none without holdings).
+                                    // docs/model.md §5: the add-ons, per contingency class (none without holdings).
                                     let start = book.pfStart[pf], count = book.pfStart[pf + 1] - start
                                     guard count > 0 else { continue }
                                     for (k, m) in contRep.enumerated() {
@@ -300,7 +300,7 @@ public enum Sweep {
                                         contTotal[3 * k + q] = c.total
                                     }
                                 }
-                                // MODEL.md §7: each variant's portfolios' MM, the governing one, IM.
+                                // docs/model.md §7: each variant's portfolios' MM, the governing one, IM.
                                 for (v, variant) in plan.variants[slot].enumerated() {
                                     var mm = (-Double.infinity, -Double.infinity, -Double.infinity)
                                     var check = 0.0
@@ -320,7 +320,7 @@ public enum Sweep {
                                 unitSlot[units] = slot
                                 units += 1
                             }
-                            // MODEL.md §8, §10: each market's totals from its classes, in unit order.
+                            // docs/model.md §8, §10: each market's totals from its classes, in unit order.
                             let k = firstAccount + a
                             for m in 0..<nMarkets {
                                 let t = totals[plan.totalsClass[m]]

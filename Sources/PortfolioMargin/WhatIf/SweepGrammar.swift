@@ -40,7 +40,7 @@ extension SweepSetting {
     }
 
     /// Parses one `--set COIN.param=v1,v2,...` value. Every value must lie within the parameter's
-    /// bounds (FORMATS.md "Bounds"), as in a parameter file.
+    /// bounds (docs/formats.md "Bounds"), as in a parameter file.
     public static func parseSet(_ text: String) throws -> SweepSetting {
         let (key, values) = try split(text, option: "--set", what: "--set COIN.param=v1,v2,...")
         let dot = key.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)

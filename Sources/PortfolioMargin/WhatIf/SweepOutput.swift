@@ -1,4 +1,4 @@
-/// The sweep output files (FORMATS.md `pm sweep`).
+/// The sweep output files (docs/formats.md `pm sweep`).
 public enum SweepOutput {
     /// `sweep.csv`: `combination,` one column per varied setting, then totals and stage counts.
     public static func sweepCSV(_ results: [SweepCombination], settings: [SweepSetting]) -> [UInt8] {

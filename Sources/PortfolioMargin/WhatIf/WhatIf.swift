@@ -48,13 +48,13 @@ public struct Trade: Equatable, Sendable {
     var record: String { "--add \(InputError.echo(text))" }
 }
 
-/// Pre-trade checks: the account before and after some trades (FORMATS.md `pm whatif`).
+/// Pre-trade checks: the account before and after some trades (docs/formats.md `pm whatif`).
 public enum WhatIf {
     /// The account with `trades` added.
     ///
     /// As positions: a perpetual or future is added at `price` (default mark) as its entry price,
     /// so the fill's unrealised P&L counts; an option's premium `size × price` is paid from (or
-    /// received into) the settle coin's balance, since options count at mark value (MODEL.md
+    /// received into) the settle coin's balance, since options count at mark value (docs/model.md
     /// §11.11). As orders (`asOrders`): an active order of |size| at `price` (default mark),
     /// buy for a positive size.
     public static func apply(_ trades: [Trade], to account: Account, market: MarketSnapshot, asOrders: Bool) -> Account {
@@ -109,7 +109,7 @@ public enum WhatIf {
         }
     }
 
-    /// The `{"before": RESULT, "after": RESULT}` object of FORMATS.md.
+    /// The `{"before": RESULT, "after": RESULT}` object of docs/formats.md.
     public static func json(before: MarginResult, after: MarginResult) -> JSON {
         .object([("before", before.json), ("after", after.json)])
     }
@@ -139,7 +139,7 @@ public enum WhatIf {
             for k in ContingencyKind.all { line(k.descriptor.label, v(ub) { $0.contingency[k] }, v(ua) { $0.contingency[k] }) }
             line("MM", v(ub) { $0.mm }, v(ua) { $0.mm })
             line("IM", v(ub) { $0.im }, v(ua) { $0.im })
-            // Which holding carries the max loss, before and after (MODEL.md §12), largest
+            // Which holding carries the max loss, before and after (docs/model.md §12), largest
             // contribution after the trade first; a holding absent on one side shows a dash.
             let before = ub?.attribution ?? [], after = ua?.attribution ?? []
             if !before.isEmpty || !after.isEmpty {
