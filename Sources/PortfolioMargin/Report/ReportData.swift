@@ -141,7 +141,11 @@ public struct BatchReportData: Equatable, Sendable {
                 throw row.fail(7, "expected one of \(Self.stages.joined(separator: ", ")), got \(InputError.echo(row.text(7)))")
             }
             stageCounts[stage] += 1
-            rateBins[mmRate > 1 ? last : min(Int(mmRate * 10), last - 1)] += 1
+            // rate × 10 may round up onto an edge (the double just below 0.9 gives 9.0): the
+            // bin is checked against its lower edge, so each bin holds exactly [edge, next edge).
+            var bin = mmRate > 1 ? last : min(Int(mmRate * 10), last - 1)
+            if bin > 0, bin < last, mmRate < Self.rateEdges[bin] { bin -= 1 }
+            rateBins[bin] += 1
             totalIM += im; totalMM += mm; totalBalance += balance
             guard totalIM.isFinite, totalMM.isFinite, totalBalance.isFinite else {
                 throw row.fail(totalBalance.isFinite ? (totalMM.isFinite ? 3 : 4) : 1, "the sum over the accounts exceeds the range of a double")
@@ -157,28 +161,34 @@ public struct BatchReportData: Equatable, Sendable {
     /// Adds `units.csv` (at `path`, or `bytes` named `path`); returns its digest.
     @discardableResult
     mutating func readUnits(path: String, bytes: [UInt8]? = nil, bufferSize: Int = ReportCSV.bufferSize) throws -> InputDigest {
-        var sums: [String: (im: Double, mm: Double, units: Int)] = [:]
-        var lastBytes: [UInt8] = [], lastCoin = ""
+        // Keyed by the bytes: two names that differ in bytes are two coins, even when Unicode
+        // calls them equal (a precomposed é and e + combining accent).
+        var sums: [[UInt8]: (im: Double, mm: Double, units: Int)] = [:]
+        var allIM = 0.0, allMM = 0.0
+        var lastBytes: [UInt8] = []
         let (_, digest) = try ReportCSV.read(path: path, bytes: bytes, required: Self.unitColumns, bufferSize: bufferSize) { row in
-            // Consecutive rows mostly repeat a few coins: the text is made only when the bytes change.
+            // Consecutive rows mostly repeat a few coins: the key is made only when the bytes change.
             let f = row.raw(1)
             guard f.1 > 0 else { throw row.fail(1, "empty") }
             if !(f.1 == lastBytes.count && lastBytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, f.0, f.1) == 0 })) {
                 lastBytes = Array(UnsafeBufferPointer(start: f.0, count: f.1))
-                lastCoin = row.text(1)
             }
-            let coin = lastCoin
             let mm = try row.nonNegative(10)
             let im = try row.nonNegative(11)
-            var s = sums[coin] ?? (0, 0, 0)
+            var s = sums[lastBytes] ?? (0, 0, 0)
             s.im += im; s.mm += mm; s.units += 1
             guard s.im.isFinite, s.mm.isFinite else {
-                throw row.fail(s.mm.isFinite ? 11 : 10, "the sum over \(InputError.echo(coin)) exceeds the range of a double")
+                throw row.fail(s.mm.isFinite ? 11 : 10, "the sum over \(InputError.echo(row.text(1))) exceeds the range of a double")
             }
-            sums[coin] = s
+            // The page sums the coins past the largest as "other": that sum must be a number too.
+            allIM += im; allMM += mm
+            guard allIM.isFinite, allMM.isFinite else {
+                throw row.fail(allMM.isFinite ? 11 : 10, "the sum over all coins exceeds the range of a double")
+            }
+            sums[lastBytes] = s
         }
-        coins = sums.map { (coin: $0.key, im: $0.value.im, mm: $0.value.mm, units: $0.value.units) }
-            .sorted { $0.mm != $1.mm ? $0.mm > $1.mm : Array($0.coin.utf8).lexicographicallyPrecedes(Array($1.coin.utf8)) }
+        coins = sums.sorted { $0.value.mm != $1.value.mm ? $0.value.mm > $1.value.mm : $0.key.lexicographicallyPrecedes($1.key) }
+            .map { (coin: String(decoding: $0.key, as: UTF8.self), im: $0.value.im, mm: $0.value.mm, units: $0.value.units) }
         return digest
     }
 
