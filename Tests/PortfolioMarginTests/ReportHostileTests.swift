@@ -105,4 +105,43 @@ import Testing
         #expect(out.status == 1 && out.stderr.contains("--out \"report.html\" is inside \".\""), "\(out.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["manifest.json", "margins.csv", "units.csv"])
     }
+
+    /// A copy of the backtest fixture with `file`'s text changed.
+    func backtest(_ file: String, _ change: (String) -> String) throws -> String {
+        let dir = try F.backtestCopy()
+        let text = try String(contentsOfFile: dir + "/" + file, encoding: .utf8)
+        try F.write(dir + "/" + file, change(text))
+        return dir
+    }
+
+    @Test func backtestPartsThatDisagreeAreRefused() throws {
+        let page = TestTemp.file("bt.html")
+        // A coverage of 7.5 was drawn as 750.00% with a full bar, −2 as −200.00%.
+        var d = try backtest("summary.json") { $0.replacingOccurrences(of: "\"coverage\": 0.983065693430657", with: "\"coverage\": 7.5") }
+        try CLITrustTests.expectOneLineFailure(["report", d, "--out", page],
+                                               [d + "/summary.json", "coverageByStage.healthy.coverage", "between 0 and 1", "7.5"])
+        d = try backtest("summary.json") { $0.replacingOccurrences(of: "\"coverage\": 0.9816504460665044", with: "\"coverage\": -2") }
+        try CLITrustTests.expectOneLineFailure(["report", d, "--out", page], [d + "/summary.json", "coverageByCoin.BTC.coverage", "between 0 and 1"])
+        // A window that ends before it starts.
+        d = try backtest("summary.json") { $0.replacingOccurrences(of: "\"to\": \"2025-12-31\"", with: "\"to\": \"2001-01-01\"") }
+        try CLITrustTests.expectOneLineFailure(["report", d, "--out", page], [d + "/summary.json", "window", "is after"])
+        // The manifest of another run: its counts and settings against the files and the summary.
+        d = try backtest("manifest.json") { $0.replacingOccurrences(of: "\"accounts\": 40", with: "\"accounts\": 41") }
+        try CLITrustTests.expectOneLineFailure(["report", d, "--out", page], [d + "/manifest.json", "accounts", "40 rows"])
+        d = try backtest("manifest.json") { $0.replacingOccurrences(of: "\"scenarios\": 1096", with: "\"scenarios\": 1095") }
+        try CLITrustTests.expectOneLineFailure(["report", d, "--out", page], [d + "/manifest.json", "scenarios", "1096 dates"])
+        d = try backtest("manifest.json") { $0.replacingOccurrences(of: "\"confidence\": 0.99", with: "\"confidence\": 0.95") }
+        try CLITrustTests.expectOneLineFailure(["report", d, "--out", page], [d + "/manifest.json", "confidence"])
+        d = try backtest("manifest.json") { $0.replacingOccurrences(of: "\"from\": \"2023-01-01\"", with: "\"from\": \"2022-01-01\"") }
+        try CLITrustTests.expectOneLineFailure(["report", d, "--out", page], [d + "/manifest.json", "window.from"])
+        // backtest-units.csv as a pipe is named for what it is, not "missing".
+        d = try F.backtestCopy()
+        try FileManager.default.removeItem(atPath: d + "/backtest-units.csv")
+        #expect(mkfifo(d + "/backtest-units.csv", 0o644) == 0)
+        try CLITrustTests.expectOneLineFailure(["report", d, "--out", page], [d + "/backtest-units.csv", "is a pipe"])
+        #expect(!FileManager.default.fileExists(atPath: page))
+        // The fixture itself (manifest, summary and files agreeing) is still drawn.
+        let ok = try CLI.run(["report", try F.backtestCopy(), "--out", page])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
 }

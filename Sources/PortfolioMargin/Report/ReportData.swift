@@ -236,6 +236,12 @@ public struct CoverageTable: Equatable, Sendable {
         a.columns == b.columns && a.rows.count == b.rows.count && zip(a.rows, b.rows).allSatisfy { $0.name == $1.name && $0.cells == $1.cells }
     }
 
+    /// Whether the page shows column `name` as a percentage (a coverage or a rate: a share of 0…1).
+    static func isShare(_ name: String) -> Bool {
+        let l = name.lowercased()
+        return l.contains("coverage") || l.contains("rate")
+    }
+
     /// An object `{KEY: number | {member: number | string | null}}` or an array of objects that name
     /// themselves by `nameKey` (`stage`, `coin`). Anything else is an error naming `field`.
     static func parse(_ json: JSON, nameKey: String, file: String, field: String) throws -> CoverageTable {
@@ -258,12 +264,16 @@ public struct CoverageTable: Equatable, Sendable {
             switch value {
             case .number(let v):
                 guard v.isFinite else { throw InputError(file: file, field: "\(field).\(name)", "not a finite number") }
+                guard v >= 0, v <= 1 else { throw InputError(file: file, field: "\(field).\(name)", "a coverage must be between 0 and 1, got \(v)") }
                 cells.append((name, [("coverage", value)]))
             case .object(let members):
                 for (k, v) in members {
                     switch v {
                     case .number(let x) where !x.isFinite:
                         throw InputError(file: file, field: "\(field).\(name).\(k)", "not a finite number")
+                    // The page shows these columns as percentages of a bar: a share, never outside [0, 1].
+                    case .number(let x) where Self.isShare(k) && !(x >= 0 && x <= 1):
+                        throw InputError(file: file, field: "\(field).\(name).\(k)", "must be between 0 and 1, got \(x)")
                     case .number, .string, .null, .bool: break
                     default: throw InputError(file: file, field: "\(field).\(name).\(k)", "expected a number or a text, got \(v.typeName)")
                     }
@@ -454,6 +464,9 @@ public struct BacktestReportData: Equatable, Sendable {
         for (f, v) in [("window.from", windowFrom), ("window.to", windowTo)] where Self.day(v) == nil {
             throw InputError(file: path, field: f, "expected a date YYYY-MM-DD, got \(InputError.echo(v))")
         }
+        guard let fromDay = Self.day(windowFrom), let toDay = Self.day(windowTo), fromDay <= toDay else {
+            throw InputError(file: path, field: "window", "from \(windowFrom) is after to \(windowTo)")
+        }
         scenarios = try count(try member("scenarios"), "scenarios")
         horizon = try number(try member("horizon"), "horizon")
         guard horizon > 0 else { throw InputError(file: path, field: "horizon", "must be > 0") }
@@ -483,17 +496,42 @@ public struct BacktestReportData: Equatable, Sendable {
         var d = BacktestReportData(folder: folder)
         let manifestPath = folder + "/manifest.json"
         let manifest = try ReportCSV.small(path: manifestPath)
+        let manifestDoc: JSON
         do {
-            guard case .object = try JSON.parse(manifest) else { throw InputError(file: manifestPath, "expected a JSON object") }
+            manifestDoc = try JSON.parse(manifest)
+            guard case .object = manifestDoc else { throw InputError(file: manifestPath, "expected a JSON object") }
         } catch let e as InputError { throw InputError(file: manifestPath, record: e.record, field: e.field, e.message) }
         let units = folder + "/backtest-units.csv"
-        guard ReportCSV.isFile(units) else { throw InputError(file: units, "missing (not a complete backtest output folder)") }
+        do { let (fd, _) = try InputFile.openRegular(units); close(fd) } catch let e as InputError {
+            throw InputError(file: units, e.message == "no such file" ? "missing (not a complete backtest output folder)" : e.message)
+        }
         let summaryPath = folder + "/summary.json"
         try d.readSummary(try ReportCSV.small(path: summaryPath), path: summaryPath)
         try d.readAccounts(path: folder + "/backtest.csv")
         try d.readScenarios(path: folder + "/scenarios.csv")
         try d.crossCheck(summary: summaryPath)
+        try d.crossCheck(manifest: manifestDoc, path: manifestPath)
         return d
+    }
+
+    /// The manifest's `accounts`, `errors`, `scenarios`, `window`, `horizon` and `confidence`,
+    /// where it has them, against what the files hold: a folder whose parts disagree is refused.
+    func crossCheck(manifest: JSON, path: String) throws {
+        func check(_ key: String, _ value: JSON?, _ expected: JSON, _ what: String) throws {
+            guard let value else { return }
+            guard value == expected else {
+                throw InputError(file: path, field: key, "does not match \(what) (a changed output folder)")
+            }
+        }
+        try check("accounts", manifest["accounts"], .number(Double(accounts)), "backtest.csv's \(accounts) rows")
+        try check("errors", manifest["errors"], .number(Double(errors)), "backtest.csv's \(errors) error rows")
+        try check("scenarios", manifest["scenarios"], .number(Double(points.count)), "scenarios.csv's \(points.count) dates")
+        try check("horizon", manifest["horizon"], .number(horizon), "summary.json's horizon")
+        try check("confidence", manifest["confidence"], .number(confidence), "summary.json's confidence")
+        if let w = manifest["window"] {
+            try check("window.from", w["from"], .string(windowFrom), "summary.json's window")
+            try check("window.to", w["to"], .string(windowTo), "summary.json's window")
+        }
     }
 
     /// The summary's counts against the files' rows.
