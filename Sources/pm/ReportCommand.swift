@@ -24,6 +24,21 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let kind: Report.Kind
         do { kind = try Report.kind(of: folder) } catch { throw Fatal(error) }
+        // The page replaces only a regular file: a rename over a pipe, a device (`/dev/null`) or
+        // a symbolic link would put a plain file where the node or the link was.
+        var node = stat()
+        if lstat(out, &node) == 0 {
+            let what: String?
+            switch node.st_mode & S_IFMT {
+            case S_IFREG, S_IFDIR: what = nil   // a folder: refused by the write, "is a directory"
+            case S_IFLNK: what = "a symbolic link"
+            case S_IFIFO: what = "a pipe"
+            case S_IFSOCK: what = "a socket"
+            case S_IFCHR, S_IFBLK: what = "a device"
+            default: what = "not a regular file"
+            }
+            if let what { throw Fatal("--out \(InputError.echo(out)) is \(what); the page replaces only a regular file (name a file path)") }
+        }
         // The page never replaces a file the report reads (an output of the run it describes).
         var target = stat()
         if stat(out, &target) == 0 {
@@ -33,6 +48,14 @@ struct ReportCommand: ParsableCommand {
                     throw Fatal("--out \(InputError.echo(out)) is \(input), which the report reads; choose another file")
                 }
             }
+        }
+        // Never into OUT (docs/formats.md "Reports"): the folder holds the run the manifest describes.
+        let slash = out.lastIndex(of: "/")
+        let parent = slash.map { $0 == out.startIndex ? "/" : String(out[..<$0]) } ?? "."
+        var parentStat = stat(), folderStat = stat()
+        if stat(parent, &parentStat) == 0, stat(folder, &folderStat) == 0,
+           parentStat.st_dev == folderStat.st_dev, parentStat.st_ino == folderStat.st_ino {
+            throw Fatal("--out \(InputError.echo(out)) is inside \(InputError.echo(folder)), the folder the report reads; write the page elsewhere")
         }
         let page: String
         do { page = try Report.html(folder: folder) } catch { throw Fatal(error) }

@@ -141,7 +141,11 @@ public struct BatchReportData: Equatable, Sendable {
                 throw row.fail(7, "expected one of \(Self.stages.joined(separator: ", ")), got \(InputError.echo(row.text(7)))")
             }
             stageCounts[stage] += 1
-            rateBins[mmRate > 1 ? last : min(Int(mmRate * 10), last - 1)] += 1
+            // rate × 10 may round up onto an edge (the double just below 0.9 gives 9.0): the
+            // bin is checked against its lower edge, so each bin holds exactly [edge, next edge).
+            var bin = mmRate > 1 ? last : min(Int(mmRate * 10), last - 1)
+            if bin > 0, bin < last, mmRate < Self.rateEdges[bin] { bin -= 1 }
+            rateBins[bin] += 1
             totalIM += im; totalMM += mm; totalBalance += balance
             guard totalIM.isFinite, totalMM.isFinite, totalBalance.isFinite else {
                 throw row.fail(totalBalance.isFinite ? (totalMM.isFinite ? 3 : 4) : 1, "the sum over the accounts exceeds the range of a double")
@@ -157,28 +161,34 @@ public struct BatchReportData: Equatable, Sendable {
     /// Adds `units.csv` (at `path`, or `bytes` named `path`); returns its digest.
     @discardableResult
     mutating func readUnits(path: String, bytes: [UInt8]? = nil, bufferSize: Int = ReportCSV.bufferSize) throws -> InputDigest {
-        var sums: [String: (im: Double, mm: Double, units: Int)] = [:]
-        var lastBytes: [UInt8] = [], lastCoin = ""
+        // Keyed by the bytes: two names that differ in bytes are two coins, even when Unicode
+        // calls them equal (a precomposed é and e + combining accent).
+        var sums: [[UInt8]: (im: Double, mm: Double, units: Int)] = [:]
+        var allIM = 0.0, allMM = 0.0
+        var lastBytes: [UInt8] = []
         let (_, digest) = try ReportCSV.read(path: path, bytes: bytes, required: Self.unitColumns, bufferSize: bufferSize) { row in
-            // Consecutive rows mostly repeat a few coins: the text is made only when the bytes change.
+            // Consecutive rows mostly repeat a few coins: the key is made only when the bytes change.
             let f = row.raw(1)
             guard f.1 > 0 else { throw row.fail(1, "empty") }
             if !(f.1 == lastBytes.count && lastBytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, f.0, f.1) == 0 })) {
                 lastBytes = Array(UnsafeBufferPointer(start: f.0, count: f.1))
-                lastCoin = row.text(1)
             }
-            let coin = lastCoin
             let mm = try row.nonNegative(10)
             let im = try row.nonNegative(11)
-            var s = sums[coin] ?? (0, 0, 0)
+            var s = sums[lastBytes] ?? (0, 0, 0)
             s.im += im; s.mm += mm; s.units += 1
             guard s.im.isFinite, s.mm.isFinite else {
-                throw row.fail(s.mm.isFinite ? 11 : 10, "the sum over \(InputError.echo(coin)) exceeds the range of a double")
+                throw row.fail(s.mm.isFinite ? 11 : 10, "the sum over \(InputError.echo(row.text(1))) exceeds the range of a double")
             }
-            sums[coin] = s
+            // The page sums the coins past the largest as "other": that sum must be a number too.
+            allIM += im; allMM += mm
+            guard allIM.isFinite, allMM.isFinite else {
+                throw row.fail(allMM.isFinite ? 11 : 10, "the sum over all coins exceeds the range of a double")
+            }
+            sums[lastBytes] = s
         }
-        coins = sums.map { (coin: $0.key, im: $0.value.im, mm: $0.value.mm, units: $0.value.units) }
-            .sorted { $0.mm != $1.mm ? $0.mm > $1.mm : Array($0.coin.utf8).lexicographicallyPrecedes(Array($1.coin.utf8)) }
+        coins = sums.sorted { $0.value.mm != $1.value.mm ? $0.value.mm > $1.value.mm : $0.key.lexicographicallyPrecedes($1.key) }
+            .map { (coin: String(decoding: $0.key, as: UTF8.self), im: $0.value.im, mm: $0.value.mm, units: $0.value.units) }
         return digest
     }
 
@@ -226,6 +236,12 @@ public struct CoverageTable: Equatable, Sendable {
         a.columns == b.columns && a.rows.count == b.rows.count && zip(a.rows, b.rows).allSatisfy { $0.name == $1.name && $0.cells == $1.cells }
     }
 
+    /// Whether the page shows column `name` as a percentage (a coverage or a rate: a share of 0…1).
+    static func isShare(_ name: String) -> Bool {
+        let l = name.lowercased()
+        return l.contains("coverage") || l.contains("rate")
+    }
+
     /// An object `{KEY: number | {member: number | string | null}}` or an array of objects that name
     /// themselves by `nameKey` (`stage`, `coin`). Anything else is an error naming `field`.
     static func parse(_ json: JSON, nameKey: String, file: String, field: String) throws -> CoverageTable {
@@ -248,12 +264,16 @@ public struct CoverageTable: Equatable, Sendable {
             switch value {
             case .number(let v):
                 guard v.isFinite else { throw InputError(file: file, field: "\(field).\(name)", "not a finite number") }
+                guard v >= 0, v <= 1 else { throw InputError(file: file, field: "\(field).\(name)", "a coverage must be between 0 and 1, got \(v)") }
                 cells.append((name, [("coverage", value)]))
             case .object(let members):
                 for (k, v) in members {
                     switch v {
                     case .number(let x) where !x.isFinite:
                         throw InputError(file: file, field: "\(field).\(name).\(k)", "not a finite number")
+                    // The page shows these columns as percentages of a bar: a share, never outside [0, 1].
+                    case .number(let x) where Self.isShare(k) && !(x >= 0 && x <= 1):
+                        throw InputError(file: file, field: "\(field).\(name).\(k)", "must be between 0 and 1, got \(x)")
                     case .number, .string, .null, .bool: break
                     default: throw InputError(file: file, field: "\(field).\(name).\(k)", "expected a number or a text, got \(v.typeName)")
                     }
@@ -444,6 +464,9 @@ public struct BacktestReportData: Equatable, Sendable {
         for (f, v) in [("window.from", windowFrom), ("window.to", windowTo)] where Self.day(v) == nil {
             throw InputError(file: path, field: f, "expected a date YYYY-MM-DD, got \(InputError.echo(v))")
         }
+        guard let fromDay = Self.day(windowFrom), let toDay = Self.day(windowTo), fromDay <= toDay else {
+            throw InputError(file: path, field: "window", "from \(windowFrom) is after to \(windowTo)")
+        }
         scenarios = try count(try member("scenarios"), "scenarios")
         horizon = try number(try member("horizon"), "horizon")
         guard horizon > 0 else { throw InputError(file: path, field: "horizon", "must be > 0") }
@@ -473,17 +496,42 @@ public struct BacktestReportData: Equatable, Sendable {
         var d = BacktestReportData(folder: folder)
         let manifestPath = folder + "/manifest.json"
         let manifest = try ReportCSV.small(path: manifestPath)
+        let manifestDoc: JSON
         do {
-            guard case .object = try JSON.parse(manifest) else { throw InputError(file: manifestPath, "expected a JSON object") }
+            manifestDoc = try JSON.parse(manifest)
+            guard case .object = manifestDoc else { throw InputError(file: manifestPath, "expected a JSON object") }
         } catch let e as InputError { throw InputError(file: manifestPath, record: e.record, field: e.field, e.message) }
         let units = folder + "/backtest-units.csv"
-        guard ReportCSV.isFile(units) else { throw InputError(file: units, "missing (not a complete backtest output folder)") }
+        do { let (fd, _) = try InputFile.openRegular(units); close(fd) } catch let e as InputError {
+            throw InputError(file: units, e.message == "no such file" ? "missing (not a complete backtest output folder)" : e.message)
+        }
         let summaryPath = folder + "/summary.json"
         try d.readSummary(try ReportCSV.small(path: summaryPath), path: summaryPath)
         try d.readAccounts(path: folder + "/backtest.csv")
         try d.readScenarios(path: folder + "/scenarios.csv")
         try d.crossCheck(summary: summaryPath)
+        try d.crossCheck(manifest: manifestDoc, path: manifestPath)
         return d
+    }
+
+    /// The manifest's `accounts`, `errors`, `scenarios`, `window`, `horizon` and `confidence`,
+    /// where it has them, against what the files hold: a folder whose parts disagree is refused.
+    func crossCheck(manifest: JSON, path: String) throws {
+        func check(_ key: String, _ value: JSON?, _ expected: JSON, _ what: String) throws {
+            guard let value else { return }
+            guard value == expected else {
+                throw InputError(file: path, field: key, "does not match \(what) (a changed output folder)")
+            }
+        }
+        try check("accounts", manifest["accounts"], .number(Double(accounts)), "backtest.csv's \(accounts) rows")
+        try check("errors", manifest["errors"], .number(Double(errors)), "backtest.csv's \(errors) error rows")
+        try check("scenarios", manifest["scenarios"], .number(Double(points.count)), "scenarios.csv's \(points.count) dates")
+        try check("horizon", manifest["horizon"], .number(horizon), "summary.json's horizon")
+        try check("confidence", manifest["confidence"], .number(confidence), "summary.json's confidence")
+        if let w = manifest["window"] {
+            try check("window.from", w["from"], .string(windowFrom), "summary.json's window")
+            try check("window.to", w["to"], .string(windowTo), "summary.json's window")
+        }
     }
 
     /// The summary's counts against the files' rows.

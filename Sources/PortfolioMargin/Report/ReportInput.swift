@@ -140,6 +140,10 @@ enum ReportCSV {
             var start = 0
             if header == nil {
                 let h = try CSVFile(file: view, required: required)
+                // A wanted column named twice: which one holds the figure is not defined.
+                for name in required where h.columns.lazy.filter({ $0 == name }).count > 1 {
+                    throw InputError(file: path, record: "line 1", field: name, "column given twice in the header")
+                }
                 header = h
                 columns = required.map { h.column($0) ?? 0 }
                 start = h.dataStart
