@@ -144,7 +144,10 @@ enum ExplainOutput {
             }
             if top > 0 {
                 chunk.largest.append((r, f.runs[3].mm[i1] - f.runs[0].mm[i0], text))
-                if chunk.largest.count >= 4 * top + 64 { chunk.largest = largestFirst(chunk.largest, top: top) }
+                // Pruned when more than 4 · top + 64 candidates are held (written so a huge `top` cannot overflow).
+                if chunk.largest.count > 64 && (chunk.largest.count - 64) / 4 >= top {
+                    chunk.largest = largestFirst(chunk.largest, top: top)
+                }
             }
         }
         formatUnits(id: id, status: status, i0: i0, i1: i1, known: (k00, k10, k11, k1), error: error, f, into: &chunk)
