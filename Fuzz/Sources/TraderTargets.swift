@@ -41,10 +41,10 @@ enum MaxSizeArgsTarget {
         let side: Side, limit: MarginLimit, grid: (step: Double?, max: Double?)
         let symbol = arg(0) ?? "BTCUSDT"
         do {
-            _ = try TradeArguments.symbol(symbol, priced: priced)
+            let instrument = try TradeArguments.symbol(symbol, priced: priced)
             side = try arg(1).map(TradeArguments.side) ?? .buy
             limit = try arg(2).map(TradeArguments.limit) ?? .im
-            grid = try TradeArguments.grid(step: arg(3), max: arg(4))
+            grid = try TradeArguments.grid(step: arg(3), max: arg(4), defaultStep: MaxSize.defaultStep(instrument))
         } catch { refusal(error, "maxsize arguments", options); return }
         let inst = priced.market.instrument(symbol)!
         let step = grid.step ?? MaxSize.defaultStep(inst)

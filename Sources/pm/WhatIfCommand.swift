@@ -79,10 +79,10 @@ struct WhatIfCommand: ParsableCommand {
         let account = try loadSingleAccount(self.account)
         let side: Side, limit: MarginLimit, grid: (step: Double?, max: Double?)
         do {
-            _ = try TradeArguments.symbol(symbol, priced: priced)
+            let instrument = try TradeArguments.symbol(symbol, priced: priced)
             side = try self.side.map(TradeArguments.side) ?? .buy
             limit = try self.limit.map(TradeArguments.limit) ?? .im
-            grid = try TradeArguments.grid(step: step, max: max)
+            grid = try TradeArguments.grid(step: step, max: max, defaultStep: MaxSize.defaultStep(instrument))
         } catch { throw Fatal(error) }
         switch MaxSize.run(account, symbol: symbol, side: side, limit: limit, step: grid.step, max: grid.max, priced: priced, file: self.account) {
         case let .failure(e): throw Fatal(e.description)

@@ -20,12 +20,17 @@ public enum TradeArguments {
     }
 
     /// `--step` and `--max` together: each in range, and at most `MaxSize.maxGridPoints` grid points.
-    public static func grid(step: String?, max: String?) throws -> (step: Double?, max: Double?) {
+    ///
+    /// - Parameter defaultStep: the step used when `--step` is not given (the instrument's,
+    ///   `MaxSize.defaultStep`); nil when the instrument is not known yet, and then the number of
+    ///   grid points is checked only for a given `--step`.
+    public static func grid(step: String?, max: String?, defaultStep: Double? = nil) throws -> (step: Double?, max: Double?) {
         let s = try step.map { try positive($0, option: "--step", bound: maxStep) }
         let m = try max.map { try positive($0, option: "--max", bound: maxCap) }
-        if let m {
-            // The default step is at least 0.001; with it the grid may hold 10^7 points too.
-            let points = m / (s ?? 0.001)
+        // The grid is counted with the step it will use: an inverse instrument's default is 1 USD
+        // contract, a linear one's 0.001 coin.
+        if let m, let used = s ?? defaultStep {
+            let points = m / used
             guard points <= Double(MaxSize.maxGridPoints) else {
                 throw InputError(record: "--max", "--max / --step must be at most \(MaxSize.maxGridPoints) grid points, got \(NumberFormat.text(points.rounded(.up)))")
             }
