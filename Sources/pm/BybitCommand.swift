@@ -76,7 +76,7 @@ struct BybitReconcileCommand: ParsableCommand {
     @Argument(help: "A saved GET /v5/asset/portfolio-margin response.")
     var response: String
 
-    @Option(name: .long, help: "The account (FORMATS.md account.json).")
+    @Option(name: .long, help: "The account (docs/formats.md account.json).")
     var account: String
 
     @OptionGroup var options: MarketOptions

@@ -10,7 +10,7 @@ import PortfolioMargin
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate a synthetic market and N synthetic accounts (the batch CSV folder of FORMATS.md).",
+        abstract: "Generate a synthetic market and N synthetic accounts (the batch CSV folder of docs/formats.md).",
         discussion: """
             Writes DIR/accounts.csv, balances.csv, positions.csv and orders.csv, and DIR/market.json. \
             Without --market the market is synthetic (seed 1 reproduces data/sample/market.json); with \

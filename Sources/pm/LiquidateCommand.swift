@@ -7,12 +7,12 @@ struct LiquidateCommand: ParsableCommand {
         commandName: "liquidate",
         abstract: "Plan the liquidation of an account: cancel orders, then reduce positions until the MM rate is at most 90%.")
 
-    @Argument(help: "One account (FORMATS.md account.json).")
+    @Argument(help: "One account (docs/formats.md account.json).")
     var account: String
 
     @OptionGroup var options: MarketOptions
 
-    @Option(name: .long, help: "Output: json (FORMATS.md) or table (one line per step).")
+    @Option(name: .long, help: "Output: json (docs/formats.md) or table (one line per step).")
     var format: OutputFormat = .json
 
     func run() throws {

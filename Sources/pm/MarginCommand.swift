@@ -7,12 +7,12 @@ struct MarginCommand: ParsableCommand {
         commandName: "margin",
         abstract: "Margin one account, or a JSON array of accounts, and print the full breakdown.")
 
-    @Argument(help: "An account (FORMATS.md account.json), or a JSON array of accounts.")
+    @Argument(help: "An account (docs/formats.md account.json), or a JSON array of accounts.")
     var account: String
 
     @OptionGroup var options: MarketOptions
 
-    @Option(name: .long, help: "Output: json (FORMATS.md result), table (a readable ladder) or bybit (GET /v5/asset/portfolio-margin).")
+    @Option(name: .long, help: "Output: json (docs/formats.md result), table (a readable ladder) or bybit (GET /v5/asset/portfolio-margin).")
     var format: MarginFormat = .json
 
     func run() throws {

@@ -68,7 +68,7 @@ struct Fatal: Error, CustomStringConvertible {
 
 /// `--market` and `--params`, shared by every command.
 struct MarketOptions: ParsableArguments {
-    @Option(name: .long, help: "Market snapshot (FORMATS.md market.json).")
+    @Option(name: .long, help: "Market snapshot (docs/formats.md market.json).")
     var market: String
 
     @Option(name: .long, help: "Parameter file (default: the shipped data/params/pm-params.json).")

@@ -15,7 +15,7 @@ struct SweepCommand: ParsableCommand {
 
     @OptionGroup var options: MarketOptions
 
-    @Option(name: .long, parsing: .unconditionalSingleValue, help: "COIN.param=v1,v2,... — a parameter of MODEL.md §9 to vary (COIN may be `default`). Repeatable.")
+    @Option(name: .long, parsing: .unconditionalSingleValue, help: "COIN.param=v1,v2,... — a parameter of docs/model.md §9 to vary (COIN may be `default`). Repeatable.")
     var set: [String] = []
 
     @Option(name: .long, parsing: .unconditionalSingleValue, help: "COIN=m1,m2,... — relative moves of the coin's index, marks and forwards (-0.2 = down 20%). Repeatable.")

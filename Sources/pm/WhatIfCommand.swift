@@ -8,7 +8,7 @@ struct WhatIfCommand: ParsableCommand {
         commandName: "whatif",
         abstract: "Pre-trade check: the account's margin before and after adding trades (or orders); or the largest order that keeps a limit (--max-size).")
 
-    @Argument(help: "One account (FORMATS.md account.json).")
+    @Argument(help: "One account (docs/formats.md account.json).")
     var account: String
 
     @OptionGroup var options: MarketOptions
