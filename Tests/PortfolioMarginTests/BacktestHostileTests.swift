@@ -28,13 +28,27 @@ import Testing
             let h = try history(name, index: "date,coin,close\n2025-01-01,BTC,\(closes)\n2025-01-02,BTC,100\n")
             try CLITrustTests.expectOneLineFailure(
                 ["backtest", "--input", input, "--market", m, "--history", h, "--out", out, "--quiet"],
-                ["index-daily.csv", "close", "BTC", "2025-01-01", "2025-01-02", "not a finite number"])
+                [h + "/index-daily.csv", "close", "BTC", "2025-01-01", "2025-01-02", "not a finite number"])
             #expect(!FileManager.default.fileExists(atPath: out))
         }
         // A fall to a tiny close is a finite −100% return, not an error.
         let fall = try History.load(directory: try history("fall", index: "date,coin,close\n2025-01-01,BTC,1e308\n2025-01-02,BTC,1e-300\n"))
         let s = try BacktestScenarios(history: fall, coins: ["BTC"], options: BacktestOptions())
         #expect(s.returns == [-1])
+    }
+
+    @Test func aHistoryWithoutTheBooksCoinNamesItsFolder() throws {
+        // A header only, or closes of other coins: the error named a bare "index-daily.csv", not
+        // which of the user's history folders lacks the coin.
+        let input = dir.path("in2")
+        try CLITrustTests.writeBatch(at: input, positions: "A1,BTCUSDT,0.1\n")
+        let m = TestSupport.path("\(CLI.fixtures)/market.json")
+        for (name, text) in [("header", "date,coin,close\n"), ("headernoeol", "date,coin,close"), ("eth", "date,coin,close\n2025-01-01,ETH,1\n")] {
+            let h = try history(name, index: text)
+            try CLITrustTests.expectOneLineFailure(
+                ["backtest", "--input", input, "--market", m, "--history", h, "--out", dir.path("o2"), "--quiet"],
+                [h + "/index-daily.csv", "coin", "BTC", "no closes"])
+        }
     }
 
     @Test func anOverflowingIvRatioIsTheHistorysError() throws {
@@ -48,7 +62,7 @@ import Testing
         } catch {
             let text = "\(error)"
             #expect(error is InputError && !text.contains("\n"))
-            for w in ["iv-daily.csv", "iv", "BTC", "2025-01-01", "2025-01-02", "not a finite number"] {
+            for w in [dir.path("iv") + "/iv-daily.csv", "iv", "BTC", "2025-01-01", "2025-01-02", "not a finite number"] {
                 #expect(text.contains(w), "missing \(w): \(text)")
             }
         }

@@ -50,7 +50,7 @@ public struct BacktestScenarios: Sendable {
     public init(history: History, coins bookCoins: [String], options: BacktestOptions) throws {
         let coins = Array(Set(bookCoins)).sorted()
         for c in coins where !history.coins.contains(c) {
-            throw InputError(file: History.indexFile, field: "coin",
+            throw InputError(file: history.path(History.indexFile), field: "coin",
                              "the book holds \(c) but the history has no closes for it (history coins: \(history.coins.joined(separator: ", ")))")
         }
         let allDays = history.closes.values.flatMap { $0.keys }
@@ -87,13 +87,13 @@ public struct BacktestScenarios: Sendable {
                 // Closes are finite and above 0, but their quotient can still overflow (a close of
                 // 1e-320 then 100): the history's fault, not the accounts'.
                 guard r.isFinite else {
-                    throw InputError(file: History.indexFile, field: "close",
+                    throw InputError(file: history.path(History.indexFile), field: "close",
                                      "\(coin) \(History.dateText(d)) → \(History.dateText(d + h)): the return \(b) / \(a) − 1 is not a finite number")
                 }
                 returns[c * s + k] = r
                 if let a = history.iv(coin, day: d), let b = history.iv(coin, day: d + h) {
                     guard (b / a).isFinite else {
-                        throw InputError(file: History.ivFile, field: "iv",
+                        throw InputError(file: history.path(History.ivFile), field: "iv",
                                          "\(coin) \(History.dateText(d)) → \(History.dateText(d + h)): the IV ratio \(b) / \(a) is not a finite number")
                     }
                     ratios[c * s + k] = b / a
