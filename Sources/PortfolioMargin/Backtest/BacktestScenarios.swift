@@ -44,12 +44,13 @@ public struct BacktestScenarios: Sendable {
     }
 
     /// The scenarios of `coins` (the base coins of the backtested accounts' units) over the window
-    /// of `options`. Throws an ``InputError`` naming a coin the history lacks, or the window when
-    /// no date in it is usable.
+    /// of `options`. Throws an ``InputError`` naming a coin the history lacks, the window when
+    /// no date in it is usable, or a coin and dates whose return or IV ratio overflows (closes or
+    /// IVs so far apart that their quotient is not a finite number).
     public init(history: History, coins bookCoins: [String], options: BacktestOptions) throws {
         let coins = Array(Set(bookCoins)).sorted()
         for c in coins where !history.coins.contains(c) {
-            throw InputError(file: History.indexFile, field: "coin",
+            throw InputError(file: history.path(History.indexFile), field: "coin",
                              "the book holds \(c) but the history has no closes for it (history coins: \(history.coins.joined(separator: ", ")))")
         }
         let allDays = history.closes.values.flatMap { $0.keys }
@@ -81,8 +82,22 @@ public struct BacktestScenarios: Sendable {
         for (c, coin) in coins.enumerated() {
             hasIv[c] = history.ivCoins.contains(coin)
             for (k, d) in days.enumerated() {
-                returns[c * s + k] = history.close(coin, day: d + h)! / history.close(coin, day: d)! - 1
-                if let a = history.iv(coin, day: d), let b = history.iv(coin, day: d + h) { ratios[c * s + k] = b / a }
+                let a = history.close(coin, day: d)!, b = history.close(coin, day: d + h)!
+                let r = b / a - 1
+                // Closes are finite and above 0, but their quotient can still overflow (a close of
+                // 1e-320 then 100): the history's fault, not the accounts'.
+                guard r.isFinite else {
+                    throw InputError(file: history.path(History.indexFile), field: "close",
+                                     "\(coin) \(History.dateText(d)) → \(History.dateText(d + h)): the return \(b) / \(a) − 1 is not a finite number")
+                }
+                returns[c * s + k] = r
+                if let a = history.iv(coin, day: d), let b = history.iv(coin, day: d + h) {
+                    guard (b / a).isFinite else {
+                        throw InputError(file: history.path(History.ivFile), field: "iv",
+                                         "\(coin) \(History.dateText(d)) → \(History.dateText(d + h)): the IV ratio \(b) / \(a) is not a finite number")
+                    }
+                    ratios[c * s + k] = b / a
+                }
             }
         }
         self.days = days; self.coins = coins; self.returns = returns; self.hasIv = hasIv; self.ivRatios = ratios

@@ -20,6 +20,11 @@ public struct History: Sendable {
     /// The files read and their digests, for `manifest.json` (`index-daily.csv`, and
     /// `iv-daily.csv` when present).
     public let digests: [(name: String, digest: InputDigest)]
+    /// The folder read (empty for a history built in memory): errors found later name its files.
+    var folder = ""
+
+    /// The path of the history file `name` (`index-daily.csv`, `iv-daily.csv`), for messages.
+    func path(_ name: String) -> String { folder.isEmpty ? name : folder + "/" + name }
 
     /// The file names inside a history folder.
     public static let indexFile = "index-daily.csv"
@@ -51,7 +56,7 @@ public struct History: Sendable {
             ivs = v
             digests.append((name: ivFile, digest: d))
         }
-        return History(coins: closes.keys.sorted(), ivCoins: ivs.keys.sorted(), closes: closes, ivs: ivs, digests: digests)
+        return History(coins: closes.keys.sorted(), ivCoins: ivs.keys.sorted(), closes: closes, ivs: ivs, digests: digests, folder: directory)
     }
 
     /// The day number of a `YYYY-MM-DD` text (days since 1970-01-01), or the reason it is not one.
