@@ -93,15 +93,9 @@ enum ShippedHistory {
     static let relativePath = "data/history"
 
     static func path() throws -> String {
-        var candidates: [URL] = []
-        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<6 { candidates.append(dir); dir.deleteLastPathComponent() }
-        var exe = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-        for _ in 0..<6 { exe.deleteLastPathComponent(); candidates.append(exe) }
-        for c in candidates {
-            let p = c.appendingPathComponent(relativePath + "/" + History.indexFile).path
-            if FileManager.default.fileExists(atPath: p) { return c.appendingPathComponent(relativePath).path }
+        guard let root = shippedRoot(holding: relativePath + "/" + History.indexFile) else {
+            throw InputError(file: relativePath, "the shipped history folder was not found from the current directory; pass --history DIR")
         }
-        throw InputError(file: relativePath, "the shipped history folder was not found from the current directory; pass --history DIR")
+        return URL(fileURLWithPath: root).appendingPathComponent(relativePath).path
     }
 }

@@ -9,21 +9,27 @@ enum ShippedParameters {
 
     /// The path of the shipped file; throws an `InputError` naming it when it cannot be found.
     static func path() throws -> String {
-        var candidates: [URL] = []
-        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<6 { candidates.append(dir); dir.deleteLastPathComponent() }
-        var exe = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-        for _ in 0..<6 { exe.deleteLastPathComponent(); candidates.append(exe) }
-        for c in candidates {
-            let p = c.appendingPathComponent(relativePath).path
-            if FileManager.default.fileExists(atPath: p) { return p }
+        guard let root = shippedRoot(holding: relativePath) else {
+            throw InputError(file: relativePath,
+                             "the shipped parameter file was not found from the current directory; pass --params PATH")
         }
-        throw InputError(file: relativePath,
-                         "the shipped parameter file was not found from the current directory; pass --params PATH")
+        return URL(fileURLWithPath: root).appendingPathComponent(relativePath).path
     }
 
     /// The `--params` file if given, else the shipped one.
     static func load(_ params: String?) throws -> ParameterSet {
         try ParameterSet.load(path: params ?? path())
     }
+}
+
+/// The folder that holds the package's shipped `data/`: the current directory or one of its five
+/// parents, else the executable's folder (argv[0], symbolic links resolved) or one of its parents —
+/// the first that holds `file` (a path relative to it). Nil when none does.
+func shippedRoot(holding file: String) -> String? {
+    var candidates: [URL] = []
+    var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    for _ in 0..<6 { candidates.append(dir); dir.deleteLastPathComponent() }
+    var exe = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
+    for _ in 0..<6 { exe.deleteLastPathComponent(); candidates.append(exe) }
+    return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent(file).path) }?.path
 }
