@@ -1,4 +1,3 @@
-import Synchronization
 import Dispatch
 import Testing
 import CKernels
@@ -55,7 +54,7 @@ struct KernelChoiceTests {
         let alone = paths.map { Self.prices($0, x) }
         // The test can only see a mix-up if some paths differ in some bit on this CPU.
         let distinct = Set(alone.map { $0.map(\.bitPattern) }).count
-        let bad = Mutex<[String]>([])
+        let bad = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { w in
             for round in 0..<30 {
                 let p = (w + round) % paths.count

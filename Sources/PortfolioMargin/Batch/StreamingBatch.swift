@@ -1,5 +1,4 @@
 import CKernels
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -337,7 +336,7 @@ final class RowStore: @unchecked Sendable {
 /// Row stores not in use, handed out again (mapping and unmapping each would cost page faults on
 /// the same rows every time).
 final class RowStorePool: Sendable {
-    private let free = Mutex<[RowStore]>([])
+    private let free = Locked<[RowStore]>([])
     /// The capacity of a store for a regular buffer (one carrying a longer record may need more).
     let standard: Int
     init(standard: Int) { self.standard = standard }
@@ -356,7 +355,7 @@ final class RowStorePool: Sendable {
 /// Counters of what the streaming path holds (tests check the bound).
 final class StreamStats: Sendable {
     private struct Counts { var buffers = 0, bytes = 0, rows = 0, peakBuffers = 0, peakBytes = 0, peakRows = 0 }
-    private let counts = Mutex(Counts())
+    private let counts = Locked(Counts())
     func buffer(_ count: Int, bytes b: Int) {
         counts.withLock {
             $0.buffers += count

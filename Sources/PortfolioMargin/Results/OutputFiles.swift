@@ -61,7 +61,7 @@ public final class OutputFiles: @unchecked Sendable {
     private var done = false
     /// Guards `fds` and `done`: writers on several threads are serialized, and a commit or abandon
     /// never races a write.
-    private let lock = Mutex(())
+    private let lock = Locked(())
 
     /// `path`'s parent folder and last component, by its last `/` (trailing `/`s already
     /// removed): `o` → ("", "o"), `a/b` → ("a", "b"), `a//b` → ("a", "b"), `/o` → ("/", "o"),
@@ -377,7 +377,7 @@ extension OutputFiles {
 enum InterruptCleanup {
     /// The staging files and folders in flight; the signal handler never reads them, only the C
     /// copy `publish` hands over.
-    private static let lists = Mutex<(paths: [String], directories: [String])>(([], []))
+    private static let lists = Locked<(paths: [String], directories: [String])>(([], []))
 
     static func register(_ list: [String], directory: String? = nil) {
         lists.withLock {

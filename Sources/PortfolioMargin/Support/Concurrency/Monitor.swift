@@ -7,8 +7,8 @@ import Synchronization
 
 /// A mutex with one condition: the batch pipeline's hand-over between workers and the writer.
 ///
-/// The library's locks are the standard library's `Mutex` (state guarded inside it) and this type,
-/// for the one place that needs to wait for a condition (`Mutex` has none). The pthread mutex and
+/// The library's locks are ``Locked`` (state guarded inside it) and this type, for the one place
+/// that needs to wait for a condition. The pthread mutex and
 /// condition live at fixed heap addresses: a pthread object must not move, and `&storedProperty`
 /// does not promise a stable address.
 // @unchecked Sendable: its only state is the pthread mutex and condition, made for use from any thread.
