@@ -38,11 +38,11 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # an output (`--plot`, `--out`) must never reach the repository's own files. After every execution
 # the copies are checked unchanged (invariant 6).
 INPUTS = None
-FIX = EX = SMALL_MARKET = SAMPLE_MARKET = PARAMS = BATCH = ACCOUNT = BYBIT = None
+FIX = EX = SMALL_MARKET = SAMPLE_MARKET = PARAMS = BATCH = ACCOUNT = BYBIT = HISTORY = None
 
 
 def set_inputs(folder):
-    global INPUTS, FIX, EX, SMALL_MARKET, SAMPLE_MARKET, PARAMS, BATCH, ACCOUNT, BYBIT
+    global INPUTS, FIX, EX, SMALL_MARKET, SAMPLE_MARKET, PARAMS, BATCH, ACCOUNT, BYBIT, HISTORY
     INPUTS = folder
     shutil.copytree(os.path.join(ROOT, "Fuzz", "fixtures"), os.path.join(folder, "fixtures"))
     shutil.copytree(os.path.join(ROOT, "data", "examples"), os.path.join(folder, "examples"))
@@ -56,6 +56,8 @@ def set_inputs(folder):
     BATCH = os.path.join(FIX, "batch")
     ACCOUNT = os.path.join(EX, "short-strangle.json")
     BYBIT = os.path.join(EX, "bybit")
+    shutil.copytree(os.path.join(ROOT, "data", "history"), os.path.join(folder, "history"))
+    HISTORY = os.path.join(folder, "history")
 
 
 def snapshot(folder):
@@ -233,12 +235,21 @@ def base_invocation(rng, cmd, s):
                 ["explain.csv", "explain-units.csv", "manifest.json"],
                 {"--before-params": "file", "--after-params": "file", "--top": "number", "--threads": "number",
                  "--block-size": "number"})
+    if cmd == "backtest":
+        return (["backtest", "--input", BATCH, "--market", SMALL_MARKET, "--history", HISTORY,
+                 "--from", "2024-01-01", "--out", out], out,
+                ["backtest.csv", "backtest-units.csv", "scenarios.csv", "summary.json", "manifest.json"],
+                {"--params": "file", "--horizon": "number", "--confidence": "number", "--shard": "shard",
+                 "--threads": "number", "--from": "instant", "--to": "instant"})
+    if cmd == "hedge":
+        return (["hedge", ACCOUNT, "--market", SAMPLE_MARKET, "--format", rng.choice(["csv", "json", "table"])], None, [],
+                {"--params": "file", "--coin": "id", "--top": "number", "--format": "format"})
     raise ValueError(cmd)
 
 
 COMMANDS = ["margin", "liquidate", "whatif", "batch", "sweep", "generate", "split", "smile",
-            "bybit-import", "bybit-reconcile", "explain"]
-PATH_OPTIONS = {"--market", "--input", "--params", "--account", "--plot", "--out",
+            "bybit-import", "bybit-reconcile", "explain", "backtest", "hedge"]
+PATH_OPTIONS = {"--market", "--input", "--params", "--account", "--plot", "--out", "--history",
                 "--before", "--after", "--before-market", "--after-market", "--before-params", "--after-params"}
 OUTPUT_OPTIONS = {"--out", "--plot"}
 
