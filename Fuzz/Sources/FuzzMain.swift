@@ -161,9 +161,7 @@ enum Fuzz {
             finite(u.maxLoss, "\(u.baseCoin).maxLoss"); finite(u.maxLossPriceMove, "\(u.baseCoin).maxLossPriceMove")
             finite(u.mm, "\(u.baseCoin).mm"); finite(u.im, "\(u.baseCoin).im"); finite(u.hedgeSpotSize, "\(u.baseCoin).hedgeSpotSize")
             let c = u.contingency
-            for (v, n) in [(c.optionContingency, "optionContingency"), (c.optionVegaContingency, "optionVegaContingency"),
-                           (c.usdtUsdcContingency, "usdtUsdcContingency"), (c.futureDeltaContingency, "futureDeltaContingency"),
-                           (c.futureContingency, "futureContingency")] { finite(v, "\(u.baseCoin).\(n)") }
+            for kind in ContingencyKind.all { finite(c[kind], "\(u.baseCoin).\(kind.descriptor.jsonKey)") }
             for row in u.pnl { for v in row { finite(v, "\(u.baseCoin).pnl") } }
         }
     }

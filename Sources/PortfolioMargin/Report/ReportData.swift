@@ -111,9 +111,11 @@ public struct BatchReportData: Equatable, Sendable {
     }
 
     static let marginColumns = ["account_id", "margin_balance", "order_loss", "total_im", "total_mm", "im_rate", "mm_rate", "stage", "error"]
-    static let unitColumns = ["account_id", "base_coin", "max_loss", "max_loss_price_move", "max_loss_iv_shock", "option_contingency",
-                              "option_vega_contingency", "usdt_usdc_contingency", "future_delta_contingency", "future_contingency",
-                              "mm", "im", "governing_portfolio", "hedge_spot_size"]
+    /// The `units.csv` columns the page reads, in the file's order: the add-on columns come from the
+    /// contingency table (`ContingencyKind`), so `mm` and `im` are found by name, not by a count.
+    static let unitColumns = ["account_id", "base_coin", "max_loss", "max_loss_price_move", "max_loss_iv_shock"]
+        + ContingencyKind.all.map(\.descriptor.csvColumn) + ["mm", "im", "governing_portfolio", "hedge_spot_size"]
+    static let unitMM = unitColumns.firstIndex(of: "mm")!, unitIM = unitColumns.firstIndex(of: "im")!
 
     /// Adds `margins.csv` (at `path`, or `bytes` named `path`); returns its digest.
     @discardableResult
@@ -173,17 +175,17 @@ public struct BatchReportData: Equatable, Sendable {
             if !(f.1 == lastBytes.count && lastBytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, f.0, f.1) == 0 })) {
                 lastBytes = Array(UnsafeBufferPointer(start: f.0, count: f.1))
             }
-            let mm = try row.nonNegative(10)
-            let im = try row.nonNegative(11)
+            let mm = try row.nonNegative(Self.unitMM)
+            let im = try row.nonNegative(Self.unitIM)
             var s = sums[lastBytes] ?? (0, 0, 0)
             s.im += im; s.mm += mm; s.units += 1
             guard s.im.isFinite, s.mm.isFinite else {
-                throw row.fail(s.mm.isFinite ? 11 : 10, "the sum over \(InputError.echo(row.text(1))) exceeds the range of a double")
+                throw row.fail(s.mm.isFinite ? Self.unitIM : Self.unitMM, "the sum over \(InputError.echo(row.text(1))) exceeds the range of a double")
             }
             // The page sums the coins past the largest as "other": that sum must be a number too.
             allIM += im; allMM += mm
             guard allIM.isFinite, allMM.isFinite else {
-                throw row.fail(allMM.isFinite ? 11 : 10, "the sum over all coins exceeds the range of a double")
+                throw row.fail(allMM.isFinite ? Self.unitIM : Self.unitMM, "the sum over all coins exceeds the range of a double")
             }
             sums[lastBytes] = s
         }
