@@ -20,17 +20,18 @@ import Darwin
 /// - Parsing (the N workers): each buffer is parsed into rows (`BatchInput.parseChunk`, the very
 ///   code of the whole-file path), in parallel.
 /// - Assembly (the calling thread): chunks are taken in file order; a row whose account comes
-///   before the previous row's means "not grouped": the run stops and `run` returns nil (the
-///   caller drops what it staged and runs the whole-file path). When every file has passed the
-///   end of a block of accounts, the block's rows (slices of the chunks) go to a worker, which
-///   builds the block's book, margins it and formats its rows; the calling thread writes the
-///   blocks in order, as `BatchRunner.run` does.
+///   before the previous row's means "not grouped". When every file has passed the end of a block
+///   of accounts, the block's rows (slices of the chunks) are emitted into the batch's one block
+///   pipeline (`BlockPipeline`), whose workers build the block's book, margin it and format its
+///   rows, and whose calling thread writes the blocks in order.
 /// - Orphans (ids absent from accounts.csv) are held until all three files are read, then become
 ///   error accounts after the others, exactly as in the whole-file path.
 ///
-/// Any fatal input problem other than a file changing (a missing file or column, a wrong field
-/// count, broken quoting, an account id that is not UTF-8) also returns nil: the whole-file path
-/// then reports it with the exact message, line and order it always had.
+/// On "not grouped", and on any fatal input problem other than a file changing (a missing file or
+/// column, a wrong field count, broken quoting, an account id that is not UTF-8), the streamed
+/// rows (`StreamedRows`) hand over to the row files read whole inside the pipeline (`BatchJob`),
+/// which report such a problem with the exact message, line and order they always had; `run`
+/// alone returns nil then.
 public enum StreamingBatch {
     /// Bytes per read buffer.
     public static let defaultBufferSize = 4 << 20
@@ -70,10 +71,11 @@ public enum StreamingBatch {
         public var description: String { "\(underlying)" }
     }
 
-    /// Streams `dir` through the engine, handing (margins rows, units rows) of consecutive blocks
-    /// to `sink`; the same rows, in the same order, as `BatchInput.load` + `BatchRunner.run`.
-    /// Returns nil when the row files are not grouped in accounts.csv order, or on an input problem
-    /// the whole-file path reports (then nothing it handed to `sink` may be kept).
+    /// Streams `dir` through the batch's block pipeline, handing (margins rows, units rows) of
+    /// consecutive blocks to `sink`; the same rows, in the same order, as `BatchInput.load` +
+    /// `BatchRunner.run`. Returns nil when the row files are not grouped in accounts.csv order, or
+    /// on an input problem the whole-file read reports (then nothing it handed to `sink` may be
+    /// kept; ``BatchJob/run()`` switches to the whole-file read instead).
     /// Throws accounts.csv's errors, a row file that changed while read, and `SinkError`.
     /// With `accounts` (started by the caller on the same `dir`, `shard` and `threads`), its
     /// table is used: accounts.csv has been read while the caller did other work.
