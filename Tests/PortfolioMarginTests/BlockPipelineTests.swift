@@ -72,7 +72,7 @@ struct BlockPipelineTests {
         for threads in [1, 2] {
             for blockSize in [1, 8192] {
                 let out = TestTemp.dir("pipeline-ungrouped-out")
-                var job = BatchJob(input: dir, market: market, parameters: params, output: out)
+                var job = BatchJob(input: dir, market: market, parameters: .file(params), output: out)
                 job.threads = threads
                 job.blockSize = blockSize
                 var calls = 0
@@ -100,7 +100,7 @@ struct BlockPipelineTests {
         try BatchFiles.write(RandomAccounts.make(200, seed: 29), to: dir)
         func run(blockSize: Int, threads: Int) throws -> (BatchReport, String) {
             let out = TestTemp.dir("pipeline-late-out")
-            var job = BatchJob(input: dir, market: market, parameters: params, output: out)
+            var job = BatchJob(input: dir, market: market, parameters: .file(params), output: out)
             job.threads = threads
             job.blockSize = blockSize
             job.bufferSize = 61
