@@ -53,7 +53,6 @@ public struct BatchInput: Sendable {
     /// accounts.csv too.
     public static func load(directory dir: String, priced: PricedMarket, shard: (index: Int, count: Int)? = nil,
                             threads: Int = 2) throws -> BatchInput {
-        var input = BatchInput(directory: dir)
         // The row files are read (pread, digest, change check) on a thread of their own while this
         // thread builds the id table, serially (file order decides duplicates and shards): the
         // table's million inserts and the copy of 540 MB out of the page cache overlap. Only with
@@ -64,7 +63,21 @@ public struct BatchInput: Sendable {
         let table = try loadAccounts(directory: dir, shard: shard, threads: threads, whileTableBuilds: {
             prefetch = RowFilePrefetch(directory: dir, background: threads >= 2)
         })
-        let rowFiles = prefetch!
+        return try load(directory: dir, table: table, rowFiles: prefetch!, priced: priced, shard: shard, threads: threads)
+    }
+
+    /// Reads the row files of `dir` against `priced`, accounts.csv having been read into `table`
+    /// (the streamed run's table, when its row files turn out not grouped by account).
+    static func load(directory dir: String, table: AccountTable, priced: PricedMarket, shard: (index: Int, count: Int)?,
+                     threads: Int) throws -> BatchInput {
+        let prefetch = RowFilePrefetch(directory: dir, background: threads >= 2)
+        defer { prefetch.join() }
+        return try load(directory: dir, table: table, rowFiles: prefetch, priced: priced, shard: shard, threads: threads)
+    }
+
+    private static func load(directory dir: String, table: AccountTable, rowFiles: RowFilePrefetch, priced: PricedMarket,
+                             shard: (index: Int, count: Int)?, threads: Int) throws -> BatchInput {
+        var input = BatchInput(directory: dir)
         input.digests.append(("accounts.csv", table.digest))
         input.accountIds = table.accountIds
         input.spotHedging = table.spotHedging

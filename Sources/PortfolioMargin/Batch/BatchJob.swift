@@ -9,10 +9,10 @@ import Darwin
 /// it (`pm batch` only parses its arguments into a job and prints the ``BatchReport``).
 ///
 /// The run reads `accounts.csv` ahead while the market is loaded and priced, opens (and checks)
-/// the output folder, then margins every account through the streaming path (row files grouped
-/// by account in `accounts.csv` order, docs/performance.md "Batch memory") or, when the row files are not
-/// grouped or have a structural problem, the whole-file path, which reports any such problem with
-/// its exact message. `margins.csv`, `units.csv` and `manifest.json` are written all three or none
+/// the output folder, then margins every account through one block pipeline (`BlockPipeline`)
+/// fed by the row files streamed (grouped by account in `accounts.csv` order, docs/performance.md
+/// "Batch memory") or, when they turn out not grouped or have a structural problem, read whole
+/// (which reports any such problem with its exact message). `margins.csv`, `units.csv` and `manifest.json` are written all three or none
 /// (``OutputFiles``).
 public struct BatchJob {
     /// The input folder: accounts.csv, balances.csv, positions.csv and (optional) orders.csv.
@@ -34,6 +34,8 @@ public struct BatchJob {
     public var options = EngineOptions()
     /// Called on the calling thread after each block written with (accounts done, total).
     public var progress: (Int, Int) -> Void = { _, _ in }
+    /// Bytes per read buffer of the streamed row files (tests: many small buffers).
+    var bufferSize = StreamingBatch.defaultBufferSize
 
     /// A job with the default threads, block size and engine options.
     public init(input: String, market: String, parameters: ParameterSource, output: String) {
@@ -61,6 +63,10 @@ public struct BatchReport: Sendable {
     public var outputs: [(name: String, digest: InputDigest)]
     /// True when the row files were streamed (grouped by account), false when read whole.
     public var streamed: Bool
+    /// Blocks written and then discarded: the row files were found not grouped by account only
+    /// after the first block was written, so the output started again (read whole) in the same
+    /// staged files. 0 when the switch to the whole-file read came before any block was written.
+    public var discardedBlocks = 0
 }
 
 /// An error writing the output folder (as opposed to one of the input): its text names the folder.
@@ -94,40 +100,42 @@ extension BatchJob {
         let priced = PricedMarket(market: snapshot, parameters: parameters)
         let jsonDigests = [(name: "market", digest: marketDigest), (name: "params", digest: paramsDigest)]
         // Open (and check) the output folder before the work: a refused folder costs nothing.
-        var writer = try OutputFiles(directory: output, names: Self.outputNames)
-        let split: SplitInfo?
-        let shardSpec: ShardSpec?
-        do {
-            split = try SplitInfo.load(directory: input)
-            shardSpec = try SplitInfo.shard(given: self.shard, split: split, input: input)
-        } catch {
-            writer.abandon()
-            throw error
-        }
+        let writer = try OutputFiles(directory: output, names: Self.outputNames)
         var report: BatchReport
         do {
-            if let streamed = try stream(priced: priced, accounts: accounts, writer: writer) {
-                report = BatchReport(summary: streamed.summary, orphanRows: streamed.orphanRows, parseSeconds: streamed.accountsSeconds,
-                                     inputs: (split?.source ?? streamed.digests) + jsonDigests, outputs: [], streamed: true)
-                try split?.check(read: streamed.digests, input: input)
-                try commit(&report, writer: writer, shard: shardSpec, orphans: streamed.orphanFirstSeen)
-            } else {
-                // Not grouped (or a structural problem the whole-file path reports): the output
-                // staged so far is dropped, and every row file is read whole.
-                writer.abandon()
-                writer = try OutputFiles(directory: output, names: Self.outputNames)
-                let batch = try BatchInput.load(directory: input, priced: priced, shard: shard, threads: threads)
-                try split?.check(read: batch.digests, input: input)
-                let parsed = Self.now()
-                let summary = try Self.writing {
-                    try writeHeaders(writer)
-                    return try BatchRunner.run(batch, priced: priced, threads: threads, blockSize: max(1, blockSize), options: options,
-                                               progress: progress, sink: { m, u in try writer.write(0, m); try writer.write(1, u) })
-                }
-                report = BatchReport(summary: summary, orphanRows: batch.orphanRows, parseSeconds: parsed - start,
-                                     inputs: (split?.source ?? batch.digests) + jsonDigests, outputs: [], streamed: false)
-                try commit(&report, writer: writer, shard: shardSpec, orphans: batch.orphanFirstSeen)
+            let split = try SplitInfo.load(directory: input)
+            let shardSpec = try SplitInfo.shard(given: self.shard, split: split, input: input)
+            let (table, accountsSeconds) = try accounts.take()
+            let blockSize = max(1, self.blockSize), input = self.input
+            let monitor = Monitor()
+            // The row files streamed; when they turn out not grouped by account (or have a
+            // structural problem, which the whole-file read reports with its exact message), read
+            // whole instead, with the accounts.csv table already built.
+            let rows = StreamedRows(directory: input, table: table, priced: priced, shard: shard, threads: threads, blockSize: blockSize,
+                                    bufferSize: max(1, bufferSize), monitor: monitor, replacement: { table in
+                let t0 = Self.now()
+                let batch = try BatchInput.load(directory: input, table: table, priced: priced, shard: shard, threads: threads)
+                return WholeFileRows(batch, priced: priced, blockSize: blockSize, parseSeconds: accountsSeconds + Self.now() - t0)
+            })
+            rows.accountsSeconds = accountsSeconds
+            let pipeline = BlockPipeline(source: rows, monitor: monitor, threads: threads, options: options)
+            try Self.writing { try writeHeaders(writer) }
+            let sink: ([UInt8], [UInt8]) throws -> Void = { m, u in try writer.write(0, m); try writer.write(1, u) }
+            guard let (ran, source) = try pipeline.run(progress: progress, sink: sink, restart: {
+                try writer.rewind()
+                try writeHeaders(writer)
+            }) else {
+                // Cannot happen: the streamed rows always have their replacement.
+                throw InputError(file: input, "cannot be read")
             }
+            let read = source.outcome()
+            var summary = ran
+            summary.orphanRows = read.orphanRows.count
+            report = BatchReport(summary: summary, orphanRows: read.orphanRows, parseSeconds: read.parseSeconds,
+                                 inputs: (split?.source ?? read.digests) + jsonDigests, outputs: [], streamed: read.streamed,
+                                 discardedBlocks: pipeline.discardedBlocks)
+            try split?.check(read: read.digests, input: input)
+            try commit(&report, writer: writer, shard: shardSpec, orphans: read.orphanFirstSeen)
         } catch let e as StreamingBatch.SinkError {
             writer.abandon()
             throw BatchOutputError(folder: output, underlying: e.underlying)
@@ -137,14 +145,6 @@ extension BatchJob {
         }
         report.summary.seconds = Self.now() - start
         return report
-    }
-
-    /// The streaming path, writing to `writer`; nil when the whole-file path must run instead.
-    private func stream(priced: PricedMarket, accounts: StreamingBatch.AccountsReadAhead, writer: OutputFiles) throws -> StreamingBatch.Outcome? {
-        try Self.writing { try writeHeaders(writer) }
-        return try StreamingBatch.run(directory: input, priced: priced, shard: shard.map { (index: $0.index, count: $0.count) },
-                                      threads: max(1, threads), blockSize: max(1, blockSize), options: options, accounts: accounts,
-                                      progress: progress, sink: { m, u in try writer.write(0, m); try writer.write(1, u) })
     }
 
     private func writeHeaders(_ writer: OutputFiles) throws {

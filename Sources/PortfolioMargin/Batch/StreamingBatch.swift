@@ -20,17 +20,18 @@ import Darwin
 /// - Parsing (the N workers): each buffer is parsed into rows (`BatchInput.parseChunk`, the very
 ///   code of the whole-file path), in parallel.
 /// - Assembly (the calling thread): chunks are taken in file order; a row whose account comes
-///   before the previous row's means "not grouped": the run stops and `run` returns nil (the
-///   caller drops what it staged and runs the whole-file path). When every file has passed the
-///   end of a block of accounts, the block's rows (slices of the chunks) go to a worker, which
-///   builds the block's book, margins it and formats its rows; the calling thread writes the
-///   blocks in order, as `BatchRunner.run` does.
+///   before the previous row's means "not grouped". When every file has passed the end of a block
+///   of accounts, the block's rows (slices of the chunks) are emitted into the batch's one block
+///   pipeline (`BlockPipeline`), whose workers build the block's book, margin it and format its
+///   rows, and whose calling thread writes the blocks in order.
 /// - Orphans (ids absent from accounts.csv) are held until all three files are read, then become
 ///   error accounts after the others, exactly as in the whole-file path.
 ///
-/// Any fatal input problem other than a file changing (a missing file or column, a wrong field
-/// count, broken quoting, an account id that is not UTF-8) also returns nil: the whole-file path
-/// then reports it with the exact message, line and order it always had.
+/// On "not grouped", and on any fatal input problem other than a file changing (a missing file or
+/// column, a wrong field count, broken quoting, an account id that is not UTF-8), the streamed
+/// rows (`StreamedRows`) hand over to the row files read whole inside the pipeline (`BatchJob`),
+/// which report such a problem with the exact message, line and order they always had; `run`
+/// alone returns nil then.
 public enum StreamingBatch {
     /// Bytes per read buffer.
     public static let defaultBufferSize = 4 << 20
@@ -70,10 +71,11 @@ public enum StreamingBatch {
         public var description: String { "\(underlying)" }
     }
 
-    /// Streams `dir` through the engine, handing (margins rows, units rows) of consecutive blocks
-    /// to `sink`; the same rows, in the same order, as `BatchInput.load` + `BatchRunner.run`.
-    /// Returns nil when the row files are not grouped in accounts.csv order, or on an input problem
-    /// the whole-file path reports (then nothing it handed to `sink` may be kept).
+    /// Streams `dir` through the batch's block pipeline, handing (margins rows, units rows) of
+    /// consecutive blocks to `sink`; the same rows, in the same order, as `BatchInput.load` +
+    /// `BatchRunner.run`. Returns nil when the row files are not grouped in accounts.csv order, or
+    /// on an input problem the whole-file read reports (then nothing it handed to `sink` may be
+    /// kept; ``BatchJob/run()`` switches to the whole-file read instead).
     /// Throws accounts.csv's errors, a row file that changed while read, and `SinkError`.
     /// With `accounts` (started by the caller on the same `dir`, `shard` and `threads`), its
     /// table is used: accounts.csv has been read while the caller did other work.
@@ -84,11 +86,16 @@ public enum StreamingBatch {
                            progress: (Int, Int) -> Void = { _, _ in },
                            sink: ([UInt8], [UInt8]) throws -> Void) throws -> Outcome? {
         let (table, seconds) = try (accounts ?? AccountsReadAhead(directory: dir, shard: shard, threads: threads, background: false)).take()
-        let stream = Stream(directory: dir, table: table, priced: priced, shard: shard, threads: max(1, threads),
-                            blockSize: max(1, blockSize), options: options, bufferSize: max(1, bufferSize))
-        guard var outcome = try stream.run(progress: progress, sink: sink) else { return nil }
-        outcome.accountsSeconds = seconds
-        return outcome
+        let monitor = Monitor()
+        let rows = StreamedRows(directory: dir, table: table, priced: priced, shard: shard, threads: max(1, threads),
+                                blockSize: max(1, blockSize), bufferSize: max(1, bufferSize), monitor: monitor)
+        let pipeline = BlockPipeline(source: rows, monitor: monitor, threads: max(1, threads), options: options)
+        guard var (summary, _) = try pipeline.run(progress: progress, sink: sink) else { return nil }
+        let o = rows.outcome()
+        let peaks = rows.stats.peaks
+        summary.orphanRows = o.orphanRows.count
+        return Outcome(summary: summary, digests: o.digests, orphanRows: o.orphanRows, orphanFirstSeen: o.orphanFirstSeen,
+                       accountsSeconds: seconds, peakBuffers: peaks.0, peakBufferBytes: peaks.1, peakHeldRows: peaks.2)
     }
 }
 
@@ -374,8 +381,9 @@ final class StreamStats: Sendable {
     var peaks: (Int, Int, Int) { counts.withLock { ($0.peakBuffers, $0.peakBytes, $0.peakRows) } }
 }
 
-/// One streamed run (`StreamingBatch.run`).
-private final class Stream: @unchecked Sendable {
+/// The row files streamed (`StreamingBatch`), as a ``RowSource``: reading and assembly on the
+/// pipeline's calling thread, parses on its workers.
+final class StreamedRows: RowSource, @unchecked Sendable {
     // Fixed for the run, read by every thread.
     let dir: String
     let table: BatchInput.AccountTable
@@ -383,7 +391,6 @@ private final class Stream: @unchecked Sendable {
     let shard: (index: Int, count: Int)?
     let threads: Int
     let blockSize: Int
-    let options: EngineOptions
     let bufferSize: Int
     let context: BatchInput.RowContext
     let kinds: [BatchInput.Kind] = [.balances, .positions, .orders]
@@ -393,34 +400,34 @@ private final class Stream: @unchecked Sendable {
     /// Parse tasks in flight per file, and buffers in all (`3·maxInflight`).
     let maxInflight: Int
     let maxBuffers: Int
-    let window: Int
     /// A whole block of `nil` account errors, shared (copy-on-write) by the books of the blocks
     /// without errors: filling 8192 64-byte optionals per block cost ~100 instructions an account.
     let noErrors: [InputError?]
+    /// Seconds spent reading accounts.csv (the summary's "parse").
+    var accountsSeconds = 0.0
+    /// The source taking over when the row files cannot be streamed (not grouped, or a structural
+    /// problem the whole-file path reports with its exact message); nil: the run gives up.
+    let replacement: ((BatchInput.AccountTable) throws -> RowSource)?
 
     struct Buffer { let base: UnsafeMutablePointer<UInt8>; let capacity: Int }
     struct ParseTask { let file: Int; let seq: Int; let buffer: Buffer; let range: Range<Int>; let header: CSVFile }
     struct Slice { let chunk: StreamChunk; let rows: Range<Int>; let errors: Range<Int> }
     enum BlockTask {
-        case accounts(block: Int, lo: Int, hi: Int, slices: [[Slice]])
-        case orphans(block: Int, ids: ArraySlice<String>, errors: ArraySlice<InputError>)
+        case accounts(lo: Int, hi: Int, slices: [[Slice]])
+        case orphans(ids: ArraySlice<String>, errors: ArraySlice<InputError>)
     }
-    enum Task { case parse(ParseTask), block(BlockTask) }
 
-    // Shared between the workers and the calling thread: only inside `monitor.locked`.
-    let monitor = Monitor()
+    // Shared with the workers: only inside `monitor.locked` (the pipeline's monitor).
+    let monitor: Monitor
     var parseQueue: [ParseTask] = []
-    var blockQueue: [BlockTask] = []
     var parsed: [[Int: StreamChunk]] = [[:], [:], [:]]
-    var finished: [Int: ([UInt8], [UInt8], BatchSummary)] = [:]
     var freeBuffers: [Buffer] = []
     var allocatedBuffers = 0
     var fallback = false
-    var stop = false
-    var events = 0
 
     // The calling thread's own.
     var files: [StreamFile?] = [nil, nil, nil]
+    var opened = false
     var headers: [CSVFile?] = [nil, nil, nil]
     var carry: [[UInt8]] = [[], [], []]
     var readSeq = [0, 0, 0], takenSeq = [0, 0, 0], inflight = [0, 0, 0]
@@ -430,18 +437,23 @@ private final class Stream: @unchecked Sendable {
     var pending: [[StreamChunk]] = [[], [], []]
     var cursorRow = [0, 0, 0], cursorError = [0, 0, 0]
     var orphanChunks: [[(chunk: BatchInput.Chunk, firstLine: Int)]] = [[], [], []]
+    var orphans: BatchInput.Orphans
+    var orphanRows: [InputError] = []
     var digests: [(name: String, digest: InputDigest)] = []
+    let regularBlocks: Int
 
     init(directory: String, table: BatchInput.AccountTable, priced: PricedMarket, shard: (index: Int, count: Int)?,
-         threads: Int, blockSize: Int, options: EngineOptions, bufferSize: Int) {
+         threads: Int, blockSize: Int, bufferSize: Int, monitor: Monitor,
+         replacement: ((BatchInput.AccountTable) throws -> RowSource)? = nil) {
         dir = directory
         self.table = table
         self.priced = priced
         self.shard = shard
         self.threads = threads
         self.blockSize = blockSize
-        self.options = options
         self.bufferSize = bufferSize
+        self.monitor = monitor
+        self.replacement = replacement
         context = BatchInput.RowContext(priced: priced, ids: table.ids, keep: table.keep)
         paths = kinds.map { directory + "/" + $0.fileName }
         // balances.csv has the fewest columns (3): the largest bound of a regular buffer.
@@ -450,8 +462,9 @@ private final class Stream: @unchecked Sendable {
         // would otherwise be 3 GB.
         maxInflight = min(8, max(2, threads))
         maxBuffers = 3 * maxInflight
-        window = 2 * threads + 1
         noErrors = [InputError?](repeating: nil, count: min(blockSize, table.count))
+        orphans = BatchInput.Orphans(shard: shard)
+        regularBlocks = (table.count + blockSize - 1) / blockSize
     }
 
     deinit {
@@ -460,115 +473,111 @@ private final class Stream: @unchecked Sendable {
         for t in parseQueue { t.buffer.base.deallocate() }
     }
 
-    // MARK: - The calling thread
+    // MARK: - RowSource
 
-    func run(progress: (Int, Int) -> Void, sink: ([UInt8], [UInt8]) throws -> Void) throws -> StreamingBatch.Outcome? {
-        // Open the row files up front; a problem here is the whole-file path's to report.
-        do {
-            files[0] = try StreamFile(path: paths[0])
-            files[1] = try StreamFile(path: paths[1])
-            // orders.csv may be absent; an empty (0-byte) one counts as absent (docs/formats.md).
-            if access(paths[2], F_OK) == 0 || errno != ENOENT {
-                let f = try StreamFile(path: paths[2])
-                if f.size > 0 { files[2] = f }
+    var progressTotal: Int { table.count }
+
+    var hasWork: Bool { !parseQueue.isEmpty }
+
+    func takeWork() -> (() -> Void)? {
+        guard !parseQueue.isEmpty else { return nil }
+        let t = parseQueue.removeFirst()
+        return { [self] in
+            let chunk = parse(t)
+            monitor.locked {
+                freeBuffers.append(t.buffer)
+                if let chunk { parsed[t.file][t.seq] = chunk } else { fallback = true }
             }
-        } catch { return nil }
-        if files[2] == nil { readDone[2] = true; fileDone[2] = true }
-
-        var spawned: [PortableThread] = []
-        for _ in 0..<threads {
-            if let t = PortableThread(start: { [self] in work() }) { spawned.append(t) }
         }
-        defer {
-            monitor.locked { stop = true; monitor.broadcast() }
-            for t in spawned { t.join() }
-        }
+    }
 
+    func outcome() -> RowSourceOutcome {
+        RowSourceOutcome(digests: [("accounts.csv", table.digest)] + digests, orphanRows: orphanRows,
+                         orphanFirstSeen: orphans.firstSeen, parseSeconds: accountsSeconds, streamed: true)
+    }
+
+    /// The row files cannot be streamed: the parses not started are dropped, the rows held let go,
+    /// and the replacement (if any) takes over.
+    private func stopStreaming() throws -> RowSourceStep {
+        monitor.locked {
+            for t in parseQueue { freeBuffers.append(t.buffer) }
+            parseQueue.removeAll()
+            parsed = [[:], [:], [:]]
+        }
+        pending = [[], [], []]
+        orphanChunks = [[], [], []]
+        files = [nil, nil, nil]
+        guard let replacement else { return .giveUp }
+        return .replace(by: try replacement(table))
+    }
+
+    func advance(_ pipeline: BlockPipeline) throws -> RowSourceStep {
+        if !opened {
+            opened = true
+            // Open the row files up front; a problem here is the whole-file path's to report.
+            do {
+                files[0] = try StreamFile(path: paths[0])
+                files[1] = try StreamFile(path: paths[1])
+                // orders.csv may be absent; an empty (0-byte) one counts as absent (docs/formats.md).
+                if access(paths[2], F_OK) == 0 || errno != ENOENT {
+                    let f = try StreamFile(path: paths[2])
+                    if f.size > 0 { files[2] = f }
+                }
+            } catch { return try stopStreaming() }
+            if files[2] == nil { readDone[2] = true; fileDone[2] = true }
+        }
+        var did = false
+        // Parsed chunks in file order.
+        var arrived: [(Int, StreamChunk)] = []
+        let failed = monitor.locked { () -> Bool in
+            if fallback { return true }
+            for f in 0..<3 {
+                while let c = parsed[f].removeValue(forKey: takenSeq[f]) { arrived.append((f, c)); takenSeq[f] += 1 }
+            }
+            return false
+        }
+        if failed { return try stopStreaming() }
+        for (f, c) in arrived {
+            guard assemble(f, c) else { return try stopStreaming() }
+            did = true
+        }
+        // Blocks every file has gone past, within the window ahead of the writer.
         let n = table.count
-        let regularBlocks = (n + blockSize - 1) / blockSize
-        var totalBlocks: Int?
-        var nextEmit = 0, nextWrite = 0
-        var writer = BlockWriter(total: n)
-        var orphans = BatchInput.Orphans(shard: shard)
-        var orphanRows: [InputError] = []
-        var seen = -1
-        while true {
-            var did = false
-            // Finished blocks in order, and parsed chunks in file order.
-            var ready: [([UInt8], [UInt8], BatchSummary)] = []
-            var arrived: [(Int, StreamChunk)] = []
-            let failed = monitor.locked { () -> Bool in
-                seen = events
-                if fallback { return true }
-                while let r = finished.removeValue(forKey: nextWrite + ready.count) { ready.append(r) }
-                for f in 0..<3 {
-                    while let c = parsed[f].removeValue(forKey: takenSeq[f]) { arrived.append((f, c)); takenSeq[f] += 1 }
-                }
-                return false
-            }
-            if failed { return nil }
-            for block in ready {
-                do { try writer.write(block, sink: sink, progress: progress) } catch { throw StreamingBatch.SinkError(underlying: error) }
-                nextWrite += 1
-                did = true
-            }
-            for (f, c) in arrived {
-                guard assemble(f, c) else { return nil }
-                did = true
-            }
-            // Blocks every file has gone past, within the window ahead of the writer.
-            while nextEmit < regularBlocks, nextEmit < nextWrite + window {
-                let lo = nextEmit * blockSize, hi = min(n, lo + blockSize)
-                guard (0..<3).allSatisfy({ fileDone[$0] || frontier[$0] >= Int32(hi) }) else { break }
-                let slices = (0..<3).map { take(file: $0, below: Int32(hi)) }
-                monitor.locked { blockQueue.append(.accounts(block: nextEmit, lo: lo, hi: hi, slices: slices)); monitor.broadcast() }
-                nextEmit += 1
-                did = true
-            }
-            if totalBlocks == nil, nextEmit == regularBlocks, fileDone.allSatisfy({ $0 }) {
-                // Orphans in order of first appearance: balances.csv, positions.csv, orders.csv.
-                for f in 0..<3 {
-                    for (chunk, firstLine) in orphanChunks[f] { orphans.add(chunk, file: paths[f], kind: kinds[f], firstLine: firstLine, rows: &orphanRows) }
-                }
-                orphanChunks = [[], [], []]
-                let extra = (orphans.ids.count + blockSize - 1) / blockSize
-                monitor.locked {
-                    for k in 0..<extra {
-                        let r = (k * blockSize)..<min(orphans.ids.count, (k + 1) * blockSize)
-                        blockQueue.append(.orphans(block: regularBlocks + k, ids: orphans.ids[r], errors: orphans.errors[r]))
-                    }
-                    monitor.broadcast()
-                }
-                totalBlocks = regularBlocks + extra
-                did = true
-            }
-            if let totalBlocks, nextWrite == totalBlocks { break }
-            if let f = fileToRead(nextWrite: nextWrite) {
-                do { guard try read(f) else { return nil } } catch let e as StreamFile.ReadFailure { throw e.error }
-                did = true
-            }
-            if !did {
-                if spawned.isEmpty {
-                    // No thread could be created: run the next task here.
-                    if let task = monitor.locked({ nextTask() }) { perform(task) }
-                } else {
-                    monitor.locked { monitor.wait { events != seen } }
-                }
-            }
+        while pipeline.emitted < regularBlocks, pipeline.hasRoom {
+            let lo = pipeline.emitted * blockSize, hi = min(n, lo + blockSize)
+            guard (0..<3).allSatisfy({ fileDone[$0] || frontier[$0] >= Int32(hi) }) else { break }
+            let task = BlockTask.accounts(lo: lo, hi: hi, slices: (0..<3).map { take(file: $0, below: Int32(hi)) })
+            pipeline.emit { [self] in book(task) }
+            did = true
         }
-        for f in 0..<3 { if let d = files[f]?.digest { digests.append((kinds[f].fileName, d)) } }
-        let peaks = stats.peaks
-        writer.summary.orphanRows = orphanRows.count
-        return StreamingBatch.Outcome(summary: writer.summary, digests: [("accounts.csv", table.digest)] + digests,
-                                      orphanRows: orphanRows, orphanFirstSeen: orphans.firstSeen, accountsSeconds: 0,
-                                      peakBuffers: peaks.0, peakBufferBytes: peaks.1, peakHeldRows: peaks.2)
+        if pipeline.emitted == regularBlocks, fileDone.allSatisfy({ $0 }) {
+            // Orphans in order of first appearance: balances.csv, positions.csv, orders.csv.
+            for f in 0..<3 {
+                for (chunk, firstLine) in orphanChunks[f] { orphans.add(chunk, file: paths[f], kind: kinds[f], firstLine: firstLine, rows: &orphanRows) }
+            }
+            orphanChunks = [[], [], []]
+            for f in 0..<3 { if let d = files[f]?.digest { digests.append((kinds[f].fileName, d)) } }
+            let ids = orphans.ids, errors = orphans.errors
+            let extra = (ids.count + blockSize - 1) / blockSize
+            for k in 0..<extra {
+                let r = (k * blockSize)..<min(ids.count, (k + 1) * blockSize)
+                let task = BlockTask.orphans(ids: ids[r], errors: errors[r])
+                pipeline.emit { [self] in book(task) }
+            }
+            return .complete(blocks: regularBlocks + extra)
+        }
+        if let f = fileToRead(written: pipeline.written, window: pipeline.window) {
+            do { guard try read(f) else { return try stopStreaming() } } catch let e as StreamFile.ReadFailure { throw e.error }
+            did = true
+        }
+        return .working(did)
     }
 
     /// The file to read next: of those not fully read, with room for another parse in flight and
     /// not too far ahead of the writer, the one whose rows have reached the lowest account (the
     /// file the next block waits for). Nil when none is, or no buffer is free.
-    func fileToRead(nextWrite: Int) -> Int? {
-        let limit = Int32(clamping: (nextWrite + window + 2) * blockSize)
+    func fileToRead(written: Int, window: Int) -> Int? {
+        let limit = Int32(clamping: (written + window + 2) * blockSize)
         var best: Int?
         for f in 0..<3 where !readDone[f] && inflight[f] < maxInflight && frontier[f] < limit {
             if best == nil || frontier[f] < frontier[best!] || (frontier[f] == frontier[best!] && inflight[f] < inflight[best!]) { best = f }
@@ -697,46 +706,6 @@ private final class Stream: @unchecked Sendable {
         return out
     }
 
-    // MARK: - Workers
-
-    func nextTask() -> Task? {
-        if !blockQueue.isEmpty { return .block(blockQueue.removeFirst()) }
-        if !parseQueue.isEmpty { return .parse(parseQueue.removeFirst()) }
-        return nil
-    }
-
-    func work() {
-        while true {
-            let task = monitor.locked { () -> Task? in
-                monitor.wait { stop || !blockQueue.isEmpty || !parseQueue.isEmpty }
-                return stop ? nil : nextTask()
-            }
-            guard let task else { return }
-            perform(task)
-        }
-    }
-
-    func perform(_ task: Task) {
-        switch task {
-        case .parse(let t):
-            let chunk = parse(t)
-            monitor.locked {
-                freeBuffers.append(t.buffer)
-                if let chunk { parsed[t.file][t.seq] = chunk } else { fallback = true }
-                events += 1
-                monitor.broadcast()
-            }
-        case .block(let b):
-            let (index, book) = self.book(b)
-            let done = BatchRunner.margin(book, options: options)
-            monitor.locked {
-                finished[index] = done
-                events += 1
-                monitor.broadcast()
-            }
-        }
-    }
-
     /// Parses one buffer; nil on a fatal record problem (the whole-file path reports it).
     func parse(_ t: ParseTask) -> StreamChunk? {
         let view = InputFile(borrowing: UnsafeBufferPointer(start: t.buffer.base, count: t.range.upperBound), path: paths[t.file])
@@ -758,10 +727,10 @@ private final class Stream: @unchecked Sendable {
 
     /// The book of a block: its accounts, their accounts.csv problems, then their first row problem
     /// by file (balances, positions, orders) and line — the order of the whole-file path.
-    func book(_ task: BlockTask) -> (Int, Book) {
+    func book(_ task: BlockTask) -> Book {
         var b = Book(priced: priced)
         switch task {
-        case let .orphans(block, ids, errors):
+        case let .orphans(ids, errors):
             b.accountIds = Array(ids)
             b.spotHedging = [Bool](repeating: false, count: ids.count)
             b.accountErrors = errors.map { Optional($0) }
@@ -769,8 +738,8 @@ private final class Stream: @unchecked Sendable {
             b.balStart = zeros; b.posStart = zeros; b.ordStart = zeros
             var builder = BookBuilder(book: b)
             builder.buildUnitsOfAllAccounts()
-            return (block, builder.finish())
-        case let .accounts(block, lo, hi, slices):
+            return builder.finish()
+        case let .accounts(lo, hi, slices):
             let m = hi - lo
             b.accountIds = Array(table.accountIds[lo..<hi])
             b.spotHedging = Array(table.spotHedging[lo..<hi])
@@ -811,7 +780,7 @@ private final class Stream: @unchecked Sendable {
             b.ordSide = rows[2].side
             var builder = BookBuilder(book: b)
             builder.buildUnitsOfAllAccounts()
-            return (block, builder.finish())
+            return builder.finish()
         }
     }
 }

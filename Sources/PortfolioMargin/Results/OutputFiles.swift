@@ -237,6 +237,21 @@ public final class OutputFiles: @unchecked Sendable {
         }
     }
 
+    /// Empties every staged file (same staging folder, same files): a run whose output must start
+    /// again from its first byte. Their digests start again too.
+    public func rewind() throws {
+        try lock.withLock { _ in
+            for (k, fd) in fds.enumerated() {
+                guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
+                    throw InputError(file: finalPaths[k], "cannot be emptied (\(String(cString: strerror(errno))))")
+                }
+                hashes[k] = XXH64Stream()
+                written[k] = 0
+                writebackStarted[k] = 0
+            }
+        }
+    }
+
     /// Removes the staging folder; `directory` is untouched.
     public func abandon() {
         lock.withLock { _ in

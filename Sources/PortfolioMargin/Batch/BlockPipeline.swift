@@ -1,0 +1,301 @@
+/// What a batch run did, for the one-line summary.
+public struct BatchSummary: Sendable {
+    /// Accounts margined or failed: every account id of the input (orphans included).
+    public var accounts = 0
+    /// Accounts that are errors (input problems or out-of-range figures, docs/model.md §10).
+    public var errors = 0
+    /// Accounts per stage, in `Stage.allCases` order.
+    public var stages = [Int](repeating: 0, count: Stage.allCases.count)
+    /// Rows naming an account id absent from `accounts.csv` (docs/formats.md); their ids become error accounts.
+    public var orphanRows = 0
+    /// Wall-clock seconds of the run, reading excluded.
+    public var seconds = 0.0
+    /// Σ totalMM over the accounts that are not errors, USD.
+    public var totalMM = 0.0
+    /// Σ totalIM over the accounts that are not errors, USD.
+    public var totalIM = 0.0
+
+    /// Adds the counts and totals of one block written (`BlockWriter`).
+    mutating func add(block s: BatchSummary) {
+        accounts += s.accounts
+        errors += s.errors
+        totalMM += s.totalMM
+        totalIM += s.totalIM
+        for k in 0..<stages.count { stages[k] += s.stages[k] }
+    }
+}
+
+/// One margined block: its margins.csv rows, its units.csv rows and its summary counts.
+typealias BlockOutput = ([UInt8], [UInt8], BatchSummary)
+
+/// Where the rows of a batch come from, block by block, for ``BlockPipeline``: the row files
+/// streamed in chunks (`StreamedRows`) or read whole (`WholeFileRows`).
+///
+/// `advance` runs on the pipeline's calling thread only; `hasWork` and `takeWork` are asked by the
+/// workers with the pipeline's monitor held (the source's state they read is guarded by that
+/// monitor, which the source is given).
+protocol RowSource: AnyObject {
+    /// One step on the calling thread: read, assemble, ``BlockPipeline/emit(_:)`` the blocks
+    /// whose rows are complete while ``BlockPipeline/hasRoom`` holds.
+    func advance(_ pipeline: BlockPipeline) throws -> RowSourceStep
+    /// Whether the source has work for a worker (a parse); with the monitor held.
+    var hasWork: Bool { get }
+    /// The source's next work for a worker, with the monitor held; nil when none.
+    func takeWork() -> (() -> Void)?
+    /// The accounts progress counts towards.
+    var progressTotal: Int { get }
+    /// What the source read besides the rows, once every block is written.
+    func outcome() -> RowSourceOutcome
+}
+
+/// What one ``RowSource/advance(_:)`` did.
+enum RowSourceStep {
+    /// Something was done (`true`) or nothing could be (`false`: the pipeline waits for a worker).
+    case working(Bool)
+    /// Every block is emitted: the source's blocks number this many.
+    case complete(blocks: Int)
+    /// The rows cannot be given this way: this source replaces it (the row files are read whole).
+    case replace(by: RowSource)
+    /// The rows cannot be given this way and no replacement is wanted.
+    case giveUp
+}
+
+/// What a row source read besides the rows.
+struct RowSourceOutcome {
+    /// The digests of the input files read (accounts.csv, then the row files), as `BatchInput.digests`.
+    var digests: [(name: String, digest: InputDigest)]
+    /// As `BatchInput.orphanRows`.
+    var orphanRows: [InputError]
+    /// As `BatchInput.orphanFirstSeen`.
+    var orphanFirstSeen: [Manifest.OrphanKey]
+    /// Seconds spent reading the input before margining (the summary's "parse").
+    var parseSeconds: Double
+    /// True when the row files were streamed.
+    var streamed: Bool
+}
+
+/// The one writer of a batch: takes each finished block in block order, hands its margins.csv
+/// and units.csv rows to the sink, folds its counts into the summary and reports progress.
+struct BlockWriter {
+    /// What was written so far.
+    var summary = BatchSummary()
+    /// Accounts written so far.
+    private(set) var written = 0
+    /// The accounts progress counts towards.
+    let total: Int
+
+    init(total: Int) { self.total = total }
+
+    /// Writes one finished block (the next in order).
+    mutating func write(_ block: BlockOutput, sink: ([UInt8], [UInt8]) throws -> Void,
+                        progress: (Int, Int) -> Void) throws {
+        try sink(block.0, block.1)
+        written += block.2.accounts
+        summary.add(block: block.2)
+        progress(min(written, total), total)
+    }
+}
+
+/// The one ordered block pipeline of a batch: `threads` workers of its own (never the global
+/// pool, whose width is the core count whatever --threads says) take the source's blocks (build
+/// the book, margin it, format its rows) and the source's own work (parses); the calling thread
+/// drives the source and writes the finished blocks in block order (`BlockWriter`). Blocks are
+/// emitted at most `window` ahead of the writer, so the pending output is bounded by the block
+/// size, and no block waits for the slowest of a wave.
+///
+/// A source may hand over to another (``RowSourceStep/replace(by:)``: the row files turn out not
+/// grouped by account). Blocks emitted and not written are dropped (a generation number); when
+/// none was written yet, the switch is invisible. When some were, the output is started again
+/// through `restart` (the staged files emptied) and ``discardedBlocks`` counts them.
+final class BlockPipeline: @unchecked Sendable {
+    // @unchecked Sendable: `blockQueue`, `finished`, `generation`, `events`, `stop` and `source`
+    // (as seen by the workers) only inside `monitor.locked`; the rest is the calling thread's.
+    let monitor: Monitor
+    let threads: Int
+    let options: EngineOptions
+    /// How many blocks may be emitted ahead of the writer.
+    let window: Int
+
+    private struct BlockTask { let index: Int; let generation: Int; let book: () -> Book }
+    private enum Task { case block(BlockTask), work(() -> Void) }
+    private var blockQueue: [BlockTask] = []
+    private var finished: [Int: BlockOutput] = [:]
+    private var generation = 0
+    private var events = 0
+    private var stop = false
+    private var source: RowSource
+
+    /// Blocks written (the next block to write).
+    private(set) var written = 0
+    /// Blocks emitted (the next block's index).
+    private(set) var emitted = 0
+    /// Blocks written and then discarded by a late switch of source (0 unless a row file was found
+    /// not grouped after the first block was written).
+    private(set) var discardedBlocks = 0
+    /// Switches of source (a row source replaced by another).
+    private(set) var switches = 0
+
+    /// A pipeline on `threads` workers starting from `source`, whose shared state is guarded by `monitor`.
+    init(source: RowSource, monitor: Monitor, threads: Int, options: EngineOptions) {
+        self.source = source
+        self.monitor = monitor
+        self.threads = max(1, threads)
+        self.options = options
+        window = 2 * self.threads + 1
+    }
+
+    /// Whether another block may be emitted (it is within the window ahead of the writer).
+    var hasRoom: Bool { emitted < written + window }
+
+    /// Queues the next block (index ``emitted``): `book` is built and margined on a worker.
+    func emit(_ book: @escaping () -> Book) {
+        let task = BlockTask(index: emitted, generation: generation, book: book)
+        emitted += 1
+        monitor.locked { blockQueue.append(task); monitor.broadcast() }
+    }
+
+    /// Runs the blocks of the source (and of any source replacing it) to the end, handing
+    /// (margins rows, units rows) of consecutive blocks to `sink`. `restart` empties what `sink`
+    /// received (a late switch of source); without it such a switch gives up. Returns the summary
+    /// and the final source, or nil when a source gave up. Throws the source's errors and
+    /// `StreamingBatch.SinkError` for the sink's.
+    func run(progress: (Int, Int) -> Void, sink: ([UInt8], [UInt8]) throws -> Void,
+             restart: (() throws -> Void)? = nil) throws -> (BatchSummary, RowSource)? {
+        var spawned: [PortableThread] = []
+        for _ in 0..<threads {
+            if let t = PortableThread(start: { [self] in work() }) { spawned.append(t) }
+        }
+        defer {
+            monitor.locked { stop = true; monitor.broadcast() }
+            for t in spawned { t.join() }
+        }
+        var current = source
+        var writer = BlockWriter(total: current.progressTotal)
+        var totalBlocks: Int?
+        var seen = -1
+        while true {
+            var did = false
+            var ready: [BlockOutput] = []
+            monitor.locked {
+                seen = events
+                while let r = finished.removeValue(forKey: written + ready.count) { ready.append(r) }
+            }
+            for block in ready {
+                do { try writer.write(block, sink: sink, progress: progress) } catch { throw StreamingBatch.SinkError(underlying: error) }
+                written += 1
+                did = true
+            }
+            if let totalBlocks, written == totalBlocks { break }
+            if totalBlocks == nil {
+                switch try current.advance(self) {
+                case .working(let d): did = did || d
+                case .complete(let blocks): totalBlocks = blocks; did = true
+                case .giveUp: return nil
+                case .replace(let next):
+                    if written > 0 {
+                        guard let restart else { return nil }
+                        do { try restart() } catch { throw StreamingBatch.SinkError(underlying: error) }
+                        discardedBlocks += written
+                    }
+                    current = next
+                    writer = BlockWriter(total: next.progressTotal)
+                    written = 0
+                    emitted = 0
+                    switches += 1
+                    monitor.locked {
+                        generation += 1
+                        blockQueue.removeAll()
+                        finished.removeAll()
+                        source = next
+                    }
+                    did = true
+                }
+            }
+            if !did {
+                if spawned.isEmpty {
+                    // No thread could be created: run the next task here.
+                    if let task = monitor.locked({ nextTask() }) { perform(task) }
+                } else {
+                    monitor.locked { monitor.wait { events != seen } }
+                }
+            }
+        }
+        return (writer.summary, current)
+    }
+
+    // MARK: - Workers
+
+    /// With the monitor held: a block first (the writer waits for it), else the source's work.
+    private func nextTask() -> Task? {
+        if !blockQueue.isEmpty { return .block(blockQueue.removeFirst()) }
+        if let w = source.takeWork() { return .work(w) }
+        return nil
+    }
+
+    private func work() {
+        while true {
+            let task = monitor.locked { () -> Task? in
+                monitor.wait { stop || !blockQueue.isEmpty || source.hasWork }
+                return stop ? nil : nextTask()
+            }
+            guard let task else { return }
+            perform(task)
+        }
+    }
+
+    private func perform(_ task: Task) {
+        switch task {
+        case .work(let w):
+            w()
+            monitor.locked { events += 1; monitor.broadcast() }
+        case .block(let b):
+            let done = BatchRunner.margin(b.book(), options: options)
+            monitor.locked {
+                if b.generation == generation { finished[b.index] = done }
+                events += 1
+                monitor.broadcast()
+            }
+        }
+    }
+}
+
+/// A parsed batch (``BatchInput``) as a row source: its blocks are slices of the parsed rows.
+final class WholeFileRows: RowSource {
+    let input: BatchInput
+    let priced: PricedMarket
+    let blockSize: Int
+    let blocks: Int
+    let parseSeconds: Double
+
+    init(_ input: BatchInput, priced: PricedMarket, blockSize: Int, parseSeconds: Double = 0) {
+        self.input = input
+        self.priced = priced
+        self.blockSize = max(1, blockSize)
+        blocks = (input.accountCount + self.blockSize - 1) / self.blockSize
+        self.parseSeconds = parseSeconds
+    }
+
+    func advance(_ pipeline: BlockPipeline) throws -> RowSourceStep {
+        let n = input.accountCount, blockSize = self.blockSize
+        let work = UnsafeSendable((input, priced))
+        var did = false
+        while pipeline.emitted < blocks, pipeline.hasRoom {
+            did = true
+            let b = pipeline.emitted
+            pipeline.emit {
+                let (input, priced) = work.value
+                return input.book(accounts: (b * blockSize)..<min(n, (b + 1) * blockSize), priced: priced)
+            }
+        }
+        return pipeline.emitted == blocks ? .complete(blocks: blocks) : .working(did)
+    }
+
+    var hasWork: Bool { false }
+    func takeWork() -> (() -> Void)? { nil }
+    var progressTotal: Int { input.accountCount }
+
+    func outcome() -> RowSourceOutcome {
+        RowSourceOutcome(digests: input.digests, orphanRows: input.orphanRows, orphanFirstSeen: input.orphanFirstSeen,
+                         parseSeconds: parseSeconds, streamed: false)
+    }
+}
