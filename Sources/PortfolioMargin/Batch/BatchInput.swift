@@ -351,6 +351,8 @@ public struct BatchInput: Sendable {
     /// balances.csv, positions.csv and orders.csv (nil when absent or empty: docs/formats.md), read in
     /// that order on a background thread or, without one, when taken. Errors surface at `take`, so
     /// they come in the same order as reading each file when its turn comes.
+    // @unchecked Sendable: `results` only inside `monitor` (written by the reading thread, taken by
+    // the caller); `dir` and `oneThread` are `let`s; `thread` is the caller's own.
     final class RowFilePrefetch: @unchecked Sendable {
         private let dir: String
         private let monitor = Monitor()
@@ -761,11 +763,13 @@ import Darwin
 // Swift's lazy global initialization), and only read after.
 /// A valid address for a zero-length key (an empty array may have no storage).
 nonisolated(unsafe) private let emptyKey: UnsafePointer<UInt8> = UnsafePointer(UnsafeMutablePointer<UInt8>.allocate(capacity: 1))
+// nonisolated(unsafe): as `emptyKey`, written once in its initializer, then only read.
 nonisolated(unsafe) private let trueBytes: UnsafePointer<UInt8> = {
     let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 4)
     p.initialize(from: Array("true".utf8), count: 4)
     return UnsafePointer(p)
 }()
+// nonisolated(unsafe): as `emptyKey`, written once in its initializer, then only read.
 nonisolated(unsafe) private let falseBytes: UnsafePointer<UInt8> = {
     let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 5)
     p.initialize(from: Array("false".utf8), count: 5)

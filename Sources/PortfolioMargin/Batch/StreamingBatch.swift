@@ -383,6 +383,8 @@ final class StreamStats: Sendable {
 
 /// The row files streamed (`StreamingBatch`), as a ``RowSource``: reading and assembly on the
 /// pipeline's calling thread, parses on its workers.
+// @unchecked Sendable: the `let`s are fixed for the run; the fields marked "shared with the
+// workers" are touched only inside `monitor.locked`; the rest only by the pipeline's calling thread.
 final class StreamedRows: RowSource, @unchecked Sendable {
     // Fixed for the run, read by every thread.
     let dir: String

@@ -26,7 +26,9 @@ enum BranchFree {
         return p
     }
 
-    /// A table for code off the hot path (tests, hand-built exposures). Written once, then only read.
+    /// A table for code off the hot path (tests, hand-built exposures).
+    // nonisolated(unsafe): a pointer is not `Sendable`; the table is written once in the static's
+    // initializer (run once, thread-safely) and only read after.
     nonisolated(unsafe) static let shared: UnsafePointer<UInt64> = UnsafePointer(allocateMasks())
 
     /// `x` when `mask` is all ones, +0 when it is 0.
