@@ -172,11 +172,15 @@ final class StreamFile {
     private var hasher = XXH64Stream()
     private var closed = false
     private(set) var digest: InputDigest?
+    /// The cache's copy of what is read is dropped as the reads go (`PageCacheRelease`).
+    private let cache: PageCacheRelease
+    private var released = 0
 
     init(path: String) throws {
         self.path = path
         (fd, opened) = try InputFile.openRegular(path)
         size = Int(opened.st_size)
+        cache = PageCacheRelease(fd: fd, size: size)
     }
 
     deinit { if !closed { close(fd) } }
@@ -201,6 +205,8 @@ final class StreamFile {
             done += n
         }
         offset += done
+        cache.release(released, offset)
+        released = offset >= size ? offset : PageCacheRelease.alignDown(offset)
         if offset >= size, !closed { try finish() }
         return done
     }
