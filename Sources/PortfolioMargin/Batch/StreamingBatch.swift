@@ -214,6 +214,8 @@ final class StreamFile {
     /// The end-of-file check of `InputFile.readAll`, then the digest.
     private func finish() throws {
         do { try InputFile.checkUnchanged(fd, path: path, opened: opened) } catch let e as InputError { throw ReadFailure(error: e) }
+        // A drop skips pages the kernel's readahead held at that moment: one last pass over the file.
+        cache.release(0, size)
         let d = hasher.digest
         digest = d
         close(fd)

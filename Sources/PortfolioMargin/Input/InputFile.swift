@@ -172,6 +172,10 @@ public final class InputFile: @unchecked Sendable {
             }
             if let e = failure[0].error ?? failure[1].error { throw e }
             hashed = failure[0].hashed
+            // A drop skips pages the other half's reads or the kernel's readahead hold at that moment
+            // (and the first half's readahead may cross `split` after the second half dropped those
+            // pages): one last pass over the whole file, now that every read is done.
+            cache.release(0, size)
         } else {
             var k = 0
             try readRange(fd, path: path, size: size, into: dst, 0, size, block: block, cache: cache) { done in
