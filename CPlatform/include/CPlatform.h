@@ -48,6 +48,31 @@ int pm_malloc_tune(size_t mmapThreshold, size_t trimThreshold);
 /// when refused or unsupported (durability still comes from the `fsync`).
 int pm_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// Tells the kernel that the cached pages of `length` bytes of `fd` from `offset` (0: to the end
+/// of the file) will not be read again (`posix_fadvise(POSIX_FADV_DONTNEED)`): clean pages are
+/// dropped from the page cache, dirty or busy ones stay. A hint that never changes the file's
+/// content. Returns 0, or the error number: EBADF (not an open file), ESPIPE (a pipe or FIFO),
+/// EINVAL (a negative offset or length), ENOSYS (not Linux). Callers may ignore it.
+int pm_drop_cached(int fd, int64_t offset, int64_t length);
+/// For an output written through `pm_start_writeback`: waits until the writeback of the range is
+/// done (normally already), then drops its pages as `pm_drop_cached` does. Returns 0 or an error
+/// number (EBADF, ESPIPE, EINVAL for an empty or negative range, EIO, ENOSYS).
+int pm_drop_written(int fd, int64_t offset, int64_t length);
+
+/// Which pages of a file were in the page cache when it was opened (`mincore`), so that a reader
+/// drops only the pages it brought in itself (`pm_cache_drop_new`).
+typedef struct pm_cache_snapshot pm_cache_snapshot;
+/// Takes the snapshot of the first `size` bytes of `fd` (the file is mapped but never read: a
+/// truncation cannot fault). Where residency cannot be known, no page counts as cached. NULL
+/// only when out of memory or `size` is negative.
+pm_cache_snapshot *pm_cache_snapshot_take(int fd, int64_t size);
+/// Frees a snapshot (NULL is ignored).
+void pm_cache_snapshot_free(pm_cache_snapshot *snapshot);
+/// Drops the pages of bytes `from..<to` of `fd` that were not cached at the snapshot; whole pages
+/// only (the last page of the file counts as whole once `to` reaches the size). Returns 0 or the
+/// last error number of `pm_drop_cached` (EINVAL for a NULL snapshot or a reversed range).
+int pm_cache_drop_new(const pm_cache_snapshot *snapshot, int fd, int64_t from, int64_t to);
+
 /// Stops OpenBLAS's idle server threads, for the `pm` program. OpenBLAS starts one per extra core
 /// when the library loads, before `main`, and each spins in `sched_yield` for ~2^28 cycles
 /// (~0.1 s) before it sleeps: on a 2-core machine that spin takes a core from `pm`'s own threads

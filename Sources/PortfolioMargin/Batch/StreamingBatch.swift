@@ -179,11 +179,15 @@ final class StreamFile {
     private var hasher = XXH64Stream()
     private var closed = false
     private(set) var digest: InputDigest?
+    /// The cache's copy of what is read is dropped as the reads go (`PageCacheRelease`).
+    private let cache: PageCacheRelease
+    private var released = 0
 
     init(path: String) throws {
         self.path = path
         (fd, opened) = try InputFile.openRegular(path)
         size = Int(opened.st_size)
+        cache = PageCacheRelease(fd: fd, size: size)
     }
 
     deinit { if !closed { close(fd) } }
@@ -208,6 +212,8 @@ final class StreamFile {
             done += n
         }
         offset += done
+        cache.release(released, offset)
+        released = offset >= size ? offset : PageCacheRelease.alignDown(offset)
         if offset >= size, !closed { try finish() }
         return done
     }
@@ -215,6 +221,8 @@ final class StreamFile {
     /// The end-of-file check of `InputFile.readAll`, then the digest.
     private func finish() throws {
         do { try InputFile.checkUnchanged(fd, path: path, opened: opened) } catch let e as InputError { throw ReadFailure(error: e) }
+        // A drop skips pages the kernel's readahead held at that moment: one last pass over the file.
+        cache.release(0, size)
         let d = hasher.digest
         digest = d
         close(fd)

@@ -143,6 +143,8 @@ public final class InputFile: @unchecked Sendable {
         // page cache is most of the cost. The first half is hashed as it arrives (in cache), the
         // second after both halves are in.
         let split = size > parallelAbove && afterBlock == nil ? (size / 2 / block) * block : size
+        // The cache's copy of each block is dropped once it is in `dst` (`PageCacheRelease`).
+        let cache = PageCacheRelease(fd: fd, size: size)
         var hashed = 0
         if split < size {
             // @unchecked Sendable: part k writes only failure[k] (and part 0 its `hashed`), read after
@@ -159,20 +161,24 @@ public final class InputFile: @unchecked Sendable {
                             let s = UnsafeMutablePointer<pm_xxh64_state>(bitPattern: stateAddress)!
                             var hashed = 0
                             defer { failure[0].hashed = hashed }
-                            try readRange(fd, path: path, size: size, into: d, 0, split, block: block) { done in
+                            try readRange(fd, path: path, size: size, into: d, 0, split, block: block, cache: cache) { done in
                                 hashed += pm_xxh64_stripes(s, d + hashed, done - hashed)
                             }
                         } else {
-                            try readRange(fd, path: path, size: size, into: d, split, size, block: block) { _ in }
+                            try readRange(fd, path: path, size: size, into: d, split, size, block: block, cache: cache) { _ in }
                         }
                     } catch { failure[part].error = error }
                 }
             }
             if let e = failure[0].error ?? failure[1].error { throw e }
             hashed = failure[0].hashed
+            // A drop skips pages the other half's reads or the kernel's readahead hold at that moment
+            // (and the first half's readahead may cross `split` after the second half dropped those
+            // pages): one last pass over the whole file, now that every read is done.
+            cache.release(0, size)
         } else {
             var k = 0
-            try readRange(fd, path: path, size: size, into: dst, 0, size, block: block) { done in
+            try readRange(fd, path: path, size: size, into: dst, 0, size, block: block, cache: cache) { done in
                 hashed += pm_xxh64_stripes(&state, dst + hashed, done - hashed)
                 afterBlock?(k)
                 k += 1
@@ -199,10 +205,13 @@ public final class InputFile: @unchecked Sendable {
     }
 
     /// Reads bytes `from..<to` of `fd` into `dst` in blocks, calling `progress(end of data read)`
-    /// after each; a short file is an error.
+    /// after each and releasing the cached pages read (`cache`); a short file is an error.
     private static func readRange(_ fd: Int32, path: String, size: Int, into dst: UnsafeMutablePointer<UInt8>,
-                                  _ from: Int, _ to: Int, block: Int, _ progress: (Int) -> Void) throws {
+                                  _ from: Int, _ to: Int, block: Int, cache: PageCacheRelease,
+                                  _ progress: (Int) -> Void) throws {
         var done = from
+        var released = from
+        defer { cache.release(released, done) }
         while done < to {
             let n = pread(fd, dst + done, min(block, to - done), off_t(done))
             if n < 0 {
@@ -213,6 +222,10 @@ public final class InputFile: @unchecked Sendable {
                 throw InputError(file: path, "changed while it was being read (it shrank from \(size) to \(done) bytes or less); nothing was computed")
             }
             done += n
+            if done - released >= block || done == to {
+                cache.release(released, done)
+                released = done == to ? done : max(released, PageCacheRelease.alignDown(done))
+            }
             progress(done)
         }
     }

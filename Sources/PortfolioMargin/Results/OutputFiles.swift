@@ -58,6 +58,10 @@ public final class OutputFiles: @unchecked Sendable {
     /// Per file: the digest of the bytes written so far (``digest(_:)``, `manifest.json`'s outputs).
     private var hashes: [XXH64Stream] = []
     private var writebackStarted: [Int64] = []
+    /// Per file: where the writeback had been started one step before `writebackStarted`, and up
+    /// to where the written pages were dropped from the page cache (`write`).
+    private var writebackBefore: [Int64] = []
+    private var dropped: [Int64] = []
     private var done = false
     /// Guards `fds` and `done`: writers on several threads are serialized, and a commit or abandon
     /// never races a write.
@@ -133,6 +137,8 @@ public final class OutputFiles: @unchecked Sendable {
         written = [Int64](repeating: 0, count: fds.count)
         hashes = [XXH64Stream](repeating: XXH64Stream(), count: fds.count)
         writebackStarted = written
+        writebackBefore = written
+        dropped = written
     }
 
     /// Appends bytes to file `k`.
@@ -153,8 +159,17 @@ public final class OutputFiles: @unchecked Sendable {
             // Start the device writes as the file grows (8 MB at a time) instead of leaving all of
             // them to the `fsync` in `commit`: the disk then works while the engine does, and the run
             // does not end waiting for it. Durability still comes from `commit`'s fsync.
+            // Pages whose writeback was started two steps ago (normally on the device by now) are
+            // dropped from the page cache: the run never reads its outputs back, and at millions of
+            // accounts they would push out what the run and its neighbours use. The `fsync` is
+            // unaffected (they are clean).
             written[k] += Int64(bytes.count)
             if written[k] - writebackStarted[k] >= Self.writebackStep {
+                if writebackBefore[k] > dropped[k] {
+                    _ = pm_drop_written(fds[k], dropped[k], writebackBefore[k] - dropped[k])
+                    dropped[k] = writebackBefore[k]
+                }
+                writebackBefore[k] = writebackStarted[k]
                 _ = pm_start_writeback(fds[k], writebackStarted[k], written[k] - writebackStarted[k])
                 writebackStarted[k] = written[k]
             }
@@ -181,6 +196,8 @@ public final class OutputFiles: @unchecked Sendable {
                     let reason = String(cString: strerror(errno))
                     throw InputError(file: finalPaths[k], "cannot be flushed (\(reason))")
                 }
+                // Clean now: the rest of the file leaves the page cache too (see `write`).
+                if written[k] > dropped[k] { _ = pm_drop_cached(fd, dropped[k], 0) }
                 close(fd)
             }
             fds = []
