@@ -412,6 +412,7 @@ size_t pm_backtest_block_isa(int isa, const pm_backtest_block *b, pm_backtest_st
     const size_t nS = b->scenarios;
     double unitLoss[PM_TILE], accountLoss[PM_TILE];
     int64_t fastLoss[PM_TILE], fastShortfall[PM_TILE];
+    const size_t flushEvery = b->flushEvery == 0 || b->flushEvery > PM_FAST_ACCOUNTS ? PM_FAST_ACCOUNTS : b->flushEvery;
     for (size_t a = 0; a < b->accounts; a++) {
         failed[a] = 0;
         if (!b->active[a]) continue;
@@ -436,7 +437,7 @@ size_t pm_backtest_block_isa(int isa, const pm_backtest_block *b, pm_backtest_st
                 if (!unitStats[u].finite) failed[a] = 1;
             }
             if (failed[a] || !p.in_range(n, accountLoss, b->maxLoss)) { failed[a] = 1; continue; }
-            if (pending == PM_FAST_ACCOUNTS) {
+            if (pending == flushEvery) {
                 flush_fast(fastLoss, wideLoss + 2 * t0, n);
                 flush_fast(fastShortfall, wideShortfall + 2 * t0, n);
                 pending = 0;

@@ -127,6 +127,9 @@ typedef struct {
     const uint8_t *active;
     const double *totalMM, *totalIM;
     double maxLoss;
+    /// Accounts added into the 64-bit sums before they are moved into the 128-bit ones: 0 (or
+    /// more than 4095) means 4095, the most that cannot overflow; smaller values only test the move.
+    size_t flushEvery;
 } pm_backtest_block;
 
 /// The backtest of a block: for every active account, each unit's P&L per scenario (the gather of

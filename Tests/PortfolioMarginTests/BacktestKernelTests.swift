@@ -299,10 +299,15 @@ import Testing
             let got = Backtest.evaluate(book, margins: margins, scenarios: scenarios, revaluation: reval, confidence: 0.99, kernel: kernel)
             #expect(Self.differences(got, want).isEmpty, "\(kernel): \(Self.differences(got, want))")
         }
+        // The 64-bit sums moved into the 128-bit ones after every account, every 2nd, every 7th.
+        for every in [1, 2, 7] {
+            let got = Backtest.evaluate(book, margins: margins, scenarios: scenarios, revaluation: reval, confidence: 0.99, flushEvery: every)
+            #expect(Self.differences(got, want).isEmpty, "flush every \(every): \(Self.differences(got, want))")
+        }
     }
 
-    /// More accounts in one block than the 64-bit sums take before they are moved (4,095), some
-    /// of them out of range (a position of 10¹⁷ BTC: losses beyond 2⁶⁴ USD), over a short window.
+    /// More accounts in one block than the 64-bit sums take before they are moved (4,095; also
+    /// moved more often, and a request beyond the bound taken as the bound), some of them out of range (a position of 10¹⁷ BTC: losses beyond 2⁶⁴ USD), over a short window.
     @Test func evaluateEqualsThePlainLoopsOverManyAccountsWithFailures() throws {
         var accounts = GenerateTests.accounts(try GenerateTests.generate(4300, seed: 5))
         for k in stride(from: 17, to: accounts.count, by: 1000) {
@@ -316,6 +321,10 @@ import Testing
         for kernel in [KernelChoice.scalar, .automatic] {
             let got = Backtest.evaluate(book, margins: margins, scenarios: scenarios, revaluation: reval, confidence: 0.99, kernel: kernel)
             #expect(Self.differences(got, want).isEmpty, "\(kernel): \(Self.differences(got, want))")
+        }
+        for every in [1, 3, 4094, 4095, 4096] {
+            let got = Backtest.evaluate(book, margins: margins, scenarios: scenarios, revaluation: reval, confidence: 0.99, flushEvery: every)
+            #expect(Self.differences(got, want).isEmpty, "flush every \(every): \(Self.differences(got, want))")
         }
     }
 }

@@ -38,9 +38,11 @@ public enum Backtest {
     /// each tile, so a tile of the P&L table stays in cache. An account found out of range there
     /// (a loss not finite or beyond ``maxLoss``) has added some of its scenarios to the totals
     /// already: the block is run again without it (an account's figures do not depend on the
-    /// others', and such accounts are rare).
+    /// others', and such accounts are rare). `flushEvery` (tests only; 0 = the kernel's bound) is
+    /// how many accounts the 64-bit per-scenario sums take before they are moved into the 128-bit
+    /// ones.
     static func evaluate(_ book: Book, margins: BookResult, scenarios: BacktestScenarios, revaluation reval: Revaluation,
-                         confidence: Double, kernel: KernelChoice = .automatic) -> BacktestResult {
+                         confidence: Double, kernel: KernelChoice = .automatic, flushEvery: Int = 0) -> BacktestResult {
         let s = scenarios.count
         let p = 1 - confidence
         let priced = book.priced
@@ -103,7 +105,7 @@ public enum Backtest {
                                                                         unitCoin: unitCoin.baseAddress, unitHedge: unitHedge.baseAddress,
                                                                         unitMM: unitMM.baseAddress, active: active.baseAddress,
                                                                         totalMM: totalMM.baseAddress, totalIM: totalIM.baseAddress,
-                                                                        maxLoss: maxLoss)
+                                                                        maxLoss: maxLoss, flushEvery: flushEvery)
                                                                     return pm_backtest_block_isa(kernel.rawValue, &block, &unitStats, &accountStats,
                                                                                                  &failed, &breachedMM, &breachedIM,
                                                                                                  &wideLoss, &wideShortfall)
