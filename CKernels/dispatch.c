@@ -124,3 +124,5 @@ void pm_gather_pnl_isa(int isa, double *out, size_t nS, const double *block, con
     default: pm_gather_pnl_scalar(out, nS, block, row, instr, size, count); return;
     }
 }
+
+int pm_kernel_path(int isa) { return resolve_isa(isa); }

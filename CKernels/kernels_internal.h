@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "CKernels.h"
+
 // The largest total volatility v = sigma sqrt(T) the pricers use (docs/model.md §10: a price stays
 // within its no-arbitrage bounds whatever the vol). Beyond about 1.34e154, v^2/2 overflows and
 // d1 = d2 = +inf, which prices a call at F - K (negative out of the money) instead of its limit F.
@@ -24,6 +26,9 @@ void pm_risk_arrays_ref(size_t nOptions, size_t nMoves, const double *moves,
 // The portfolio P&L gather (gather.c): scalar, and the vector variants below.
 void pm_gather_pnl_scalar(double *out, size_t nS, const double *block, const int32_t *row,
                           const int32_t *instr, const double *size, size_t count);
+
+// The code path a request `isa` runs on this CPU: 1 scalar, 2 avx2, 3 avx512 (dispatch.c).
+int pm_kernel_path(int isa);
 
 // The vector kernels exist only where the x86 target attributes and clang's vector builtins do.
 #if defined(__x86_64__) && defined(__clang__)
@@ -49,6 +54,7 @@ void pm_gather_pnl_avx512(double *out, size_t nS, const double *block, const int
                           const int32_t *instr, const double *size, size_t count);
 void pm_gather_pnl_avx2(double *out, size_t nS, const double *block, const int32_t *row,
                         const int32_t *instr, const double *size, size_t count);
+
 #endif
 
 #endif

@@ -73,6 +73,77 @@ void pm_gather_pnl(double *out, size_t nS, const double *block, const int32_t *r
 void pm_gather_pnl_isa(int isa, double *out, size_t nS, const double *block, const int32_t *row,
                        const int32_t *instr, const double *size, size_t count);
 
+/// What one backtest pass found over a breach sequence of S scenarios (docs/model.md §13).
+typedef struct {
+    /// Breaches (unit pass: loss > mm; account pass: loss > totalMM) and the transition counts
+    /// n_ij of the sequence (state i on scenario q−1, j on q).
+    int64_t breaches, n00, n01, n10, n11;
+    /// Account pass: breaches of totalIM (0 in the unit pass).
+    int64_t breachesIM;
+    /// The largest loss (−inf when none is larger) and its first scenario (0 then).
+    double worst;
+    int64_t worstAt;
+    /// Unit pass: 1 when every loss is finite (and S > 0); account pass: 1.
+    int32_t finite;
+} pm_backtest_stats;
+
+/// One unit of the backtest: for q < nS, u = pnl[q], plus (when hedge ≠ 0) the spot leg
+/// v = hedge · move[q], taken as max(0, v) when hedge < 0 (v when v ≥ 0, else 0); the loss −u is
+/// compared with mm (a breach is strictly above), its first maximum and finiteness taken, and it
+/// is added to accountLoss[q]. `move` may be NULL when hedge = 0. `finite` is 1 when every loss
+/// is finite and nS > 0. Every path gives the same bits and counts.
+void pm_backtest_unit_isa(int isa, size_t nS, const double *pnl, const double *move, double hedge, double mm,
+                          double *accountLoss, pm_backtest_stats *st);
+
+/// One account of the backtest over its scenario losses `loss[0..<nS]`. Returns 0, touching
+/// nothing, when some |loss| is not ≤ maxLoss (NaN included). Else returns 1 and, for each
+/// scenario q: a breach loss > totalMM adds 1 to breachedMM[q] and the shortfall loss − totalMM
+/// in quanta to scenario q's shortfall sum; loss > totalIM adds 1 to breachedIM[q]; the loss in
+/// quanta goes to scenario q's loss sum. A quantity in quanta is x · 2^32 rounded to nearest,
+/// ties to even; a sum is fast[q] (64-bit) + wide[q] (128-bit two's complement, two words, low
+/// first): terms with |term| < 2^51 go to fast (each then ≤ 2^51), larger ones to wide. The
+/// caller moves fast into wide before 4096 accounts have been added (4095 · 2^51 < 2^63). `st`
+/// gets the MM breach sequence, the IM breaches and the first worst loss.
+int pm_backtest_account_isa(int isa, size_t nS, const double *loss, double totalMM, double totalIM, double maxLoss,
+                            int64_t *breachedMM, int64_t *breachedIM, int64_t *fastLoss, uint64_t *wideLoss,
+                            int64_t *fastShortfall, uint64_t *wideShortfall, pm_backtest_stats *st);
+
+/// A block of accounts for pm_backtest_block_isa: the scenario P&L table (`table[row[i] · scenarios
+/// + q]` for instrument i), the spot moves per scenario coin (`move[c · scenarios + q]`) and, per
+/// unit u of account a (`accountUnits[a] ..< accountUnits[a + 1]`), its entries `unitEntry[u] ..<
+/// unitEntry[u] + unitEntries[u]` of (instr, size), its coin, hedge and mm. Accounts with
+/// `active[a] = 0` are skipped (their stats are not written).
+typedef struct {
+    size_t scenarios;
+    const double *table;
+    const int32_t *row;
+    const int32_t *instr;
+    const double *size;
+    const double *move;
+    size_t accounts;
+    const int64_t *accountUnits;
+    const int64_t *unitEntry, *unitEntries, *unitCoin;
+    const double *unitHedge, *unitMM;
+    const uint8_t *active;
+    const double *totalMM, *totalIM;
+    double maxLoss;
+    /// Accounts added into the 64-bit sums before they are moved into the 128-bit ones: 0 (or
+    /// more than 4095) means 4095, the most that cannot overflow; smaller values only test the move.
+    size_t flushEvery;
+} pm_backtest_block;
+
+/// The backtest of a block: for every active account, each unit's P&L per scenario (the gather of
+/// pm_gather_pnl, in entry order) through pm_backtest_unit_isa's pass, their sum through
+/// pm_backtest_account_isa's pass, into `unitStats`, `accountStats` and the per-scenario
+/// breachedMM, breachedIM and 128-bit sums wideLoss, wideShortfall (added to; two words per
+/// scenario). Run scenario tile by tile, every account through each tile. Returns the number of
+/// active accounts that failed (`failed[a] = 1`: a unit loss not finite, or an account loss out
+/// of range); the per-scenario results then include some of their scenarios, and the caller runs
+/// the block again with them inactive (an account's figures do not depend on the others).
+size_t pm_backtest_block_isa(int isa, const pm_backtest_block *block, pm_backtest_stats *unitStats,
+                             pm_backtest_stats *accountStats, uint8_t *failed, int64_t *breachedMM, int64_t *breachedIM,
+                             uint64_t *wideLoss, uint64_t *wideShortfall);
+
 /// Splits one CSV line for the batch reader. Scans `p` up to the first line end, '\n' or '\r'
 /// (or `avail` bytes), writes the offsets of up to `cap` commas into `commas`, and returns the
 /// number of commas (which may exceed `cap`). `*lineLength` receives the offset of the line end (or

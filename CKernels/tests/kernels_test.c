@@ -354,6 +354,130 @@ static void test_hash_and_utf8(void) {
     printf("xxh64 and utf-8: published vectors, streamed pieces, samples\n");
 }
 
+
+// A backtest loss: mostly moderate, with the edge values the passes must agree on — exact ties
+// (with mm, with each other), ±0, halves of a quantum (rounding ties), values around the 64-bit
+// fast path's bound 2^51 quanta = 2^19 USD, and (when `special`) NaN and ±inf.
+static double backtest_value(double mm, int special) {
+    uint64_t k = next_u64() % 16;
+    switch (k) {
+    case 0: return mm;
+    case 1: return -mm;
+    case 2: return (next_u64() & 1) ? 0.0 : -0.0;
+    case 3: return ((double)(int64_t)(next_u64() % 2001) - 1000.0 + 0.5) * 0x1p-32;   // a tie in quanta
+    case 4: return (next_u64() & 1 ? 1 : -1) * (0x1p19 - 0x1p-32 * (double)(next_u64() % 3));
+    case 5: return (next_u64() & 1 ? 1 : -1) * (0x1p19 + 0x1p-33 * (double)(next_u64() % 3));
+    case 6: return (unit() - 0.5) * 0x1p40;
+    case 7:
+        if (!special) return 3.0;
+        switch (next_u64() % 3) { case 0: return NAN; case 1: return INFINITY; default: return -INFINITY; }
+    default: return (unit() - 0.5) * 2 * mm * 1.5;
+    }
+}
+
+static unsigned __int128 wide_at(const uint64_t *w, size_t q) {
+    return ((unsigned __int128)w[2 * q + 1] << 64) | w[2 * q];
+}
+
+static void test_backtest(void) {
+    static const size_t sizes[] = {0, 1, 2, 3, 4, 5, 7, 63, 64, 65, 127, 128, 129, 130, 1973};
+    size_t cases = 0;
+    rng_state = 404;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        size_t nS = sizes[si];
+        size_t cap = nS ? nS : 1, words = (nS + 63) / 64 + 1;
+        double *pnl = malloc(cap * sizeof(double)), *move = malloc(cap * sizeof(double));
+        double *acc[4], *loss = malloc(cap * sizeof(double));
+        int64_t *bm[4], *bi[4], *fl[4], *fs[4];
+        uint64_t *wl[4], *ws[4], *bits = malloc(words * sizeof(uint64_t));
+        for (int p = 0; p < 4; p++) {
+            acc[p] = malloc(cap * sizeof(double));
+            bm[p] = malloc(cap * 8); bi[p] = malloc(cap * 8); fl[p] = malloc(cap * 8); fs[p] = malloc(cap * 8);
+            wl[p] = malloc(cap * 16); ws[p] = malloc(cap * 16);
+        }
+        for (int trial = 0; trial < 200; trial++, cases++) {
+            double mm = trial % 5 == 0 ? 0 : unit() * 1000;
+            int special = trial % 4 == 3;
+            double hedge = trial % 3 == 0 ? 0 : (unit() - 0.5) * 4;
+            for (size_t q = 0; q < nS; q++) {
+                pnl[q] = backtest_value(mm, special);
+                move[q] = (unit() - 0.5) * 100;
+                loss[q] = backtest_value(mm, special);
+            }
+            for (int p = 0; p < 4; p++) {
+                for (size_t q = 0; q < nS; q++) {
+                    acc[p][q] = loss[q];
+                    bm[p][q] = bi[p][q] = fl[p][q] = fs[p][q] = 0;
+                    wl[p][2 * q] = ws[p][2 * q] = 5;                   // 128-bit 5 …
+                    wl[p][2 * q + 1] = ws[p][2 * q + 1] = (uint64_t)-1;   // … − 2^64
+                }
+            }
+            pm_backtest_stats ref, got;
+            pm_backtest_unit_isa(1, nS, pnl, move, hedge, mm, acc[1], &ref);
+            for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+                int p = paths[i];
+                if (p == 1) continue;
+                pm_backtest_unit_isa(p, nS, pnl, move, hedge, mm, acc[p], &got);
+                CHECK(got.breaches == ref.breaches && got.n00 == ref.n00 && got.n01 == ref.n01 &&
+                      got.n10 == ref.n10 && got.n11 == ref.n11 && got.worstAt == ref.worstAt &&
+                      memcmp(&got.worst, &ref.worst, 8) == 0 && got.finite == ref.finite,
+                      "backtest unit path %d nS %zu trial %d: %lld/%lld %lld/%lld worst %g@%lld / %g@%lld finite %d/%d",
+                      p, nS, trial, (long long)got.breaches, (long long)ref.breaches, (long long)got.n11,
+                      (long long)ref.n11, got.worst, (long long)got.worstAt, ref.worst, (long long)ref.worstAt,
+                      got.finite, ref.finite);
+                CHECK(nS == 0 || memcmp(acc[p], acc[1], nS * sizeof(double)) == 0, "backtest unit path %d nS %zu: account loss", p, nS);
+            }
+            // The transitions by their definition, as a plain check of the reference.
+            int64_t n[2][2] = {{0, 0}, {0, 0}}, b = 0;
+            for (size_t q = 0; q < nS; q++) {
+                double u = pnl[q];
+                if (hedge != 0) { double v = hedge * move[q]; if (hedge < 0 && !(v >= 0)) v = 0; u += v; }
+                int x = -u > mm;
+                b += x;
+                if (q > 0) { double w = pnl[q - 1]; if (hedge != 0) { double v = hedge * move[q - 1]; if (hedge < 0 && !(v >= 0)) v = 0; w += v; } n[-w > mm][x]++; }
+            }
+            CHECK(ref.breaches == b && ref.n00 == n[0][0] && ref.n01 == n[0][1] && ref.n10 == n[1][0] && ref.n11 == n[1][1],
+                  "backtest unit reference nS %zu: transitions", nS);
+
+            double totalMM = mm, totalIM = mm * 1.25;
+            double maxLoss = trial % 7 == 6 ? 0x1p18 : 0x1p64;
+            int okRef = pm_backtest_account_isa(1, nS, loss, totalMM, totalIM, maxLoss, bm[1], bi[1], fl[1], wl[1], fs[1], ws[1], &ref);
+            for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+                int p = paths[i];
+                if (p == 1) continue;
+                int ok = pm_backtest_account_isa(p, nS, loss, totalMM, totalIM, maxLoss, bm[p], bi[p], fl[p], wl[p], fs[p], ws[p], &got);
+                CHECK(ok == okRef, "backtest account path %d nS %zu trial %d: ok %d/%d", p, nS, trial, ok, okRef);
+                if (!ok || !okRef) continue;
+                CHECK(got.breaches == ref.breaches && got.n00 == ref.n00 && got.n01 == ref.n01 &&
+                      got.n10 == ref.n10 && got.n11 == ref.n11 && got.breachesIM == ref.breachesIM &&
+                      got.worstAt == ref.worstAt && memcmp(&got.worst, &ref.worst, 8) == 0,
+                      "backtest account path %d nS %zu trial %d: stats", p, nS, trial);
+                for (size_t q = 0; q < nS; q++) {
+                    CHECK(bm[p][q] == bm[1][q] && bi[p][q] == bi[1][q], "backtest account path %d nS %zu q %zu: counts", p, nS, q);
+                    CHECK(wide_at(wl[p], q) + (unsigned __int128)(__int128)fl[p][q] == wide_at(wl[1], q) + (unsigned __int128)(__int128)fl[1][q],
+                          "backtest account path %d nS %zu q %zu: loss sum (x = %a)", p, nS, q, loss[q]);
+                    CHECK(wide_at(ws[p], q) + (unsigned __int128)(__int128)fs[p][q] == wide_at(ws[1], q) + (unsigned __int128)(__int128)fs[1][q],
+                          "backtest account path %d nS %zu q %zu: shortfall sum", p, nS, q);
+                }
+            }
+            // The reference's quanta by an independent rule on values whose quanta are exact in a double.
+            if (okRef) {
+                for (size_t q = 0; q < nS; q++) {
+                    double y = loss[q] * 0x1p32;
+                    if (!(fabs(y) < 0x1p52)) continue;
+                    double fl0 = floor(y), r = y - fl0 > 0.5 ? fl0 + 1 : (y - fl0 < 0.5 ? fl0 : (fmod(fl0, 2) == 0 ? fl0 : fl0 + 1));
+                    __int128 want = (__int128)(int64_t)r + 5 - ((__int128)1 << 64);
+                    CHECK((__int128)(wide_at(wl[1], q) + (unsigned __int128)(__int128)fl[1][q]) == want,
+                          "backtest account reference q %zu: quanta of %a", q, loss[q]);
+                }
+            }
+        }
+        for (int p = 0; p < 4; p++) { free(acc[p]); free(bm[p]); free(bi[p]); free(fl[p]); free(fs[p]); free(wl[p]); free(ws[p]); }
+        free(pnl); free(move); free(loss); free(bits);
+    }
+    printf("backtest: %zu unit and account passes (S = 0 … 1973, NaN/inf, ties, the 2^51-quanta bound) on every path\n", cases);
+}
+
 int main(void) {
     test_black76();
     test_risk_arrays();
@@ -361,6 +485,7 @@ int main(void) {
     test_csv();
     test_format();
     test_hash_and_utf8();
+    test_backtest();
     if (failures) {
         fprintf(stderr, "kernels_test: %d failures\n", failures);
         return 1;

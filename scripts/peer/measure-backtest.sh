@@ -6,7 +6,7 @@
 # user + sys CPU); then compare_backtest.py on the two outputs.
 #   scripts/peer/measure-backtest.sh [PM] [ACCOUNTS] [HORIZON]
 #   (defaults: .build/release/pm, 1000000, 1; history: $PM_HISTORY, else data/history)
-# Keeps its data in /tmp/pm-btpeer-measure (the generated book is reused by the next run with the
+# Keeps its data in $PM_MEASURE_DIR, else /tmp/pm-btpeer-measure (the generated book is reused by the next run with the
 # same ACCOUNTS; a 1M-account book is ~550 MB). `rm -rf /tmp/pm-btpeer-measure` reclaims it.
 # Without the `backtest` command in PM it times the peer alone (and says so).
 set -euo pipefail
@@ -16,7 +16,7 @@ N=${2:-1000000}
 H=${3:-1}
 PY=${PM_PEER_PYTHON:-python3}
 history=${PM_HISTORY:-$root/data/history}
-base=/tmp/pm-btpeer-measure
+base=${PM_MEASURE_DIR:-/tmp/pm-btpeer-measure}
 data="$base/$N"
 params="$root/data/params/pm-params.json"
 [ -x "$PM" ] || { echo "measure-backtest: no pm at $PM" >&2; exit 1; }

@@ -28,121 +28,146 @@ public enum Backtest {
         let scenarios = try BacktestScenarios(history: history, coins: Array(coins), options: options)
         let reval = Revaluation(priced: book.priced, scenarios: scenarios, kernel: engine.kernel)
         return evaluate(book, margins: MarginEngine.run(book, options: engine), scenarios: scenarios, revaluation: reval,
-                        confidence: options.confidence)
+                        confidence: options.confidence, kernel: engine.kernel)
     }
 
     /// Backtests the accounts of `book` given their margins (`MarginEngine.run` on the same book).
+    ///
+    /// The per-scenario work runs in CKernels (`pm_backtest_block_isa` on the code path `kernel`;
+    /// every path gives the same bits): scenario tile by tile, every account of the block through
+    /// each tile, so a tile of the P&L table stays in cache. An account found out of range there
+    /// (a loss not finite or beyond ``maxLoss``) has added some of its scenarios to the totals
+    /// already: the block is run again without it (an account's figures do not depend on the
+    /// others', and such accounts are rare). `flushEvery` (tests only; 0 = the kernel's bound) is
+    /// how many accounts the 64-bit per-scenario sums take before they are moved into the 128-bit
+    /// ones.
     static func evaluate(_ book: Book, margins: BookResult, scenarios: BacktestScenarios, revaluation reval: Revaluation,
-                         confidence: Double) -> BacktestResult {
+                         confidence: Double, kernel: KernelChoice = .automatic, flushEvery: Int = 0) -> BacktestResult {
         let s = scenarios.count
         let p = 1 - confidence
         let priced = book.priced
-        var r = BacktestResult(accounts: book.accountCount, coins: scenarios.coins.count, scenarios: s)
+        let accounts = book.accountCount
+        let units = book.unitStart[accounts]
+        var r = BacktestResult(accounts: accounts, coins: scenarios.coins.count, scenarios: s)
         r.accountIds = book.accountIds
-        // Scratch and the block's per-scenario accumulators, as raw memory: the per-scenario loops
-        // below run S times per account and unit, without array uniqueness or bounds checks.
-        let unitLoss = UnsafeMutablePointer<Double>.allocate(capacity: max(s, 1))
-        let accountLoss = UnsafeMutablePointer<Double>.allocate(capacity: max(s, 1))
-        let breachedMM = UnsafeMutablePointer<Int>.allocate(capacity: max(s, 1))
-        let breachedIM = UnsafeMutablePointer<Int>.allocate(capacity: max(s, 1))
-        let bookLoss = UnsafeMutablePointer<Int128>.allocate(capacity: max(s, 1))
-        let shortfall = UnsafeMutablePointer<Int128>.allocate(capacity: max(s, 1))
-        breachedMM.initialize(repeating: 0, count: s); breachedIM.initialize(repeating: 0, count: s)
-        bookLoss.initialize(repeating: 0, count: s); shortfall.initialize(repeating: 0, count: s)
-        unitLoss.initialize(repeating: 0, count: s); accountLoss.initialize(repeating: 0, count: s)
-        defer {
-            unitLoss.deallocate(); accountLoss.deallocate(); breachedMM.deallocate(); breachedIM.deallocate()
-            bookLoss.deallocate(); shortfall.deallocate()
-        }
-        var unitRows: [BacktestResult.UnitRow] = []
-        for a in 0..<book.accountCount {
-            if let e = margins.book.accountErrors[a] { r.fail(a, e.description); continue }
-            for q in 0..<s { accountLoss[q] = 0 }
-            unitRows.removeAll(keepingCapacity: true)
-            var finite = true
+        enum Outcome { case backtested, engineError, noScenarios(Int), outOfRange }
+        var outcome = [Outcome](repeating: .backtested, count: accounts)
+        var active = [UInt8](repeating: 0, count: accounts)
+        var accountUnits = [Int64](repeating: 0, count: accounts + 1)
+        var unitEntry = [Int64](repeating: 0, count: units), unitEntries = unitEntry, unitCoin = unitEntry
+        var unitHedge = [Double](repeating: 0, count: units), unitMM = unitHedge
+        for a in 0..<accounts {
+            accountUnits[a + 1] = Int64(book.unitStart[a + 1])
+            if margins.book.accountErrors[a] != nil { outcome[a] = .engineError; continue }
             // Every unit's coin has scenarios (the book coins are the units' coins); checked, not assumed.
             if let u = (book.unitStart[a]..<book.unitStart[a + 1]).first(where: { reval.coinOfSlot[Int(book.unitSlot[$0])] < 0 }) {
-                r.fail(a, InputError(record: "account \(book.accountIds[a])", field: "backtest",
-                                     "coin \(priced.baseCoins[Int(book.unitSlot[u])]) has no scenarios").description)
+                outcome[a] = .noScenarios(u)
                 continue
             }
+            active[a] = 1
             for u in book.unitStart[a]..<book.unitStart[a + 1] {
-                let slot = Int(book.unitSlot[u])
-                let c = reval.coinOfSlot[slot]
                 let pf = Portfolio.positions.slot(ofUnit: u)
-                let start = book.pfStart[pf], n = book.pfStart[pf + 1] - start
-                // P_u(s) = Σ size·pnl (the gather writes every entry, also for n = 0).
-                reval.table.withUnsafeBufferPointer { table in
-                    reval.row.withUnsafeBufferPointer { row in
-                        book.entInstr.withUnsafeBufferPointer { ins in
-                            book.entSize.withUnsafeBufferPointer { size in
-                                pm_gather_pnl(unitLoss, s, table.baseAddress!, row.baseAddress!,
-                                              ins.baseAddress! + start, size.baseAddress! + start, n)
+                unitEntry[u] = Int64(book.pfStart[pf]); unitEntries[u] = Int64(book.pfStart[pf + 1] - book.pfStart[pf])
+                unitCoin[u] = Int64(reval.coinOfSlot[Int(book.unitSlot[u])])
+                // The spot leg of portfolio C (§6, §11.3); a liability's leg counts only its gains.
+                unitHedge[u] = UnitEvaluator.hedge(book: book, unit: u, portfolio: .positions, delta: priced.delta)
+                unitMM[u] = margins.unitMM[u]
+            }
+        }
+        var unitStats = [pm_backtest_stats](repeating: pm_backtest_stats(), count: units)
+        var accountStats = [pm_backtest_stats](repeating: pm_backtest_stats(), count: accounts)
+        var failed = [UInt8](repeating: 0, count: accounts)
+        var breachedMM = [Int64](repeating: 0, count: s), breachedIM = breachedMM
+        var wideLoss = [UInt64](repeating: 0, count: 2 * s), wideShortfall = wideLoss
+        while true {
+            for q in 0..<s { breachedMM[q] = 0; breachedIM[q] = 0 }
+            for q in 0..<(2 * s) { wideLoss[q] = 0; wideShortfall[q] = 0 }
+            let failures = reval.table.withUnsafeBufferPointer { table in
+                reval.row.withUnsafeBufferPointer { row in
+                    book.entInstr.withUnsafeBufferPointer { instr in
+                        book.entSize.withUnsafeBufferPointer { size in
+                            reval.spotMove.withUnsafeBufferPointer { move in
+                                accountUnits.withUnsafeBufferPointer { accountUnits in
+                                    unitEntry.withUnsafeBufferPointer { unitEntry in
+                                        unitEntries.withUnsafeBufferPointer { unitEntries in
+                                            unitCoin.withUnsafeBufferPointer { unitCoin in
+                                                unitHedge.withUnsafeBufferPointer { unitHedge in
+                                                    unitMM.withUnsafeBufferPointer { unitMM in
+                                                        active.withUnsafeBufferPointer { active in
+                                                            margins.totalMM.withUnsafeBufferPointer { totalMM in
+                                                                margins.totalIM.withUnsafeBufferPointer { totalIM in
+                                                                    var block = pm_backtest_block(
+                                                                        scenarios: s, table: table.baseAddress, row: row.baseAddress,
+                                                                        instr: instr.baseAddress, size: size.baseAddress,
+                                                                        move: move.baseAddress, accounts: accounts,
+                                                                        accountUnits: accountUnits.baseAddress,
+                                                                        unitEntry: unitEntry.baseAddress, unitEntries: unitEntries.baseAddress,
+                                                                        unitCoin: unitCoin.baseAddress, unitHedge: unitHedge.baseAddress,
+                                                                        unitMM: unitMM.baseAddress, active: active.baseAddress,
+                                                                        totalMM: totalMM.baseAddress, totalIM: totalIM.baseAddress,
+                                                                        maxLoss: maxLoss, flushEvery: flushEvery)
+                                                                    return pm_backtest_block_isa(kernel.rawValue, &block, &unitStats, &accountStats,
+                                                                                                 &failed, &breachedMM, &breachedIM,
+                                                                                                 &wideLoss, &wideShortfall)
+                                                                }
+                                                            }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
                 }
-                // The spot leg of portfolio C (§6, §11.3); a liability's leg counts only its gains.
-                let h = UnitEvaluator.hedge(book: book, unit: u, portfolio: .positions, delta: priced.delta)
-                if h != 0 {
-                    reval.spotMove.withUnsafeBufferPointer { move in
-                        let m = move.baseAddress! + c * s
-                        for q in 0..<s {
-                            var v = h * m[q]
-                            if h < 0 { v = max(0, v) }
-                            unitLoss[q] += v
-                        }
-                    }
-                }
-                let mm = margins.unitMM[u]
-                var seq = BreachSequence()
-                var worst = -Double.infinity, worstAt = 0
-                var check = 0.0   // x − x: 0 for every finite loss, NaN otherwise
-                for q in 0..<s {
-                    let loss = -unitLoss[q]
-                    seq.add(loss > mm)
-                    if loss > worst { worst = loss; worstAt = q }
-                    check += loss - loss
-                    accountLoss[q] += loss
-                }
-                if check != 0 || !worst.isFinite { finite = false }
-                unitRows.append(.init(coin: c, mm: mm, breaches: seq.breaches, worstLoss: worst, worstScenario: worstAt,
-                                      kupiecP: BacktestStatistics.kupiecP(breaches: seq.breaches, scenarios: s, p: p),
-                                      christoffersenP: seq.christoffersenP(),
-                                      zone: BacktestStatistics.zone(breaches: seq.breaches, scenarios: s, p: p)))
             }
-            if finite {
-                for q in 0..<s where !(abs(accountLoss[q]) <= maxLoss) { finite = false; break }
-            }
-            guard finite else {
+            if failures == 0 { break }
+            for a in 0..<accounts where active[a] != 0 && failed[a] != 0 { active[a] = 0; outcome[a] = .outOfRange }
+        }
+        // Kupiec's p-value and the zone depend only on the breach count (S and p are fixed).
+        var stats = BreachCountStatistics(scenarios: s, p: p)
+        func christoffersen(_ st: pm_backtest_stats) -> Double {
+            BacktestStatistics.christoffersenP(n00: Int(st.n00), n01: Int(st.n01), n10: Int(st.n10), n11: Int(st.n11))
+        }
+        var unitRows: [BacktestResult.UnitRow] = []
+        for a in 0..<accounts {
+            switch outcome[a] {
+            case .engineError:
+                r.fail(a, margins.book.accountErrors[a]!.description)
+            case .noScenarios(let u):
+                r.fail(a, InputError(record: "account \(book.accountIds[a])", field: "backtest",
+                                     "coin \(priced.baseCoins[Int(book.unitSlot[u])]) has no scenarios").description)
+            case .outOfRange:
                 r.fail(a, InputError(record: "account \(book.accountIds[a])", field: "backtest",
                                      "value out of range: a scenario loss is not finite or beyond \(maxLoss) USD").description)
-                continue
+            case .backtested:
+                unitRows.removeAll(keepingCapacity: true)
+                for u in book.unitStart[a]..<book.unitStart[a + 1] {
+                    let st = unitStats[u], breaches = Int(st.breaches)
+                    unitRows.append(.init(coin: Int(unitCoin[u]), mm: unitMM[u], breaches: breaches, worstLoss: st.worst,
+                                          worstScenario: Int(st.worstAt), kupiecP: stats.kupiecP(breaches),
+                                          christoffersenP: christoffersen(st), zone: stats.zone(breaches)))
+                }
+                let st = accountStats[a], breaches = Int(st.breaches)
+                r.setAccount(a, totalMM: margins.totalMM[a], totalIM: margins.totalIM[a], breachesMM: breaches,
+                             breachesIM: Int(st.breachesIM), worstLoss: st.worst, worstScenario: Int(st.worstAt),
+                             kupiecP: stats.kupiecP(breaches), christoffersenP: christoffersen(st), zone: stats.zone(breaches),
+                             stage: margins.stage[a], units: unitRows)
             }
-            let totalMM = margins.totalMM[a], totalIM = margins.totalIM[a]
-            var seq = BreachSequence()
-            var breachesIM = 0
-            var worst = -Double.infinity, worstAt = 0
-            for q in 0..<s {
-                let loss = accountLoss[q]
-                let mmBreach = loss > totalMM
-                seq.add(mmBreach)
-                if mmBreach { breachedMM[q] += 1; shortfall[q] += quanta(loss - totalMM) }
-                if loss > totalIM { breachesIM += 1; breachedIM[q] += 1 }
-                if loss > worst { worst = loss; worstAt = q }
-                bookLoss[q] += quanta(loss)
-            }
-            let zone = BacktestStatistics.zone(breaches: seq.breaches, scenarios: s, p: p)
-            r.setAccount(a, totalMM: totalMM, totalIM: totalIM, breachesMM: seq.breaches, breachesIM: breachesIM,
-                         worstLoss: worst, worstScenario: worstAt,
-                         kupiecP: BacktestStatistics.kupiecP(breaches: seq.breaches, scenarios: s, p: p),
-                         christoffersenP: seq.christoffersenP(), zone: zone, stage: margins.stage[a], units: unitRows)
         }
-        r.totals.breachedMM = Array(UnsafeBufferPointer(start: breachedMM, count: s))
-        r.totals.breachedIM = Array(UnsafeBufferPointer(start: breachedIM, count: s))
-        r.totals.bookLoss = Array(UnsafeBufferPointer(start: bookLoss, count: s))
-        r.totals.shortfall = Array(UnsafeBufferPointer(start: shortfall, count: s))
+        r.totals.breachedMM = breachedMM.map(Int.init)
+        r.totals.breachedIM = breachedIM.map(Int.init)
+        r.totals.bookLoss = (0..<s).map { wide(wideLoss, $0) }
+        r.totals.shortfall = (0..<s).map { wide(wideShortfall, $0) }
         return r
+    }
+
+    /// The 128-bit integer at `p[2q]` (low word), `p[2q + 1]` (high word, two's complement).
+    @inline(__always)
+    static func wide(_ p: UnsafePointer<UInt64>, _ q: Int) -> Int128 {
+        (Int128(Int64(bitPattern: p[2 * q + 1])) << 64) | Int128(p[2 * q])
     }
 
     /// `x` USD as a whole number of quanta (nearest, ties to even); |x| ≤ ``maxLoss``.

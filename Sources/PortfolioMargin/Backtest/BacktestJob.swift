@@ -87,7 +87,7 @@ extension BacktestJob {
                 let range = (b * block)..<min(n, (b + 1) * block)
                 let book = batch.book(accounts: range, priced: priced)
                 let r = Backtest.evaluate(book, margins: MarginEngine.run(book, options: engine), scenarios: scenarios,
-                                          revaluation: reval, confidence: confidence)
+                                          revaluation: reval, confidence: confidence, kernel: engine.kernel)
                 var a = ByteBuffer(capacity: range.count * 200), u = ByteBuffer(capacity: range.count * 150)
                 out.append(r, accounts: &a, units: &u)
                 return (a.bytes, u.bytes, r.totals, range.count)

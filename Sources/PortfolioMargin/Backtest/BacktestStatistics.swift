@@ -103,3 +103,29 @@ struct BreachSequence {
 
     func christoffersenP() -> Double { BacktestStatistics.christoffersenP(n00: n00, n01: n01, n10: n10, n11: n11) }
 }
+
+/// Kupiec's p-value and the zone of a breach count in S scenarios at probability p, each computed
+/// once per count (they depend on nothing else) by the functions of ``BacktestStatistics``.
+struct BreachCountStatistics {
+    let scenarios: Int, p: Double
+    private var kupiec: [Double], zones: [BacktestStatistics.Zone?]
+
+    init(scenarios s: Int, p: Double) {
+        scenarios = s; self.p = p
+        kupiec = .init(repeating: .nan, count: s + 1); zones = .init(repeating: nil, count: s + 1)
+    }
+
+    mutating func kupiecP(_ x: Int) -> Double {
+        guard kupiec.indices.contains(x) else { return BacktestStatistics.kupiecP(breaches: x, scenarios: scenarios, p: p) }
+        if kupiec[x].isNaN { kupiec[x] = BacktestStatistics.kupiecP(breaches: x, scenarios: scenarios, p: p) }
+        return kupiec[x]
+    }
+
+    mutating func zone(_ x: Int) -> BacktestStatistics.Zone {
+        guard zones.indices.contains(x) else { return BacktestStatistics.zone(breaches: x, scenarios: scenarios, p: p) }
+        if let z = zones[x] { return z }
+        let z = BacktestStatistics.zone(breaches: x, scenarios: scenarios, p: p)
+        zones[x] = z
+        return z
+    }
+}
