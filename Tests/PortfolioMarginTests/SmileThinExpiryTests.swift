@@ -131,6 +131,17 @@ struct SmileThinExpiryTests {
         }
     }
 
+    /// `pm smile`'s renderings name the neighbours of the thin expiry only: the table's
+    /// `, shape from 2026-01-08 and 2026-02-05` and the JSON's `shapeFrom`, once.
+    @Test func reportNamesTheNeighbours() throws {
+        let views = try SmileReport.views(market: try Self.market(Chains.chains), coin: "BTC")
+        let table = SmileReport.table(views)
+        #expect(table.components(separatedBy: ", shape from 2026-01-08 and 2026-02-05").count == 2, "\(table.prefix(2000))")
+        let json = SmileReport.json(views).render()
+        #expect(json.components(separatedBy: "\"shapeFrom\"").count == 2)
+        #expect(json.contains("\"2026-01-08T00:00:00") && json.contains("\"2026-02-05T00:00:00"))
+    }
+
     /// The sample market has no thin expiry: every smile is the robust fit of its own options.
     @Test func sampleMarketHasNoThinExpiry() throws {
         let market = TestSupport.sampleMarket

@@ -559,6 +559,10 @@ public struct SmileFit: Equatable, Sendable {
 /// - the smile is the SVI `SmileFit` of `markIv` against `k = ln(K/Fᵢ)` over every listed call and
 ///   put of both settle coins (a strike listed four times counts four times). An expiry with fewer
 ///   than 3 distinct strikes has no smile; with 3 or 4 it gets the reduced fit (`SmileFit.fit`).
+///   An expiry with 3 to 5 distinct strikes kept (fewer than `SmileFit.thinStrikes`) borrows the
+///   shape of the nearest expiries on either side with 6 or more, fitted on their own marks, and
+///   fits only its level (`SmileFit.robustFit(logMoneyness:vols:years:neighbours:)`,
+///   `Slice.shapeFrom`); without such neighbours, or when a check fails, it keeps its own fit.
 ///
 /// With `T` the time to expiry in years (ACT/365, `(expiry − time) / (365·86400)`), the forward at
 /// any expiry after the snapshot time is:
