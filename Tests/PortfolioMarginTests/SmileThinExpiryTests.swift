@@ -43,7 +43,7 @@ struct SmileThinExpiryTests {
         for (k, v) in zip(ks, vols) { #expect(abs(fit.smile.vol(logMoneyness: k) - v) <= 0.015, "k \(k)") }
         let loo = try Self.leaveOneOut(ks, vols, years: c.years, neighbours: neighbours)
         let alone = try SmileValidationTests.leaveOneOut(ks, vols, years: c.years)
-        print("thin 14 d chain: leave-one-out \(alone * 100) alone → \(loo.rms * 100) vol pts with the neighbours' shape")
+        print("thin 14 d chain: listed RMS \(SmileValidationTests.rms(fit.smile, ks, vols) * 100), leave-one-out \(alone * 100) alone → \(loo.rms * 100) vol pts with the neighbours' shape")
         #expect(loo.allBorrowed)
         #expect(loo.rms <= 0.015, "leave-one-out \(loo.rms)")
         // Against the generating smile (no noise) between the strikes: within 1.5 points.

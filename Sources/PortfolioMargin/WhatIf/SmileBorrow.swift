@@ -65,9 +65,13 @@ extension SmileFit {
 /// with `θ` the at-the-money total variance interpolated at the thin expiry), so that
 /// `w(k) = θ̂·ψ(k)` with the level `θ̂` fitted to the thin marks (docs/smile.md §1 "Thin expiries").
 struct BorrowedShape {
+    /// One neighbour's term: its smile `wᵢ`, weight `λᵢ`, `θᵢ = wᵢ(0)`, `sᵢ` and listed log-moneyness.
     struct Part { var smile: SmileFit; var weight: Double; var theta: Double; var scale: Double; var listed: [Double] }
+    /// The thin expiry's time to expiry, years.
     let years: Double
+    /// The neighbours' terms (one or two).
     let parts: [Part]
+    /// The shorter and the longer neighbour's smiles, for the calendar check.
     let shorter: SmileFit?
     let longer: SmileFit?
 
@@ -139,8 +143,8 @@ struct BorrowedShape {
 
     /// The thin expiry's smile: the level fitted to the kept marks, the borrowed curve checked
     /// (Lee-bounded wing slopes, `g ≥ densityFloor` on its check grid), represented as an SVI +
-    /// spline smile fitted to it, and that smile checked (`isAdmissible`, within a quarter of a
-    /// vol point of the curve, every kept mark within `outlierTolerance`, total variance between
+    /// spline smile fitted to it, and that smile checked (`isAdmissible`, within `tolerance` (half a
+    /// vol point) of the curve at the samples, every kept mark within `outlierTolerance`, total variance between
     /// the neighbours' at every `k` of the check grid). Nil when any check fails.
     func fit(logMoneyness ks: [Double], vols: [Double]) -> SmileFit? {
         guard !ks.isEmpty, let kLo = ks.min(), let kHi = ks.max() else { return nil }
@@ -184,8 +188,7 @@ struct BorrowedShape {
             guard SmileFit.density(k, theta * d.w, theta * d.w1, theta * d.w2) >= SmileFit.densityFloor else { return nil }
         }
 
-        // SVI + spline through the curve sampled on the covered range.
-        // Sampled at this expiry's strikes and the neighbours' listed strikes (mapped to this
+        // SVI + spline through the curve sampled at this expiry's strikes and the neighbours' listed strikes (mapped to this
         // expiry's k): dense where the neighbours were listed densely, so a sharp bottom they show
         // is followed.
         var sampleKs = ks
