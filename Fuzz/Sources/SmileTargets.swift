@@ -90,6 +90,15 @@ enum SmileTarget {
             guard let fit = s.smile else { continue }
             checkSlice(fit, s)
             queries += s.listedStrikes
+            // A thin expiry's shape comes from listed expiries on either side with 6 or more strikes
+            // that borrowed nothing themselves (docs/smile.md §1 "Thin expiries").
+            for e in s.shapeFrom {
+                guard let n = surface.slices.first(where: { $0.expiry == e }), n.smile != nil, n.shapeFrom.isEmpty,
+                      n.strikeCount >= SmileFit.thinStrikes, s.strikeCount >= SmileFit.minimumReducedStrikes,
+                      s.shapeFrom.count <= 2 else {
+                    Fuzz.fail("smile: slice \(s.expiry) borrows from \(e), which cannot lend")
+                }
+            }
         }
         for s in surface.slices {
             for strike in queries + [s.forward] {

@@ -190,6 +190,9 @@ public struct SmileFit: Equatable, Sendable {
         /// Indices (into the input arrays, ascending) of the points treated as outliers and left
         /// out of the final fit.
         public var outliers: [Int]
+        /// True when the smile's shape is borrowed from neighbouring expiries (a thin expiry,
+        /// `robustFit(logMoneyness:vols:years:neighbours:)`); false for a fit of the expiry's own data alone.
+        public var borrowed = false
     }
 
     /// The robust SVI smile through the points (`logMoneyness[i]`, `vols[i]`) of an expiry `years`
@@ -556,6 +559,10 @@ public struct SmileFit: Equatable, Sendable {
 /// - the smile is the SVI `SmileFit` of `markIv` against `k = ln(K/Fᵢ)` over every listed call and
 ///   put of both settle coins (a strike listed four times counts four times). An expiry with fewer
 ///   than 3 distinct strikes has no smile; with 3 or 4 it gets the reduced fit (`SmileFit.fit`).
+///   An expiry with 3 to 5 distinct strikes kept (fewer than `SmileFit.thinStrikes`) borrows the
+///   shape of the nearest expiries on either side with 6 or more, fitted on their own marks, and
+///   fits only its level (`SmileFit.robustFit(logMoneyness:vols:years:neighbours:)`,
+///   `Slice.shapeFrom`); without such neighbours, or when a check fails, it keeps its own fit.
 ///
 /// With `T` the time to expiry in years (ACT/365, `(expiry − time) / (365·86400)`), the forward at
 /// any expiry after the snapshot time is:
@@ -611,6 +618,9 @@ public struct VolSurface: Sendable {
         public var listedVols: [Double] = []
         /// The listed options the robust fit left out (`SmileFit.robustFit`), by strike then symbol.
         public var outliers: [Outlier] = []
+        /// The expiries (ascending) whose smiles lent this thin expiry its shape (docs/smile.md §1
+        /// "Thin expiries"); empty when the smile is fitted to the expiry's own marks alone.
+        public var shapeFrom: [Double] = []
     }
 
     /// A listed option whose `markIv` the smile fit treated as an outlier and left out.
@@ -658,7 +668,11 @@ public struct VolSurface: Sendable {
         guard !byExpiry.isEmpty else {
             throw InputError("no usable listed options for \(baseCoin): cannot build its volatility surface")
         }
+        // Two passes: every expiry fitted on its own marks, then each thin one (fewer than
+        // `SmileFit.thinStrikes` distinct strikes kept) refitted with the shape of its nearest
+        // non-thin neighbours, which are first-pass fits: the result depends on the inputs only.
         var slices: [Slice] = []
+        var data: [(options: [Instrument], ks: [Double], vols: [Double], robust: SmileFit.RobustFit?)] = []
         for (expiry, options) in byExpiry.sorted(by: { $0.key < $1.key }) {
             let forward = options.reduce(0.0) { $0 + $1.underlyingPrice! } / Double(options.count)
             let strikes = Set(options.map { $0.strike! }).count
@@ -669,25 +683,52 @@ public struct VolSurface: Sendable {
             for o in options { byStrike[o.strike!, default: (0, 0)].sum += o.markIv!; byStrike[o.strike!]!.n += 1 }
             slice.listedStrikes = byStrike.keys.sorted()
             slice.listedVols = slice.listedStrikes.map { byStrike[$0]!.sum / byStrike[$0]!.n }
+            let ks = options.map { log($0.strike! / forward) }
+            let vols = options.map { $0.markIv! }
+            var robust: SmileFit.RobustFit? = nil
             if strikes >= SmileFit.minimumReducedStrikes {
-                let ks = options.map { log($0.strike! / forward) }
-                let vols = options.map { $0.markIv! }
                 do {
-                    let robust = try SmileFit.robustFit(logMoneyness: ks, vols: vols, years: years)
-                    let fit = robust.smile
-                    slice.smile = fit
-                    let outliers = Set(robust.outliers)
-                    slice.outliers = robust.outliers.map { (symbol: options[$0].symbol, strike: options[$0].strike!, markIv: options[$0].markIv!, fittedIv: fit.vol(logMoneyness: ks[$0])) }
-                        .sorted { ($0.strike, $0.symbol) < ($1.strike, $1.symbol) }
-                        .map { Outlier(symbol: $0.symbol, strike: $0.strike, markIv: $0.markIv, fittedIv: $0.fittedIv) }
-                    let errors = ks.indices.filter { !outliers.contains($0) }.map { fit.vol(logMoneyness: ks[$0]) - vols[$0] }
-                    slice.maxFitError = errors.reduce(0.0) { max($0, abs($1)) }
-                    slice.rmsFitError = (errors.reduce(0.0) { $0 + $1 * $1 } / Double(errors.count)).squareRoot()
+                    robust = try SmileFit.robustFit(logMoneyness: ks, vols: vols, years: years)
                 } catch let e as InputError {
                     throw InputError("cannot fit the \(baseCoin) smile at \(Self.isoDate(expiry)): \(e.message)")
                 }
             }
             slices.append(slice)
+            data.append((options, ks, vols, robust))
+        }
+        func keptStrikes(_ i: Int) -> Int {
+            guard let r = data[i].robust else { return 0 }
+            let out = Set(r.outliers)
+            return Set(data[i].ks.indices.filter { !out.contains($0) }.map { data[i].ks[$0] }).count
+        }
+        let own = slices.indices.map { keptStrikes($0) >= SmileFit.thinStrikes }
+        for i in slices.indices {
+            guard var robust = data[i].robust else { continue }
+            let (options, ks, vols) = (data[i].options, data[i].ks, data[i].vols)
+            if !own[i] {
+                let sides = [slices.indices.last { $0 < i && own[$0] }, slices.indices.first { $0 > i && own[$0] }].compactMap { $0 }
+                let neighbours = sides.map { j in
+                    SmileFit.Neighbour(smile: data[j].robust!.smile, listed: Set(data[j].ks).sorted())
+                }
+                do {
+                    let borrowed = try SmileFit.robustFit(logMoneyness: ks, vols: vols, years: slices[i].years, neighbours: neighbours)
+                    if borrowed.borrowed {
+                        robust = borrowed
+                        slices[i].shapeFrom = sides.map { slices[$0].expiry }
+                    }
+                } catch let e as InputError {
+                    throw InputError("cannot fit the \(baseCoin) smile at \(Self.isoDate(slices[i].expiry)): \(e.message)")
+                }
+            }
+            let fit = robust.smile
+            slices[i].smile = fit
+            let outliers = Set(robust.outliers)
+            slices[i].outliers = robust.outliers.map { (symbol: options[$0].symbol, strike: options[$0].strike!, markIv: options[$0].markIv!, fittedIv: fit.vol(logMoneyness: ks[$0])) }
+                .sorted { ($0.strike, $0.symbol) < ($1.strike, $1.symbol) }
+                .map { Outlier(symbol: $0.symbol, strike: $0.strike, markIv: $0.markIv, fittedIv: $0.fittedIv) }
+            let errors = ks.indices.filter { !outliers.contains($0) }.map { fit.vol(logMoneyness: ks[$0]) - vols[$0] }
+            slices[i].maxFitError = errors.reduce(0.0) { max($0, abs($1)) }
+            slices[i].rmsFitError = (errors.reduce(0.0) { $0 + $1 * $1 } / Double(errors.count)).squareRoot()
         }
         self.slices = slices
     }

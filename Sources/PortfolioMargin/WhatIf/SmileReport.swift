@@ -45,6 +45,9 @@ public struct SmileView: Sendable {
     public var problem: String?
     /// The listed options the fit of this (listed) expiry left out as outliers.
     public var outliers: [VolSurface.Outlier] = []
+    /// The expiries whose smiles lent this thin listed expiry its shape (`VolSurface.Slice.shapeFrom`);
+    /// empty for a smile fitted to the expiry's own marks alone.
+    public var shapeFrom: [Double] = []
 }
 
 /// Builds ``SmileView``s and renders them (table, CSV, JSON, SVG) for `pm smile`.
@@ -157,7 +160,7 @@ public enum SmileReport {
         return SmileView(baseCoin: surface.baseCoin, expiry: expiry, years: years, forward: forward,
                          listed: listedIndex != nil, smile: slice?.smile,
                          rmsFitError: slice?.smile == nil ? nil : slice?.rmsFitError,
-                         points: points, curve: curve, problem: problem, outliers: slice?.outliers ?? [])
+                         points: points, curve: curve, problem: problem, outliers: slice?.outliers ?? [], shapeFrom: slice?.shapeFrom ?? [])
     }
 
     // MARK: - Renderings
@@ -178,8 +181,9 @@ public enum SmileReport {
         return out
     }
 
-    /// `{"smiles": [{baseCoin, expiry, years, forward, listed, svi, correction, rmsFitError, problem,
-    /// outliers, points}]}`; `correction` is the spline added to the SVI total variance
+    /// `{"smiles": [{baseCoin, expiry, years, forward, listed, svi, correction, shapeFrom, rmsFitError, problem,
+    /// outliers, points}]}` (`shapeFrom`, the instants of the expiries a thin expiry borrowed its
+    /// shape from, only where it did); `correction` is the spline added to the SVI total variance
     /// (`{knots, coefficients}`, `SmileCorrection`) or null; `outliers` lists `{symbol, strike, markIv, fittedIv}` of the options the fit left
     /// out, each point carries `outlier` (null where nothing is listed).
     public static func json(_ views: [SmileView]) -> JSON {
@@ -199,6 +203,9 @@ public enum SmileReport {
                                                        ("coefficients", .array(c.coefficients.map(JSON.num)))])))
             } else {
                 members.append(("correction", .null))
+            }
+            if !v.shapeFrom.isEmpty {
+                members.append(("shapeFrom", .array(v.shapeFrom.map { .string(ISO8601.format($0)) })))
             }
             members.append(("rmsFitError", v.rmsFitError.map(JSON.num) ?? .null))
             members.append(("problem", v.problem.map(JSON.string) ?? .null))
@@ -223,6 +230,7 @@ public enum SmileReport {
             if let s = v.smile {
                 out += "  SVI a \(fmt(s.a)) b \(fmt(s.b)) rho \(fmt(s.rho)) m \(fmt(s.m)) sigma \(fmt(s.sigma))"
                 if let c = s.correction { out += " + spline correction (\(c.knots.count) knots)" }
+                if !v.shapeFrom.isEmpty { out += ", shape from " + v.shapeFrom.map { VolSurface.isoDate($0) }.joined(separator: " and ") }
                 if let r = v.rmsFitError { out += ", RMS fit error \(Table.fixed(r * 100, digits: 2)) vol points" }
                 out += "\n"
             }
