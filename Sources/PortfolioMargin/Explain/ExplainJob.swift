@@ -248,7 +248,9 @@ struct RunFigures {
     var error: [InputError?] = []
     /// Units of account a: `unitStart[a] ..< unitStart[a+1]`.
     var unitStart: [Int] = [0]
-    var unitCoin: [String] = []
+    /// A unit's coin: its slot in `coinNames` (the pricing's base coins).
+    var unitSlot: [Int32] = []
+    var coinNames: [String] = []
     var unitMM: [Double] = [], unitIM: [Double] = []
 
     init() {}
@@ -258,7 +260,8 @@ struct RunFigures {
         mm = r.totalMM; im = r.totalIM; stage = r.stage
         error = book.accountErrors
         unitStart = book.unitStart
-        unitCoin = book.unitSlot.map { book.priced.baseCoins[Int($0)] }
+        unitSlot = book.unitSlot
+        coinNames = book.priced.baseCoins
         unitMM = r.unitMM; unitIM = r.unitIM
     }
 
@@ -266,7 +269,8 @@ struct RunFigures {
         let base = unitStart.last!
         mm += o.mm; im += o.im; stage += o.stage; error += o.error
         unitStart += o.unitStart.dropFirst().map { $0 + base }
-        unitCoin += o.unitCoin; unitMM += o.unitMM; unitIM += o.unitIM
+        unitSlot += o.unitSlot; unitMM += o.unitMM; unitIM += o.unitIM
+        if coinNames.isEmpty { coinNames = o.coinNames }
     }
 
     /// Whether account a was computed (no error, finite figures).
