@@ -147,12 +147,12 @@ enum ExplainOutput {
     /// every pricing of it).
     static func errorText(_ i0: Int, _ i1: Int, _ f: ExplainFigures) -> String {
         var errors: [String] = []
-        if i0 >= 0, let e = f.runs[0].error[i0] { errors.append("before: \(e)") }
-        if i0 >= 0, i1 >= 0, f.runs[0].error[i0] == nil {
-            if let e = f.runs[1].error[i0] { errors.append("before book under the after market: \(e)") }
-            else if let e = f.runs[2].error[i0] { errors.append("before book under the after market and parameters: \(e)") }
+        if i0 >= 0, let e = f.runs[0].error(i0) { errors.append("before: \(e)") }
+        if i0 >= 0, i1 >= 0, f.runs[0].error(i0) == nil {
+            if let e = f.runs[1].error(i0) { errors.append("before book under the after market: \(e)") }
+            else if let e = f.runs[2].error(i0) { errors.append("before book under the after market and parameters: \(e)") }
         }
-        if i1 >= 0, let e = f.runs[3].error[i1] { errors.append("after: \(e)") }
+        if i1 >= 0, let e = f.runs[3].error(i1) { errors.append("after: \(e)") }
         return errors.joined(separator: "; ")
     }
 
@@ -178,11 +178,20 @@ enum ExplainOutput {
     final class RowScratch {
         static let slots = 8
         let text = UnsafeMutablePointer<CChar>.allocate(capacity: slots * NumberFormat.maxLength)
-        var length = [Int](repeating: 0, count: slots)
-        var decimal = [ShortDecimal](repeating: ShortDecimal(), count: slots)
-        var known = [Bool](repeating: false, count: slots)
+        // Pointers, not arrays: a class's array properties are checked for exclusive access at
+        // every read and write.
+        let length = UnsafeMutablePointer<Int>.allocate(capacity: slots)
+        let decimal = UnsafeMutablePointer<ShortDecimal>.allocate(capacity: slots)
+        let known = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
         var coins: [Int32] = []
-        func deallocate() { text.deallocate() }
+
+        init() {
+            length.initialize(repeating: 0, count: Self.slots)
+            decimal.initialize(repeating: ShortDecimal(), count: Self.slots)
+            known.initialize(repeating: false, count: Self.slots)
+        }
+
+        func deallocate() { text.deallocate(); length.deallocate(); decimal.deallocate(); known.deallocate() }
 
         /// Formats `v` into slot `k` (known), or marks the slot unknown.
         @inline(__always) func set(_ k: Int, _ v: Double?) {
@@ -375,7 +384,7 @@ struct FigureView {
             unitStart.append(copy(run.unitStart)); unitMM.append(copy(run.unitMM)); unitIM.append(copy(run.unitIM))
             let n = run.mm.count
             let k = UnsafeMutablePointer<Bool>.allocate(capacity: max(1, n)), e = UnsafeMutablePointer<Bool>.allocate(capacity: max(1, n))
-            for a in 0..<n { k[a] = run.known(a); e[a] = run.error[a] != nil }
+            for a in 0..<n { k[a] = run.known(a); e[a] = run.failed[a] }
             known.append(k); hasError.append(e)
             let slotId = run.coinNames.map { coinId[$0]! }
             let u = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, run.unitSlot.count))
