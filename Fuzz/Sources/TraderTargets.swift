@@ -26,7 +26,7 @@ private func refusal(_ e: Error, _ target: String, _ options: [String]) {
 /// side, limit, step, max (a missing or empty line: the option is not given). → `TradeArguments`
 /// → `MaxSize.run` on Fuzz/fixtures/market-small.json, searching at most 2,000 grid points.
 /// Holds: a refusal is one line naming `--max-size`, `--side`, `--limit`, `--step` or `--max`;
-/// an answer is a whole number of steps within the cap, `capped` exactly when it is the cap, and
+/// an accepted `--step`/`--max` is decimal text (no hex) and the step is in [10^-8, 10^6]; an answer is a whole number of steps within the cap, `capped` exactly when it is the cap, and
 /// the full engine keeps the limit at it and (uncapped) breaks it one step further.
 enum MaxSizeArgsTarget {
     static let options = ["--max-size", "--side", "--limit", "--step", "--max"]
@@ -46,6 +46,15 @@ enum MaxSizeArgsTarget {
             limit = try arg(2).map(TradeArguments.limit) ?? .im
             grid = try TradeArguments.grid(step: arg(3), max: arg(4), defaultStep: MaxSize.defaultStep(instrument))
         } catch { refusal(error, "maxsize arguments", options); return }
+        // An accepted number is decimal text (never hex) and a step is within its bounds.
+        for (k, value) in [(3, grid.step), (4, grid.max)] {
+            if let text = arg(k), value != nil, text.contains(where: { "xXpP".contains($0) }) {
+                Fuzz.fail("maxsize: \(options[k]) \(text.debugDescription) accepted, not a decimal number")
+            }
+        }
+        if let s = grid.step, !(s >= TradeArguments.minStep && s <= TradeArguments.maxStep) {
+            Fuzz.fail("maxsize: --step \(s) accepted outside [\(TradeArguments.minStep), \(TradeArguments.maxStep)]")
+        }
         let inst = priced.market.instrument(symbol)!
         let step = grid.step ?? MaxSize.defaultStep(inst)
         let cap = grid.max ?? 2000 * step

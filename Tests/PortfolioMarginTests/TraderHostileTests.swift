@@ -35,4 +35,45 @@ struct TraderHostileTests {
         #expect(throws: InputError.self) { try TradeArguments.grid(step: "0.0001", max: "5000") }
         #expect(try TradeArguments.grid(step: nil, max: "500000").max == 500000)
     }
+
+    /// Number arguments are decimal: `Double("0x10")` is 16 and `Double("0x1p-3")` is 0.125, so
+    /// `--max 0x10` searched up to 16 coins and `--add BTCUSDT:0x10` traded 16. Each is refused
+    /// now, naming the option.
+    @Test func numberArgumentsAreDecimalNotHex() throws {
+        for (option, value) in [("--max", "0x10"), ("--step", "0x1p-3"), ("--max", "0X10"), ("--step", " 0x1 ")] {
+            try CLITrustTests.expectOneLineFailure(["whatif", cross, "--market", market, "--max-size", "BTCUSDT", option, value],
+                                                   [option, "expected a finite decimal number", value.trimmingCharacters(in: .whitespaces)])
+        }
+        try CLITrustTests.expectOneLineFailure(["whatif", cross, "--market", market, "--add", "BTCUSDT:0x10"],
+                                               ["--add", "SIZE", "finite non-zero size"])
+        try CLITrustTests.expectOneLineFailure(["whatif", cross, "--market", market, "--add", "BTCUSDT:1@0x10"],
+                                               ["--add", "PRICE", "finite positive price"])
+        #expect(throws: InputError.self) { try Trade(parsing: "BTCUSDT:0x10") }
+        #expect(TradeArguments.decimal("0x10") == nil)
+        #expect(TradeArguments.decimal("nan") == nil && TradeArguments.decimal("inf") == nil && TradeArguments.decimal("1e999") == nil)
+        #expect(TradeArguments.decimal("") == nil && TradeArguments.decimal("  ") == nil && TradeArguments.decimal("1.2.3") == nil)
+        // Decimal text in every form the files accept still reads.
+        #expect(TradeArguments.decimal(" 16 ") == 16 && TradeArguments.decimal("+1.5e1") == 15 && TradeArguments.decimal("-.5") == -0.5)
+        #expect(try Trade(parsing: "BTCUSDT:-2.5@1e4") == Trade(symbol: "BTCUSDT", size: -2.5, price: 10_000))
+        // The same decimal value in other spellings gives the same answer.
+        let out = try CLI.run(["whatif", cross, "--market", market, "--max-size", "BTCUSDT", "--max", "16", "--step", "1"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(try JSON.parse(out.stdout)["step"] == .number(1))
+        let spelt = try CLI.run(["whatif", cross, "--market", market, "--max-size", "BTCUSDT", "--max", " 1.6e1", "--step", "1.000"])
+        #expect(spelt.status == 0 && spelt.stdout == out.stdout, "\(spelt.stderr)")
+    }
+
+    /// `--step` has a lower bound (10^-8): a step of 10^-300 made the default cap 10^6 steps of
+    /// nothing, and with `--max` a grid of 10^7 sizes too small to trade. Refused, naming the bound.
+    @Test func aStepBelowTheBoundIsRefused() throws {
+        for value in ["1e-300", "5e-324", "0.000000009", "9.99e-9"] {
+            try CLITrustTests.expectOneLineFailure(["whatif", cross, "--market", market, "--max-size", "BTCUSDT", "--step", value],
+                                                   ["--step", "must be at least 1e-08", value])
+        }
+        #expect(throws: InputError.self) { try TradeArguments.grid(step: "1e-300", max: nil) }
+        // The bound itself is a step (the grid 10^-8 · 100 points).
+        #expect(try TradeArguments.grid(step: "1e-8", max: "0.000001").step == 1e-8)
+        let out = try CLI.run(["whatif", cross, "--market", market, "--max-size", "BTCUSDT", "--step", "1e-8", "--max", "0.000001"])
+        #expect(out.status == 0, "\(out.stderr)")
+    }
 }

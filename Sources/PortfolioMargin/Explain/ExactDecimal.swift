@@ -139,38 +139,60 @@ struct ExactDecimal: Equatable {
     /// The text of `±digits × 10^exponent` (``text``'s rules); `digits` most significant first,
     /// without leading or trailing zeros (empty for zero).
     static func text(negative: Bool, digits: UnsafeBufferPointer<UInt8>, exponent: Int) -> String {
+        String(unsafeUninitializedCapacity: maxText(digits: digits.count)) { out in
+            var w = RawWriter(out.baseAddress!)
+            write(negative: negative, digits: digits, exponent: exponent, into: &w)
+            return out.baseAddress!.distance(to: w.p)
+        }
+    }
+
+    /// The most bytes ``write(negative:digits:exponent:into:)`` writes for `n` digits: a sign, the
+    /// digits, at most 16 zeros or 4 leading `0.000`, `.0`, or `.` and `e-308`.
+    static func maxText(digits n: Int) -> Int { n + 24 }
+
+    /// Writes the text of `±digits × 10^exponent` (``text``'s rules) at `w`.
+    static func write(negative: Bool, digits: UnsafeBufferPointer<UInt8>, exponent: Int, into w: inout RawWriter) {
         let n = digits.count
-        if n == 0 { return "0.0" }
-        var out: [UInt8] = []
-        out.reserveCapacity(n + 24)
-        if negative { out.append(45) }
-        func put(_ range: Range<Int>) { for k in range { out.append(digits[k] + 48) } }
-        func zeros(_ count: Int) { for _ in 0..<max(0, count) { out.append(48) } }
+        if n == 0 { w.byte(48); w.byte(46); w.byte(48); return }
+        if negative { w.byte(45) }
+        func put(_ range: Range<Int>) { for k in range { w.byte(digits[k] + 48) } }
+        func zeros(_ count: Int) { for _ in 0..<max(0, count) { w.byte(48) } }
         let first = n + exponent - 1   // power of ten of the first digit
         // Up to 2^53 = 9007199254740992 (16 digits): compare the integer part's digits with it.
         var upToTwo53 = first < 15
         if first == 15 {
-            let limit: [UInt8] = [9, 0, 0, 7, 1, 9, 9, 2, 5, 4, 7, 4, 0, 9, 9, 2]
-            let integer = (0..<16).map { $0 < n ? digits[$0] : 0 }
-            upToTwo53 = integer.lexicographicallyPrecedes(limit) || (integer == limit && n <= 16)   // 2^53 itself is plain
+            let limit: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
+                = (9, 0, 0, 7, 1, 9, 9, 2, 5, 4, 7, 4, 0, 9, 9, 2)
+            upToTwo53 = withUnsafeBytes(of: limit) { l in
+                for k in 0..<16 {
+                    let d = k < n ? digits[k] : 0
+                    if d != l[k] { return d < l[k] }
+                }
+                return n <= 16   // 2^53 itself is plain
+            }
         }
         if first >= -4 && upToTwo53 {
             if exponent >= 0 {
-                put(0..<n); zeros(exponent); out += [46, 48]
+                put(0..<n); zeros(exponent); w.byte(46); w.byte(48)
             } else if first >= 0 {
-                put(0..<(first + 1)); out.append(46); put((first + 1)..<n)
+                put(0..<(first + 1)); w.byte(46); put((first + 1)..<n)
             } else {
-                out += [48, 46]; zeros(-first - 1); put(0..<n)
+                w.byte(48); w.byte(46); zeros(-first - 1); put(0..<n)
             }
         } else {
             put(0..<1)
-            if n > 1 { out.append(46); put(1..<n) }
-            let e = abs(first)
-            out += first < 0 ? [101, 45] : [101, 43]
-            if e < 10 { out.append(48) }
-            out += Array(String(e).utf8)
+            if n > 1 { w.byte(46); put(1..<n) }
+            var e = abs(first)
+            w.byte(101); w.byte(first < 0 ? 45 : 43)
+            // The exponent's digits, at least two.
+            var buffer: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
+            var count = 0
+            withUnsafeMutableBytes(of: &buffer) { d in
+                repeat { d[count] = UInt8(e % 10) + 48; e /= 10; count += 1 } while e > 0
+                if count < 2 { d[count] = 48; count += 1 }
+                for k in stride(from: count - 1, through: 0, by: -1) { w.byte(d[k]) }
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The text of `b − a`, the exact difference of the two figures' printed decimals; empty when
@@ -196,29 +218,40 @@ struct ShortDecimal: Equatable {
 
     static let powersOfTen: [UInt64] = (0...19).map { k in (0..<k).reduce(UInt64(1)) { p, _ in p * 10 } }
 
+    /// The most bytes of ``write(into:)``: a `UInt64` has at most 20 digits.
+    static let maxText = 20 + 24
+
+    /// Zero.
+    init() {}
+
     /// The printed decimal of a finite `v` (``NumberFormat``'s shortest text, at most 17 digits).
     init(_ v: Double) {
         if v == 0 { return }
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: NumberFormat.maxLength) { t in
-            let n = NumberFormat.write(v, t.baseAddress!)
-            var i = 0, fraction = 0, inFraction = false, e10 = 0
-            if t[0] == 45 { negative = true; i = 1 }
-            while i < n {
-                let c = UInt8(bitPattern: t[i])
-                if c == 46 { inFraction = true } else if c == 101 {
-                    var sign = 1, j = i + 1, e = 0
-                    if j < n, t[j] == 45 || t[j] == 43 { sign = t[j] == 45 ? -1 : 1; j += 1 }
-                    while j < n { e = e * 10 + Int(t[j] - 48); j += 1 }
-                    e10 = sign * e
-                    break
-                } else {
-                    sig = sig * 10 + UInt64(c - 48)
-                    if inFraction { fraction += 1 }
-                }
-                i += 1
-            }
-            exp = e10 - fraction
+        self = withUnsafeTemporaryAllocation(of: CChar.self, capacity: NumberFormat.maxLength) { t in
+            ShortDecimal(text: t.baseAddress!, count: NumberFormat.write(v, t.baseAddress!))
         }
+    }
+
+    /// The decimal of `count` bytes of text as ``NumberFormat`` writes a finite value (`-`, at most
+    /// 17 digits with a `.`, an exponent `e±N`).
+    init(text t: UnsafePointer<CChar>, count n: Int) {
+        var i = 0, fraction = 0, inFraction = false, e10 = 0
+        if t[0] == 45 { negative = true; i = 1 }
+        while i < n {
+            let c = UInt8(bitPattern: t[i])
+            if c == 46 { inFraction = true } else if c == 101 {
+                var sign = 1, j = i + 1, e = 0
+                if j < n, t[j] == 45 || t[j] == 43 { sign = t[j] == 45 ? -1 : 1; j += 1 }
+                while j < n { e = e * 10 + Int(t[j] - 48); j += 1 }
+                e10 = sign * e
+                break
+            } else {
+                sig = sig * 10 + UInt64(c - 48)
+                if inFraction { fraction += 1 }
+            }
+            i += 1
+        }
+        exp = e10 - fraction
         normalize()
     }
 
@@ -257,6 +290,12 @@ struct ShortDecimal: Equatable {
     var text: String {
         if sig == 0 { return "0.0" }
         return withDigits { ExactDecimal.text(negative: negative, digits: $0, exponent: exp) }
+    }
+
+    /// Writes the text (``ExactDecimal/text``'s rules) at `w`: at most ``maxText`` bytes.
+    func write(into w: inout RawWriter) {
+        if sig == 0 { w.byte(48); w.byte(46); w.byte(48); return }
+        withDigits { ExactDecimal.write(negative: negative, digits: $0, exponent: exp, into: &w) }
     }
 
     /// The digits (values 0…9, most significant first) written to `body`.

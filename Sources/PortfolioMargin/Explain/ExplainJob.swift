@@ -245,10 +245,15 @@ extension ExplainJob {
 struct RunFigures {
     var mm: [Double] = [], im: [Double] = []
     var stage: [Stage?] = []
-    var error: [InputError?] = []
+    /// Whether account a has an input error, and the errors by account, in account order (few:
+    /// kept apart so the joins of blocks copy no optional error per account).
+    var failed: [Bool] = []
+    var errors: [(account: Int, error: InputError)] = []
     /// Units of account a: `unitStart[a] ..< unitStart[a+1]`.
     var unitStart: [Int] = [0]
-    var unitCoin: [String] = []
+    /// A unit's coin: its slot in `coinNames` (the pricing's base coins).
+    var unitSlot: [Int32] = []
+    var coinNames: [String] = []
     var unitMM: [Double] = [], unitIM: [Double] = []
 
     init() {}
@@ -256,21 +261,36 @@ struct RunFigures {
     init(_ r: BookResult) {
         let book = r.book
         mm = r.totalMM; im = r.totalIM; stage = r.stage
-        error = book.accountErrors
+        failed = book.accountErrors.map { $0 != nil }
+        for (a, e) in book.accountErrors.enumerated() { if let e { errors.append((a, e)) } }
         unitStart = book.unitStart
-        unitCoin = book.unitSlot.map { book.priced.baseCoins[Int($0)] }
+        unitSlot = book.unitSlot
+        coinNames = book.priced.baseCoins
         unitMM = r.unitMM; unitIM = r.unitIM
     }
 
     mutating func append(_ o: RunFigures) {
-        let base = unitStart.last!
-        mm += o.mm; im += o.im; stage += o.stage; error += o.error
+        let base = unitStart.last!, accounts = mm.count
+        mm += o.mm; im += o.im; stage += o.stage; failed += o.failed
+        errors += o.errors.map { ($0.account + accounts, $0.error) }
         unitStart += o.unitStart.dropFirst().map { $0 + base }
-        unitCoin += o.unitCoin; unitMM += o.unitMM; unitIM += o.unitIM
+        unitSlot += o.unitSlot; unitMM += o.unitMM; unitIM += o.unitIM
+        if coinNames.isEmpty { coinNames = o.coinNames }
     }
 
     /// Whether account a was computed (no error, finite figures).
-    func known(_ a: Int) -> Bool { error[a] == nil && stage[a] != nil && mm[a].isFinite && im[a].isFinite }
+    func known(_ a: Int) -> Bool { !failed[a] && stage[a] != nil && mm[a].isFinite && im[a].isFinite }
+
+    /// Account a's input error, if any.
+    func error(_ a: Int) -> InputError? {
+        guard failed[a] else { return nil }
+        var lo = 0, hi = errors.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if errors[mid].account < a { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < errors.count && errors[lo].account == a ? errors[lo].error : nil
+    }
 }
 
 /// The four pricings, for the writer.

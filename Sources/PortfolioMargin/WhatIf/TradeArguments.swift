@@ -3,15 +3,31 @@
 public enum TradeArguments {
     /// The largest `--step`: a million coins or USD contracts.
     public static let maxStep = 1e6
+    /// The smallest `--step`: 10^-8, a satoshi — finer than any exchange's lot size. A finer grid
+    /// would only spend the search on sizes too small to trade (and, without `--max`, shrink the
+    /// default cap of 10^6 steps to nothing).
+    public static let minStep = 1e-8
     /// The largest `--max`.
     public static let maxCap = 1e12
     /// The largest `--top`.
     public static let maxTop = 1_000_000
 
-    /// A finite number `0 < x ≤ bound` for `option`.
+    /// The value of a decimal number argument: an optional sign, digits with at most one `.`, an
+    /// optional exponent `e±N` (spaces around allowed), as the CSV files write numbers; nil for
+    /// anything else — hex (`0x10`, which `Double(_:)` would read as 16), `nan`, `inf` — and for a
+    /// value beyond the double range.
+    public static func decimal(_ text: some StringProtocol) -> Double? {
+        var t = Substring(text)
+        while t.first == " " { t = t.dropFirst() }
+        while t.last == " " { t = t.dropLast() }
+        var s = String(t)
+        return s.withUTF8 { $0.isEmpty ? nil : FastNumber.parse($0.baseAddress!, $0.count) }
+    }
+
+    /// A finite decimal number `0 < x ≤ bound` for `option`.
     public static func positive(_ text: String, option: String, bound: Double) throws -> Double {
-        guard let x = Double(text.trimmingSpaces), x.isFinite else {
-            throw InputError(record: option, "expected a finite number, got \(InputError.echo(text))")
+        guard let x = decimal(text) else {
+            throw InputError(record: option, "expected a finite decimal number, got \(InputError.echo(text))")
         }
         guard x > 0 && x <= bound else {
             throw InputError(record: option, "must be greater than 0 and at most \(NumberFormat.text(bound)), got \(InputError.echo(text))")
@@ -26,6 +42,9 @@ public enum TradeArguments {
     ///   grid points is checked only for a given `--step`.
     public static func grid(step: String?, max: String?, defaultStep: Double? = nil) throws -> (step: Double?, max: Double?) {
         let s = try step.map { try positive($0, option: "--step", bound: maxStep) }
+        if let s, s < minStep {
+            throw InputError(record: "--step", "must be at least \(NumberFormat.text(minStep)), got \(InputError.echo(step!))")
+        }
         let m = try max.map { try positive($0, option: "--max", bound: maxCap) }
         // The grid is counted with the step it will use: an inverse instrument's default is 1 USD
         // contract, a linear one's 0.001 coin.

@@ -28,12 +28,12 @@ public struct Trade: Equatable, Sendable {
         let rest = text[text.index(after: colon)...]
         let parts = rest.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count <= 2 else { throw InputError(record: record, "expected SYMBOL:SIZE[@PRICE] (one '@')") }
-        guard let size = Double(parts[0]), size.isFinite, size != 0 else {
+        guard let size = TradeArguments.decimal(parts[0]), size != 0 else {
             throw InputError(record: record, field: "SIZE", "expected a finite non-zero size after ':'")
         }
         var price: Double?
         if parts.count == 2 {
-            guard let p = Double(parts[1]), p.isFinite, p > 0 else {
+            guard let p = TradeArguments.decimal(parts[1]), p > 0 else {
                 throw InputError(record: record, field: "PRICE", "expected a finite positive price after '@'")
             }
             price = p
