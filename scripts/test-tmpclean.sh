@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `swift test --skip-build ARGS` with a private, empty TMPDIR, then fails if the run left anything
 # in it: a nightly run must not fill the disk with test folders (every test's files live under one
-# per-process root, Tests/PortfolioMarginTests/TestTemp.swift, removed at exit). Exit status: the
+# per-process root, Tests/PMTestSupport/TestTemp.swift, removed at exit). Exit status: the
 # test run's, or 1 if it passed but left entries behind.
 #   scripts/test-tmpclean.sh [swift test arguments, e.g. --filter CLITests]
 # A private TMPDIR rather than a before/after count of /tmp: colleagues' runs and other programs

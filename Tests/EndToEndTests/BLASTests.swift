@@ -4,6 +4,7 @@ import Testing
 @testable import PMGenerate
 @testable import PortfolioMargin
 @testable import pm
+@testable import PMTestSupport
 
 /// Issue 13: the OpenBLAS kernel check and `pm`'s re-execution.
 struct BLASKernelTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `pm backtest` end to end: hostile arguments and files (exit 1, one line, nothing written),
 /// exit 3 with error accounts, and the same bytes at any --threads, block size and shard split

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `pm backtest` under hostile histories: closes and IVs that are each valid (finite, above 0) but
 /// whose quotient overflows, and a hand-worked book (one perpetual, one option) whose scenario

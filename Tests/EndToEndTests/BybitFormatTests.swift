@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Bybit's published portfolio-margin example (bybit-exchange/docs, docs/v5/asset/portfolio-margin.mdx,
 /// response of 2026-03-24T02:28:10.506Z): long 0.02 BTC-25SEP26-80000-C-USDT and long 0.038

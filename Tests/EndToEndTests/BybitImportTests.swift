@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Builds saved V5 responses in Bybit's shapes (numbers as strings, ms timestamps).
 enum BybitFixture {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Hostile inputs to `pm bybit import` and `pm bybit reconcile`: every one a clear one-line error
 /// naming file and field (exit 1), or a correct result; outputs whole or not at all.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Argument vectors found by the argument fuzzer (Fuzz/argv/fuzz-argv.py): an option given twice,
 /// a count beyond `Int`. Each exits 1 with one line on stderr, nothing written.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The real `pm` on small hostile files and out-of-range options: every command exits 1
 /// with one line on stderr naming the file — never a trap, a hang or a silently different margin.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The batch CSV reader can be trusted: quoting, line endings, non-numbers, bad bytes,
 /// odd files and ids absent from accounts.csv never change a margin silently or stop the batch
@@ -93,7 +94,7 @@ struct CSVTrustTests {
     @Test func generatorArchetypesQuotedWithCRGiveTheSameBytes() throws {
         let plain = BatchFiles.tempDir("genplain")
         defer { TestTemp.remove(plain) }
-        for (f, bytes) in try GenerateTests.generate(400, seed: 21) {
+        for (f, bytes) in try GeneratedBook.generate(400, seed: 21) {
             try Data(bytes).write(to: URL(fileURLWithPath: plain + "/" + f.fileName))
         }
         let reference = try outputs(plain)

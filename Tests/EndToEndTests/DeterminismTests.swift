@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Same inputs ⇒ same output bytes on every run (docs/formats.md "Reproducibility"), through the real
 /// `pm`; and `pm merge`'s checks of what the shards hold (docs/formats.md "Scale-out").

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import CKernels
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Issue 7: the engine is never silently wrong on extreme values (docs/model.md §10), and the
 /// liquidation plan's `reduceUnit` step (docs/model.md §8).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The shipped example outputs (`pm margin data/examples/*.json`, and the CLI fixture account)
 /// compared field by field with figures worked out independently of the engine: the plain

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The head of `pm batch` overlapped: accounts.csv is split by helper
 /// threads while the id table is built from the chunks already split (`BatchInput.loadAccounts`),

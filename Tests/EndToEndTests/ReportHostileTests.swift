@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Hostile folders and `--out` paths for `pm report` found by attacking the command: each case
 /// failed before its fix (a wrong bin or sum drawn without a word, or a node replaced by a file).

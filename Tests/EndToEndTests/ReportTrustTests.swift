@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Hostile inputs and arguments to `pm report`: every refusal is exit 1 with one line naming the
 /// file, line and field (or the argument), and writes nothing; a page is written whole or not at all.

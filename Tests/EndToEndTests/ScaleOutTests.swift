@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `pm merge` and `pm split` (docs/formats.md "Scale-out"), through the real `pm`.
 @Suite(.serialized) struct ScaleOutTests {
@@ -189,20 +190,3 @@ import Testing
     }
 }
 
-extension CLI {
-    /// Runs another program with `stdin`.
-    static func runTool(_ path: String, _ args: [String], stdin: String) throws -> Output {
-        guard FileManager.default.isExecutableFile(atPath: path) else { return Output(status: 127, stdout: "", stderr: "") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let i = Pipe(), out = Pipe(), err = Pipe()
-        p.standardInput = i; p.standardOutput = out; p.standardError = err
-        try p.run()
-        i.fileHandleForWriting.write(Data(stdin.utf8))
-        try i.fileHandleForWriting.close()
-        let (o, e) = TestSupport.drain(out, err)
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-}

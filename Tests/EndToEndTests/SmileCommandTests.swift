@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `pm smile` (docs/formats.md "Smiles"): CSV columns and values, an interpolated expiry with extra
 /// strikes, the SVG plot, and refusals.

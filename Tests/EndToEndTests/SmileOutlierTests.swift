@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Wrong marks among few strikes (docs/smile.md §1 "Outliers"), the extrapolation bound of unlisted
 /// expiries (§2) and `pm smile` errors that name the option at fault.

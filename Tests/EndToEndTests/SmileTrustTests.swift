@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Hostile inputs to `pm smile` and the smile fit (docs/smile.md): total table formatting, the
 /// `--strikes` bound, a robust fit that reports outliers, no butterfly arbitrage on the whole line,

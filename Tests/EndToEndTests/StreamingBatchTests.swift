@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The streaming batch path (docs/performance.md "Batch memory") writes the bytes of the whole-file path
 /// (`BatchInput.load` + `BatchRunner.run`) for every input, block size, thread count and read

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Hostile inputs to `pm sweep`, `pm whatif`, the table views and the output folders: a correct
 /// result or a one-line error, never a trap, an abort or memory corruption.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `pm whatif --max-size` and `pm hedge` from the command line: outputs equal the library's, and
 /// hostile arguments and files exit 1 with one line naming what is wrong.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Hostile use of `pm whatif --max-size` and `pm hedge`, beyond `TraderCLITests`: each test
 /// failed before the fix it names in its description.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// A hostile review of `pm bybit import` and `pm bybit reconcile`, end to end through `pm`: an
 /// import never writes an account `pm margin` then refuses; an empty number is never "none" unless

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import PortfolioMargin
 @testable import pm
+@testable import PMTestSupport
 
 /// Pre-trade checks, sweeps and liquidation plans (issue: what-if tools).
 struct WhatIfTests {

@@ -4,7 +4,7 @@ import CKernels
 
 /// Paths and small hand-made markets shared by the tests.
 enum TestSupport {
-    /// The repository root (this file is `<root>/Tests/PortfolioMarginTests/TestSupport.swift`).
+    /// The repository root (this file is `<root>/Tests/PMTestSupport/TestSupport.swift`).
     static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Margin attribution (docs/model.md §12, docs/formats.md "Margin attribution"): each holding's
 /// `maxLossContribution` and the spot leg's, summing to the unit's `maxLoss`.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The history reader (docs/formats.md "Coverage backtest") on good and hostile folders: every
 /// refusal is one `InputError` naming the file, line and field.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The coverage backtest of docs/model.md §13 on hand-worked books: every expected figure is
 /// derived here from the returns written into the history, not read from the code's output.

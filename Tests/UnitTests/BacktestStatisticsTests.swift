@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Kupiec, Christoffersen and the traffic light (docs/model.md §13) on edge cases and the Basel table.
 @Suite struct BacktestStatisticsTests {

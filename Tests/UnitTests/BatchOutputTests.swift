@@ -1,5 +1,6 @@
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `BatchOutput.append` writes a block's rows raw into reserved memory; its bytes must
 /// equal the plain field-by-field writer it replaced (kept here as the reference), including error

@@ -1,6 +1,7 @@
 import Testing
 import CKernels
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Black-76 (r = 0): reference prices, parity, limits, greeks, and every vector path against libm.
 struct Black76Tests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `BookBuilder` builds units in raw scratch memory and appends them in bulk . Its units,
 /// portfolios and entries must be those of the straightforward construction below — same order,

@@ -1,5 +1,6 @@
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The engine's speed work changed how the per-unit figures are computed, never what they are:
 /// the branch-free contingency pass and what it reads precomputed per market

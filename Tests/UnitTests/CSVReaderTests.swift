@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The batch CSV reader: line splitting, quoting, line endings, and the fast number parser.
 struct CSVReaderTests {

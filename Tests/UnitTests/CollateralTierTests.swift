@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// docs/model.md §8 margin balance with tiered collateral ratios (`collateralValueRatio` as a list).
 struct CollateralTierTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The five §5 functions on hand-built exposures (docs/model.md §5A–E), and their §10 rule: a sum that
 /// is not finite makes the add-on NaN, never 0 through a `max(0, ·)` or a sign test.

@@ -1,5 +1,6 @@
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Each contingency of docs/model.md §5 on a hand-worked portfolio (index 50,000; BTC factors of §9).
 struct ContingencyTests {

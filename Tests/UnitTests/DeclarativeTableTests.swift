@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The contingency table (`ContingencyKind`) and the parameter table (`CoinParameter.table`): what
 /// is derived from them matches the shapes docs/formats.md and docs/model.md fix.

@@ -1,5 +1,6 @@
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// BLAS `dgemm` rows give the same bits whatever else shares their block (OpenBLAS picks other
 /// kernels, with another summation order, for calls of other shapes): the dense path always calls

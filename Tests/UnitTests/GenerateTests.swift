@@ -2,63 +2,14 @@ import Foundation
 import Testing
 @testable import PMGenerate
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `SyntheticMarket`, `SyntheticAccounts` and `pm generate`.
 struct GenerateTests {
-    /// The repository root (this file is `<root>/Tests/PortfolioMarginTests/GenerateTests.swift`).
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
-
-    static let market: MarketSnapshot = try! MarketSnapshot.load(path: path("data/sample/market.json"))
-    static let params: ParameterSet = try! ParameterSet.load(path: path("data/params/pm-params.json"))
-
-    typealias Files = [SyntheticAccounts.File: [UInt8]]
-
-    /// The four files of `count` accounts, in memory.
-    static func generate(_ count: Int, seed: UInt64, blockSize: Int = 16384, market: MarketSnapshot = market) throws -> Files {
-        var files: Files = [:]
-        _ = try SyntheticAccounts(market: market, parameters: TestSupport.shippedParams, seed: seed).generate(count: count, blockSize: blockSize) { f, bytes in
-            files[f, default: []] += bytes
-        }
-        return files
-    }
-
-    /// Data rows of a file, split into fields (header checked and dropped).
-    static func rows(_ files: Files, _ f: SyntheticAccounts.File) -> [[Substring]] {
-        let text = String(decoding: files[f] ?? [], as: UTF8.self)
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines.last == "")
-        lines.removeLast()
-        #expect(lines.first.map { String($0) + "\n" } == f.header)
-        return lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-    }
-
-    /// `Account` values built from the generated rows, in `accounts.csv` order.
-    static func accounts(_ files: Files) -> [Account] {
-        var list: [Account] = []
-        var at: [String: Int] = [:]
-        for r in rows(files, .accounts) {
-            at[String(r[0])] = list.count
-            list.append(Account(id: String(r[0]), spotHedging: r[1] == "true"))
-        }
-        for r in rows(files, .balances) {
-            list[at[String(r[0])]!].balances.append(Balance(coin: String(r[1]), walletBalance: Double(r[2])!))
-        }
-        for r in rows(files, .positions) {
-            list[at[String(r[0])]!].positions.append(Position(symbol: String(r[1]), size: Double(r[2])!,
-                                                              entryPrice: r[3].isEmpty ? nil : Double(r[3])!))
-        }
-        for r in rows(files, .orders) {
-            list[at[String(r[0])]!].orders.append(Order(symbol: String(r[1]), side: Side(rawValue: String(r[2]))!,
-                                                        qty: Double(r[3])!, price: Double(r[4])!))
-        }
-        return list
-    }
-
     // MARK: - Market
 
     @Test func marketOfSeedOneIsTheShippedSample() throws {
-        let shipped = try String(contentsOfFile: Self.path("data/sample/market.json"), encoding: .utf8)
+        let shipped = try String(contentsOfFile: GeneratedBook.path("data/sample/market.json"), encoding: .utf8)
         #expect(SyntheticMarket.make(seed: 1) == shipped)
     }
 
@@ -75,7 +26,7 @@ struct GenerateTests {
         }
         // The index levels move by at most ±1%.
         for coin in ["BTC", "ETH", "SOL"] {
-            let r = m.indexPrices[coin]! / Self.market.indexPrices[coin]!
+            let r = m.indexPrices[coin]! / GeneratedBook.market.indexPrices[coin]!
             #expect(TestSupport.near(r, 1, within: 0.0101))
         }
         #expect(m.indexPrices["USDT"] == 0.9998 && m.indexPrices["USDC"] == 1.0)
@@ -84,34 +35,34 @@ struct GenerateTests {
     // MARK: - Accounts: bytes
 
     @Test func sameSeedSameBytesWhateverTheBlockSize() throws {
-        let a = try Self.generate(3000, seed: 42)
-        let b = try Self.generate(3000, seed: 42, blockSize: 77)
+        let a = try GeneratedBook.generate(3000, seed: 42)
+        let b = try GeneratedBook.generate(3000, seed: 42, blockSize: 77)
         for f in SyntheticAccounts.File.allCases { #expect(a[f] == b[f], "\(f.fileName) differs") }
         // A prefix of a longer run is the shorter run.
-        let c = try Self.generate(1000, seed: 42, blockSize: 100)
+        let c = try GeneratedBook.generate(1000, seed: 42, blockSize: 100)
         #expect(a[.accounts]!.starts(with: c[.accounts]!))
         #expect(a[.positions]!.starts(with: c[.positions]!))
     }
 
     @Test func differentSeedDifferentBytes() throws {
-        let a = try Self.generate(500, seed: 1)
-        let b = try Self.generate(500, seed: 2)
+        let a = try GeneratedBook.generate(500, seed: 1)
+        let b = try GeneratedBook.generate(500, seed: 2)
         #expect(a[.positions] != b[.positions])
         #expect(a[.balances] != b[.balances])
         // Same ids (the hedging flags differ).
-        #expect(Self.rows(a, .accounts).map { $0[0] } == Self.rows(b, .accounts).map { $0[0] })
+        #expect(GeneratedBook.rows(a, .accounts).map { $0[0] } == GeneratedBook.rows(b, .accounts).map { $0[0] })
     }
 
     @Test func writesWholeFilesIntoAFolder() throws {
         let base = TestTemp.dir("generate")
         defer { TestTemp.remove(base) }
         let dir = URL(fileURLWithPath: base + "/out")
-        let counts = try SyntheticAccounts(market: Self.market, parameters: TestSupport.shippedParams, seed: 5).write(count: 700, to: dir.path)
-        let mem = try Self.generate(700, seed: 5)
+        let counts = try SyntheticAccounts(market: GeneratedBook.market, parameters: TestSupport.shippedParams, seed: 5).write(count: 700, to: dir.path)
+        let mem = try GeneratedBook.generate(700, seed: 5)
         for f in SyntheticAccounts.File.allCases {
             let disk = try [UInt8](Data(contentsOf: dir.appendingPathComponent(f.fileName)))
             #expect(disk == mem[f])
-            #expect(Self.rows(mem, f).count == counts[f])
+            #expect(GeneratedBook.rows(mem, f).count == counts[f])
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
         #expect(!names.contains { $0.hasSuffix(".tmp") })
@@ -121,26 +72,26 @@ struct GenerateTests {
     // MARK: - Accounts: contents
 
     @Test func rowsReferenceTheMarketAndTheirAccounts() throws {
-        let files = try Self.generate(2000, seed: 1)
-        let ids = Self.rows(files, .accounts).map { String($0[0]) }
+        let files = try GeneratedBook.generate(2000, seed: 1)
+        let ids = GeneratedBook.rows(files, .accounts).map { String($0[0]) }
         #expect(ids.count == 2000)
         #expect(Set(ids).count == ids.count)
         #expect(ids.first == "ACC-0000001" && ids.last == "ACC-0002000")
         #expect(ids == (0..<2000).map(SyntheticAccounts.accountId))
         let idSet = Set(ids)
-        let coins = Set(Self.market.indexPrices.keys)
-        for r in Self.rows(files, .accounts) { #expect(r.count == 2 && (r[1] == "true" || r[1] == "false")) }
-        for r in Self.rows(files, .balances) {
+        let coins = Set(GeneratedBook.market.indexPrices.keys)
+        for r in GeneratedBook.rows(files, .accounts) { #expect(r.count == 2 && (r[1] == "true" || r[1] == "false")) }
+        for r in GeneratedBook.rows(files, .balances) {
             #expect(r.count == 3 && idSet.contains(String(r[0])) && coins.contains(String(r[1])))
             #expect(Double(r[2]).map { $0.isFinite } == true)
         }
         var positionsOf: [Substring: Int] = [:]
         var symbolsOf: [Substring: Set<Substring>] = [:]
-        for r in Self.rows(files, .positions) {
+        for r in GeneratedBook.rows(files, .positions) {
             #expect(r.count == 4 && idSet.contains(String(r[0])))
-            let inst = Self.market.instrument(String(r[1]))
+            let inst = GeneratedBook.market.instrument(String(r[1]))
             #expect(inst != nil, "unknown symbol \(r[1])")
-            #expect(Self.market.instrumentProblems[String(r[1])] == nil)
+            #expect(GeneratedBook.market.instrumentProblems[String(r[1])] == nil)
             let size = Double(r[2])
             #expect(size != nil && size != 0 && size!.isFinite)
             if !r[3].isEmpty { #expect(Double(r[3]).map { $0 > 0 } == true) }
@@ -148,9 +99,9 @@ struct GenerateTests {
             positionsOf[r[0], default: 0] += 1
             #expect(symbolsOf[r[0], default: []].insert(r[1]).inserted, "\(r[0]) holds \(r[1]) twice")
         }
-        for r in Self.rows(files, .orders) {
+        for r in GeneratedBook.rows(files, .orders) {
             #expect(r.count == 5 && idSet.contains(String(r[0])))
-            let inst = Self.market.instrument(String(r[1]))
+            let inst = GeneratedBook.market.instrument(String(r[1]))
             #expect(inst != nil, "unknown symbol \(r[1])")
             #expect(r[2] == "Buy" || r[2] == "Sell")
             let qty = Double(r[3]), price = Double(r[4])
@@ -166,33 +117,33 @@ struct GenerateTests {
 
     @Test func mixContainsEveryArchetype() throws {
         let n = 2000
-        let gen = try SyntheticAccounts(market: Self.market, parameters: TestSupport.shippedParams, seed: 1)
+        let gen = try SyntheticAccounts(market: GeneratedBook.market, parameters: TestSupport.shippedParams, seed: 1)
         var seen = Set<SyntheticAccounts.Archetype>()
         for a in 0..<n { seen.insert(gen.archetype(of: a)) }
         #expect(seen == Set(SyntheticAccounts.Archetype.allCases))
         #expect(TestSupport.near(SyntheticAccounts.mix.reduce(0) { $0 + $1.1 }, 1, within: 1e-12))
 
-        let accounts = Self.accounts(try Self.generate(n, seed: 1))
-        let inverse = { (s: String) in Self.market.instrument(s)?.isInverse == true }
-        let settle = { (s: String) in Self.market.instrument(s)?.settleCoin ?? "" }
-        let isPerp = { (s: String) in Self.market.instrument(s)?.kind == .perpetual }
+        let accounts = GeneratedBook.accounts(try GeneratedBook.generate(n, seed: 1))
+        let inverse = { (s: String) in GeneratedBook.market.instrument(s)?.isInverse == true }
+        let settle = { (s: String) in GeneratedBook.market.instrument(s)?.settleCoin ?? "" }
+        let isPerp = { (s: String) in GeneratedBook.market.instrument(s)?.kind == .perpetual }
         #expect(accounts.contains { $0.positions.count >= 100 }, "a market maker")
         #expect(accounts.contains { $0.spotHedging && $0.balances.contains { $0.walletBalance < 0 && $0.coin != "USDT" && $0.coin != "USDC" } },
                 "a basis trader with a liability")
         #expect(accounts.contains { $0.spotHedging && $0.balances.contains { $0.walletBalance > 0 && $0.coin == "BTC" }
-                                    && $0.positions.contains { $0.size < 0 && Self.market.instrument($0.symbol)?.kind != .option } },
+                                    && $0.positions.contains { $0.size < 0 && GeneratedBook.market.instrument($0.symbol)?.kind != .option } },
                 "a basis trader long spot, short a derivative")
         #expect(accounts.contains { a in a.orders.contains { $0.side == .buy } && a.orders.contains { $0.side == .sell } })
         #expect(accounts.contains { a in a.positions.contains { inverse($0.symbol) } })
-        #expect(accounts.contains { a in a.positions.contains { Self.market.instrument($0.symbol)?.kind == .future && inverse($0.symbol) } })
+        #expect(accounts.contains { a in a.positions.contains { GeneratedBook.market.instrument($0.symbol)?.kind == .future && inverse($0.symbol) } })
         #expect(accounts.contains { a in
             a.positions.contains { isPerp($0.symbol) && settle($0.symbol) == "USDT" && $0.size > 0 }
-                && a.positions.contains { settle($0.symbol) == "USDC" && !Self.market.instrument($0.symbol)!.isInverse && $0.size < 0 }
+                && a.positions.contains { settle($0.symbol) == "USDC" && !GeneratedBook.market.instrument($0.symbol)!.isInverse && $0.size < 0 }
         }, "a cross-stablecoin hedge")
         #expect(accounts.contains { a in
-            let options = a.positions.filter { Self.market.instrument($0.symbol)?.kind == .option }
+            let options = a.positions.filter { GeneratedBook.market.instrument($0.symbol)?.kind == .option }
             return options.count >= 2 && options.allSatisfy { $0.size < 0 }
-                && Set(options.map { Self.market.instrument($0.symbol)!.optionType! }).count == 2
+                && Set(options.map { GeneratedBook.market.instrument($0.symbol)!.optionType! }).count == 2
         }, "a short strangle")
         // Collateral: mostly stablecoins, some BTC/ETH.
         let holdsCoin = accounts.filter { $0.balances.contains { ($0.coin == "BTC" || $0.coin == "ETH") && $0.walletBalance > 0 } }.count
@@ -203,9 +154,9 @@ struct GenerateTests {
 
     @Test func engineFindsEveryStage() throws {
         let n = 2000
-        let gen = try SyntheticAccounts(market: Self.market, parameters: TestSupport.shippedParams, seed: 1)
-        let accounts = Self.accounts(try Self.generate(n, seed: 1))
-        let priced = PricedMarket(market: Self.market, parameters: Self.params)
+        let gen = try SyntheticAccounts(market: GeneratedBook.market, parameters: TestSupport.shippedParams, seed: 1)
+        let accounts = GeneratedBook.accounts(try GeneratedBook.generate(n, seed: 1))
+        let priced = PricedMarket(market: GeneratedBook.market, parameters: GeneratedBook.params)
         let result = MarginEngine.run(Book(priced: priced, accounts: accounts))
         var stages: [Stage: Int] = [:]
         var byArchetype: [SyntheticAccounts.Archetype: [Stage: Int]] = [:]
@@ -234,58 +185,21 @@ struct GenerateTests {
     func otherMarketsGiveValidAccounts(_ which: String) throws {
         let market: MarketSnapshot
         if which == "fixture" {
-            market = try MarketSnapshot.load(path: Self.path("Tests/PortfolioMarginTests/Fixtures/market.json"))
+            market = try MarketSnapshot.load(path: GeneratedBook.path("Tests/Fixtures/market.json"))
         } else {
             market = try MarketSnapshot(time: 0, indexPrices: ["BTC": 60000, "USDT": 1],
                                         instruments: [Instrument(symbol: "BTCUSDT", kind: .perpetual, baseCoin: "BTC", settleCoin: "USDT", markPrice: 60010)])
         }
-        let files = try Self.generate(3000, seed: 11, market: market)
-        let accounts = Self.accounts(files)
+        let files = try GeneratedBook.generate(3000, seed: 11, market: market)
+        let accounts = GeneratedBook.accounts(files)
         #expect(accounts.count == 3000)
         for a in accounts {
             for p in a.positions { #expect(market.instrument(p.symbol) != nil && market.instrumentProblems[p.symbol] == nil) }
             for o in a.orders { #expect(market.instrumentProblems[o.symbol] == nil && o.qty > 0 && o.price > 0) }
         }
-        let result = MarginEngine.run(Book(priced: PricedMarket(market: market, parameters: Self.params), accounts: accounts))
+        let result = MarginEngine.run(Book(priced: PricedMarket(market: market, parameters: GeneratedBook.params), accounts: accounts))
         for a in 0..<accounts.count {
             if case let .failure(e) = result.result(of: a) { Issue.record("\(accounts[a].id): \(e)") }
         }
-    }
-
-    // MARK: - Command
-
-    @Test func commandWritesTheFolderAndRejectsBadArguments() throws {
-        let base = TestTemp.dir("generate-cli")
-        defer { TestTemp.remove(base) }
-        let dir = URL(fileURLWithPath: base + "/out")
-        let ok = try CLI.run(["generate", "--accounts", "120", "--seed", "3", "--out", dir.path])
-        #expect(ok.status == 0, "\(ok.stderr)")
-        #expect(ok.stderr.contains("120 accounts"))
-        for name in ["market.json", "accounts.csv", "balances.csv", "positions.csv", "orders.csv"] {
-            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path), "\(name) missing")
-        }
-        let market = try String(contentsOf: dir.appendingPathComponent("market.json"), encoding: .utf8)
-        #expect(market == SyntheticMarket.make(seed: 3))
-        let files = try Self.generate(120, seed: 3, market: MarketSnapshot.parse(JSON.parse(market)))
-        for f in SyntheticAccounts.File.allCases {
-            let disk = try [UInt8](Data(contentsOf: dir.appendingPathComponent(f.fileName)))
-            #expect(disk == files[f])
-        }
-
-        let noCopy = dir.appendingPathComponent("nocopy")
-        let r = try CLI.run(["generate", "--accounts", "10", "--out", noCopy.path, "--market", "data/sample/market.json", "--no-market-copy"])
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: noCopy.appendingPathComponent("market.json").path))
-        #expect(FileManager.default.fileExists(atPath: noCopy.appendingPathComponent("positions.csv").path))
-
-        for bad in [["--accounts", "0"], ["--accounts", "-3"], ["--accounts", "x"], ["--accounts", "5", "--seed", "-1"],
-                    ["--accounts", "5", "--no-market-copy"]] {
-            let out = try CLI.run(["generate"] + bad + ["--out", dir.appendingPathComponent("bad").path])
-            #expect(out.status == 1, "\(bad): \(out.status)")
-            #expect(!out.stderr.isEmpty)
-        }
-        let missing = try CLI.run(["generate", "--accounts", "5", "--out", dir.appendingPathComponent("bad").path, "--market", "/nonexistent/market.json"])
-        #expect(missing.status == 1)
-        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad").appendingPathComponent("accounts.csv").path))
     }
 }

@@ -2,13 +2,14 @@ import Foundation
 import Testing
 @testable import PMGenerate
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The generator as its own target: it is the only generator, so the shipped sample must be
 /// its output byte for byte, and it takes its model numbers from the parameter set it is given.
 @Suite struct GeneratorLayoutTests {
-    static func files(_ params: ParameterSet, count: Int, seed: UInt64 = 1) throws -> GenerateTests.Files {
-        var files: GenerateTests.Files = [:]
-        _ = try SyntheticAccounts(market: GenerateTests.market, parameters: params, seed: seed).generate(count: count) { f, bytes in
+    static func files(_ params: ParameterSet, count: Int, seed: UInt64 = 1) throws -> GeneratedBook.Files {
+        var files: GeneratedBook.Files = [:]
+        _ = try SyntheticAccounts(market: GeneratedBook.market, parameters: params, seed: seed).generate(count: count) { f, bytes in
             files[f, default: []] += bytes
         }
         return files
@@ -35,7 +36,7 @@ import Testing
         // Same accounts and positions (the draws do not depend on the parameters) …
         #expect(base[.accounts] == changed[.accounts])
         // … but the wallets topped up to a target MM rate do.
-        let a = GenerateTests.rows(base, .balances), b = GenerateTests.rows(changed, .balances)
+        let a = GeneratedBook.rows(base, .balances), b = GeneratedBook.rows(changed, .balances)
         let differing = zip(a, b).filter { $0 != $1 }.count
         #expect(differing > 0, "no balance row depends on the BTC/ETH price range")
     }

@@ -1,5 +1,6 @@
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Error messages stay one line and echo at most 80 characters of a value (docs/formats.md).
 struct InputErrorTests {

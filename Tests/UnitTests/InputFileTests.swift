@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import CKernels
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Input files are read into owned memory (no memory map: a truncated file must not raise
 /// SIGBUS), must be regular files, must not change while read, and get a digest (size + XXH64).

@@ -2,6 +2,7 @@ import Dispatch
 import Testing
 import CKernels
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The kernel's code path is a value passed to each call: calls on different paths at the
 /// same time each run their own path, and the automatic path is the widest this CPU runs.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import PMTestSupport
 
 /// The library's layers, enforced: a file may name the types of its own layer and of the layers
 /// below it, never of a layer above. The folders of `Sources/PortfolioMargin`, lowest first:

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import CKernels
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The cheaper input side of `pm batch` : the line scan flags non-ASCII lines (so files
 /// and stream buffers are no longer validated as UTF-8 up front), and a stream buffer's rows go

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The liquidation plan of a small single-position account pinned step by step (docs/model.md §8
 /// "Liquidation plan"; the hedged, pro-rata `reduceUnit` case is pinned in EngineTrustTests'

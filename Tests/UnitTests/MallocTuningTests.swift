@@ -1,6 +1,7 @@
 import Testing
 import CPlatform
 import CBLAS
+@testable import PMTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

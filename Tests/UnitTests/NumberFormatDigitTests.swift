@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The formatter's digit and layout paths (digits 8 at a time by fixed-point
 /// multiplication, the digit count from the bit length, zero written in Swift) print exactly

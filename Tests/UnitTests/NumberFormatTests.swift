@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import CKernels
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The output number formatter (CKernels `pm_format_double`, Dragonbox's digits; Ryu's before) prints exactly what
 /// `Double.description` prints (docs/model.md §11.17), so moving to it changed no byte of any output.

@@ -1,5 +1,6 @@
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The order rule (docs/model.md §7, §11.1–2) and spot hedging (§6, §11.3–4).
 struct OrderRuleTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The shipped parameter file states the §8 stage thresholds explicitly, with sources.
 @Suite struct ParameterStagesTests {

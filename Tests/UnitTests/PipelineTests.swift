@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `--threads N` means N workers, and the streaming batch pipeline writes the same bytes
 /// whatever the thread count and block size.

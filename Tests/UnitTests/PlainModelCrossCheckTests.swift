@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Cross-checks the fast engine against `PlainModel`, the plain re-statement of docs/model.md
 /// (a deliberately plain, slow re-statement of the model).
@@ -11,7 +12,7 @@ import Testing
 
     // MARK: Fixtures
 
-    /// The repository root: this file is `<root>/Tests/PortfolioMarginTests/…`.
+    /// The repository root: this file is `<root>/Tests/UnitTests/…`.
     static let root: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `RowRules.positionOK` / `orderOK` (the batch row loop's inlined pre-check) must be exactly
 /// "`position` / `order` gives no problem": a row they pass is stored without the full rule call.

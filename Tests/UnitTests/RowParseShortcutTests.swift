@@ -6,6 +6,7 @@ import Darwin
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The cheaper per-row parse of `pm batch` : `FastNumber.short` (a
 /// 1–8 byte decimal in one 64-bit word), `ShortKeyTable` (symbols and coins inline in their hash

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The scenario grid of docs/model.md §2.
 struct ScenarioGridTests {

@@ -2,11 +2,12 @@ import Foundation
 import Testing
 import CKernels
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The volatility smile fit (`SmileFit`, `VolSurface`): fit quality on the sample market, refusals,
 /// interpolation in time, synthetic instruments and symbol parsing.
 struct SmileFitTests {
-    /// `<root>/Tests/PortfolioMarginTests/SmileFitTests.swift` → `<root>`.
+    /// `<root>/Tests/UnitTests/SmileFitTests.swift` → `<root>`.
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let sample: MarketSnapshot = try! MarketSnapshot.load(path: root.appendingPathComponent("data/sample/market.json").path)
     static let day = 86400.0

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import CKernels
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Short-expiry smiles (docs/smile.md §3, "Short expiries"): synthetic BTC-like chains with the
 /// features a raw-SVI slice cannot follow — a 7-day smile with a sharp bottom at the money and a
@@ -120,7 +121,6 @@ struct SmileShortExpiryTests {
     }
 }
 
-
 extension SmileShortExpiryTests {
     /// The same marks give the same smile to the bit (the fit has no randomness and no timing).
     @Test func fitIsDeterministic() throws {
@@ -230,15 +230,5 @@ struct SmileCorrectionTests {
         var down = svi
         down.correction = SmileCorrection(knots: [-0.5, 0, 0.5], coefficients: [0, -0.1, 0])
         #expect(down.wingSlopes.right < 0 && !down.isAdmissible)
-    }
-
-    /// `pm smile --format json` gives each listed expiry's correction (knots and coefficients) and
-    /// the table names it.
-    @Test func smileReportShowsTheCorrection() throws {
-        let json = try CLI.run(["smile", "--market", "data/sample/market.json", "--coin", "BTC", "--format", "json"])
-        #expect(json.status == 0, "\(json.stderr)")
-        #expect(json.stdout.contains("\"correction\": {") && json.stdout.contains("\"knots\": [") && json.stdout.contains("\"coefficients\": ["))
-        let table = try CLI.run(["smile", "--market", "data/sample/market.json", "--coin", "BTC"])
-        #expect(table.status == 0 && table.stdout.contains("+ spline correction ("), "\(table.stdout.prefix(400))")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Validation of the SVI smile (docs/smile.md): smiles of known shapes with noise, fit
 /// error on the listed strikes, leave-one-out error per expiry, butterfly (g(k) ≥ 0) and calendar

@@ -3,6 +3,7 @@ import Testing
 @testable import PMGenerate
 @testable import PortfolioMargin
 @testable import pm
+@testable import PMTestSupport
 
 /// The sweep's shared evaluation (`SweepPlan`: a max loss per distinct column, contingencies per
 /// distinct contingency input, totals per distinct totals input) against the straightforward path:

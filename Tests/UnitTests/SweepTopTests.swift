@@ -1,5 +1,6 @@
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `top.csv`'s ranking: the same order for a short and a long `--top` (a long one once took
 /// O(accounts × top): `--top 1000000` on a million accounts never finished).

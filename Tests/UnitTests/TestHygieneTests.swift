@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import PMTestSupport
 
 /// The tests' temporary files (TestTemp). The whole-run check, that a `swift test` run leaves
 /// nothing in the temporary directory, is scripts/test-tmpclean.sh (it sees every process).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The largest order (`MaxSize`) and hedge suggestions (`HedgeSuggestion`), docs/model.md §14,
 /// each against a brute-force search through the full engine (`WhatIf.apply` → `MarginEngine.margin`).

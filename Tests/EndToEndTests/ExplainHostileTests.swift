@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import PMGenerate
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// Hostile inputs to `pm explain` (docs/model.md §14 "Explain") that once went wrong, each with
 /// the behaviour it must have.

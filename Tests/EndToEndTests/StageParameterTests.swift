@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The `stages` object of a parameter file (docs/model.md §8, docs/formats.md): custom thresholds move an
 /// account's stage exactly at the threshold; a file without `stages` gives docs/model.md's values.
@@ -102,13 +103,17 @@ struct StageParameterTests {
         #expect(r.stage == .healthy)
     }
 
+    /// LiquidationStepTests' account (unit tests: short 10 BTCUSDT entered at 51,000 on 30,000 USDT).
+    static let shortPerpetual = Account(id: "SHORT-PERP", balances: [Balance(coin: "USDT", walletBalance: 30000)],
+                                        positions: [Position(symbol: "BTCUSDT", size: -10, entryPrice: 51000)])
+
     /// The plan's target and step fraction come from the file too: with target 0.5 and steps of
     /// 25%, the short 10 BTCUSDT of LiquidationStepTests (MM 5,015 per BTC on 40,000) goes
     /// −10 → −7.5 (rate 37,612.5/40,000 = 0.9403) → −5 (25,075/40,000 = 0.626875) → −2.5
     /// (12,537.5/40,000 = 0.3134375 ≤ 0.5).
     @Test func thePlanUsesTheFilesTargetAndStep() throws {
         let set = try Self.custom(liquidation: 1, autoRepay: 0.85, imBreach: 1, name: "plan")
-        let plan = try LiquidationPlan.plan(for: LiquidationStepTests.account,
+        let plan = try LiquidationPlan.plan(for: Self.shortPerpetual,
                                             priced: PricedMarket(market: TestSupport.smallMarket(), parameters: set)).get()
         #expect(plan.steps.map { $0.sizeAfter ?? .nan } == [-7.5, -5, -2.5], "\(plan.steps)")
         for (s, want) in zip(plan.steps, [37612.5, 25075, 12537.5]) { #expect(TestSupport.close(s.mm, want)) }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// `pm explain` (docs/model.md §14 "Explain"): the split of each account's MM change into market,
 /// parameters and positions, checked against `pm batch` run on each day (the figures) and against
