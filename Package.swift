@@ -24,7 +24,10 @@ let package = Package(
         // OpenBLAS (cblas) + LAPACKE, installed by scripts/setup.sh.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
-        .target(name: "PortfolioMargin", dependencies: ["CKernels", "CPlatform", "CBLAS"]),
+        // The shipped parameter file is compiled in (Resources/pm-params.json links to
+        // data/params/pm-params.json): no bundle to find at run time.
+        .target(name: "PortfolioMargin", dependencies: ["CKernels", "CPlatform", "CBLAS"],
+                resources: [.embedInCode("Resources/pm-params.json")]),
         // The synthetic market and account generator (`pm generate`, the tests, bench): not a product.
         .target(name: "PMGenerate", dependencies: ["PortfolioMargin", "CKernels"]),
         .executableTarget(name: "pm", dependencies: [

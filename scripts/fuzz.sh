@@ -37,7 +37,7 @@ mkdir -p "$OUT/obj" "$OUT/module/CKernels" "$OUT/module/CPlatform"
 SOURCES=$(find Sources/PortfolioMargin Fuzz/Sources -name '*.swift' | sort)
 # Both C targets: the kernels (not CKernels/tests, a program of its own) and the platform calls.
 CSOURCES=$(find CKernels CPlatform -maxdepth 1 -name '*.c' | sort)
-newest=$(ls -t $SOURCES $CSOURCES CKernels/*.h CKernels/include/*.h CPlatform/include/*.h | head -1)
+newest=$(ls -t $SOURCES $CSOURCES CKernels/*.h CKernels/include/*.h CPlatform/include/*.h data/params/pm-params.json | sed -n 1p)
 if [ ! -x "$BIN" ] || [ "$newest" -nt "$BIN" ]; then
     echo "fuzz: building $BIN" >&2
     cat > "$OUT/module/CKernels/module.modulemap" <<MAP
@@ -60,7 +60,10 @@ MAP
     done
     # -O keeps executions fast; whole-module so that one compile job builds everything.
     # Run from $OUT: swiftc leaves module files (.swiftmodule, .swiftdoc) in the current folder.
-    abs=()
+    # The library's embedded resource (Package.swift `.embedInCode`), generated as SwiftPM does.
+    python3 -c 'import sys; print("struct PackageResources {\nstatic let pm_params_json: [UInt8] = [" + ",".join(map(str, open(sys.argv[1], "rb").read())) + "]\n}")' \
+        data/params/pm-params.json > "$OUT/embedded_resources.swift"
+    abs=("$OUT/embedded_resources.swift")
     for f in $SOURCES; do abs+=("$ROOT/$f"); done
     (cd "$OUT" && swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name PortfolioMargin -package-name PortfolioMargin -swift-version 5 \
         -wmo -num-threads 1 \

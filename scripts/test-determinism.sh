@@ -43,7 +43,7 @@ batch() { # out, extra args…
 same() { # what, folder
   for f in margins.csv units.csv; do
     if ! cmp -s "$WORK/ref/$f" "$2/$f"; then
-      echo "test-determinism: $1: $f differs from the first run ($(cmp "$WORK/ref/$f" "$2/$f" 2>&1 | head -1))"
+      echo "test-determinism: $1: $f differs from the first run ($(cmp "$WORK/ref/$f" "$2/$f" 2>&1 | sed -n 1p))"
       fail=1
     fi
   done

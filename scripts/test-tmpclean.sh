@@ -21,7 +21,7 @@ left=$(find "$box" -mindepth 1 -maxdepth 1 ! -name 'TemporaryDirectory.*' ! -nam
 if [ -n "$left" ]; then
   n=$(printf '%s\n' "$left" | wc -l)
   echo "test-tmpclean: FAILED: the test run left $n entries in its TMPDIR:" >&2
-  printf '%s\n' "$left" | sed -E 's/-[0-9]+(-[0-9A-Za-z]+)?$/-*/' | sort | uniq -c | sort -rn | head -40 >&2
+  printf '%s\n' "$left" | sed -E 's/-[0-9]+(-[0-9A-Za-z]+)?$/-*/' | sort | uniq -c | sort -rn | sed -n 1,40p >&2
   [ "$rc" -ne 0 ] || rc=1
 else
   echo "test-tmpclean: the test run left nothing in its TMPDIR"

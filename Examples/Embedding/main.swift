@@ -4,7 +4,8 @@
 // placing it, plan a liquidation, and sweep a book: "who would be liquidated if BTC fell 20%?"
 import PortfolioMargin
 
-let params = try ParameterSet.load(path: "data/params/pm-params.json")
+// The shipped parameter set is compiled into the library; a file of your own: ParameterSet.load(path:).
+let params = try ParameterSet.shipped()
 let market = try MarketSnapshot.load(path: "data/sample/market.json")
 // Price every instrument once (risk arrays, deltas, vegas); reuse it for any number of accounts.
 let priced = PricedMarket(market: market, parameters: params)

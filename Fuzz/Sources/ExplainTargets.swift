@@ -48,10 +48,10 @@ enum ExplainArgsTarget {
         }
         let before = ExplainJob.Day(input: odd(byte(0), valid: fixture, folder: true, other: afterDir),
                                     market: odd(byte(1), valid: small, folder: false, other: sample),
-                                    parameters: odd(byte(2), valid: params, folder: false, other: params))
+                                    parameters: .file(odd(byte(2), valid: params, folder: false, other: params)))
         let after = ExplainJob.Day(input: odd(byte(3), valid: afterDir, folder: true, other: fixture),
                                    market: odd(byte(4), valid: byte(4) & 8 == 0 ? small : sample, folder: false, other: small),
-                                   parameters: odd(byte(5), valid: params, folder: false, other: params))
+                                   parameters: .file(odd(byte(5), valid: params, folder: false, other: params)))
         var out = dir + "/out"
         var outFile: [UInt8]?
         switch byte(6) % 5 {

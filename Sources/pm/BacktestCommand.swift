@@ -65,7 +65,7 @@ struct BacktestCommand: ParsableCommand {
         let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
         let report: BacktestReport
         do {
-            var job = BacktestJob(input: input, market: options.market, parameters: try options.params ?? ShippedParameters.path(),
+            var job = BacktestJob(input: input, market: options.market, parameters: ShippedParameters.source(options.params),
                                   history: try history ?? ShippedHistory.path(), output: out)
             job.options = try parsedOptions()
             job.shard = try shard.map { s in let p = try CLIBounds.shard(s); return ShardSpec(index: p.index, count: p.count) }

@@ -58,8 +58,8 @@ struct ExplainCommand: ParsableCommand {
         InterruptHandler.install()
         let report: ExplainReport
         do {
-            var job = ExplainJob(before: .init(input: before, market: beforeMarket, parameters: try beforeParams ?? ShippedParameters.path()),
-                                 after: .init(input: after, market: afterMarket, parameters: try afterParams ?? ShippedParameters.path()),
+            var job = ExplainJob(before: .init(input: before, market: beforeMarket, parameters: ShippedParameters.source(beforeParams)),
+                                 after: .init(input: after, market: afterMarket, parameters: ShippedParameters.source(afterParams)),
                                  output: out)
             job.threads = threads
             job.blockSize = blockSize

@@ -19,8 +19,8 @@ import Testing
         _ = try SyntheticAccounts(market: TestSupport.sampleMarket, parameters: TestSupport.shippedParams, seed: 5).write(count: 200, to: book)
         let m0 = TestSupport.path("data/sample/market.json"), m1 = E.example + "/market-after.json"
         let o = folder.sub("out")
-        var job = ExplainJob(before: .init(input: book, market: m0, parameters: E.params),
-                             after: .init(input: book, market: m1, parameters: E.params), output: o)
+        var job = ExplainJob(before: .init(input: book, market: m0, parameters: .file(E.params)),
+                             after: .init(input: book, market: m1, parameters: .file(E.params)), output: o)
         job.top = Int.max
         job.threads = 2
         // A chunk prunes its candidates past 4 · top + 64: more than 64 rows reach the test.

@@ -54,7 +54,7 @@ import Testing
     /// `pm batch`'s margins.csv of one day, by account id: (total_mm, total_im, stage) as text.
     static func batchFigures(_ input: String, market: String, params: String, folder: Folder) throws -> [String: (mm: String, im: String, stage: String)] {
         let out = folder.sub("batch-\(UUID().uuidString)")
-        _ = try BatchJob(input: input, market: market, parameters: params, output: out).run()
+        _ = try BatchJob(input: input, market: market, parameters: .file(params), output: out).run()
         var figures: [String: (mm: String, im: String, stage: String)] = [:]
         for line in try String(contentsOfFile: out + "/margins.csv", encoding: .utf8).split(separator: "\n").dropFirst() {
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -68,8 +68,8 @@ import Testing
                         threads: Int = 2, blockSize: Int = BatchRunner.defaultBlockSize, out: String? = nil)
         throws -> (report: ExplainReport, accounts: [[String: String]], units: [[String: String]], bytes: [UInt8]) {
         let o = out ?? folder.sub("explain-\(UUID().uuidString)")
-        var job = ExplainJob(before: .init(input: before.0, market: before.1, parameters: before.2),
-                             after: .init(input: after.0, market: after.1, parameters: after.2), output: o)
+        var job = ExplainJob(before: .init(input: before.0, market: before.1, parameters: .file(before.2)),
+                             after: .init(input: after.0, market: after.1, parameters: .file(after.2)), output: o)
         job.threads = threads
         job.blockSize = blockSize
         let report = try job.run()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compare two margins.csv (or two units.csv) files (FORMATS.md "Batch output") row by row.
+"""Compare two margins.csv (or two units.csv) files (docs/formats.md "Batch output") row by row.
 
     compare.py REF_margins.csv PEER_margins.csv [--rel 1e-9] [--abs 1e-6]
     compare.py REF_units.csv PEER_units.csv

@@ -3,11 +3,11 @@
 
     pm_peer.py --input DIR --market MARKET.json --params PARAMS.json --out DIR [--timings]
 
-Reads the batch folder of FORMATS.md (accounts.csv, balances.csv, positions.csv, orders.csv) with
-Polars, computes the model of MODEL.md §2-§8 and §11 (our readings: docs/readings.md) with NumPy
+Reads the batch folder of docs/formats.md (accounts.csv, balances.csv, positions.csv, orders.csv) with
+Polars, computes the model of docs/model.md §2-§8 and §11 (our readings: docs/readings.md) with NumPy
 and SciPy, vectorized over all accounts, units and portfolios (no Python loop per account, unit or
 row; the only Python loops run over base coins, a handful), and writes OUT/margins.csv and
-OUT/units.csv with the columns of `pm batch`'s (FORMATS.md "Batch output").
+OUT/units.csv with the columns of `pm batch`'s (docs/formats.md "Batch output").
 
 It is a *peer* for speed and a cross-check of the numbers, not a second engine: it assumes valid
 input (every id of the row files is in accounts.csv once, every symbol and coin is in the market,
@@ -49,7 +49,7 @@ _INSTANT = re.compile(
 
 
 def instant(text):
-    """Seconds since the epoch of an ISO-8601 instant (FORMATS.md; docs/readings.md 22)."""
+    """Seconds since the epoch of an ISO-8601 instant (docs/formats.md; docs/readings.md 22)."""
     m = _INSTANT.match(text)
     if not m:
         raise SystemExit(f"pm_peer: not an instant: {text!r}")

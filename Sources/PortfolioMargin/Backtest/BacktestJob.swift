@@ -12,8 +12,8 @@ public struct BacktestJob {
     public var input: String
     /// The market snapshot file.
     public var market: String
-    /// The parameter file.
-    public var parameters: String
+    /// The parameters: a file, or the shipped set.
+    public var parameters: ParameterSource
     /// The history folder (``History``).
     public var history: String
     /// The output folder.
@@ -32,7 +32,7 @@ public struct BacktestJob {
     public var progress: (Int, Int) -> Void = { _, _ in }
 
     /// A job with the default options.
-    public init(input: String, market: String, parameters: String, history: String, output: String) {
+    public init(input: String, market: String, parameters: ParameterSource, history: String, output: String) {
         self.input = input; self.market = market; self.parameters = parameters; self.history = history; self.output = output
     }
 
@@ -59,7 +59,7 @@ extension BacktestJob {
     /// nothing is left in ``output`` then.
     public func run() throws -> BacktestReport {
         let threads = max(1, self.threads)
-        let (parameters, paramsDigest) = try ParameterSet.loadWithDigest(path: self.parameters)
+        let (parameters, paramsDigest) = try self.parameters.loadWithDigest()
         let (snapshot, marketDigest) = try MarketSnapshot.loadWithDigest(path: market)
         let priced = PricedMarket(market: snapshot, parameters: parameters, kernel: engine.kernel)
         let history = try History.load(directory: self.history)

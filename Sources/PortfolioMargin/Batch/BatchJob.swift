@@ -19,8 +19,8 @@ public struct BatchJob {
     public var input: String
     /// The market snapshot file (docs/formats.md market.json).
     public var market: String
-    /// The parameter file.
-    public var parameters: String
+    /// The parameters: a file, or the shipped set.
+    public var parameters: ParameterSource
     /// The output folder (created if missing) for margins.csv, units.csv and manifest.json.
     public var output: String
     /// Only the accounts of this shard (docs/model.md §11.16); nil: every account (or the shard a
@@ -36,7 +36,7 @@ public struct BatchJob {
     public var progress: (Int, Int) -> Void = { _, _ in }
 
     /// A job with the default threads, block size and engine options.
-    public init(input: String, market: String, parameters: String, output: String) {
+    public init(input: String, market: String, parameters: ParameterSource, output: String) {
         self.input = input
         self.market = market
         self.parameters = parameters
@@ -89,7 +89,7 @@ extension BatchJob {
         // stops it.
         let accounts = StreamingBatch.AccountsReadAhead(directory: input, shard: shard, threads: threads)
         defer { accounts.cancel() }
-        let (parameters, paramsDigest) = try ParameterSet.loadWithDigest(path: self.parameters)
+        let (parameters, paramsDigest) = try self.parameters.loadWithDigest()
         let (snapshot, marketDigest) = try MarketSnapshot.loadWithDigest(path: market)
         let priced = PricedMarket(market: snapshot, parameters: parameters)
         let jsonDigests = [(name: "market", digest: marketDigest), (name: "params", digest: paramsDigest)]

@@ -166,12 +166,12 @@ public enum BybitReconcile {
             if let d = try number(v, record, field) { out.append(Flat(path: path, value: d, component: component)) }
         }
         let result = doc["result"] ?? .null
-        let rates = "MODEL.md §8 rates: total / (margin balance + order loss)"
+        let rates = "docs/model.md §8 rates: total / (margin balance + order loss)"
         let walletParts: [(String, String)] = [
-            ("equity", "MODEL.md §8 balances at full index value + unrealised P&L + option value (docs/readings.md)"),
-            ("marginBalance", "MODEL.md §8 margin balance: balances × index × collateralValueRatio (tiers), unrealised P&L, option value"),
-            ("accountIM", "MODEL.md §8 total IM: Σ unit IM + borrowing IM (borrowIMRate)"),
-            ("accountMM", "MODEL.md §8 total MM: Σ unit MM + borrowing MM (borrowMMRate)"),
+            ("equity", "docs/model.md §8 balances at full index value + unrealised P&L + option value (docs/readings.md)"),
+            ("marginBalance", "docs/model.md §8 margin balance: balances × index × collateralValueRatio (tiers), unrealised P&L, option value"),
+            ("accountIM", "docs/model.md §8 total IM: Σ unit IM + borrowing IM (borrowIMRate)"),
+            ("accountMM", "docs/model.md §8 total MM: Σ unit MM + borrowing MM (borrowMMRate)"),
             ("accountMMRate", rates), ("accountIMRate", rates),
         ]
         for (k, c) in walletParts { try add("wallet.\(k)", result["wallet"]?[k], "result.wallet", k, c) }
@@ -190,7 +190,7 @@ public enum BybitReconcile {
             seenCoin[coin] = n
             let p = parameters.parameters(for: coin)
             func f(_ v: Double) -> String { BybitFormat.decimal(v) }
-            let grid = "MODEL.md §2 grid (priceRange \(f(p.priceRange)), pricePoints \(p.pricePoints))"
+            let grid = "docs/model.md §2 grid (priceRange \(f(p.priceRange)), pricePoints \(p.pricePoints))"
             let vol = "ivUp \(f(p.ivUp)), ivDown \(f(p.ivDown)), vegaPowerShort \(f(p.vegaPowerShort)), vegaPowerLong \(f(p.vegaPowerLong)), minDTE \(f(p.minDTE))"
             let optionComponent = "\(grid); §2 vol shocks (\(vol)); §3 Black-76 inputs (forward, markIv, expiry, markPrice)"
             let linearComponent = "\(grid); §3 linear P&L = markPrice × move × settle index"
@@ -243,20 +243,20 @@ public enum BybitReconcile {
             }
             let kinds = ContingencyKind.all
             let contingency: [(String, String)] = kinds.map { k in
-                (k.descriptor.jsonKey, "MODEL.md §5\(k.descriptor.letter) " + k.component(p, format: f))
-            } + [("contingencyComponents", "MODEL.md §5 " + kinds.map(\.descriptor.letter).joined(separator: "+"))]
+                (k.descriptor.jsonKey, "docs/model.md §5\(k.descriptor.letter) " + k.component(p, format: f))
+            } + [("contingencyComponents", "docs/model.md §5 " + kinds.map(\.descriptor.letter).joined(separator: "+"))]
             for (k, c) in contingency { try add("\(coin).contingency.\(k)", u["contingency"]?[k], "\(rec).contingency", k, c) }
-            try add("\(coin).asset.assetIM", u["asset"]?["assetIM"], "\(rec).asset", "assetIM", "MODEL.md §7 IM = MM × imFactor \(f(p.imFactor))")
-            try add("\(coin).asset.assetMM", u["asset"]?["assetMM"], "\(rec).asset", "assetMM", "MODEL.md §7 MM = maxLoss + contingencyComponents (max over the order portfolios)")
-            try add("\(coin).maxLossPriceMove", u["maxLossPriceMove"], rec, "maxLossPriceMove", "MODEL.md §4 worst scenario: \(grid)")
-            try add("\(coin).maxLossIvShock", u["maxLossIvShock"], rec, "maxLossIvShock", "MODEL.md §4 worst scenario's vol shock (ivUp \(f(p.ivUp)), ivDown \(f(p.ivDown)))")
+            try add("\(coin).asset.assetIM", u["asset"]?["assetIM"], "\(rec).asset", "assetIM", "docs/model.md §7 IM = MM × imFactor \(f(p.imFactor))")
+            try add("\(coin).asset.assetMM", u["asset"]?["assetMM"], "\(rec).asset", "assetMM", "docs/model.md §7 MM = maxLoss + contingencyComponents (max over the order portfolios)")
+            try add("\(coin).maxLossPriceMove", u["maxLossPriceMove"], rec, "maxLossPriceMove", "docs/model.md §4 worst scenario: \(grid)")
+            try add("\(coin).maxLossIvShock", u["maxLossIvShock"], rec, "maxLossIvShock", "docs/model.md §4 worst scenario's vol shock (ivUp \(f(p.ivUp)), ivDown \(f(p.ivDown)))")
             if case let .array(list)? = u["maxLossIvShockList"] {
                 for (k, v) in list.enumerated() {
-                    try add("\(coin).maxLossIvShockList[\(k)]", v, rec, "maxLossIvShockList[\(k)]", "MODEL.md §4 worst vol shock at move \(k) (ivUp \(f(p.ivUp)), ivDown \(f(p.ivDown)))")
+                    try add("\(coin).maxLossIvShockList[\(k)]", v, rec, "maxLossIvShockList[\(k)]", "docs/model.md §4 worst vol shock at move \(k) (ivUp \(f(p.ivUp)), ivDown \(f(p.ivDown)))")
                 }
             }
             try add("\(coin).spotHedgeInfo.hedgeSpotSize", u["spotHedgeInfo"]?["hedgeSpotSize"], "\(rec).spotHedgeInfo", "hedgeSpotSize",
-                    "MODEL.md §6 hedge leg h from the coin's balance and the unit's derivative delta")
+                    "docs/model.md §6 hedge leg h from the coin's balance and the unit's derivative delta")
             try ladder("\(coin).spotHedgeInfo", u["spotHedgeInfo"]?["pnlRanges"], "\(rec).spotHedgeInfo", spotComponent)
         }
         return out

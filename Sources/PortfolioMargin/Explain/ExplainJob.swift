@@ -23,10 +23,10 @@ public struct ExplainJob {
         public var input: String
         /// The market snapshot file.
         public var market: String
-        /// The parameter file.
-        public var parameters: String
-        /// A day of these three paths.
-        public init(input: String, market: String, parameters: String) {
+        /// The parameters: a file, or the shipped set.
+        public var parameters: ParameterSource
+        /// A day of these three inputs.
+        public init(input: String, market: String, parameters: ParameterSource) {
             self.input = input
             self.market = market
             self.parameters = parameters
@@ -108,9 +108,9 @@ extension ExplainJob {
     public func run() throws -> ExplainReport {
         let start = BatchJob.now()
         let threads = max(1, self.threads), blockSize = max(1, self.blockSize)
-        let (p0, p0Digest) = try ParameterSet.loadWithDigest(path: before.parameters)
+        let (p0, p0Digest) = try before.parameters.loadWithDigest()
         let (m0, m0Digest) = try MarketSnapshot.loadWithDigest(path: before.market)
-        let (p1, p1Digest) = try ParameterSet.loadWithDigest(path: after.parameters)
+        let (p1, p1Digest) = try after.parameters.loadWithDigest()
         let (m1, m1Digest) = try MarketSnapshot.loadWithDigest(path: after.market)
         let priced00 = PricedMarket(market: m0, parameters: p0)
         let priced10 = PricedMarket(market: m1, parameters: p0)

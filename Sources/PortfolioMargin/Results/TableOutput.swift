@@ -54,7 +54,7 @@ extension UnitResult {
         if alternatives.count > 1 { out += "  MM by portfolio: " + alternatives.joined(separator: ", ") + "\n" }
         let shares = attribution
         if !shares.isEmpty {
-            out += "  Positions by contribution to max loss (MODEL.md §12)\n"
+            out += "  Positions by contribution to max loss (docs/model.md §12)\n"
             out += "  " + Table.pad("symbol", 30) + Table.lpad("size", 14) + Table.lpad("contribution", 20) + "\n"
             for s in shares {
                 out += "  " + Table.pad(s.symbol, 30) + " " + Table.lpad(Table.plain(s.size), 13)
