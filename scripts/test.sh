@@ -46,7 +46,8 @@ fi
 [ "${PM_SKIP_ARM64:-0}" = 1 ] || { scripts/test-arm64.sh; step "arm64"; }
 [ "${PM_SKIP_PEER:-0}" = 1 ] || { scripts/test-peer.sh "$(swift build --show-bin-path)/pm"; step "peer"; }  # the Python peer agrees with pm batch (scripts/peer)
 [ "${PM_SKIP_PEER:-0}" = 1 ] || { scripts/test-backtest-peer.sh "$(swift build --show-bin-path)/pm"; step "backtest peer"; }  # the backtest's Python peer agrees with pm backtest (scripts/peer)
-# Sanitizers: the suite under AddressSanitizer, the threaded tests under ThreadSanitizer
+# Sanitizers: UnitTests, FaultTests and the engine-reaching end-to-end suites under AddressSanitizer,
+# the threaded tests under ThreadSanitizer
 # (scripts/test-sanitizers.sh); PM_SKIP_SANITIZERS=1 skips them.
 [ "${PM_SKIP_SANITIZERS:-0}" = 1 ] || { scripts/test-sanitizers.sh; step "sanitizers"; }
 # Every command's arguments, hostile, against the AddressSanitizer binary when it was built
