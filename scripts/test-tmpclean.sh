@@ -14,9 +14,16 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 box=$(mktemp -d "${TMPDIR:-/tmp}/pm-tmpclean.XXXXXX") || exit 1
-trap 'rm -rf "$box"' EXIT
-TMPDIR=$box swift test --skip-build "$@"
-rc=$?
+log=$(mktemp "${TMPDIR:-/tmp}/pm-tmpclean-log.XXXXXX") || exit 1
+trap 'rm -rf "$box" "$log"' EXIT
+TMPDIR=$box swift test --skip-build "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+# A filter that matches nothing is a pass for `swift test`: here it is a failure (a renamed suite
+# must not drop out of a run silently).
+if grep -q 'Test run with 0 tests' "$log"; then
+  echo "test-tmpclean: FAILED: no test matched: $*" >&2
+  [ "$rc" -ne 0 ] || rc=1
+fi
 left=$(find "$box" -mindepth 1 -maxdepth 1 ! -name 'TemporaryDirectory.*' ! -name '_*.lock' -printf '%f\n' | sort)
 if [ -n "$left" ]; then
   n=$(printf '%s\n' "$left" | wc -l)
