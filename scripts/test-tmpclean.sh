@@ -3,7 +3,7 @@
 # in it: a nightly run must not fill the disk with test folders (every test's files live under one
 # per-process root, Tests/PMTestSupport/TestTemp.swift, removed at exit). Exit status: the
 # test run's, or 1 if it passed but left entries behind.
-#   scripts/test-tmpclean.sh [swift test arguments, e.g. --filter CLITests]
+#   scripts/test-tmpclean.sh [swift test arguments, e.g. --filter '^UnitTests\.']
 # A private TMPDIR rather than a before/after count of /tmp: colleagues' runs and other programs
 # write to /tmp at the same time, so only an empty folder of our own tells exactly what this run
 # left. Everything in it is ours except SwiftPM's own: `TemporaryDirectory.*` (its tooling makes
