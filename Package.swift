@@ -40,8 +40,16 @@ let package = Package(
         .executableTarget(name: "bench", dependencies: ["PortfolioMargin", "CKernels", "CPlatform"], path: "Benchmarks/bench"),
         // The README's "Embedding" example: `swift run embedding-example`.
         .executableTarget(name: "embedding-example", dependencies: ["PortfolioMargin"], path: "Examples/Embedding"),
-        // Depends on `pm` so that the end-to-end tests find the command built beside them.
-        .testTarget(name: "PortfolioMarginTests", dependencies: ["PortfolioMargin", "PMGenerate", "CKernels", "CPlatform", "pm"],
-                    exclude: ["Fixtures"]),
+        // The tests, in three targets (README "Tests"): UnitTests run the library in the test process
+        // and start no process; EndToEndTests run the `pm` built beside them; FaultTests kill, signal
+        // and fail `pm` and the output machinery. Only the two that run `pm` depend on it.
+        // PMTestSupport holds what they share (paths, temporary folders, the plain model, book
+        // writers, the `pm` runner): a test target without tests, so that `swift build` (debug or
+        // release) never compiles it. The fixtures they read are in Tests/Fixtures.
+        .testTarget(name: "PMTestSupport", dependencies: ["PortfolioMargin", "PMGenerate", "CKernels"],
+                    path: "Tests/PMTestSupport"),
+        .testTarget(name: "UnitTests", dependencies: ["PortfolioMargin", "PMGenerate", "CKernels", "CPlatform", "PMTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["PortfolioMargin", "PMGenerate", "CKernels", "CPlatform", "PMTestSupport", "pm"]),
+        .testTarget(name: "FaultTests", dependencies: ["PortfolioMargin", "PMGenerate", "CKernels", "CPlatform", "PMTestSupport", "pm"]),
     ]
 )

@@ -13,7 +13,9 @@
 # Environment: PM_FUZZ_PENDING=1 turns on the contract checks that wait for other fixes of issue 7
 # and makes the findings of Fuzz/known-findings.txt failures again (Fuzz/README.md); PM_FUZZ_SEED
 # fixes libFuzzer's seed; PM_FUZZ_RUNS caps executions per target; PM_FUZZ_KEEP_GOING=1 continues
-# after a finding (fork mode); PM_FUZZ_TIMEOUT (s, default 30); PM_FUZZ_RSS (MB, default 2048).
+# after a finding (fork mode); PM_FUZZ_TIMEOUT (s, default 30); PM_FUZZ_RSS (MB, default 2048);
+# PM_FUZZ_BUILD_ONLY=1 builds the binary and runs nothing (scripts/test.sh builds it while other
+# steps run, then runs two lists of targets at once); PM_FUZZ_LIST=1 prints ALL_TARGETS and exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,6 +26,7 @@ export PM_FUZZ_PENDING=${PM_FUZZ_PENDING:-1}
 shift || true
 ALL_TARGETS=(number date json csv batch market params account bybit reconcile sweep whatif smile smileargs manifest report maxsize hedgeargs explainargs history backtestargs)
 TARGETS=("$@")
+[ "${PM_FUZZ_LIST:-0}" != 1 ] || { echo "${ALL_TARGETS[@]}"; exit 0; }
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 
 OUT=$ROOT/.build-fuzz
@@ -68,6 +71,7 @@ MAP
         "${abs[@]}" "${objs[@]}" -lopenblas -llapacke -use-ld=lld -o "$BIN.tmp")
     mv "$BIN.tmp" "$BIN"
 fi
+[ "${PM_FUZZ_BUILD_ONLY:-0}" != 1 ] || exit 0
 
 # ---- run ----
 export PM_FUZZ_ROOT=$ROOT

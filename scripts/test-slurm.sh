@@ -85,11 +85,13 @@ pids+=("$(cat "$work/slurmctld.pid")")
 slurmd -f "$SLURM_CONF" -N "$host"
 for _ in $(seq 50); do [ -s "$work/slurmd.pid" ] && break; sleep 0.1; done
 pids+=("$(cat "$work/slurmd.pid")")
+# grep reads all of its input (not -q, which stops at the first match): under pipefail the
+# writer's SIGPIPE would otherwise count as a failure.
 for _ in $(seq 100); do
-  sinfo -h -N -o %t 2>/dev/null | grep -q idle && break
+  sinfo -h -N -o %t 2>/dev/null | grep idle >/dev/null && break
   sleep 0.2
 done
-sinfo -h -N -o "%N %t" | grep -q idle || { echo "test-slurm: node not idle"; sinfo; tail -20 "$work"/log/*.log; exit 1; }
+sinfo -h -N -o "%N %t" | grep idle >/dev/null || { echo "test-slurm: node not idle"; sinfo; tail -20 "$work"/log/*.log; exit 1; }
 
 # A generated book and its unsharded run. The split flow runs on it as generated; then an error
 # row is added and the --shard flow runs (error texts name the file they came from, which for a

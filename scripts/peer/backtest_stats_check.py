@@ -24,7 +24,7 @@ from scipy.stats import binom, chi2
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from backtest_peer import christoffersen_lr, kupiec_lr  # noqa: E402
 
-COMMAND = "python3 scripts/peer/backtest_stats_check.py --out Tests/PortfolioMarginTests/Fixtures/backtest-stats-scipy.json"
+COMMAND = "python3 scripts/peer/backtest_stats_check.py --out Tests/Fixtures/backtest-stats-scipy.json"
 
 
 def transitions(seq):

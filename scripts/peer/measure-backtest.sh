@@ -23,7 +23,9 @@ params="$root/data/params/pm-params.json"
 [ -f "$history/index-daily.csv" ] || { echo "measure-backtest: no history at $history (set PM_HISTORY)" >&2; exit 1; }
 [ -f "$data/positions.csv" ] || "$PM" generate --accounts "$N" --seed 1 --out "$data" >/dev/null
 has_backtest=1
-"$PM" backtest --help 2>/dev/null | grep -q 'USAGE: pm backtest' || has_backtest=0
+# grep reads all of its input (not -q, which stops at the first match): under pipefail the
+# writer's SIGPIPE would otherwise count as a failure.
+"$PM" backtest --help 2>/dev/null | grep 'USAGE: pm backtest' >/dev/null || has_backtest=0
 
 field() { sed -n "s/^[[:space:]]*$1: //p" "$2"; }
 wall() {  # "Elapsed (wall clock) time (h:mm:ss or m:ss): 0:01.23" → seconds

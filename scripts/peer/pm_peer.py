@@ -13,7 +13,7 @@ It is a *peer* for speed and a cross-check of the numbers, not a second engine: 
 input (every id of the row files is in accounts.csv once, every symbol and coin is in the market,
 numbers are finite and sane, no instrument is expired or invalid — what `pm generate` writes) and
 stops with a message when a row does not map; it never writes per-account error rows. The formulas
-and their order of operations follow Tests/PortfolioMarginTests/PlainModel.swift and the engine
+and their order of operations follow Tests/PMTestSupport/PlainModel.swift and the engine
 (Sources/PortfolioMargin/Engine), so the numbers agree with `pm batch` to rounding
 (scripts/peer/compare.py).
 """
