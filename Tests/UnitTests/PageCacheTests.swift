@@ -1,10 +1,10 @@
 import Foundation
 import Testing
 @testable import PortfolioMargin
+@testable import PMTestSupport
 import CPlatform
 #if canImport(Glibc)
 import Glibc
-@testable import PMTestSupport
 #endif
 
 /// The page-cache hints (CPlatform `pm_drop_cached`, `pm_drop_written`, `pm_cache_snapshot_*`,
