@@ -291,8 +291,8 @@ import Testing
     /// A generated book (every archetype) against the shipped history: the kernels give the plain
     /// loops' result exactly, on every code path.
     @Test func evaluateEqualsThePlainLoopsOnAGeneratedBook() throws {
-        let accounts = GenerateTests.accounts(try GenerateTests.generate(400, seed: 3))
-        let book = Book(priced: PricedMarket(market: GenerateTests.market, parameters: TestSupport.shippedParams), accounts: accounts)
+        let accounts = GeneratedBook.accounts(try GeneratedBook.generate(400, seed: 3))
+        let book = Book(priced: PricedMarket(market: GeneratedBook.market, parameters: TestSupport.shippedParams), accounts: accounts)
         let (scenarios, reval, margins) = try Self.backtestInputs(book)
         let want = Self.plainEvaluate(book, margins: margins, scenarios: scenarios, revaluation: reval, confidence: 0.99)
         #expect(want.totals.backtested > 300 && want.totals.breaches > 0 && scenarios.count > 1900)
@@ -310,11 +310,11 @@ import Testing
     /// More accounts in one block than the 64-bit sums take before they are moved (4,095; also
     /// moved more often, and a request beyond the bound taken as the bound), some of them out of range (a position of 10¹⁷ BTC: losses beyond 2⁶⁴ USD), over a short window.
     @Test func evaluateEqualsThePlainLoopsOverManyAccountsWithFailures() throws {
-        var accounts = GenerateTests.accounts(try GenerateTests.generate(4300, seed: 5))
+        var accounts = GeneratedBook.accounts(try GeneratedBook.generate(4300, seed: 5))
         for k in stride(from: 17, to: accounts.count, by: 1000) {
             accounts[k].positions.append(Position(symbol: "BTCUSDT", size: 1e17))
         }
-        let book = Book(priced: PricedMarket(market: GenerateTests.market, parameters: TestSupport.shippedParams), accounts: accounts)
+        let book = Book(priced: PricedMarket(market: GeneratedBook.market, parameters: TestSupport.shippedParams), accounts: accounts)
         let (scenarios, reval, margins) = try Self.backtestInputs(book, from: "2024-03-01", to: "2024-04-30")
         let want = Self.plainEvaluate(book, margins: margins, scenarios: scenarios, revaluation: reval, confidence: 0.99)
         let outOfRange = want.error.filter { $0?.contains("value out of range") == true }.count
