@@ -65,7 +65,7 @@ struct BacktestCommand: ParsableCommand {
         let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
         let report: BacktestReport
         do {
-            var job = BacktestJob(input: input, market: options.market, parameters: ShippedParameters.source(options.params),
+            var job = BacktestJob(input: input, market: options.market, parameters: try ShippedParameters.source(options.params),
                                   history: try history ?? ShippedHistory.path(), output: out)
             job.options = try parsedOptions()
             job.shard = try shard.map { s in let p = try CLIBounds.shard(s); return ShardSpec(index: p.index, count: p.count) }
@@ -94,7 +94,7 @@ enum ShippedHistory {
 
     static func path() throws -> String {
         guard let root = shippedRoot(holding: relativePath + "/" + History.indexFile) else {
-            throw InputError(file: relativePath, "the shipped history folder was not found from the current directory; pass --history DIR")
+            throw InputError(file: relativePath, "the shipped history folder was not found in the current folder, the executable's folder or their parents; pass --history DIR")
         }
         return URL(fileURLWithPath: root).appendingPathComponent(relativePath).path
     }

@@ -52,7 +52,7 @@ struct BatchCommand: ParsableCommand {
         let report: BatchReport
         let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
         do {
-            var job = BatchJob(input: input, market: options.market, parameters: ShippedParameters.source(options.params), output: out)
+            var job = BatchJob(input: input, market: options.market, parameters: try ShippedParameters.source(options.params), output: out)
             // (`validate` has checked --shard: `parsedShard` throws no more here.)
             job.shard = try parsedShard().map { ShardSpec(index: $0.index, count: $0.count) }
             job.threads = threads

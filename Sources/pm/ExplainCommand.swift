@@ -58,8 +58,8 @@ struct ExplainCommand: ParsableCommand {
         InterruptHandler.install()
         let report: ExplainReport
         do {
-            var job = ExplainJob(before: .init(input: before, market: beforeMarket, parameters: ShippedParameters.source(beforeParams)),
-                                 after: .init(input: after, market: afterMarket, parameters: ShippedParameters.source(afterParams)),
+            var job = ExplainJob(before: .init(input: before, market: beforeMarket, parameters: try ShippedParameters.source(beforeParams, option: "--before-params")),
+                                 after: .init(input: after, market: afterMarket, parameters: try ShippedParameters.source(afterParams, option: "--after-params")),
                                  output: out)
             job.threads = threads
             job.blockSize = blockSize

@@ -26,18 +26,9 @@ struct ReportCommand: ParsableCommand {
         do { kind = try Report.kind(of: folder) } catch { throw Fatal(error) }
         // The page replaces only a regular file: a rename over a pipe, a device (`/dev/null`) or
         // a symbolic link would put a plain file where the node or the link was.
-        var node = stat()
-        if lstat(out, &node) == 0 {
-            let what: String?
-            switch node.st_mode & S_IFMT {
-            case S_IFREG, S_IFDIR: what = nil   // a folder: refused by the write, "is a directory"
-            case S_IFLNK: what = "a symbolic link"
-            case S_IFIFO: what = "a pipe"
-            case S_IFSOCK: what = "a socket"
-            case S_IFCHR, S_IFBLK: what = "a device"
-            default: what = "not a regular file"
-            }
-            if let what { throw Fatal("--out \(InputError.echo(out)) is \(what); the page replaces only a regular file (name a file path)") }
+        // (A folder is refused by the write: "is a directory".)
+        if let what = SmileReport.notARegularFile(out) {
+            throw Fatal("--out \(InputError.echo(out)) is \(what); the page replaces only a regular file (name a file path)")
         }
         // The page never replaces a file the report reads (an output of the run it describes).
         var target = stat()

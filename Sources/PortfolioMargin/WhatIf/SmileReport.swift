@@ -339,6 +339,7 @@ public enum SmileReport {
         guard !path.isEmpty else { throw failure("expected a file name") }
         var st = stat()
         if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw failure("is a directory") }
+        if let what = notARegularFile(path) { throw failure("is \(what); only a regular file is replaced (name a file path)") }
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -360,6 +361,23 @@ public enum SmileReport {
         if !ok {
             _ = unlink(tmp)
             throw failure(code == EISDIR ? "is a directory" : "cannot be written: \(reason(code))")
+        }
+    }
+
+    /// What stands at `path` when it is neither a regular file nor a folder nor absent ("a pipe",
+    /// "a device", "a symbolic link", …), else nil. A file written whole is renamed into place, and
+    /// a rename over a pipe, a device (`/dev/null`) or a link would put a plain file where the node
+    /// or the link was: such a path is refused instead.
+    public static func notARegularFile(_ path: String) -> String? {
+        var node = stat()
+        guard lstat(path, &node) == 0 else { return nil }
+        switch node.st_mode & S_IFMT {
+        case S_IFREG, S_IFDIR: return nil
+        case S_IFLNK: return "a symbolic link"
+        case S_IFIFO: return "a pipe"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR, S_IFBLK: return "a device"
+        default: return "not a regular file"
         }
     }
 

@@ -13,14 +13,11 @@ public enum TradeArguments {
     public static let maxTop = 1_000_000
 
     /// The value of a decimal number argument: an optional sign, digits with at most one `.`, an
-    /// optional exponent `e±N` (spaces around allowed), as the CSV files write numbers; nil for
-    /// anything else — hex (`0x10`, which `Double(_:)` would read as 16), `nan`, `inf` — and for a
-    /// value beyond the double range.
+    /// optional exponent `e±N`, as the CSV files write numbers (no spaces around it, as there);
+    /// nil for anything else — hex (`0x10`, which `Double(_:)` would read as 16), `nan`, `inf`,
+    /// `" 1"` — and for a value beyond the double range.
     public static func decimal(_ text: some StringProtocol) -> Double? {
-        var t = Substring(text)
-        while t.first == " " { t = t.dropFirst() }
-        while t.last == " " { t = t.dropLast() }
-        var s = String(t)
+        var s = String(text)
         return s.withUTF8 { $0.isEmpty ? nil : FastNumber.parse($0.baseAddress!, $0.count) }
     }
 
