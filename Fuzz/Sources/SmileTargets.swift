@@ -47,27 +47,47 @@ enum SmileTarget {
         }
     }
 
+    /// A smooth smile's vol: SSVI (Gatheral & Jacquier 2014) `w(k) = θ/2·(1 + ρφk + √((φk + ρ)² + 1 − ρ²))`
+    /// with `θ = atm²·T`, `ρ = −0.5`, `φ = 1/√θ` (`η(1 + |ρ|) = 1.5 ≤ 2`: free of static arbitrage),
+    /// plus noise of at most half a vol point from the two vol bytes.
+    static func smoothVol(strike: Double, forward: Double, years: Double, atm: Double, _ hi: UInt8, _ lo: UInt8) -> Double {
+        let theta = atm * atm * years, rho = -0.5, phi = 1 / theta.squareRoot()
+        let k = log(strike / forward), x = phi * k
+        let w = theta / 2 * (1 + rho * x + ((x + rho) * (x + rho) + 1 - rho * rho).squareRoot())
+        let noise = (Double(Int(hi) << 8 | Int(lo)) / 65535 - 0.5) / 100
+        return max((w / years).squareRoot() + noise, 0.01)
+    }
+
     static func run(_ data: UnsafeBufferPointer<UInt8>) {
         var r = Reader(bytes: Array(data))
         let head = r.byte()
         let coin = coins[Int(head) % coins.count]
         let decade: Double = Double(head >> 4) / 3
         let index: Double = 10 * pow(10, decade)   // 10 … ~1e6
-        let expiryCount = Int(r.byte() % 4) + 1
+        let layout = r.byte()
+        let expiryCount = Int(layout % 4) + 1
+        // Bit 2: smooth smiles. Raw byte vols almost never give clean fits on both sides of a
+        // thin expiry, so the borrowing path (docs/smile.md §1 "Thin expiries") would go
+        // unexplored; smooth smiles come from one arbitrage-free SSVI surface (a skew, a sharp
+        // bottom on short expiries) plus at most half a vol point of noise from the vol bytes.
+        let smooth = layout & 4 != 0
         var expiries: [Double] = []
         for _ in 0..<expiryCount {
             let hours = Double(r.u16())
             expiries.append(time + 3600 + hours * 3600)
         }
+        let atmVol = 0.2 + Double(smooth ? r.byte() : 0) / 255   // smooth smiles' at-the-money vol
         var instruments: [Instrument] = []
         var n = 0
         while !r.done && n < 60 {
             let e = expiries[Int(r.byte()) % expiries.count]
             let k = (index * factor(r.byte())).rounded(.toNearestOrEven)
             let strike = k > 0 ? k : index * factor(r.byte())
-            let iv = vol(r.byte(), r.byte())
+            let (hi, lo) = (r.byte(), r.byte())
             let call = r.byte() & 1 == 0
             let forward = index * (1 + (Double(r.byte()) - 128) / 2560)
+            let iv = smooth ? smoothVol(strike: strike, forward: forward, years: (e - time) / (365 * 86400), atm: atmVol, hi, lo)
+                            : vol(hi, lo)
             let symbol = "\(coin)-\(n)-\(strike)-\(call ? "C" : "P")"
             instruments.append(Instrument(symbol: symbol, kind: .option, baseCoin: coin, settleCoin: "USDC",
                                           markPrice: 1, expiry: e, optionType: call ? .call : .put, strike: strike,
