@@ -123,6 +123,94 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
     return pm_csv_line_baseline(p, avail, commas, cap, lineLength, flags);
 }
 
+// The whole-buffer scan (`pm_csv_scan`): the separators of many lines in one call. A 64-byte
+// block gives four masks (line feeds, carriage returns, commas, and "bad" bytes: '"' or ≥ 0x80);
+// its separators are written out in order (one store per separator, no per-line call and no
+// per-line branch on the line's end).
+typedef struct { uint64_t lf, cr, comma, bad; } csv_masks;
+
+static inline __attribute__((always_inline))
+size_t csv_scan_blocks(const uint8_t *p, size_t avail, uint32_t *seps, size_t cap,
+                       csv_masks (*masks)(const uint8_t *)) {
+    size_t n = 0, lastEnd = 0, i = 0;
+    uint64_t prevCR = 0;   // the previous block ended in '\r' (its '\n' here is not a line end)
+    while (i + 64 <= avail && n + 64 <= cap) {
+        const csv_masks m = masks(p + i);
+        uint64_t ends = m.cr | (m.lf & ~((m.cr << 1) | prevCR));
+        uint64_t s = m.comma | ends;
+        prevCR = m.cr >> 63;
+        if (m.bad) {
+            // Only what comes before the first bad byte: its line is left to the caller.
+            const uint64_t below = (m.bad & (0 - m.bad)) - 1;
+            s &= below;
+            ends &= below;
+        }
+        while (s) {
+            const unsigned t = (unsigned)__builtin_ctzll(s);
+            const uint32_t end = (uint32_t)((ends >> t) & 1);
+            seps[n++] = (uint32_t)(i + t) | (end << 31);
+            lastEnd = end ? n : lastEnd;
+            s &= s - 1;
+        }
+        if (m.bad) break;
+        i += 64;
+    }
+    return lastEnd;
+}
+
+static inline __attribute__((always_inline)) uint64_t csv_eq_bytes(const uint8_t *p, uint8_t c) {
+    uint64_t m = 0;
+    for (int k = 0; k < 64; k++) m |= (uint64_t)(p[k] == c) << k;
+    return m;
+}
+
+static csv_masks csv_masks_plain(const uint8_t *p) {
+    csv_masks m = {csv_eq_bytes(p, '\n'), csv_eq_bytes(p, '\r'), csv_eq_bytes(p, ','), csv_eq_bytes(p, '"')};
+    for (int k = 0; k < 64; k++) m.bad |= (uint64_t)(p[k] >= 0x80) << k;
+    return m;
+}
+
+__attribute__((noinline))
+size_t pm_csv_scan_plain(const uint8_t *p, size_t avail, uint32_t *seps, size_t cap) {
+    return csv_scan_blocks(p, avail, seps, cap, csv_masks_plain);
+}
+
+#if defined(__x86_64__) && defined(__SSE2__)
+__attribute__((target("avx2")))
+static inline csv_masks csv_masks_avx2(const uint8_t *p) {
+    const __m256i nl = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r'), cm = _mm256_set1_epi8(','),
+                  qt = _mm256_set1_epi8('"');
+    const __m256i a = _mm256_loadu_si256((const __m256i *)p), b = _mm256_loadu_si256((const __m256i *)(p + 32));
+#define PM_MASK64(x, y) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x) | ((uint64_t)(uint32_t)_mm256_movemask_epi8(y) << 32))
+    csv_masks m;
+    m.lf = PM_MASK64(_mm256_cmpeq_epi8(a, nl), _mm256_cmpeq_epi8(b, nl));
+    m.cr = PM_MASK64(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(b, cr));
+    m.comma = PM_MASK64(_mm256_cmpeq_epi8(a, cm), _mm256_cmpeq_epi8(b, cm));
+    m.bad = PM_MASK64(_mm256_or_si256(a, _mm256_cmpeq_epi8(a, qt)), _mm256_or_si256(b, _mm256_cmpeq_epi8(b, qt)));
+#undef PM_MASK64
+    return m;
+}
+
+__attribute__((target("avx2")))
+static size_t csv_scan_avx2(const uint8_t *p, size_t avail, uint32_t *seps, size_t cap) {
+    return csv_scan_blocks(p, avail, seps, cap, csv_masks_avx2);
+}
+#endif
+
+size_t pm_csv_scan(const uint8_t *p, size_t avail, uint32_t *seps, size_t cap) {
+    if (avail > 0x7FFFFFFF) avail = 0x7FFFFFFF;   // offsets keep bit 31 for the line-end tag
+#if defined(PM_CSV_LINE_AVX2)
+    static int avx2 = -1;   // as in pm_csv_line
+    int have = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+    if (have < 0) {
+        have = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&avx2, have, __ATOMIC_RELAXED);
+    }
+    if (have) return csv_scan_avx2(p, avail, seps, cap);
+#endif
+    return pm_csv_scan_plain(p, avail, seps, cap);
+}
+
 size_t pm_count_lines(const uint8_t *p, size_t n) {
     // Line ends: every '\n', and every '\r' not followed by '\n'. A '\r' at the very end counts
     // (callers never cut a range between the two bytes of a CRLF).

@@ -160,6 +160,20 @@ size_t pm_csv_line(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
 size_t pm_csv_line_baseline(const uint8_t *p, size_t avail, uint32_t *commas, size_t cap,
                             size_t *lineLength, int *flags);
 
+/// Splits many CSV lines at once for the batch reader (the whole-buffer scan). Writes, in order,
+/// the offset from `p` of every ',' and every line end of the whole lines at the start of
+/// `p[0..<avail]`, a line end with bit 31 set (PM_CSV_SEP_END); "\r\n" is one line end, at its
+/// '\r'. Scans 64-byte blocks only and stops before the first line that has a '"' or a byte
+/// ≥ 0x80, a line that does not end in the blocks scanned, and when fewer than 64 entries of
+/// `cap` are left: the caller reads such a line with `pm_csv_line`. Returns the number of entries
+/// written up to the last line end (0: the first line is the caller's). `avail` is clamped to
+/// 2^31 − 1.
+#define PM_CSV_SEP_END 0x80000000u
+size_t pm_csv_scan(const uint8_t *p, size_t avail, uint32_t *seps, size_t cap);
+/// `pm_csv_scan` with masks built byte by byte (no vector path): for tests, which check both
+/// give the same answers.
+size_t pm_csv_scan_plain(const uint8_t *p, size_t avail, uint32_t *seps, size_t cap);
+
 /// The number of lines in `p[0..<n]`: its line ends ('\n', '\r' not followed by '\n'; CRLF is
 /// one), plus one for a last line without one.
 size_t pm_count_lines(const uint8_t *p, size_t n);

@@ -192,6 +192,52 @@ static size_t plain_count_lines(const uint8_t *p, size_t n) {
     return count;
 }
 
+// The whole-buffer scan against the line scanner: its entries are the commas and line ends of a
+// prefix of whole, clean lines (no '"', no byte ≥ 0x80), line by line as `plain_csv_line` splits
+// them; both entry points agree; and a clean first line that ends in the first block is taken.
+static void test_csv_scan(void) {
+    rng_state = 11;
+    static const uint8_t alphabet[] = {',', ',', ',', '\n', '\n', '\r', '"', 0xc3, '0'};
+    enum { MAXLEN = 400 };
+    uint8_t buf[MAXLEN];
+    uint32_t got[512], plain[512], commas[MAXLEN];
+    size_t cases = 0, taken = 0;
+    for (int trial = 0; trial < 100000; trial++) {
+        const size_t avail = next_u64() % MAXLEN;
+        const unsigned rare = 1 + (unsigned)(next_u64() % 200);   // how rare '"' and 0xc3 are
+        for (size_t i = 0; i < avail; i++) {
+            const uint64_t r = next_u64();
+            uint8_t b = (r % 6 == 0) ? alphabet[(r >> 8) % 6] : (uint8_t)('a' + (r >> 16) % 26);
+            if ((r >> 24) % rare == 0) b = alphabet[6 + (r >> 32) % 2];
+            buf[i] = b;
+        }
+        const size_t cap = 64 + next_u64() % 448;
+        const size_t n = pm_csv_scan(buf, avail, got, cap);
+        const size_t nPlain = pm_csv_scan_plain(buf, avail, plain, cap);
+        CHECK(n == nPlain && memcmp(got, plain, n * sizeof *got) == 0, "csv_scan vs plain trial %d", trial);
+        CHECK(n <= cap, "csv_scan trial %d wrote past cap", trial);
+        size_t k = 0, at = 0;
+        while (k < n) {
+            size_t len;
+            int flags;
+            const size_t c = plain_csv_line(buf + at, avail - at, commas, MAXLEN, &len, &flags);
+            CHECK(flags == 0 && at + len < avail, "csv_scan trial %d: line at %zu not clean and whole", trial, at);
+            for (size_t j = 0; j < c; j++, k++)
+                CHECK(k < n && got[k] == (uint32_t)(at + commas[j]), "csv_scan trial %d comma %zu", trial, k);
+            CHECK(k < n && got[k] == ((uint32_t)(at + len) | PM_CSV_SEP_END), "csv_scan trial %d end %zu", trial, k);
+            k++;
+            at += len + ((buf[at + len] == '\r' && at + len + 1 < avail && buf[at + len + 1] == '\n') ? 2 : 1);
+        }
+        size_t len;
+        int flags;
+        plain_csv_line(buf, avail, commas, MAXLEN, &len, &flags);
+        if (flags == 0 && len < 64 && avail >= 64) { CHECK(n > 0, "csv_scan trial %d: a clean first line not taken", trial); }
+        taken += n > 0;
+        cases++;
+    }
+    printf("csv_scan: %zu random buffers (%zu with lines taken), both entry points, against the line scanner\n", cases, taken);
+}
+
 static void test_csv(void) {
     // Samples with known answers.
     {
@@ -240,6 +286,7 @@ static void test_csv(void) {
         cases++;
     }
     printf("csv: samples, and %zu random lines through both scanners and the line counter\n", cases);
+    test_csv_scan();
 }
 
 // The number formatter: the layout of Swift's Double.description on samples, and on random bit

@@ -153,51 +153,88 @@ struct CSVFile: Sendable {
         var p = range.lowerBound
         let end = range.upperBound
         var commas = [UInt32](repeating: 0, count: nCols + 1)
+        // The whole-buffer scan's separators (`pm_csv_scan`): `batchBase` is the offset they count
+        // from, `next ..< scanned` the ones not yet read, always whole lines.
+        var separators = [UInt32](repeating: 0, count: Self.scanCapacity)
         try fields.withUnsafeMutableBufferPointer { fb in
             try commas.withUnsafeMutableBufferPointer { cb in
+            try separators.withUnsafeMutableBufferPointer { sb in
                 let cap = fb.count
+                var batchBase = p, next = 0, scanned = 0
                 while p < end {
+                    if next == scanned {
+                        batchBase = p
+                        next = 0
+                        scanned = pm_csv_scan(base + p, end &- p, sb.baseAddress!, sb.count)
+                    }
                     line &+= 1
                     let recordLine = line
-                    // The line's commas, its end and whether it has quotes (CKernels, 16 bytes a step).
-                    var length = 0
-                    var flags: Int32 = 0
-                    var count = pm_csv_line(base + p, end &- p, cb.baseAddress!, cb.count, &length, &flags) &+ 1
                     let lineStart = p
-                    let lineEnd = p &+ length
-                    var nonASCII = flags & PM_CSV_NON_ASCII != 0
-                    if flags & PM_CSV_QUOTE == 0 {
-                        // Past the line end: CRLF is one line end.
-                        p = lineEnd < end ? lineEnd &+ (base[lineEnd] == 13 && lineEnd &+ 1 < end && base[lineEnd &+ 1] == 10 ? 2 : 1) : end
-                        if lineEnd == lineStart { continue }
-                        if count <= cap {
-                            var s = lineStart
-                            for k in 0..<(count &- 1) {
-                                let c = lineStart &+ Int(cb[k])
-                                fb[k] = (base + s, c &- s)
-                                s = c &+ 1
-                            }
-                            fb[count &- 1] = (base + s, lineEnd &- s)
+                    var count: Int
+                    var nonASCII = false
+                    if next < scanned {
+                        // A clean line (no quote, ASCII only) from the scan: its fields lie between
+                        // its separators, the last one its line end.
+                        var s = p, k = 0, lineEnd = p
+                        while true {
+                            let v = sb[next]
+                            next &+= 1
+                            let q = batchBase &+ Int(v & ~PM_CSV_SEP_END)
+                            if v & PM_CSV_SEP_END != 0 { lineEnd = q; break }
+                            if k < cap { fb[k] = (base + s, q &- s) }
+                            s = q &+ 1
+                            k &+= 1
                         }
+                        // Past the line end (within the range: the scan takes only ended lines); CRLF is one.
+                        p = lineEnd &+ (base[lineEnd] == 13 && lineEnd &+ 1 < end && base[lineEnd &+ 1] == 10 ? 2 : 1)
+                        if lineEnd == lineStart { continue }
+                        count = k &+ 1
+                        if k < cap { fb[k] = (base + s, lineEnd &- s) }
                     } else {
-                        // Quoting: the record may go on past this line end.
-                        scratch.count = 0
-                        ranges.removeAll(keepingCapacity: true)
-                        let (next, breaks) = try Self.parseQuotedRecord(base, lineStart, end, &scratch, &ranges,
-                                                                        file: name, line: firstLine + recordLine)
-                        p = next
-                        line &+= breaks
-                        count = ranges.count
-                        for (k, r) in ranges.prefix(cap).enumerated() { fb[k] = r.field(base, scratch) }
-                        nonASCII = true   // the record may go on past the line the scan saw
+                        // A line the scan leaves (a quote, a byte ≥ 0x80, a very long line, the
+                        // range's last bytes): its commas, its end and whether it has quotes.
+                        var length = 0
+                        var flags: Int32 = 0
+                        count = pm_csv_line(base + p, end &- p, cb.baseAddress!, cb.count, &length, &flags) &+ 1
+                        let lineEnd = p &+ length
+                        nonASCII = flags & PM_CSV_NON_ASCII != 0
+                        if flags & PM_CSV_QUOTE == 0 {
+                            // Past the line end: CRLF is one line end.
+                            p = lineEnd < end ? lineEnd &+ (base[lineEnd] == 13 && lineEnd &+ 1 < end && base[lineEnd &+ 1] == 10 ? 2 : 1) : end
+                            if lineEnd == lineStart { continue }
+                            if count <= cap {
+                                var s = lineStart
+                                for k in 0..<(count &- 1) {
+                                    let c = lineStart &+ Int(cb[k])
+                                    fb[k] = (base + s, c &- s)
+                                    s = c &+ 1
+                                }
+                                fb[count &- 1] = (base + s, lineEnd &- s)
+                            }
+                        } else {
+                            // Quoting: the record may go on past this line end.
+                            scratch.count = 0
+                            ranges.removeAll(keepingCapacity: true)
+                            let (after, breaks) = try Self.parseQuotedRecord(base, lineStart, end, &scratch, &ranges,
+                                                                             file: name, line: firstLine + recordLine)
+                            p = after
+                            line &+= breaks
+                            count = ranges.count
+                            for (k, r) in ranges.prefix(cap).enumerated() { fb[k] = r.field(base, scratch) }
+                            nonASCII = true   // the record may go on past the line the scan saw
+                        }
                     }
                     if count != nCols { throw FieldCountError(file: name, line: firstLine + recordLine, count: count, expected: nCols) }
                     try body(recordLine, UnsafeBufferPointer(rebasing: fb[0..<nCols]), nonASCII)
                 }
             }
+            }
         }
         return line
     }
+
+    /// Separators a `pm_csv_scan` call may write: ~1000 lines of four fields, 16 kB.
+    static var scanCapacity: Int { 4096 }
 
     /// A field of a quoted record: bytes of the file, or unescaped bytes in the scratch buffer.
     struct FieldRange {
