@@ -15,7 +15,7 @@ import Darwin
 /// parameters) — its instrument ids moved to the after market's layout once, the third pricing a
 /// `Book.repriced` of the second's book when the parameters keep the layout — and the after book
 /// `B1` under (after market, after parameters). An after folder that holds the before folder's
-/// bytes (and a before book without errors, ``isSameBook(_:on:afterDirectory:)``) is not read
+/// bytes (and a before book without errors, ``isSameBook(_:on:pricedAs:after:afterDirectory:)``) is not read
 /// again: `B1` is `B0`, and its pricing is the third. `explain.csv`, `explain-units.csv` and
 /// `manifest.json` are written all three or none (``OutputFiles``).
 public struct ExplainJob {
@@ -50,7 +50,7 @@ public struct ExplainJob {
     /// How many rows ``ExplainReport/largest`` and ``ExplainReport/stageMoves`` keep.
     public var top = 10
     /// Whether an after folder whose files are the before folder's bytes is taken as the before
-    /// book (``isSameBook(_:on:afterDirectory:)``); off only in the tests that check it changes nothing.
+    /// book (``isSameBook(_:on:pricedAs:after:afterDirectory:)``); off only in the tests that check it changes nothing.
     var reuseIdenticalAfterBook = true
 
     /// A job with the default threads, block size, engine options and `top`.
@@ -134,10 +134,12 @@ extension ExplainJob {
             // The after folder holding the before folder's bytes (`sameBook`): B1 is B0, and B1 under
             // (M1, P1) is the before book's third pricing — neither read nor priced again.
             let sameBook = reuseIdenticalAfterBook
-                && Self.isSameBook(input0, on: relaid11 ?? relaid10, afterDirectory: after.input)
+                && Self.isSameBook(input0, on: relaid11 ?? relaid10, pricedAs: relaid11 == nil ? priced10 : priced11,
+                                   after: priced11, afterDirectory: after.input)
             let input1 = sameBook ? nil : try BatchInput.load(directory: after.input, priced: priced11, threads: threads)
             let ids1 = input1?.accountIds ?? input0.accountIds
             let runs0 = Self.runBefore(input0, relaid10, relaid11, priced00, priced10, priced11,
+                                       repriceBefore: Self.keepsBook(priced00, priced10),
                                        threads: threads, blockSize: blockSize, options: options)
             let run1 = input1.map { Self.runAfter($0, priced11, threads: threads, blockSize: blockSize, options: options) } ?? runs0.2
             let rows = Self.join(before: input0.accountIds, after: ids1)
@@ -181,11 +183,18 @@ extension ExplainJob {
     ///  - the before book has no error account and no orphan row: every row was read and no
     ///    message names the before folder or depends on the before market (a symbol unknown
     ///    there, an instrument it cannot margin, a coin without an index price);
-    ///  - no row of it is an error under the after pricing's layout (`relaid` has no error): every
-    ///    symbol and coin resolves there, as the reader would have resolved it.
+    ///  - no row of it is an error under the after pricing (`relaid`, the book moved to `relaidPricing`,
+    ///    has no error, and every instrument `relaidPricing` can margin `after` can margin too —
+    ///    the same layout may still differ there: parameters that make a risk array overflow):
+    ///    every symbol and coin resolves there, as the reader would have resolved it.
     /// A book with positions changed (other bytes) or with any error is read and priced as before.
-    static func isSameBook(_ input0: BatchInput, on relaid: BatchInput, afterDirectory dir: String) -> Bool {
+    static func isSameBook(_ input0: BatchInput, on relaid: BatchInput, pricedAs relaidPricing: PricedMarket,
+                           after: PricedMarket, afterDirectory dir: String) -> Bool {
         guard input0.orphanRows.isEmpty, !relaid.accountErrors.contains(where: { $0 != nil }) else { return false }
+        func usable(_ p: PricedMarket, _ i: Int) -> Bool { if case .success = p.resolve(instrumentAt: i) { return true }; return false }
+        guard relaidPricing === after
+                || relaidPricing.market.instruments.indices.allSatisfy({ !usable(relaidPricing, $0) || usable(after, $0) })
+        else { return false }
         let expected = input0.digests
         var names = ["accounts.csv", "balances.csv", "positions.csv"]
         // orders.csv may be absent; an empty (0-byte) one counts as absent (BatchInput.load).
@@ -212,10 +221,25 @@ extension ExplainJob {
         do { return try body() } catch { throw StreamingBatch.SinkError(underlying: error) }
     }
 
+    /// Whether a book built against `source` is, repriced, the book its input moved to `target`
+    /// (`BatchInput.relaid`) builds there: the same instruments in the same order and the same coins
+    /// (the ids stay), the same layout (`PricedMarket.hasLayout(of:)`: what `BookBuilder` reads of
+    /// a pricing), and the same instruments usable (no row becomes an error by the move).
+    static func keepsBook(_ source: PricedMarket, _ target: PricedMarket) -> Bool {
+        if source === target { return true }
+        func usable(_ p: PricedMarket, _ i: Int) -> Bool { if case .success = p.resolve(instrumentAt: i) { return true }; return false }
+        return source.market.instruments.count == target.market.instruments.count && source.coins == target.coins
+            && zip(source.market.instruments, target.market.instruments).allSatisfy { $0.symbol == $1.symbol }
+            && target.hasLayout(of: source)
+            && source.market.instruments.indices.allSatisfy { usable(source, $0) == usable(target, $0) }
+    }
+
     /// The before book's three pricings, block by block: each block's book is built once per layout
-    /// and margined, then dropped.
+    /// and margined, then dropped. With `repriceBefore` (``keepsBook(_:_:)`` of the before and the
+    /// after market under the before parameters) the second pricing's book is the first's, repriced.
     static func runBefore(_ input0: BatchInput, _ relaid10: BatchInput, _ relaid11: BatchInput?,
                           _ priced00: PricedMarket, _ priced10: PricedMarket, _ priced11: PricedMarket,
+                          repriceBefore: Bool = false,
                           threads: Int, blockSize: Int, options: EngineOptions) -> (RunFigures, RunFigures, RunFigures) {
         let n = input0.accountCount
         let blocks = (n + blockSize - 1) / blockSize
@@ -224,8 +248,9 @@ extension ExplainJob {
             let slots = DisjointSlots(buffer)   // block b writes only slot b
             Workers.forEach(blocks, threads: threads) { b in
                 let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
-                let r00 = RunFigures(MarginEngine.run(input0.book(accounts: range, priced: priced00), options: options))
-                let book10 = relaid10.book(accounts: range, priced: priced10)
+                let book00 = input0.book(accounts: range, priced: priced00)
+                let r00 = RunFigures(MarginEngine.run(book00, options: options))
+                let book10 = repriceBefore ? book00.repriced(priced10) : relaid10.book(accounts: range, priced: priced10)
                 let r10 = RunFigures(MarginEngine.run(book10, options: options))
                 let book11 = relaid11.map { $0.book(accounts: range, priced: priced11) } ?? book10.repriced(priced11)
                 let r11 = RunFigures(MarginEngine.run(book11, options: options))
