@@ -442,6 +442,41 @@ import Testing
         try Self.sameEitherWay(before: before, after: before, afterMarket: m1, reused: false, folder: folder)
     }
 
+    /// The before book's three pricings with the second book built from the moved input and with
+    /// the first book repriced: the same figures, bit for bit, where ``ExplainJob/keepsBook(_:_:)``
+    /// allows the latter; and it does not where the after market lacks an instrument.
+    @Test func theSecondBookIsTheFirstRepricedOnlyWhenTheAfterMarketKeepsIt() throws {
+        let folder = Folder()
+        let e = Self.example
+        let p0 = try ParameterSource.file(Self.params).loadWithDigest().parameters
+        let m0 = try MarketSnapshot.loadWithDigest(path: TestSupport.path("data/sample/market.json")).snapshot
+        let m1 = try MarketSnapshot.loadWithDigest(path: e + "/market-after.json").snapshot
+        let priced00 = PricedMarket(market: m0, parameters: p0), priced10 = PricedMarket(market: m1, parameters: p0)
+        #expect(ExplainJob.keepsBook(priced00, priced10))
+        let input0 = try BatchInput.load(directory: e + "/before", priced: priced00, threads: 2)
+        let relaid10 = input0.relaid(from: priced00, to: priced10, targetName: "m1")
+        func runs(_ reprice: Bool) -> (RunFigures, RunFigures, RunFigures) {
+            ExplainJob.runBefore(input0, relaid10, nil, priced00, priced10, priced10, repriceBefore: reprice,
+                                 threads: 2, blockSize: 2, options: EngineOptions())
+        }
+        func same(_ a: RunFigures, _ b: RunFigures) -> Bool {
+            a.mm.map(\.bitPattern) == b.mm.map(\.bitPattern) && a.im.map(\.bitPattern) == b.im.map(\.bitPattern)
+                && a.stage == b.stage && a.failed == b.failed && a.unitStart == b.unitStart && a.unitSlot == b.unitSlot
+                && a.unitMM.map(\.bitPattern) == b.unitMM.map(\.bitPattern) && a.unitIM.map(\.bitPattern) == b.unitIM.map(\.bitPattern)
+                && a.coinNames == b.coinNames
+        }
+        let (built, repriced) = (runs(false), runs(true))
+        #expect(!built.1.mm.isEmpty && same(built.0, repriced.0) && same(built.1, repriced.1) && same(built.2, repriced.2))
+        #expect(!same(built.0, built.1), "the after market moves some figure")
+        // Without an instrument the before market lists: other ids, another book.
+        var doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: e + "/market-after.json"))) as! [String: Any]
+        doc["instruments"] = Array((doc["instruments"] as! [[String: Any]]).dropFirst())
+        let dropped = try folder.write("m1-dropped.json", String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        let m1d = try MarketSnapshot.loadWithDigest(path: dropped).snapshot
+        #expect(!ExplainJob.keepsBook(priced00, PricedMarket(market: m1d, parameters: p0)))
+        #expect(ExplainJob.keepsBook(priced10, priced10))
+    }
+
     @Test func theJoinOfTheSameIdsIsEachAccountWithItself() {
         let ids = ["b", "a", "b", "c", "a"]
         #expect(ExplainJob.join(before: ids, after: ids).map { [$0.before, $0.after] } == (0..<5).map { [Int32($0), Int32($0)] })
