@@ -65,13 +65,15 @@ import Testing
 
     /// Runs an explanation and returns explain.csv and explain-units.csv as rows of fields by column name.
     static func explain(before: (String, String, String), after: (String, String, String), folder: Folder,
-                        threads: Int = 2, blockSize: Int = BatchRunner.defaultBlockSize, out: String? = nil)
+                        threads: Int = 2, blockSize: Int = BatchRunner.defaultBlockSize, out: String? = nil,
+                        reuse: Bool = true)
         throws -> (report: ExplainReport, accounts: [[String: String]], units: [[String: String]], bytes: [UInt8]) {
         let o = out ?? folder.sub("explain-\(UUID().uuidString)")
         var job = ExplainJob(before: .init(input: before.0, market: before.1, parameters: .file(before.2)),
                              after: .init(input: after.0, market: after.1, parameters: .file(after.2)), output: o)
         job.threads = threads
         job.blockSize = blockSize
+        job.reuseIdenticalAfterBook = reuse
         let report = try job.run()
         func rows(_ file: String) throws -> ([[String: String]], [UInt8]) {
             let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: o + "/" + file)))
@@ -359,6 +361,128 @@ import Testing
         let three = try Self.explain(before: before, after: after, folder: folder, threads: 3, blockSize: 2)
         #expect(one.bytes == two.bytes && one.bytes == three.bytes)
         #expect(one.report.largest == two.report.largest)
+    }
+
+    // MARK: An after folder with the before folder's bytes
+
+    /// Copies the files of `source` into a new folder of `folder` (`edit` may change their texts).
+    static func copyBook(_ source: String, into folder: Folder, name: String,
+                         edit: (String, String) -> String? = { _, text in text }) throws -> String {
+        for file in try FileManager.default.contentsOfDirectory(atPath: source) {
+            let text = try String(contentsOfFile: source + "/" + file, encoding: .utf8)
+            if let edited = edit(file, text) { try folder.write(name + "/" + file, edited) }
+        }
+        return folder.sub(name)
+    }
+
+    /// Explains `before` → `after` (the example's after market and parameters) with the after book
+    /// taken from the before one where allowed and read again in any case: the same bytes, rows and
+    /// manifest inputs; `reused` says which the rule took.
+    static func sameEitherWay(before: String, after: String, afterMarket: String? = nil, reused: Bool,
+                              folder: Folder, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let e = Self.example
+        let b = (before, TestSupport.path("data/sample/market.json"), Self.params)
+        let a = (after, afterMarket ?? e + "/market-after.json", e + "/params-after.json")
+        for threads in [1, 2] {
+            let fast = try Self.explain(before: b, after: a, folder: folder, threads: threads, blockSize: 3)
+            let slow = try Self.explain(before: b, after: a, folder: folder, threads: threads, blockSize: 3, reuse: false)
+            #expect(fast.report.afterBookReused == reused, sourceLocation: sourceLocation)
+            #expect(!slow.report.afterBookReused, sourceLocation: sourceLocation)
+            #expect(!fast.accounts.isEmpty && fast.bytes == slow.bytes, sourceLocation: sourceLocation)
+            #expect(fast.report.inputs.map(\.name) == slow.report.inputs.map(\.name)
+                    && fast.report.inputs.map(\.digest) == slow.report.inputs.map(\.digest), sourceLocation: sourceLocation)
+            #expect(fast.report.largest == slow.report.largest && fast.report.stageMoves == slow.report.stageMoves
+                    && fast.report.errors == slow.report.errors && fast.report.units == slow.report.units, sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func anAfterFolderWithTheBeforeBytesIsNotReadAgainAndChangesNothing() throws {
+        let folder = Folder()
+        let before = Self.example + "/before"
+        // The same folder, and a byte copy of it elsewhere.
+        try Self.sameEitherWay(before: before, after: before, reused: true, folder: folder)
+        try Self.sameEitherWay(before: before, after: Self.copyBook(before, into: folder, name: "copy"), reused: true, folder: folder)
+        // orders.csv absent before, empty after: both count as no orders (docs/formats.md).
+        let noOrders = try Self.copyBook(before, into: folder, name: "no-orders") { file, text in file == "orders.csv" ? nil : text }
+        let emptyOrders = try Self.copyBook(before, into: folder, name: "empty-orders") { file, text in file == "orders.csv" ? "" : text }
+        try Self.sameEitherWay(before: noOrders, after: emptyOrders, reused: true, folder: folder)
+    }
+
+    @Test func anAfterFolderWithOtherBytesOrABookWithErrorsIsReadAgain() throws {
+        let folder = Folder()
+        let before = Self.example + "/before"
+        // Other positions (the example's after day).
+        try Self.sameEitherWay(before: before, after: Self.example + "/after", reused: false, folder: folder)
+        // One digit of one size changed: the same file sizes, other bytes.
+        let edited = try Self.copyBook(before, into: folder, name: "edited") { file, text in
+            guard file == "positions.csv", let r = text.range(of: ",-2,") else { return text }
+            return text.replacingCharacters(in: r, with: ",-3,")
+        }
+        #expect(try String(contentsOfFile: edited + "/positions.csv", encoding: .utf8).utf8.count
+                == String(contentsOfFile: before + "/positions.csv", encoding: .utf8).utf8.count)
+        #expect(try String(contentsOfFile: edited + "/positions.csv", encoding: .utf8)
+                != String(contentsOfFile: before + "/positions.csv", encoding: .utf8))
+        try Self.sameEitherWay(before: before, after: edited, reused: false, folder: folder)
+        // orders.csv present after only.
+        let noOrders = try Self.copyBook(before, into: folder, name: "no-orders") { file, text in file == "orders.csv" ? nil : text }
+        try Self.sameEitherWay(before: noOrders, after: before, reused: false, folder: folder)
+        // A book with an error account (a bad size), the same folder both days.
+        let bad = try Self.copyBook(before, into: folder, name: "bad") { file, text in
+            file == "positions.csv" ? text.replacingOccurrences(of: ",-2,", with: ",x,") : text
+        }
+        try Self.sameEitherWay(before: bad, after: bad, reused: false, folder: folder)
+        // A book with a row the after market cannot take: read again, its error kept.
+        let data = try Data(contentsOf: URL(fileURLWithPath: Self.example + "/market-after.json"))
+        var doc = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let held = try String(contentsOfFile: before + "/positions.csv", encoding: .utf8).split(separator: "\n")
+            .dropFirst().map { String($0.split(separator: ",")[1]) }
+        let dropped = try #require(held.first { $0.contains("-C-") || $0.contains("-P-") })
+        doc["instruments"] = (doc["instruments"] as! [[String: Any]]).filter { $0["symbol"] as? String != dropped }
+        let m1 = try folder.write("m1.json", String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        try Self.sameEitherWay(before: before, after: before, afterMarket: m1, reused: false, folder: folder)
+    }
+
+    /// The before book's three pricings with the second book built from the moved input and with
+    /// the first book repriced: the same figures, bit for bit, where ``ExplainJob/keepsBook(_:_:)``
+    /// allows the latter; and it does not where the after market lacks an instrument.
+    @Test func theSecondBookIsTheFirstRepricedOnlyWhenTheAfterMarketKeepsIt() throws {
+        let folder = Folder()
+        let e = Self.example
+        let p0 = try ParameterSource.file(Self.params).loadWithDigest().parameters
+        let m0 = try MarketSnapshot.loadWithDigest(path: TestSupport.path("data/sample/market.json")).snapshot
+        let m1 = try MarketSnapshot.loadWithDigest(path: e + "/market-after.json").snapshot
+        let priced00 = PricedMarket(market: m0, parameters: p0), priced10 = PricedMarket(market: m1, parameters: p0)
+        #expect(ExplainJob.keepsBook(priced00, priced10))
+        let input0 = try BatchInput.load(directory: e + "/before", priced: priced00, threads: 2)
+        let relaid10 = input0.relaid(from: priced00, to: priced10, targetName: "m1")
+        func runs(_ reprice: Bool) -> (RunFigures, RunFigures, RunFigures) {
+            ExplainJob.runBefore(input0, relaid10, nil, priced00, priced10, priced10, repriceBefore: reprice,
+                                 threads: 2, blockSize: 2, options: EngineOptions())
+        }
+        func same(_ a: RunFigures, _ b: RunFigures) -> Bool {
+            a.mm.map(\.bitPattern) == b.mm.map(\.bitPattern) && a.im.map(\.bitPattern) == b.im.map(\.bitPattern)
+                && a.stage == b.stage && a.failed == b.failed && a.unitStart == b.unitStart && a.unitSlot == b.unitSlot
+                && a.unitMM.map(\.bitPattern) == b.unitMM.map(\.bitPattern) && a.unitIM.map(\.bitPattern) == b.unitIM.map(\.bitPattern)
+                && a.coinNames == b.coinNames
+        }
+        let (built, repriced) = (runs(false), runs(true))
+        #expect(!built.1.mm.isEmpty && same(built.0, repriced.0) && same(built.1, repriced.1) && same(built.2, repriced.2))
+        #expect(!same(built.0, built.1), "the after market moves some figure")
+        // Without an instrument the before market lists: other ids, another book.
+        var doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: e + "/market-after.json"))) as! [String: Any]
+        doc["instruments"] = Array((doc["instruments"] as! [[String: Any]]).dropFirst())
+        let dropped = try folder.write("m1-dropped.json", String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        let m1d = try MarketSnapshot.loadWithDigest(path: dropped).snapshot
+        #expect(!ExplainJob.keepsBook(priced00, PricedMarket(market: m1d, parameters: p0)))
+        #expect(ExplainJob.keepsBook(priced10, priced10))
+    }
+
+    @Test func theJoinOfTheSameIdsIsEachAccountWithItself() {
+        let ids = ["b", "a", "b", "c", "a"]
+        #expect(ExplainJob.join(before: ids, after: ids).map { [$0.before, $0.after] } == (0..<5).map { [Int32($0), Int32($0)] })
+        // Not the same list: the k-th occurrence with the k-th, the gone after.
+        #expect(ExplainJob.join(before: ids, after: ["a", "b", "a"]).map { [$0.before, $0.after] }
+                == [[1, 0], [0, 1], [4, 2], [2, -1], [3, -1]])
     }
 
     @Test func anInstrumentTheAfterMarketLacksIsAnErrorOfThatAccountOnly() throws {

@@ -14,7 +14,9 @@ import Darwin
 /// (before market, before parameters), (after market, before parameters) and (after market, after
 /// parameters) — its instrument ids moved to the after market's layout once, the third pricing a
 /// `Book.repriced` of the second's book when the parameters keep the layout — and the after book
-/// `B1` under (after market, after parameters). `explain.csv`, `explain-units.csv` and
+/// `B1` under (after market, after parameters). An after folder that holds the before folder's
+/// bytes (and a before book without errors, ``isSameBook(_:on:pricedAs:after:afterDirectory:)``) is not read
+/// again: `B1` is `B0`, and its pricing is the third. `explain.csv`, `explain-units.csv` and
 /// `manifest.json` are written all three or none (``OutputFiles``).
 public struct ExplainJob {
     /// One day: its input folder (docs/formats.md "Batch input"), market snapshot and parameter file.
@@ -47,6 +49,9 @@ public struct ExplainJob {
     public var options = EngineOptions()
     /// How many rows ``ExplainReport/largest`` and ``ExplainReport/stageMoves`` keep.
     public var top = 10
+    /// Whether an after folder whose files are the before folder's bytes is taken as the before
+    /// book (``isSameBook(_:on:pricedAs:after:afterDirectory:)``); off only in the tests that check it changes nothing.
+    var reuseIdenticalAfterBook = true
 
     /// A job with the default threads, block size, engine options and `top`.
     public init(before: Day, after: Day, output: String) {
@@ -91,6 +96,8 @@ public struct ExplainReport: Sendable {
     public var inputs: [(name: String, digest: InputDigest)] = []
     /// The digests of explain.csv and explain-units.csv as written.
     public var outputs: [(name: String, digest: InputDigest)] = []
+    /// Whether the after folder was found to be the before book (not read or priced again).
+    var afterBookReused = false
 }
 
 extension ExplainJob {
@@ -119,22 +126,30 @@ extension ExplainJob {
         let writer = try OutputFiles(directory: output, names: Self.outputNames)
         do {
             let input0 = try BatchInput.load(directory: before.input, priced: priced00, threads: threads)
-            let input1 = try BatchInput.load(directory: after.input, priced: priced11, threads: threads)
             // B0 on the after market's layout, once; under the after parameters too only when they
             // change the layout (spot hedging eligibility, an instrument they make unusable).
             let relaid10 = input0.relaid(from: priced00, to: priced10, targetName: "the after market \(after.market)")
             let relaid11 = priced11.hasLayout(of: priced10) ? nil
                 : input0.relaid(from: priced00, to: priced11, targetName: "the after market \(after.market) under the after parameters")
+            // The after folder holding the before folder's bytes (`sameBook`): B1 is B0, and B1 under
+            // (M1, P1) is the before book's third pricing — neither read nor priced again.
+            let sameBook = reuseIdenticalAfterBook
+                && Self.isSameBook(input0, on: relaid11 ?? relaid10, pricedAs: relaid11 == nil ? priced10 : priced11,
+                                   after: priced11, afterDirectory: after.input)
+            let input1 = sameBook ? nil : try BatchInput.load(directory: after.input, priced: priced11, threads: threads)
+            let ids1 = input1?.accountIds ?? input0.accountIds
             let runs0 = Self.runBefore(input0, relaid10, relaid11, priced00, priced10, priced11,
+                                       repriceBefore: Self.keepsBook(priced00, priced10),
                                        threads: threads, blockSize: blockSize, options: options)
-            let run1 = Self.runAfter(input1, priced11, threads: threads, blockSize: blockSize, options: options)
-            let rows = Self.join(before: input0.accountIds, after: input1.accountIds)
+            let run1 = input1.map { Self.runAfter($0, priced11, threads: threads, blockSize: blockSize, options: options) } ?? runs0.2
+            let rows = Self.join(before: input0.accountIds, after: ids1)
             var report = ExplainReport()
+            report.afterBookReused = sameBook
             report.inputs = input0.digests.map { ("before/" + $0.name, $0.digest) }
                 + [("before/market", m0Digest), ("before/params", p0Digest)]
-                + input1.digests.map { ("after/" + $0.name, $0.digest) }
+                + (input1 ?? input0).digests.map { ("after/" + $0.name, $0.digest) }
                 + [("after/market", m1Digest), ("after/params", p1Digest)]
-            let figures = ExplainFigures(ids0: input0.accountIds, ids1: input1.accountIds, runs: [runs0.0, runs0.1, runs0.2, run1])
+            let figures = ExplainFigures(ids0: input0.accountIds, ids1: ids1, runs: [runs0.0, runs0.1, runs0.2, run1])
             try Self.writing {
                 try writer.write(0, Array(Self.accountsHeader.utf8))
                 try writer.write(1, Array(Self.unitsHeader.utf8))
@@ -159,15 +174,72 @@ extension ExplainJob {
         }
     }
 
+    /// Whether the after folder's book is `input0` itself, so that reading it against the after
+    /// pricing would give exactly `relaid` (the before book moved to that pricing's layout) and its
+    /// pricing would give the before book's third pricing, figure for figure. That holds when
+    ///  - the after folder's files are the before folder's bytes: the same files present
+    ///    (orders.csv absent or empty on both), of the same size and XXH64 — the digests
+    ///    `manifest.json` lists for both days then are the same too;
+    ///  - the before book has no error account and no orphan row: every row was read and no
+    ///    message names the before folder or depends on the before market (a symbol unknown
+    ///    there, an instrument it cannot margin, a coin without an index price);
+    ///  - no row of it is an error under the after pricing (`relaid`, the book moved to `relaidPricing`,
+    ///    has no error, and every instrument `relaidPricing` can margin `after` can margin too —
+    ///    the same layout may still differ there: parameters that make a risk array overflow):
+    ///    every symbol and coin resolves there, as the reader would have resolved it.
+    /// A book with positions changed (other bytes) or with any error is read and priced as before.
+    static func isSameBook(_ input0: BatchInput, on relaid: BatchInput, pricedAs relaidPricing: PricedMarket,
+                           after: PricedMarket, afterDirectory dir: String) -> Bool {
+        guard input0.orphanRows.isEmpty, !relaid.accountErrors.contains(where: { $0 != nil }) else { return false }
+        func usable(_ p: PricedMarket, _ i: Int) -> Bool { if case .success = p.resolve(instrumentAt: i) { return true }; return false }
+        guard relaidPricing === after
+                || relaidPricing.market.instruments.indices.allSatisfy({ !usable(relaidPricing, $0) || usable(after, $0) })
+        else { return false }
+        let expected = input0.digests
+        var names = ["accounts.csv", "balances.csv", "positions.csv"]
+        // orders.csv may be absent; an empty (0-byte) one counts as absent (BatchInput.load).
+        let ordersPath = dir + "/orders.csv"
+        if access(ordersPath, F_OK) == 0 || errno != ENOENT { names.append("orders.csv") }
+        // Sizes first (a stat each): a changed book is usually told apart without reading it.
+        var sizes: [Int] = []
+        for name in names {
+            var st = stat()
+            guard stat(dir + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+            sizes.append(Int(st.st_size))
+        }
+        if names.count == 4 && sizes[3] == 0 { names.removeLast(); sizes.removeLast() }
+        guard expected.count == names.count,
+              zip(expected, zip(names, sizes)).allSatisfy({ $0.name == $1.0 && $0.digest.size == $1.1 }) else { return false }
+        for (e, name) in zip(expected, names) {
+            guard let d = try? InputDigest(path: dir + "/" + name), d == e.digest else { return false }
+        }
+        return true
+    }
+
     /// Runs `body`, marking what it throws as an output error.
     private static func writing<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch { throw StreamingBatch.SinkError(underlying: error) }
     }
 
+    /// Whether a book built against `source` is, repriced, the book its input moved to `target`
+    /// (`BatchInput.relaid`) builds there: the same instruments in the same order and the same coins
+    /// (the ids stay), the same layout (`PricedMarket.hasLayout(of:)`: what `BookBuilder` reads of
+    /// a pricing), and the same instruments usable (no row becomes an error by the move).
+    static func keepsBook(_ source: PricedMarket, _ target: PricedMarket) -> Bool {
+        if source === target { return true }
+        func usable(_ p: PricedMarket, _ i: Int) -> Bool { if case .success = p.resolve(instrumentAt: i) { return true }; return false }
+        return source.market.instruments.count == target.market.instruments.count && source.coins == target.coins
+            && zip(source.market.instruments, target.market.instruments).allSatisfy { $0.symbol == $1.symbol }
+            && target.hasLayout(of: source)
+            && source.market.instruments.indices.allSatisfy { usable(source, $0) == usable(target, $0) }
+    }
+
     /// The before book's three pricings, block by block: each block's book is built once per layout
-    /// and margined, then dropped.
+    /// and margined, then dropped. With `repriceBefore` (``keepsBook(_:_:)`` of the before and the
+    /// after market under the before parameters) the second pricing's book is the first's, repriced.
     static func runBefore(_ input0: BatchInput, _ relaid10: BatchInput, _ relaid11: BatchInput?,
                           _ priced00: PricedMarket, _ priced10: PricedMarket, _ priced11: PricedMarket,
+                          repriceBefore: Bool = false,
                           threads: Int, blockSize: Int, options: EngineOptions) -> (RunFigures, RunFigures, RunFigures) {
         let n = input0.accountCount
         let blocks = (n + blockSize - 1) / blockSize
@@ -176,8 +248,9 @@ extension ExplainJob {
             let slots = DisjointSlots(buffer)   // block b writes only slot b
             Workers.forEach(blocks, threads: threads) { b in
                 let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
-                let r00 = RunFigures(MarginEngine.run(input0.book(accounts: range, priced: priced00), options: options))
-                let book10 = relaid10.book(accounts: range, priced: priced10)
+                let book00 = input0.book(accounts: range, priced: priced00)
+                let r00 = RunFigures(MarginEngine.run(book00, options: options))
+                let book10 = repriceBefore ? book00.repriced(priced10) : relaid10.book(accounts: range, priced: priced10)
                 let r10 = RunFigures(MarginEngine.run(book10, options: options))
                 let book11 = relaid11.map { $0.book(accounts: range, priced: priced11) } ?? book10.repriced(priced11)
                 let r11 = RunFigures(MarginEngine.run(book11, options: options))
@@ -213,6 +286,9 @@ extension ExplainJob {
     /// day's account of the same id: the k-th occurrence of a duplicated id with the k-th), then
     /// the unmatched before-day accounts in their order.
     static func join(before ids0: [String], after ids1: [String]) -> [(before: Int32, after: Int32)] {
+        // The same ids in the same order: the k-th occurrence of each id is at the same index on
+        // both days, so every account matches its own index and none is gone.
+        if ids0 == ids1 { return (0..<ids1.count).map { (Int32($0), Int32($0)) } }
         var first = [String: Int32](minimumCapacity: ids0.count)
         var nextSame = [Int32](repeating: -1, count: ids0.count)
         var last = [String: Int32]()

@@ -174,7 +174,12 @@ enum ExplainOutput {
     }
 
     /// Per-row memory of a worker: the printed texts of up to 8 figures (`NumberFormat.maxLength`
-    /// bytes each) and the coins of one account's units.
+    /// bytes each), the bits of the double each slot holds, and the coins of one account's units.
+    ///
+    /// A figure is formatted only when no slot holds the same double (the same bits): the same
+    /// double has the same text and decimal. Many do — a unit's figures are often its account's
+    /// (one unit), a pricing's often the previous one's (a term of 0), and the after book's
+    /// pricing is the before book's third when the after folder is the before one.
     final class RowScratch {
         static let slots = 8
         let text = UnsafeMutablePointer<CChar>.allocate(capacity: slots * NumberFormat.maxLength)
@@ -183,21 +188,34 @@ enum ExplainOutput {
         let length = UnsafeMutablePointer<Int>.allocate(capacity: slots)
         let decimal = UnsafeMutablePointer<ShortDecimal>.allocate(capacity: slots)
         let known = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
+        /// The bit pattern of the double slot k holds (meaningful when `known[k]`).
+        let bits = UnsafeMutablePointer<UInt64>.allocate(capacity: slots)
         var coins: [Int32] = []
 
         init() {
             length.initialize(repeating: 0, count: Self.slots)
             decimal.initialize(repeating: ShortDecimal(), count: Self.slots)
             known.initialize(repeating: false, count: Self.slots)
+            bits.initialize(repeating: 0, count: Self.slots)
         }
 
-        func deallocate() { text.deallocate(); length.deallocate(); decimal.deallocate(); known.deallocate() }
+        func deallocate() { text.deallocate(); length.deallocate(); decimal.deallocate(); known.deallocate(); bits.deallocate() }
 
-        /// Formats `v` into slot `k` (known), or marks the slot unknown.
+        /// Formats `v` into slot `k` (known), or marks the slot unknown. The text of a double that
+        /// slot `k` already holds is kept; one that another slot holds is copied from there.
         @inline(__always) func set(_ k: Int, _ v: Double?) {
             guard let v else { known[k] = false; return }
+            let b = v.bitPattern
+            if known[k] && bits[k] == b { return }
             known[k] = true
+            bits[k] = b
             let p = text + k * NumberFormat.maxLength
+            for j in 0..<Self.slots where j != k && known[j] && bits[j] == b {
+                length[k] = length[j]
+                p.update(from: text + j * NumberFormat.maxLength, count: length[j])
+                decimal[k] = decimal[j]
+                return
+            }
             let n = NumberFormat.write(v, p)
             length[k] = n
             decimal[k] = ShortDecimal(text: p, count: n)
@@ -213,6 +231,11 @@ enum ExplainOutput {
         /// The difference slot b − slot a, when both are known.
         @inline(__always) func difference(_ a: Int, _ b: Int, into out: inout ByteBuffer) {
             guard known[a] && known[b] else { return }
+            // The same double: the same decimal, whose difference is zero (written `0.0`).
+            if bits[a] == bits[b] {
+                out.append(maxCount: ShortDecimal.maxText) { ShortDecimal().write(into: &$0) }
+                return
+            }
             if let d = ShortDecimal.difference(decimal[a], decimal[b]) {
                 out.append(maxCount: ShortDecimal.maxText) { d.write(into: &$0) }
             } else {
