@@ -25,7 +25,7 @@
 // Scenarios per tile of the block pass: the gather's 40-wide register tile. A tile of every
 // instrument row (40 · 8 bytes each) stays in a core's L2 cache while the block's accounts
 // are run through it.
-#define PM_TILE 40
+#define PM_TILE PM_BACKTEST_TILE
 
 // ---- The breach sequence, a tile (≤ 64 scenarios) at a time -----------------------------------
 //
@@ -405,6 +405,21 @@ int pm_backtest_account_isa(int isa, size_t nS, const double *loss, double total
     return 1;
 }
 
+size_t pm_backtest_tiles_count(size_t rows, size_t nS) {
+    return (nS + PM_TILE - 1) / PM_TILE * rows * PM_TILE;
+}
+
+void pm_backtest_tile_table(const double *table, size_t rows, size_t nS, double *tiles) {
+    for (size_t t0 = 0; t0 < nS; t0 += PM_TILE) {
+        const size_t n = nS - t0 < PM_TILE ? nS - t0 : PM_TILE;
+        double *tile = tiles + t0 * rows;   // (t0 / PM_TILE) · rows · PM_TILE
+        for (size_t r = 0; r < rows; r++) {
+            memcpy(tile + r * PM_TILE, table + r * nS + t0, n * sizeof(double));
+            for (size_t k = n; k < PM_TILE; k++) tile[r * PM_TILE + k] = 0;
+        }
+    }
+}
+
 size_t pm_backtest_block_isa(int isa, const pm_backtest_block *b, pm_backtest_stats *unitStats,
                              pm_backtest_stats *accountStats, uint8_t *failed, int64_t *breachedMM, int64_t *breachedIM,
                              uint64_t *wideLoss, uint64_t *wideShortfall) {
@@ -421,7 +436,10 @@ size_t pm_backtest_block_isa(int isa, const pm_backtest_block *b, pm_backtest_st
     }
     for (size_t t0 = 0; t0 < nS; t0 += PM_TILE) {
         const size_t n = nS - t0 < PM_TILE ? nS - t0 : PM_TILE;
-        const double *table = b->table + t0;
+        // Tiled: the tile's rows are PM_TILE apart and padded with zeros, so the gather runs all
+        // PM_TILE lanes (its unmasked path) and the lanes past n, never read, hold 0 · size.
+        const double *table = b->tiles ? b->tiles + t0 * b->tableRows : b->table + t0;
+        const size_t stride = b->tiles ? PM_TILE : nS, lanes = b->tiles ? PM_TILE : n;
         size_t pending = 0;
         memset(fastLoss, 0, sizeof fastLoss);
         memset(fastShortfall, 0, sizeof fastShortfall);
@@ -429,7 +447,7 @@ size_t pm_backtest_block_isa(int isa, const pm_backtest_block *b, pm_backtest_st
             if (!b->active[a] || failed[a]) continue;
             for (size_t k = 0; k < n; k++) accountLoss[k] = 0;
             for (int64_t u = b->accountUnits[a]; u < b->accountUnits[a + 1]; u++) {
-                p.gather(unitLoss, n, table, nS, b->row, b->instr + b->unitEntry[u], b->size + b->unitEntry[u],
+                p.gather(unitLoss, lanes, table, stride, b->row, b->instr + b->unitEntry[u], b->size + b->unitEntry[u],
                          (size_t)b->unitEntries[u]);
                 double h = b->unitHedge[u];
                 const double *move = h != 0 ? b->move + (size_t)b->unitCoin[u] * nS + t0 : NULL;
