@@ -25,7 +25,7 @@
 // Scenarios per tile of the block pass: the gather's 40-wide register tile. A tile of every
 // instrument row (40 · 8 bytes each) stays in a core's L2 cache while the block's accounts
 // are run through it.
-#define PM_TILE 40
+#define PM_TILE PM_BACKTEST_TILE
 
 // ---- The breach sequence, a tile (≤ 64 scenarios) at a time -----------------------------------
 //
@@ -176,21 +176,30 @@ static void account_tile_scalar(size_t t0, size_t n, const double *loss, double 
 #if PM_HAVE_X86_KERNELS
 #include <immintrin.h>
 
-// The first maximum of 4 lanes (value, index): the largest value, on a tie the smallest index.
-// Lanes that never took a value hold (−inf, t0), which only wins when every loss of the tile was
-// −inf or NaN; bt_feed then keeps the earlier worst (its strict >).
+// The largest of 4 lanes that never hold NaN (the running _mm256_max_pd(x, m) below keeps m
+// when x is NaN, returning its second operand).
 __attribute__((target("avx2")))
-static void first_max(__m256d wv, __m256i wi, double *worst, int64_t *at) {
+static double lanes_max(__m256d m) {
     double v[4];
-    int64_t i[4];
-    _mm256_storeu_pd(v, wv);
-    _mm256_storeu_si256((__m256i *)i, wi);
+    _mm256_storeu_pd(v, m);
     double best = v[0];
-    int64_t b = i[0];
     for (int k = 1; k < 4; k++)
-        if (v[k] > best || (v[k] == best && i[k] < b)) { best = v[k]; b = i[k]; }
-    *worst = best;
-    *at = b;
+        if (v[k] > best) best = v[k];
+    return best;
+}
+
+// The tile's first maximum as the scalar loop takes it (strict >, from the sequence's worst so
+// far), found again over the tile's losses only when the tile's largest loss `m` beats that worst:
+// after the first tiles, rarely. Otherwise (−inf, t0), which bt_feed ignores.
+static inline void first_worst(const pm_backtest_stats *st, size_t t0, size_t n, const double *loss, double m,
+                               double *worst, int64_t *at) {
+    *worst = -INFINITY;
+    *at = (int64_t)t0;
+    if (!(m > st->worst)) return;
+    double w = st->worst;
+    for (size_t k = 0; k < n; k++)
+        if (loss[k] > w) { w = loss[k]; *at = (int64_t)(t0 + k); }
+    *worst = w;
 }
 
 // The gather of gather.c's AVX2 path for one tile of n ≤ 40 scenarios (row stride `stride`).
@@ -228,10 +237,8 @@ static void unit_tile_avx2(size_t t0, size_t n, const double *pnl, const double 
     const __m256d sign = _mm256_set1_pd(-0.0), zero = _mm256_setzero_pd();
     const __m256d vm = _mm256_set1_pd(mm), vh = _mm256_set1_pd(hedge);
     __m256d wv = _mm256_set1_pd(-INFINITY), bad = zero;
-    __m256i wi = _mm256_set1_epi64x((long long)t0), idx = _mm256_setr_epi64x((long long)t0, (long long)t0 + 1,
-                                                                              (long long)t0 + 2, (long long)t0 + 3);
-    const __m256i four = _mm256_set1_epi64x(4);
     const int leg = hedge != 0, liability = hedge < 0;
+    double loss[64];   // the tile's losses, for first_worst
     uint64_t w = 0;
     size_t k = 0;
     for (; k + 4 <= n; k += 4) {
@@ -241,18 +248,14 @@ static void unit_tile_avx2(size_t t0, size_t n, const double *pnl, const double 
             if (liability) v = _mm256_and_pd(v, _mm256_cmp_pd(v, zero, _CMP_GE_OQ));   // v ≥ 0 ? v : +0
             u = _mm256_add_pd(u, v);
         }
-        __m256d loss = _mm256_xor_pd(u, sign);
-        w |= (uint64_t)_mm256_movemask_pd(_mm256_cmp_pd(loss, vm, _CMP_GT_OQ)) << k;
-        __m256d gt = _mm256_cmp_pd(loss, wv, _CMP_GT_OQ);
-        wv = _mm256_blendv_pd(wv, loss, gt);
-        wi = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(wi), _mm256_castsi256_pd(idx), gt));
-        idx = _mm256_add_epi64(idx, four);
-        bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_sub_pd(loss, loss), zero, _CMP_NEQ_UQ));
-        _mm256_storeu_pd(accountLoss + k, _mm256_add_pd(_mm256_loadu_pd(accountLoss + k), loss));
+        __m256d x = _mm256_xor_pd(u, sign);
+        w |= (uint64_t)_mm256_movemask_pd(_mm256_cmp_pd(x, vm, _CMP_GT_OQ)) << k;
+        wv = _mm256_max_pd(x, wv);
+        _mm256_storeu_pd(loss + k, x);
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_sub_pd(x, x), zero, _CMP_NEQ_UQ));
+        _mm256_storeu_pd(accountLoss + k, _mm256_add_pd(_mm256_loadu_pd(accountLoss + k), x));
     }
-    double worst;
-    int64_t at;
-    first_max(wv, wi, &worst, &at);
+    double m = lanes_max(wv);
     if (_mm256_movemask_pd(bad)) st->finite = 0;
     for (; k < n; k++) {
         double u = pnl[k];
@@ -261,12 +264,16 @@ static void unit_tile_avx2(size_t t0, size_t n, const double *pnl, const double 
             if (liability) v = v >= 0 ? v : 0;
             u += v;
         }
-        double loss = -u;
-        if (loss > mm) w |= 1ULL << k;
-        if (loss > worst) { worst = loss; at = (int64_t)(t0 + k); }
-        if (loss - loss != 0) st->finite = 0;
-        accountLoss[k] += loss;
+        double x = -u;
+        if (x > mm) w |= 1ULL << k;
+        if (x > m) m = x;
+        loss[k] = x;
+        if (x - x != 0) st->finite = 0;
+        accountLoss[k] += x;
     }
+    double worst;
+    int64_t at;
+    first_worst(st, t0, n, loss, m, &worst, &at);
     bt_feed(st, t0, n, w, worst, at);
 }
 
@@ -312,9 +319,6 @@ static void account_tile_avx2(size_t t0, size_t n, const double *loss, double to
                               int64_t *fastShortfall, uint64_t *wideShortfall, pm_backtest_stats *st) {
     const __m256d vmm = _mm256_set1_pd(totalMM), vim = _mm256_set1_pd(totalIM);
     __m256d wv = _mm256_set1_pd(-INFINITY);
-    __m256i wi = _mm256_set1_epi64x((long long)t0), idx = _mm256_setr_epi64x((long long)t0, (long long)t0 + 1,
-                                                                              (long long)t0 + 2, (long long)t0 + 3);
-    const __m256i four = _mm256_set1_epi64x(4);
     uint64_t w = 0;
     int64_t breachesIM = 0;
     size_t k = 0;
@@ -323,10 +327,7 @@ static void account_tile_avx2(size_t t0, size_t n, const double *loss, double to
         __m256d bm = _mm256_cmp_pd(x, vmm, _CMP_GT_OQ), bi = _mm256_cmp_pd(x, vim, _CMP_GT_OQ);
         int mask = _mm256_movemask_pd(bm), maskIM = _mm256_movemask_pd(bi);
         w |= (uint64_t)mask << k;
-        __m256d gt = _mm256_cmp_pd(x, wv, _CMP_GT_OQ);
-        wv = _mm256_blendv_pd(wv, x, gt);
-        wi = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(wi), _mm256_castsi256_pd(idx), gt));
-        idx = _mm256_add_epi64(idx, four);
+        wv = _mm256_max_pd(x, wv);
         add_quanta4(fastLoss, wideLoss, k, x);
         if (mask) {
             // A mask lane is all ones (−1): subtracting it counts one breach.
@@ -341,9 +342,7 @@ static void account_tile_avx2(size_t t0, size_t n, const double *loss, double to
             _mm256_storeu_si256((__m256i *)(breachedIM + k), _mm256_sub_epi64(c, _mm256_castpd_si256(bi)));
         }
     }
-    double worst;
-    int64_t at;
-    first_max(wv, wi, &worst, &at);
+    double m = lanes_max(wv);
     for (; k < n; k++) {
         double x = loss[k];
         if (x > totalMM) {
@@ -352,9 +351,12 @@ static void account_tile_avx2(size_t t0, size_t n, const double *loss, double to
             add_quanta(fastShortfall, wideShortfall, k, x - totalMM);
         }
         if (x > totalIM) { breachesIM++; breachedIM[k] += 1; }
-        if (x > worst) { worst = x; at = (int64_t)(t0 + k); }
+        if (x > m) m = x;
         add_quanta(fastLoss, wideLoss, k, x);
     }
+    double worst;
+    int64_t at;
+    first_worst(st, t0, n, loss, m, &worst, &at);
     st->breachesIM += breachesIM;
     bt_feed(st, t0, n, w, worst, at);
 }
@@ -405,6 +407,21 @@ int pm_backtest_account_isa(int isa, size_t nS, const double *loss, double total
     return 1;
 }
 
+size_t pm_backtest_tiles_count(size_t rows, size_t nS) {
+    return (nS + PM_TILE - 1) / PM_TILE * rows * PM_TILE;
+}
+
+void pm_backtest_tile_table(const double *table, size_t rows, size_t nS, double *tiles) {
+    for (size_t t0 = 0; t0 < nS; t0 += PM_TILE) {
+        const size_t n = nS - t0 < PM_TILE ? nS - t0 : PM_TILE;
+        double *tile = tiles + t0 * rows;   // (t0 / PM_TILE) · rows · PM_TILE
+        for (size_t r = 0; r < rows; r++) {
+            memcpy(tile + r * PM_TILE, table + r * nS + t0, n * sizeof(double));
+            for (size_t k = n; k < PM_TILE; k++) tile[r * PM_TILE + k] = 0;
+        }
+    }
+}
+
 size_t pm_backtest_block_isa(int isa, const pm_backtest_block *b, pm_backtest_stats *unitStats,
                              pm_backtest_stats *accountStats, uint8_t *failed, int64_t *breachedMM, int64_t *breachedIM,
                              uint64_t *wideLoss, uint64_t *wideShortfall) {
@@ -421,7 +438,10 @@ size_t pm_backtest_block_isa(int isa, const pm_backtest_block *b, pm_backtest_st
     }
     for (size_t t0 = 0; t0 < nS; t0 += PM_TILE) {
         const size_t n = nS - t0 < PM_TILE ? nS - t0 : PM_TILE;
-        const double *table = b->table + t0;
+        // Tiled: the tile's rows are PM_TILE apart and padded with zeros, so the gather runs all
+        // PM_TILE lanes (its unmasked path) and the lanes past n, never read, hold 0 · size.
+        const double *table = b->tiles ? b->tiles + t0 * b->tableRows : b->table + t0;
+        const size_t stride = b->tiles ? PM_TILE : nS, lanes = b->tiles ? PM_TILE : n;
         size_t pending = 0;
         memset(fastLoss, 0, sizeof fastLoss);
         memset(fastShortfall, 0, sizeof fastShortfall);
@@ -429,7 +449,7 @@ size_t pm_backtest_block_isa(int isa, const pm_backtest_block *b, pm_backtest_st
             if (!b->active[a] || failed[a]) continue;
             for (size_t k = 0; k < n; k++) accountLoss[k] = 0;
             for (int64_t u = b->accountUnits[a]; u < b->accountUnits[a + 1]; u++) {
-                p.gather(unitLoss, n, table, nS, b->row, b->instr + b->unitEntry[u], b->size + b->unitEntry[u],
+                p.gather(unitLoss, lanes, table, stride, b->row, b->instr + b->unitEntry[u], b->size + b->unitEntry[u],
                          (size_t)b->unitEntries[u]);
                 double h = b->unitHedge[u];
                 const double *move = h != 0 ? b->move + (size_t)b->unitCoin[u] * nS + t0 : NULL;

@@ -130,7 +130,24 @@ typedef struct {
     /// Accounts added into the 64-bit sums before they are moved into the 128-bit ones: 0 (or
     /// more than 4095) means 4095, the most that cannot overflow; smaller values only test the move.
     size_t flushEvery;
+    /// The same table laid out tile by tile (pm_backtest_tile_table, `tableRows` rows), or NULL
+    /// (then `table` is read in place). Either gives the same bits.
+    const double *tiles;
+    size_t tableRows;
 } pm_backtest_block;
+
+/// The scenarios of one tile of the block pass (pm_backtest_block_isa).
+#define PM_BACKTEST_TILE 40
+
+/// The number of doubles of the tiled table of `rows` rows of `scenarios` each:
+/// ceil(scenarios / PM_BACKTEST_TILE) · rows · PM_BACKTEST_TILE.
+size_t pm_backtest_tiles_count(size_t rows, size_t scenarios);
+
+/// Lays `table` (`table[r · scenarios + q]`) out tile by tile for pm_backtest_block_isa: tile t
+/// (scenarios 40t … 40t + 39) of row r at `tiles[(t · rows + r) · 40 + k]`, k < 40, the lanes past
+/// the last scenario 0. A tile of every row is then one contiguous stretch (rows · 320 bytes, a
+/// few pages) instead of one stretch per row a whole row apart: fewer cache sets and TLB entries.
+void pm_backtest_tile_table(const double *table, size_t rows, size_t scenarios, double *tiles);
 
 /// The backtest of a block: for every active account, each unit's P&L per scenario (the gather of
 /// pm_gather_pnl, in entry order) through pm_backtest_unit_isa's pass, their sum through

@@ -525,6 +525,105 @@ static void test_backtest(void) {
     printf("backtest: %zu unit and account passes (S = 0 … 1973, NaN/inf, ties, the 2^51-quanta bound) on every path\n", cases);
 }
 
+static int same_stats(const pm_backtest_stats *x, const pm_backtest_stats *y) {
+    return x->breaches == y->breaches && x->n00 == y->n00 && x->n01 == y->n01 && x->n10 == y->n10 &&
+           x->n11 == y->n11 && x->breachesIM == y->breachesIM && memcmp(&x->worst, &y->worst, 8) == 0 &&
+           x->worstAt == y->worstAt && x->finite == y->finite;
+}
+
+// The block pass reading the tiled table (pm_backtest_tile_table) against the scalar path reading
+// the table in place: odd scenario counts (a last tile of 1 … 39 lanes, or none), odd row counts,
+// NaN and ±inf in the table (units not finite, the account failed) and losses beyond maxLoss.
+static void test_backtest_block(void) {
+    static const size_t sizes[] = {1, 2, 39, 40, 41, 79, 80, 81, 1973};
+    static const size_t rowCounts[] = {1, 3, 17};
+    size_t cases = 0;
+    rng_state = 505;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        for (size_t ri = 0; ri < sizeof rowCounts / sizeof *rowCounts; ri++) {
+            const size_t nS = sizes[si], rows = rowCounts[ri], instruments = rows + 2, accounts = 37, coins = 2;
+            double *table = malloc(rows * nS * sizeof(double)), *move = malloc(coins * nS * sizeof(double));
+            double *tiles = malloc(pm_backtest_tiles_count(rows, nS) * sizeof(double));
+            int32_t row[instruments];
+            for (size_t i = 0; i < instruments; i++) row[i] = i < rows ? (int32_t)(rows - 1 - i) : -1;
+            for (size_t q = 0; q < rows * nS; q++) {
+                uint64_t k = next_u64() % 500;
+                table[q] = k == 0 ? NAN : k == 1 ? INFINITY : k == 2 ? 0x1p70 : (unit() - 0.5) * 200;
+            }
+            for (size_t q = 0; q < coins * nS; q++) move[q] = (unit() - 0.5) * 50;
+            pm_backtest_tile_table(table, rows, nS, tiles);
+            // The layout: tile t of row r at (t · rows + r) · 40, zeros past the last scenario.
+            size_t tileCount = (nS + PM_BACKTEST_TILE - 1) / PM_BACKTEST_TILE, bad = 0;
+            CHECK(pm_backtest_tiles_count(rows, nS) == tileCount * rows * PM_BACKTEST_TILE, "backtest tiles count nS %zu", nS);
+            for (size_t t = 0; t < tileCount; t++)
+                for (size_t r = 0; r < rows; r++)
+                    for (size_t k = 0; k < PM_BACKTEST_TILE; k++) {
+                        size_t q = t * PM_BACKTEST_TILE + k;
+                        double want = q < nS ? table[r * nS + q] : 0, got = tiles[(t * rows + r) * PM_BACKTEST_TILE + k];
+                        bad += memcmp(&want, &got, 8) != 0;
+                    }
+            CHECK(bad == 0, "backtest tiled table nS %zu rows %zu: %zu values misplaced", nS, rows, bad);
+
+            int64_t accountUnits[accounts + 1], unitEntry[4 * accounts], unitEntries[4 * accounts], unitCoin[4 * accounts];
+            double unitHedge[4 * accounts], unitMM[4 * accounts], totalMM[accounts], totalIM[accounts];
+            int32_t instr[40 * accounts];
+            double size[40 * accounts];
+            uint8_t active[accounts];
+            size_t units = 0, entries = 0;
+            accountUnits[0] = 0;
+            for (size_t a = 0; a < accounts; a++) {
+                active[a] = a % 11 != 5;
+                for (size_t u = 0, nu = 1 + next_u64() % 4; u < nu; u++, units++) {
+                    unitEntry[units] = (int64_t)entries;
+                    size_t ne = next_u64() % 9;   // 0 … 8 entries
+                    for (size_t e = 0; e < ne; e++, entries++) {
+                        instr[entries] = (int32_t)(next_u64() % rows);
+                        size[entries] = (unit() - 0.5) * (a == 7 ? 1e300 : 20);
+                    }
+                    unitEntries[units] = (int64_t)ne;
+                    unitCoin[units] = (int64_t)(next_u64() % coins);
+                    unitHedge[units] = units % 3 == 0 ? 0 : (unit() - 0.5) * 4;
+                    unitMM[units] = unit() * 100;
+                }
+                accountUnits[a + 1] = (int64_t)units;
+                totalMM[a] = unit() * 300;
+                totalIM[a] = totalMM[a] * 1.5;
+            }
+            pm_backtest_block block = {
+                .scenarios = nS, .table = table, .row = row, .instr = instr, .size = size, .move = move,
+                .accounts = accounts, .accountUnits = accountUnits, .unitEntry = unitEntry, .unitEntries = unitEntries,
+                .unitCoin = unitCoin, .unitHedge = unitHedge, .unitMM = unitMM, .active = active,
+                .totalMM = totalMM, .totalIM = totalIM, .maxLoss = 0x1p64, .flushEvery = 3, .tiles = NULL, .tableRows = rows};
+            pm_backtest_stats refUnit[4 * accounts], refAccount[accounts], gotUnit[4 * accounts], gotAccount[accounts];
+            uint8_t refFailed[accounts], gotFailed[accounts];
+            int64_t *refBM = calloc(nS, 8), *refBI = calloc(nS, 8), *gotBM = calloc(nS, 8), *gotBI = calloc(nS, 8);
+            uint64_t *refWL = calloc(2 * nS, 8), *refWS = calloc(2 * nS, 8), *gotWL = calloc(2 * nS, 8), *gotWS = calloc(2 * nS, 8);
+            size_t refFailures = pm_backtest_block_isa(1, &block, refUnit, refAccount, refFailed, refBM, refBI, refWL, refWS);
+            for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+                block.tiles = tiles;
+                memset(gotBM, 0, nS * 8); memset(gotBI, 0, nS * 8); memset(gotWL, 0, 16 * nS); memset(gotWS, 0, 16 * nS);
+                size_t gotFailures = pm_backtest_block_isa(paths[i], &block, gotUnit, gotAccount, gotFailed, gotBM, gotBI, gotWL, gotWS);
+                block.tiles = NULL;
+                size_t diff = gotFailures != refFailures;
+                for (size_t a = 0; a < accounts; a++) {
+                    if (!active[a]) continue;
+                    diff += gotFailed[a] != refFailed[a];
+                    if (!refFailed[a]) diff += !same_stats(&gotAccount[a], &refAccount[a]);
+                    for (int64_t u = accountUnits[a]; u < accountUnits[a + 1]; u++)
+                        if (!refFailed[a]) diff += !same_stats(&gotUnit[u], &refUnit[u]);
+                }
+                diff += memcmp(gotBM, refBM, nS * 8) != 0 || memcmp(gotBI, refBI, nS * 8) != 0;
+                diff += memcmp(gotWL, refWL, 16 * nS) != 0 || memcmp(gotWS, refWS, 16 * nS) != 0;
+                CHECK(diff == 0, "backtest block tiled path %d nS %zu rows %zu: %zu differences", paths[i], nS, rows, diff);
+                cases++;
+            }
+            free(table); free(move); free(tiles);
+            free(refBM); free(refBI); free(gotBM); free(gotBI); free(refWL); free(refWS); free(gotWL); free(gotWS);
+        }
+    }
+    printf("backtest block: %zu tiled passes (S = 1 … 1973, odd rows, NaN/inf, out of range) against the scalar in-place pass\n", cases);
+}
+
 int main(void) {
     test_black76();
     test_risk_arrays();
@@ -533,6 +632,7 @@ int main(void) {
     test_format();
     test_hash_and_utf8();
     test_backtest();
+    test_backtest_block();
     if (failures) {
         fprintf(stderr, "kernels_test: %d failures\n", failures);
         return 1;

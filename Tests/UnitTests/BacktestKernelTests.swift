@@ -299,6 +299,10 @@ import Testing
         for kernel in KernelChoice.allCases {
             let got = Backtest.evaluate(book, margins: margins, scenarios: scenarios, revaluation: reval, confidence: 0.99, kernel: kernel)
             #expect(Self.differences(got, want).isEmpty, "\(kernel): \(Self.differences(got, want))")
+            // The P&L table read in place rather than tile by tile (Revaluation.tiles).
+            let inPlace = Backtest.evaluate(book, margins: margins, scenarios: scenarios, revaluation: reval, confidence: 0.99,
+                                            kernel: kernel, tiled: false)
+            #expect(Self.differences(inPlace, want).isEmpty, "\(kernel), in place: \(Self.differences(inPlace, want))")
         }
         // The 64-bit sums moved into the 128-bit ones after every account, every 2nd, every 7th.
         for every in [1, 2, 7] {

@@ -40,9 +40,11 @@ public enum Backtest {
     /// already: the block is run again without it (an account's figures do not depend on the
     /// others', and such accounts are rare). `flushEvery` (tests only; 0 = the kernel's bound) is
     /// how many accounts the 64-bit per-scenario sums take before they are moved into the 128-bit
-    /// ones.
+    /// ones. `tiled` (false: tests only) reads the P&L table tile by tile (``Revaluation/tiles``)
+    /// rather than in place; both give the same bits.
     static func evaluate(_ book: Book, margins: BookResult, scenarios: BacktestScenarios, revaluation reval: Revaluation,
-                         confidence: Double, kernel: KernelChoice = .automatic, flushEvery: Int = 0) -> BacktestResult {
+                         confidence: Double, kernel: KernelChoice = .automatic, flushEvery: Int = 0,
+                         tiled: Bool = true) -> BacktestResult {
         let s = scenarios.count
         let p = 1 - confidence
         let priced = book.priced
@@ -82,7 +84,7 @@ public enum Backtest {
         while true {
             for q in 0..<s { breachedMM[q] = 0; breachedIM[q] = 0 }
             for q in 0..<(2 * s) { wideLoss[q] = 0; wideShortfall[q] = 0 }
-            let failures = reval.table.withUnsafeBufferPointer { table in
+            let failures = reval.tiles.withUnsafeBufferPointer { tiles in reval.table.withUnsafeBufferPointer { table in
                 reval.row.withUnsafeBufferPointer { row in
                     book.entInstr.withUnsafeBufferPointer { instr in
                         book.entSize.withUnsafeBufferPointer { size in
@@ -105,7 +107,8 @@ public enum Backtest {
                                                                         unitCoin: unitCoin.baseAddress, unitHedge: unitHedge.baseAddress,
                                                                         unitMM: unitMM.baseAddress, active: active.baseAddress,
                                                                         totalMM: totalMM.baseAddress, totalIM: totalIM.baseAddress,
-                                                                        maxLoss: maxLoss, flushEvery: flushEvery)
+                                                                        maxLoss: maxLoss, flushEvery: flushEvery,
+                                                                        tiles: tiled ? tiles.baseAddress : nil, tableRows: reval.rows)
                                                                     return pm_backtest_block_isa(kernel.rawValue, &block, &unitStats, &accountStats,
                                                                                                  &failed, &breachedMM, &breachedIM,
                                                                                                  &wideLoss, &wideShortfall)
@@ -122,7 +125,7 @@ public enum Backtest {
                         }
                     }
                 }
-            }
+            } }
             if failures == 0 { break }
             for a in 0..<accounts where active[a] != 0 && failed[a] != 0 { active[a] = 0; outcome[a] = .outOfRange }
         }

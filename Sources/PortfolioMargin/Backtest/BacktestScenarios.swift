@@ -114,6 +114,10 @@ struct Revaluation: Sendable {
     let row: [Int32]
     /// `table[row[i] * count + s]`.
     let table: [Double]
+    /// The rows of ``table``.
+    let rows: Int
+    /// ``table`` laid out tile by tile for the block pass (`pm_backtest_tile_table`).
+    let tiles: [Double]
     /// The scenario coin of each priced slot (`priced.baseCoins`), or −1.
     let coinOfSlot: [Int]
     /// `index_c · r_c` per scenario coin: `spotMove[c * count + s]` (the spot leg's P&L per coin).
@@ -178,6 +182,11 @@ struct Revaluation: Sendable {
         }
         self.row = row
         self.table = table
+        self.rows = rows
+        tiles = [Double](unsafeUninitializedCapacity: pm_backtest_tiles_count(rows, s)) { buffer, initialized in
+            pm_backtest_tile_table(table, rows, s, buffer.baseAddress)
+            initialized = buffer.count
+        }
     }
 }
 
