@@ -41,9 +41,13 @@ struct PlatformRoomTests {
         let c = Array(text.unicodeScalars)
         var out = String.UnicodeScalarView()
         var i = 0
-        func at(_ k: Int, _ s: String) -> Bool {
-            let u = Array(s.unicodeScalars)
-            return k + u.count <= c.count && Array(c[k..<(k + u.count)]) == u
+        func at(_ k: Int, _ s: StaticString) -> Bool {
+            var k = k
+            for b in UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount) {
+                guard k < c.count, c[k].value == UInt32(b) else { return false }
+                k += 1
+            }
+            return true
         }
         while i < c.count {
             if at(i, "//") {
