@@ -265,14 +265,6 @@ package enum FileSystem {
     package static func symbolicLink(at path: String, to target: String) throws(SystemError) {
         guard symlink(target, path) == 0 else { throw SystemError(.current, path: path) }
     }
-
-    /// Flushes a folder's entries (`open(O_DIRECTORY)` + `fsync`); `EINVAL` (a file system that
-    /// cannot sync folders) counts as done.
-    package static func syncDirectory(_ path: String) throws(SystemError) {
-        let fd = try FileDescriptor.open(path, [.readOnly, .directory])
-        defer { fd.closeIgnoringErrors() }
-        do throws(Errno) { try fd.sync() } catch { if error != .invalidArgument { throw SystemError(error, path: path) } }
-    }
 }
 
 /// Clocks.
