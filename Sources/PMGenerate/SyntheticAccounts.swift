@@ -202,8 +202,8 @@ public struct SyntheticAccounts: Sendable {
             handles = []
             for (n, f) in File.allCases.enumerated() {
                 let final = dir.appendingPathComponent(f.fileName).path
-                if rename(tmps[n], final) != 0 {
-                    throw GenerateError(description: "\(final): cannot rename \(tmps[n]) into place (errno \(errno))")
+                do throws(SystemError) { try FileSystem.rename(tmps[n], to: final) } catch {
+                    throw GenerateError(description: "\(final): cannot rename \(tmps[n]) into place (errno \(error.errno.code))")
                 }
             }
             return counts

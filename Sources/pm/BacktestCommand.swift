@@ -62,7 +62,7 @@ struct BacktestCommand: ParsableCommand {
     func run() throws {
         InterruptHandler.install()
         let start = Date()
-        let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
+        let progress = Progress(enabled: !quiet && FileDescriptor.standardError.isTerminal, start: start)
         let report: BacktestReport
         do {
             var job = BacktestJob(input: input, market: options.market, parameters: try ShippedParameters.source(options.params),

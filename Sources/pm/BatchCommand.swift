@@ -50,7 +50,7 @@ struct BatchCommand: ParsableCommand {
         InterruptHandler.install()
         let start = Date()
         let report: BatchReport
-        let progress = Progress(enabled: !quiet && isatty(2) != 0, start: start)
+        let progress = Progress(enabled: !quiet && FileDescriptor.standardError.isTerminal, start: start)
         do {
             var job = BatchJob(input: input, market: options.market, parameters: try ShippedParameters.source(options.params), output: out)
             // (`validate` has checked --shard: `parsedShard` throws no more here.)

@@ -77,7 +77,7 @@ struct GenerateCommand: ParsableCommand {
             if let marketBytes {
                 let tmp = marketPath + ".tmp"
                 guard fm.createFile(atPath: tmp, contents: Data(marketBytes)) else { throw Fatal("\(tmp): cannot write the file") }
-                guard rename(tmp, marketPath) == 0 else { throw Fatal("\(marketPath): cannot rename \(tmp) into place") }
+                do { try FileSystem.rename(tmp, to: marketPath) } catch { throw Fatal("\(marketPath): cannot rename \(tmp) into place") }
             }
         } catch let f as Fatal {
             throw f

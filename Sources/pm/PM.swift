@@ -101,7 +101,7 @@ enum MallocTuning {
     static func apply() {
         #if canImport(Glibc)
         let userSettings = ["GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"]
-        guard userSettings.allSatisfy({ getenv($0) == nil }) else { return }
+        guard userSettings.allSatisfy({ CurrentProcess.environment($0) == nil }) else { return }
         _ = pm_malloc_tune(32 << 20, 1 << 30)
         #endif
     }

@@ -31,11 +31,9 @@ struct ReportCommand: ParsableCommand {
             throw Fatal("--out \(InputError.echo(out)) is \(what); the page replaces only a regular file (name a file path)")
         }
         // The page never replaces a file the report reads (an output of the run it describes).
-        var target = stat()
-        if stat(out, &target) == 0 {
+        if let target = try? FileSystem.status(out) {
             for input in Report.inputs(of: folder, kind: kind) {
-                var st = stat()
-                if stat(input, &st) == 0, st.st_dev == target.st_dev, st.st_ino == target.st_ino {
+                if let st = try? FileSystem.status(input), st.isSameFile(as: target) {
                     throw Fatal("--out \(InputError.echo(out)) is \(input), which the report reads; choose another file")
                 }
             }
@@ -43,9 +41,8 @@ struct ReportCommand: ParsableCommand {
         // Never into OUT (docs/formats.md "Reports"): the folder holds the run the manifest describes.
         let slash = out.lastIndex(of: "/")
         let parent = slash.map { $0 == out.startIndex ? "/" : String(out[..<$0]) } ?? "."
-        var parentStat = stat(), folderStat = stat()
-        if stat(parent, &parentStat) == 0, stat(folder, &folderStat) == 0,
-           parentStat.st_dev == folderStat.st_dev, parentStat.st_ino == folderStat.st_ino {
+        if let parentStat = try? FileSystem.status(parent), let folderStat = try? FileSystem.status(folder),
+           parentStat.isSameFile(as: folderStat) {
             throw Fatal("--out \(InputError.echo(out)) is inside \(InputError.echo(folder)), the folder the report reads; write the page elsewhere")
         }
         let page: String

@@ -51,7 +51,7 @@ struct SweepCommand: ParsableCommand {
         let settings = try self.settings()
         let batch: BatchInput
         do { batch = try BatchInput.load(directory: input, priced: base, threads: threads) } catch { throw Fatal(error) }
-        let progress = Progress(enabled: isatty(2) != 0, start: start)
+        let progress = Progress(enabled: FileDescriptor.standardError.isTerminal, start: start)
         let results: [SweepCombination]
         do {
             results = try Sweep.run(batch, base: base, settings: settings, top: top, threads: threads) { k, n in

@@ -84,48 +84,29 @@ public enum Backtest {
         while true {
             for q in 0..<s { breachedMM[q] = 0; breachedIM[q] = 0 }
             for q in 0..<(2 * s) { wideLoss[q] = 0; wideShortfall[q] = 0 }
-            let failures = reval.tiles.withUnsafeBufferPointer { tiles in reval.table.withUnsafeBufferPointer { table in
-                reval.row.withUnsafeBufferPointer { row in
-                    book.entInstr.withUnsafeBufferPointer { instr in
-                        book.entSize.withUnsafeBufferPointer { size in
-                            reval.spotMove.withUnsafeBufferPointer { move in
-                                accountUnits.withUnsafeBufferPointer { accountUnits in
-                                    unitEntry.withUnsafeBufferPointer { unitEntry in
-                                        unitEntries.withUnsafeBufferPointer { unitEntries in
-                                            unitCoin.withUnsafeBufferPointer { unitCoin in
-                                                unitHedge.withUnsafeBufferPointer { unitHedge in
-                                                    unitMM.withUnsafeBufferPointer { unitMM in
-                                                        active.withUnsafeBufferPointer { active in
-                                                            margins.totalMM.withUnsafeBufferPointer { totalMM in
-                                                                margins.totalIM.withUnsafeBufferPointer { totalIM in
-                                                                    var block = pm_backtest_block(
-                                                                        scenarios: s, table: table.baseAddress, row: row.baseAddress,
-                                                                        instr: instr.baseAddress, size: size.baseAddress,
-                                                                        move: move.baseAddress, accounts: accounts,
-                                                                        accountUnits: accountUnits.baseAddress,
-                                                                        unitEntry: unitEntry.baseAddress, unitEntries: unitEntries.baseAddress,
-                                                                        unitCoin: unitCoin.baseAddress, unitHedge: unitHedge.baseAddress,
-                                                                        unitMM: unitMM.baseAddress, active: active.baseAddress,
-                                                                        totalMM: totalMM.baseAddress, totalIM: totalIM.baseAddress,
-                                                                        maxLoss: maxLoss, flushEvery: flushEvery,
-                                                                        tiles: tiled ? tiles.baseAddress : nil, tableRows: reval.rows)
-                                                                    return pm_backtest_block_isa(kernel.rawValue, &block, &unitStats, &accountStats,
-                                                                                                 &failed, &breachedMM, &breachedIM,
-                                                                                                 &wideLoss, &wideShortfall)
-                                                                }
-                                                            }
-                                                        }
-                                                    }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            } }
+            // The kernel reads 15 columns through the C struct's pointers. Each is the base of the
+            // array's own buffer, taken without a closure per array (it was a 15-deep pyramid of
+            // `withUnsafeBufferPointer`): valid because every array is held alive by the
+            // `withExtendedLifetime` below and none is changed until the kernel returns (the local
+            // arrays change only between passes; `reval`, `book` and `margins` are constants).
+            func base<T>(_ a: [T]) -> UnsafePointer<T>? { a.withUnsafeBufferPointer { $0.baseAddress } }
+            let failures = withExtendedLifetime((reval, book, margins, accountUnits, unitEntry, unitEntries, unitCoin,
+                                                 unitHedge, unitMM, active)) {
+                var block = pm_backtest_block(
+                    scenarios: s, table: base(reval.table), row: base(reval.row),
+                    instr: base(book.entInstr), size: base(book.entSize),
+                    move: base(reval.spotMove), accounts: accounts,
+                    accountUnits: base(accountUnits),
+                    unitEntry: base(unitEntry), unitEntries: base(unitEntries),
+                    unitCoin: base(unitCoin), unitHedge: base(unitHedge),
+                    unitMM: base(unitMM), active: base(active),
+                    totalMM: base(margins.totalMM), totalIM: base(margins.totalIM),
+                    maxLoss: maxLoss, flushEvery: flushEvery,
+                    tiles: tiled ? base(reval.tiles) : nil, tableRows: reval.rows)
+                return pm_backtest_block_isa(kernel.rawValue, &block, &unitStats, &accountStats,
+                                             &failed, &breachedMM, &breachedIM,
+                                             &wideLoss, &wideShortfall)
+            }
             if failures == 0 { break }
             for a in 0..<accounts where active[a] != 0 && failed[a] != 0 { active[a] = 0; outcome[a] = .outOfRange }
         }

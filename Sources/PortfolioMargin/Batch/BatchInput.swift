@@ -383,7 +383,7 @@ public struct BatchInput: Sendable {
             default:
                 // orders.csv may be absent; an empty (0-byte) one counts as absent (docs/formats.md).
                 let path = dir + "/orders.csv"
-                guard access(path, F_OK) == 0 || errno != ENOENT else { return nil }
+                guard FileSystem.mayExist(path) else { return nil }
                 let f = try InputFile(path: path, parallelAbove: parallelAbove)
                 return f.bytes.count > 0 ? f : nil
             }

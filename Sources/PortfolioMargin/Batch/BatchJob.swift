@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// One batch run, as a value: an input folder (docs/formats.md), the market and parameter files,
 /// the output folder and how to run. ``run()`` is the whole batch — the library's one entry for
@@ -169,9 +164,5 @@ extension BatchJob {
     }
 
     /// Monotonic seconds.
-    static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
+    static func now() -> Double { Clock.monotonicSeconds() }
 }

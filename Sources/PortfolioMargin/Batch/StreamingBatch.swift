@@ -1,9 +1,9 @@
-import CKernels
 #if canImport(Glibc)
-import Glibc
+import Glibc   // memchr (libc, not an OS call)
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CKernels
 
 /// The streaming batch (docs/performance.md "Batch memory"): when balances.csv, positions.csv and
 /// orders.csv each list their rows grouped by account in accounts.csv order (what `pm generate`
@@ -138,13 +138,10 @@ extension StreamingBatch {
         deinit { cancel() }
 
         private func load() throws -> (BatchInput.AccountTable, Double) {
-            var clock = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &clock)
+            let start = Clock.monotonicSeconds()
             let table = try BatchInput.loadAccounts(directory: dir, shard: shard, threads: threads,
                                                     cancelled: { [self] in monitor.locked { cancelled } })
-            var after = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &after)
-            return (table, Double(after.tv_sec - clock.tv_sec) + Double(after.tv_nsec - clock.tv_nsec) * 1e-9)
+            return (table, Clock.monotonicSeconds() - start)
         }
 
         /// The table and the seconds its read took; throws accounts.csv's error.
@@ -173,8 +170,8 @@ final class StreamFile {
 
     let path: String
     let size: Int
-    private let fd: Int32
-    private let opened: stat
+    private let fd: FileDescriptor
+    private let opened: FileStatus
     private(set) var offset = 0
     private var hasher = XXH64Stream()
     private var closed = false
@@ -186,11 +183,11 @@ final class StreamFile {
     init(path: String) throws {
         self.path = path
         (fd, opened) = try InputFile.openRegular(path)
-        size = Int(opened.st_size)
-        cache = PageCacheRelease(fd: fd, size: size)
+        size = opened.size
+        cache = PageCacheRelease(fd: fd.rawValue, size: size)
     }
 
-    deinit { if !closed { close(fd) } }
+    deinit { if !closed { fd.closeIgnoringErrors() } }
 
     var atEnd: Bool { offset >= size }
 
@@ -200,10 +197,9 @@ final class StreamFile {
         let want = min(capacity, size - offset)
         var done = 0
         while done < want {
-            let n = pread(fd, dst + done, min(InputFile.defaultBlockSize, want - done), off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ReadFailure(error: InputError(file: path, "cannot be read (\(String(cString: strerror(errno))))"))
+            let n: Int
+            do throws(Errno) { n = try fd.read(into: dst + done, count: min(InputFile.defaultBlockSize, want - done), at: offset + done) } catch {
+                throw ReadFailure(error: InputError(file: path, "cannot be read (\(error.reason))"))
             }
             if n == 0 {
                 throw ReadFailure(error: InputError(file: path, "changed while it was being read (it shrank from \(size) to \(offset + done) bytes or less); nothing was computed"))
@@ -225,7 +221,7 @@ final class StreamFile {
         cache.release(0, size)
         let d = hasher.digest
         digest = d
-        close(fd)
+        fd.closeIgnoringErrors()
         closed = true
     }
 
@@ -327,8 +323,7 @@ final class RowStore: @unchecked Sendable {
         self.capacity = capacity
         bytes = max(1, capacity * Self.rowBytes)
         // Anonymous memory: pages come zeroed on first touch only.
-        let m = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        if let m, m != UnsafeMutableRawPointer(bitPattern: -1) {
+        if let m = AnonymousMemory.map(bytes) {
             region = m
             mapped = true
         } else {
@@ -344,7 +339,7 @@ final class RowStore: @unchecked Sendable {
     }
 
     deinit {
-        if mapped { munmap(region, bytes) } else { region.deallocate() }
+        if mapped { AnonymousMemory.unmap(region, bytes) } else { region.deallocate() }
     }
 }
 
@@ -529,7 +524,7 @@ final class StreamedRows: RowSource, @unchecked Sendable {
                 files[0] = try StreamFile(path: paths[0])
                 files[1] = try StreamFile(path: paths[1])
                 // orders.csv may be absent; an empty (0-byte) one counts as absent (docs/formats.md).
-                if access(paths[2], F_OK) == 0 || errno != ENOENT {
+                if FileSystem.mayExist(paths[2]) {
                     let f = try StreamFile(path: paths[2])
                     if f.size > 0 { files[2] = f }
                 }

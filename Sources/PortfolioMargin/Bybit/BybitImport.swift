@@ -84,9 +84,8 @@ public enum BybitImport {
     public static func write(_ output: Output, to dir: String) throws {
         let names = ["market.json", "account.json"]
         for name in names {
-            var st = stat()
             let path = dir + "/" + name
-            if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG && (st.st_mode & S_IFMT) != S_IFLNK {
+            if let st = try? FileSystem.linkStatus(path), st.kind != .regular && st.kind != .symbolicLink {
                 throw InputError(file: path, "exists and is not a plain file; nothing was written")
             }
         }

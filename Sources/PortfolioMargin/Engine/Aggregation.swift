@@ -1,9 +1,4 @@
 import CKernels
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// How the engine turns holdings into scenario P&L tables (docs/model.md §3: `Σ size · riskArray`).
 public struct EngineOptions: Sendable {
@@ -86,7 +81,7 @@ public enum DenseCrossover {
     public static var threshold: Double { configured }
 
     private static let configured: Double = {
-        guard let raw = getenv(environmentVariable).map({ String(cString: $0) }) else { return defaultThreshold }
+        guard let raw = CurrentProcess.environment(environmentVariable) else { return defaultThreshold }
         if let v = Double(raw), v >= 0, !v.isNaN { return v }
         writeStandardError("warning: \(environmentVariable)=\(InputError.echo(raw)) is not a density ≥ 0; using \(defaultThreshold)\n")
         return defaultThreshold
@@ -121,11 +116,9 @@ public enum DenseCrossover {
         func best(_ body: () -> Void) -> Double {
             var b = Double.infinity
             for _ in 0..<3 {
-                var t0 = timespec(), t1 = timespec()
-                clock_gettime(CLOCK_MONOTONIC, &t0)
+                let t0 = Clock.monotonicSeconds()
                 body()
-                clock_gettime(CLOCK_MONOTONIC, &t1)
-                b = min(b, Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9)
+                b = min(b, Clock.monotonicSeconds() - t0)
             }
             return b
         }

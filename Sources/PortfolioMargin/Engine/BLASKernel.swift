@@ -1,9 +1,4 @@
 import CPlatform
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Which OpenBLAS kernels this process runs, and whether they fit the CPU.
 ///
@@ -127,7 +122,7 @@ public struct BLASKernel: Sendable, Equatable, CustomStringConvertible {
         let name = LinearAlgebra.coreName ?? "unknown"
         var env: [String: String] = [:]
         for key in [guardVariable, coreTypeVariable] {
-            if let v = getenv(key) { env[key] = String(cString: v) }
+            if let v = CurrentProcess.environment(key) { env[key] = v }
         }
         return decide(corename: name, features: .current, environment: env)
     }
@@ -159,15 +154,13 @@ public struct BLASKernel: Sendable, Equatable, CustomStringConvertible {
         #if os(Linux)
         let k = check()
         guard case let .reexecute(coreType) = k.action else { return }
-        setenv(coreTypeVariable, coreType, 1)
-        setenv(guardVariable, "reexecuted:\(k.chosen)", 1)
-        fflush(nil)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // Only reached when execv failed: carry on with the kernels we have.
-        let reason = String(cString: strerror(errno))
+        CurrentProcess.setEnvironment(coreTypeVariable, coreType)
+        CurrentProcess.setEnvironment(guardVariable, "reexecuted:\(k.chosen)")
+        let reason = CurrentProcess.reexecute().reason
+        // Only reached when the re-execution failed: carry on with the kernels we have.
         writeStandardError("warning: could not re-execute with \(coreTypeVariable)=\(coreType) (\(reason)); BLAS runs \(k.chosen) kernels\n")
-        unsetenv(coreTypeVariable)
-        setenv(guardVariable, "off", 1)
+        CurrentProcess.unsetEnvironment(coreTypeVariable)
+        CurrentProcess.setEnvironment(guardVariable, "off")
         #endif
     }
 }

@@ -51,92 +51,15 @@ public struct BookResult: Sendable {
         unitPortfolioMM = [Double](repeating: .nan, count: Portfolio.count * u)
     }
 
-    /// The figure arrays as pointers, for the engine's writes (`MarginEngine.run` →
-    /// `UnitEvaluator.account`): ~17 writes per account, each an `Array` subscript set with its
-    /// uniqueness and bounds checks when made on the arrays (docs/performance.md).
-    /// Valid only inside ``withFigures(_:)``; indices are the engine's own (book order).
-    struct Figures {
-        let marginBalance, orderLoss, totalIM, totalMM, imRate, mmRate: UnsafeMutablePointer<Double>
-        let stage: UnsafeMutablePointer<Stage?>
-        let unitMaxLoss: UnsafeMutablePointer<Double>
-        let unitWorst: UnsafeMutablePointer<Int32>
-        let unitContingency: UnsafeMutablePointer<Contingencies>
-        let unitHedge, unitMM, unitIM: UnsafeMutablePointer<Double>
-        let unitGoverning: UnsafeMutablePointer<GoverningPortfolio>
-        /// MM of each portfolio C, A+C, B+C (NaN when not evaluated).
-        let unitPortfolioMM: UnsafeMutablePointer<Double>
-
-        @inline(__always)
-        func setUnit(_ u: Int, outcome o: PortfolioOutcome, im: Double, governing: GoverningPortfolio,
-                     portfolioMM: (Double, Double?, Double?)) {
-            unitMaxLoss[u] = o.maxLoss
-            unitWorst[u] = Int32(o.worstScenario)
-            unitContingency[u] = o.contingencies
-            unitHedge[u] = o.hedge
-            unitMM[u] = o.mm
-            unitIM[u] = im
-            unitGoverning[u] = governing
-            unitPortfolioMM[Portfolio.positions.slot(ofUnit: u)] = portfolioMM.0
-            unitPortfolioMM[Portfolio.buyOrders.slot(ofUnit: u)] = portfolioMM.1 ?? .nan
-            unitPortfolioMM[Portfolio.sellOrders.slot(ofUnit: u)] = portfolioMM.2 ?? .nan
-        }
-
-        @inline(__always)
-        func setAccount(_ a: Int, totals: AccountTotals, totalMM mm: Double, totalIM im: Double, policy: StagePolicy) {
-            marginBalance[a] = totals.marginBalance
-            orderLoss[a] = totals.orderLoss
-            totalMM[a] = mm
-            totalIM[a] = im
-            let denominator = totals.marginBalance + totals.orderLoss
-            let mmRate = AccountTotals.rate(mm, denominator), imRate = AccountTotals.rate(im, denominator)
-            self.mmRate[a] = mmRate
-            self.imRate[a] = imRate
-            stage[a] = AccountTotals.stage(mmRate: mmRate, imRate: imRate, hasLiability: totals.hasLiability, policy)
-        }
-    }
-
-    /// Runs `body` with pointers to the figure arrays (made unique first, by the mutating access).
-    mutating func withFigures<R>(_ body: (Figures) -> R) -> R {
-        // An empty array may have no base address; its pointer is then never read or written.
-        func base<T>(_ b: UnsafeMutableBufferPointer<T>) -> UnsafeMutablePointer<T> {
-            b.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<T>.alignment)!
-        }
-        return marginBalance.withUnsafeMutableBufferPointer { mb in
-            orderLoss.withUnsafeMutableBufferPointer { ol in
-                totalIM.withUnsafeMutableBufferPointer { tim in
-                    totalMM.withUnsafeMutableBufferPointer { tmm in
-                        imRate.withUnsafeMutableBufferPointer { imr in
-                            mmRate.withUnsafeMutableBufferPointer { mmr in
-                                stage.withUnsafeMutableBufferPointer { st in
-                                    unitMaxLoss.withUnsafeMutableBufferPointer { ml in
-                                        unitWorst.withUnsafeMutableBufferPointer { w in
-                                            unitContingency.withUnsafeMutableBufferPointer { c in
-                                                unitHedge.withUnsafeMutableBufferPointer { h in
-                                                    unitMM.withUnsafeMutableBufferPointer { umm in
-                                                        unitIM.withUnsafeMutableBufferPointer { uim in
-                                                            unitGoverning.withUnsafeMutableBufferPointer { g in
-                                                                unitPortfolioMM.withUnsafeMutableBufferPointer { pmm in
-                                                                    body(Figures(
-                                                                        marginBalance: base(mb), orderLoss: base(ol), totalIM: base(tim),
-                                                                        totalMM: base(tmm), imRate: base(imr), mmRate: base(mmr), stage: base(st),
-                                                                        unitMaxLoss: base(ml), unitWorst: base(w), unitContingency: base(c),
-                                                                        unitHedge: base(h), unitMM: base(umm), unitIM: base(uim),
-                                                                        unitGoverning: base(g), unitPortfolioMM: base(pmm)))
-                                                                }
-                                                            }
-                                                        }
-                                                    }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    /// Runs `body` with a ``ResultColumns`` handle on this result's figure arrays, for the engine's
+    /// writes (`MarginEngine.run` → `UnitEvaluator.account`).
+    ///
+    /// The handle is made here and only borrowed by `body` (it is `~Copyable`, so it cannot leave
+    /// it); `self` is under exclusive (`mutating`) access for the whole call, so no copy of an array
+    /// can be made and no array can be replaced while the handle's pointers are in use.
+    mutating func withFigures<R>(_ body: (borrowing ResultColumns) -> R) -> R {
+        let columns = ResultColumns(pinning: &self)
+        return body(columns)
     }
 
     /// Makes account `a` an error (docs/model.md §10): no figures, no stage; every output reads it as

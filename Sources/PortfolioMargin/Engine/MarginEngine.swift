@@ -83,9 +83,9 @@ struct UnitEvaluator {
     /// a few operations per unit, none per scenario. The error names what overflowed
     /// (`outOfRange`, run only for such accounts), returned for the caller to record (`BookResult.fail`).
     ///
-    /// The figures go through `result`'s pointers (`BookResult.Figures`), not the arrays: no
+    /// The figures go through `result`'s pointers (``ResultColumns``), not the arrays: no
     /// uniqueness or bounds check per write.
-    func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: BookResult.Figures) -> InputError? {
+    func account(_ a: Int, book: Book, pnl: UnsafeMutablePointer<Double>, offsets: [Int], into result: borrowing ResultColumns) -> InputError? {
         // A pattern, not `== nil`: InputError is Equatable, so `== nil` compares two optionals and
         // copied the element (retaining its strings) once per account.
         if case .some = book.accountErrors[a] { return nil }
@@ -119,7 +119,7 @@ struct UnitEvaluator {
     /// The error of an account with a non-finite figure (docs/model.md §10), naming the first quantity
     /// that is not finite: a balance, position or order row, a unit's scenario P&L, contingency,
     /// MM or IM, or a total. Only called for such accounts, so it may take its time.
-    func outOfRange(_ a: Int, book: Book, totals: AccountTotals, result: BookResult.Figures) -> InputError {
+    func outOfRange(_ a: Int, book: Book, totals: AccountTotals, result: borrowing ResultColumns) -> InputError {
         let p = priced
         let record = "account \(book.accountIds[a])"
         func error(_ field: String, _ what: String) -> InputError {
@@ -156,20 +156,21 @@ struct UnitEvaluator {
             let coin = p.baseCoins[Int(book.unitSlot[u])]
             for k in Portfolio.allCases where book.pfPresent[k.slot(ofUnit: u)] {
                 let name = k.name
-                let mm = result.unitPortfolioMM[k.slot(ofUnit: u)]
+                let mm = result.portfolioMM(k, unit: u)
                 guard !mm.isFinite else { continue }
                 // The governing portfolio's parts are stored (a NaN MM governs: it is never below).
-                if k == result.unitGoverning[u] {
-                    if !result.unitMaxLoss[u].isFinite {
+                let stored = result.unit(u)
+                if k == stored.governing {
+                    if !stored.maxLoss.isFinite {
                         return error("unit \(coin)", "the scenario P&L of portfolio \(name)")
                     }
-                    if !result.unitContingency[u].total.isFinite {
+                    if !stored.contingencies.total.isFinite {
                         return error("unit \(coin)", "the contingency of portfolio \(name)")
                     }
                 }
                 return error("unit \(coin)", "the MM of portfolio \(name) (scenario P&L plus contingency)")
             }
-            if !result.unitIM[u].isFinite { return error("unit \(coin)", "the IM") }
+            if !result.unit(u).im.isFinite { return error("unit \(coin)", "the IM") }
         }
         return error("totals", "the account's total MM or IM")
     }

@@ -1,9 +1,4 @@
 import CKernels
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The digest of one input file in `manifest.json` (docs/formats.md "Scale-out"): its size in bytes and
 /// XXH64 (seed 0) of its bytes — the 64-bit xxHash of Yann Collet, a published, fixed algorithm
@@ -42,20 +37,19 @@ public struct InputDigest: Equatable, Sendable, CustomStringConvertible {
 
     /// Reads a regular file and digests it (refusing a pipe or device as the readers do).
     public init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            throw InputError(file: path, errno == ENOENT ? "no such file" : "cannot be read (\(String(cString: strerror(errno))))")
+        let fd: FileDescriptor
+        do throws(SystemError) { fd = try FileDescriptor.open(path, [.readOnly, .nonBlocking]) } catch {
+            throw InputError(file: path, error.errno == .noSuchFile ? "no such file" : "cannot be read (\(error.errno.reason))")
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw InputError(file: path, "is not a regular file") }
+        defer { fd.closeIgnoringErrors() }
+        guard (try? fd.status())?.kind == .regular else { throw InputError(file: path, "is not a regular file") }
         let chunk = 1 << 20
         let buf = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buf.deallocate() }
         var s = XXH64Stream()
         while true {
-            let n = read(fd, buf, chunk)
-            if n < 0 { if errno == EINTR { continue }; throw InputError(file: path, "cannot be read (\(String(cString: strerror(errno))))") }
+            let n: Int
+            do throws(Errno) { n = try fd.read(into: buf, count: chunk) } catch { throw InputError(file: path, "cannot be read (\(error.reason))") }
             if n == 0 { break }
             s.update(UnsafeRawBufferPointer(start: buf, count: n))
         }

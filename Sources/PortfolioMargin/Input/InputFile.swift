@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CKernels
 
 // @unchecked Sendable: every stored property is a `let`, and the bytes behind `bytes`/`storage` are
@@ -42,11 +37,6 @@ public final class InputFile: @unchecked Sendable {
     /// call instead of a page fault per 4 KB while the buffer is filled, ~20% less system time
     /// measured); smaller ones a plain allocation. (`MADV_HUGEPAGE` measured slower: compaction.)
     static let mapThreshold = 4 << 20
-    #if os(Linux)
-    private static let populate = MAP_POPULATE
-    #else
-    private static let populate: Int32 = 0
-    #endif
 
     /// Reads `path` whole. `afterBlock(k)` is called after block k is read (tests use it to change
     /// the file mid-read).
@@ -55,11 +45,10 @@ public final class InputFile: @unchecked Sendable {
         self.path = path
         owned = true
         let (fd, st) = try Self.openRegular(path)
-        defer { close(fd) }
-        let size = Int(st.st_size)
+        defer { fd.closeIgnoringErrors() }
+        let size = st.size
         let padded = size + 32
-        if padded >= Self.mapThreshold,
-           let p = mmap(nil, padded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | Self.populate, -1, 0), p != MAP_FAILED {
+        if padded >= Self.mapThreshold, let p = AnonymousMemory.map(padded, populate: true) {
             storage = p
             mapped = true
         } else {
@@ -75,7 +64,7 @@ public final class InputFile: @unchecked Sendable {
             digest = (size, hash)
             isASCII = ascii
         } catch {
-            if mapped { munmap(storage, padded) } else { storage.deallocate() }
+            if mapped { AnonymousMemory.unmap(storage, padded) } else { storage.deallocate() }
             throw error
         }
         bytes = UnsafeBufferPointer(start: base, count: size)
@@ -97,32 +86,29 @@ public final class InputFile: @unchecked Sendable {
 
     deinit {
         guard owned else { return }
-        if mapped { munmap(storage, allocated) } else { storage.deallocate() }
+        if mapped { AnonymousMemory.unmap(storage, allocated) } else { storage.deallocate() }
     }
 
     /// Opens `path` for reading and checks that it is a regular file. `O_NONBLOCK`: opening a FIFO
     /// must not wait for a writer (it would hang forever); it is then refused at once.
-    static func openRegular(_ path: String) throws -> (Int32, stat) {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = errno
-            throw InputError(file: path, e == ENOENT ? "no such file" : "cannot be read (\(String(cString: strerror(e))))")
+    static func openRegular(_ path: String) throws -> (FileDescriptor, FileStatus) {
+        let fd: FileDescriptor
+        do throws(SystemError) { fd = try FileDescriptor.open(path, [.readOnly, .nonBlocking]) } catch {
+            throw InputError(file: path, error.errno == .noSuchFile ? "no such file" : "cannot be read (\(error.errno.reason))")
         }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let e = errno
-            close(fd)
-            throw InputError(file: path, "cannot be read (\(String(cString: strerror(e))))")
+        let st: FileStatus
+        do throws(Errno) { st = try fd.status() } catch {
+            fd.closeIgnoringErrors()
+            throw InputError(file: path, "cannot be read (\(error.reason))")
         }
-        let kind = st.st_mode & S_IFMT
-        guard kind == S_IFREG else {
-            close(fd)
+        guard st.kind == .regular else {
+            fd.closeIgnoringErrors()
             let what: String
-            switch kind {
-            case S_IFDIR: what = "a directory"
-            case S_IFIFO: what = "a pipe"
-            case S_IFSOCK: what = "a socket"
-            case S_IFCHR, S_IFBLK: what = "a device"
+            switch st.kind {
+            case .directory: what = "a directory"
+            case .pipe: what = "a pipe"
+            case .socket: what = "a socket"
+            case .device: what = "a device"
             default: what = "not a regular file"
             }
             throw InputError(file: path, "is \(what), expected a regular file")
@@ -130,12 +116,12 @@ public final class InputFile: @unchecked Sendable {
         return (fd, st)
     }
 
-    /// Reads the `st.st_size` bytes of `fd` into `dst`, hashing as it goes; then checks that the
+    /// Reads the `st.size` bytes of `fd` into `dst`, hashing as it goes; then checks that the
     /// file neither shrank, grew nor changed meanwhile. Returns (XXH64, whether all bytes are ASCII).
-    static func readAll(_ fd: Int32, path: String, stat st: stat, into dst: UnsafeMutablePointer<UInt8>,
+    static func readAll(_ fd: FileDescriptor, path: String, stat st: FileStatus, into dst: UnsafeMutablePointer<UInt8>,
                         blockSize: Int, parallelAbove: Int = InputFile.parallelThreshold,
                         afterBlock: ((Int) -> Void)?) throws -> (UInt64, Bool) {
-        let size = Int(st.st_size)
+        let size = st.size
         let block = max(1, blockSize)
         var state = pm_xxh64_state()
         pm_xxh64_init(&state, 0)
@@ -144,7 +130,7 @@ public final class InputFile: @unchecked Sendable {
         // second after both halves are in.
         let split = size > parallelAbove && afterBlock == nil ? (size / 2 / block) * block : size
         // The cache's copy of each block is dropped once it is in `dst` (`PageCacheRelease`).
-        let cache = PageCacheRelease(fd: fd, size: size)
+        let cache = PageCacheRelease(fd: fd.rawValue, size: size)
         var hashed = 0
         if split < size {
             // @unchecked Sendable: part k writes only failure[k] (and part 0 its `hashed`), read after
@@ -190,33 +176,32 @@ public final class InputFile: @unchecked Sendable {
         return (hash, state.bytesOr & 0x8080_8080_8080_8080 == 0)
     }
 
-    /// The end-of-file check once all `opened.st_size` bytes are read: one byte more means the file
+    /// The end-of-file check once all `opened.size` bytes are read: one byte more means the file
     /// is still being written; a different size or modification time means it changed.
-    static func checkUnchanged(_ fd: Int32, path: String, opened: stat) throws {
-        let size = Int(opened.st_size)
+    static func checkUnchanged(_ fd: FileDescriptor, path: String, opened: FileStatus) throws {
+        let size = opened.size
         var probe: UInt8 = 0
-        var more: Int
-        repeat { more = pread(fd, &probe, 1, off_t(size)) } while more < 0 && errno == EINTR
-        var after = stat()
-        guard fstat(fd, &after) == 0 else { throw InputError(file: path, "cannot be read (\(String(cString: strerror(errno))))") }
-        if more > 0 || Int(after.st_size) != size || !sameTime(opened, after) {
-            throw InputError(file: path, "changed while it was being read (size \(size) bytes when opened, \(Int(after.st_size)) after); nothing was computed")
+        // A failed probe reads as no byte more, as before (the status below still compares).
+        let more = (try? fd.read(into: &probe, count: 1, at: size)) ?? -1
+        let after: FileStatus
+        do throws(Errno) { after = try fd.status() } catch { throw InputError(file: path, "cannot be read (\(error.reason))") }
+        if more > 0 || after.size != size || !after.isSameModification(as: opened) {
+            throw InputError(file: path, "changed while it was being read (size \(size) bytes when opened, \(after.size) after); nothing was computed")
         }
     }
 
     /// Reads bytes `from..<to` of `fd` into `dst` in blocks, calling `progress(end of data read)`
     /// after each and releasing the cached pages read (`cache`); a short file is an error.
-    private static func readRange(_ fd: Int32, path: String, size: Int, into dst: UnsafeMutablePointer<UInt8>,
+    private static func readRange(_ fd: FileDescriptor, path: String, size: Int, into dst: UnsafeMutablePointer<UInt8>,
                                   _ from: Int, _ to: Int, block: Int, cache: PageCacheRelease,
                                   _ progress: (Int) -> Void) throws {
         var done = from
         var released = from
         defer { cache.release(released, done) }
         while done < to {
-            let n = pread(fd, dst + done, min(block, to - done), off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw InputError(file: path, "cannot be read (\(String(cString: strerror(errno))))")
+            let n: Int
+            do throws(Errno) { n = try fd.read(into: dst + done, count: min(block, to - done), at: done) } catch {
+                throw InputError(file: path, "cannot be read (\(error.reason))")
             }
             if n == 0 {
                 throw InputError(file: path, "changed while it was being read (it shrank from \(size) to \(done) bytes or less); nothing was computed")
@@ -230,19 +215,11 @@ public final class InputFile: @unchecked Sendable {
         }
     }
 
-    static func sameTime(_ a: stat, _ b: stat) -> Bool {
-        #if canImport(Darwin)
-        return a.st_mtimespec.tv_sec == b.st_mtimespec.tv_sec && a.st_mtimespec.tv_nsec == b.st_mtimespec.tv_nsec
-        #else
-        return a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec
-        #endif
-    }
-
     /// The bytes of `path` as an array (JSON inputs), with the same guarantees and its digest.
     static func readArray(_ path: String) throws -> (bytes: [UInt8], digest: (size: Int, hash: UInt64)) {
         let (fd, st) = try openRegular(path)
-        defer { close(fd) }
-        let size = Int(st.st_size)
+        defer { fd.closeIgnoringErrors() }
+        let size = st.size
         var hash: UInt64 = 0
         var failure: Error?
         let bytes = [UInt8](unsafeUninitializedCapacity: max(1, size)) { buf, count in

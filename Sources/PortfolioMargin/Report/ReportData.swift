@@ -504,7 +504,7 @@ public struct BacktestReportData: Equatable, Sendable {
             guard case .object = manifestDoc else { throw InputError(file: manifestPath, "expected a JSON object") }
         } catch let e as InputError { throw InputError(file: manifestPath, record: e.record, field: e.field, e.message) }
         let units = folder + "/backtest-units.csv"
-        do { let (fd, _) = try InputFile.openRegular(units); close(fd) } catch let e as InputError {
+        do { let (fd, _) = try InputFile.openRegular(units); fd.closeIgnoringErrors() } catch let e as InputError {
             throw InputError(file: units, e.message == "no such file" ? "missing (not a complete backtest output folder)" : e.message)
         }
         let summaryPath = folder + "/summary.json"

@@ -179,21 +179,19 @@ enum ReportCSV {
     /// or device, or when missing.
     static func small(path: String, limit: Int = 64 << 20) throws -> [UInt8] {
         let (fd, st) = try InputFile.openRegular(path)
-        close(fd)
-        guard Int(st.st_size) <= limit else { throw InputError(file: path, "is larger than \(limit >> 20) MB: not a summary of this kind") }
+        fd.closeIgnoringErrors()
+        guard st.size <= limit else { throw InputError(file: path, "is larger than \(limit >> 20) MB: not a summary of this kind") }
         let f = try InputFile(path: path)
         return Array(f.bytes)
     }
 
     /// Whether `path` names an existing regular file (a folder, or nothing, is false).
     static func isFile(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        (try? FileSystem.status(path))?.kind == .regular
     }
 
     /// Whether `path` exists at all (any kind).
     static func exists(_ path: String) -> Bool {
-        var st = stat()
-        return lstat(path, &st) == 0
+        (try? FileSystem.linkStatus(path)) != nil
     }
 }

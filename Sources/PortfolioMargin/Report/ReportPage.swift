@@ -21,9 +21,8 @@ public enum Report {
     /// backtest folder, `margins.csv` a batch folder. Throws an `InputError` when `folder` is not a
     /// folder or holds neither.
     public static func kind(of folder: String) throws -> Kind {
-        var st = stat()
-        guard stat(folder, &st) == 0 else { throw InputError(file: folder, "no such folder") }
-        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw InputError(file: folder, "is not a folder (expected the output folder of pm batch or pm backtest)") }
+        guard let st = try? FileSystem.status(folder) else { throw InputError(file: folder, "no such folder") }
+        guard st.kind == .directory else { throw InputError(file: folder, "is not a folder (expected the output folder of pm batch or pm backtest)") }
         if ReportCSV.exists(folder + "/backtest.csv") { return .backtest }
         if ReportCSV.exists(folder + "/margins.csv") { return .batch }
         throw InputError(file: folder, "is neither a batch output folder (margins.csv) nor a backtest output folder (backtest.csv)")

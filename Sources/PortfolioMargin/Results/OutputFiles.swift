@@ -1,11 +1,6 @@
 import Foundation
 import CPlatform
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // @unchecked Sendable: the mutable state (`fds`, `done`, `written`, `hashes`, `writebackStarted`) is
 // read and written only inside `lock.withLock` (`write`, `digest`, `commit`, `abandon`; `init` and
@@ -52,7 +47,7 @@ public final class OutputFiles: @unchecked Sendable {
     let target: String
     let staging: String
     private let stagingPaths: [String]
-    private var fds: [Int32]
+    private var fds: [FileDescriptor]
     /// Per file: bytes written, and up to where their writeback was started (`write`).
     private var written: [Int64] = []
     /// Per file: the digest of the bytes written so far (``digest(_:)``, `manifest.json`'s outputs).
@@ -96,7 +91,7 @@ public final class OutputFiles: @unchecked Sendable {
         }
         // An existing OUT (or a symlink to one) is swapped by its real path, so a symlink the user
         // set up stays a symlink.
-        if let real = realpath(path, nil) { path = String(cString: real); free(real) }
+        if let real = FileSystem.realPath(path) { path = real }
         let (parent, base) = Self.splitPath(path)
         guard !base.isEmpty, base != "/", base != ".", base != ".." else {
             throw InputError(file: directory, "cannot be replaced as a whole (use a folder below /)")
@@ -110,7 +105,7 @@ public final class OutputFiles: @unchecked Sendable {
         Self.removeLitter(parent: parentDir, base: base, target: path)
         try Self.checkCarriable(path, names: names)
         // pid and a counter: two writers of one process never share a staging folder.
-        let stage = parentDir + "/" + Self.stagingPrefix(base) + Self.host + "." + String(getpid()) + "-" + String(Self.nextSerial())
+        let stage = parentDir + "/" + Self.stagingPrefix(base) + Self.host + "." + String(CurrentProcess.id) + "-" + String(Self.nextSerial())
         Self.removeTree(stage)   // a previous process of this pid (reused) left it: it is dead
         target = path
         staging = stage
@@ -119,20 +114,17 @@ public final class OutputFiles: @unchecked Sendable {
         // Registered before the folder exists: a signal that arrives right after `mkdir` must
         // find it on the list (removing a folder that is not there yet is harmless).
         InterruptCleanup.register(stagingPaths, directory: staging)
-        guard mkdir(stage, 0o755) == 0 else {
-            let reason = String(cString: strerror(errno))
+        do throws(SystemError) { try FileSystem.makeDirectory(stage, mode: 0o755) } catch {
+            let reason = error.errno.reason
             InterruptCleanup.unregister(stagingPaths, directory: staging)
             done = true
             throw InputError(file: stage, "cannot create the staging folder (\(reason))")
         }
         for t in stagingPaths {
-            let fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            if fd < 0 {
-                let reason = String(cString: strerror(errno))
+            do throws(SystemError) { fds.append(try FileDescriptor.open(t, [.writeOnly, .create, .truncate], mode: 0o644)) } catch {
                 abandon()
-                throw InputError(file: t, "cannot be written (\(reason))")
+                throw InputError(file: t, "cannot be written (\(error.errno.reason))")
             }
-            fds.append(fd)
         }
         written = [Int64](repeating: 0, count: fds.count)
         hashes = [XXH64Stream](repeating: XXH64Stream(), count: fds.count)
@@ -144,17 +136,9 @@ public final class OutputFiles: @unchecked Sendable {
     /// Appends bytes to file `k`.
     public func write(_ k: Int, _ bytes: [UInt8]) throws {
         try lock.withLock { _ in
-            try bytes.withUnsafeBytes { raw in
-                hashes[k].update(raw)
-                var off = 0
-                while off < raw.count {
-                    let n = Glibc.write(fds[k], raw.baseAddress! + off, raw.count - off)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw InputError(file: finalPaths[k], "write failed (\(String(cString: strerror(errno))))")
-                    }
-                    off += n
-                }
+            bytes.withUnsafeBytes { hashes[k].update($0) }
+            do throws(Errno) { try fds[k].writeAll(bytes) } catch {
+                throw InputError(file: finalPaths[k], "write failed (\(error.reason))")
             }
             // Start the device writes as the file grows (8 MB at a time) instead of leaving all of
             // them to the `fsync` in `commit`: the disk then works while the engine does, and the run
@@ -166,11 +150,11 @@ public final class OutputFiles: @unchecked Sendable {
             written[k] += Int64(bytes.count)
             if written[k] - writebackStarted[k] >= Self.writebackStep {
                 if writebackBefore[k] > dropped[k] {
-                    _ = pm_drop_written(fds[k], dropped[k], writebackBefore[k] - dropped[k])
+                    _ = pm_drop_written(fds[k].rawValue, dropped[k], writebackBefore[k] - dropped[k])
                     dropped[k] = writebackBefore[k]
                 }
                 writebackBefore[k] = writebackStarted[k]
-                _ = pm_start_writeback(fds[k], writebackStarted[k], written[k] - writebackStarted[k])
+                _ = pm_start_writeback(fds[k].rawValue, writebackStarted[k], written[k] - writebackStarted[k])
                 writebackStarted[k] = written[k]
             }
         }
@@ -192,20 +176,18 @@ public final class OutputFiles: @unchecked Sendable {
     public func commit() throws {
         try lock.withLock { _ in
             for (k, fd) in fds.enumerated() {
-                if fsync(fd) != 0 && errno != EINVAL {
-                    let reason = String(cString: strerror(errno))
-                    throw InputError(file: finalPaths[k], "cannot be flushed (\(reason))")
+                do throws(Errno) { try fd.sync() } catch {
+                    if error != .invalidArgument { throw InputError(file: finalPaths[k], "cannot be flushed (\(error.reason))") }
                 }
                 // Clean now: the rest of the file leaves the page cache too (see `write`).
-                if written[k] > dropped[k] { _ = pm_drop_cached(fd, dropped[k], 0) }
-                close(fd)
+                if written[k] > dropped[k] { _ = pm_drop_cached(fd.rawValue, dropped[k], 0) }
+                fd.closeIgnoringErrors()
             }
             fds = []
             // Carry over the user's other files (hard links, no copy); refuse what cannot be carried.
             var exists = false
-            var st = stat()
-            if lstat(target, &st) == 0 {
-                guard (st.st_mode & S_IFMT) == S_IFDIR else { throw InputError(file: directory, "exists and is not a folder") }
+            if let st = try? FileSystem.linkStatus(target) {
+                guard st.kind == .directory else { throw InputError(file: directory, "exists and is not a folder") }
                 exists = true
                 try Self.checkCarriable(target, names: names)
                 for name in Self.entries(target) where !names.contains(name) && !Self.isLegacyLitter(name) {
@@ -215,24 +197,25 @@ public final class OutputFiles: @unchecked Sendable {
             try Self.syncDirectory(staging)
             let parent = Self.splitPath(target).parent
             if !exists {
-                guard rename(staging, target) == 0 else {
-                    throw InputError(file: directory, "cannot be put in place (\(String(cString: strerror(errno))))")
+                do throws(SystemError) { try FileSystem.rename(staging, to: target) } catch {
+                    throw InputError(file: directory, "cannot be put in place (\(error.errno.reason))")
                 }
-            } else if pm_rename_exchange(staging, target) != 0 {
-                guard errno == ENOSYS || errno == EINVAL || errno == ENOTSUP else {
-                    throw InputError(file: directory, "cannot be swapped in place (\(String(cString: strerror(errno))))")
+            } else {
+                do throws(SystemError) { try FileSystem.exchange(staging, target) } catch {
+                    guard [Errno.notImplemented, .invalidArgument, .notSupported].contains(error.errno) else {
+                        throw InputError(file: directory, "cannot be swapped in place (\(error.errno.reason))")
+                    }
+                    // No atomic exchange here: two renames, with a moment of no OUT at all (never a mix).
+                    let old = staging + ".old"
+                    do throws(SystemError) { try FileSystem.rename(target, to: old) } catch {
+                        throw InputError(file: directory, "cannot be moved aside (\(error.errno.reason))")
+                    }
+                    do throws(SystemError) { try FileSystem.rename(staging, to: target) } catch {
+                        try? FileSystem.rename(old, to: target)   // put the previous outputs back
+                        throw InputError(file: directory, "cannot be put in place (\(error.errno.reason))")
+                    }
+                    try? FileSystem.rename(old, to: staging)
                 }
-                // No atomic exchange here: two renames, with a moment of no OUT at all (never a mix).
-                let old = staging + ".old"
-                guard rename(target, old) == 0 else {
-                    throw InputError(file: directory, "cannot be moved aside (\(String(cString: strerror(errno))))")
-                }
-                guard rename(staging, target) == 0 else {
-                    let reason = String(cString: strerror(errno))
-                    _ = rename(old, target)   // put the previous outputs back
-                    throw InputError(file: directory, "cannot be put in place (\(reason))")
-                }
-                _ = rename(old, staging)
             }
             done = true
             try? Self.syncDirectory(parent.isEmpty ? "." : parent)
@@ -240,12 +223,11 @@ public final class OutputFiles: @unchecked Sendable {
             // the new folder; the rest (old outputs, links to carried files) is removed.
             if exists {
                 for name in Self.entries(staging) where !names.contains(name) && !Self.isLegacyLitter(name) {
-                    var a = stat(), b = stat()
                     let from = staging + "/" + name, to = target + "/" + name
-                    if lstat(to, &b) == 0 {
-                        if lstat(from, &a) == 0, a.st_ino == b.st_ino, a.st_dev == b.st_dev { unlink(from) }
+                    if let b = try? FileSystem.linkStatus(to) {
+                        if let a = try? FileSystem.linkStatus(from), a.isSameFile(as: b) { try? FileSystem.remove(from) }
                     } else {
-                        _ = rename(from, to)
+                        try? FileSystem.rename(from, to: to)
                     }
                 }
                 Self.removeTree(staging)
@@ -259,8 +241,8 @@ public final class OutputFiles: @unchecked Sendable {
     public func rewind() throws {
         try lock.withLock { _ in
             for (k, fd) in fds.enumerated() {
-                guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
-                    throw InputError(file: finalPaths[k], "cannot be emptied (\(String(cString: strerror(errno))))")
+                do throws(Errno) { try fd.truncateAndRewind() } catch {
+                    throw InputError(file: finalPaths[k], "cannot be emptied (\(error.reason))")
                 }
                 hashes[k] = XXH64Stream()
                 written[k] = 0
@@ -272,7 +254,7 @@ public final class OutputFiles: @unchecked Sendable {
     /// Removes the staging folder; `directory` is untouched.
     public func abandon() {
         lock.withLock { _ in
-            for fd in fds { close(fd) }
+            for fd in fds { fd.closeIgnoringErrors() }
             fds = []
             if !done { Self.removeTree(staging) }
             InterruptCleanup.unregister(stagingPaths, directory: staging)
@@ -290,9 +272,7 @@ public final class OutputFiles: @unchecked Sendable {
     static func nextSerial() -> Int { serial.wrappingAdd(1, ordering: .relaxed).newValue }
 
     static let host: String = {
-        var buf = [CChar](repeating: 0, count: 256)
-        gethostname(&buf, 255)
-        let h = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.replacingOccurrences(of: "/", with: "_")
+        let h = CurrentProcess.hostName.replacingOccurrences(of: "/", with: "_")
         return h.isEmpty ? "host" : h
     }()
 
@@ -310,22 +290,17 @@ public final class OutputFiles: @unchecked Sendable {
         return !processAlive(p)
     }
 
-    static func processAlive(_ pid: Int32) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
-    }
+    static func processAlive(_ pid: Int32) -> Bool { CurrentProcess.isAlive(pid) }
 
     /// Refuses an OUT that holds entries that cannot be carried over by a hard link.
     static func checkCarriable(_ dir: String, names: [String]) throws {
-        var st = stat()
-        guard lstat(dir, &st) == 0 else { return }
-        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+        guard let st = try? FileSystem.linkStatus(dir) else { return }
+        guard st.kind == .directory else {
             throw InputError(file: dir, "exists and is not a folder")
         }
         for name in entries(dir) where !names.contains(name) {
-            var e = stat()
-            guard lstat(dir + "/" + name, &e) == 0 else { continue }
-            let kind = e.st_mode & S_IFMT
-            if kind != S_IFREG && kind != S_IFLNK {
+            guard let e = try? FileSystem.linkStatus(dir + "/" + name) else { continue }
+            if e.kind != .regular && e.kind != .symbolicLink {
                 throw InputError(file: dir, record: name,
                                  "the output folder is replaced as a whole when the run completes, and this entry (not a plain file) cannot be carried over; move it elsewhere")
             }
@@ -334,39 +309,34 @@ public final class OutputFiles: @unchecked Sendable {
 
     /// A plain file by a hard link; a symlink by a new symlink with the same target.
     static func carry(from: String, to: String) throws {
-        var st = stat()
-        guard lstat(from, &st) == 0 else { return }   // removed meanwhile
-        if (st.st_mode & S_IFMT) == S_IFLNK {
-            var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let n = readlink(from, &buf, Int(PATH_MAX))
-            guard n >= 0 else { return }
-            buf[n] = 0
-            guard symlink(buf, to) == 0 else {
-                throw InputError(file: from, "cannot be carried into the new output folder (\(String(cString: strerror(errno))))")
+        guard let st = try? FileSystem.linkStatus(from) else { return }   // removed meanwhile
+        if st.kind == .symbolicLink {
+            guard let target = try? FileSystem.linkTarget(from) else { return }
+            do throws(SystemError) { try FileSystem.symbolicLink(at: to, to: target) } catch {
+                throw InputError(file: from, "cannot be carried into the new output folder (\(error.errno.reason))")
             }
             return
         }
-        guard link(from, to) == 0 else {
-            throw InputError(file: from, "cannot be carried into the new output folder by a hard link (\(String(cString: strerror(errno))))")
+        do throws(SystemError) { try FileSystem.hardLink(from, to: to) } catch {
+            throw InputError(file: from, "cannot be carried into the new output folder by a hard link (\(error.errno.reason))")
         }
     }
 
     static func syncDirectory(_ dir: String) throws {
-        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw InputError(file: dir, "cannot be opened to flush") }
-        defer { close(fd) }
-        if fsync(fd) != 0 && errno != EINVAL { throw InputError(file: dir, "cannot be flushed") }
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(dir, [.readOnly, .directory]) } catch { throw InputError(file: dir, "cannot be opened to flush") }
+        defer { fd.closeIgnoringErrors() }
+        do throws(Errno) { try fd.sync() } catch { if error != .invalidArgument { throw InputError(file: dir, "cannot be flushed") } }
     }
 
     /// Removes a staging folder: its plain files and symlinks, and the folder when then empty.
     /// Never recurses into a subfolder (a staging folder has none; anything else is not ours).
     static func removeTree(_ dir: String) {
         for name in entries(dir) {
-            var st = stat()
             let p = dir + "/" + name
-            if lstat(p, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR { unlink(p) }
+            if let st = try? FileSystem.linkStatus(p), st.kind != .directory { try? FileSystem.remove(p) }
         }
-        rmdir(dir)
+        try? FileSystem.removeDirectory(dir)
     }
 
     /// Staging folders of `base` left beside it by dead processes (see the type's comment), and
@@ -381,14 +351,13 @@ public final class OutputFiles: @unchecked Sendable {
             let host = String(rest[..<dot])
             let path = parent + "/" + name
             if host == Self.host {
-                if pid == getpid() || processAlive(pid) { continue }
+                if pid == CurrentProcess.id || processAlive(pid) { continue }
             } else {
-                var st = stat()
-                guard lstat(path, &st) == 0, Double(time(nil)) - Double(st.st_mtim.tv_sec) > 86_400 else { continue }
+                guard let st = try? FileSystem.linkStatus(path), Double(Clock.now().seconds) - Double(st.modifiedSeconds) > 86_400 else { continue }
             }
             removeTree(path)
         }
-        for name in entries(target) where isLegacyLitter(name) { unlink(target + "/" + name) }
+        for name in entries(target) where isLegacyLitter(name) { try? FileSystem.remove(target + "/" + name) }
     }
 }
 

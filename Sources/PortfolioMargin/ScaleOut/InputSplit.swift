@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// `pm split --input DIR --shards N --out DIR`: one pass over each input file writes N input folders
 /// `OUT/shard-I`, each holding only the rows whose account id hashes to I (FNV-1a 64 modulo N, the
@@ -27,19 +22,7 @@ public enum InputSplit {
 
     /// The most shards one split writes: it keeps 5 files a shard open at once.
     public static var maxShards: Int {
-        var lim = rlimit()
-        #if canImport(Glibc)
-        let nofile = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-        let nofile = RLIMIT_NOFILE
-        #endif
-        getrlimit(nofile, &lim)
-        if lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max
-            setrlimit(nofile, &lim)
-            getrlimit(nofile, &lim)
-        }
-        return max(1, min(4096, (Int(clamping: lim.rlim_cur) - 64) / 5))
+        max(1, min(4096, (CurrentProcess.raiseOpenFileLimit() - 64) / 5))
     }
 
     /// Splits `input` into `count` folders under `out`; returns their paths.
@@ -53,8 +36,7 @@ public enum InputSplit {
         for name in files {
             let path = input + "/" + name
             if name == "orders.csv" {
-                var st = stat()
-                if stat(path, &st) != 0 || st.st_size == 0 { continue }   // absent or empty: absent
+                guard let st = try? FileSystem.status(path), st.size != 0 else { continue }   // absent or empty: absent
             }
             let required = name == "accounts.csv" ? ["account_id", "spot_hedging"] : ["account_id"]
             csvs.append(try CSVFile(path: path, required: required))

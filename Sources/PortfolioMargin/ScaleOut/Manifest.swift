@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The version `manifest.json` records; `pm merge` refuses shards of different versions (their
 /// numbers could differ).
@@ -95,9 +90,8 @@ public struct Manifest: Equatable, Sendable {
 
     /// The current time, seconds since 1970 (UTC), to the millisecond.
     public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec / 1_000_000) / 1000
+        let t = Clock.now()
+        return Double(t.seconds) + Double(t.nanoseconds / 1_000_000) / 1000
     }
 
     /// Every field equal, inputs by name and digest in order.
@@ -148,15 +142,17 @@ public struct Manifest: Equatable, Sendable {
     /// Reads a manifest; every problem names `file` and the field.
     public static func load(path: String) throws -> Manifest {
         var bytes: [UInt8] = []
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw InputError(file: path, errno == ENOENT ? "no such file (not the output folder of a pm batch run?)" : "cannot be read (\(String(cString: strerror(errno))))")
+        let fd: FileDescriptor
+        do throws(SystemError) { fd = try FileDescriptor.open(path, .readOnly) } catch {
+            throw InputError(file: path, error.errno == .noSuchFile ? "no such file (not the output folder of a pm batch run?)" : "cannot be read (\(error.errno.reason))")
         }
-        defer { close(fd) }
+        defer { fd.closeIgnoringErrors() }
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = read(fd, &buf, buf.count)
-            if n < 0 { if errno == EINTR { continue }; throw InputError(file: path, "cannot be read") }
+            let n: Int
+            do { n = try buf.withUnsafeMutableBytes { b throws(Errno) in try fd.read(into: b.baseAddress!, count: b.count) } } catch {
+                throw InputError(file: path, "cannot be read")
+            }
             if n == 0 { break }
             bytes += buf[0..<n]
             if bytes.count > 1 << 28 { throw InputError(file: path, "is larger than 256 MB: not a manifest") }

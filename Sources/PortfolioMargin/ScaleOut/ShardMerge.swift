@@ -212,7 +212,7 @@ public enum ShardMerge {
 /// newline), one buffer at a time.
 final class RecordReader {
     let path: String
-    private let fd: Int32
+    private let fd: FileDescriptor
     private var buf: [UInt8]
     private var start = 0, end = 0
     private var eof = false
@@ -232,10 +232,10 @@ final class RecordReader {
 
     init(path: String, header: [UInt8]) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw InputError(file: path, errno == ENOENT ? "no such file" : "cannot be read (\(String(cString: strerror(errno))))") }
-        var st = stat()
-        if fstat(fd, &st) == 0 { fileSize = Int(st.st_size) }
+        do throws(SystemError) { fd = try FileDescriptor.open(path, .readOnly) } catch {
+            throw InputError(file: path, error.errno == .noSuchFile ? "no such file" : "cannot be read (\(error.errno.reason))")
+        }
+        if let st = try? fd.status() { fileSize = st.size }
         buf = [UInt8](repeating: 0, count: 1 << 20)
         guard let h = try next(), bytes(h) == header else {
             throw InputError(file: path, record: "line 1", "is not the header pm batch writes")
@@ -243,7 +243,7 @@ final class RecordReader {
         count = 0
     }
 
-    deinit { close(fd) }
+    deinit { fd.closeIgnoringErrors() }
 
     /// The next record (range in the buffer, newline included; valid until the next call).
     func next() throws -> Range<Int>? {
@@ -292,8 +292,10 @@ final class RecordReader {
                 scan -= start; start = 0; end = keep
             }
             if end == buf.count { buf.append(contentsOf: [UInt8](repeating: 0, count: buf.count)) }
-            let n = buf.withUnsafeMutableBytes { b in read(fd, b.baseAddress! + end, b.count - end) }
-            if n < 0 { if errno == EINTR { continue }; throw InputError(file: path, "cannot be read") }
+            let n: Int
+            do { n = try buf.withUnsafeMutableBytes { b throws(Errno) in try fd.read(into: b.baseAddress! + end, count: b.count - end) } } catch {
+                throw InputError(file: path, "cannot be read")
+            }
             if n == 0 { eof = true } else {
                 buf.withUnsafeBytes { b in hash.update(UnsafeRawBufferPointer(rebasing: b[end..<(end + n)])) }
                 end += n

@@ -335,32 +335,28 @@ public enum SmileReport {
     ///   system's reason (`No such file or directory`, `Permission denied`, …).
     public static func writeWhole(_ text: String, to path: String) throws {
         func failure(_ why: String) -> InputError { InputError(file: path, why) }
-        func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
         guard !path.isEmpty else { throw failure("expected a file name") }
-        var st = stat()
-        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw failure("is a directory") }
+        if (try? FileSystem.status(path))?.kind == .directory { throw failure("is a directory") }
         if let what = notARegularFile(path) { throw failure("is \(what); only a regular file is replaced (name a file path)") }
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         guard !name.isEmpty else { throw failure("is a directory") }
-        let tmp = (folder.isEmpty ? "" : folder + "/") + ".\(name).\(getpid()).tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw failure("cannot be written: \(reason(errno))") }
-        var ok = true, code: Int32 = 0
-        var bytes = Array(text.utf8)
-        var done = 0
-        while ok && done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 { if errno == EINTR { continue }; ok = false; code = errno } else { done += n }
+        let tmp = (folder.isEmpty ? "" : folder + "/") + ".\(name).\(CurrentProcess.id).tmp"
+        let fd: FileDescriptor
+        do throws(SystemError) { fd = try FileDescriptor.open(tmp, [.writeOnly, .create, .exclusive, .truncate], mode: 0o644) } catch {
+            throw failure("cannot be written: \(error.errno.reason)")
         }
+        var failed: Errno?
+        var bytes = Array(text.utf8)
+        do throws(Errno) { try fd.writeAll(bytes) } catch { failed = error }
         bytes.removeAll()
-        if ok && fsync(fd) != 0 { ok = false; code = errno }
-        if close(fd) != 0 && ok { ok = false; code = errno }
-        if ok && rename(tmp, path) != 0 { ok = false; code = errno }
-        if !ok {
-            _ = unlink(tmp)
-            throw failure(code == EISDIR ? "is a directory" : "cannot be written: \(reason(code))")
+        if failed == nil { do throws(Errno) { try fd.sync() } catch { failed = error } }
+        do throws(Errno) { try fd.close() } catch { if failed == nil { failed = error } }
+        if failed == nil { do throws(SystemError) { try FileSystem.rename(tmp, to: path) } catch { failed = error.errno } }
+        if let failed {
+            try? FileSystem.remove(tmp)
+            throw failure(failed == .isADirectory ? "is a directory" : "cannot be written: \(failed.reason)")
         }
     }
 
@@ -369,14 +365,13 @@ public enum SmileReport {
     /// a rename over a pipe, a device (`/dev/null`) or a link would put a plain file where the node
     /// or the link was: such a path is refused instead.
     public static func notARegularFile(_ path: String) -> String? {
-        var node = stat()
-        guard lstat(path, &node) == 0 else { return nil }
-        switch node.st_mode & S_IFMT {
-        case S_IFREG, S_IFDIR: return nil
-        case S_IFLNK: return "a symbolic link"
-        case S_IFIFO: return "a pipe"
-        case S_IFSOCK: return "a socket"
-        case S_IFCHR, S_IFBLK: return "a device"
+        guard let node = try? FileSystem.linkStatus(path) else { return nil }
+        switch node.kind {
+        case .regular, .directory: return nil
+        case .symbolicLink: return "a symbolic link"
+        case .pipe: return "a pipe"
+        case .socket: return "a socket"
+        case .device: return "a device"
         default: return "not a regular file"
         }
     }

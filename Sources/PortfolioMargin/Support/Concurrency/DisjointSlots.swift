@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A buffer that the workers of one `Workers.forEach` fill, each slot by one worker.
 ///
 /// `@unchecked Sendable` — safe because of how every use goes: (1) each index is written by
@@ -18,21 +12,6 @@ package struct DisjointSlots<Element>: @unchecked Sendable {
     package subscript(i: Int) -> Element {
         get { buffer[i] }
         nonmutating set { buffer[i] = newValue }
-    }
-}
-
-/// Writes `text` to standard error (file descriptor 2) in one `write` call, as `fputs` to the
-/// unbuffered `stderr` does. Swift 6 rejects a reference to C's `stderr` (a mutable global) from
-/// nonisolated code; the descriptor needs none.
-package func writeStandardError(_ text: String) {
-    var text = text
-    text.withUTF8 { b in
-        var off = 0
-        while off < b.count {
-            let n = write(2, b.baseAddress! + off, b.count - off)
-            if n < 0 { if errno == EINTR { continue }; return }
-            off += n
-        }
     }
 }
 
