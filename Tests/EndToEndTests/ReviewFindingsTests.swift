@@ -70,4 +70,53 @@ import Testing
                                                 "--params", "", "--out", out], ["--params", "empty"])
         #expect(!FileManager.default.fileExists(atPath: out))
     }
+
+    /// `pm report` reads what `pm backtest` writes: a stage no unit of the book is in has coverage
+    /// `null` in summary.json (docs/formats.md "c or null"), shown as — (it was refused as "expected
+    /// a number or an object, got null").
+    @Test func reportShowsAStageWithoutUnits() throws {
+        let gen = try CLI.run(["generate", "--accounts", "40", "--seed", "1", "--out", dir.path("book")])
+        #expect(gen.status == 0, "\(gen.stderr)")
+        let bt = try CLI.run(["backtest", "--input", dir.path("book"), "--market", dir.path("book/market.json"), "--out", dir.path("bt"),
+                              "--quiet", "--from", "2025-01-01", "--to", "2025-01-20"])
+        #expect(bt.status == 0, "\(bt.stderr)")
+        let summary = try String(contentsOfFile: dir.path("bt/summary.json"), encoding: .utf8)
+        let stages = try #require(summary.split(separator: "\n").first { $0.contains("coverageByStage") })
+        #expect(stages.contains("null"), "the book was meant to leave a stage empty: \(stages)")
+        let r = try CLI.run(["report", dir.path("bt"), "--out", dir.path("bt.html")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let page = try String(contentsOfFile: dir.path("bt.html"), encoding: .utf8)
+        let section = try #require(page.range(of: "stage-coverage")).upperBound
+        let table = page[section...].prefix(4000)
+        for stage in Stage.allCases.map(\.rawValue) where stages.contains("\"\(stage)\": null") {
+            let row = try #require(table.range(of: ">\(stage)<"), "no row for \(stage)")
+            #expect(table[row.upperBound...].prefix(200).contains("—"), "\(stage) is not shown as —")
+        }
+    }
+
+    /// `pm merge` refuses a pipe where a shard's file should be, at once (an open without
+    /// O_NONBLOCK waited for a writer forever), as the batch readers do.
+    @Test func mergeRefusesAPipeAtOnce() throws {
+        let gen = try CLI.run(["generate", "--accounts", "40", "--seed", "1", "--out", dir.path("in")])
+        #expect(gen.status == 0, "\(gen.stderr)")
+        for i in 0..<2 {
+            let b = try CLI.run(["batch", "--input", dir.path("in"), "--market", dir.path("in/market.json"), "--out", dir.path("s\(i)"),
+                                 "--shard", "\(i)/2", "--quiet"])
+            #expect(b.status == 0, "\(b.stderr)")
+        }
+        for file in ["manifest.json", "margins.csv"] {
+            let node = dir.path("s1/" + file)
+            let saved = try Data(contentsOf: URL(fileURLWithPath: node))
+            try FileManager.default.removeItem(atPath: node)
+            #expect(mkfifo(node, 0o644) == 0)
+            // Under `timeout`: the old code never returned (exit 124 after 60 s).
+            let r = try CLI.run(["60", CLI.binary, "merge", dir.path("s0"), dir.path("s1"), "--accounts", dir.path("in/accounts.csv"),
+                                 "--out", dir.path("m")], executable: "/usr/bin/timeout")
+            #expect(r.status == 1, "\(file): status \(r.status): \(r.stderr)")
+            #expect(r.stderr.contains(node) && r.stderr.contains("pipe"), "\(file): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.path("m/margins.csv")))
+            try FileManager.default.removeItem(atPath: node)
+            try saved.write(to: URL(fileURLWithPath: node))
+        }
+    }
 }

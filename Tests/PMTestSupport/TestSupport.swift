@@ -98,6 +98,8 @@ struct SplitMix: RandomNumberGenerator {
     mutating func chance(_ p: Double) -> Bool { unit() < p }
     mutating func pick<T>(_ xs: [T]) -> T { xs[Int(next() % UInt64(xs.count))] }
     mutating func int(_ a: Int, _ b: Int) -> Int { a + Int(next() % UInt64(b - a + 1)) }
+    /// Uniform in 0 ..< n.
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
 extension TestSupport {

@@ -1,6 +1,7 @@
 import Testing
 import CKernels
 @testable import PortfolioMargin
+@testable import PMTestSupport
 
 /// The whole-buffer field scan (`pm_csv_scan`) under `CSVFile.forEachRecord`: clean lines (no
 /// quote, ASCII only) are split from its separators, every other line (a quote, a byte ≥ 0x80, a
@@ -79,24 +80,12 @@ struct CSVScanTests {
         }
     }
 
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     /// Random files of many lines: mostly clean rows of `columns` fields, with now and then a
     /// quoted field (holding commas, line breaks, doubled quotes), a non-ASCII or invalid UTF-8
     /// byte, a blank line, CRLF or CR line ends, a short or long record, a very long line, a stray
     /// quote, no final line end. The reader and the reference agree on every one.
     @Test func randomFilesReadAsRecordByRecord() {
-        var g = Generator(state: 21)
+        var g = SplitMix(seed: 21)
         var scanned = 0
         for trial in 0..<600 {
             let columns = 1 + g.below(6)

@@ -15,7 +15,7 @@ import Darwin
 /// parameters) — its instrument ids moved to the after market's layout once, the third pricing a
 /// `Book.repriced` of the second's book when the parameters keep the layout — and the after book
 /// `B1` under (after market, after parameters). An after folder that holds the before folder's
-/// bytes (and a before book without errors, ``isSameBook(_:on:pricedAs:after:afterDirectory:)``) is not read
+/// bytes (and a before book without errors, ``isSameBook(_:on:pricedAs:after:beforeDirectory:afterDirectory:)``) is not read
 /// again: `B1` is `B0`, and its pricing is the third. `explain.csv`, `explain-units.csv` and
 /// `manifest.json` are written all three or none (``OutputFiles``).
 public struct ExplainJob {
@@ -50,7 +50,7 @@ public struct ExplainJob {
     /// How many rows ``ExplainReport/largest`` and ``ExplainReport/stageMoves`` keep.
     public var top = 10
     /// Whether an after folder whose files are the before folder's bytes is taken as the before
-    /// book (``isSameBook(_:on:pricedAs:after:afterDirectory:)``); off only in the tests that check it changes nothing.
+    /// book (``isSameBook(_:on:pricedAs:after:beforeDirectory:afterDirectory:)``); off only in the tests that check it changes nothing.
     var reuseIdenticalAfterBook = true
 
     /// A job with the default threads, block size, engine options and `top`.
@@ -135,7 +135,7 @@ extension ExplainJob {
             // (M1, P1) is the before book's third pricing — neither read nor priced again.
             let sameBook = reuseIdenticalAfterBook
                 && Self.isSameBook(input0, on: relaid11 ?? relaid10, pricedAs: relaid11 == nil ? priced10 : priced11,
-                                   after: priced11, afterDirectory: after.input)
+                                   after: priced11, beforeDirectory: before.input, afterDirectory: after.input)
             let input1 = sameBook ? nil : try BatchInput.load(directory: after.input, priced: priced11, threads: threads)
             let ids1 = input1?.accountIds ?? input0.accountIds
             let runs0 = Self.runBefore(input0, relaid10, relaid11, priced00, priced10, priced11,
@@ -178,8 +178,10 @@ extension ExplainJob {
     /// pricing would give exactly `relaid` (the before book moved to that pricing's layout) and its
     /// pricing would give the before book's third pricing, figure for figure. That holds when
     ///  - the after folder's files are the before folder's bytes: the same files present
-    ///    (orders.csv absent or empty on both), of the same size and XXH64 — the digests
-    ///    `manifest.json` lists for both days then are the same too;
+    ///    (orders.csv absent or empty on both), of the same size and XXH64 as the before files
+    ///    read — the digests `manifest.json` lists for both days then are the same too — and, unless
+    ///    they are the very files read (same device and inode), equal byte for byte to the before
+    ///    files (a hash match alone could be a collision made on purpose);
     ///  - the before book has no error account and no orphan row: every row was read and no
     ///    message names the before folder or depends on the before market (a symbol unknown
     ///    there, an instrument it cannot margin, a coin without an index price);
@@ -189,7 +191,7 @@ extension ExplainJob {
     ///    every symbol and coin resolves there, as the reader would have resolved it.
     /// A book with positions changed (other bytes) or with any error is read and priced as before.
     static func isSameBook(_ input0: BatchInput, on relaid: BatchInput, pricedAs relaidPricing: PricedMarket,
-                           after: PricedMarket, afterDirectory dir: String) -> Bool {
+                           after: PricedMarket, beforeDirectory: String, afterDirectory dir: String) -> Bool {
         guard input0.orphanRows.isEmpty, !relaid.accountErrors.contains(where: { $0 != nil }) else { return false }
         func usable(_ p: PricedMarket, _ i: Int) -> Bool { if case .success = p.resolve(instrumentAt: i) { return true }; return false }
         guard relaidPricing === after
@@ -198,22 +200,43 @@ extension ExplainJob {
         let expected = input0.digests
         var names = ["accounts.csv", "balances.csv", "positions.csv"]
         // orders.csv may be absent; an empty (0-byte) one counts as absent (BatchInput.load).
-        let ordersPath = dir + "/orders.csv"
-        if access(ordersPath, F_OK) == 0 || errno != ENOENT { names.append("orders.csv") }
+        if FileSystem.mayExist(dir + "/orders.csv") { names.append("orders.csv") }
         // Sizes first (a stat each): a changed book is usually told apart without reading it.
         var sizes: [Int] = []
         for name in names {
-            var st = stat()
-            guard stat(dir + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
-            sizes.append(Int(st.st_size))
+            guard let st = try? FileSystem.status(dir + "/" + name), st.kind == .regular else { return false }
+            sizes.append(st.size)
         }
         if names.count == 4 && sizes[3] == 0 { names.removeLast(); sizes.removeLast() }
         guard expected.count == names.count,
               zip(expected, zip(names, sizes)).allSatisfy({ $0.name == $1.0 && $0.digest.size == $1.1 }) else { return false }
         for (e, name) in zip(expected, names) {
             guard let d = try? InputDigest(path: dir + "/" + name), d == e.digest else { return false }
+            let a = beforeDirectory + "/" + name, b = dir + "/" + name
+            if let sa = try? FileSystem.status(a), let sb = try? FileSystem.status(b), sa.isSameFile(as: sb) { continue }
+            guard Self.sameBytes(a, b) else { return false }
         }
         return true
+    }
+
+    /// Whether the regular files `a` and `b` hold the same bytes (false when either cannot be read).
+    static func sameBytes(_ a: String, _ b: String) -> Bool {
+        guard let (fa, _) = try? InputFile.openRegular(a) else { return false }
+        defer { fa.closeIgnoringErrors() }
+        guard let (fb, _) = try? InputFile.openRegular(b) else { return false }
+        defer { fb.closeIgnoringErrors() }
+        let chunk = 1 << 20
+        let pa = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        let pb = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { pa.deallocate(); pb.deallocate() }
+        var offset = 0
+        while true {
+            guard let na = try? fa.read(into: pa, count: chunk, at: offset),
+                  let nb = try? fb.read(into: pb, count: chunk, at: offset), na == nb else { return false }
+            if na == 0 { return true }
+            if memcmp(pa, pb, na) != 0 { return false }
+            offset += na
+        }
     }
 
     /// Runs `body`, marking what it throws as an output error.

@@ -268,6 +268,9 @@ public struct CoverageTable: Equatable, Sendable {
                 guard v.isFinite else { throw InputError(file: file, field: "\(field).\(name)", "not a finite number") }
                 guard v >= 0, v <= 1 else { throw InputError(file: file, field: "\(field).\(name)", "a coverage must be between 0 and 1, got \(v)") }
                 cells.append((name, [("coverage", value)]))
+            case .null:
+                // No unit of that stage or coin was backtested (docs/formats.md: "c or null"): shown as —.
+                cells.append((name, [("coverage", .null)]))
             case .object(let members):
                 for (k, v) in members {
                     switch v {

@@ -142,9 +142,10 @@ public struct Manifest: Equatable, Sendable {
     /// Reads a manifest; every problem names `file` and the field.
     public static func load(path: String) throws -> Manifest {
         var bytes: [UInt8] = []
+        // A regular file only: a pipe would block the open until a writer came (docs/formats.md).
         let fd: FileDescriptor
-        do throws(SystemError) { fd = try FileDescriptor.open(path, .readOnly) } catch {
-            throw InputError(file: path, error.errno == .noSuchFile ? "no such file (not the output folder of a pm batch run?)" : "cannot be read (\(error.errno.reason))")
+        do { fd = try InputFile.openRegular(path).0 } catch let e as InputError where e.message == "no such file" {
+            throw InputError(file: path, "no such file (not the output folder of a pm batch run?)")
         }
         defer { fd.closeIgnoringErrors() }
         var buf = [UInt8](repeating: 0, count: 65536)

@@ -232,10 +232,10 @@ final class RecordReader {
 
     init(path: String, header: [UInt8]) throws {
         self.path = path
-        do throws(SystemError) { fd = try FileDescriptor.open(path, .readOnly) } catch {
-            throw InputError(file: path, error.errno == .noSuchFile ? "no such file" : "cannot be read (\(error.errno.reason))")
-        }
-        if let st = try? fd.status() { fileSize = st.size }
+        // A regular file only: a pipe would block the open until a writer came (docs/formats.md).
+        let opened = try InputFile.openRegular(path)
+        fd = opened.0
+        fileSize = opened.1.size
         buf = [UInt8](repeating: 0, count: 1 << 20)
         guard let h = try next(), bytes(h) == header else {
             throw InputError(file: path, record: "line 1", "is not the header pm batch writes")

@@ -5,7 +5,7 @@ import Darwin
 #endif
 import CPlatform
 
-// The operating-system room of the Swift side (issue 18): every system call the package's Swift
+// The operating-system room of the Swift side: every system call the package's Swift
 // code makes goes through this folder (`Support/Platform/`); the C side's room is `CPlatform/`.
 //
 // - What is here: thin wrappers, one per call the package needs — a file descriptor type
