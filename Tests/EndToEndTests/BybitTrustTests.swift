@@ -230,6 +230,16 @@ struct BybitTrustTests {
         #expect(r.status == 1)
         #expect(r.stderr == "Error: \(out)/account.json: exists and is not a plain file; nothing was written\n", "\(r.stderr)")
         #expect(try String(contentsOfFile: out + "/market.json", encoding: .utf8) == "old market\n")
+        // A symbolic link is not a plain file either: refused, the link and its target left as they were.
+        try FileManager.default.removeItem(atPath: out + "/account.json")
+        try write(root + "/target.json", Array("target\n".utf8))
+        try FileManager.default.createSymbolicLink(atPath: out + "/account.json", withDestinationPath: root + "/target.json")
+        let l = try CLI.run(["bybit", "import"] + inputs + ["--out", out])
+        #expect(l.status == 1)
+        #expect(l.stderr == "Error: \(out)/account.json: exists and is not a plain file; nothing was written\n", "\(l.stderr)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + "/account.json") == root + "/target.json")
+        #expect(try String(contentsOfFile: root + "/target.json", encoding: .utf8) == "target\n")
+        try FileManager.default.removeItem(atPath: root + "/target.json")
         // A plain OUT: both files replaced, the user's other files kept, no staging left.
         try FileManager.default.removeItem(atPath: out + "/account.json")
         try write(out + "/notes.txt", Array("mine".utf8))

@@ -85,7 +85,7 @@ public enum BybitImport {
         let names = ["market.json", "account.json"]
         for name in names {
             let path = dir + "/" + name
-            if let st = try? FileSystem.linkStatus(path), st.kind != .regular && st.kind != .symbolicLink {
+            if let st = try? FileSystem.linkStatus(path), st.kind != .regular {   // a symbolic link too (docs/formats.md)
                 throw InputError(file: path, "exists and is not a plain file; nothing was written")
             }
         }

@@ -39,7 +39,10 @@ public enum InputSplit {
                 guard let st = try? FileSystem.status(path), st.size != 0 else { continue }   // absent or empty: absent
             }
             let required = name == "accounts.csv" ? ["account_id", "spot_hedging"] : ["account_id"]
-            csvs.append(try CSVFile(path: path, required: required))
+            // Broken quoting in the header is a record error of line 1, worded as every input error.
+            do { csvs.append(try CSVFile(path: path, required: required)) } catch let e as CSVRecordError {
+                throw e.inputError(lineOffset: 0)
+            }
             present.append(name)
         }
         let source = zip(present, csvs).map { (name: $0, digest: InputDigest($1.file.bytes)) }
@@ -78,7 +81,8 @@ public enum InputSplit {
                             } catch { failure = error }
                         }
                     }
-                } catch let e as FieldCountError { throw e.inputError }
+                // Lines counted from the first data line: the header's lines added, as `pm batch` words them.
+                } catch let e as CSVRecordError { throw e.inputError(lineOffset: csv.headerLines) }
                 if let failure { throw failure }
                 for s in 0..<count {
                     bufs[s].bytes.withUnsafeBytes { hashes[s].update($0) }
