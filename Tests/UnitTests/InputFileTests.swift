@@ -149,4 +149,30 @@ struct InputFileTests {
         #expect(ea == "\"A\\xFFB\"" && eb == "\"A\\xFEB\"" && ea != eb)
         #expect(ec == "\"€\\xC3\"")
     }
+
+    /// The "changed while it was being read" message says what changed: the size, bytes beyond
+    /// the size the system reported, or only the modification time (a hostile review saw "size
+    /// 100000000 bytes when opened, 100000000 after", which says nothing).
+    @Test func aChangeSaysWhatChanged() throws {
+        func message(_ path: String, _ change: () throws -> Void) throws -> String {
+            let (fd, opened) = try InputFile.openRegular(path)
+            defer { fd.closeIgnoringErrors() }
+            try change()
+            do { try InputFile.checkUnchanged(fd, path: path, opened: opened) } catch let e as InputError { return e.message }
+            return ""
+        }
+        let path = try Self.temp(Array("0123456789".utf8))
+        let grown = try message(path) { try Data("0123456789ab".utf8).write(to: URL(fileURLWithPath: path)) }
+        #expect(grown.contains("size 10 bytes when opened, 12 after"), "\(grown)")
+        let touched = try message(path) {
+            try Data("abcdefghijkl".utf8).write(to: URL(fileURLWithPath: path))
+            var times = [timespec(tv_sec: 1_000_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000_000, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        }
+        #expect(touched.contains("size 12 bytes both times, but modified meanwhile"), "\(touched)")
+        // A file whose reported size is smaller than what it holds (procfs reports 0).
+        let proc = try message("/proc/self/status") {}
+        #expect(proc.contains("more than the 0 bytes its size said could be read"), "\(proc)")
+        #expect(try message(path) {} == "")
+    }
 }

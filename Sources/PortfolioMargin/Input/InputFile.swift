@@ -186,7 +186,12 @@ public final class InputFile: @unchecked Sendable {
         let after: FileStatus
         do throws(Errno) { after = try fd.status() } catch { throw InputError(file: path, "cannot be read (\(error.reason))") }
         if more > 0 || after.size != size || !after.isSameModification(as: opened) {
-            throw InputError(file: path, "changed while it was being read (size \(size) bytes when opened, \(after.size) after); nothing was computed")
+            // Say what changed: the size, bytes beyond the size (a file still written, or one whose
+            // size the system does not report), or only the modification time.
+            let what = after.size != size ? "size \(size) bytes when opened, \(after.size) after"
+                : more > 0 ? "more than the \(size) bytes its size said could be read"
+                : "size \(size) bytes both times, but modified meanwhile"
+            throw InputError(file: path, "changed while it was being read (\(what)); nothing was computed")
         }
     }
 
