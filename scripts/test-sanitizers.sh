@@ -2,7 +2,8 @@
 # The test suite under sanitizers (a heap corruption is what they exist to catch):
 #   - AddressSanitizer, built with `--sanitize=address` into .build-asan (library, C kernels and the
 #     `pm` the end-to-end tests run): UnitTests, FaultTests and the EndToEndTests suites that reach
-#     the engine and its C kernels, in the test process or in `pm` (all but $asan_skip_e2e below);
+#     the engine and its C kernels, in the test process or in `pm` (all but `plain_only` in
+#     scripts/suite-split.sh);
 #   - ThreadSanitizer: the tests that run work on several threads (the batch pipeline, its
 #     read-ahead and writer, the sweep, sharding), built with `--sanitize=thread` into .build-tsan.
 # Sanitizers are command-line options of SwiftPM, never `unsafeFlags` in Package.swift.
@@ -21,20 +22,12 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 # Threaded OpenBLAS is not built with TSan: its own pool's handshakes would be reported.
 export OPENBLAS_NUM_THREADS=1
 threaded='StreamingBatch|HeadStart|Pipeline|BatchTests|DenseDeterminism|ScaleOut|SweepSpeed|SweepTop|OutputFiles'
-# End-to-end suites left out of the AddressSanitizer run: refusals of arguments and input files,
-# and comparisons of output formats. The paths they take in `pm` are readers and argument parsers
-# that the libFuzzer targets (built with AddressSanitizer, scripts/fuzz.sh) and the argument fuzzer
-# (run against this AddressSanitizer `pm` by scripts/test.sh) drive with far more inputs; they run
-# without a sanitizer in scripts/test.sh's suite step. A new end-to-end suite runs under both.
-asan_skip_e2e='CLIArgumentTrustTests|CLITrustTests|BacktestHostileTests|ReportHostileTests|ReportTrustTests|TraderHostileTests|SmileTrustTests|SmileOutlierTests|BybitTrustTests|Trust3BybitTests|BybitFormatTests|BybitImportTests|BybitReconcileTests|BybitSymbolTests|ExampleOutputTests|GenerateCommandTests|ManifestTests|ShippedParameterTests|StageParameterTests|SmileCorrectionCommandTests'
+# What runs under AddressSanitizer and what only without a sanitizer (each test once): scripts/suite-split.sh.
+. scripts/suite-split.sh
 status=0
 for kind in "${kinds[@]}"; do
   case $kind in
-    # DeterminismTests repeats whole batches of thousands of accounts: the plain suite and
-    # scripts/test-determinism.sh run it, and the kill test repeats whole batches to kill them at
-    # chosen moments: under a sanitizer both only repeat the same paths, several times slower.
-    address) scratch=.build-asan
-             filter=(--skip "^EndToEndTests\\.($asan_skip_e2e|DeterminismTests)/|sigkillLeavesThePreviousOutputsOrNoneNeverAMix") ;;
+    address) scratch=.build-asan; filter=(--skip "$plain_only") ;;
     thread) scratch=.build-tsan; filter=(--filter "${PM_SANITIZE_FILTER:-$threaded}") ;;
     *) echo "test-sanitizers: unknown sanitizer '$kind' (address or thread)" >&2; exit 2 ;;
   esac

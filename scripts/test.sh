@@ -25,12 +25,13 @@ if [ "${PM_FUZZ_SECONDS:-7}" != 0 ]; then
   fuzz_build=$!
   trap 'exit_status=$?; [ -z "$fuzz_build" ] || kill -- -"$fuzz_build" 2>/dev/null; step "end (status $exit_status)"' EXIT
 fi
-# The whole suite runs once: UnitTests (the library in the test process) under AddressSanitizer in
-# the sanitizer step below, which also runs FaultTests and the end-to-end suites that reach the C
-# kernels; here, without a sanitizer, the targets that run `pm` (EndToEndTests, FaultTests).
-# With PM_SKIP_SANITIZERS=1 all three run here.
+# The whole suite runs once (scripts/suite-split.sh): here, without a sanitizer, only what the
+# AddressSanitizer step leaves out (`plain_only`: the end-to-end refusal and format suites, the
+# determinism suite and the kill test); everything else under AddressSanitizer in the sanitizer
+# step below. With PM_SKIP_SANITIZERS=1 all of it runs here.
+. scripts/suite-split.sh
 if [ "${PM_SKIP_SANITIZERS:-0}" = 1 ]; then scripts/test-tmpclean.sh
-else scripts/test-tmpclean.sh --filter '^(EndToEndTests|FaultTests)\.'; fi
+else scripts/test-tmpclean.sh --filter "$plain_only"; fi
 step "suite"
 # Same bytes every run (docs/formats.md "Reproducibility"), on a larger book than the suite's DeterminismTests.
 scripts/test-determinism.sh "$(swift build --show-bin-path)/pm" 20000

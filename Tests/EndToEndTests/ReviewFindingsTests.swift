@@ -140,4 +140,20 @@ import Testing
             for w in words { #expect(batch.stderr.contains(w), "pm batch: \(batch.stderr)") }
         }
     }
+
+    /// A folder named like an output (OUT/margins.csv) was swapped away with the previous OUT into
+    /// the staging folder, which is removed file by file only: the run succeeded and left
+    /// `.OUT.pm-tmp.*` beside OUT holding the user's folder. It is refused before anything is
+    /// computed, OUT and the folder left as they were, nothing beside OUT.
+    @Test func aFolderNamedLikeAnOutputIsRefusedAndLeftAsItWas() throws {
+        let out = dir.path("out")
+        try FileManager.default.createDirectory(atPath: out + "/margins.csv", withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: out + "/margins.csv/note.txt"))
+        let r = try CLI.run(["batch", "--input", "data/sample/accounts", "--market", "data/sample/market.json", "--out", out, "--quiet"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("\(out)/margins.csv: exists and is not a plain file") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: out)) == ["margins.csv"])
+        #expect(try String(contentsOfFile: out + "/margins.csv/note.txt", encoding: .utf8) == "keep")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.contains("pm-tmp") }.isEmpty)
+    }
 }

@@ -298,8 +298,16 @@ public final class OutputFiles: @unchecked Sendable {
         guard st.kind == .directory else {
             throw InputError(file: dir, "exists and is not a folder")
         }
-        for name in entries(dir) where !names.contains(name) {
+        for name in entries(dir) {
             guard let e = try? FileSystem.linkStatus(dir + "/" + name) else { continue }
+            // An output's own name held by a folder (or a pipe, a device): swapping OUT would move
+            // it into the staging folder, which is removed file by file only, and leave it there.
+            if names.contains(name) {
+                if e.kind != .regular && e.kind != .symbolicLink {
+                    throw InputError(file: dir + "/" + name, "exists and is not a plain file (an output of this run goes there); move it elsewhere")
+                }
+                continue
+            }
             if e.kind != .regular && e.kind != .symbolicLink {
                 throw InputError(file: dir, record: name,
                                  "the output folder is replaced as a whole when the run completes, and this entry (not a plain file) cannot be carried over; move it elsewhere")
