@@ -58,8 +58,19 @@ let dataDir = option("--data") ?? NSTemporaryDirectory() + "pm-bench-data"
 let root = FileManager.default.currentDirectoryPath
 let binDir = URL(fileURLWithPath: args[0]).deletingLastPathComponent().path
 let pmBinary = binDir + "/pm"
+/// A `pm` run the bench times must have succeeded (exit 0, or 3: complete with error accounts):
+/// a failed run's wall time is no measurement.
+func requireSuccess(_ p: Process, _ arguments: [String]) throws {
+    guard p.terminationStatus == 0 || p.terminationStatus == 3 else {
+        throw InputError(file: pmBinary, "exited \(p.terminationStatus) on `pm \(arguments.joined(separator: " "))`: a failed run is no measurement")
+    }
+}
 let sections = Set((option("--only") ?? "kernel,memory,risk,aggregation,whatif,trader,batch,sweep,explain,backtest").split(separator: ",").map(String.init))
 func section(_ name: String) -> Bool { sections.contains(name) }
+if !sections.isDisjoint(with: ["batch", "sweep", "explain", "backtest"]) && !FileManager.default.isExecutableFile(atPath: pmBinary) {
+    FileHandle.standardError.write(Data("bench: no pm at \(pmBinary): the bench runs the pm built beside it (swift build -c release)\n".utf8))
+    exit(1)
+}
 
 let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
     .first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
@@ -274,6 +285,7 @@ func endToEnd(n: Int, dir: String) throws -> (wall: Double, sysPerAccount: Doubl
             let t0 = now()
             try p.run(); p.waitUntilExit()
             let w = now() - t0
+            try requireSuccess(p, batchArgs)
             if w < wall[t] ?? .infinity { wall[t] = w }
             if timeTool, let f = (try? String(contentsOfFile: statsFile, encoding: .utf8))?.split(separator: "\n").last?.split(separator: " "), f.count == 4 {
                 // CPU seconds of the fastest run are noisy too: keep the smallest seen.
@@ -415,6 +427,7 @@ if section("explain") {
         let c0 = childCPU(), t0 = now()
         try p.run(); p.waitUntilExit()
         let w = now() - t0
+        try requireSuccess(p, arguments)
         if timeTool, let f = (try? String(contentsOfFile: statsFile, encoding: .utf8))?.split(separator: "\n").last?.split(separator: " "),
            f.count == 4, let u = Double(f[1]), let s = Double(f[2]) {
             return (w, u + s)
@@ -502,6 +515,7 @@ if section("backtest") {
     let t0 = now()
     try p.run(); p.waitUntilExit()
     let wall = now() - t0
+    try requireSuccess(p, btArgs)
     let f = (try? String(contentsOfFile: statsFile, encoding: .utf8))?.split(separator: "\n").last?.split(separator: " ") ?? []
     let scenarios = (try? String(contentsOfFile: out + "/scenarios.csv", encoding: .utf8))?.split(separator: "\n").count ?? 1
     // CPU (user + sys) beside the wall time: on a shared machine the wall time grows with the
