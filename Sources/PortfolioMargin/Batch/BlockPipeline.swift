@@ -96,10 +96,12 @@ struct BlockWriter {
     }
 }
 
-/// The one ordered block pipeline of a batch: `threads` workers of its own (never the global
-/// pool, whose width is the core count whatever --threads says) take the source's blocks (build
-/// the book, margin it, format its rows) and the source's own work (parses); the calling thread
-/// drives the source and writes the finished blocks in block order (`BlockWriter`). Blocks are
+/// The one ordered block pipeline of a batch: `threads` threads of work — the calling thread and
+/// `threads − 1` workers of its own (never the global pool, whose width is the core count whatever
+/// --threads says) — take the source's blocks (build the book, margin it, format its rows) and the
+/// source's own work (parses); the calling thread drives the source and writes the finished blocks
+/// in block order (`BlockWriter`), and takes a block or a parse itself whenever it has none of
+/// that to do (so `--threads 1` is one thread in all, and N threads do N times its work). Blocks are
 /// emitted at most `window` ahead of the writer, so the pending output is bounded by the block
 /// size, and no block waits for the slowest of a wave.
 ///
@@ -134,8 +136,11 @@ final class BlockPipeline: @unchecked Sendable {
     private(set) var discardedBlocks = 0
     /// Switches of source (a row source replaced by another).
     private(set) var switches = 0
+    /// Worker threads the last ``run`` started besides the calling thread (`threads − 1`, fewer
+    /// only when the system refused one).
+    private(set) var workersStarted = 0
 
-    /// A pipeline on `threads` workers starting from `source`, whose shared state is guarded by `monitor`.
+    /// A pipeline of `threads` threads of work starting from `source`, whose shared state is guarded by `monitor`.
     init(source: RowSource, monitor: Monitor, threads: Int, options: EngineOptions) {
         self.source = source
         self.monitor = monitor
@@ -161,10 +166,12 @@ final class BlockPipeline: @unchecked Sendable {
     /// `StreamingBatch.SinkError` for the sink's.
     func run(progress: (Int, Int) -> Void, sink: ([UInt8], [UInt8]) throws -> Void,
              restart: (() throws -> Void)? = nil) throws -> (BatchSummary, RowSource)? {
+        // The calling thread is one of the `threads`: `threads − 1` workers of its own beside it.
         var spawned: [PortableThread] = []
-        for _ in 0..<threads {
+        for _ in 0..<(threads - 1) {
             if let t = PortableThread(start: { [self] in work() }) { spawned.append(t) }
         }
+        workersStarted = spawned.count
         defer {
             monitor.locked { stop = true; monitor.broadcast() }
             for t in spawned { t.join() }
@@ -212,12 +219,16 @@ final class BlockPipeline: @unchecked Sendable {
                 }
             }
             if !did {
-                if spawned.isEmpty {
-                    // No thread could be created: run the next task here.
-                    if let task = monitor.locked({ nextTask() }) { perform(task) }
-                } else {
-                    monitor.locked { monitor.wait { events != seen } }
+                // Nothing of its own to do (nothing to write, read or emit): the calling thread
+                // takes a block or a parse as a worker would, and otherwise waits for one to end.
+                // Without workers (`threads` 1, or none could be created) there is always a task
+                // here: everything in flight is queued.
+                let task = monitor.locked { () -> Task? in
+                    if let t = nextTask() { return t }
+                    if !spawned.isEmpty { monitor.wait { events != seen } }
+                    return nil
                 }
+                if let task { perform(task) }
             }
         }
         return (writer.summary, current)
