@@ -516,7 +516,7 @@ final class StreamedRows: RowSource, @unchecked Sendable {
         return .replace(by: try replacement(table))
     }
 
-    func advance(_ pipeline: BlockPipeline) throws -> RowSourceStep {
+    func advance(_ pipeline: BlockEmitter) throws -> RowSourceStep {
         if !opened {
             opened = true
             // Open the row files up front; a problem here is the whole-file path's to report.
