@@ -36,7 +36,7 @@ struct BacktestCommand: ParsableCommand {
             help: "Backtest only shard I of N (0 ≤ I < N ≤ 10^6): accounts whose FNV-1a 64 id hash mod N is I.")
     var shard: String?
 
-    @Option(name: .long, parsing: .unconditional, help: "Worker threads, 1…256 (default: all cores).", transform: { try CLIBounds.integer($0) })
+    @Option(name: .long, parsing: .unconditional, help: "Threads of work, the calling thread (which also reads and writes) included: 1 runs on one thread; 1…256 (default: all cores).", transform: { try CLIBounds.integer($0) })
     var threads: Int = CLIBounds.defaultThreads
 
     @Option(name: .long, parsing: .unconditional, help: "Accounts per block of work, 1…10^7.", transform: { try CLIBounds.integer($0) })

@@ -59,6 +59,64 @@ struct BlockPipelineTests {
         }
     }
 
+    /// `threads` counts the calling thread: at 1 the pipeline starts no worker (the calling thread
+    /// reads, parses, margins and writes: one thread in all), at N it starts N − 1 beside it; the
+    /// bytes do not depend on it, from either source.
+    @Test func threadsCountTheCallingThread() throws {
+        let dir = BatchFiles.tempDir("pipeline-threads")
+        defer { TestTemp.remove(dir) }
+        try BatchFiles.write(RandomAccounts.make(300, seed: 31), to: dir)
+        let table = try BatchInput.loadAccounts(directory: dir, shard: nil, threads: 1)
+        let input = try BatchInput.load(directory: dir, priced: priced, threads: 1)
+        var outputs: [[UInt8]] = []
+        for threads in [1, 2, 3] {
+            for streamed in [true, false] {
+                let monitor = Monitor()
+                let source: RowSource = streamed
+                    ? StreamedRows(directory: dir, table: table, priced: priced, shard: nil, threads: threads, blockSize: 7,
+                                   bufferSize: 97, monitor: monitor)
+                    : WholeFileRows(input, priced: priced, blockSize: 7)
+                let pipeline = BlockPipeline(source: source, monitor: monitor, threads: threads, options: EngineOptions())
+                var m: [UInt8] = [], u: [UInt8] = []
+                let ran = try #require(try pipeline.run(progress: { _, _ in }, sink: { a, b in m += a; u += b }))
+                #expect(pipeline.workersStarted == threads - 1, "threads \(threads), streamed \(streamed)")
+                #expect(ran.0.accounts == 300)
+                outputs.append(m + u)
+            }
+        }
+        #expect(outputs[0].count > 1000)
+        #expect(outputs.allSatisfy { $0 == outputs[0] }, "the same bytes at 1, 2 and 3 threads, streamed or whole")
+    }
+
+    /// A step of its own (as `pm backtest` gives it): its outputs reach the consumer in block
+    /// order, each block once; at `threads` 1 every step runs on the calling thread, at N on at
+    /// most N threads.
+    @Test func aStepOfItsOwnRunsOnTheThreadsOfWorkInBlockOrder() throws {
+        let dir = BatchFiles.tempDir("pipeline-step")
+        defer { TestTemp.remove(dir) }
+        try BatchFiles.write(RandomAccounts.make(200, seed: 37), to: dir)
+        let input = try BatchInput.load(directory: dir, priced: priced, threads: 1)
+        for threads in [1, 2, 3] {
+            let caller = pthread_self()
+            let lock = NSLock()
+            var seen: [pthread_t] = []
+            let pipeline = BlockPipeline<[String]>(source: WholeFileRows(input, priced: priced, blockSize: 7), monitor: Monitor(),
+                                                   threads: threads) { book in
+                usleep(200)   // long enough that a second thread of work, if any, gets blocks
+                lock.lock()
+                if !seen.contains(where: { pthread_equal($0, pthread_self()) != 0 }) { seen.append(pthread_self()) }
+                lock.unlock()
+                return book.accountIds
+            }
+            var ids: [String] = []
+            let last = try pipeline.run(consume: { ids += $0 })
+            #expect(last != nil)
+            #expect(ids == input.accountIds, "threads \(threads): every account once, in order")
+            #expect(seen.count >= 1 && seen.count <= threads, "threads \(threads)")
+            if threads == 1 { #expect(seen.count == 1 && pthread_equal(seen[0], caller) != 0, "the calling thread only") }
+        }
+    }
+
     /// Rows out of account order from the first chunk on: the job reads the files whole without
     /// having written a block (nothing discarded) and writes the whole-file bytes.
     @Test func anUngroupedInputSwitchesBeforeAnyBlockIsWritten() throws {

@@ -1,6 +1,7 @@
 /// One `pm backtest` run, as a value (docs/formats.md "Coverage backtest"): the batch input
 /// folder, market, parameters, history folder, options and the output folder. ``run()`` reads
-/// everything, backtests the accounts block by block on `threads` workers and writes
+/// everything, backtests the accounts block by block through the batch's block pipeline
+/// (`BlockPipeline`, on `threads` threads of work, the calling thread included) and writes
 /// `backtest.csv`, `backtest-units.csv`, `scenarios.csv`, `summary.json` and `manifest.json`, all
 /// five or none (``OutputFiles``).
 ///
@@ -22,7 +23,7 @@ public struct BacktestJob {
     public var options = BacktestOptions()
     /// Only the accounts of this shard; nil: all.
     public var shard: ShardSpec?
-    /// Worker threads.
+    /// Threads of work, the calling thread (which also reads and writes) included.
     public var threads = 2
     /// Accounts per block.
     public var blockSize = 4096
@@ -78,23 +79,25 @@ extension BacktestJob {
                 try writer.write(1, Array(Self.unitsHeader.utf8))
             }
             let n = batch.accountCount
-            let block = max(1, blockSize)
-            let blocks = (n + block - 1) / block
-            let work = UnsafeSendable((batch, priced, engine, scenarios, reval, out, options.confidence))
-            var done = 0
-            try OrderedBlocks.run(blocks, threads: threads, compute: { b -> ([UInt8], [UInt8], BacktestTotals, Int) in
-                let (batch, priced, engine, scenarios, reval, out, confidence) = work.value
-                let range = (b * block)..<min(n, (b + 1) * block)
-                let book = batch.book(accounts: range, priced: priced)
+            let confidence = options.confidence
+            // The batch's block pipeline on the whole-file rows (every account's coins are needed
+            // before the scenarios are built): each block's book margined, backtested and
+            // formatted on a thread of work, then written in block order here.
+            let pipeline = BlockPipeline<BacktestBlock>(source: WholeFileRows(batch, priced: priced, blockSize: max(1, blockSize)),
+                                                        monitor: Monitor(), threads: threads) { [engine] book in
+                let count = book.accountIds.count
                 let r = Backtest.evaluate(book, margins: MarginEngine.run(book, options: engine), scenarios: scenarios,
                                           revaluation: reval, confidence: confidence, kernel: engine.kernel)
-                var a = ByteBuffer(capacity: range.count * 200), u = ByteBuffer(capacity: range.count * 150)
+                var a = ByteBuffer(capacity: count * 200), u = ByteBuffer(capacity: count * 150)
                 out.append(r, accounts: &a, units: &u)
-                return (a.bytes, u.bytes, r.totals, range.count)
-            }, consume: { (a, u, t, count) in
-                try Self.writing { try writer.write(0, a); try writer.write(1, u) }
-                totals.add(t)
-                done += count
+                return BacktestBlock(accounts: a.bytes, units: u.bytes, totals: r.totals, count: count)
+            }
+            var done = 0
+            // A whole-file source never hands over, so the run always ends with it.
+            _ = try pipeline.run(consume: { block in
+                try Self.writing { try writer.write(0, block.accounts); try writer.write(1, block.units) }
+                totals.add(block.totals)
+                done += block.count
                 progress(done, n)
             })
             var manifestInputs = batch.digests + [(name: "market", digest: marketDigest), (name: "params", digest: paramsDigest)]
@@ -138,56 +141,10 @@ extension BacktestJob {
     }
 }
 
-/// The shared state of ``OrderedBlocks``.
-// @unchecked Sendable: every field is read and written only inside the monitor's lock.
-final class OrderedBlocksState: @unchecked Sendable {
-    var ready: [Int: Any] = [:]
-    var consumed = 0
-    var stop = false
-}
-
-/// Blocks computed on worker threads and consumed in block order on the calling thread, at most
-/// `2 · threads + 1` blocks ahead of the consumer (the pattern of `BatchRunner`).
-enum OrderedBlocks {
-    static func run<T>(_ blocks: Int, threads: Int, compute: @escaping (Int) -> T, consume: (T) throws -> Void) throws {
-        let workers = max(1, min(threads, blocks))
-        let window = 2 * workers + 1
-        let monitor = Monitor()
-        let state = OrderedBlocksState()
-        let next = WorkCounter()
-        let body = UnsafeSendable(compute)
-        let worker: @Sendable () -> Void = {
-            while true {
-                let b = next.take()
-                guard b < blocks else { return }
-                let go = monitor.locked { () -> Bool in
-                    monitor.wait { state.stop || b < state.consumed + window }
-                    return !state.stop
-                }
-                guard go else { return }
-                let done = body.value(b)
-                monitor.locked { state.ready[b] = done; monitor.broadcast() }
-            }
-        }
-        var spawned: [PortableThread] = []
-        for _ in 0..<workers { if let t = PortableThread(start: worker) { spawned.append(t) } }
-        defer {
-            monitor.locked { state.stop = true; monitor.broadcast() }
-            for t in spawned { t.join() }
-        }
-        if spawned.isEmpty {
-            monitor.locked { state.consumed = blocks + window }
-            worker()
-        }
-        for b in 0..<blocks {
-            let item = monitor.locked { () -> Any in
-                monitor.wait { state.ready[b] != nil }
-                let r = state.ready.removeValue(forKey: b)!
-                state.consumed = b + 1
-                monitor.broadcast()
-                return r
-            }
-            try consume(item as! T)
-        }
-    }
+/// One backtested block: its backtest.csv and backtest-units.csv rows, its totals and its accounts.
+struct BacktestBlock {
+    var accounts: [UInt8]
+    var units: [UInt8]
+    var totals: BacktestTotals
+    var count: Int
 }

@@ -21,7 +21,8 @@ public struct BatchJob {
     /// Only the accounts of this shard (docs/model.md §11.16); nil: every account (or the shard a
     /// `pm split` folder records).
     public var shard: ShardSpec?
-    /// Worker threads (blocks in parallel), exactly.
+    /// Threads of work (blocks and parses in parallel), exactly: the calling thread, which also
+    /// reads and writes, and `threads − 1` workers (`BlockPipeline`).
     public var threads = 2
     /// Accounts per block of work.
     public var blockSize = BatchRunner.defaultBlockSize

@@ -9,8 +9,8 @@ public enum BatchRunner {
     /// - Parameters:
     ///   - input: the parsed batch (``BatchInput/load(directory:priced:shard:threads:)``).
     ///   - priced: the priced market `input` was read against.
-    ///   - threads: worker threads (blocks in parallel), exactly: the calling thread only writes.
-    ///     BLAS runs single-threaded inside them.
+    ///   - threads: threads of work (blocks in parallel), exactly: the calling thread and
+    ///     `threads − 1` workers (`BlockPipeline`). BLAS runs single-threaded inside them.
     ///   - blockSize: accounts per book (``defaultBlockSize``); a smaller block only costs speed.
     ///   - options: the aggregation path (``EngineOptions``).
     ///   - progress: called on the calling thread after each block written with (accounts done, total).

@@ -35,9 +35,9 @@ typealias BlockOutput = ([UInt8], [UInt8], BatchSummary)
 /// workers with the pipeline's monitor held (the source's state they read is guarded by that
 /// monitor, which the source is given).
 protocol RowSource: AnyObject {
-    /// One step on the calling thread: read, assemble, ``BlockPipeline/emit(_:)`` the blocks
-    /// whose rows are complete while ``BlockPipeline/hasRoom`` holds.
-    func advance(_ pipeline: BlockPipeline) throws -> RowSourceStep
+    /// One step on the calling thread: read, assemble, ``BlockEmitter/emit(_:)`` the blocks
+    /// whose rows are complete while ``BlockEmitter/hasRoom`` holds.
+    func advance(_ pipeline: BlockEmitter) throws -> RowSourceStep
     /// Whether the source has work for a worker (a parse); with the monitor held.
     var hasWork: Bool { get }
     /// The source's next work for a worker, with the monitor held; nil when none.
@@ -96,92 +96,116 @@ struct BlockWriter {
     }
 }
 
-/// The one ordered block pipeline of a batch: `threads` workers of its own (never the global
-/// pool, whose width is the core count whatever --threads says) take the source's blocks (build
-/// the book, margin it, format its rows) and the source's own work (parses); the calling thread
-/// drives the source and writes the finished blocks in block order (`BlockWriter`). Blocks are
-/// emitted at most `window` ahead of the writer, so the pending output is bounded by the block
-/// size, and no block waits for the slowest of a wave.
+/// What a row source sees of the pipeline it feeds (``BlockPipeline``, whatever its blocks give).
+protocol BlockEmitter: AnyObject {
+    /// Blocks emitted (the next block's index).
+    var emitted: Int { get }
+    /// Blocks consumed in order (the next block to consume).
+    var written: Int { get }
+    /// How many blocks may be emitted ahead of the consumer.
+    var window: Int { get }
+    /// Whether another block may be emitted (it is within the window ahead of the consumer).
+    var hasRoom: Bool { get }
+    /// Queues the next block (index ``emitted``): `book` is built, and the pipeline's step run on
+    /// it, on a thread of work.
+    func emit(_ book: @escaping () -> Book)
+}
+
+/// The one ordered block pipeline — of a batch, and of a backtest: `threads` threads of work —
+/// the calling thread and `threads − 1` workers of its own (never the global pool, whose width is
+/// the core count whatever --threads says) — take the source's blocks (build the book, run the
+/// step on it: for a batch, margin it and format its rows) and the source's own work (parses);
+/// the calling thread drives the source and hands the blocks' outputs to the consumer in block
+/// order (for a batch, `BlockWriter`), and takes a block or a parse itself whenever it has none
+/// of that to do (so `--threads 1` is one thread in all, and N threads do N times its work).
+/// Blocks are emitted at most `window` ahead of the consumer, so the pending output is bounded by
+/// the block size, and no block waits for the slowest of a wave.
 ///
 /// A source may hand over to another (``RowSourceStep/replace(by:)``: the row files turn out not
-/// grouped by account). Blocks emitted and not written are dropped (a generation number); when
-/// none was written yet, the switch is invisible. When some were, the output is started again
-/// through `restart` (the staged files emptied) and ``discardedBlocks`` counts them.
-final class BlockPipeline: @unchecked Sendable {
+/// grouped by account). Blocks emitted and not consumed are dropped (a generation number); when
+/// none was consumed yet, the switch is invisible. When some were, the consumer starts again (for
+/// a batch, through `restart`: the staged files emptied) and ``discardedBlocks`` counts them.
+final class BlockPipeline<Output>: BlockEmitter, @unchecked Sendable {
     // @unchecked Sendable: `blockQueue`, `finished`, `generation`, `events`, `stop` and `source`
-    // (as seen by the workers) only inside `monitor.locked`; the rest is the calling thread's.
+    // (as seen by the workers) only inside `monitor.locked`; `step` is fixed for the pipeline's
+    // life and only reads what it captured; the rest is the calling thread's.
     let monitor: Monitor
     let threads: Int
-    let options: EngineOptions
-    /// How many blocks may be emitted ahead of the writer.
+    /// How many blocks may be emitted ahead of the consumer.
     let window: Int
+    /// The per-block work, on any thread of work: a block's book to its output.
+    private let step: (Book) -> Output
 
     private struct BlockTask { let index: Int; let generation: Int; let book: () -> Book }
     private enum Task { case block(BlockTask), work(() -> Void) }
     private var blockQueue: [BlockTask] = []
-    private var finished: [Int: BlockOutput] = [:]
+    private var finished: [Int: Output] = [:]
     private var generation = 0
     private var events = 0
     private var stop = false
     private var source: RowSource
 
-    /// Blocks written (the next block to write).
+    /// Blocks consumed (the next block to consume).
     private(set) var written = 0
     /// Blocks emitted (the next block's index).
     private(set) var emitted = 0
-    /// Blocks written and then discarded by a late switch of source (0 unless a row file was found
-    /// not grouped after the first block was written).
+    /// Blocks consumed and then discarded by a late switch of source (0 unless a row file was
+    /// found not grouped after the first block was written).
     private(set) var discardedBlocks = 0
     /// Switches of source (a row source replaced by another).
     private(set) var switches = 0
+    /// Worker threads the last ``run(consume:switching:)`` started besides the calling thread
+    /// (`threads − 1`, fewer only when the system refused one).
+    private(set) var workersStarted = 0
 
-    /// A pipeline on `threads` workers starting from `source`, whose shared state is guarded by `monitor`.
-    init(source: RowSource, monitor: Monitor, threads: Int, options: EngineOptions) {
+    /// A pipeline of `threads` threads of work starting from `source`, whose shared state is
+    /// guarded by `monitor`, turning each block's book into an output with `step`.
+    init(source: RowSource, monitor: Monitor, threads: Int, step: @escaping (Book) -> Output) {
         self.source = source
         self.monitor = monitor
         self.threads = max(1, threads)
-        self.options = options
+        self.step = step
         window = 2 * self.threads + 1
     }
 
-    /// Whether another block may be emitted (it is within the window ahead of the writer).
     var hasRoom: Bool { emitted < written + window }
 
-    /// Queues the next block (index ``emitted``): `book` is built and margined on a worker.
     func emit(_ book: @escaping () -> Book) {
         let task = BlockTask(index: emitted, generation: generation, book: book)
         emitted += 1
         monitor.locked { blockQueue.append(task); monitor.broadcast() }
     }
 
-    /// Runs the blocks of the source (and of any source replacing it) to the end, handing
-    /// (margins rows, units rows) of consecutive blocks to `sink`. `restart` empties what `sink`
-    /// received (a late switch of source); without it such a switch gives up. Returns the summary
-    /// and the final source, or nil when a source gave up. Throws the source's errors and
-    /// `StreamingBatch.SinkError` for the sink's.
-    func run(progress: (Int, Int) -> Void, sink: ([UInt8], [UInt8]) throws -> Void,
-             restart: (() throws -> Void)? = nil) throws -> (BatchSummary, RowSource)? {
+    /// Runs the blocks of the source (and of any source replacing it) to the end, handing the
+    /// outputs of consecutive blocks to `consume` on the calling thread. When a source hands over
+    /// to another, `switching(next, consumed)` is told the blocks already consumed (which the
+    /// consumer must let go of) and says whether to go on; by default only when none was.
+    /// Returns the final source, or nil when a source (or `switching`) gave up. Throws the
+    /// source's errors and `consume`'s.
+    func run(consume: (Output) throws -> Void,
+             switching: (_ next: RowSource, _ consumed: Int) throws -> Bool = { _, consumed in consumed == 0 }) throws -> RowSource? {
+        // The calling thread is one of the `threads`: `threads − 1` workers of its own beside it.
         var spawned: [PortableThread] = []
-        for _ in 0..<threads {
+        for _ in 0..<(threads - 1) {
             if let t = PortableThread(start: { [self] in work() }) { spawned.append(t) }
         }
+        workersStarted = spawned.count
         defer {
             monitor.locked { stop = true; monitor.broadcast() }
             for t in spawned { t.join() }
         }
         var current = source
-        var writer = BlockWriter(total: current.progressTotal)
         var totalBlocks: Int?
         var seen = -1
         while true {
             var did = false
-            var ready: [BlockOutput] = []
+            var ready: [Output] = []
             monitor.locked {
                 seen = events
                 while let r = finished.removeValue(forKey: written + ready.count) { ready.append(r) }
             }
             for block in ready {
-                do { try writer.write(block, sink: sink, progress: progress) } catch { throw StreamingBatch.SinkError(underlying: error) }
+                try consume(block)
                 written += 1
                 did = true
             }
@@ -192,13 +216,9 @@ final class BlockPipeline: @unchecked Sendable {
                 case .complete(let blocks): totalBlocks = blocks; did = true
                 case .giveUp: return nil
                 case .replace(let next):
-                    if written > 0 {
-                        guard let restart else { return nil }
-                        do { try restart() } catch { throw StreamingBatch.SinkError(underlying: error) }
-                        discardedBlocks += written
-                    }
+                    guard try switching(next, written) else { return nil }
+                    discardedBlocks += written
                     current = next
-                    writer = BlockWriter(total: next.progressTotal)
                     written = 0
                     emitted = 0
                     switches += 1
@@ -212,20 +232,24 @@ final class BlockPipeline: @unchecked Sendable {
                 }
             }
             if !did {
-                if spawned.isEmpty {
-                    // No thread could be created: run the next task here.
-                    if let task = monitor.locked({ nextTask() }) { perform(task) }
-                } else {
-                    monitor.locked { monitor.wait { events != seen } }
+                // Nothing of its own to do (nothing to consume, read or emit): the calling thread
+                // takes a block or a parse as a worker would, and otherwise waits for one to end.
+                // Without workers (`threads` 1, or none could be created) there is always a task
+                // here: everything in flight is queued.
+                let task = monitor.locked { () -> Task? in
+                    if let t = nextTask() { return t }
+                    if !spawned.isEmpty { monitor.wait { events != seen } }
+                    return nil
                 }
+                if let task { perform(task) }
             }
         }
-        return (writer.summary, current)
+        return current
     }
 
     // MARK: - Workers
 
-    /// With the monitor held: a block first (the writer waits for it), else the source's work.
+    /// With the monitor held: a block first (the consumer waits for it), else the source's work.
     private func nextTask() -> Task? {
         if !blockQueue.isEmpty { return .block(blockQueue.removeFirst()) }
         if let w = source.takeWork() { return .work(w) }
@@ -249,13 +273,43 @@ final class BlockPipeline: @unchecked Sendable {
             w()
             monitor.locked { events += 1; monitor.broadcast() }
         case .block(let b):
-            let done = BatchRunner.margin(b.book(), options: options)
+            let done = step(b.book())
             monitor.locked {
                 if b.generation == generation { finished[b.index] = done }
                 events += 1
                 monitor.broadcast()
             }
         }
+    }
+}
+
+/// A batch's pipeline: each block margined into its margins.csv and units.csv rows (`BatchRunner.margin`).
+extension BlockPipeline where Output == BlockOutput {
+    /// A batch's pipeline on `threads` threads of work starting from `source`.
+    convenience init(source: RowSource, monitor: Monitor, threads: Int, options: EngineOptions) {
+        self.init(source: source, monitor: monitor, threads: threads) { BatchRunner.margin($0, options: options) }
+    }
+
+    /// Runs the batch's blocks, handing (margins rows, units rows) of consecutive blocks to `sink`
+    /// through one ``BlockWriter``. `restart` empties what `sink` received (a late switch of
+    /// source); without it such a switch gives up. Returns the summary and the final source, or
+    /// nil when a source gave up. Throws the source's errors and `StreamingBatch.SinkError` for
+    /// the sink's.
+    func run(progress: (Int, Int) -> Void, sink: ([UInt8], [UInt8]) throws -> Void,
+             restart: (() throws -> Void)? = nil) throws -> (BatchSummary, RowSource)? {
+        var writer = BlockWriter(total: source.progressTotal)
+        let last = try run(consume: { block in
+            do { try writer.write(block, sink: sink, progress: progress) } catch { throw StreamingBatch.SinkError(underlying: error) }
+        }, switching: { next, consumed in
+            if consumed > 0 {
+                guard let restart else { return false }
+                do { try restart() } catch { throw StreamingBatch.SinkError(underlying: error) }
+            }
+            writer = BlockWriter(total: next.progressTotal)
+            return true
+        })
+        guard let last else { return nil }
+        return (writer.summary, last)
     }
 }
 
@@ -275,7 +329,7 @@ final class WholeFileRows: RowSource {
         self.parseSeconds = parseSeconds
     }
 
-    func advance(_ pipeline: BlockPipeline) throws -> RowSourceStep {
+    func advance(_ pipeline: BlockEmitter) throws -> RowSourceStep {
         let n = input.accountCount, blockSize = self.blockSize
         let work = UnsafeSendable((input, priced))
         var did = false

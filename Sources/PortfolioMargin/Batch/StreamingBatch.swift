@@ -17,8 +17,8 @@ import CKernels
 ///   XXH64 digest is updated as bytes arrive (the same digests as `InputFile`), and at each
 ///   file's end the change check of `InputFile` runs (short read, a byte past the size, size or
 ///   mtime changed: exit 1). Nothing is memory-mapped.
-/// - Parsing (the N workers): each buffer is parsed into rows (`BatchInput.parseChunk`, the very
-///   code of the whole-file path), in parallel.
+/// - Parsing (the pipeline's N threads of work, the calling thread among them): each buffer is
+///   parsed into rows (`BatchInput.parseChunk`, the very code of the whole-file path), in parallel.
 /// - Assembly (the calling thread): chunks are taken in file order; a row whose account comes
 ///   before the previous row's means "not grouped". When every file has passed the end of a block
 ///   of accounts, the block's rows (slices of the chunks) are emitted into the batch's one block
@@ -516,7 +516,7 @@ final class StreamedRows: RowSource, @unchecked Sendable {
         return .replace(by: try replacement(table))
     }
 
-    func advance(_ pipeline: BlockPipeline) throws -> RowSourceStep {
+    func advance(_ pipeline: BlockEmitter) throws -> RowSourceStep {
         if !opened {
             opened = true
             // Open the row files up front; a problem here is the whole-file path's to report.
