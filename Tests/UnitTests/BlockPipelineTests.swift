@@ -88,6 +88,22 @@ struct BlockPipelineTests {
         #expect(outputs.allSatisfy { $0 == outputs[0] }, "the same bytes at 1, 2 and 3 threads, streamed or whole")
     }
 
+    /// A whole-file source knows its blocks: no more threads of work than blocks (`pm backtest
+    /// --threads 256` on a one-block book started 255 workers that only waited).
+    @Test func noMoreWorkersThanKnownBlocks() throws {
+        let dir = BatchFiles.tempDir("pipeline-few-blocks")
+        defer { TestTemp.remove(dir) }
+        try BatchFiles.write(RandomAccounts.make(20, seed: 41), to: dir)
+        let input = try BatchInput.load(directory: dir, priced: priced, threads: 1)
+        for (blockSize, threads, workers) in [(4096, 256, 0), (10, 8, 1), (7, 3, 2), (1, 4, 3)] {
+            let pipeline = BlockPipeline(source: WholeFileRows(input, priced: priced, blockSize: blockSize), monitor: Monitor(),
+                                         threads: threads, options: EngineOptions())
+            let ran = try #require(try pipeline.run(progress: { _, _ in }, sink: { _, _ in }))
+            #expect(ran.0.accounts == 20)
+            #expect(pipeline.workersStarted == workers, "block size \(blockSize), threads \(threads)")
+        }
+    }
+
     /// A step of its own (as `pm backtest` gives it): its outputs reach the consumer in block
     /// order, each block once; at `threads` 1 every step runs on the calling thread, at N on at
     /// most N threads.

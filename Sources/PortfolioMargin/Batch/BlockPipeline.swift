@@ -44,6 +44,9 @@ protocol RowSource: AnyObject {
     func takeWork() -> (() -> Void)?
     /// The accounts progress counts towards.
     var progressTotal: Int { get }
+    /// The blocks the source will emit when it knows them before the run (whole-file rows), else
+    /// nil: the pipeline starts no more workers than blocks beside the calling thread.
+    var knownBlocks: Int? { get }
     /// What the source read besides the rows, once every block is written.
     func outcome() -> RowSourceOutcome
 }
@@ -155,7 +158,7 @@ final class BlockPipeline<Output>: BlockEmitter, @unchecked Sendable {
     /// Switches of source (a row source replaced by another).
     private(set) var switches = 0
     /// Worker threads the last ``run(consume:switching:)`` started besides the calling thread
-    /// (`threads − 1`, fewer only when the system refused one).
+    /// (`threads − 1`; fewer when the source knows it has fewer blocks, or the system refused one).
     private(set) var workersStarted = 0
 
     /// A pipeline of `threads` threads of work starting from `source`, whose shared state is
@@ -186,7 +189,9 @@ final class BlockPipeline<Output>: BlockEmitter, @unchecked Sendable {
              switching: (_ next: RowSource, _ consumed: Int) throws -> Bool = { _, consumed in consumed == 0 }) throws -> RowSource? {
         // The calling thread is one of the `threads`: `threads − 1` workers of its own beside it.
         var spawned: [PortableThread] = []
-        for _ in 0..<(threads - 1) {
+        // No more threads of work than blocks, when the source knows them (a worker would only wait).
+        let workers = min(threads, max(1, source.knownBlocks ?? threads)) - 1
+        for _ in 0..<workers {
             if let t = PortableThread(start: { [self] in work() }) { spawned.append(t) }
         }
         workersStarted = spawned.count
@@ -347,6 +352,7 @@ final class WholeFileRows: RowSource {
     var hasWork: Bool { false }
     func takeWork() -> (() -> Void)? { nil }
     var progressTotal: Int { input.accountCount }
+    var knownBlocks: Int? { blocks }
 
     func outcome() -> RowSourceOutcome {
         RowSourceOutcome(digests: input.digests, orphanRows: input.orphanRows, orphanFirstSeen: input.orphanFirstSeen,

@@ -481,6 +481,7 @@ final class StreamedRows: RowSource, @unchecked Sendable {
     // MARK: - RowSource
 
     var progressTotal: Int { table.count }
+    var knownBlocks: Int? { nil }
 
     var hasWork: Bool { !parseQueue.isEmpty }
 

@@ -103,7 +103,7 @@ public final class OutputFiles: @unchecked Sendable {
         }
         let parentDir = parent.isEmpty ? "." : parent
         Self.removeLitter(parent: parentDir, base: base, target: path)
-        try Self.checkCarriable(path, names: names)
+        try Self.checkCarriable(path, names: names, shownAs: directory)
         // pid and a counter: two writers of one process never share a staging folder.
         let stage = parentDir + "/" + Self.stagingPrefix(base) + Self.host + "." + String(CurrentProcess.id) + "-" + String(Self.nextSerial())
         Self.removeTree(stage)   // a previous process of this pid (reused) left it: it is dead
@@ -189,7 +189,7 @@ public final class OutputFiles: @unchecked Sendable {
             if let st = try? FileSystem.linkStatus(target) {
                 guard st.kind == .directory else { throw InputError(file: directory, "exists and is not a folder") }
                 exists = true
-                try Self.checkCarriable(target, names: names)
+                try Self.checkCarriable(target, names: names, shownAs: directory)
                 for name in Self.entries(target) where !names.contains(name) && !Self.isLegacyLitter(name) {
                     try Self.carry(from: target + "/" + name, to: staging + "/" + name)
                 }
@@ -292,11 +292,14 @@ public final class OutputFiles: @unchecked Sendable {
 
     static func processAlive(_ pid: Int32) -> Bool { CurrentProcess.isAlive(pid) }
 
-    /// Refuses an OUT that holds entries that cannot be carried over by a hard link.
-    static func checkCarriable(_ dir: String, names: [String]) throws {
+    /// Refuses an OUT that holds entries that cannot be carried over by a hard link, or a
+    /// non-file under an output's name; the errors name OUT as `shown` (as the user gave it).
+    static func checkCarriable(_ dir: String, names: [String], shownAs shown: String? = nil) throws {
+        var shown = shown ?? dir
+        while shown.count > 1, shown.hasSuffix("/") { shown.removeLast() }
         guard let st = try? FileSystem.linkStatus(dir) else { return }
         guard st.kind == .directory else {
-            throw InputError(file: dir, "exists and is not a folder")
+            throw InputError(file: shown, "exists and is not a folder")
         }
         for name in entries(dir) {
             guard let e = try? FileSystem.linkStatus(dir + "/" + name) else { continue }
@@ -304,12 +307,12 @@ public final class OutputFiles: @unchecked Sendable {
             // it into the staging folder, which is removed file by file only, and leave it there.
             if names.contains(name) {
                 if e.kind != .regular && e.kind != .symbolicLink {
-                    throw InputError(file: dir + "/" + name, "exists and is not a plain file (an output of this run goes there); move it elsewhere")
+                    throw InputError(file: shown + "/" + name, "exists and is not a plain file (an output of this run goes there); move it elsewhere")
                 }
                 continue
             }
             if e.kind != .regular && e.kind != .symbolicLink {
-                throw InputError(file: dir, record: name,
+                throw InputError(file: shown, record: name,
                                  "the output folder is replaced as a whole when the run completes, and this entry (not a plain file) cannot be carried over; move it elsewhere")
             }
         }
