@@ -61,7 +61,7 @@ import Testing
         for b in coinBars {
             let s = try #require(coins[b["data-key"]!])
             let want = b["data-series"] == "IM (USD)" ? s.im : s.mm
-            #expect(abs(Double(b["data-value"]!)! - want) <= 0.005 + 1e-12 * want, "\(b)")
+            #expect(TestSupport.near(Double(b["data-value"]!)!, want, within: 0.005 + 1e-12 * want), "\(b)")
         }
         #expect(P.proportional(coinBars, dimension: "width"))
 

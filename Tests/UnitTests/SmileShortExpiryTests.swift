@@ -91,7 +91,7 @@ struct SmileShortExpiryTests {
             previous = ws
         }
         let s7 = Self.chains[2].shape
-        #expect(abs(s7.vol(0) - 0.70) < 1e-9)
+        #expect(TestSupport.near(s7.vol(0), 0.70, within: 1e-9))
         #expect(Self.range(-0.3, 0.3, 0.001).allSatisfy { s7.vol($0) >= 0.70 - 1e-9 })
         for k in [log(0.9), log(1.1)] { #expect(s7.vol(k) - 0.70 > 0.075 && s7.vol(k) - 0.70 < 0.17, "k \(k): \(s7.vol(k))") }
         let wing = [5000.0, 5500, 6000].map { s7.vol(log($0 / Self.forward)) }
@@ -198,25 +198,25 @@ struct SmileCorrectionTests {
         #expect(abs(left.curvature) < 1e-9 && abs(right.curvature) < 1e-9)
         for d in [0.1, 3.0, 1e4, 1e9] {
             let l = s.derivatives(logMoneyness: lo - d), r = s.derivatives(logMoneyness: hi + d)
-            #expect(abs(l.value - (left.value - d * left.slope)) <= 1e-9 * max(1, d), "left \(d)")
-            #expect(abs(r.value - (right.value + d * right.slope)) <= 1e-9 * max(1, d), "right \(d)")
-            #expect(l.curvature == 0 && r.curvature == 0 && l.slope == left.slope && abs(r.slope - right.slope) < 1e-12)
+            #expect(TestSupport.near(l.value, left.value - d * left.slope, within: 1e-9 * max(1, d)), "left \(d)")
+            #expect(TestSupport.near(r.value, right.value + d * right.slope, within: 1e-9 * max(1, d)), "right \(d)")
+            #expect(l.curvature == 0 && r.curvature == 0 && l.slope == left.slope && TestSupport.near(r.slope, right.slope, within: 1e-12))
         }
-        #expect(abs(s.leftSlope - left.slope) < 1e-12 && abs(s.rightSlope - right.slope) < 1e-12)
+        #expect(TestSupport.near(s.leftSlope, left.slope, within: 1e-12) && TestSupport.near(s.rightSlope, right.slope, within: 1e-12))
         let h = 1e-6
         for k in Self.knots.dropFirst().dropLast() {
             let below = s.derivatives(logMoneyness: k - h), above = s.derivatives(logMoneyness: k + h)
             // One-sided Taylor steps from both sides meet: value and slope continuous.
-            #expect(abs((below.value + h * below.slope) - (above.value - h * above.slope)) < 1e-10)
-            #expect(abs((below.slope + h * below.curvature) - (above.slope - h * above.curvature)) < 1e-8)
-            #expect(abs(below.curvature - above.curvature) < 1e-3, "curvature jumps at \(k)")
+            #expect(TestSupport.near(below.value + h * below.slope, above.value - h * above.slope, within: 1e-10))
+            #expect(TestSupport.near(below.slope + h * below.curvature, above.slope - h * above.curvature, within: 1e-8))
+            #expect(TestSupport.near(below.curvature, above.curvature, within: 1e-3), "curvature jumps at \(k)")
             // The slope is the derivative of the value.
             let fd = (s.value(logMoneyness: k + h) - s.value(logMoneyness: k - h)) / (2 * h)
-            #expect(abs(fd - s.derivatives(logMoneyness: k).slope) < 1e-6)
+            #expect(TestSupport.near(fd, s.derivatives(logMoneyness: k).slope, within: 1e-6))
         }
         let line = SmileCorrection(knots: Self.knots, coefficients: [0.02, 0.07, 0, 0, 0, 0])
         for k in stride(from: -1.0, through: 1.0, by: 0.05) {
-            #expect(abs(line.value(logMoneyness: k) - (0.02 + 0.07 * (k - lo) / (hi - lo))) < 1e-12)
+            #expect(TestSupport.near(line.value(logMoneyness: k), 0.02 + 0.07 * (k - lo) / (hi - lo), within: 1e-12))
         }
     }
 

@@ -41,7 +41,7 @@ struct SmileThinExpiryTests {
         let neighbours = [try Self.neighbour(7), try Self.neighbour(35)]
         let fit = try SmileFit.robustFit(logMoneyness: ks, vols: vols, years: c.years, neighbours: neighbours)
         #expect(fit.borrowed && fit.outliers.isEmpty && fit.smile.isAdmissible)
-        for (k, v) in zip(ks, vols) { #expect(abs(fit.smile.vol(logMoneyness: k) - v) <= 0.015, "k \(k)") }
+        for (k, v) in zip(ks, vols) { #expect(TestSupport.near(fit.smile.vol(logMoneyness: k), v, within: 0.015), "k \(k)") }
         let loo = try Self.leaveOneOut(ks, vols, years: c.years, neighbours: neighbours)
         let alone = try SmileValidationTests.leaveOneOut(ks, vols, years: c.years)
         print("thin 14 d chain: listed RMS \(SmileValidationTests.rms(fit.smile, ks, vols) * 100), leave-one-out \(alone * 100) alone → \(loo.rms * 100) vol pts with the neighbours' shape")
@@ -50,7 +50,7 @@ struct SmileThinExpiryTests {
         // Against the generating smile (no noise) between the strikes: within 1.5 points.
         for strike in stride(from: 8000.0, through: 12000, by: 250) {
             let k = log(strike / Chains.forward)
-            #expect(abs(fit.smile.vol(logMoneyness: k) - c.shape.vol(k)) <= 0.015, "strike \(strike)")
+            #expect(TestSupport.near(fit.smile.vol(logMoneyness: k), c.shape.vol(k), within: 0.015), "strike \(strike)")
         }
     }
 

@@ -42,7 +42,7 @@ struct TraderDecisionTests {
                sourceLocation: SourceLocation = #_sourceLocation) throws -> MaxSizeAnswer {
         let a = try MaxSize.run(account, symbol: symbol, side: side, limit: limit, step: step, max: Double(count) * step, priced: priced).get()
         let (size, capped) = bruteForce(account, symbol, side: side, limit: limit, step: step, count: count)
-        #expect(abs(a.maxSize - size) < step / 2, "\(symbol) \(side) \(limit): \(a.maxSize) vs brute force \(size)", sourceLocation: sourceLocation)
+        #expect(TestSupport.near(a.maxSize, size, within: step / 2), "\(symbol) \(side) \(limit): \(a.maxSize) vs brute force \(size)", sourceLocation: sourceLocation)
         #expect(a.capped == capped, sourceLocation: sourceLocation)
         // atMax is the full engine's result at the answer.
         if let direct = full(account, symbol, side.sign * a.maxSize) {
@@ -91,7 +91,7 @@ struct TraderDecisionTests {
     @Test func theCapEndsTheSearch() throws {
         let account = try example("short-strangle")
         let a = try check(account, "BTCUSDT", side: .buy, limit: .im, step: 0.01, count: 50)
-        #expect(a.capped && abs(a.maxSize - 0.5) < 1e-12)
+        #expect(a.capped && TestSupport.near(a.maxSize, 0.5, within: 1e-12))
         let d = try MaxSize.run(account, symbol: "BTCUSD", side: .buy, limit: .im, priced: priced).get()
         #expect(d.step == 1)   // inverse: USD contracts
         #expect(d.cap <= d.before.marginBalance * MaxSize.defaultLeverage + 1)
@@ -116,7 +116,7 @@ struct TraderDecisionTests {
         #expect(top.side == .buy)
         let delta = 10 * priced.delta[priced.market.indexOf(call)!]
         let contracts = priced.market.instrument(top.symbol)!.isInverse ? top.size / priced.market.index(of: "BTC")! : top.size
-        #expect(abs(contracts - delta) < 0.35 * delta, "\(top.symbol) \(top.size) vs delta \(delta)")
+        #expect(TestSupport.near(contracts, delta, within: 0.35 * delta), "\(top.symbol) \(top.size) vs delta \(delta)")
         try agreesWithBruteForce(account, r)
     }
 
@@ -160,7 +160,7 @@ struct TraderDecisionTests {
             let at = try #require(full(account, c.symbol, q)).totalIM
             #expect(TestSupport.close(at, c.imAfter, 1e-9) && at < r.before.totalIM, "\(c.symbol)", sourceLocation: sourceLocation)
             #expect(TestSupport.close(c.imRemoved, r.before.totalIM - at, 1e-6), sourceLocation: sourceLocation)
-            #expect(abs((c.size / step).rounded() * step - c.size) < 1e-9 * max(1, c.size), "on the step grid", sourceLocation: sourceLocation)
+            #expect(TestSupport.near((c.size / step).rounded() * step, c.size, within: 1e-9 * max(1, c.size)), "on the step grid", sourceLocation: sourceLocation)
             for n in [q - step, q + step] where n != 0 {
                 let v = try #require(full(account, c.symbol, n)).totalIM
                 #expect(v >= at * (1 - 1e-9), "\(c.symbol) \(n): \(v) < \(at)", sourceLocation: sourceLocation)
