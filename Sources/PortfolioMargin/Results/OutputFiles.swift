@@ -294,27 +294,22 @@ public final class OutputFiles: @unchecked Sendable {
 
     /// Refuses an OUT that holds entries that cannot be carried over by a hard link, or a
     /// non-file under an output's name; the errors name OUT as `shown` (as the user gave it).
-    static func checkCarriable(_ dir: String, names: [String], shownAs shown: String? = nil) throws {
-        var shown = shown ?? dir
+    static func checkCarriable(_ dir: String, names: [String], shownAs shown: String) throws {
+        var shown = shown
         while shown.count > 1, shown.hasSuffix("/") { shown.removeLast() }
         guard let st = try? FileSystem.linkStatus(dir) else { return }
         guard st.kind == .directory else {
             throw InputError(file: shown, "exists and is not a folder")
         }
         for name in entries(dir) {
-            guard let e = try? FileSystem.linkStatus(dir + "/" + name) else { continue }
-            // An output's own name held by a folder (or a pipe, a device): swapping OUT would move
-            // it into the staging folder, which is removed file by file only, and leave it there.
+            guard let e = try? FileSystem.linkStatus(dir + "/" + name), e.kind != .regular, e.kind != .symbolicLink else { continue }
+            // Not a plain file or a link. Under an output's own name, swapping OUT would move it into
+            // the staging folder, which is removed file by file only, and leave it there.
             if names.contains(name) {
-                if e.kind != .regular && e.kind != .symbolicLink {
-                    throw InputError(file: shown + "/" + name, "exists and is not a plain file (an output of this run goes there); move it elsewhere")
-                }
-                continue
+                throw InputError(file: shown + "/" + name, "exists and is not a plain file (an output of this run goes there); move it elsewhere")
             }
-            if e.kind != .regular && e.kind != .symbolicLink {
-                throw InputError(file: shown, record: name,
-                                 "the output folder is replaced as a whole when the run completes, and this entry (not a plain file) cannot be carried over; move it elsewhere")
-            }
+            throw InputError(file: shown, record: name,
+                             "the output folder is replaced as a whole when the run completes, and this entry (not a plain file) cannot be carried over; move it elsewhere")
         }
     }
 
